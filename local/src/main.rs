@@ -1,0 +1,65 @@
+//! `checkout-local`: every route in one process, on the embedded store by default or on
+//! DynamoDB Local with `CHECKOUT_STORE=dynamodb`. `checkout-local token SUB [admin]` prints a
+//! dev token for curl.
+
+mod seed;
+
+use std::sync::Arc;
+
+use axum::middleware::from_fn_with_state;
+use checkout_adapters::{DynamoStore, MemoryStore};
+use checkout_domain::ports::Store;
+use checkout_domain::service::Storefront;
+use checkout_http::identity::DevTokens;
+use checkout_http::routes;
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let tokens = DevTokens::new(env_or("CHECKOUT_DEV_JWT_SECRET", "dev-secret"));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [command, sub, rest @ ..] = args.as_slice() {
+        if command == "token" {
+            println!("{}", tokens.issue(sub, rest.first().map(String::as_str)));
+            return Ok(());
+        }
+    }
+    if !args.is_empty() {
+        return Err("usage: checkout-local [token SUB [SCOPE]]".into());
+    }
+    checkout_http::init_tracing();
+
+    let store: Arc<dyn Store> = match env_or("CHECKOUT_STORE", "memory").as_str() {
+        "memory" => Arc::new(MemoryStore::new()),
+        "dynamodb" => {
+            let store = DynamoStore::from_config(
+                &checkout_adapters::aws_config().await,
+                env_or("CHECKOUT_TABLE", "checkout-local"),
+            );
+            store.create_table().await?;
+            Arc::new(store)
+        }
+        other => {
+            return Err(
+                format!("CHECKOUT_STORE must be 'memory' or 'dynamodb', not '{other}'").into(),
+            )
+        }
+    };
+    let storefront = Storefront::new(store);
+    seed::load(&storefront, seed::DEMO).await?;
+
+    let app = routes::with_problem_fallbacks(routes::storefront(storefront))
+        .layer(from_fn_with_state(tokens, DevTokens::middleware));
+    let port: u16 = env_or("PORT", "3000").parse()?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! Adapters behind the domain's ports.
+
+pub mod dynamodb;
+pub mod memory;
+
+pub use dynamodb::DynamoStore;
+pub use memory::MemoryStore;
+
+/// Builds the AWS SDK configuration once, from the environment (region, credentials and
+/// `AWS_ENDPOINT_URL*` for local endpoints), as Lambda and the local server both need.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}

@@ -1,0 +1,185 @@
+//! Who is calling. In Lambda, only API Gateway's JWT authorizer context counts; the local
+//! server verifies an HS256 dev token itself and fills in the same thing. Guest carts add the
+//! `X-Session-Id` header. No other header is ever trusted for identity.
+
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::problem::ApiError;
+use checkout_domain::identity::Caller;
+use checkout_domain::values::{CustomerId, SessionToken};
+use checkout_domain::Error;
+
+pub const SESSION_HEADER: &str = "x-session-id";
+
+/// The authenticated part of a caller, established before routing.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub customer: CustomerId,
+    pub admin: bool,
+}
+
+fn has_admin_scope(scope: &str) -> bool {
+    scope.split_whitespace().any(|s| s == "admin")
+}
+
+/// Middleware for Lambda: reads the JWT authorizer's claims from the API Gateway context.
+pub async fn from_lambda_authorizer(mut request: Request, next: Next) -> Response {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    let authenticated = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .and_then(|jwt| {
+                let customer = CustomerId::parse(jwt.claims.get("sub")?).ok()?;
+                let admin = jwt.claims.get("scope").is_some_and(|s| has_admin_scope(s))
+                    || jwt.scopes.iter().flatten().any(|s| s == "admin");
+                Some(Authenticated { customer, admin })
+            }),
+        _ => None,
+    };
+    if let Some(authenticated) = authenticated {
+        request.extensions_mut().insert(authenticated);
+    }
+    next.run(request).await
+}
+
+/// Signs and verifies the local server's development tokens (HS256 JWTs).
+#[derive(Clone)]
+pub struct DevTokens {
+    secret: Vec<u8>,
+}
+
+#[derive(serde::Deserialize)]
+struct Claims {
+    sub: String,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    exp: Option<i64>,
+}
+
+impl DevTokens {
+    pub fn new(secret: impl Into<Vec<u8>>) -> Self {
+        DevTokens {
+            secret: secret.into(),
+        }
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC accepts keys of any length")
+    }
+
+    /// A token for `sub`, valid for a day, with `scope` if given (e.g. `"admin"`).
+    pub fn issue(&self, sub: &str, scope: Option<&str>) -> String {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let exp = time::OffsetDateTime::now_utc().unix_timestamp() + 86_400;
+        let mut claims = serde_json::json!({"sub": sub, "exp": exp});
+        if let Some(scope) = scope {
+            claims["scope"] = scope.into();
+        }
+        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let mut mac = self.mac();
+        mac.update(format!("{header}.{payload}").as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{header}.{payload}.{signature}")
+    }
+
+    pub fn verify(&self, token: &str) -> Option<Authenticated> {
+        let mut parts = token.split('.');
+        let (encoded_header, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(encoded_header).ok()?).ok()?;
+        if header["alg"] != "HS256" {
+            return None;
+        }
+        let mut mac = self.mac();
+        mac.update(format!("{encoded_header}.{payload}").as_bytes());
+        mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?)
+            .ok()?;
+        let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+        if claims
+            .exp
+            .is_some_and(|exp| exp < time::OffsetDateTime::now_utc().unix_timestamp())
+        {
+            return None;
+        }
+        Some(Authenticated {
+            customer: CustomerId::parse(&claims.sub).ok()?,
+            admin: claims.scope.as_deref().is_some_and(has_admin_scope),
+        })
+    }
+
+    /// Middleware for the local server: a present but invalid token is a 401, not a guest.
+    pub async fn middleware(
+        axum::extract::State(tokens): axum::extract::State<DevTokens>,
+        mut request: Request,
+        next: Next,
+    ) -> Response {
+        let bearer = request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_string());
+        if let Some(token) = bearer {
+            match tokens.verify(&token) {
+                Some(authenticated) => {
+                    request.extensions_mut().insert(authenticated);
+                }
+                None => return ApiError(Error::Unauthorized).into_response(),
+            }
+        }
+        next.run(request).await
+    }
+}
+
+/// Extracts the `Caller` of a request.
+pub struct Identity(pub Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for Identity {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let authenticated = parts.extensions.get::<Authenticated>().cloned();
+        let session = parts
+            .headers
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(SessionToken::from_header);
+        Ok(Identity(Caller {
+            customer: authenticated.as_ref().map(|a| a.customer.clone()),
+            admin: authenticated.is_some_and(|a| a.admin),
+            session,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_tokens_round_trip_and_reject_tampering() {
+        let tokens = DevTokens::new("dev-secret");
+        let token = tokens.issue("alice", Some("openid admin"));
+        let who = tokens.verify(&token).unwrap();
+        assert_eq!(who.customer.as_str(), "alice");
+        assert!(who.admin);
+        assert!(DevTokens::new("other").verify(&token).is_none());
+        let mut tampered = token.clone();
+        tampered.insert(token.find('.').unwrap() + 2, 'x');
+        assert!(tokens.verify(&tampered).is_none());
+        assert!(!tokens.verify(&tokens.issue("bob", None)).unwrap().admin);
+    }
+}

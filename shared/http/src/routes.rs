@@ -1,0 +1,129 @@
+//! The storefront's routes: catalog administration, shipping methods and carts.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use serde_json::Value;
+
+use crate::identity::Identity;
+use crate::json::Json;
+use crate::problem::ApiError;
+use checkout_domain::cart::{Cart, CartOwner, CreateCartInput, UpdateCartInput};
+use checkout_domain::catalog::{DiscountInput, PricingConfigInput, ProductInput};
+use checkout_domain::service::Storefront;
+use checkout_domain::Error;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+pub fn storefront(storefront: Storefront) -> Router {
+    Router::new()
+        .route("/admin/products/{sku}", put(put_product))
+        .route("/admin/discount-codes/{code}", put(put_discount))
+        .route("/admin/config", put(put_config))
+        .route("/shipping-methods", get(shipping_methods))
+        .route("/carts", post(create_cart))
+        .route("/carts/{cart_id}", get(get_cart).post(update_cart))
+        .with_state(storefront)
+}
+
+/// Wraps a router so that unknown paths and methods answer with problem+json too.
+pub fn with_problem_fallbacks(router: Router) -> Router {
+    router
+        .fallback(|| async { ApiError(Error::NotFound) })
+        .method_not_allowed_fallback(|| async { ApiError(Error::MethodNotAllowed) })
+}
+
+/// The cart as clients see it: the stored cart minus how ownership is proven.
+pub fn cart_json(cart: &Cart) -> Value {
+    let mut body = serde_json::to_value(cart).unwrap_or(Value::Null);
+    if let Some(object) = body.as_object_mut() {
+        object.remove("owner");
+        if let CartOwner::Customer { customer_id } = &cart.owner {
+            object.insert("customerId".into(), customer_id.as_str().into());
+        }
+    }
+    body
+}
+
+async fn put_product(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Path(sku): Path<String>,
+    Json(input): Json<ProductInput>,
+) -> Result<Json<checkout_domain::catalog::Product>> {
+    Ok(Json(app.upsert_product(&caller, &sku, &input).await?))
+}
+
+async fn put_discount(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Path(code): Path<String>,
+    Json(input): Json<DiscountInput>,
+) -> Result<Json<checkout_domain::catalog::DiscountDefinition>> {
+    Ok(Json(app.upsert_discount(&caller, &code, &input).await?))
+}
+
+async fn put_config(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Json(input): Json<PricingConfigInput>,
+) -> Result<Json<checkout_domain::catalog::PricingConfig>> {
+    Ok(Json(app.put_config(&caller, &input).await?))
+}
+
+#[derive(serde::Deserialize)]
+struct ShippingQuery {
+    country: Option<String>,
+    currency: Option<String>,
+}
+
+async fn shipping_methods(
+    State(app): State<Storefront>,
+    query: std::result::Result<Query<ShippingQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>> {
+    let Query(query) = query.map_err(|e| Error::invalid("", e.body_text()))?;
+    let methods = app
+        .shipping_methods(query.country.as_deref(), query.currency.as_deref())
+        .await?;
+    Ok(Json(serde_json::json!({ "results": methods })))
+}
+
+async fn create_cart(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Json(input): Json<CreateCartInput>,
+) -> Result<Response> {
+    let (cart, token) = app.create_cart(&caller, &input).await?;
+    let mut body = cart_json(&cart);
+    if let Some(token) = token {
+        body["sessionToken"] = token.expose().into();
+    }
+    let location = format!("/carts/{}", cart.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response())
+}
+
+async fn get_cart(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Path(cart_id): Path<String>,
+) -> Result<Json<Value>> {
+    Ok(Json(cart_json(&app.cart(&caller, &cart_id).await?)))
+}
+
+async fn update_cart(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Path(cart_id): Path<String>,
+    Json(input): Json<UpdateCartInput>,
+) -> Result<Json<Value>> {
+    Ok(Json(cart_json(
+        &app.update_cart(&caller, &cart_id, &input).await?,
+    )))
+}
