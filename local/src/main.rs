@@ -2,16 +2,18 @@
 //! DynamoDB Local with `CHECKOUT_STORE=dynamodb`. `checkout-local token SUB [admin]` prints a
 //! dev token for curl.
 
-mod seed;
-
 use std::sync::Arc;
 
 use axum::middleware::from_fn_with_state;
 use checkout_adapters::{DynamoStore, MemoryStore};
+use checkout_domain::identity::Caller;
 use checkout_domain::ports::Store;
-use checkout_domain::service::Storefront;
+use checkout_domain::service::{CatalogImport, Storefront};
 use checkout_http::identity::DevTokens;
 use checkout_http::routes;
+
+/// The demo catalog, tax rates and shipping methods the local server starts with.
+const DEMO_CATALOG: &str = include_str!("../demo.json");
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
@@ -49,7 +51,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let storefront = Storefront::new(store);
-    seed::load(&storefront, seed::DEMO).await?;
+    let demo: CatalogImport = checkout_domain::input::from_slice(DEMO_CATALOG.as_bytes())?;
+    storefront.import(&Caller::system(), &demo).await?;
 
     let app = routes::with_problem_fallbacks(routes::storefront(storefront))
         .layer(from_fn_with_state(tokens, DevTokens::middleware));

@@ -1,1 +1,328 @@
+//! The integration test harness: start a backend (embedded store or a fresh table in
+//! DynamoDB Local), talk to it through the real HTTP router, and seed carts.
+//!
+//! DynamoDB tests need `CHECKOUT_TEST_DYNAMODB_ENDPOINT`, which `scripts/test.sh` sets after
+//! starting DynamoDB Local; each test gets its own table, so tests run in parallel.
 
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::middleware::from_fn_with_state;
+use axum::Router;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use checkout_adapters::{DynamoStore, MemoryStore};
+use checkout_domain::identity::Caller;
+use checkout_domain::ports::Store;
+use checkout_domain::service::{CatalogImport, Storefront};
+use checkout_http::identity::DevTokens;
+use checkout_http::routes;
+
+pub use serde_json;
+
+/// The catalog every scenario starts from (prices and rates chosen for hand computation).
+pub const CATALOG: &str = include_str!("../fixtures/catalog.json");
+
+const DEV_SECRET: &str = "test-secret";
+
+/// Which store a backend runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    DynamoDb,
+}
+
+/// A fresh DynamoDB Local table, named uniquely for this test.
+pub async fn dynamodb_store() -> DynamoStore {
+    let endpoint = std::env::var("CHECKOUT_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "CHECKOUT_TEST_DYNAMODB_ENDPOINT is not set: run the suite with scripts/test.sh, \
+             which starts DynamoDB Local (or `scripts/backends.sh start` and source its env)"
+        )
+    });
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "local",
+        ))
+        .load()
+        .await;
+    let table = format!("test-{}", uuid::Uuid::new_v4());
+    let store = DynamoStore::from_config(&config, table);
+    store.create_table().await.expect("create the test table");
+    store
+}
+
+pub async fn store(backend: Backend) -> Arc<dyn Store> {
+    match backend {
+        Backend::Memory => Arc::new(MemoryStore::new()),
+        Backend::DynamoDb => Arc::new(dynamodb_store().await),
+    }
+}
+
+/// The backend under test, reached through the same router the Lambda and local server use.
+#[derive(Clone)]
+pub struct App {
+    router: Router,
+    pub store: Arc<dyn Store>,
+    pub storefront: Storefront,
+    tokens: DevTokens,
+}
+
+impl App {
+    /// A backend seeded with `fixtures/catalog.json`.
+    pub async fn start(backend: Backend) -> App {
+        let app = App::empty(backend).await;
+        let catalog: CatalogImport =
+            checkout_domain::input::from_slice(CATALOG.as_bytes()).unwrap();
+        app.storefront
+            .import(&Caller::system(), &catalog)
+            .await
+            .expect("seed the catalog");
+        app
+    }
+
+    /// A backend with nothing in its store.
+    pub async fn empty(backend: Backend) -> App {
+        let store = store(backend).await;
+        let storefront = Storefront::new(store.clone());
+        let tokens = DevTokens::new(DEV_SECRET);
+        let router = routes::with_problem_fallbacks(routes::storefront(storefront.clone()))
+            .layer(from_fn_with_state(tokens.clone(), DevTokens::middleware));
+        App {
+            router,
+            store,
+            storefront,
+            tokens,
+        }
+    }
+
+    /// A client with no identity at all.
+    pub fn anonymous(&self) -> Client {
+        Client {
+            app: self.clone(),
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// A signed-in customer.
+    pub fn customer(&self, sub: &str) -> Client {
+        self.anonymous().with_header(
+            "authorization",
+            &format!("Bearer {}", self.tokens.issue(sub, None)),
+        )
+    }
+
+    pub fn admin(&self) -> Client {
+        self.anonymous().with_header(
+            "authorization",
+            &format!("Bearer {}", self.tokens.issue("ops", Some("admin"))),
+        )
+    }
+
+    /// A guest with a fresh cart in `currency`, shipping to `country`.
+    pub async fn guest_with_cart(&self, currency: &str, country: &str) -> (Client, CartRef) {
+        let response = self
+            .anonymous()
+            .post("/carts", json!({"currency": currency, "country": country}))
+            .await;
+        response.assert_status(StatusCode::CREATED);
+        let token = response.body["sessionToken"]
+            .as_str()
+            .expect("a session token")
+            .to_string();
+        let client = self.anonymous().with_header("x-session-id", &token);
+        (client, CartRef::from(&response.body))
+    }
+}
+
+/// A cart's id and the version last seen.
+#[derive(Debug, Clone)]
+pub struct CartRef {
+    pub id: String,
+    pub version: u64,
+}
+
+impl From<&Value> for CartRef {
+    fn from(cart: &Value) -> Self {
+        CartRef {
+            id: cart["id"].as_str().expect("cart id").to_string(),
+            version: cart["version"].as_u64().expect("cart version"),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    app: App,
+    headers: HeaderMap,
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl TestResponse {
+    #[track_caller]
+    pub fn assert_status(&self, expected: StatusCode) -> &Self {
+        assert_eq!(
+            self.status, expected,
+            "unexpected status; body: {:#}",
+            self.body
+        );
+        self
+    }
+
+    /// Asserts a problem+json answer with this status and `code`.
+    #[track_caller]
+    pub fn assert_problem(&self, status: StatusCode, code: &str) -> &Value {
+        self.assert_status(status);
+        assert_eq!(
+            self.headers
+                .get("content-type")
+                .map(|v| v.to_str().unwrap()),
+            Some("application/problem+json"),
+            "problems are application/problem+json"
+        );
+        assert_eq!(
+            self.body["code"], code,
+            "unexpected problem: {:#}",
+            self.body
+        );
+        assert_eq!(self.body["status"], status.as_u16());
+        &self.body
+    }
+
+    /// The JSON pointers of an `InvalidInput` problem.
+    #[track_caller]
+    pub fn pointers(&self) -> Vec<String> {
+        self.assert_problem(StatusCode::BAD_REQUEST, "InvalidInput");
+        self.body["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| e["pointer"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+impl Client {
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+        self
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<Body>) -> TestResponse {
+        let mut request = Request::builder().method(method).uri(path);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        let has_body = body.is_some();
+        if has_body {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request.body(body.unwrap_or_else(Body::empty)).unwrap();
+        let response = self.app.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!("a JSON body, got {:?}", String::from_utf8_lossy(&bytes))
+            })
+        };
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> TestResponse {
+        self.send(Method::POST, path, Some(Body::from(body.to_string())))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> TestResponse {
+        self.send(Method::PUT, path, Some(Body::from(body.to_string())))
+            .await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: impl Into<Body>) -> TestResponse {
+        self.send(Method::POST, path, Some(body.into())).await
+    }
+
+    /// Applies `actions` to the cart at its last seen version; on success, remembers the new one.
+    pub async fn update(&self, cart: &mut CartRef, actions: Value) -> TestResponse {
+        let response = self
+            .post(
+                &format!("/carts/{}", cart.id),
+                json!({"version": cart.version, "actions": actions}),
+            )
+            .await;
+        if response.status == StatusCode::OK {
+            *cart = CartRef::from(&response.body);
+        }
+        response
+    }
+}
+
+/// A complete German shipping address.
+pub fn address_de() -> Value {
+    json!({"firstName": "Ada", "lastName": "Lovelace", "line1": "Hauptstr. 1",
+           "city": "Berlin", "postalCode": "10115", "country": "DE"})
+}
+
+pub fn address_in(country: &str) -> Value {
+    let mut address = address_de();
+    address["country"] = country.into();
+    address
+}
+
+/// The cent amount of a money value.
+#[track_caller]
+pub fn cents(money: &Value) -> i64 {
+    money["centAmount"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("money, got {money}"))
+}
+
+/// Runs each listed scenario once on the embedded store and once on DynamoDB Local, so the
+/// two stores cannot drift apart.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($scenario:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario($crate::Backend::Memory).await
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario($crate::Backend::DynamoDb).await
+                }
+            )*
+        }
+    };
+}

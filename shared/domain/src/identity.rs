@@ -30,6 +30,14 @@ impl Caller {
         }
     }
 
+    /// The system itself (seeding, scheduled jobs): an administrator with no customer.
+    pub fn system() -> Self {
+        Caller {
+            admin: true,
+            ..Caller::default()
+        }
+    }
+
     pub fn require_admin(&self) -> Result<(), Error> {
         match (&self.customer, self.admin) {
             (_, true) => Ok(()),

@@ -30,6 +30,17 @@ impl Clock for SystemClock {
     }
 }
 
+/// A whole catalog in one document: configuration, products by SKU, discount codes by code.
+/// The local server's demo data and test fixtures use this format (see README).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CatalogImport {
+    pub config: PricingConfigInput,
+    pub products: std::collections::BTreeMap<String, ProductInput>,
+    #[serde(default)]
+    pub discount_codes: std::collections::BTreeMap<String, DiscountInput>,
+}
+
 /// A shipping method as offered for one destination and currency.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -93,6 +104,19 @@ impl Storefront {
         let config = PricingConfig::parse(input)?;
         self.store.put_config(&config).await?;
         Ok(config)
+    }
+
+    /// Loads a catalog document through the same validation as the single admin calls;
+    /// the configuration goes first because products are checked against its tax categories.
+    pub async fn import(&self, caller: &Caller, catalog: &CatalogImport) -> Result<(), Error> {
+        self.put_config(caller, &catalog.config).await?;
+        for (sku, product) in &catalog.products {
+            self.upsert_product(caller, sku, product).await?;
+        }
+        for (code, discount) in &catalog.discount_codes {
+            self.upsert_discount(caller, code, discount).await?;
+        }
+        Ok(())
     }
 
     pub async fn shipping_methods(
