@@ -673,13 +673,7 @@ impl CartAction {
     /// Validates every action of a request, reporting all field errors with their pointers.
     pub fn parse_all(values: &[serde_json::Value]) -> Result<Vec<CartAction>, Error> {
         let mut errors = FieldErrors::new();
-        let mut inputs = Vec::with_capacity(values.len());
-        for (index, value) in values.iter().enumerate().take(MAX_ACTIONS) {
-            match CartActionInput::from_json(index, value) {
-                Ok(input) => inputs.push((index, input)),
-                Err(e) => errors.extend(e),
-            }
-        }
+
         if values.is_empty() {
             errors.push(FieldError::new("/actions", "needs at least one action"));
         }
@@ -689,81 +683,91 @@ impl CartAction {
                 format!("allows at most {MAX_ACTIONS} actions"),
             ));
         }
-        let mut actions = Vec::with_capacity(inputs.len());
-        for (index, input) in &inputs {
-            let at = |field: &str| format!("/actions/{index}{field}");
-            let action = match input {
-                CartActionInput::AddLineItem { sku, quantity } => {
-                    let sku = errors.check(&at("/sku"), Sku::parse(sku));
-                    let quantity = errors.check(&at("/quantity"), Quantity::parse(*quantity));
-                    sku.zip(quantity)
-                        .map(|(sku, quantity)| CartAction::AddLineItem { sku, quantity })
-                }
-                CartActionInput::ChangeLineItemQuantity {
-                    line_item_id,
-                    quantity,
-                } => {
-                    let id = errors.check(&at("/lineItemId"), LineItemId::parse(line_item_id));
-                    let quantity = errors.check(&at("/quantity"), Quantity::parse(*quantity));
-                    id.zip(quantity).map(|(line_item_id, quantity)| {
-                        CartAction::ChangeLineItemQuantity {
-                            line_item_id,
-                            quantity,
-                        }
-                    })
-                }
-                CartActionInput::RemoveLineItem { line_item_id } => errors
-                    .check(&at("/lineItemId"), LineItemId::parse(line_item_id))
-                    .map(|line_item_id| CartAction::RemoveLineItem { line_item_id }),
-                CartActionInput::SetShippingAddress { address } => match Address::parse(address) {
-                    Ok(address) => Some(CartAction::SetShippingAddress { address }),
-                    Err(e) => {
-                        errors.extend(e.into_iter().map(|e| e.under(&at("/address"))));
-                        None
-                    }
-                },
-                CartActionInput::SetBillingAddress { address } => match Address::parse(address) {
-                    Ok(address) => Some(CartAction::SetBillingAddress { address }),
-                    Err(e) => {
-                        errors.extend(e.into_iter().map(|e| e.under(&at("/address"))));
-                        None
-                    }
-                },
-                CartActionInput::SetShippingMethod { shipping_method_id } => errors
-                    .check(
-                        &at("/shippingMethodId"),
-                        ShippingMethodId::parse(shipping_method_id),
-                    )
-                    .map(|shipping_method_id| CartAction::SetShippingMethod { shipping_method_id }),
-                CartActionInput::AddDiscountCode { code } => errors
-                    .check(&at("/code"), DiscountCode::parse(code))
-                    .map(|code| CartAction::AddDiscountCode { code }),
-                CartActionInput::RemoveDiscountCode { code } => errors
-                    .check(&at("/code"), DiscountCode::parse(code))
-                    .map(|code| CartAction::RemoveDiscountCode { code }),
-                CartActionInput::SetCustomerEmail { email } => errors
-                    .check(&at("/email"), Email::parse(email))
-                    .map(|email| CartAction::SetCustomerEmail { email }),
-                CartActionInput::SetGuestDetails { email, name, phone } => {
-                    let email = errors.check(&at("/email"), Email::parse(email));
-                    let name = errors.check(&at("/name"), Name::parse(name));
-                    let phone = errors.check(&at("/phone"), Phone::parse(phone));
-                    match (email, name, phone) {
-                        (Some(email), Some(name), Some(phone)) => {
-                            Some(CartAction::SetGuestDetails(GuestDetails {
-                                email,
-                                name,
-                                phone,
-                            }))
-                        }
-                        _ => None,
-                    }
-                }
-            };
-            actions.extend(action);
+        let mut actions = Vec::with_capacity(values.len());
+        for (index, value) in values.iter().enumerate().take(MAX_ACTIONS) {
+            match CartActionInput::from_json(index, value) {
+                Ok(input) => actions.extend(Self::parse_one(index, &input, &mut errors)),
+                Err(e) => errors.extend(e),
+            }
         }
         errors.into_result()?;
         Ok(actions)
+    }
+
+    fn parse_one(
+        index: usize,
+        input: &CartActionInput,
+        errors: &mut FieldErrors,
+    ) -> Option<CartAction> {
+        let at = |field: &str| format!("/actions/{index}{field}");
+        match input {
+            CartActionInput::AddLineItem { sku, quantity } => {
+                let sku = errors.check(&at("/sku"), Sku::parse(sku));
+                let quantity = errors.check(&at("/quantity"), Quantity::parse(*quantity));
+                sku.zip(quantity)
+                    .map(|(sku, quantity)| CartAction::AddLineItem { sku, quantity })
+            }
+            CartActionInput::ChangeLineItemQuantity {
+                line_item_id,
+                quantity,
+            } => {
+                let id = errors.check(&at("/lineItemId"), LineItemId::parse(line_item_id));
+                let quantity = errors.check(&at("/quantity"), Quantity::parse(*quantity));
+                id.zip(quantity).map(|(line_item_id, quantity)| {
+                    CartAction::ChangeLineItemQuantity {
+                        line_item_id,
+                        quantity,
+                    }
+                })
+            }
+            CartActionInput::RemoveLineItem { line_item_id } => errors
+                .check(&at("/lineItemId"), LineItemId::parse(line_item_id))
+                .map(|line_item_id| CartAction::RemoveLineItem { line_item_id }),
+            CartActionInput::SetShippingAddress { address } => match Address::parse(address) {
+                Ok(address) => Some(CartAction::SetShippingAddress { address }),
+                Err(e) => {
+                    errors.extend(e.into_iter().map(|e| e.under(&at("/address"))));
+                    None
+                }
+            },
+            CartActionInput::SetBillingAddress { address } => match Address::parse(address) {
+                Ok(address) => Some(CartAction::SetBillingAddress { address }),
+                Err(e) => {
+                    errors.extend(e.into_iter().map(|e| e.under(&at("/address"))));
+                    None
+                }
+            },
+            CartActionInput::SetShippingMethod { shipping_method_id } => errors
+                .check(
+                    &at("/shippingMethodId"),
+                    ShippingMethodId::parse(shipping_method_id),
+                )
+                .map(|shipping_method_id| CartAction::SetShippingMethod { shipping_method_id }),
+            CartActionInput::AddDiscountCode { code } => errors
+                .check(&at("/code"), DiscountCode::parse(code))
+                .map(|code| CartAction::AddDiscountCode { code }),
+            CartActionInput::RemoveDiscountCode { code } => errors
+                .check(&at("/code"), DiscountCode::parse(code))
+                .map(|code| CartAction::RemoveDiscountCode { code }),
+            CartActionInput::SetCustomerEmail { email } => errors
+                .check(&at("/email"), Email::parse(email))
+                .map(|email| CartAction::SetCustomerEmail { email }),
+            CartActionInput::SetGuestDetails { email, name, phone } => {
+                let email = errors.check(&at("/email"), Email::parse(email));
+                let name = errors.check(&at("/name"), Name::parse(name));
+                let phone = errors.check(&at("/phone"), Phone::parse(phone));
+                match (email, name, phone) {
+                    (Some(email), Some(name), Some(phone)) => {
+                        Some(CartAction::SetGuestDetails(GuestDetails {
+                            email,
+                            name,
+                            phone,
+                        }))
+                    }
+                    _ => None,
+                }
+            }
+        }
     }
 
     /// The SKUs an action needs from the catalog.

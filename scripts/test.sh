@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what it needs (DynamoDB Local, a JRE if
+# missing, moto, cfn-lint), starts the backends on free loopback ports, checks formatting and
+# lints, runs every Rust test against the real backends, lints the SAM template, and stops the
+# backends again whatever happens.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "tools"
+scripts/install-tools.sh
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "template"
+.tools/venv/bin/cfn-lint template.yaml
+
+step "backends"
+trap 'scripts/backends.sh stop' EXIT
+scripts/backends.sh start
+# shellcheck disable=SC1091
+source .tools/run/backends.env
+
+step "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast "$@"
+else
+  cargo test --workspace --locked --no-fail-fast "$@"
+fi
