@@ -44,6 +44,12 @@ java_major() {
     sed 's/^1\.//; s/\..*//'
 }
 
+# --- jq (the README walk-through, run by scripts/walkthrough.sh, uses it) --------
+if ! command -v jq >/dev/null; then
+  say "installing jq (apt)"
+  apt_install jq
+fi
+
 # --- curl (backends.sh polls readiness with it) ---------------------------
 if ! command -v curl >/dev/null; then
   say "installing curl (apt)"

@@ -34,3 +34,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast "$@"
 fi
+
+step "walk-through"
+scripts/walkthrough.sh
