@@ -19,6 +19,21 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
+/// What the scheduled `expire-orders` function does in AWS, every 30 seconds here.
+fn spawn_expiry(storefront: Storefront) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
+        loop {
+            every.tick().await;
+            match storefront.expire_saved_orders(100).await {
+                Ok(0) => {}
+                Ok(released) => tracing::info!(released, "released expired saved orders"),
+                Err(error) => tracing::warn!(%error, "releasing expired saved orders failed"),
+            }
+        }
+    });
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tokens = DevTokens::new(env_or("CHECKOUT_DEV_JWT_SECRET", "dev-secret"));
@@ -54,8 +69,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let demo: CatalogImport = checkout_domain::input::from_slice(DEMO_CATALOG.as_bytes())?;
     storefront.import(&Caller::system(), &demo).await?;
 
-    let app = routes::with_problem_fallbacks(routes::storefront(storefront))
-        .layer(from_fn_with_state(tokens, DevTokens::middleware));
+    spawn_expiry(storefront.clone());
+    let app = routes::all(storefront).layer(from_fn_with_state(tokens, DevTokens::middleware));
     let port: u16 = env_or("PORT", "3000").parse()?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on http://{}", listener.local_addr()?);

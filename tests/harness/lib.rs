@@ -4,7 +4,7 @@
 //! DynamoDB tests need `CHECKOUT_TEST_DYNAMODB_ENDPOINT`, which `scripts/test.sh` sets after
 //! starting DynamoDB Local; each test gets its own table, so tests run in parallel.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::middleware::from_fn_with_state;
@@ -16,10 +16,13 @@ use tower::ServiceExt;
 
 use checkout_adapters::{DynamoStore, MemoryStore};
 use checkout_domain::identity::Caller;
+use checkout_domain::payment::{Payment, Transaction, TransactionKind, TransactionState};
 use checkout_domain::ports::Store;
-use checkout_domain::service::{CatalogImport, Storefront};
+use checkout_domain::service::{CatalogImport, Clock, Storefront};
+use checkout_domain::values::CartId;
 use checkout_http::identity::DevTokens;
 use checkout_http::routes;
+use time::OffsetDateTime;
 
 pub use serde_json;
 
@@ -35,8 +38,59 @@ pub enum Backend {
     DynamoDb,
 }
 
+/// A clock the test moves by hand.
+pub struct TestClock(Mutex<OffsetDateTime>);
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// Counts the DynamoDB operations a client sends, by name, via an SDK interceptor.
+#[derive(Debug, Default)]
+pub struct RequestCounter(Mutex<Vec<String>>);
+
+impl RequestCounter {
+    /// Operation names since the last call, and forgets them.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct CountingInterceptor(Arc<RequestCounter>);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for CountingInterceptor {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    /// Once per attempt on the wire; DynamoDB names the operation in `X-Amz-Target`.
+    fn read_before_transmit(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _config: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default();
+        let operation = target.rsplit('.').next().unwrap_or_default().to_string();
+        self.0 .0.lock().unwrap().push(operation);
+        Ok(())
+    }
+}
+
 /// A fresh DynamoDB Local table, named uniquely for this test.
 pub async fn dynamodb_store() -> DynamoStore {
+    dynamodb_store_counted(Arc::default()).await
+}
+
+/// A fresh DynamoDB Local table whose every request is counted.
+pub async fn dynamodb_store_counted(counter: Arc<RequestCounter>) -> DynamoStore {
     let endpoint = std::env::var("CHECKOUT_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
         panic!(
             "CHECKOUT_TEST_DYNAMODB_ENDPOINT is not set: run the suite with scripts/test.sh, \
@@ -52,7 +106,10 @@ pub async fn dynamodb_store() -> DynamoStore {
         .load()
         .await;
     let table = format!("test-{}", uuid::Uuid::new_v4());
-    let store = DynamoStore::from_config(&config, table);
+    let client_config = aws_sdk_dynamodb::config::Builder::from(&config)
+        .interceptor(CountingInterceptor(counter))
+        .build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(client_config), table);
     store.create_table().await.expect("create the test table");
     store
 }
@@ -71,6 +128,9 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub storefront: Storefront,
     tokens: DevTokens,
+    clock: Arc<TestClock>,
+    /// DynamoDB operations sent (DynamoDB backends only).
+    pub requests: Arc<RequestCounter>,
 }
 
 impl App {
@@ -88,17 +148,97 @@ impl App {
 
     /// A backend with nothing in its store.
     pub async fn empty(backend: Backend) -> App {
-        let store = store(backend).await;
-        let storefront = Storefront::new(store.clone());
+        let requests = Arc::new(RequestCounter::default());
+        let store: Arc<dyn Store> = match backend {
+            Backend::Memory => Arc::new(MemoryStore::new()),
+            Backend::DynamoDb => Arc::new(dynamodb_store_counted(requests.clone()).await),
+        };
+        let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
+        let storefront = Storefront::with_clock(store.clone(), clock.clone());
         let tokens = DevTokens::new(DEV_SECRET);
-        let router = routes::with_problem_fallbacks(routes::storefront(storefront.clone()))
+        let router = routes::all(storefront.clone())
             .layer(from_fn_with_state(tokens.clone(), DevTokens::middleware));
         App {
             router,
             store,
             storefront,
             tokens,
+            clock,
+            requests,
         }
+    }
+
+    /// Moves this backend's clock forward.
+    pub fn advance(&self, by: time::Duration) {
+        *self.clock.0.lock().unwrap() += by;
+    }
+
+    /// Records a successful charge covering what the cart owes, as the payment webhook will;
+    /// like any cart change it bumps the version. Returns the new version.
+    pub async fn pay(&self, cart: &mut CartRef, cents: Option<i64>) -> u64 {
+        let id = CartId::parse(&cart.id).unwrap();
+        let mut stored = self
+            .store
+            .cart(&id)
+            .await
+            .unwrap()
+            .expect("the cart exists");
+        let amount = checkout_domain::Money::new(
+            cents.unwrap_or(stored.totals.total.cent_amount),
+            stored.currency,
+        );
+        let reference = format!("pi_{}", uuid::Uuid::new_v4().simple());
+        stored.payments.push(Payment {
+            id: uuid::Uuid::new_v4().to_string(),
+            amount_planned: amount,
+            psp: "stripe".into(),
+            psp_reference: reference.clone(),
+            transactions: vec![Transaction {
+                id: uuid::Uuid::new_v4().to_string(),
+                kind: TransactionKind::Charge,
+                state: TransactionState::Success,
+                amount,
+                interaction_id: reference,
+                timestamp: OffsetDateTime::now_utc(),
+            }],
+        });
+        let expected = stored.version;
+        stored.version += 1;
+        self.store
+            .replace_cart(&stored, expected)
+            .await
+            .expect("record the payment");
+        cart.version = stored.version;
+        stored.version
+    }
+
+    /// A guest cart ready to order: two mugs, addresses, standard shipping, guest details.
+    pub async fn ready_guest_cart(&self) -> (Client, CartRef) {
+        let (guest, mut cart) = self.guest_with_cart("EUR", "DE").await;
+        guest
+            .update(&mut cart, ready_actions(&[("MUG", 2)]))
+            .await
+            .assert_status(StatusCode::OK);
+        (guest, cart)
+    }
+
+    /// The same, paid in full.
+    pub async fn paid_guest_cart(&self) -> (Client, CartRef) {
+        let (guest, mut cart) = self.ready_guest_cart().await;
+        self.pay(&mut cart, None).await;
+        (guest, cart)
+    }
+
+    /// Units of `sku` in stock now.
+    pub async fn stock(&self, sku: &str) -> u32 {
+        let sku = checkout_domain::values::Sku::parse(sku).unwrap();
+        self.store.products(&[sku]).await.unwrap()[0].stock
+    }
+
+    /// How often `code` has been redeemed.
+    pub async fn redemptions(&self, code: &str) -> u32 {
+        let code = checkout_domain::values::DiscountCode::parse(code).unwrap();
+        self.store.discounts(&[code]).await.unwrap()[0].redemptions
     }
 
     /// A client with no identity at all.
@@ -264,6 +404,13 @@ impl Client {
             .await
     }
 
+    pub async fn post_with_key(&self, path: &str, key: &str, body: Value) -> TestResponse {
+        self.clone()
+            .with_header("idempotency-key", key)
+            .post(path, body)
+            .await
+    }
+
     pub async fn post_raw(&self, path: &str, body: impl Into<Body>) -> TestResponse {
         self.send(Method::POST, path, Some(body.into())).await
     }
@@ -281,6 +428,27 @@ impl Client {
         }
         response
     }
+}
+
+/// Actions that make a cart orderable: the lines, German addresses, standard shipping, and
+/// guest details (ignored for nobody: customers need an email too, which this sets).
+pub fn ready_actions(lines: &[(&str, u32)]) -> Value {
+    let mut actions: Vec<Value> = lines
+        .iter()
+        .map(|(sku, quantity)| json!({"action": "addLineItem", "sku": sku, "quantity": quantity}))
+        .collect();
+    actions.extend([
+        json!({"action": "setShippingAddress", "address": address_de()}),
+        json!({"action": "setBillingAddress", "address": address_de()}),
+        json!({"action": "setShippingMethod", "shippingMethodId": "standard"}),
+        json!({"action": "setGuestDetails", "email": "ada@example.com", "name": "Ada Lovelace", "phone": "+49 30 1234567"}),
+    ]);
+    Value::Array(actions)
+}
+
+/// The body of `POST /orders` for a cart at its last seen version.
+pub fn order_request(cart: &CartRef) -> Value {
+    json!({"cartId": cart.id, "cartVersion": cart.version})
 }
 
 /// A complete German shipping address.

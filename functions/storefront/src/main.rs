@@ -14,6 +14,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
     let store = DynamoStore::from_config(&checkout_adapters::aws_config().await, table);
     let app = routes::with_problem_fallbacks(routes::storefront(Storefront::new(Arc::new(store))))
-        .layer(from_fn(identity::from_lambda_authorizer));
+        .layer(from_fn(identity::from_lambda_context));
     lambda_http::run(app).await
 }

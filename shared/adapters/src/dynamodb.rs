@@ -7,6 +7,15 @@
 //! | discount code   | `DISCOUNT#<code>`| `DISCOUNT`|
 //! | pricing config  | `CONFIG`         | `PRICING` |
 //! | cart            | `CART#<id>`      | `CART`    |
+//! | order           | `CART#<cart id>` | `ORDER`   |
+//! | order number    | `ORDERNUMBER#<n>`| `ORDERNUMBER` |
+//! | email registry  | `EMAIL#<email>`  | `CUSTOMER`|
+//! | idempotency key | `IDEMPOTENCY#<k>`| `IDEMPOTENCY` |
+//!
+//! An order lives in its cart's partition, so one Query reads a cart with its order (a replay
+//! costs one read) and `attribute_not_exists` on it means one order per cart. Index `gsi1`
+//! holds a customer's history (`CUSTOMER#<id>`, newest first) and guests' orders by email;
+//! `gsi2` holds saved orders awaiting payment by expiry. `expiresAt` (a number) is the TTL.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
@@ -20,13 +29,22 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-use checkout_domain::cart::Cart;
+use time::OffsetDateTime;
+
+use checkout_domain::cart::{Cart, CartOwner};
 use checkout_domain::catalog::{DiscountDefinition, PricingConfig, Product};
-use checkout_domain::ports::{CartWriteError, Store};
-use checkout_domain::values::{CartId, DiscountCode, Sku};
+use checkout_domain::commit::CommitPlan;
+use checkout_domain::idempotency::IdempotencyRecord;
+use checkout_domain::order::{CommitAction, Order};
+use checkout_domain::order_number::OrderNumber;
+use checkout_domain::payment::PaymentState;
+use checkout_domain::ports::{history_key, CartWriteError, CommitError, OrderPage, Store};
+use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
 use checkout_domain::StoreError;
 
-type Item = HashMap<String, AttributeValue>;
+use crate::dynamodb_commit::Expr;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// A domain value stored under its key. `flatten` keeps the value's fields top-level, so
 /// conditions can name them (`version`, `state`, `stock`).
@@ -38,43 +56,92 @@ struct Keyed<T> {
     value: T,
 }
 
-fn key(pk: String, sk: &str) -> Item {
+pub(crate) fn key(pk: String, sk: &str) -> Item {
     HashMap::from([
         ("pk".to_string(), AttributeValue::S(pk)),
         ("sk".to_string(), AttributeValue::S(sk.to_string())),
     ])
 }
 
-fn product_key(sku: &Sku) -> Item {
+pub(crate) fn product_key(sku: &Sku) -> Item {
     key(format!("PRODUCT#{sku}"), "PRODUCT")
 }
 
-fn discount_key(code: &DiscountCode) -> Item {
+pub(crate) fn discount_key(code: &DiscountCode) -> Item {
     key(format!("DISCOUNT#{code}"), "DISCOUNT")
 }
 
-fn config_key() -> Item {
+pub(crate) fn config_key() -> Item {
     key("CONFIG".into(), "PRICING")
 }
 
-fn cart_key(id: &CartId) -> Item {
+pub(crate) fn cart_key(id: &CartId) -> Item {
     key(format!("CART#{id}"), "CART")
 }
 
-fn to_item<T: Serialize>(key: Item, value: &T) -> Result<Item, StoreError> {
+pub(crate) fn number_key(number: &OrderNumber) -> Item {
+    key(format!("ORDERNUMBER#{number}"), "ORDERNUMBER")
+}
+
+pub(crate) fn order_key(cart: &CartId) -> Item {
+    key(format!("CART#{cart}"), "ORDER")
+}
+
+pub(crate) fn email_key(email: &Email) -> Item {
+    key(format!("EMAIL#{}", email.normalized()), "CUSTOMER")
+}
+
+pub(crate) fn idempotency_key(key_: &str) -> Item {
+    key(format!("IDEMPOTENCY#{key_}"), "IDEMPOTENCY")
+}
+
+/// Derived attributes conditions compare against: a discount's expiry as a number, and the
+/// shipping methods by id (the configuration keeps them as an ordered list).
+pub(crate) const VALID_UNTIL_EPOCH: &str = "validUntilEpoch";
+pub(crate) const SHIPPING_BY_ID: &str = "shippingById";
+const SAVED_ORDERS: &str = "SAVED";
+
+/// An order with its index keys: history (customers), by email (guests), expiry (saved,
+/// unpaid orders only, so the index stays small).
+pub(crate) fn order_item(order: &Order) -> Result<Item, StoreError> {
+    let mut item = to_item(order_key(&order.cart_id), order)?;
+    let owner_key = match &order.owner {
+        CartOwner::Customer { customer_id } => Some(format!("CUSTOMER#{customer_id}")),
+        CartOwner::Guest { .. } => order
+            .customer_email
+            .as_ref()
+            .map(|e| format!("GUEST#{}", e.normalized())),
+    };
+    if let Some(owner_key) = owner_key {
+        item.insert("gsi1pk".into(), AttributeValue::S(owner_key));
+        item.insert("gsi1sk".into(), AttributeValue::S(history_key(order)));
+    }
+    if let (CommitAction::SaveOrder, PaymentState::Pending, Some(expires)) =
+        (order.action, order.payment_state, order.expires_at)
+    {
+        item.insert("gsi2pk".into(), AttributeValue::S(SAVED_ORDERS.into()));
+        item.insert(
+            "gsi2sk".into(),
+            AttributeValue::S(format!("{:020}", expires.unix_timestamp())),
+        );
+    }
+    Ok(item)
+}
+
+pub(crate) fn to_item<T: Serialize>(key: Item, value: &T) -> Result<Item, StoreError> {
     let mut item: Item =
         serde_dynamo::to_item(value).map_err(|e| StoreError(format!("encode: {e}")))?;
     item.extend(key);
     Ok(item)
 }
 
-fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item::<_, Keyed<T>>(item)
         .map(|keyed| keyed.value)
         .map_err(|e| StoreError(format!("decode: {e}")))
 }
 
-fn store_error<E, R>(error: SdkError<E, R>) -> StoreError
+pub(crate) fn store_error<E, R>(error: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -139,6 +206,8 @@ impl DynamoStore {
                 attribute("sk"),
                 attribute("gsi1pk"),
                 attribute("gsi1sk"),
+                attribute("gsi2pk"),
+                attribute("gsi2sk"),
             ]))
             .set_key_schema(Some(vec![
                 key("pk", KeyType::Hash),
@@ -149,6 +218,19 @@ impl DynamoStore {
                     .index_name("gsi1")
                     .key_schema(key("gsi1pk", KeyType::Hash))
                     .key_schema(key("gsi1sk", KeyType::Range))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .expect("index is complete"),
+            )
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name("gsi2")
+                    .key_schema(key("gsi2pk", KeyType::Hash))
+                    .key_schema(key("gsi2sk", KeyType::Range))
                     .projection(
                         Projection::builder()
                             .projection_type(ProjectionType::All)
@@ -250,7 +332,13 @@ impl DynamoStore {
 }
 
 /// The optional attributes of a discount item that an update must clear when absent.
-const DISCOUNT_OPTIONAL: [&str; 4] = ["minOrderValue", "maxRedemptions", "validUntil", "currency"];
+const DISCOUNT_OPTIONAL: [&str; 5] = [
+    "minOrderValue",
+    "maxRedemptions",
+    "validUntil",
+    "currency",
+    VALID_UNTIL_EPOCH,
+];
 
 #[async_trait]
 impl Store for DynamoStore {
@@ -270,6 +358,12 @@ impl Store for DynamoStore {
         let mut fields: Item =
             serde_dynamo::to_item(discount).map_err(|e| StoreError(format!("encode: {e}")))?;
         fields.remove("redemptions");
+        if let Some(until) = discount.valid_until {
+            fields.insert(
+                VALID_UNTIL_EPOCH.into(),
+                AttributeValue::N(until.unix_timestamp().to_string()),
+            );
+        }
         let mut names = HashMap::from([("#redemptions".to_string(), "redemptions".to_string())]);
         let mut values = HashMap::from([(":zero".to_string(), AttributeValue::N("0".into()))]);
         let mut sets = vec!["#redemptions = if_not_exists(#redemptions, :zero)".to_string()];
@@ -313,7 +407,25 @@ impl Store for DynamoStore {
     }
 
     async fn put_config(&self, config: &PricingConfig) -> Result<(), StoreError> {
-        self.put(config_key(), config).await
+        let mut item = to_item(config_key(), config)?;
+        let by_id: HashMap<String, &checkout_domain::catalog::ShippingMethod> = config
+            .shipping_methods
+            .iter()
+            .map(|m| (m.id.to_string(), m))
+            .collect();
+        item.insert(
+            SHIPPING_BY_ID.into(),
+            serde_dynamo::to_attribute_value(by_id)
+                .map_err(|e| StoreError(format!("encode: {e}")))?,
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 
     async fn config(&self) -> Result<PricingConfig, StoreError> {
@@ -376,6 +488,230 @@ impl Store for DynamoStore {
                 }
                 other => Err(CartWriteError::Store(StoreError(DisplayErrorContext(&other).to_string()))),
             },
+        }
+    }
+
+    async fn cart_and_order(
+        &self,
+        id: &CartId,
+    ) -> Result<(Option<Cart>, Option<Order>), StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("CART#{id}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        let (mut cart, mut order) = (None, None);
+        for item in output.items.unwrap_or_default() {
+            match item.get("sk") {
+                Some(AttributeValue::S(sk)) if sk == "CART" => cart = Some(from_item(item)?),
+                Some(AttributeValue::S(sk)) if sk == "ORDER" => order = Some(from_item(item)?),
+                _ => {}
+            }
+        }
+        Ok((cart, order))
+    }
+
+    async fn commit(&self, plan: &CommitPlan) -> Result<(), CommitError> {
+        self.commit_plan(plan).await
+    }
+
+    async fn order(&self, number: &OrderNumber) -> Result<Option<Order>, StoreError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct NumberClaim {
+            cart_id: CartId,
+        }
+        let Some(claim) = self.get::<NumberClaim>(number_key(number)).await? else {
+            return Ok(None);
+        };
+        self.get(order_key(&claim.cart_id)).await
+    }
+
+    async fn customer_orders(
+        &self,
+        customer: &CustomerId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<OrderPage, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .scan_index_forward(false)
+            .limit(limit as i32 + 1)
+            .expression_attribute_values(":pk", AttributeValue::S(format!("CUSTOMER#{customer}")));
+        query = match after {
+            Some(after) => query
+                .key_condition_expression("gsi1pk = :pk AND gsi1sk < :after")
+                .expression_attribute_values(":after", AttributeValue::S(after.to_string())),
+            None => query.key_condition_expression("gsi1pk = :pk"),
+        };
+        let output = query.send().await.map_err(store_error)?;
+        let mut orders = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item::<Order>)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = (orders.len() > limit).then(|| history_key(&orders[limit - 1]));
+        orders.truncate(limit);
+        Ok(OrderPage { orders, next })
+    }
+
+    async fn expired_orders(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Order>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi2")
+            .key_condition_expression("gsi2pk = :saved AND gsi2sk <= :now")
+            .expression_attribute_values(":saved", AttributeValue::S(SAVED_ORDERS.into()))
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::S(format!("{:020}", now.unix_timestamp())),
+            )
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(store_error)?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    async fn release_order(&self, order: &Order, _now: OffsetDateTime) -> Result<bool, StoreError> {
+        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+        let mut items = Vec::new();
+        let mut e = Expr::default();
+        let (state, payment, gsi2pk, gsi2sk) = (
+            e.name("state"),
+            e.name("paymentState"),
+            e.name("gsi2pk"),
+            e.name("gsi2sk"),
+        );
+        let (open, pending, cancelled) =
+            (e.string("Open"), e.string("Pending"), e.string("Cancelled"));
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(order_key(&order.cart_id)))
+            .update_expression(format!(
+                "SET {state} = {cancelled} REMOVE {gsi2pk}, {gsi2sk}"
+            ))
+            .condition_expression(format!("{state} = {open} AND {payment} = {pending}"))
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .build()
+            .map_err(|e| StoreError(e.to_string()))?;
+        items.push(TransactWriteItem::builder().update(update).build());
+        let give_back =
+            |key: Item, field: &str, amount: i64| -> Result<TransactWriteItem, StoreError> {
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .update_expression("SET #f = #f + :n")
+                    .condition_expression("attribute_exists(pk)")
+                    .expression_attribute_names("#f", field)
+                    .expression_attribute_values(":n", AttributeValue::N(amount.to_string()))
+                    .build()
+                    .map_err(|e| StoreError(e.to_string()))?;
+                Ok(TransactWriteItem::builder().update(update).build())
+            };
+        for line in &order.line_items {
+            items.push(give_back(
+                product_key(&line.sku),
+                "stock",
+                line.quantity.get() as i64,
+            )?);
+        }
+        for code in &order.discount_codes {
+            items.push(give_back(discount_key(&code.code), "redemptions", -1)?);
+        }
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(true),
+            Err(error) => match error.into_service_error() {
+                aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+                    cancelled,
+                ) if cancelled
+                    .cancellation_reasons
+                    .as_deref()
+                    .and_then(|r| r.first())
+                    .is_some_and(|r| r.code.as_deref() == Some("ConditionalCheckFailed")) =>
+                {
+                    Ok(false)
+                }
+                other => Err(StoreError(DisplayErrorContext(&other).to_string())),
+            },
+        }
+    }
+
+    async fn claim_idempotency(
+        &self,
+        record: &IdempotencyRecord,
+        now: OffsetDateTime,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(idempotency_key(&record.key), record)?))
+            .condition_expression(
+                "attribute_not_exists(pk) OR expiresAt <= :now OR (#state = :in_flight AND lockedUntil <= :now)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":now", AttributeValue::N(now.unix_timestamp().to_string()))
+            .expression_attribute_values(":in_flight", AttributeValue::S("inFlight".into()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(e) => match e.into_service_error() {
+                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed) => {
+                    failed.item.map(from_item).transpose()
+                }
+                other => Err(StoreError(DisplayErrorContext(&other).to_string())),
+            },
+        }
+    }
+
+    async fn complete_idempotency(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        self.put(idempotency_key(&record.key), record).await
+    }
+
+    async fn release_idempotency(&self, key: &str, fingerprint: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(idempotency_key(key)))
+            .condition_expression("fingerprint = :fp AND #state = :in_flight")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":fp", AttributeValue::S(fingerprint.into()))
+            .expression_attribute_values(":in_flight", AttributeValue::S("inFlight".into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(store_error(e)),
         }
     }
 }

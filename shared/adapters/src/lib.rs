@@ -1,6 +1,7 @@
 //! Adapters behind the domain's ports.
 
 pub mod dynamodb;
+mod dynamodb_commit;
 pub mod memory;
 
 pub use dynamodb::DynamoStore;

@@ -5,10 +5,18 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use checkout_domain::cart::Cart;
+use time::OffsetDateTime;
+
+use checkout_domain::cart::{Cart, CartState};
 use checkout_domain::catalog::{DiscountDefinition, PricingConfig, Product};
-use checkout_domain::ports::{CartWriteError, Store};
-use checkout_domain::values::{CartId, DiscountCode, Sku};
+use checkout_domain::commit::{CommitPlan, Rejection};
+use checkout_domain::error::StockShortage;
+use checkout_domain::idempotency::{IdempotencyRecord, RecordState};
+use checkout_domain::order::{CommitAction, Order, OrderState};
+use checkout_domain::order_number::OrderNumber;
+use checkout_domain::payment::PaymentState;
+use checkout_domain::ports::{history_key, CartWriteError, CommitError, OrderPage, Store};
+use checkout_domain::values::{CartId, CustomerId, DiscountCode, Sku};
 use checkout_domain::StoreError;
 
 #[derive(Default)]
@@ -17,6 +25,109 @@ struct State {
     discounts: HashMap<DiscountCode, DiscountDefinition>,
     config: PricingConfig,
     carts: HashMap<CartId, Cart>,
+    /// Orders by cart: one per cart, as in DynamoDB.
+    orders: HashMap<CartId, Order>,
+    order_numbers: HashMap<OrderNumber, CartId>,
+    idempotency: HashMap<String, IdempotencyRecord>,
+    /// Emails of registered customers; guests may not check out with them.
+    registered_emails: HashMap<String, CustomerId>,
+}
+
+impl State {
+    /// Every condition of `plan`, checked as the DynamoDB transaction checks them.
+    fn rejections(&self, plan: &CommitPlan) -> Vec<Rejection> {
+        let mut rejections = Vec::new();
+        let order = &plan.order;
+        let cart = self.carts.get(&order.cart_id);
+        if !cart.is_some_and(|c| {
+            c.version == plan.expected_cart_version && c.state == CartState::Active
+        }) || self.orders.contains_key(&order.cart_id)
+        {
+            rejections.push(Rejection::Cart {
+                current: cart.cloned().map(Box::new),
+                order: self.orders.get(&order.cart_id).cloned().map(Box::new),
+            });
+        }
+        if self.order_numbers.contains_key(&order.order_number) {
+            rejections.push(Rejection::OrderNumberTaken);
+        }
+        let mut shortages = Vec::new();
+        for r in &plan.reservations {
+            match self.products.get(&r.sku) {
+                Some(p) if p.stock < r.quantity => shortages.push(StockShortage {
+                    sku: r.sku.to_string(),
+                    name: p.name.to_string(),
+                    requested: r.quantity,
+                    available: p.stock,
+                }),
+                Some(p)
+                    if p.price(r.unit_price.currency()) == Some(r.unit_price)
+                        && p.tax_category == r.tax_category => {}
+                _ => rejections.push(Rejection::ProductChanged(r.sku.clone())),
+            }
+        }
+        if !shortages.is_empty() {
+            rejections.push(Rejection::OutOfStock(shortages));
+        }
+        for terms in &plan.redemptions {
+            let usable = self.discounts.get(&terms.code).is_some_and(|d| {
+                d.kind == terms.kind
+                    && d.min_order_value == terms.min_order_value
+                    && d.max_redemptions == terms.max_redemptions
+                    && d.valid_until == terms.valid_until
+                    && d.valid_until.is_none_or(|until| plan.now <= until)
+                    && d.has_redemptions_left()
+            });
+            if !usable {
+                rejections.push(Rejection::DiscountUnavailable(terms.code.to_string()));
+            }
+        }
+        if !pricing_holds(&self.config, plan) {
+            rejections.push(Rejection::PricingChanged);
+        }
+        if let Some(email) = &plan.guest_email {
+            if self.registered_emails.contains_key(&email.normalized()) {
+                rejections.push(Rejection::EmailRegistered);
+            }
+        }
+        if let Some(record) = &plan.idempotency {
+            let held = self.idempotency.get(&record.key).is_some_and(|r| {
+                r.fingerprint == record.fingerprint
+                    && matches!(r.state, RecordState::InFlight { .. })
+            });
+            if !held {
+                rejections.push(Rejection::IdempotencyLost);
+            }
+        }
+        rejections
+    }
+}
+
+fn pricing_holds(config: &PricingConfig, plan: &CommitPlan) -> bool {
+    let p = &plan.pricing;
+    let currency = p.shipping_price.currency();
+    let rates = p
+        .tax_rates
+        .iter()
+        .all(|(category, rate)| config.tax_rate(&p.country, category) == Some(*rate));
+    let shipping = config.shipping_method(&p.shipping_method).is_some_and(|m| {
+        m.countries.contains(&p.country)
+            && m.prices.get(&currency) == Some(&p.shipping_price.cent_amount)
+            && m.free_above.get(&currency) == p.shipping_free_above.map(|f| f.cent_amount).as_ref()
+    });
+    let minimum = config
+        .min_order_value
+        .get(&currency)
+        .is_none_or(|&min| p.goods_value.cent_amount >= min);
+    rates && shipping && minimum
+}
+
+fn is_live(record: &IdempotencyRecord, now: OffsetDateTime) -> bool {
+    record.expires_at > now.unix_timestamp()
+        && match record.state {
+            RecordState::InFlight { locked_until } => locked_until > now,
+            RecordState::Done { .. } => true,
+        }
 }
 
 #[derive(Default)]
@@ -119,4 +230,159 @@ impl Store for MemoryStore {
             current => Err(CartWriteError::Conflict(current.cloned().map(Box::new))),
         }
     }
+
+    async fn cart_and_order(
+        &self,
+        id: &CartId,
+    ) -> Result<(Option<Cart>, Option<Order>), StoreError> {
+        let state = self.lock();
+        Ok((state.carts.get(id).cloned(), state.orders.get(id).cloned()))
+    }
+
+    async fn commit(&self, plan: &CommitPlan) -> Result<(), CommitError> {
+        let mut state = self.lock();
+        let rejections = state.rejections(plan);
+        if !rejections.is_empty() {
+            return Err(CommitError::Rejected(rejections));
+        }
+        let order = &plan.order;
+        for r in &plan.reservations {
+            if let Some(product) = state.products.get_mut(&r.sku) {
+                product.stock -= r.quantity;
+            }
+        }
+        for terms in &plan.redemptions {
+            if let Some(discount) = state.discounts.get_mut(&terms.code) {
+                discount.redemptions += 1;
+            }
+        }
+        if let Some(cart) = state.carts.get_mut(&order.cart_id) {
+            cart.state = CartState::Ordered;
+            cart.order_number = Some(order.order_number.to_string());
+            cart.version += 1;
+            cart.updated_at = plan.now;
+        }
+        state
+            .order_numbers
+            .insert(order.order_number.clone(), order.cart_id.clone());
+        state.orders.insert(order.cart_id.clone(), order.clone());
+        if let Some(record) = &plan.idempotency {
+            state.idempotency.insert(record.key.clone(), record.clone());
+        }
+        Ok(())
+    }
+
+    async fn order(&self, number: &OrderNumber) -> Result<Option<Order>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .order_numbers
+            .get(number)
+            .and_then(|cart| state.orders.get(cart))
+            .cloned())
+    }
+
+    async fn customer_orders(
+        &self,
+        customer: &CustomerId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<OrderPage, StoreError> {
+        let state = self.lock();
+        let mut orders: Vec<(String, &Order)> = state
+            .orders
+            .values()
+            .filter(|o| matches!(&o.owner, checkout_domain::cart::CartOwner::Customer { customer_id } if customer_id == customer))
+            .map(|o| (history_key(o), o))
+            .filter(|(key, _)| after.is_none_or(|after| key.as_str() < after))
+            .collect();
+        orders.sort_by(|a, b| b.0.cmp(&a.0));
+        let next = (orders.len() > limit).then(|| orders[limit - 1].0.clone());
+        Ok(OrderPage {
+            orders: orders
+                .into_iter()
+                .take(limit)
+                .map(|(_, o)| o.clone())
+                .collect(),
+            next,
+        })
+    }
+
+    async fn expired_orders(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Order>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .orders
+            .values()
+            .filter(|o| awaiting_payment(o) && o.expires_at.is_some_and(|at| at <= now))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn release_order(&self, order: &Order, _now: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let still_waiting = state
+            .orders
+            .get(&order.cart_id)
+            .is_some_and(awaiting_payment);
+        if !still_waiting {
+            return Ok(false);
+        }
+        for line in &order.line_items {
+            if let Some(product) = state.products.get_mut(&line.sku) {
+                product.stock += line.quantity.get();
+            }
+        }
+        for code in &order.discount_codes {
+            if let Some(discount) = state.discounts.get_mut(&code.code) {
+                discount.redemptions = discount.redemptions.saturating_sub(1);
+            }
+        }
+        if let Some(stored) = state.orders.get_mut(&order.cart_id) {
+            stored.state = OrderState::Cancelled;
+        }
+        Ok(true)
+    }
+
+    async fn claim_idempotency(
+        &self,
+        record: &IdempotencyRecord,
+        now: OffsetDateTime,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let mut state = self.lock();
+        match state.idempotency.get(&record.key) {
+            Some(existing) if is_live(existing, now) => Ok(Some(existing.clone())),
+            _ => {
+                state.idempotency.insert(record.key.clone(), record.clone());
+                Ok(None)
+            }
+        }
+    }
+
+    async fn complete_idempotency(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        self.lock()
+            .idempotency
+            .insert(record.key.clone(), record.clone());
+        Ok(())
+    }
+
+    async fn release_idempotency(&self, key: &str, fingerprint: &str) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if state.idempotency.get(key).is_some_and(|r| {
+            r.fingerprint == fingerprint && matches!(r.state, RecordState::InFlight { .. })
+        }) {
+            state.idempotency.remove(key);
+        }
+        Ok(())
+    }
+}
+
+/// A saved order still holding stock while it waits for its money.
+fn awaiting_payment(order: &Order) -> bool {
+    order.action == CommitAction::SaveOrder
+        && order.state == OrderState::Open
+        && order.payment_state == PaymentState::Pending
 }

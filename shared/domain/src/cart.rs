@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use crate::catalog::{DiscountDefinition, DiscountKind, PricingConfig, Product};
 use crate::error::{Error, FieldError, FieldErrors, StockShortage};
 use crate::money::{Currency, Money};
+use crate::payment::Payment;
 use crate::pricing::{self, DiscountRule, PricedLineInput, ShippingInput, Totals};
 use crate::values::{
     Address, AddressInput, CartId, CountryCode, CustomerId, DiscountCode, Email, LineItemId, Name,
@@ -115,6 +116,8 @@ pub struct Cart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_method: Option<ShippingInfo>,
     pub discount_codes: Vec<AppliedDiscount>,
+    #[serde(default)]
+    pub payments: Vec<Payment>,
     pub totals: Totals,
     /// Set when the cart became an order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -181,6 +184,7 @@ impl Cart {
             billing_address: None,
             shipping_method: None,
             discount_codes: Vec::new(),
+            payments: Vec::new(),
             totals: Totals::zero(currency),
             order_number: None,
             created_at: now,
@@ -239,6 +243,12 @@ impl Cart {
                     ActionError::field("/sku", format!("'{sku}' is not sold in {}", self.currency))
                 })?;
                 let existing = self.line_items.iter().position(|l| &l.sku == sku);
+                if existing.is_none() && self.line_items.len() >= MAX_LINES {
+                    return Err(ActionError::field(
+                        "/sku",
+                        format!("a cart holds at most {MAX_LINES} different items"),
+                    ));
+                }
                 let merged =
                     existing.map_or(0, |i| self.line_items[i].quantity.get()) + quantity.get();
                 let merged = Quantity::parse(merged as i64).map_err(|m| {
@@ -325,10 +335,17 @@ impl Cart {
                 if self.discount_codes.iter().any(|d| &d.code == code) {
                     return Ok(());
                 }
+                if self.discount_codes.len() >= MAX_CODES {
+                    return Err(ActionError::field(
+                        "/code",
+                        format!("a cart takes at most {MAX_CODES} discount codes"),
+                    ));
+                }
                 let terms = catalog.discounts.get(code).ok_or_else(|| {
                     ActionError::Domain(Error::DiscountCodeNonApplicable {
                         code: code.to_string(),
                         reason: "does not exist".into(),
+                        change: None,
                     })
                 })?;
                 let subtotal = self
@@ -338,6 +355,7 @@ impl Cart {
                     ActionError::Domain(Error::DiscountCodeNonApplicable {
                         code: code.to_string(),
                         reason: reason.to_string(),
+                        change: None,
                     })
                 })?;
                 self.discount_codes.push(AppliedDiscount {
@@ -361,6 +379,8 @@ impl Cart {
                 self.customer_email = Some(details.email.clone());
                 self.guest = Some(details.clone());
             }
+            // Every update re-prices; this action asks for nothing else.
+            CartAction::Recalculate => {}
         }
         Ok(())
     }
@@ -556,6 +576,8 @@ pub enum CartAction {
         email: Email,
     },
     SetGuestDetails(GuestDetails),
+    /// Re-prices against the current catalog; how a customer confirms a changed total.
+    Recalculate,
 }
 
 /// An action as the client sends it: an object whose `action` member names it. Numbers are
@@ -596,6 +618,7 @@ pub enum CartActionInput {
         name: String,
         phone: String,
     },
+    Recalculate {},
 }
 
 /// Declares one fields struct per action and the dispatch from the `action` member to it.
@@ -656,6 +679,7 @@ action_inputs! {
     "removeDiscountCode" => RemoveDiscountCode { code: String },
     "setCustomerEmail" => SetCustomerEmail { email: String },
     "setGuestDetails" => SetGuestDetails { email: String, name: String, phone: String },
+    "recalculate" => Recalculate {},
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -665,6 +689,11 @@ pub struct UpdateCartInput {
     /// Parsed one by one by `CartAction::parse_all`, for exact pointers.
     pub actions: Vec<serde_json::Value>,
 }
+
+/// Different SKUs and codes per cart: a commit writes one item per SKU and per code, and a
+/// DynamoDB transaction holds at most 100 items.
+pub const MAX_LINES: usize = 50;
+pub const MAX_CODES: usize = 5;
 
 /// The most actions one update may carry.
 pub const MAX_ACTIONS: usize = 100;
@@ -701,6 +730,7 @@ impl CartAction {
     ) -> Option<CartAction> {
         let at = |field: &str| format!("/actions/{index}{field}");
         match input {
+            CartActionInput::Recalculate {} => Some(CartAction::Recalculate),
             CartActionInput::AddLineItem { sku, quantity } => {
                 let sku = errors.check(&at("/sku"), Sku::parse(sku));
                 let quantity = errors.check(&at("/quantity"), Quantity::parse(*quantity));

@@ -90,6 +90,35 @@ pub struct StockShortage {
     pub available: u32,
 }
 
+/// What changed between the cart a customer saw and what ordering it would cost now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceChange {
+    pub previous: crate::pricing::Totals,
+    pub current: crate::pricing::Totals,
+    pub lines: Vec<ChangedLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangedLine {
+    pub sku: String,
+    pub previous_unit_price: Money,
+    pub current_unit_price: Money,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_tax_rate: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_tax_rate: Option<u32>,
+}
+
+impl PriceChange {
+    fn describe(&self, extensions: &mut Map<String, Value>) {
+        extensions.insert("previous".into(), json!(self.previous));
+        extensions.insert("current".into(), json!(self.current));
+        extensions.insert("lines".into(), json!(self.lines));
+    }
+}
+
 /// Why a storage call failed for reasons that are not the client's.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("storage unavailable: {0}")]
@@ -116,9 +145,34 @@ pub enum Error {
     #[error("only {} of the requested items are available", .0.len())]
     OutOfStock(Vec<StockShortage>),
     #[error("discount code {code} cannot be applied: {reason}")]
-    DiscountCodeNonApplicable { code: String, reason: String },
+    DiscountCodeNonApplicable {
+        code: String,
+        reason: String,
+        /// At commit: what the cart comes to without the code.
+        change: Option<Box<PriceChange>>,
+    },
     #[error("the cart total {total} is below the minimum order value {minimum}")]
     BelowMinimumOrderValue { minimum: Money, total: Money },
+    #[error("the cart is missing {missing:?}")]
+    CartNotReady { missing: Vec<&'static str> },
+    #[error("the cart is empty")]
+    EmptyCart,
+    #[error("payment required")]
+    PaymentRequired { total: Money },
+    #[error("payment pending")]
+    PaymentPending,
+    #[error("payments secure {authorized}, the cart costs {total}")]
+    PaymentAmountMismatch { authorized: Money, total: Money },
+    #[error("order number taken")]
+    OrderNumberTaken { order_number: String },
+    #[error("prices changed")]
+    PriceChanged(Box<PriceChange>),
+    #[error("email already registered")]
+    EmailAlreadyRegistered,
+    #[error("idempotency key reused with a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this idempotency key is in progress")]
+    RequestInProgress { retry_after: u64 },
     #[error("storage unavailable")]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -262,7 +316,14 @@ impl Error {
                         detail,
                     )
                 }
-                Error::DiscountCodeNonApplicable { code, reason } => {
+                Error::DiscountCodeNonApplicable {
+                    code,
+                    reason,
+                    change,
+                } => {
+                    if let Some(change) = change {
+                        change.describe(&mut extensions);
+                    }
                     // `code` is the problem's own member, so the discount code travels as `discountCode`.
                     extensions.insert("discountCode".into(), json!(code));
                     (
@@ -282,6 +343,103 @@ impl Error {
                         "The order value is too low",
                         Some("add_items"),
                         format!("Orders start at {minimum}; this cart comes to {total}."),
+                    )
+                }
+                Error::CartNotReady { missing } => {
+                    extensions.insert("missing".into(), json!(missing));
+                    (
+                        422,
+                        "CartNotReady",
+                        "The cart is not ready to order",
+                        Some("complete_cart"),
+                        format!("Still missing: {}.", missing.join(", ")),
+                    )
+                }
+                Error::EmptyCart => (
+                    422,
+                    "EmptyCart",
+                    "The cart is empty",
+                    Some("add_items"),
+                    "Add something to the cart first.".into(),
+                ),
+                Error::PaymentRequired { total } => {
+                    extensions.insert("total".into(), json!(total));
+                    (
+                        402,
+                        "PaymentRequired",
+                        "Payment required",
+                        Some("pay"),
+                        format!("No payment covers the total of {total} yet."),
+                    )
+                }
+                Error::PaymentPending => {
+                    retry_after = Some(2);
+                    (
+                        409,
+                        "PaymentPending",
+                        "The payment is still being processed",
+                        Some("await_payment"),
+                        "The payment provider has not confirmed the payment yet.".into(),
+                    )
+                }
+                Error::PaymentAmountMismatch { authorized, total } => {
+                    extensions.insert("authorized".into(), json!(authorized));
+                    extensions.insert("total".into(), json!(total));
+                    (
+                        409,
+                        "PaymentAmountMismatch",
+                        "The payment does not match the total",
+                        Some("reauthorize_payment"),
+                        format!("Payments secure {authorized} but the cart costs {total}."),
+                    )
+                }
+                Error::OrderNumberTaken { order_number } => {
+                    extensions.insert("orderNumber".into(), json!(order_number));
+                    (
+                        409,
+                        "OrderNumberTaken",
+                        "The order number is taken",
+                        Some("choose_another_number"),
+                        format!("Order number {order_number} is already in use."),
+                    )
+                }
+                Error::PriceChanged(change) => {
+                    change.describe(&mut extensions);
+                    (
+                        409,
+                        "PriceChanged",
+                        "Prices changed",
+                        Some("confirm_new_total"),
+                        format!(
+                            "The total changed from {} to {}; confirm the new total to order.",
+                            change.previous.total, change.current.total
+                        ),
+                    )
+                }
+                Error::EmailAlreadyRegistered => (
+                    409,
+                    "EmailAlreadyRegistered",
+                    "Email already registered",
+                    Some("sign_in"),
+                    "Email already registered. Please login to continue.".into(),
+                ),
+                Error::IdempotencyKeyReused => (
+                    422,
+                    "IdempotencyKeyReused",
+                    "The idempotency key was used for another request",
+                    Some("use_new_key"),
+                    "This Idempotency-Key was already used with a different request.".into(),
+                ),
+                Error::RequestInProgress {
+                    retry_after: seconds,
+                } => {
+                    retry_after = Some(*seconds);
+                    (
+                        409,
+                        "RequestInProgress",
+                        "The same request is in progress",
+                        Some("retry_later"),
+                        format!("A request with this Idempotency-Key is still running; retry in {seconds} s."),
                     )
                 }
                 Error::Store(_) | Error::Internal(_) => {

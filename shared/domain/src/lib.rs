@@ -3,11 +3,16 @@
 
 pub mod cart;
 pub mod catalog;
+pub mod commit;
 pub mod error;
+pub mod idempotency;
 pub mod identity;
 pub mod input;
 pub mod money;
+pub mod order;
 pub mod order_number;
+pub mod orders;
+pub mod payment;
 pub mod ports;
 pub mod pricing;
 pub mod service;

@@ -3,9 +3,16 @@
 
 use async_trait::async_trait;
 
+use time::OffsetDateTime;
+
 use crate::cart::Cart;
 use crate::catalog::{DiscountDefinition, PricingConfig, Product};
+use crate::commit::{CommitPlan, Rejection};
 use crate::error::StoreError;
+use crate::idempotency::IdempotencyRecord;
+use crate::order::Order;
+use crate::order_number::OrderNumber;
+use crate::values::CustomerId;
 use crate::values::{CartId, DiscountCode, Sku};
 
 /// Why a conditional cart write did not happen.
@@ -20,6 +27,58 @@ impl From<StoreError> for CartWriteError {
     fn from(error: StoreError) -> Self {
         CartWriteError::Store(error)
     }
+}
+
+/// Why a commit did not happen.
+#[derive(Debug)]
+pub enum CommitError {
+    /// Conditions failed; nothing was written.
+    Rejected(Vec<Rejection>),
+    Store(StoreError),
+}
+
+impl From<StoreError> for CommitError {
+    fn from(error: StoreError) -> Self {
+        CommitError::Store(error)
+    }
+}
+
+/// The sort key of an order in a customer's history, and the pagination cursor: creation
+/// time in zero-padded unix nanoseconds, then the order number. Lexical order is time order.
+pub fn history_key(order: &Order) -> String {
+    format!(
+        "{:020}#{}",
+        order.created_at.unix_timestamp_nanos(),
+        order.order_number
+    )
+}
+
+/// The client's opaque form of a history key (URL-safe, no `#`).
+pub fn encode_cursor(history_key: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(history_key)
+}
+
+/// The history key inside a client's cursor, if it is one this API issued.
+pub fn decode_cursor(cursor: &str) -> Option<String> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    let key = String::from_utf8(raw).ok()?;
+    let (nanos, number) = key.split_once('#')?;
+    (nanos.len() == 20
+        && nanos.bytes().all(|b| b.is_ascii_digit())
+        && OrderNumber::parse(number).is_ok())
+    .then_some(key)
+}
+
+/// One page of a customer's orders, newest first.
+#[derive(Debug, Clone)]
+pub struct OrderPage {
+    pub orders: Vec<Order>,
+    /// Where the next page starts (a history key; clients see it encoded); `None` at the end.
+    pub next: Option<String>,
 }
 
 /// Durable state. Every invariant is the store's condition, never a read followed by a write.
@@ -52,4 +111,39 @@ pub trait Store: Send + Sync + 'static {
     async fn cart(&self, id: &CartId) -> Result<Option<Cart>, StoreError>;
     /// Replaces a cart iff it is still `Active` at `expected_version`.
     async fn replace_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), CartWriteError>;
+
+    /// A cart and, once it is ordered, its order: one strongly consistent read.
+    async fn cart_and_order(
+        &self,
+        id: &CartId,
+    ) -> Result<(Option<Cart>, Option<Order>), StoreError>;
+    /// Applies a commit plan atomically, or reports every condition that failed.
+    async fn commit(&self, plan: &CommitPlan) -> Result<(), CommitError>;
+    async fn order(&self, number: &OrderNumber) -> Result<Option<Order>, StoreError>;
+    /// A customer's orders, newest first, after the cursor `after`.
+    async fn customer_orders(
+        &self,
+        customer: &CustomerId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<OrderPage, StoreError>;
+    /// Saved orders still awaiting payment whose hold ended before `now`.
+    async fn expired_orders(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Order>, StoreError>;
+    /// Cancels an expired saved order and gives back its stock and code redemptions, iff it
+    /// is still open and unpaid. Returns whether it did.
+    async fn release_order(&self, order: &Order, now: OffsetDateTime) -> Result<bool, StoreError>;
+
+    /// Takes an idempotency key unless a live record holds it; returns that record if so.
+    async fn claim_idempotency(
+        &self,
+        record: &IdempotencyRecord,
+        now: OffsetDateTime,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+    async fn complete_idempotency(&self, record: &IdempotencyRecord) -> Result<(), StoreError>;
+    /// Frees a key this request holds (by fingerprint), so it can be used again.
+    async fn release_idempotency(&self, key: &str, fingerprint: &str) -> Result<(), StoreError>;
 }

@@ -71,6 +71,10 @@ impl Storefront {
         &self.store
     }
 
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
     pub async fn upsert_product(
         &self,
         caller: &Caller,

@@ -29,10 +29,36 @@ fn has_admin_scope(scope: &str) -> bool {
     scope.split_whitespace().any(|s| s == "admin")
 }
 
-/// Middleware for Lambda: reads the JWT authorizer's claims from the API Gateway context.
-pub async fn from_lambda_authorizer(mut request: Request, next: Next) -> Response {
+/// When this invocation must be done: an idempotency lock taken now expires then, so a
+/// crashed or timed-out invocation never wedges a key.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline(pub time::OffsetDateTime);
+
+/// Outside Lambda (the local server, tests), requests get this long.
+pub const LOCAL_DEADLINE: time::Duration = time::Duration::seconds(30);
+
+impl<S: Send + Sync> FromRequestParts<S> for Deadline {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Deadline>()
+            .copied()
+            .unwrap_or_else(|| Deadline(time::OffsetDateTime::now_utc() + LOCAL_DEADLINE)))
+    }
+}
+
+/// Middleware for Lambda: the caller from the JWT authorizer's claims in the API Gateway
+/// context, and the invocation's deadline.
+pub async fn from_lambda_context(mut request: Request, next: Next) -> Response {
     use lambda_http::request::RequestContext;
     use lambda_http::RequestExt;
+    if let Some(deadline) = request.lambda_context_ref().and_then(|context| {
+        time::OffsetDateTime::from_unix_timestamp_nanos(context.deadline as i128 * 1_000_000).ok()
+    }) {
+        request.extensions_mut().insert(Deadline(deadline));
+    }
     let authenticated = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context
             .authorizer

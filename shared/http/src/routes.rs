@@ -7,11 +7,13 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use serde_json::Value;
 
-use crate::identity::Identity;
+use crate::identity::{Deadline, Identity};
 use crate::json::Json;
 use crate::problem::ApiError;
 use checkout_domain::cart::{Cart, CartOwner, CreateCartInput, UpdateCartInput};
 use checkout_domain::catalog::{DiscountInput, PricingConfigInput, ProductInput};
+use checkout_domain::commit::CreateOrderInput;
+use checkout_domain::orders::LookupInput;
 use checkout_domain::service::Storefront;
 use checkout_domain::Error;
 
@@ -25,7 +27,22 @@ pub fn storefront(storefront: Storefront) -> Router {
         .route("/shipping-methods", get(shipping_methods))
         .route("/carts", post(create_cart))
         .route("/carts/{cart_id}", get(get_cart).post(update_cart))
+        .route("/orders", get(list_orders))
+        .route("/orders/lookup", post(lookup_order))
+        .route("/orders/{order_number}", get(get_order))
         .with_state(storefront)
+}
+
+/// `POST /orders`, the commit step, served by its own function.
+pub fn create_order(storefront: Storefront) -> Router {
+    Router::new()
+        .route("/orders", post(place_order))
+        .with_state(storefront)
+}
+
+/// Every public route in one router, as the local server serves them.
+pub fn all(storefront: Storefront) -> Router {
+    with_problem_fallbacks(self::storefront(storefront.clone()).merge(create_order(storefront)))
 }
 
 /// Wraps a router so that unknown paths and methods answer with problem+json too.
@@ -33,6 +50,78 @@ pub fn with_problem_fallbacks(router: Router) -> Router {
     router
         .fallback(|| async { ApiError(Error::NotFound) })
         .method_not_allowed_fallback(|| async { ApiError(Error::MethodNotAllowed) })
+}
+
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+
+async fn place_order(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Deadline(deadline): Deadline,
+    headers: axum::http::HeaderMap,
+    Json(input): Json<CreateOrderInput>,
+) -> Result<Response> {
+    let key = match headers.get(IDEMPOTENCY_KEY) {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| {
+            Error::invalid(
+                "/headers/Idempotency-Key",
+                "must be 1–255 visible ASCII characters",
+            )
+        })?),
+    };
+    let answer = app.place_order(&caller, &input, key, deadline).await?;
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        answer.body,
+    )
+        .into_response();
+    if answer.replayed {
+        response.headers_mut().insert(
+            IDEMPOTENT_REPLAYED,
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
+}
+
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+async fn list_orders(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    query: std::result::Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>> {
+    let Query(query) = query.map_err(|e| Error::invalid("", e.body_text()))?;
+    let page = app
+        .orders(&caller, query.cursor.as_deref(), query.limit.as_deref())
+        .await?;
+    Ok(Json(serde_json::json!({
+        "results": page.orders.iter().map(|o| o.view()).collect::<Vec<_>>(),
+        "next": page.next,
+    })))
+}
+
+async fn get_order(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Path(order_number): Path<String>,
+) -> Result<Json<Value>> {
+    Ok(Json(app.order(&caller, &order_number).await?.view()))
+}
+
+async fn lookup_order(
+    State(app): State<Storefront>,
+    Json(input): Json<LookupInput>,
+) -> Result<Json<Value>> {
+    Ok(Json(app.lookup(&input).await?.view()))
 }
 
 /// The cart as clients see it: the stored cart minus how ownership is proven.

@@ -1,0 +1,439 @@
+//! The commit plan as one DynamoDB `TransactWriteItems`, and its cancellation reasons back as
+//! the domain's rejections. Every item's position is fixed so a reason maps to its cause.
+//!
+//! | # | item | write | condition |
+//! |---|---|---|---|
+//! | 0 | order `CART#id / ORDER` | put | `attribute_not_exists(pk)`: one order per cart |
+//! | 1 | number `ORDERNUMBER#n` | put | `attribute_not_exists(pk)`: numbers are unique |
+//! | 2 | cart | `Active → Ordered`, version + 1 | at the client's version, `Active` |
+//! | 3.. | product per SKU | stock − quantity | stock suffices, price and tax category as priced |
+//! | .. | discount code | redemptions + 1 | terms as priced, unexpired, redemptions left |
+//! | .. | pricing config | check | tax rates, shipping terms, minimum order value as priced |
+//! | .. | guest email | check | not a registered customer's |
+//! | .. | idempotency record | put (done) | still ours and in flight |
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
+use std::collections::HashMap;
+
+use checkout_domain::cart::Cart;
+use checkout_domain::catalog::{DiscountDefinition, Product};
+use checkout_domain::commit::{CommitPlan, Rejection};
+use checkout_domain::error::StockShortage;
+use checkout_domain::order::Order;
+use checkout_domain::ports::CommitError;
+use checkout_domain::StoreError;
+
+use crate::dynamodb::{
+    cart_key, config_key, discount_key, email_key, from_item, idempotency_key, number_key,
+    order_item, product_key, to_item, DynamoStore, Item,
+};
+
+/// Names and values of one condition or update expression.
+#[derive(Default)]
+pub(crate) struct Expr {
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+impl Expr {
+    pub fn name(&mut self, name: &str) -> String {
+        let placeholder = format!("#n{}", self.names.len());
+        self.names.insert(placeholder.clone(), name.to_string());
+        placeholder
+    }
+
+    /// A path of names, e.g. `taxRates.DE.standard`, each part its own placeholder.
+    pub fn path(&mut self, parts: &[&str]) -> String {
+        parts
+            .iter()
+            .map(|p| self.name(p))
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    pub fn value(&mut self, value: AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+
+    pub fn number(&mut self, n: impl ToString) -> String {
+        self.value(AttributeValue::N(n.to_string()))
+    }
+
+    pub fn string(&mut self, s: impl Into<String>) -> String {
+        self.value(AttributeValue::S(s.into()))
+    }
+
+    fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.clone())
+    }
+
+    fn values(&self) -> Option<HashMap<String, AttributeValue>> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+}
+
+/// What each transaction item stands for, to read its cancellation reason.
+enum Slot {
+    Order,
+    Number,
+    Cart,
+    Product(u32),
+    Discount(String),
+    Pricing,
+    GuestEmail,
+    Idempotency,
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError(format!("encode: {e}")))
+}
+
+fn put(
+    table: &str,
+    item: Item,
+    condition: &str,
+    expr: Expr,
+) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition)
+        .set_expression_attribute_names(expr.names())
+        .set_expression_attribute_values(expr.values())
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(|e| StoreError(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn update(
+    table: &str,
+    key: Item,
+    set: &str,
+    condition: &str,
+    expr: Expr,
+) -> Result<TransactWriteItem, StoreError> {
+    let update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .update_expression(set)
+        .condition_expression(condition)
+        .set_expression_attribute_names(expr.names())
+        .set_expression_attribute_values(expr.values())
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(|e| StoreError(e.to_string()))?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+fn check(
+    table: &str,
+    key: Item,
+    condition: &str,
+    expr: Expr,
+) -> Result<TransactWriteItem, StoreError> {
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .condition_expression(condition)
+        .set_expression_attribute_names(expr.names())
+        .set_expression_attribute_values(expr.values())
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(|e| StoreError(e.to_string()))?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
+
+/// `#field = :value`, or `attribute_not_exists(#field)` when the term is absent.
+fn equals_or_absent(expr: &mut Expr, field: &str, value: Option<AttributeValue>) -> String {
+    let name = expr.name(field);
+    match value {
+        Some(value) => format!("{name} = {}", expr.value(value)),
+        None => format!("attribute_not_exists({name})"),
+    }
+}
+
+fn discount_redemption(
+    table: &str,
+    terms: &DiscountDefinition,
+    now_epoch: i64,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut e = Expr::default();
+    let redemptions = e.name("redemptions");
+    let one = e.number(1);
+    let set = format!("SET {redemptions} = {redemptions} + {one}");
+    let mut conditions = vec![];
+    // The stored terms must be the terms the customer saw.
+    let stored =
+        serde_dynamo::to_item::<_, Item>(terms).map_err(|e| StoreError(format!("encode: {e}")))?;
+    for field in [
+        "kind",
+        "value",
+        "currency",
+        "minOrderValue",
+        "maxRedemptions",
+        "validUntil",
+    ] {
+        conditions.push(equals_or_absent(&mut e, field, stored.get(field).cloned()));
+    }
+    let max = e.name("maxRedemptions");
+    conditions.push(format!(
+        "(attribute_not_exists({max}) OR {redemptions} < {max})"
+    ));
+    if terms.valid_until.is_some() {
+        let epoch = e.name(crate::dynamodb::VALID_UNTIL_EPOCH);
+        let now = e.number(now_epoch);
+        conditions.push(format!("{epoch} >= {now}"));
+    }
+    update(
+        table,
+        discount_key(&terms.code),
+        &set,
+        &conditions.join(" AND "),
+        e,
+    )
+}
+
+fn pricing_check(table: &str, plan: &CommitPlan) -> Result<TransactWriteItem, StoreError> {
+    let p = &plan.pricing;
+    let currency = p.shipping_price.currency().code();
+    let country = p.country.as_str();
+    let mut e = Expr::default();
+    let mut conditions = Vec::new();
+    for (category, rate) in &p.tax_rates {
+        let path = e.path(&["taxRates", country, category.as_str()]);
+        let rate = e.number(rate);
+        conditions.push(format!("{path} = {rate}"));
+    }
+    let method = p.shipping_method.as_str();
+    let price = e.path(&[crate::dynamodb::SHIPPING_BY_ID, method, "prices", currency]);
+    let price_value = e.number(p.shipping_price.cent_amount);
+    conditions.push(format!("{price} = {price_value}"));
+    let countries = e.path(&[crate::dynamodb::SHIPPING_BY_ID, method, "countries"]);
+    let country_value = e.string(country);
+    conditions.push(format!("contains({countries}, {country_value})"));
+    let free = e.path(&[
+        crate::dynamodb::SHIPPING_BY_ID,
+        method,
+        "freeAbove",
+        currency,
+    ]);
+    conditions.push(match p.shipping_free_above {
+        Some(threshold) => format!("{free} = {}", e.number(threshold.cent_amount)),
+        None => format!("attribute_not_exists({free})"),
+    });
+    let minimum = e.path(&["minOrderValue", currency]);
+    let goods = e.number(p.goods_value.cent_amount);
+    conditions.push(format!(
+        "(attribute_not_exists({minimum}) OR {minimum} <= {goods})"
+    ));
+    check(table, config_key(), &conditions.join(" AND "), e)
+}
+
+impl DynamoStore {
+    pub(crate) async fn commit_plan(&self, plan: &CommitPlan) -> Result<(), CommitError> {
+        let table = self.table();
+        let order = &plan.order;
+        let mut items = Vec::new();
+        let mut slots = Vec::new();
+
+        let mut e = Expr::default();
+        let pk = e.name("pk");
+        items.push(put(
+            table,
+            order_item(order)?,
+            &format!("attribute_not_exists({pk})"),
+            e,
+        )?);
+        slots.push(Slot::Order);
+
+        let mut e = Expr::default();
+        let pk = e.name("pk");
+        let mut claim = number_key(&order.order_number);
+        claim.insert(
+            "cartId".into(),
+            AttributeValue::S(order.cart_id.to_string()),
+        );
+        items.push(put(
+            table,
+            claim,
+            &format!("attribute_not_exists({pk})"),
+            e,
+        )?);
+        slots.push(Slot::Number);
+
+        let mut e = Expr::default();
+        let (state, version, number, updated) = (
+            e.name("state"),
+            e.name("version"),
+            e.name("orderNumber"),
+            e.name("updatedAt"),
+        );
+        let (ordered, active) = (e.string("Ordered"), e.string("Active"));
+        let (next, expected) = (
+            e.number(plan.expected_cart_version + 1),
+            e.number(plan.expected_cart_version),
+        );
+        let number_value = e.string(order.order_number.to_string());
+        let now = e.value(encode(&time_rfc3339(plan.now))?);
+        let set = format!("SET {state} = {ordered}, {version} = {next}, {number} = {number_value}, {updated} = {now}");
+        let condition = format!("{version} = {expected} AND {state} = {active}");
+        items.push(update(
+            table,
+            cart_key(&order.cart_id),
+            &set,
+            &condition,
+            e,
+        )?);
+        slots.push(Slot::Cart);
+
+        for r in &plan.reservations {
+            let mut e = Expr::default();
+            let stock = e.name("stock");
+            let quantity = e.number(r.quantity);
+            let price = e.path(&["prices", r.unit_price.currency().code()]);
+            let price_value = e.number(r.unit_price.cent_amount);
+            let category = e.name("taxCategory");
+            let category_value = e.string(r.tax_category.as_str());
+            let set = format!("SET {stock} = {stock} - {quantity}");
+            let condition =
+                format!("{stock} >= {quantity} AND {price} = {price_value} AND {category} = {category_value}");
+            items.push(update(table, product_key(&r.sku), &set, &condition, e)?);
+            slots.push(Slot::Product(r.quantity));
+        }
+        for terms in &plan.redemptions {
+            items.push(discount_redemption(
+                table,
+                terms,
+                plan.now.unix_timestamp(),
+            )?);
+            slots.push(Slot::Discount(terms.code.to_string()));
+        }
+        items.push(pricing_check(table, plan)?);
+        slots.push(Slot::Pricing);
+        if let Some(email) = &plan.guest_email {
+            let mut e = Expr::default();
+            let customer = e.name("customerId");
+            items.push(check(
+                table,
+                email_key(email),
+                &format!("attribute_not_exists({customer})"),
+                e,
+            )?);
+            slots.push(Slot::GuestEmail);
+        }
+        if let Some(record) = &plan.idempotency {
+            let mut e = Expr::default();
+            let (fingerprint, state) = (e.name("fingerprint"), e.name("state"));
+            let (fingerprint_value, in_flight) =
+                (e.string(record.fingerprint.clone()), e.string("inFlight"));
+            let condition =
+                format!("{fingerprint} = {fingerprint_value} AND {state} = {in_flight}");
+            items.push(put(
+                table,
+                to_item(idempotency_key(&record.key), record)?,
+                &condition,
+                e,
+            )?);
+            slots.push(Slot::Idempotency);
+        }
+
+        // Concurrent transactions on one item (a popular SKU) cancel each other with
+        // `TransactionConflict` rather than a failed condition: that is contention, retried
+        // a few times with jittered backoff before it is reported.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .client()
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let cancelled = match result {
+                Ok(_) => return Ok(()),
+                Err(error) => match error.into_service_error() {
+                    TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled,
+                    other => return Err(CommitError::Store(store_error_of(other))),
+                },
+            };
+            let reasons = cancelled.cancellation_reasons.unwrap_or_default();
+            let rejections = rejections(&slots, reasons)?;
+            if !rejections.is_empty() {
+                return Err(CommitError::Rejected(rejections));
+            }
+            if attempt >= CONFLICT_ATTEMPTS {
+                return Err(CommitError::Store(StoreError(
+                    "transaction conflict persisted".into(),
+                )));
+            }
+            let jitter = u64::from(uuid_byte()) % 20;
+            tokio::time::sleep(std::time::Duration::from_millis((10 << attempt) + jitter)).await;
+        }
+    }
+}
+
+const CONFLICT_ATTEMPTS: u32 = 6;
+
+/// A random byte for jitter, without another dependency.
+fn uuid_byte() -> u8 {
+    uuid::Uuid::new_v4().as_bytes()[0]
+}
+
+fn store_error_of(error: TransactWriteItemsError) -> StoreError {
+    StoreError(aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string())
+}
+
+fn time_rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn rejections(
+    slots: &[Slot],
+    reasons: Vec<CancellationReason>,
+) -> Result<Vec<Rejection>, StoreError> {
+    let mut rejections = Vec::new();
+    let mut shortages = Vec::new();
+    for (slot, reason) in slots.iter().zip(reasons) {
+        if reason.code.as_deref() != Some("ConditionalCheckFailed") {
+            continue;
+        }
+        let old = reason.item.filter(|item| !item.is_empty());
+        match slot {
+            Slot::Order => rejections.push(Rejection::Cart {
+                current: None,
+                order: old.map(from_item::<Order>).transpose()?.map(Box::new),
+            }),
+            Slot::Number => rejections.push(Rejection::OrderNumberTaken),
+            Slot::Cart => rejections.push(Rejection::Cart {
+                current: old.map(from_item::<Cart>).transpose()?.map(Box::new),
+                order: None,
+            }),
+            Slot::Product(quantity) => match old.map(from_item::<Product>).transpose()? {
+                Some(product) if product.stock < *quantity => shortages.push(StockShortage {
+                    sku: product.sku.to_string(),
+                    name: product.name.to_string(),
+                    requested: *quantity,
+                    available: product.stock,
+                }),
+                Some(product) => rejections.push(Rejection::ProductChanged(product.sku)),
+                None => rejections.push(Rejection::PricingChanged),
+            },
+            Slot::Discount(code) => rejections.push(Rejection::DiscountUnavailable(code.clone())),
+            Slot::Pricing => rejections.push(Rejection::PricingChanged),
+            Slot::GuestEmail => rejections.push(Rejection::EmailRegistered),
+            Slot::Idempotency => rejections.push(Rejection::IdempotencyLost),
+        }
+    }
+    if !shortages.is_empty() {
+        rejections.push(Rejection::OutOfStock(shortages));
+    }
+    Ok(rejections)
+}

@@ -1,0 +1,134 @@
+//! A small idempotency layer for any mutating request: the first request with a key runs and
+//! its response is stored; the same key with the same request gets that response again; with a
+//! different request, 422; while the first still runs, 409 with `Retry-After`. An in-flight
+//! lock expires with the invocation that took it (its deadline), so a crash never wedges a key.
+//! Records live 24 hours.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+
+use crate::error::Error;
+use crate::ports::Store;
+
+/// How long a completed key is honoured.
+pub const RETENTION: Duration = Duration::hours(24);
+
+/// A client's `Idempotency-Key`: 1–255 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(value: &str) -> Result<Self, Error> {
+        if (1..=255).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic()) {
+            Ok(IdempotencyKey(value.to_string()))
+        } else {
+            Err(Error::invalid(
+                "/headers/Idempotency-Key",
+                "must be 1–255 visible ASCII characters",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A response to replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "state"
+)]
+pub enum RecordState {
+    InFlight {
+        /// Unix seconds, so stores can compare it in a condition.
+        #[serde(with = "time::serde::timestamp")]
+        locked_until: OffsetDateTime,
+    },
+    Done {
+        response: StoredResponse,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdempotencyRecord {
+    /// The key, scoped to its caller and operation so keys never collide across customers.
+    pub key: String,
+    /// SHA-256 of the request the key was first used with.
+    pub fingerprint: String,
+    #[serde(flatten)]
+    pub state: RecordState,
+    /// Unix seconds; DynamoDB's TTL attribute, and checked in code since TTL deletes late.
+    pub expires_at: i64,
+}
+
+/// The caller holds the key and must complete or release it.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+impl Ticket {
+    /// The record that marks this key done with `response`.
+    pub fn completion(&self, response: StoredResponse, now: OffsetDateTime) -> IdempotencyRecord {
+        IdempotencyRecord {
+            key: self.key.clone(),
+            fingerprint: self.fingerprint.clone(),
+            state: RecordState::Done { response },
+            expires_at: (now + RETENTION).unix_timestamp(),
+        }
+    }
+}
+
+pub enum Begin {
+    Proceed(Ticket),
+    Replay(StoredResponse),
+}
+
+/// The fingerprint of a request: its operation and canonical body.
+pub fn fingerprint(operation: &str, body: &impl Serialize) -> String {
+    let canonical = serde_json::to_string(body).unwrap_or_default();
+    hex::encode(Sha256::digest(
+        format!("{operation}\n{canonical}").as_bytes(),
+    ))
+}
+
+/// Claims `key` for a request, or says what to answer instead.
+pub async fn begin(
+    store: &dyn Store,
+    key: String,
+    fingerprint: String,
+    now: OffsetDateTime,
+    locked_until: OffsetDateTime,
+) -> Result<Begin, Error> {
+    let record = IdempotencyRecord {
+        key: key.clone(),
+        fingerprint: fingerprint.clone(),
+        state: RecordState::InFlight { locked_until },
+        expires_at: (now + RETENTION).unix_timestamp(),
+    };
+    match store.claim_idempotency(&record, now).await? {
+        None => Ok(Begin::Proceed(Ticket { key, fingerprint })),
+        Some(existing) if existing.fingerprint != fingerprint => Err(Error::IdempotencyKeyReused),
+        Some(existing) => match existing.state {
+            RecordState::Done { response } => Ok(Begin::Replay(response)),
+            RecordState::InFlight { locked_until } => Err(Error::RequestInProgress {
+                // Whole seconds, as stores keep the lock.
+                retry_after: (locked_until.unix_timestamp() - now.unix_timestamp()).clamp(1, 30)
+                    as u64,
+            }),
+        },
+    }
+}
