@@ -657,6 +657,91 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn guest_orders(&self, email: &Email) -> Result<Vec<Order>, StoreError> {
+        let mut orders = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk")
+                .expression_attribute_values(
+                    ":pk",
+                    AttributeValue::S(format!("GUEST#{}", email.normalized())),
+                )
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in output.items.unwrap_or_default() {
+                orders.push(from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(orders);
+            }
+        }
+    }
+
+    async fn claim_guest_orders(
+        &self,
+        customer: &CustomerId,
+        email: &Email,
+        orders: &[Order],
+    ) -> Result<bool, StoreError> {
+        // Register the email first: it is the claim's one condition that can fail.
+        let registered = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(email_key(email)))
+            .update_expression("SET customerId = :id, isGuest = :no, email = :email")
+            .condition_expression("attribute_not_exists(customerId) OR customerId = :id")
+            .expression_attribute_values(":id", AttributeValue::S(customer.to_string()))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .expression_attribute_values(":email", AttributeValue::S(email.normalized()))
+            .send()
+            .await;
+        match registered {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(false)
+            }
+            Err(e) => return Err(store_error(e)),
+        }
+        // Each order moves to the customer's history; only while it is still a guest's.
+        for order in orders {
+            let mut claimed = order.clone();
+            claimed.owner = CartOwner::Customer {
+                customer_id: customer.clone(),
+            };
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(order_item(&claimed)?))
+                .condition_expression("#owner.#kind = :guest")
+                .expression_attribute_names("#owner", "owner")
+                .expression_attribute_names("#kind", "kind")
+                .expression_attribute_values(":guest", AttributeValue::S("guest".into()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Ok(true)
+    }
+
     async fn claim_idempotency(
         &self,
         record: &IdempotencyRecord,

@@ -9,7 +9,7 @@
 //! | 3.. | product per SKU | stock − quantity | stock suffices, price and tax category as priced |
 //! | .. | discount code | redemptions + 1 | terms as priced, unexpired, redemptions left |
 //! | .. | pricing config | check | tax rates, shipping terms, minimum order value as priced |
-//! | .. | guest email | check | not a registered customer's |
+//! | .. | guest customer `EMAIL#e` | `isGuest` record | not a registered customer's |
 //! | .. | idempotency record | put (done) | still ours and in flight |
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;

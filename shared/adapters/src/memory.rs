@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use time::OffsetDateTime;
 
+use checkout_domain::cart::CartOwner;
 use checkout_domain::cart::{Cart, CartState};
 use checkout_domain::catalog::{DiscountDefinition, PricingConfig, Product};
 use checkout_domain::commit::{CommitPlan, Rejection};
@@ -16,7 +17,7 @@ use checkout_domain::order::{CommitAction, Order, OrderState};
 use checkout_domain::order_number::OrderNumber;
 use checkout_domain::payment::PaymentState;
 use checkout_domain::ports::{history_key, CartWriteError, CommitError, OrderPage, Store};
-use checkout_domain::values::{CartId, CustomerId, DiscountCode, Sku};
+use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
 use checkout_domain::StoreError;
 
 #[derive(Default)]
@@ -29,8 +30,9 @@ struct State {
     orders: HashMap<CartId, Order>,
     order_numbers: HashMap<OrderNumber, CartId>,
     idempotency: HashMap<String, IdempotencyRecord>,
-    /// Emails of registered customers; guests may not check out with them.
-    registered_emails: HashMap<String, CustomerId>,
+    /// Customer records by normalized email: `Some(id)` once registered, `None` for guests
+    /// only. Guests may not check out with a registered email.
+    customers: HashMap<String, Option<CustomerId>>,
 }
 
 impl State {
@@ -86,7 +88,11 @@ impl State {
             rejections.push(Rejection::PricingChanged);
         }
         if let Some(email) = &plan.guest_email {
-            if self.registered_emails.contains_key(&email.normalized()) {
+            if self
+                .customers
+                .get(&email.normalized())
+                .is_some_and(Option::is_some)
+            {
                 rejections.push(Rejection::EmailRegistered);
             }
         }
@@ -343,6 +349,45 @@ impl Store for MemoryStore {
         }
         if let Some(stored) = state.orders.get_mut(&order.cart_id) {
             stored.state = OrderState::Cancelled;
+        }
+        Ok(true)
+    }
+
+    async fn guest_orders(&self, email: &Email) -> Result<Vec<Order>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .orders
+            .values()
+            .filter(|o| {
+                o.is_guest()
+                    && o.customer_email.as_ref().map(Email::normalized) == Some(email.normalized())
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn claim_guest_orders(
+        &self,
+        customer: &CustomerId,
+        email: &Email,
+        orders: &[Order],
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        match state.customers.get(&email.normalized()) {
+            Some(Some(owner)) if owner != customer => return Ok(false),
+            _ => {}
+        }
+        state
+            .customers
+            .insert(email.normalized(), Some(customer.clone()));
+        for order in orders {
+            if let Some(stored) = state.orders.get_mut(&order.cart_id) {
+                if stored.is_guest() {
+                    stored.owner = CartOwner::Customer {
+                        customer_id: customer.clone(),
+                    };
+                }
+            }
         }
         Ok(true)
     }

@@ -22,7 +22,50 @@ pub struct LookupInput {
     pub order_number: String,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClaimInput {
+    pub email: String,
+    /// The `claimToken` a guest order returned (and its confirmation email carries).
+    pub token: String,
+}
+
 impl Storefront {
+    /// Attaches every guest order placed with `email` to the signed-in caller, proven by the
+    /// claim token of any one of them; the email then counts as registered. Returns the
+    /// order numbers claimed.
+    pub async fn claim(&self, caller: &Caller, input: &ClaimInput) -> Result<Vec<String>, Error> {
+        let customer = caller.customer.as_ref().ok_or(Error::Unauthorized)?;
+        let mut errors = FieldErrors::new();
+        let email = errors.check("/email", Email::parse(&input.email));
+        let token = errors.check(
+            "/token",
+            crate::values::SessionToken::from_header(&input.token).ok_or("must not be empty"),
+        );
+        let (email, token) = errors.finish(email.zip(token))?;
+        let orders: Vec<Order> = self
+            .store()
+            .guest_orders(&email)
+            .await?
+            .into_iter()
+            .filter(Order::is_guest)
+            .collect();
+        let proven = orders
+            .iter()
+            .any(|o| o.claim_token_hash.as_ref() == Some(&token.hash()));
+        if !proven {
+            return Err(Error::NotFound);
+        }
+        if !self
+            .store()
+            .claim_guest_orders(customer, &email, &orders)
+            .await?
+        {
+            return Err(Error::EmailAlreadyRegistered);
+        }
+        Ok(orders.iter().map(|o| o.order_number.to_string()).collect())
+    }
+
     /// The caller's order; anyone else's is `NotFound`.
     pub async fn order(&self, caller: &Caller, number: &str) -> Result<Order, Error> {
         let number = OrderNumber::parse(number).map_err(|_| Error::NotFound)?;

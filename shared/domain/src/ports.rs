@@ -12,8 +12,8 @@ use crate::error::StoreError;
 use crate::idempotency::IdempotencyRecord;
 use crate::order::Order;
 use crate::order_number::OrderNumber;
-use crate::values::CustomerId;
 use crate::values::{CartId, DiscountCode, Sku};
+use crate::values::{CustomerId, Email};
 
 /// Why a conditional cart write did not happen.
 #[derive(Debug)]
@@ -136,6 +136,18 @@ pub trait Store: Send + Sync + 'static {
     /// Cancels an expired saved order and gives back its stock and code redemptions, iff it
     /// is still open and unpaid. Returns whether it did.
     async fn release_order(&self, order: &Order, now: OffsetDateTime) -> Result<bool, StoreError>;
+
+    /// Guest orders placed with `email` (normalized match), any order.
+    async fn guest_orders(&self, email: &Email) -> Result<Vec<Order>, StoreError>;
+    /// Makes `customer` the owner of `orders` (guest orders of `email`) and registers the
+    /// email to them, so guests can no longer check out with it. Fails with `false` if the
+    /// email already belongs to another customer.
+    async fn claim_guest_orders(
+        &self,
+        customer: &CustomerId,
+        email: &Email,
+        orders: &[Order],
+    ) -> Result<bool, StoreError>;
 
     /// Takes an idempotency key unless a live record holds it; returns that record if so.
     async fn claim_idempotency(

@@ -13,7 +13,7 @@ use crate::problem::ApiError;
 use checkout_domain::cart::{Cart, CartOwner, CreateCartInput, UpdateCartInput};
 use checkout_domain::catalog::{DiscountInput, PricingConfigInput, ProductInput};
 use checkout_domain::commit::CreateOrderInput;
-use checkout_domain::orders::LookupInput;
+use checkout_domain::orders::{ClaimInput, LookupInput};
 use checkout_domain::service::Storefront;
 use checkout_domain::Error;
 
@@ -30,6 +30,7 @@ pub fn storefront(storefront: Storefront) -> Router {
         .route("/orders", get(list_orders))
         .route("/orders/lookup", post(lookup_order))
         .route("/orders/{order_number}", get(get_order))
+        .route("/customers/claim", post(claim_orders))
         .with_state(storefront)
 }
 
@@ -122,6 +123,15 @@ async fn lookup_order(
     Json(input): Json<LookupInput>,
 ) -> Result<Json<Value>> {
     Ok(Json(app.lookup(&input).await?.view()))
+}
+
+async fn claim_orders(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Json(input): Json<ClaimInput>,
+) -> Result<Json<Value>> {
+    let claimed = app.claim(&caller, &input).await?;
+    Ok(Json(serde_json::json!({ "claimed": claimed })))
 }
 
 /// The cart as clients see it: the stored cart minus how ownership is proven.
