@@ -5,12 +5,16 @@
 use std::sync::Arc;
 
 use axum::middleware::from_fn_with_state;
+mod dev;
+
+use checkout_adapters::psp_simulator::PspSimulator;
 use checkout_adapters::{DynamoStore, MemoryStore};
 use checkout_domain::identity::Caller;
 use checkout_domain::ports::Store;
 use checkout_domain::service::{CatalogImport, Storefront};
 use checkout_http::identity::DevTokens;
 use checkout_http::routes;
+use checkout_http::webhook::WebhookSecrets;
 
 /// The demo catalog, tax rates and shipping methods the local server starts with.
 const DEMO_CATALOG: &str = include_str!("../demo.json");
@@ -65,12 +69,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
         }
     };
-    let storefront = Storefront::new(store);
+    let psp = Arc::new(PspSimulator::new());
+    let storefront = Storefront::new(store).with_psp(psp.clone());
+    let secrets = WebhookSecrets::parse(&env_or("CHECKOUT_STRIPE_WEBHOOK_SECRET", "whsec_dev"));
     let demo: CatalogImport = checkout_domain::input::from_slice(DEMO_CATALOG.as_bytes())?;
     storefront.import(&Caller::system(), &demo).await?;
 
     spawn_expiry(storefront.clone());
-    let app = routes::all(storefront).layer(from_fn_with_state(tokens, DevTokens::middleware));
+    let dev = dev::routes(storefront.clone(), psp, secrets.clone());
+    let app = routes::all(storefront, secrets)
+        .merge(dev)
+        .layer(from_fn_with_state(tokens, DevTokens::middleware));
     let port: u16 = env_or("PORT", "3000").parse()?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on http://{}", listener.local_addr()?);

@@ -14,6 +14,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+use checkout_adapters::psp_simulator::PspSimulator;
 use checkout_adapters::{DynamoStore, MemoryStore};
 use checkout_domain::identity::Caller;
 use checkout_domain::payment::{Payment, Transaction, TransactionKind, TransactionState};
@@ -22,6 +23,7 @@ use checkout_domain::service::{CatalogImport, Clock, Storefront};
 use checkout_domain::values::CartId;
 use checkout_http::identity::DevTokens;
 use checkout_http::routes;
+use checkout_http::webhook::WebhookSecrets;
 use time::OffsetDateTime;
 
 pub use serde_json;
@@ -30,6 +32,10 @@ pub use serde_json;
 pub const CATALOG: &str = include_str!("../fixtures/catalog.json");
 
 const DEV_SECRET: &str = "test-secret";
+
+/// The webhook endpoint's secrets: the current one, and the previous one during a rotation.
+pub const WEBHOOK_SECRET: &str = "whsec_test_current";
+pub const WEBHOOK_SECRET_OLD: &str = "whsec_test_previous";
 
 /// Which store a backend runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +137,8 @@ pub struct App {
     clock: Arc<TestClock>,
     /// DynamoDB operations sent (DynamoDB backends only).
     pub requests: Arc<RequestCounter>,
+    /// The payment provider, simulated.
+    pub psp: Arc<PspSimulator>,
 }
 
 impl App {
@@ -156,7 +164,10 @@ impl App {
         let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
         let storefront = Storefront::with_clock(store.clone(), clock.clone());
         let tokens = DevTokens::new(DEV_SECRET);
-        let router = routes::all(storefront.clone())
+        let psp = Arc::new(PspSimulator::new());
+        let storefront = storefront.with_psp(psp.clone());
+        let secrets = WebhookSecrets::parse(&format!("{WEBHOOK_SECRET},{WEBHOOK_SECRET_OLD}"));
+        let router = routes::all(storefront.clone(), secrets)
             .layer(from_fn_with_state(tokens.clone(), DevTokens::middleware));
         App {
             router,
@@ -165,6 +176,7 @@ impl App {
             tokens,
             clock,
             requests,
+            psp,
         }
     }
 

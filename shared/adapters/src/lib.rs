@@ -3,6 +3,8 @@
 pub mod dynamodb;
 mod dynamodb_commit;
 pub mod memory;
+pub mod psp_simulator;
+pub mod stripe;
 
 pub use dynamodb::DynamoStore;
 pub use memory::MemoryStore;

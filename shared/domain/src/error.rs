@@ -169,6 +169,8 @@ pub enum Error {
     PriceChanged(Box<PriceChange>),
     #[error("email already registered")]
     EmailAlreadyRegistered,
+    #[error("webhook signature rejected: {0}")]
+    InvalidSignature(String),
     #[error("idempotency key reused with a different request")]
     IdempotencyKeyReused,
     #[error("a request with this idempotency key is in progress")]
@@ -422,6 +424,13 @@ impl Error {
                     "Email already registered",
                     Some("sign_in"),
                     "Email already registered. Please login to continue.".into(),
+                ),
+                Error::InvalidSignature(reason) => (
+                    400,
+                    "InvalidSignature",
+                    "The webhook signature is not valid",
+                    Some("fix_request"),
+                    format!("The webhook was not accepted: {reason}."),
                 ),
                 Error::IdempotencyKeyReused => (
                     422,

@@ -68,6 +68,14 @@ pub struct Order {
     /// Hash of the guest's claim token, by which a later account can adopt the order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_token_hash: Option<SessionHash>,
+    /// Counts every change to the order (1 at creation); writes are conditioned on it, and
+    /// consumers order events by it.
+    #[serde(default = "first_revision")]
+    pub revision: u64,
+}
+
+fn first_revision() -> u64 {
+    1
 }
 
 impl Order {
@@ -107,6 +115,7 @@ impl Order {
             created_at: now,
             expires_at,
             claim_token_hash: None,
+            revision: 1,
         }
     }
 
