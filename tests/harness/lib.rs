@@ -28,6 +28,9 @@ use time::OffsetDateTime;
 
 pub use serde_json;
 
+/// Stripe's `charge.refunded` event as the Stripe CLI produced it (see fixtures/stripe/SOURCES.md).
+pub const STRIPE_CHARGE_REFUNDED: &str = include_str!("../fixtures/stripe/charge.refunded.json");
+
 /// The catalog every scenario starts from (prices and rates chosen for hand computation).
 pub const CATALOG: &str = include_str!("../fixtures/catalog.json");
 
@@ -205,6 +208,7 @@ impl App {
             amount_planned: amount,
             psp: "stripe".into(),
             psp_reference: reference.clone(),
+            planned_for_total: None,
             transactions: vec![Transaction {
                 id: uuid::Uuid::new_v4().to_string(),
                 kind: TransactionKind::Charge,
@@ -222,6 +226,79 @@ impl App {
             .expect("record the payment");
         cart.version = stored.version;
         stored.version
+    }
+
+    /// `POST /carts/{id}/payments` for what the cart owes (or `amount`); the intent's reference.
+    pub async fn start_payment(
+        &self,
+        client: &Client,
+        cart: &CartRef,
+        amount: Option<i64>,
+    ) -> String {
+        let body = match amount {
+            Some(amount) => json!({"amount": amount}),
+            None => json!({}),
+        };
+        let response = client
+            .post(&format!("/carts/{}/payments", cart.id), body)
+            .await;
+        response.assert_status(StatusCode::CREATED);
+        response.body["pspReference"]
+            .as_str()
+            .expect("a reference")
+            .to_string()
+    }
+
+    /// The signed webhook delivery of the simulator's success (or failure) event for `reference`.
+    pub fn payment_event(&self, reference: &str, succeeded: bool) -> String {
+        self.psp
+            .event(reference, succeeded)
+            .expect("a known intent")
+    }
+
+    /// Delivers a Stripe event body, signed now with the current webhook secret.
+    pub async fn deliver(&self, body: &str) -> TestResponse {
+        let header = checkout_adapters::stripe::sign(
+            body.as_bytes(),
+            WEBHOOK_SECRET,
+            self.storefront.now().unix_timestamp(),
+        );
+        self.deliver_signed(body, &header).await
+    }
+
+    pub async fn deliver_signed(&self, body: &str, header: &str) -> TestResponse {
+        self.anonymous()
+            .with_header("stripe-signature", header)
+            .post_raw("/webhooks/stripe", body.to_string())
+            .await
+    }
+
+    /// The PSP requests of one kind (`refund`, `cancel`, `create_intent`), repeats included.
+    pub fn psp_requests(
+        &self,
+        operation: &str,
+    ) -> Vec<checkout_adapters::psp_simulator::PspRequest> {
+        self.psp
+            .requests()
+            .into_iter()
+            .filter(|r| r.operation == operation)
+            .collect()
+    }
+
+    /// The cart and its order as stored.
+    pub async fn stored(
+        &self,
+        cart: &CartRef,
+    ) -> (
+        checkout_domain::cart::Cart,
+        Option<checkout_domain::order::Order>,
+    ) {
+        let (stored, order) = self
+            .store
+            .cart_and_order(&CartId::parse(&cart.id).unwrap())
+            .await
+            .unwrap();
+        (stored.expect("the cart exists"), order)
     }
 
     /// A guest cart ready to order: two mugs, addresses, standard shipping, guest details.

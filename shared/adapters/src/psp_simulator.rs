@@ -35,25 +35,17 @@ impl PspSimulator {
         Self::default()
     }
 
-    /// Every request so far, in order.
+    /// Every request so far, in order, repeats included.
     pub fn requests(&self) -> Vec<PspRequest> {
         self.requests.lock().unwrap().clone()
     }
 
-    fn log(&self, operation: &'static str, reference: &str, idempotency_key: &str) -> bool {
-        let mut requests = self.requests.lock().unwrap();
-        // Like Stripe: a repeated idempotency key is answered from memory, not acted on.
-        let repeat = requests
-            .iter()
-            .any(|r| r.operation == operation && r.idempotency_key == idempotency_key);
-        if !repeat {
-            requests.push(PspRequest {
-                operation,
-                reference: reference.to_string(),
-                idempotency_key: idempotency_key.to_string(),
-            });
-        }
-        !repeat
+    fn log(&self, operation: &'static str, reference: &str, idempotency_key: &str) {
+        self.requests.lock().unwrap().push(PspRequest {
+            operation,
+            reference: reference.to_string(),
+            idempotency_key: idempotency_key.to_string(),
+        });
     }
 
     /// The webhook body Stripe would send when the intent `reference` `succeeded` or failed,

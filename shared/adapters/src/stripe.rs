@@ -113,6 +113,9 @@ struct PaymentIntentObject {
     latest_charge: Option<serde_json::Value>,
     #[serde(default)]
     last_payment_error: Option<serde_json::Value>,
+    /// API versions before 2022-11-15 embed the charges instead of `latest_charge`.
+    #[serde(default)]
+    charges: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,6 +168,10 @@ pub fn interpret(event: &Event) -> Result<Interpretation, String> {
                             c.as_str()
                                 .map(str::to_string)
                                 .or_else(|| c["id"].as_str().map(str::to_string))
+                        })
+                        .or_else(|| {
+                            let charges = pi.charges.as_ref()?;
+                            charges["data"][0]["id"].as_str().map(str::to_string)
                         })
                         .unwrap_or_else(|| format!("{}:charge", pi.id));
                     (

@@ -461,11 +461,27 @@ pub fn check_preconditions(cart: &Cart, action: CommitAction) -> Result<PaymentS
         CommitAction::Checkout => {
             let secured = payment::secured(&cart.payments, cart.currency);
             if secured.is_zero() {
-                return Err(if cart.payments.iter().any(|p| p.is_pending()) {
-                    Error::PaymentPending
-                } else {
-                    Error::PaymentRequired { total }
-                });
+                // A payment that took money and was given back did not fit this cart.
+                if let Some(reversed) = cart
+                    .payments
+                    .iter()
+                    .map(payment::Payment::captured)
+                    .filter(|&c| c > 0)
+                    .max()
+                {
+                    return Err(Error::PaymentAmountMismatch {
+                        authorized: Money::new(reversed, cart.currency),
+                        total,
+                    });
+                }
+                let reported = cart.payments.iter().any(|p| !p.transactions.is_empty());
+                return Err(
+                    if reported && cart.payments.iter().any(|p| p.is_pending()) {
+                        Error::PaymentPending
+                    } else {
+                        Error::PaymentRequired { total }
+                    },
+                );
             }
             if secured != total {
                 return Err(Error::PaymentAmountMismatch {

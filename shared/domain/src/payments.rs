@@ -115,6 +115,7 @@ impl Storefront {
                 amount_planned: amount,
                 psp: self.psp().name().to_string(),
                 psp_reference: intent.reference.clone(),
+                planned_for_total: Some(cart.totals.total),
                 transactions: Vec::new(),
             });
             next.payment_revision += 1;
@@ -145,12 +146,15 @@ impl Storefront {
 
     /// Records a provider's report about a payment, once, wherever the money now belongs.
     pub async fn handle_payment_event(&self, event: &PaymentEvent) -> Result<EventEffect, Error> {
+        // A reversal made in one attempt is reused by the next, so a write conflict never
+        // asks the provider twice.
+        let mut reversal = None;
         for _ in 0..RECORD_ATTEMPTS {
             let (cart, order) = self.store().cart_and_order(&event.cart_id).await?;
             let attempt = match (cart, order) {
-                (_, Some(order)) => self.on_order(order, event).await,
+                (_, Some(order)) => self.on_order(order, event, &mut reversal).await,
                 (Some(cart), None) if cart.state == CartState::Active => {
-                    self.on_cart(cart, event).await
+                    self.on_cart(cart, event, &mut reversal).await
                 }
                 (Some(_), None) => return Ok(EventEffect::Ignored("cart is not active")),
                 (None, None) => return Ok(EventEffect::Ignored("unknown cart")),
@@ -171,6 +175,7 @@ impl Storefront {
         &self,
         cart: Cart,
         event: &PaymentEvent,
+        reversal: &mut Option<Transaction>,
     ) -> Result<Result<EventEffect, Error>, PaymentWriteError> {
         let mut next = cart.clone();
         let index = payment_index(&mut next.payments, event, self.psp().name());
@@ -189,11 +194,15 @@ impl Storefront {
                     .transactions
                     .push(transaction(event, *amount));
                 let planned = next.payments[index].amount_planned;
+                // Planned against another total: the cart changed after paying started.
+                let stale = next.payments[index]
+                    .planned_for_total
+                    .is_some_and(|t| t != next.totals.total);
                 let over = payment::secured(&next.payments, next.currency).cent_amount
                     > next.totals.total.cent_amount;
-                if *amount != planned || over {
+                if *amount != planned || stale || over {
                     match self
-                        .reverse(&mut next.payments[index], event, *amount)
+                        .reverse(&mut next.payments[index], event, *amount, reversal)
                         .await
                     {
                         Ok(id) => claimed.push(id),
@@ -234,12 +243,15 @@ impl Storefront {
         &self,
         order: Order,
         event: &PaymentEvent,
+        reversal: &mut Option<Transaction>,
     ) -> Result<Result<EventEffect, Error>, PaymentWriteError> {
         let mut next = order.clone();
-        let known = next
+        // Whether this payment already secured money for the order (an authorization now
+        // captured, say), rather than being another tab's that never did.
+        let counted = next
             .payments
             .iter()
-            .any(|p| p.psp_reference == event.reference);
+            .any(|p| p.psp_reference == event.reference && p.secured() > 0);
         let index = payment_index(&mut next.payments, event, self.psp().name());
         if next.payments[index]
             .transactions
@@ -262,10 +274,10 @@ impl Storefront {
                     next.payment_state = PaymentState::Paid;
                     next.expires_at = None;
                     effect = EventEffect::OrderPaid(order.order_number.to_string());
-                } else if !known || awaiting {
+                } else if !counted || awaiting {
                     // A second payment (two tabs), or one that does not fit: give it back.
                     match self
-                        .reverse(&mut next.payments[index], event, *amount)
+                        .reverse(&mut next.payments[index], event, *amount, reversal)
                         .await
                     {
                         Ok(id) => claimed.push(id),
@@ -290,6 +302,75 @@ impl Storefront {
         Ok(Ok(effect))
     }
 
+    /// After a cart's total changed: authorizations and charges secured for the old total no
+    /// longer fit. Each is cancelled (or refunded) at the provider and recorded, and the
+    /// customer pays the new amount. Runs after the cart write, so a refused update moves no
+    /// money; if it fails, the commit still refuses the mismatch (`PaymentAmountMismatch`).
+    pub(crate) async fn release_stale_payments(&self, cart: &Cart) -> Result<(), Error> {
+        let mut cart = cart.clone();
+        for _ in 0..RECORD_ATTEMPTS {
+            let stale: Vec<usize> = (0..cart.payments.len())
+                .filter(|&i| cart.payments[i].secured() > 0)
+                .collect();
+            if stale.is_empty() {
+                return Ok(());
+            }
+            let mut next = cart.clone();
+            let mut claimed = Vec::new();
+            for index in stale {
+                let payment = &mut next.payments[index];
+                let authorized_only = !payment.transactions.iter().any(|t| {
+                    t.kind == TransactionKind::Charge && t.state == TransactionState::Success
+                });
+                let (kind, reversal) = if authorized_only {
+                    let key = format!("cancel:{}", payment.psp_reference);
+                    (
+                        TransactionKind::CancelAuthorization,
+                        self.psp().cancel(&payment.psp_reference, &key).await,
+                    )
+                } else {
+                    let key = format!("refund:{}", payment.psp_reference);
+                    let amount = Money::new(payment.secured(), cart.currency);
+                    (
+                        TransactionKind::Refund,
+                        self.psp()
+                            .refund(&payment.psp_reference, amount, &key)
+                            .await,
+                    )
+                };
+                let reversal = reversal.map_err(Error::internal)?;
+                let interaction_id = format!("{}:{}", kind_tag(kind), reversal.interaction_id);
+                payment.transactions.push(Transaction {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    kind,
+                    state: if reversal.pending {
+                        TransactionState::Pending
+                    } else {
+                        TransactionState::Success
+                    },
+                    amount: Money::new(payment.secured(), cart.currency),
+                    interaction_id: interaction_id.clone(),
+                    timestamp: self.now(),
+                });
+                claimed.push(interaction_id);
+            }
+            next.payment_revision += 1;
+            match self
+                .store()
+                .record_cart_payments(&next, cart.payment_revision, &claimed)
+                .await
+            {
+                Ok(()) | Err(PaymentWriteError::DuplicateInteraction) => return Ok(()),
+                Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
+                Err(PaymentWriteError::Conflict) => match self.store().cart(&cart.id).await? {
+                    Some(fresh) if fresh.state == CartState::Active => cart = fresh,
+                    _ => return Ok(()),
+                },
+            }
+        }
+        Err(Error::internal("releasing stale payments kept conflicting"))
+    }
+
     /// Refunds a charge or cancels an authorization at the provider, recording it on the
     /// payment; returns the reversal's interaction id. The provider sees one request per
     /// payment however often this runs, by its idempotency key.
@@ -298,7 +379,13 @@ impl Storefront {
         payment: &mut Payment,
         event: &PaymentEvent,
         amount: Money,
+        memo: &mut Option<Transaction>,
     ) -> Result<String, Error> {
+        if let Some(done) = memo.clone() {
+            let id = done.interaction_id.clone();
+            payment.transactions.push(done);
+            return Ok(id);
+        }
         let (kind, reversal) = match event.outcome {
             PaymentOutcome::Authorized { .. } => (
                 TransactionKind::CancelAuthorization,
@@ -319,7 +406,7 @@ impl Storefront {
         };
         let reversal = reversal.map_err(Error::internal)?;
         let interaction_id = format!("{}:{}", kind_tag(kind), reversal.interaction_id);
-        payment.transactions.push(Transaction {
+        let transaction = Transaction {
             id: uuid::Uuid::new_v4().to_string(),
             kind,
             state: if reversal.pending {
@@ -330,7 +417,9 @@ impl Storefront {
             amount,
             interaction_id: interaction_id.clone(),
             timestamp: self.now(),
-        });
+        };
+        *memo = Some(transaction.clone());
+        payment.transactions.push(transaction);
         Ok(interaction_id)
     }
 }
@@ -364,6 +453,7 @@ fn payment_index(payments: &mut Vec<Payment>, event: &PaymentEvent, psp: &str) -
         amount_planned: amount,
         psp: psp.to_string(),
         psp_reference: event.reference.clone(),
+        planned_for_total: None,
         transactions: Vec::new(),
     });
     payments.len() - 1

@@ -258,7 +258,14 @@ impl Storefront {
             .await?;
         let next = cart.apply(&actions, &catalog, self.clock.now())?;
         match self.store.replace_cart(&next, input.version).await {
-            Ok(()) => Ok(next),
+            Ok(()) => {
+                if next.totals.total != cart.totals.total {
+                    self.release_stale_payments(&next).await?;
+                    // The cart as stored now, with any reversals recorded.
+                    return Ok(self.store.cart(&next.id).await?.unwrap_or(next));
+                }
+                Ok(next)
+            }
             Err(CartWriteError::Store(e)) => Err(Error::Store(e)),
             Err(CartWriteError::Conflict(current)) => Err(match current {
                 Some(current) => conflict(&current, input.version),
