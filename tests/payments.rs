@@ -411,6 +411,7 @@ on_both_stores!(
     a_changed_total_after_authorization_cancels_it,
     an_authorization_for_an_older_total_is_cancelled,
     payments_are_only_for_the_owner_and_for_what_is_owed,
+    soak,
 );
 
 /// Rule 3's budget for the webhook: beyond the event's dedupe (claim and completion), a
@@ -435,4 +436,112 @@ async fn a_webhook_created_order_costs_three_round_trips_beyond_the_dedupe() {
         ],
         "dedupe claim; read; record payment; commit; dedupe completion"
     );
+}
+
+/// Stripe's delivery behaviour: retry while the endpoint answers 5xx.
+async fn deliver_like_stripe(app: &App, body: &str) {
+    for _ in 0..20 {
+        let answer = app.deliver(body).await;
+        if answer.status.is_success() {
+            return;
+        }
+        assert!(
+            answer.status.is_server_error(),
+            "{} {:#}",
+            answer.status,
+            answer.body
+        );
+        tokio::task::yield_now().await;
+    }
+    panic!("the webhook kept failing");
+}
+
+/// 200 carts paid, every success delivered 3 times in shuffled order while the storefront
+/// orders half of them; 30 carts paid twice (two tabs). Exactly 200 orders, every extra
+/// payment refunded, each refund requested from the PSP once.
+async fn soak(backend: Backend) {
+    const CARTS: usize = 200;
+    const TWO_TABS: usize = 30;
+    let app = App::start(backend).await;
+    app.admin()
+        .put("/admin/products/SOAK", json!({"name": "Soak", "prices": {"EUR": 1000}, "stock": 10_000, "taxCategory": "standard"}))
+        .await
+        .assert_status(StatusCode::OK);
+    enum Step {
+        Deliver(String),
+        Order(checkout_tests::Client, checkout_tests::CartRef),
+    }
+    let mut steps = Vec::new();
+    let mut carts = Vec::new();
+    for i in 0..CARTS {
+        let (guest, mut cart) = app.guest_with_cart("EUR", "DE").await;
+        guest
+            .update(&mut cart, checkout_tests::ready_actions(&[("SOAK", 1)]))
+            .await
+            .assert_status(StatusCode::OK);
+        let tabs = if i < TWO_TABS { 2 } else { 1 };
+        for _ in 0..tabs {
+            let event = app.payment_event(&app.start_payment(&guest, &cart, None).await, true);
+            steps.extend((0..3).map(|_| Step::Deliver(event.clone())));
+        }
+        if i % 2 == 0 {
+            steps.push(Step::Order(guest.clone(), cart.clone()));
+        }
+        carts.push(cart);
+    }
+    // A fixed shuffle (xorshift), so a failure can be replayed.
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in (1..steps.len()).rev() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        steps.swap(i, (seed % (i as u64 + 1)) as usize);
+    }
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
+    let mut tasks = tokio::task::JoinSet::new();
+    for step in steps {
+        let (app, permits) = (app.clone(), permits.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire().await.unwrap();
+            match step {
+                Step::Deliver(body) => deliver_like_stripe(&app, &body).await,
+                Step::Order(guest, cart) => {
+                    let answer = guest.post("/orders", order_request(&cart)).await;
+                    // Before its payment is recorded, the storefront is told to pay (or wait).
+                    assert!(
+                        matches!(answer.status.as_u16(), 200 | 201 | 402 | 409),
+                        "{} {:#}",
+                        answer.status,
+                        answer.body
+                    );
+                }
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+
+    let mut orders = std::collections::HashSet::new();
+    for cart in &carts {
+        let (stored, order) = app.stored(cart).await;
+        let order = order.unwrap_or_else(|| panic!("cart {} has no order", cart.id));
+        assert_eq!(
+            stored.order_number.as_deref(),
+            Some(order.order_number.as_str())
+        );
+        assert_eq!(
+            checkout_domain::payment::secured(&order.payments, order.currency),
+            order.totals.total,
+            "exactly the total is kept: no unrefunded extra payment"
+        );
+        orders.insert(order.order_number.to_string());
+    }
+    assert_eq!(orders.len(), CARTS);
+    let refunds = app.psp_requests("refund");
+    let refunded: std::collections::HashSet<_> =
+        refunds.iter().map(|r| r.reference.clone()).collect();
+    assert_eq!(refunds.len(), TWO_TABS, "each refund requested once");
+    assert_eq!(refunded.len(), TWO_TABS);
+    assert_eq!(app.stock("SOAK").await, 10_000 - CARTS as u32);
 }
