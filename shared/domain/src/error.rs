@@ -136,6 +136,8 @@ pub enum Error {
     Forbidden,
     #[error("not found")]
     NotFound,
+    #[error("no route matches")]
+    RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("cart version {expected} is stale; current is {current_version}")]
@@ -270,6 +272,13 @@ impl Error {
                     "Not found",
                     None,
                     "No such resource.".into(),
+                ),
+                Error::RouteNotFound => (
+                    404,
+                    "NotFound",
+                    "Not found",
+                    None,
+                    "No route matches this path; see the API's OpenAPI document.".into(),
                 ),
                 Error::MethodNotAllowed => (
                     405,

@@ -54,7 +54,7 @@ pub fn all(storefront: Storefront, secrets: crate::webhook::WebhookSecrets) -> R
 /// Wraps a router so that unknown paths and methods answer with problem+json too.
 pub fn with_problem_fallbacks(router: Router) -> Router {
     router
-        .fallback(|| async { ApiError(Error::NotFound) })
+        .fallback(|| async { ApiError(Error::RouteNotFound) })
         .method_not_allowed_fallback(|| async { ApiError(Error::MethodNotAllowed) })
 }
 
