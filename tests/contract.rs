@@ -52,7 +52,7 @@ async fn every_documented_operation_is_served() {
     let app = App::start(Backend::Memory).await;
     let operations = operations();
     assert!(
-        operations.len() >= 12,
+        operations.len() >= 14,
         "the document lists its operations: {operations:?}"
     );
     let client = app.admin();

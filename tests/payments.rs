@@ -469,7 +469,7 @@ async fn soak(backend: Backend) {
         .assert_status(StatusCode::OK);
     enum Step {
         Deliver(String),
-        Order(checkout_tests::Client, checkout_tests::CartRef),
+        Order(Box<(checkout_tests::Client, checkout_tests::CartRef)>),
     }
     let mut steps = Vec::new();
     let mut carts = Vec::new();
@@ -485,7 +485,7 @@ async fn soak(backend: Backend) {
             steps.extend((0..3).map(|_| Step::Deliver(event.clone())));
         }
         if i % 2 == 0 {
-            steps.push(Step::Order(guest.clone(), cart.clone()));
+            steps.push(Step::Order(Box::new((guest.clone(), cart.clone()))));
         }
         carts.push(cart);
     }
@@ -505,7 +505,8 @@ async fn soak(backend: Backend) {
             let _permit = permits.acquire().await.unwrap();
             match step {
                 Step::Deliver(body) => deliver_like_stripe(&app, &body).await,
-                Step::Order(guest, cart) => {
+                Step::Order(pair) => {
+                    let (guest, cart) = *pair;
                     let answer = guest.post("/orders", order_request(&cart)).await;
                     // Before its payment is recorded, the storefront is told to pay (or wait).
                     assert!(

@@ -395,10 +395,10 @@ impl Store for MemoryStore {
         interactions: &[String],
     ) -> Result<(), PaymentWriteError> {
         let mut state = self.lock();
-        if !state
+        if state
             .orders
             .get(&order.cart_id)
-            .is_some_and(|o| o.revision == expected_revision)
+            .is_none_or(|o| o.revision != expected_revision)
         {
             return Err(PaymentWriteError::Conflict);
         }

@@ -171,7 +171,7 @@ mod tests {
         let card = payment(vec![tx(Authorization, Success, 700)]);
         let total = Money::new(1000, Currency::EUR);
         assert_eq!(
-            payment_state(&[gift_card.clone()], total),
+            payment_state(std::slice::from_ref(&gift_card), total),
             PaymentState::BalanceDue
         );
         assert_eq!(payment_state(&[gift_card, card], total), PaymentState::Paid);

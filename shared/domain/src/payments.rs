@@ -106,7 +106,7 @@ impl Storefront {
                 idempotency_key: format!("intent:{}:{payment_id}", cart.id),
             })
             .await
-            .map_err(|e| Error::internal(e))?;
+            .map_err(Error::internal)?;
         loop {
             let expected = cart.payment_revision;
             let mut next = cart.clone();
