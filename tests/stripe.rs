@@ -192,7 +192,30 @@ async fn the_client_sends_what_stripe_expects_with_an_idempotency_key_on_every_c
         .mount(&server)
         .await;
 
+    let cart = CartId::new();
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents/pi_123"))
+        .and(header("authorization", "Bearer sk_test_123"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "pi_123", "metadata": {"cartId": cart.to_string()}})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents/pi_unknown"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"error": {"code": "resource_missing"}})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+
     let client = StripeClient::new(server.uri(), "sk_test_123");
+    assert_eq!(client.retrieve("pi_123").await.unwrap(), Some(cart));
+    assert_eq!(client.retrieve("pi_unknown").await.unwrap(), None);
     let intent = client
         .create_intent(&IntentRequest {
             amount: Money::new(2140, Currency::EUR),

@@ -111,6 +111,19 @@ impl PaymentProvider for PspSimulator {
         })
     }
 
+    async fn retrieve(
+        &self,
+        reference: &str,
+    ) -> Result<Option<checkout_domain::values::CartId>, PspError> {
+        self.log("retrieve", reference, "");
+        let intents = self.intents.lock().unwrap();
+        Ok(intents.get(reference).and_then(|i| {
+            i.metadata["cartId"]
+                .as_str()
+                .and_then(|id| checkout_domain::values::CartId::parse(id).ok())
+        }))
+    }
+
     async fn cancel(&self, reference: &str, idempotency_key: &str) -> Result<Reversal, PspError> {
         self.log("cancel", reference, idempotency_key);
         Ok(Reversal {

@@ -136,6 +136,8 @@ pub enum Interpretation {
     Payment(PaymentEvent),
     /// Authentic, but not one we act on (another type, or not one of our carts).
     Ignored(String),
+    /// A refund's charge does not name the cart; its payment intent does (ask Stripe).
+    NeedsIntent(String),
 }
 
 fn money(cents: i64, currency: &str) -> Option<Money> {
@@ -146,6 +148,11 @@ fn money(cents: i64, currency: &str) -> Option<Money> {
 
 /// Reads an event's envelope and, for the five payment events we handle, its object.
 pub fn interpret(event: &Event) -> Result<Interpretation, String> {
+    interpret_for(event, None)
+}
+
+/// `interpret`, with the cart looked up from the payment intent when the object has none.
+pub fn interpret_for(event: &Event, known_cart: Option<CartId>) -> Result<Interpretation, String> {
     let occurred_at =
         OffsetDateTime::from_unix_timestamp(event.created).map_err(|e| e.to_string())?;
     let ignore = |why: &str| Ok(Interpretation::Ignored(format!("{}: {why}", event.kind)));
@@ -226,8 +233,17 @@ pub fn interpret(event: &Event) -> Result<Interpretation, String> {
         }
         _ => return ignore("not handled"),
     };
-    let Some(cart_id) = metadata.get("cartId").and_then(|id| CartId::parse(id).ok()) else {
-        return ignore("no cartId in metadata");
+    let cart_id = match metadata
+        .get("cartId")
+        .and_then(|id| CartId::parse(id).ok())
+        .or(known_cart)
+    {
+        Some(cart_id) => cart_id,
+        // Charges do not inherit their intent's metadata.
+        None if event.kind == "charge.refunded" => {
+            return Ok(Interpretation::NeedsIntent(reference))
+        }
+        None => return ignore("no cartId in metadata"),
     };
     Ok(Interpretation::Payment(PaymentEvent {
         event_id: event.id.clone(),
@@ -330,6 +346,37 @@ impl PaymentProvider for StripeClient {
             client_secret: intent.client_secret.unwrap_or_default(),
             reference: intent.id,
         })
+    }
+
+    async fn retrieve(&self, reference: &str) -> Result<Option<CartId>, PspError> {
+        #[derive(Deserialize)]
+        struct Metadata {
+            #[serde(default)]
+            metadata: HashMap<String, String>,
+        }
+        let path = format!("/v1/payment_intents/{reference}");
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .bearer_auth(&self.secret_key)
+            .send()
+            .await
+            .map_err(|e| PspError(format!("GET {path}: {e}")))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(PspError(format!("GET {path}: {status}")));
+        }
+        let intent: Metadata = response
+            .json()
+            .await
+            .map_err(|e| PspError(format!("GET {path}: {e}")))?;
+        Ok(intent
+            .metadata
+            .get("cartId")
+            .and_then(|id| CartId::parse(id).ok()))
     }
 
     async fn cancel(&self, reference: &str, idempotency_key: &str) -> Result<Reversal, PspError> {

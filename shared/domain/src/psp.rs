@@ -47,6 +47,8 @@ pub trait PaymentProvider: Send + Sync + 'static {
     async fn create_intent(&self, request: &IntentRequest) -> Result<Intent, PspError>;
     /// Releases an uncaptured authorization.
     async fn cancel(&self, reference: &str, idempotency_key: &str) -> Result<Reversal, PspError>;
+    /// The cart an intent was created for (from its metadata), if it is one of ours.
+    async fn retrieve(&self, reference: &str) -> Result<Option<CartId>, PspError>;
     /// Returns captured money.
     async fn refund(
         &self,

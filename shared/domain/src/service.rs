@@ -76,6 +76,10 @@ impl PaymentProvider for NoPaymentProvider {
         Err(PspError("no payment provider is configured".into()))
     }
 
+    async fn retrieve(&self, _: &str) -> Result<Option<crate::values::CartId>, PspError> {
+        Err(PspError("no payment provider is configured".into()))
+    }
+
     async fn cancel(&self, _: &str, _: &str) -> Result<crate::psp::Reversal, PspError> {
         Err(PspError("no payment provider is configured".into()))
     }

@@ -117,8 +117,24 @@ pub async fn receive(
         }
         Err(e) => return Err(e.into()),
     };
-    let outcome = match stripe::interpret(&event) {
+    let mut interpretation = stripe::interpret(&event);
+    if let Ok(Interpretation::NeedsIntent(reference)) = &interpretation {
+        match storefront.psp().retrieve(reference).await {
+            Ok(cart) => interpretation = stripe::interpret_for(&event, cart),
+            Err(e) => {
+                let _ = storefront
+                    .store()
+                    .release_idempotency(&ticket.key, &ticket.fingerprint)
+                    .await;
+                return Err(Error::internal(e).into());
+            }
+        }
+    }
+    let outcome = match interpretation {
         Ok(Interpretation::Ignored(why)) => Ok(json!({"received": true, "ignored": why})),
+        Ok(Interpretation::NeedsIntent(_)) => {
+            Ok(json!({"received": true, "ignored": "intent is not ours"}))
+        }
         Ok(Interpretation::Payment(payment)) => storefront
             .handle_payment_event(&payment)
             .await
