@@ -9,6 +9,11 @@ pub mod stripe;
 pub use dynamodb::DynamoStore;
 pub use memory::MemoryStore;
 
+/// A Lambda's required setting, or a message naming the missing variable.
+pub fn required_env(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("{name} is not set"))
+}
+
 /// Builds the AWS SDK configuration once, from the environment (region, credentials and
 /// `AWS_ENDPOINT_URL*` for local endpoints), as Lambda and the local server both need.
 pub async fn aws_config() -> aws_config::SdkConfig {

@@ -16,7 +16,7 @@ use crate::money::Money;
 use crate::order::{CommitAction, Order, OrderState};
 use crate::payment::{self, Payment, PaymentState, Transaction, TransactionKind, TransactionState};
 use crate::ports::PaymentWriteError;
-use crate::psp::{IntentRequest, PaymentEvent, PaymentOutcome};
+use crate::psp::{IntentRequest, PaymentEvent, PaymentOutcome, Reversal};
 use crate::service::Storefront;
 
 /// Attempts at recording one event when concurrent writers move the cart or order.
@@ -339,20 +339,10 @@ impl Storefront {
                     )
                 };
                 let reversal = reversal.map_err(Error::internal)?;
-                let interaction_id = format!("{}:{}", kind_tag(kind), reversal.interaction_id);
-                payment.transactions.push(Transaction {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    kind,
-                    state: if reversal.pending {
-                        TransactionState::Pending
-                    } else {
-                        TransactionState::Success
-                    },
-                    amount: Money::new(payment.secured(), cart.currency),
-                    interaction_id: interaction_id.clone(),
-                    timestamp: self.now(),
-                });
-                claimed.push(interaction_id);
+                let amount = Money::new(payment.secured(), cart.currency);
+                let transaction = reversal_transaction(kind, &reversal, amount, self.now());
+                claimed.push(transaction.interaction_id.clone());
+                payment.transactions.push(transaction);
             }
             next.payment_revision += 1;
             match self
@@ -405,22 +395,32 @@ impl Storefront {
             ),
         };
         let reversal = reversal.map_err(Error::internal)?;
-        let interaction_id = format!("{}:{}", kind_tag(kind), reversal.interaction_id);
-        let transaction = Transaction {
-            id: uuid::Uuid::new_v4().to_string(),
-            kind,
-            state: if reversal.pending {
-                TransactionState::Pending
-            } else {
-                TransactionState::Success
-            },
-            amount,
-            interaction_id: interaction_id.clone(),
-            timestamp: self.now(),
-        };
+        let transaction = reversal_transaction(kind, &reversal, amount, self.now());
+        let interaction_id = transaction.interaction_id.clone();
         *memo = Some(transaction.clone());
         payment.transactions.push(transaction);
         Ok(interaction_id)
+    }
+}
+
+/// The transaction that records a reversal the provider accepted.
+fn reversal_transaction(
+    kind: TransactionKind,
+    reversal: &Reversal,
+    amount: Money,
+    at: time::OffsetDateTime,
+) -> Transaction {
+    Transaction {
+        id: uuid::Uuid::new_v4().to_string(),
+        kind,
+        state: if reversal.pending {
+            TransactionState::Pending
+        } else {
+            TransactionState::Success
+        },
+        amount,
+        interaction_id: format!("{}:{}", kind_tag(kind), reversal.interaction_id),
+        timestamp: at,
     }
 }
 
