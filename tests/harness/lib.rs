@@ -4,6 +4,8 @@
 //! DynamoDB tests need `CHECKOUT_TEST_DYNAMODB_ENDPOINT`, which `scripts/test.sh` sets after
 //! starting DynamoDB Local; each test gets its own table, so tests run in parallel.
 
+pub mod outbox;
+
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -131,6 +133,8 @@ pub struct App {
     clock: Arc<TestClock>,
     /// DynamoDB operations sent (DynamoDB backends only).
     pub requests: Arc<RequestCounter>,
+    /// The store as a DynamoDB table, for its stream (DynamoDB backends only).
+    pub dynamo: Option<DynamoStore>,
 }
 
 impl App {
@@ -149,9 +153,13 @@ impl App {
     /// A backend with nothing in its store.
     pub async fn empty(backend: Backend) -> App {
         let requests = Arc::new(RequestCounter::default());
-        let store: Arc<dyn Store> = match backend {
-            Backend::Memory => Arc::new(MemoryStore::new()),
-            Backend::DynamoDb => Arc::new(dynamodb_store_counted(requests.clone()).await),
+        let dynamo = match backend {
+            Backend::Memory => None,
+            Backend::DynamoDb => Some(dynamodb_store_counted(requests.clone()).await),
+        };
+        let store: Arc<dyn Store> = match &dynamo {
+            None => Arc::new(MemoryStore::new()),
+            Some(dynamo) => Arc::new(dynamo.clone()),
         };
         let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
         let storefront = Storefront::with_clock(store.clone(), clock.clone());
@@ -165,6 +173,7 @@ impl App {
             tokens,
             clock,
             requests,
+            dynamo,
         }
     }
 

@@ -1,0 +1,378 @@
+//! The outbox: orders committed through the real API reach the customer (email through SES)
+//! and the ERP exactly once in effect, through DynamoDB Local's stream, the relay, moto's SQS
+//! queues and the subscribers, whatever is delivered twice, crashes, or fails for a while.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use checkout_adapters::DynamoStore;
+use checkout_domain::ports::{DeliveryError, EventQueue, Mailer, OutgoingEmail, QueueMessage};
+use checkout_domain::StoreError;
+use checkout_tests::outbox::{
+    eventually, FakeErp, Outbox, QueueOptions, QueuePump, StreamOptions, StreamPump,
+};
+use checkout_tests::serde_json::json;
+use checkout_tests::{cents, order_request, ready_actions, App, Backend};
+use http::StatusCode;
+
+/// Long enough for every retry these scenarios script (each waits a visibility timeout).
+const SETTLE: Duration = Duration::from_secs(40);
+
+/// An order as the customer placed it.
+#[derive(Debug, Clone)]
+struct Placed {
+    number: String,
+    email: String,
+    total: i64,
+}
+
+struct Scene {
+    app: App,
+    store: DynamoStore,
+    outbox: Outbox,
+    erp: FakeErp,
+}
+
+async fn scene() -> Scene {
+    let app = App::start(Backend::DynamoDb).await;
+    let store = app.dynamo.clone().expect("a DynamoDB backend");
+    Scene {
+        app,
+        store,
+        outbox: Outbox::start().await,
+        erp: FakeErp::start().await,
+    }
+}
+
+/// `count` guest orders, each with its own email address and a different number of pens, ten
+/// at a time.
+async fn place_orders(scene: &Scene, count: usize) -> Vec<Placed> {
+    let mut placed = Vec::new();
+    let indexes: Vec<usize> = (0..count).collect();
+    for chunk in indexes.chunks(10) {
+        let tasks: Vec<_> = chunk
+            .iter()
+            .map(|&i| {
+                let app = scene.app.clone();
+                let email = scene.outbox.address(&format!("customer{i}"));
+                tokio::spawn(async move { place_order(&app, i, email).await })
+            })
+            .collect();
+        for task in tasks {
+            placed.push(task.await.unwrap());
+        }
+    }
+    placed
+}
+
+async fn place_order(app: &App, i: usize, email: String) -> Placed {
+    let (guest, mut cart) = app.guest_with_cart("EUR", "DE").await;
+    let mut actions = ready_actions(&[("PEN", 2 + (i % 5) as u32)]);
+    actions
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"action": "setGuestDetails",
+        "email": email, "name": format!("Customer {i}"), "phone": "+49 30 1234567"}));
+    guest
+        .update(&mut cart, actions)
+        .await
+        .assert_status(StatusCode::OK);
+    app.pay(&mut cart, None).await;
+    let created = guest.post("/orders", order_request(&cart)).await;
+    created.assert_status(StatusCode::CREATED);
+    Placed {
+        number: created.body["orderNumber"].as_str().unwrap().to_string(),
+        email,
+        total: cents(&created.body["totals"]["total"]),
+    }
+}
+
+fn euros(cents: i64) -> String {
+    format!("{}.{:02} EUR", cents / 100, cents % 100)
+}
+
+/// Waits until every order reached both consumers and both queues are drained, then checks
+/// that each order made exactly one email, to its customer with its total, and one ERP record.
+async fn assert_each_order_delivered_once(scene: &Scene, placed: &[Placed]) {
+    let outbox = &scene.outbox;
+    eventually("every email and ERP record", SETTLE, || async {
+        let done = outbox.sent_emails().await.len() >= placed.len()
+            && scene.erp.records().len() >= placed.len()
+            && outbox.depth(&outbox.email_queue).await == 0
+            && outbox.depth(&outbox.erp_queue).await == 0;
+        done.then_some(())
+    })
+    .await;
+    let emails = outbox.sent_emails().await;
+    assert_eq!(emails.len(), placed.len(), "one email per order, no more");
+    let mut by_address: HashMap<&str, usize> = HashMap::new();
+    for email in &emails {
+        assert_eq!(email.to.len(), 1);
+        assert_eq!(email.from, outbox.sender);
+        *by_address.entry(email.to[0].as_str()).or_default() += 1;
+    }
+    let records = scene.erp.records();
+    assert_eq!(records.len(), placed.len(), "one ERP record per order");
+    for order in placed {
+        assert_eq!(by_address.get(order.email.as_str()), Some(&1), "{order:?}");
+        let email = emails.iter().find(|e| e.to[0] == order.email).unwrap();
+        assert_eq!(email.subject, format!("Your order {}", order.number));
+        assert!(
+            email.body.contains(&order.number) && email.body.contains(&euros(order.total)),
+            "the email names the order and its total {}: {}",
+            euros(order.total),
+            email.body
+        );
+        let record = &records[&order.number];
+        assert_eq!(cents(&record.order["totals"]["total"]), order.total);
+        assert_eq!(record.order["customerEmail"], order.email.as_str());
+        assert!(record.signature.starts_with("t="));
+    }
+    assert_eq!(outbox.depth(&outbox.email_dlq).await, 0);
+    assert_eq!(outbox.depth(&outbox.erp_dlq).await, 0);
+}
+
+/// The relay and both subscribers, fed the way Lambda feeds them.
+struct Running {
+    _pumps: Vec<checkout_tests::outbox::Pump>,
+}
+
+async fn run_outbox(
+    scene: &Scene,
+    relay: checkout_outbox::Relay,
+    stream: StreamOptions,
+    mailer: Arc<dyn Mailer>,
+    queues: QueueOptions,
+) -> Running {
+    let outbox = &scene.outbox;
+    Running {
+        _pumps: vec![
+            StreamPump::start(&scene.store, relay, stream).await,
+            QueuePump::start(
+                &outbox.sqs,
+                &outbox.email_queue,
+                outbox.email_subscriber(&scene.store, mailer),
+                queues,
+            ),
+            QueuePump::start(
+                &outbox.sqs,
+                &outbox.erp_queue,
+                outbox.erp_subscriber(&scene.store, &scene.erp),
+                queues,
+            ),
+        ],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_orders_make_a_hundred_emails_and_a_hundred_erp_records() {
+    let scene = scene().await;
+    let _running = run_outbox(
+        &scene,
+        scene.outbox.relay(),
+        StreamOptions::default(),
+        scene.outbox.mailer(),
+        QueueOptions::default(),
+    )
+    .await;
+    let placed = place_orders(&scene, 100).await;
+    assert_each_order_delivered_once(&scene, &placed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_delivered_three_times_still_makes_one_email_and_one_record_per_order() {
+    let scene = scene().await;
+    let placed = place_orders(&scene, 100).await;
+    let _running = run_outbox(
+        &scene,
+        scene.outbox.relay(),
+        StreamOptions {
+            batch_size: 100,
+            deliveries: 3,
+        },
+        scene.outbox.mailer(),
+        QueueOptions {
+            extra_deliveries: 2,
+            crash_before_ack_once: false,
+        },
+    )
+    .await;
+    assert_each_order_delivered_once(&scene, &placed).await;
+    // The relay did send every event three times: the subscribers absorbed the repeats.
+    assert_eq!(
+        scene.erp.calls(),
+        placed.len(),
+        "repeats never reached the ERP"
+    );
+}
+
+/// A queue that, once it has taken ten messages, sends half of the next batch and crashes.
+struct CrashMidBatch {
+    inner: Arc<dyn EventQueue>,
+    sent: AtomicUsize,
+    crashed: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl EventQueue for CrashMidBatch {
+    async fn send(&self, messages: &[QueueMessage]) -> Result<Vec<String>, StoreError> {
+        if self.sent.load(Ordering::SeqCst) >= 10 && !self.crashed.swap(true, Ordering::SeqCst) {
+            let half = &messages[..messages.len() / 2];
+            let refused = self.inner.send(half).await?;
+            assert!(refused.is_empty());
+            panic!(
+                "the relay crashes after sending {} of {} messages",
+                half.len(),
+                messages.len()
+            );
+        }
+        let refused = self.inner.send(messages).await?;
+        self.sent
+            .fetch_add(messages.len() - refused.len(), Ordering::SeqCst);
+        Ok(refused)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashes_mid_batch_and_before_acknowledging_lose_nothing_and_double_nothing() {
+    let scene = scene().await;
+    let placed = place_orders(&scene, 30).await;
+    let crashed = Arc::new(AtomicBool::new(false));
+    let relay = scene.outbox.relay_with(|inner| {
+        Arc::new(CrashMidBatch {
+            inner,
+            sent: AtomicUsize::new(0),
+            crashed: crashed.clone(),
+        })
+    });
+    let _running = run_outbox(
+        &scene,
+        relay,
+        StreamOptions {
+            batch_size: 100,
+            deliveries: 1,
+        },
+        scene.outbox.mailer(),
+        QueueOptions {
+            extra_deliveries: 0,
+            crash_before_ack_once: true,
+        },
+    )
+    .await;
+    assert_each_order_delivered_once(&scene, &placed).await;
+    assert!(crashed.load(Ordering::SeqCst), "the relay did crash");
+    assert_eq!(
+        scene.erp.calls(),
+        placed.len(),
+        "redelivered after a crash, no order reached the ERP twice"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erp_outage_is_retried_and_a_refused_order_waits_in_the_dlq_for_a_redrive() {
+    let scene = scene().await;
+    let (erp, outbox) = (&scene.erp, &scene.outbox);
+    erp.script(&[StatusCode::INTERNAL_SERVER_ERROR; 4]);
+    let refused = outbox.address("customer0");
+    erp.refuse_customer(&refused);
+    let _running = run_outbox(
+        &scene,
+        outbox.relay(),
+        StreamOptions::default(),
+        outbox.mailer(),
+        QueueOptions::default(),
+    )
+    .await;
+    let placed = place_orders(&scene, 6).await;
+
+    eventually("five orders synced, one dead-lettered", SETTLE, || async {
+        let done = erp.records().len() == 5
+            && outbox.depth(&outbox.erp_dlq).await == 1
+            && outbox.depth(&outbox.erp_queue).await == 0;
+        done.then_some(())
+    })
+    .await;
+    assert!(erp.calls() >= 4 + 6, "the outage's calls were retried");
+    let emails = eventually("every email", SETTLE, || async {
+        let emails = outbox.sent_emails().await;
+        (emails.len() == 6).then_some(emails)
+    })
+    .await;
+    assert_eq!(
+        emails.iter().filter(|e| e.to == [refused.clone()]).count(),
+        1,
+        "the ERP's refusal does not touch the email"
+    );
+
+    // Fixed on the ERP's side: the redrive replays the dead letter.
+    erp.accept_all();
+    let moved = checkout_adapters::sqs::redrive(&outbox.sqs, &outbox.erp_dlq, &outbox.erp_queue)
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    assert_each_order_delivered_once(&scene, &placed).await;
+}
+
+/// SES that fails once for one address, and counts every attempt per address.
+struct FailOnceFor {
+    inner: Arc<dyn Mailer>,
+    address: String,
+    failed: AtomicBool,
+    attempts: Mutex<HashMap<String, usize>>,
+}
+
+#[async_trait]
+impl Mailer for FailOnceFor {
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), DeliveryError> {
+        *self
+            .attempts
+            .lock()
+            .unwrap()
+            .entry(email.to.clone())
+            .or_default() += 1;
+        if email.to == self.address && !self.failed.swap(true, Ordering::SeqCst) {
+            return Err(DeliveryError::Transient("throttled".into()));
+        }
+        self.inner.send(email).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failing_email_in_a_batch_of_ten_is_the_only_one_retried() {
+    let scene = scene().await;
+    let outbox = &scene.outbox;
+    let placed = place_orders(&scene, 10).await;
+    let relay = StreamPump::start(&scene.store, outbox.relay(), StreamOptions::default()).await;
+    eventually("ten events queued", SETTLE, || async {
+        (outbox.depth(&outbox.email_queue).await == 10).then_some(())
+    })
+    .await;
+    let mailer = Arc::new(FailOnceFor {
+        inner: outbox.mailer(),
+        address: placed[3].email.clone(),
+        failed: AtomicBool::new(false),
+        attempts: Mutex::default(),
+    });
+    let _email = QueuePump::start(
+        &outbox.sqs,
+        &outbox.email_queue,
+        outbox.email_subscriber(&scene.store, mailer.clone()),
+        QueueOptions::default(),
+    );
+    let _erp = QueuePump::start(
+        &outbox.sqs,
+        &outbox.erp_queue,
+        outbox.erp_subscriber(&scene.store, &scene.erp),
+        QueueOptions::default(),
+    );
+    assert_each_order_delivered_once(&scene, &placed).await;
+    drop(relay);
+    let attempts = mailer.attempts.lock().unwrap().clone();
+    for order in &placed {
+        let expected = if order.email == placed[3].email { 2 } else { 1 };
+        assert_eq!(attempts[&order.email], expected, "{order:?}");
+    }
+}
