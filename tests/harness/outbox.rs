@@ -30,7 +30,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use checkout_adapters::{DynamoStore, HttpErp, SesMailer, SqsQueue};
-use checkout_domain::ports::{EventQueue, Mailer};
+use checkout_domain::ports::{DeliveryError, EventQueue, Mailer, OutgoingEmail};
 use checkout_outbox::relay::{Destination, Relay};
 use checkout_outbox::{EmailConfirmation, ErpSync, Subscriber};
 
@@ -96,6 +96,9 @@ pub struct Outbox {
     pub sender: String,
     /// Unique to this test: in queue names and in every address the test mails to.
     pub tag: String,
+    /// Emails SES accepted through [`Outbox::mailer`]: cheap to poll, where reading them back
+    /// from moto is not.
+    pub emails_accepted: Arc<Counter>,
     endpoint: String,
 }
 
@@ -121,6 +124,7 @@ impl Outbox {
             erp_dlq: String::new(),
             sender,
             tag,
+            emails_accepted: Arc::default(),
             endpoint,
         };
         outbox.email_queue = outbox.create_queue("email").await;
@@ -172,8 +176,12 @@ impl Outbox {
         self.relay_with(|queue| queue)
     }
 
+    /// SES as the function uses it, counting what it accepted.
     pub fn mailer(&self) -> Arc<dyn Mailer> {
-        Arc::new(SesMailer::new(self.ses.clone(), &self.sender))
+        Arc::new(CountingMailer {
+            inner: SesMailer::new(self.ses.clone(), &self.sender),
+            accepted: self.emails_accepted.clone(),
+        })
     }
 
     /// The email subscriber as the function builds it, sending through `mailer`.
@@ -197,7 +205,8 @@ impl Outbox {
         )
     }
 
-    /// Every email moto's SES sent to this test's addresses.
+    /// Every email moto's SES sent to this test's addresses. Moto serves its whole state at
+    /// once, so this is slow: poll [`Outbox::emails_accepted`] instead, then read them here.
     pub async fn sent_emails(&self) -> Vec<SentEmail> {
         let data: Value = reqwest::get(format!("{}/moto-api/data.json", self.endpoint))
             .await
@@ -244,6 +253,20 @@ impl Outbox {
             .values()
             .map(|v| v.parse::<usize>().unwrap_or(0))
             .sum()
+    }
+}
+
+struct CountingMailer {
+    inner: SesMailer,
+    accepted: Arc<Counter>,
+}
+
+#[async_trait::async_trait]
+impl Mailer for CountingMailer {
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), DeliveryError> {
+        self.inner.send(email).await?;
+        self.accepted.bump();
+        Ok(())
     }
 }
 
