@@ -330,9 +330,15 @@ async fn pump_stream(
     let mut iterators: HashMap<String, Option<String>> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut pending: Vec<EventRecord> = Vec::new();
-    loop {
-        // New shards, in listing order.
-        if let Ok(described) = streams.describe_stream().stream_arn(&arn).send().await {
+    for round in 0u64.. {
+        // New shards, in listing order; they are rare, so not every round.
+        let describe = round % 20 == 0 || order.is_empty();
+        let described = if describe {
+            streams.describe_stream().stream_arn(&arn).send().await.ok()
+        } else {
+            None
+        };
+        if let Some(described) = described {
             for shard in described
                 .stream_description
                 .and_then(|d| d.shards)
