@@ -174,8 +174,14 @@ async fn refused_then_confirmed(
         confirmed.body["totals"]["total"],
         problem["current"]["total"]
     );
-    let paid_so_far: i64 = before["totals"]["total"]["centAmount"].as_i64().unwrap();
-    let owed = cents(&confirmed.body["totals"]["total"]) - paid_so_far;
+    // The payment for the old total no longer fits: it was given back, and the customer pays
+    // the new total.
+    assert_eq!(
+        app.psp_requests("refund").len(),
+        1,
+        "the old payment is refunded"
+    );
+    let owed = cents(&confirmed.body["totals"]["total"]);
     app.pay(cart, Some(owed)).await;
     guest
         .post("/orders", order_request(cart))

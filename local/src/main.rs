@@ -8,12 +8,16 @@ mod outbox;
 use std::sync::Arc;
 
 use axum::middleware::from_fn_with_state;
+mod dev;
+
+use checkout_adapters::psp_simulator::PspSimulator;
 use checkout_adapters::{DynamoStore, MemoryStore};
 use checkout_domain::identity::Caller;
 use checkout_domain::ports::Store;
 use checkout_domain::service::{CatalogImport, Storefront};
 use checkout_http::identity::DevTokens;
 use checkout_http::routes;
+use checkout_http::webhook::WebhookSecrets;
 
 /// The demo catalog, tax rates and shipping methods the local server starts with.
 const DEMO_CATALOG: &str = include_str!("../demo.json");
@@ -63,7 +67,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     checkout_http::init_tracing();
 
-    let mut dev_routes = axum::Router::new();
+    let mut dev_routes = axum::Router::new(); // the outbox's, on the embedded store
     let store: Arc<dyn Store> = match env_or("CHECKOUT_STORE", "memory").as_str() {
         "memory" => {
             let store = Arc::new(MemoryStore::new());
@@ -85,12 +89,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
         }
     };
-    let storefront = Storefront::new(store);
+    let psp = Arc::new(PspSimulator::new());
+    let storefront = Storefront::new(store).with_psp(psp.clone());
+    let secrets = WebhookSecrets::parse(&env_or("CHECKOUT_STRIPE_WEBHOOK_SECRET", "whsec_dev"));
     let demo: CatalogImport = checkout_domain::input::from_slice(DEMO_CATALOG.as_bytes())?;
     storefront.import(&Caller::system(), &demo).await?;
 
     spawn_expiry(storefront.clone());
-    let app = routes::all(storefront)
+    let dev = dev::routes(storefront.clone(), psp, secrets.clone());
+    let app = routes::all(storefront, secrets)
+        .merge(dev)
         .merge(dev_routes)
         .layer(from_fn_with_state(tokens, DevTokens::middleware));
     let port: u16 = env_or("PORT", "3000").parse()?;

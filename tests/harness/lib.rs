@@ -16,6 +16,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+use checkout_adapters::psp_simulator::PspSimulator;
 use checkout_adapters::{DynamoStore, MemoryStore};
 use checkout_domain::identity::Caller;
 use checkout_domain::payment::{Payment, Transaction, TransactionKind, TransactionState};
@@ -24,14 +25,22 @@ use checkout_domain::service::{CatalogImport, Clock, Storefront};
 use checkout_domain::values::CartId;
 use checkout_http::identity::DevTokens;
 use checkout_http::routes;
+use checkout_http::webhook::WebhookSecrets;
 use time::OffsetDateTime;
 
 pub use serde_json;
+
+/// Stripe's `charge.refunded` event as the Stripe CLI produced it (see fixtures/stripe/SOURCES.md).
+pub const STRIPE_CHARGE_REFUNDED: &str = include_str!("../fixtures/stripe/charge.refunded.json");
 
 /// The catalog every scenario starts from (prices and rates chosen for hand computation).
 pub const CATALOG: &str = include_str!("../fixtures/catalog.json");
 
 const DEV_SECRET: &str = "test-secret";
+
+/// The webhook endpoint's secrets: the current one, and the previous one during a rotation.
+pub const WEBHOOK_SECRET: &str = "whsec_test_current";
+pub const WEBHOOK_SECRET_OLD: &str = "whsec_test_previous";
 
 /// Which store a backend runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +144,8 @@ pub struct App {
     pub requests: Arc<RequestCounter>,
     /// The store as a DynamoDB table, for its stream (DynamoDB backends only).
     pub dynamo: Option<DynamoStore>,
+    /// The payment provider, simulated.
+    pub psp: Arc<PspSimulator>,
 }
 
 impl App {
@@ -164,7 +175,10 @@ impl App {
         let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
         let storefront = Storefront::with_clock(store.clone(), clock.clone());
         let tokens = DevTokens::new(DEV_SECRET);
-        let router = routes::all(storefront.clone())
+        let psp = Arc::new(PspSimulator::new());
+        let storefront = storefront.with_psp(psp.clone());
+        let secrets = WebhookSecrets::parse(&format!("{WEBHOOK_SECRET},{WEBHOOK_SECRET_OLD}"));
+        let router = routes::all(storefront.clone(), secrets)
             .layer(from_fn_with_state(tokens.clone(), DevTokens::middleware));
         App {
             router,
@@ -174,6 +188,7 @@ impl App {
             clock,
             requests,
             dynamo,
+            psp,
         }
     }
 
@@ -202,6 +217,7 @@ impl App {
             amount_planned: amount,
             psp: "stripe".into(),
             psp_reference: reference.clone(),
+            planned_for_total: None,
             transactions: vec![Transaction {
                 id: uuid::Uuid::new_v4().to_string(),
                 kind: TransactionKind::Charge,
@@ -219,6 +235,79 @@ impl App {
             .expect("record the payment");
         cart.version = stored.version;
         stored.version
+    }
+
+    /// `POST /carts/{id}/payments` for what the cart owes (or `amount`); the intent's reference.
+    pub async fn start_payment(
+        &self,
+        client: &Client,
+        cart: &CartRef,
+        amount: Option<i64>,
+    ) -> String {
+        let body = match amount {
+            Some(amount) => json!({"amount": amount}),
+            None => json!({}),
+        };
+        let response = client
+            .post(&format!("/carts/{}/payments", cart.id), body)
+            .await;
+        response.assert_status(StatusCode::CREATED);
+        response.body["pspReference"]
+            .as_str()
+            .expect("a reference")
+            .to_string()
+    }
+
+    /// The signed webhook delivery of the simulator's success (or failure) event for `reference`.
+    pub fn payment_event(&self, reference: &str, succeeded: bool) -> String {
+        self.psp
+            .event(reference, succeeded)
+            .expect("a known intent")
+    }
+
+    /// Delivers a Stripe event body, signed now with the current webhook secret.
+    pub async fn deliver(&self, body: &str) -> TestResponse {
+        let header = checkout_adapters::stripe::sign(
+            body.as_bytes(),
+            WEBHOOK_SECRET,
+            self.storefront.now().unix_timestamp(),
+        );
+        self.deliver_signed(body, &header).await
+    }
+
+    pub async fn deliver_signed(&self, body: &str, header: &str) -> TestResponse {
+        self.anonymous()
+            .with_header("stripe-signature", header)
+            .post_raw("/webhooks/stripe", body.to_string())
+            .await
+    }
+
+    /// The PSP requests of one kind (`refund`, `cancel`, `create_intent`), repeats included.
+    pub fn psp_requests(
+        &self,
+        operation: &str,
+    ) -> Vec<checkout_adapters::psp_simulator::PspRequest> {
+        self.psp
+            .requests()
+            .into_iter()
+            .filter(|r| r.operation == operation)
+            .collect()
+    }
+
+    /// The cart and its order as stored.
+    pub async fn stored(
+        &self,
+        cart: &CartRef,
+    ) -> (
+        checkout_domain::cart::Cart,
+        Option<checkout_domain::order::Order>,
+    ) {
+        let (stored, order) = self
+            .store
+            .cart_and_order(&CartId::parse(&cart.id).unwrap())
+            .await
+            .unwrap();
+        (stored.expect("the cart exists"), order)
     }
 
     /// A guest cart ready to order: two mugs, addresses, standard shipping, guest details.

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use axum::middleware::from_fn;
-use checkout_adapters::DynamoStore;
+use checkout_adapters::{required_env, DynamoStore};
 use checkout_domain::service::Storefront;
 use checkout_http::{identity, routes};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     checkout_http::init_tracing();
-    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
+    let table = required_env("TABLE_NAME")?;
     let store = DynamoStore::from_config(&checkout_adapters::aws_config().await, table);
     let app =
         routes::with_problem_fallbacks(routes::create_order(Storefront::new(Arc::new(store))))

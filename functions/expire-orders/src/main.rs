@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use checkout_adapters::DynamoStore;
+use checkout_adapters::{required_env, DynamoStore};
 use checkout_domain::service::Storefront;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::{json, Value};
@@ -13,7 +13,7 @@ const BATCH: usize = 100;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     checkout_http::init_tracing();
-    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
+    let table = required_env("TABLE_NAME")?;
     let store = DynamoStore::from_config(&checkout_adapters::aws_config().await, table);
     let storefront = Storefront::new(Arc::new(store));
     lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| {

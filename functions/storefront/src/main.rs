@@ -4,16 +4,24 @@
 use std::sync::Arc;
 
 use axum::middleware::from_fn;
-use checkout_adapters::DynamoStore;
+use checkout_adapters::stripe::StripeClient;
+use checkout_adapters::{required_env, DynamoStore};
 use checkout_domain::service::Storefront;
 use checkout_http::{identity, routes};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     checkout_http::init_tracing();
-    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
-    let store = DynamoStore::from_config(&checkout_adapters::aws_config().await, table);
-    let app = routes::with_problem_fallbacks(routes::storefront(Storefront::new(Arc::new(store))))
+    let store = DynamoStore::from_config(
+        &checkout_adapters::aws_config().await,
+        required_env("TABLE_NAME")?,
+    );
+    let stripe = StripeClient::new(
+        required_env("STRIPE_API_BASE")?,
+        required_env("STRIPE_SECRET_KEY")?,
+    );
+    let storefront = Storefront::new(Arc::new(store)).with_psp(Arc::new(stripe));
+    let app = routes::with_problem_fallbacks(routes::storefront(storefront))
         .layer(from_fn(identity::from_lambda_context));
     lambda_http::run(app).await
 }

@@ -12,6 +12,7 @@
 //! | email registry  | `EMAIL#<email>`  | `CUSTOMER`|
 //! | idempotency key | `IDEMPOTENCY#<k>`| `IDEMPOTENCY` |
 //! | side effect done| `EFFECT#<consumer>#<event id>` | `EFFECT` |
+//! | payment interaction | `INTERACTION#<id>` | `INTERACTION` |
 //!
 //! An order lives in its cart's partition, so one Query reads a cart with its order (a replay
 //! costs one read) and `attribute_not_exists` on it means one order per cart. Index `gsi1`
@@ -43,12 +44,12 @@ use checkout_domain::order::{CommitAction, Order};
 use checkout_domain::order_number::OrderNumber;
 use checkout_domain::payment::PaymentState;
 use checkout_domain::ports::{
-    history_key, CartWriteError, CommitError, EffectLog, OrderPage, Store,
+    history_key, CartWriteError, CommitError, EffectLog, OrderPage, PaymentWriteError, Store,
 };
 use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
 use checkout_domain::StoreError;
 
-use crate::dynamodb_commit::Expr;
+use crate::dynamodb_commit::{send_payment_write, Expr};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
@@ -95,6 +96,10 @@ pub(crate) fn order_key(cart: &CartId) -> Item {
 
 pub(crate) fn email_key(email: &Email) -> Item {
     key(format!("EMAIL#{}", email.normalized()), "CUSTOMER")
+}
+
+pub(crate) fn interaction_key(id: &str) -> Item {
+    key(format!("INTERACTION#{id}"), "INTERACTION")
 }
 
 pub(crate) fn idempotency_key(key_: &str) -> Item {
@@ -690,6 +695,55 @@ impl Store for DynamoStore {
                 other => Err(StoreError(DisplayErrorContext(&other).to_string())),
             },
         }
+    }
+
+    async fn record_cart_payments(
+        &self,
+        cart: &Cart,
+        expected_payment_revision: u64,
+        interactions: &[String],
+    ) -> Result<(), PaymentWriteError> {
+        let mut e = Expr::default();
+        let (payments, revision, state) = (
+            e.name("payments"),
+            e.name("paymentRevision"),
+            e.name("state"),
+        );
+        let payments_value = e.value(
+            serde_dynamo::to_attribute_value(&cart.payments)
+                .map_err(|e| StoreError(format!("encode: {e}")))?,
+        );
+        let (next, expected, active) = (
+            e.number(cart.payment_revision),
+            e.number(expected_payment_revision),
+            e.string("Active"),
+        );
+        let item = crate::dynamodb_commit::update(
+            &self.table,
+            cart_key(&cart.id),
+            &format!("SET {payments} = {payments_value}, {revision} = {next}"),
+            &format!("{revision} = {expected} AND {state} = {active}"),
+            e,
+        )?;
+        send_payment_write(self, item, interactions).await
+    }
+
+    async fn record_order_payments(
+        &self,
+        order: &Order,
+        expected_revision: u64,
+        interactions: &[String],
+    ) -> Result<(), PaymentWriteError> {
+        let mut e = Expr::default();
+        let revision = e.name("revision");
+        let expected = e.number(expected_revision);
+        let item = crate::dynamodb_commit::put(
+            &self.table,
+            order_item(order)?,
+            &format!("{revision} = {expected}"),
+            e,
+        )?;
+        send_payment_write(self, item, interactions).await
     }
 
     async fn guest_orders(&self, email: &Email) -> Result<Vec<Order>, StoreError> {

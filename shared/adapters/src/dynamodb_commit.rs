@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | 0 | order `CART#id / ORDER` | put | `attribute_not_exists(pk)`: one order per cart |
 //! | 1 | number `ORDERNUMBER#n` | put | `attribute_not_exists(pk)`: numbers are unique |
-//! | 2 | cart | `Active → Ordered`, version + 1 | at the client's version, `Active` |
+//! | 2 | cart | `Active → Ordered`, version + 1 | at the client's version and payment revision, `Active` |
 //! | 3.. | product per SKU | stock − quantity | stock suffices, price and tax category as priced |
 //! | .. | discount code | redemptions + 1 | terms as priced, unexpired, redemptions left |
 //! | .. | pricing config | check | tax rates, shipping terms, minimum order value as priced |
@@ -94,7 +94,7 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> 
     serde_dynamo::to_attribute_value(value).map_err(|e| StoreError(format!("encode: {e}")))
 }
 
-fn put(
+pub(crate) fn put(
     table: &str,
     item: Item,
     condition: &str,
@@ -112,7 +112,7 @@ fn put(
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-fn update(
+pub(crate) fn update(
     table: &str,
     key: Item,
     set: &str,
@@ -236,6 +236,61 @@ fn pricing_check(table: &str, plan: &CommitPlan) -> Result<TransactWriteItem, St
     check(table, config_key(), &conditions.join(" AND "), e)
 }
 
+/// The puts that claim payment interaction ids: each unique across all transactions.
+pub(crate) fn interaction_claims(
+    table: &str,
+    interactions: &[String],
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    interactions
+        .iter()
+        .map(|id| {
+            let mut e = Expr::default();
+            let pk = e.name("pk");
+            put(
+                table,
+                crate::dynamodb::interaction_key(id),
+                &format!("attribute_not_exists({pk})"),
+                e,
+            )
+        })
+        .collect()
+}
+
+/// Sends a payment write: `first` (the cart or order, conditioned on its revision) and the
+/// interaction claims after it.
+pub(crate) async fn send_payment_write(
+    store: &DynamoStore,
+    first: TransactWriteItem,
+    interactions: &[String],
+) -> Result<(), checkout_domain::ports::PaymentWriteError> {
+    use checkout_domain::ports::PaymentWriteError;
+    let mut items = vec![first];
+    items.extend(interaction_claims(store.table(), interactions)?);
+    let result = store
+        .client()
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(error) => match error.into_service_error() {
+            TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                let reasons = cancelled.cancellation_reasons.unwrap_or_default();
+                let failed =
+                    |r: &CancellationReason| r.code.as_deref() == Some("ConditionalCheckFailed");
+                if reasons.iter().skip(1).any(failed) {
+                    Err(PaymentWriteError::DuplicateInteraction)
+                } else {
+                    // The revision moved, or contention: either way, read again.
+                    Err(PaymentWriteError::Conflict)
+                }
+            }
+            other => Err(PaymentWriteError::Store(store_error_of(other))),
+        },
+    }
+}
+
 impl DynamoStore {
     pub(crate) async fn commit_plan(&self, plan: &CommitPlan) -> Result<(), CommitError> {
         let table = self.table();
@@ -275,6 +330,8 @@ impl DynamoStore {
             e.name("orderNumber"),
             e.name("updatedAt"),
         );
+        let payment_revision = e.name("paymentRevision");
+        let seen_payments = e.number(plan.expected_payment_revision);
         let (ordered, active) = (e.string("Ordered"), e.string("Active"));
         let (next, expected) = (
             e.number(plan.expected_cart_version + 1),
@@ -283,7 +340,8 @@ impl DynamoStore {
         let number_value = e.string(order.order_number.to_string());
         let now = e.value(encode(&time_rfc3339(plan.now))?);
         let set = format!("SET {state} = {ordered}, {version} = {next}, {number} = {number_value}, {updated} = {now}");
-        let condition = format!("{version} = {expected} AND {state} = {active}");
+        let condition =
+            format!("{version} = {expected} AND {state} = {active} AND {payment_revision} = {seen_payments}");
         items.push(update(
             table,
             cart_key(&order.cart_id),

@@ -5,14 +5,21 @@ pub mod dynamodb;
 mod dynamodb_commit;
 pub mod erp;
 pub mod memory;
+pub mod psp_simulator;
 pub mod ses;
 pub mod sqs;
+pub mod stripe;
 
 pub use dynamodb::DynamoStore;
 pub use erp::HttpErp;
 pub use memory::MemoryStore;
 pub use ses::SesMailer;
 pub use sqs::SqsQueue;
+
+/// A Lambda's required setting, or a message naming the missing variable.
+pub fn required_env(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("{name} is not set"))
+}
 
 /// Builds the AWS SDK configuration once, from the environment (region, credentials and
 /// `AWS_ENDPOINT_URL*` for local endpoints), as Lambda and the local server both need.

@@ -21,7 +21,7 @@ use checkout_domain::order::{CommitAction, Order, OrderState};
 use checkout_domain::order_number::OrderNumber;
 use checkout_domain::payment::PaymentState;
 use checkout_domain::ports::{
-    history_key, CartWriteError, CommitError, EffectLog, OrderPage, Store,
+    history_key, CartWriteError, CommitError, EffectLog, OrderPage, PaymentWriteError, Store,
 };
 use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
 use checkout_domain::StoreError;
@@ -41,6 +41,8 @@ struct State {
     customers: HashMap<String, Option<CustomerId>>,
     /// Side effects consumers performed, as `(consumer, event id)`.
     effects: std::collections::HashSet<(String, String)>,
+    /// Every payment interaction id ever recorded: unique across all transactions.
+    interactions: std::collections::HashSet<String>,
 }
 
 impl State {
@@ -114,6 +116,16 @@ impl State {
             }
         }
         rejections
+    }
+}
+
+impl State {
+    fn claim_interactions(&mut self, interactions: &[String]) -> Result<(), PaymentWriteError> {
+        if interactions.iter().any(|i| self.interactions.contains(i)) {
+            return Err(PaymentWriteError::DuplicateInteraction);
+        }
+        self.interactions.extend(interactions.iter().cloned());
+        Ok(())
     }
 }
 
@@ -390,6 +402,46 @@ impl Store for MemoryStore {
             self.publish(Some(before), Some(after));
         }
         Ok(true)
+    }
+
+    async fn record_cart_payments(
+        &self,
+        cart: &Cart,
+        expected_payment_revision: u64,
+        interactions: &[String],
+    ) -> Result<(), PaymentWriteError> {
+        let mut state = self.lock();
+        let current = state.carts.get(&cart.id);
+        if !current.is_some_and(|c| {
+            c.payment_revision == expected_payment_revision && c.state == CartState::Active
+        }) {
+            return Err(PaymentWriteError::Conflict);
+        }
+        state.claim_interactions(interactions)?;
+        let stored = state.carts.get_mut(&cart.id).expect("checked above");
+        stored.payments = cart.payments.clone();
+        stored.payment_revision = cart.payment_revision;
+        Ok(())
+    }
+
+    async fn record_order_payments(
+        &self,
+        order: &Order,
+        expected_revision: u64,
+        interactions: &[String],
+    ) -> Result<(), PaymentWriteError> {
+        let mut state = self.lock();
+        if state
+            .orders
+            .get(&order.cart_id)
+            .is_none_or(|o| o.revision != expected_revision)
+        {
+            return Err(PaymentWriteError::Conflict);
+        }
+        state.claim_interactions(interactions)?;
+        let before = state.orders.insert(order.cart_id.clone(), order.clone());
+        self.publish(before, Some(order.clone()));
+        Ok(())
     }
 
     async fn guest_orders(&self, email: &Email) -> Result<Vec<Order>, StoreError> {

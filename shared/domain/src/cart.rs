@@ -118,6 +118,10 @@ pub struct Cart {
     pub discount_codes: Vec<AppliedDiscount>,
     #[serde(default)]
     pub payments: Vec<Payment>,
+    /// Counts payment changes. They do not bump `version` (a customer's concurrent edit is
+    /// not invalidated by a webhook), but a commit is conditioned on both.
+    #[serde(default)]
+    pub payment_revision: u64,
     pub totals: Totals,
     /// Set when the cart became an order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,6 +189,7 @@ impl Cart {
             shipping_method: None,
             discount_codes: Vec::new(),
             payments: Vec::new(),
+            payment_revision: 0,
             totals: Totals::zero(currency),
             order_number: None,
             created_at: now,

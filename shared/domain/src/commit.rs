@@ -29,6 +29,9 @@ pub const SAVED_ORDER_HOLD: Duration = Duration::minutes(30);
 /// How often a generated order number is redrawn after a collision.
 const ORDER_NUMBER_ATTEMPTS: usize = 3;
 
+/// How often a commit re-reads a cart that changed under it without a version change.
+const MAX_REFRESHES: usize = 3;
+
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateOrderInput {
@@ -93,6 +96,8 @@ pub struct PricingExpectation {
 pub struct CommitPlan {
     pub order: Order,
     pub expected_cart_version: u64,
+    /// The payments the order snapshots are all the cart has: none landed since the read.
+    pub expected_payment_revision: u64,
     pub reservations: Vec<Reservation>,
     /// Codes to redeem once each, valid only with these terms, unexpired, with redemptions left.
     pub redemptions: Vec<DiscountDefinition>,
@@ -191,19 +196,29 @@ impl Storefront {
         if let Some(order) = existing {
             return self.replay_or_refuse(&order, input, ticket).await;
         }
-        if cart.state != CartState::Active || cart.version != input.cart_version {
-            return Err(conflict(&cart, input.cart_version));
-        }
-        let action = input.action.unwrap_or(CommitAction::Checkout);
-        let payment_state = check_preconditions(&cart, action)?;
+        self.commit_loaded(cart, input, requested_number, ticket)
+            .await
+    }
 
-        let mut cart = cart;
-        let mut repriced_once = false;
+    /// Commits a cart already read (and its access checked) by the caller.
+    pub(crate) async fn commit_loaded(
+        &self,
+        mut cart: Cart,
+        input: &CreateOrderInput,
+        requested_number: Option<OrderNumber>,
+        ticket: Option<&Ticket>,
+    ) -> Result<OrderResponse, Error> {
+        let action = input.action.unwrap_or(CommitAction::Checkout);
+        let mut refreshed = 0;
         let mut number = requested_number
             .clone()
             .unwrap_or_else(|| OrderNumber::generate(self.now()));
         let mut attempts = 0;
         loop {
+            if cart.state != CartState::Active || cart.version != input.cart_version {
+                return Err(conflict(&cart, input.cart_version));
+            }
+            let payment_state = check_preconditions(&cart, action)?;
             attempts += 1;
             let now = self.now();
             let expires_at = (action == CommitAction::SaveOrder).then(|| now + SAVED_ORDER_HOLD);
@@ -235,13 +250,13 @@ impl Storefront {
                         order_number: number.to_string(),
                     });
                 }
-                Retry::Repriced(fresh) if !repriced_once => {
-                    repriced_once = true;
+                // A payment landed (or the catalog moved without changing this price) between
+                // the read and the write: decide again on the cart as it is now.
+                Retry::Refreshed(fresh) if refreshed < MAX_REFRESHES => {
+                    refreshed += 1;
                     cart = *fresh;
                 }
-                Retry::Repriced(_) => {
-                    return Err(Error::internal("pricing conditions failed twice"))
-                }
+                Retry::Refreshed(_) => return Err(Error::RequestInProgress { retry_after: 1 }),
                 Retry::Answer(answer) => return answer,
             }
         }
@@ -350,7 +365,7 @@ impl Storefront {
             return Ok(Retry::Answer(Err(Error::PriceChanged(Box::new(change)))));
         }
         // Something moved that does not change this customer's price: commit as priced now.
-        Ok(Retry::Repriced(Box::new(fresh)))
+        Ok(Retry::Refreshed(Box::new(fresh)))
     }
 
     async fn replay_or_refuse(
@@ -381,7 +396,7 @@ impl Storefront {
 
 enum Retry {
     NewNumber,
-    Repriced(Box<Cart>),
+    Refreshed(Box<Cart>),
     Answer(Result<OrderResponse, Error>),
 }
 
@@ -446,11 +461,27 @@ pub fn check_preconditions(cart: &Cart, action: CommitAction) -> Result<PaymentS
         CommitAction::Checkout => {
             let secured = payment::secured(&cart.payments, cart.currency);
             if secured.is_zero() {
-                return Err(if cart.payments.iter().any(|p| p.is_pending()) {
-                    Error::PaymentPending
-                } else {
-                    Error::PaymentRequired { total }
-                });
+                // A payment that took money and was given back did not fit this cart.
+                if let Some(reversed) = cart
+                    .payments
+                    .iter()
+                    .map(payment::Payment::captured)
+                    .filter(|&c| c > 0)
+                    .max()
+                {
+                    return Err(Error::PaymentAmountMismatch {
+                        authorized: Money::new(reversed, cart.currency),
+                        total,
+                    });
+                }
+                let reported = cart.payments.iter().any(|p| !p.transactions.is_empty());
+                return Err(
+                    if reported && cart.payments.iter().any(|p| p.is_pending()) {
+                        Error::PaymentPending
+                    } else {
+                        Error::PaymentRequired { total }
+                    },
+                );
             }
             if secured != total {
                 return Err(Error::PaymentAmountMismatch {
@@ -492,6 +523,7 @@ fn plan(
     }
     Ok(CommitPlan {
         expected_cart_version,
+        expected_payment_revision: cart.payment_revision,
         reservations: cart
             .line_items
             .iter()

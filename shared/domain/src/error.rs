@@ -136,6 +136,8 @@ pub enum Error {
     Forbidden,
     #[error("not found")]
     NotFound,
+    #[error("no route matches")]
+    RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("cart version {expected} is stale; current is {current_version}")]
@@ -169,6 +171,8 @@ pub enum Error {
     PriceChanged(Box<PriceChange>),
     #[error("email already registered")]
     EmailAlreadyRegistered,
+    #[error("webhook signature rejected: {0}")]
+    InvalidSignature(String),
     #[error("idempotency key reused with a different request")]
     IdempotencyKeyReused,
     #[error("a request with this idempotency key is in progress")]
@@ -268,6 +272,13 @@ impl Error {
                     "Not found",
                     None,
                     "No such resource.".into(),
+                ),
+                Error::RouteNotFound => (
+                    404,
+                    "NotFound",
+                    "Not found",
+                    None,
+                    "No route matches this path; see the API's OpenAPI document.".into(),
                 ),
                 Error::MethodNotAllowed => (
                     405,
@@ -422,6 +433,13 @@ impl Error {
                     "Email already registered",
                     Some("sign_in"),
                     "Email already registered. Please login to continue.".into(),
+                ),
+                Error::InvalidSignature(reason) => (
+                    400,
+                    "InvalidSignature",
+                    "The webhook signature is not valid",
+                    Some("fix_request"),
+                    format!("The webhook was not accepted: {reason}."),
                 ),
                 Error::IdempotencyKeyReused => (
                     422,

@@ -14,8 +14,10 @@ pub mod order;
 pub mod order_number;
 pub mod orders;
 pub mod payment;
+pub mod payments;
 pub mod ports;
 pub mod pricing;
+pub mod psp;
 pub mod service;
 pub mod values;
 

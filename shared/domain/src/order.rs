@@ -68,14 +68,13 @@ pub struct Order {
     /// Hash of the guest's claim token, by which a later account can adopt the order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_token_hash: Option<SessionHash>,
-    /// Bumped by every change to the order after its creation (state, payment state), so
-    /// each change is one event with a per-order sequence number (`crate::events`).
+    /// Counts every change to the order (1 at creation); writes are conditioned on it, and
+    /// consumers order events by it.
     #[serde(default = "first_revision")]
     pub revision: u64,
 }
 
-/// The revision an order is created with.
-pub const fn first_revision() -> u64 {
+fn first_revision() -> u64 {
     1
 }
 
@@ -116,7 +115,7 @@ impl Order {
             created_at: now,
             expires_at,
             claim_token_hash: None,
-            revision: first_revision(),
+            revision: 1,
         }
     }
 

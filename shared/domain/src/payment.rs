@@ -41,6 +41,10 @@ pub struct Payment {
     pub amount_planned: Money,
     pub psp: String,
     pub psp_reference: String,
+    /// The cart total this payment was planned against; a payment for an older total no
+    /// longer fits the cart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_for_total: Option<Money>,
     #[serde(default)]
     pub transactions: Vec<Transaction>,
 }
@@ -75,13 +79,21 @@ impl Payment {
         self.sum(&[TransactionKind::Refund], TransactionState::Success)
     }
 
+    /// Money this payment took at some point (authorized or charged), reversed or not.
+    pub fn captured(&self) -> i64 {
+        use TransactionKind::*;
+        self.sum(&[Authorization], TransactionState::Success)
+            .max(self.sum(&[Charge], TransactionState::Success))
+    }
+
+    /// Still waiting for the provider's outcome: planned with nothing reported yet, or only
+    /// pending authorizations or charges so far.
     pub fn is_pending(&self) -> bool {
-        self.transactions.iter().any(|t| {
-            t.state == TransactionState::Pending
-                && matches!(
-                    t.kind,
-                    TransactionKind::Authorization | TransactionKind::Charge
-                )
+        !self.transactions.iter().any(|t| {
+            matches!(
+                t.kind,
+                TransactionKind::Authorization | TransactionKind::Charge
+            ) && t.state != TransactionState::Pending
         })
     }
 }
@@ -118,7 +130,7 @@ pub fn payment_state(payments: &[Payment], total: Money) -> PaymentState {
         PaymentState::Refunded
     } else if secured > 0 {
         PaymentState::BalanceDue
-    } else if payments.iter().any(Payment::is_pending) || payments.is_empty() {
+    } else if payments.is_empty() || payments.iter().any(Payment::is_pending) {
         PaymentState::Pending
     } else {
         PaymentState::Failed
@@ -146,6 +158,7 @@ mod tests {
             amount_planned: Money::new(1000, Currency::EUR),
             psp: "stripe".into(),
             psp_reference: "pi_1".into(),
+            planned_for_total: None,
             transactions,
         }
     }
@@ -158,7 +171,7 @@ mod tests {
         let card = payment(vec![tx(Authorization, Success, 700)]);
         let total = Money::new(1000, Currency::EUR);
         assert_eq!(
-            payment_state(&[gift_card.clone()], total),
+            payment_state(std::slice::from_ref(&gift_card), total),
             PaymentState::BalanceDue
         );
         assert_eq!(payment_state(&[gift_card, card], total), PaymentState::Paid);

@@ -73,6 +73,22 @@ pub fn decode_cursor(cursor: &str) -> Option<String> {
     .then_some(key)
 }
 
+/// Why a payment write did not happen.
+#[derive(Debug)]
+pub enum PaymentWriteError {
+    /// The cart or order moved on (or is no longer where the payment belongs): read again.
+    Conflict,
+    /// An interaction id was already recorded: the event was seen before.
+    DuplicateInteraction,
+    Store(StoreError),
+}
+
+impl From<StoreError> for PaymentWriteError {
+    fn from(error: StoreError) -> Self {
+        PaymentWriteError::Store(error)
+    }
+}
+
 /// One page of a customer's orders, newest first.
 #[derive(Debug, Clone)]
 pub struct OrderPage {
@@ -136,6 +152,23 @@ pub trait Store: Send + Sync + 'static {
     /// Cancels an expired saved order and gives back its stock and code redemptions, iff it
     /// is still open and unpaid. Returns whether it did.
     async fn release_order(&self, order: &Order, now: OffsetDateTime) -> Result<bool, StoreError>;
+
+    /// Stores the cart's payments iff it is `Active` at payment revision `expected`,
+    /// claiming each interaction id (unique across all transactions).
+    async fn record_cart_payments(
+        &self,
+        cart: &Cart,
+        expected_payment_revision: u64,
+        interactions: &[String],
+    ) -> Result<(), PaymentWriteError>;
+    /// Stores the order (its payments and payment state) iff it is at revision `expected`,
+    /// claiming each interaction id.
+    async fn record_order_payments(
+        &self,
+        order: &Order,
+        expected_revision: u64,
+        interactions: &[String],
+    ) -> Result<(), PaymentWriteError>;
 
     /// Guest orders placed with `email` (normalized match), any order.
     async fn guest_orders(&self, email: &Email) -> Result<Vec<Order>, StoreError>;

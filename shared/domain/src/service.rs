@@ -15,6 +15,7 @@ use crate::error::{Error, FieldErrors};
 use crate::identity::Caller;
 use crate::money::{Currency, Money};
 use crate::ports::{CartWriteError, Store};
+use crate::psp::{PaymentProvider, PspError};
 use crate::values::{CartId, CountryCode, DiscountCode, SessionToken, Sku};
 
 /// A source of the current time, so expiry can be tested without waiting.
@@ -56,6 +57,36 @@ pub struct ShippingOffer {
 pub struct Storefront {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    psp: Arc<dyn PaymentProvider>,
+}
+
+/// The provider of a deployment that takes no payments: every call is refused.
+struct NoPaymentProvider;
+
+#[async_trait::async_trait]
+impl PaymentProvider for NoPaymentProvider {
+    fn name(&self) -> &'static str {
+        "none"
+    }
+
+    async fn create_intent(
+        &self,
+        _: &crate::psp::IntentRequest,
+    ) -> Result<crate::psp::Intent, PspError> {
+        Err(PspError("no payment provider is configured".into()))
+    }
+
+    async fn retrieve(&self, _: &str) -> Result<Option<crate::values::CartId>, PspError> {
+        Err(PspError("no payment provider is configured".into()))
+    }
+
+    async fn cancel(&self, _: &str, _: &str) -> Result<crate::psp::Reversal, PspError> {
+        Err(PspError("no payment provider is configured".into()))
+    }
+
+    async fn refund(&self, _: &str, _: Money, _: &str) -> Result<crate::psp::Reversal, PspError> {
+        Err(PspError("no payment provider is configured".into()))
+    }
 }
 
 impl Storefront {
@@ -64,7 +95,21 @@ impl Storefront {
     }
 
     pub fn with_clock(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Storefront { store, clock }
+        Storefront {
+            store,
+            clock,
+            psp: Arc::new(NoPaymentProvider),
+        }
+    }
+
+    /// The same storefront, taking payments through `psp`.
+    pub fn with_psp(mut self, psp: Arc<dyn PaymentProvider>) -> Self {
+        self.psp = psp;
+        self
+    }
+
+    pub fn psp(&self) -> &dyn PaymentProvider {
+        self.psp.as_ref()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -217,7 +262,14 @@ impl Storefront {
             .await?;
         let next = cart.apply(&actions, &catalog, self.clock.now())?;
         match self.store.replace_cart(&next, input.version).await {
-            Ok(()) => Ok(next),
+            Ok(()) => {
+                if next.totals.total != cart.totals.total {
+                    self.release_stale_payments(&next).await?;
+                    // The cart as stored now, with any reversals recorded.
+                    return Ok(self.store.cart(&next.id).await?.unwrap_or(next));
+                }
+                Ok(next)
+            }
             Err(CartWriteError::Store(e)) => Err(Error::Store(e)),
             Err(CartWriteError::Conflict(current)) => Err(match current {
                 Some(current) => conflict(&current, input.version),

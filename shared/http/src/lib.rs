@@ -5,6 +5,7 @@ pub mod identity;
 pub mod json;
 pub mod problem;
 pub mod routes;
+pub mod webhook;
 
 pub use problem::ApiError;
 

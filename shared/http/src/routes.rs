@@ -27,6 +27,7 @@ pub fn storefront(storefront: Storefront) -> Router {
         .route("/shipping-methods", get(shipping_methods))
         .route("/carts", post(create_cart))
         .route("/carts/{cart_id}", get(get_cart).post(update_cart))
+        .route("/carts/{cart_id}/payments", post(create_payment))
         .route("/orders", get(list_orders))
         .route("/orders/lookup", post(lookup_order))
         .route("/orders/{order_number}", get(get_order))
@@ -42,14 +43,18 @@ pub fn create_order(storefront: Storefront) -> Router {
 }
 
 /// Every public route in one router, as the local server serves them.
-pub fn all(storefront: Storefront) -> Router {
-    with_problem_fallbacks(self::storefront(storefront.clone()).merge(create_order(storefront)))
+pub fn all(storefront: Storefront, secrets: crate::webhook::WebhookSecrets) -> Router {
+    with_problem_fallbacks(
+        self::storefront(storefront.clone())
+            .merge(create_order(storefront.clone()))
+            .merge(crate::webhook::routes(storefront, secrets)),
+    )
 }
 
 /// Wraps a router so that unknown paths and methods answer with problem+json too.
 pub fn with_problem_fallbacks(router: Router) -> Router {
     router
-        .fallback(|| async { ApiError(Error::NotFound) })
+        .fallback(|| async { ApiError(Error::RouteNotFound) })
         .method_not_allowed_fallback(|| async { ApiError(Error::MethodNotAllowed) })
 }
 
@@ -123,6 +128,16 @@ async fn lookup_order(
     Json(input): Json<LookupInput>,
 ) -> Result<Json<Value>> {
     Ok(Json(app.lookup(&input).await?.view()))
+}
+
+async fn create_payment(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Path(cart_id): Path<String>,
+    Json(input): Json<checkout_domain::payments::CreatePaymentInput>,
+) -> Result<Response> {
+    let payment = app.create_payment(&caller, &cart_id, &input).await?;
+    Ok((StatusCode::CREATED, Json(payment)).into_response())
 }
 
 async fn claim_orders(

@@ -1,0 +1,255 @@
+//! The Stripe adapter: signatures against Stripe's own test vectors, real webhook payloads
+//! into payment events, and the REST calls as a fake Stripe server sees them.
+
+use checkout_adapters::stripe::{self, Interpretation, StripeClient};
+use checkout_domain::money::{Currency, Money};
+use checkout_domain::psp::{IntentRequest, PaymentOutcome, PaymentProvider};
+use checkout_domain::values::{CartId, CustomerId};
+use checkout_tests::serde_json::{self, json, Value};
+use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const VECTORS: &str = include_str!("fixtures/stripe/signature_vectors.json");
+
+#[test]
+fn every_signature_vector_gives_the_expected_answer() {
+    let vectors: Value = serde_json::from_str(VECTORS).unwrap();
+    let vectors = vectors["vectors"].as_array().unwrap();
+    assert_eq!(vectors.len(), 28);
+    for vector in vectors {
+        let valid = stripe::verify_signature(
+            vector["header"].as_str(),
+            vector["payload"].as_str().unwrap().as_bytes(),
+            &[vector["secret"].as_str().unwrap().to_string()],
+            vector["now"].as_i64().unwrap(),
+            vector["tolerance_s"].as_i64(),
+        )
+        .is_ok();
+        assert_eq!(
+            valid,
+            vector["expected_valid"].as_bool().unwrap(),
+            "vector {}",
+            vector["name"]
+        );
+    }
+}
+
+#[test]
+fn a_rotation_accepts_either_secret_and_nothing_else() {
+    let body = br#"{"id":"evt_1"}"#;
+    let header = stripe::sign(body, "whsec_old", 1_000);
+    let both = ["whsec_new".to_string(), "whsec_old".to_string()];
+    assert!(stripe::verify_signature(Some(&header), body, &both, 1_000, Some(300)).is_ok());
+    assert_eq!(
+        stripe::verify_signature(Some(&header), body, &both[..1], 1_000, Some(300)),
+        Err(stripe::SignatureError::Mismatch)
+    );
+    assert_eq!(
+        stripe::verify_signature(Some(&header), br#"{"id":"evt_2"}"#, &both, 1_000, Some(300)),
+        Err(stripe::SignatureError::Mismatch)
+    );
+    assert_eq!(
+        stripe::verify_signature(Some(&header), body, &both, 1_301, Some(300)),
+        Err(stripe::SignatureError::Stale)
+    );
+    assert!(stripe::verify_signature(Some(&header), body, &both, 1_300, Some(300)).is_ok());
+    assert_eq!(
+        stripe::verify_signature(None, body, &both, 1_000, Some(300)),
+        Err(stripe::SignatureError::Missing)
+    );
+}
+
+/// A fixture event with our cart's id in its metadata, as our intents carry it.
+fn fixture(name: &str, cart: &CartId) -> stripe::Event {
+    let text = match name {
+        "payment_intent.succeeded" => include_str!("fixtures/stripe/payment_intent.succeeded.json"),
+        "payment_intent.payment_failed" => {
+            include_str!("fixtures/stripe/payment_intent.payment_failed.json")
+        }
+        "payment_intent.canceled" => include_str!("fixtures/stripe/payment_intent.canceled.json"),
+        "payment_intent.amount_capturable_updated" => {
+            include_str!("fixtures/stripe/payment_intent.amount_capturable_updated.json")
+        }
+        "charge.refunded" => include_str!("fixtures/stripe/charge.refunded.json"),
+        other => panic!("no fixture {other}"),
+    };
+    let mut event: Value = serde_json::from_str(text).unwrap();
+    event["data"]["object"]["metadata"] = json!({"cartId": cart.to_string()});
+    if name == "charge.refunded" {
+        event["data"]["object"]["payment_intent"] = json!("pi_000000000000000000000000");
+    }
+    serde_json::from_value(event).unwrap()
+}
+
+#[test]
+fn real_stripe_payloads_become_payment_events() {
+    let cart = CartId::new();
+    let usd = |cents| Money::new(cents, Currency::USD);
+    let cases = [
+        (
+            "payment_intent.succeeded",
+            PaymentOutcome::Charged { amount: usd(2000) },
+        ),
+        (
+            "payment_intent.amount_capturable_updated",
+            PaymentOutcome::Authorized { amount: usd(2000) },
+        ),
+        (
+            "payment_intent.canceled",
+            PaymentOutcome::Canceled { amount: usd(2000) },
+        ),
+        (
+            "charge.refunded",
+            PaymentOutcome::Refunded {
+                total_refunded: usd(100),
+            },
+        ),
+    ];
+    for (name, expected) in cases {
+        let Interpretation::Payment(event) = stripe::interpret(&fixture(name, &cart)).unwrap()
+        else {
+            panic!("{name} is a payment event");
+        };
+        assert_eq!(event.outcome, expected, "{name}");
+        assert_eq!(event.cart_id, cart);
+        assert_eq!(event.reference, "pi_000000000000000000000000");
+    }
+    let Interpretation::Payment(failed) =
+        stripe::interpret(&fixture("payment_intent.payment_failed", &cart)).unwrap()
+    else {
+        panic!("a payment event");
+    };
+    assert!(
+        matches!(
+            failed.outcome,
+            PaymentOutcome::Failed {
+                reason: Some(_),
+                ..
+            }
+        ),
+        "{failed:?}"
+    );
+    // The 2020 API's embedded charge names the charge interaction.
+    let Interpretation::Payment(succeeded) =
+        stripe::interpret(&fixture("payment_intent.succeeded", &cart)).unwrap()
+    else {
+        panic!();
+    };
+    assert!(
+        succeeded.interaction_id.starts_with("charge:ch_"),
+        "{}",
+        succeeded.interaction_id
+    );
+
+    // Without our metadata (someone else's intent on the same account), it is ignored.
+    let mut foreign: Value = serde_json::from_str(include_str!(
+        "fixtures/stripe/payment_intent.succeeded.json"
+    ))
+    .unwrap();
+    foreign["data"]["object"]["metadata"] = json!({});
+    let foreign: stripe::Event = serde_json::from_value(foreign).unwrap();
+    assert!(matches!(
+        stripe::interpret(&foreign).unwrap(),
+        Interpretation::Ignored(_)
+    ));
+}
+
+#[tokio::test]
+async fn the_client_sends_what_stripe_expects_with_an_idempotency_key_on_every_call() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents"))
+        .and(header("authorization", "Bearer sk_test_123"))
+        .and(header("idempotency-key", "intent:key-1"))
+        .and(body_string_contains("amount=2140"))
+        .and(body_string_contains("currency=eur"))
+        .and(body_string_contains("metadata%5BcartId%5D="))
+        .and(body_string_contains("metadata%5BcartVersion%5D=7"))
+        .and(body_string_contains("metadata%5BcustomerId%5D=alice"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "pi_123", "client_secret": "pi_123_secret_x"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/refunds"))
+        .and(header("idempotency-key", "refund:pi_123"))
+        .and(body_string_contains("payment_intent=pi_123"))
+        .and(body_string_contains("amount=500"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "re_1", "status": "succeeded"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_intents/pi_123/cancel"))
+        .and(header("idempotency-key", "cancel:pi_123"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "pi_123"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let cart = CartId::new();
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents/pi_123"))
+        .and(header("authorization", "Bearer sk_test_123"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "pi_123", "metadata": {"cartId": cart.to_string()}})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents/pi_unknown"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"error": {"code": "resource_missing"}})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let client = StripeClient::new(server.uri(), "sk_test_123");
+    assert_eq!(client.retrieve("pi_123").await.unwrap(), Some(cart));
+    assert_eq!(client.retrieve("pi_unknown").await.unwrap(), None);
+    let intent = client
+        .create_intent(&IntentRequest {
+            amount: Money::new(2140, Currency::EUR),
+            cart_id: CartId::new(),
+            cart_version: 7,
+            customer_id: Some(CustomerId::parse("alice").unwrap()),
+            idempotency_key: "intent:key-1".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(intent.reference, "pi_123");
+    assert_eq!(intent.client_secret, "pi_123_secret_x");
+    let refund = client
+        .refund("pi_123", Money::new(500, Currency::EUR), "refund:pi_123")
+        .await
+        .unwrap();
+    assert_eq!(refund.interaction_id, "re_1");
+    assert!(!refund.pending);
+    client.cancel("pi_123", "cancel:pi_123").await.unwrap();
+}
+
+#[tokio::test]
+async fn stripe_errors_are_reported_not_swallowed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(402).set_body_json(json!({"error": {"code": "card_declined"}})),
+        )
+        .mount(&server)
+        .await;
+    let error = StripeClient::new(server.uri(), "sk")
+        .cancel("pi_1", "k")
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("402"), "{error}");
+    assert!(error.to_string().contains("card_declined"), "{error}");
+}
