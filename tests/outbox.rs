@@ -37,6 +37,21 @@ struct Scene {
     erp: FakeErp,
 }
 
+impl Scene {
+    /// Drops the test's table and queues: DynamoDB Local gets slower with every table that has
+    /// a stream, and this file makes hundreds of writes.
+    async fn finish(self) {
+        let _ = self
+            .store
+            .client()
+            .delete_table()
+            .table_name(self.store.table())
+            .send()
+            .await;
+        self.outbox.delete().await;
+    }
+}
+
 async fn scene() -> Scene {
     let app = App::start(Backend::DynamoDb).await;
     let store = app.dynamo.clone().expect("a DynamoDB backend");
@@ -181,6 +196,7 @@ async fn a_hundred_orders_make_a_hundred_emails_and_a_hundred_erp_records() {
     .await;
     let placed = place_orders(&scene, 100).await;
     assert_each_order_delivered_once(&scene, &placed).await;
+    scene.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,6 +224,7 @@ async fn every_message_delivered_three_times_still_makes_one_email_and_one_recor
         placed.len(),
         "repeats never reached the ERP"
     );
+    scene.finish().await;
 }
 
 /// A queue that, once it has taken ten messages, sends half of the next batch and crashes.
@@ -270,6 +287,7 @@ async fn crashes_mid_batch_and_before_acknowledging_lose_nothing_and_double_noth
         placed.len(),
         "redelivered after a crash, no order reached the ERP twice"
     );
+    scene.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,6 +333,7 @@ async fn an_erp_outage_is_retried_and_a_refused_order_waits_in_the_dlq_for_a_red
         .unwrap();
     assert_eq!(moved, 1);
     assert_each_order_delivered_once(&scene, &placed).await;
+    scene.finish().await;
 }
 
 /// SES that fails once for one address, and counts every attempt per address.
@@ -376,4 +395,125 @@ async fn one_failing_email_in_a_batch_of_ten_is_the_only_one_retried() {
         let expected = if order.email == placed[3].email { 2 } else { 1 };
         assert_eq!(attempts[&order.email], expected, "{order:?}");
     }
+    scene.finish().await;
+}
+
+// Without backends: the relay and a subscriber on Lambda's own event samples and fakes.
+
+/// A queue that records every batch it is given and refuses the listed ids once each.
+#[derive(Default)]
+struct RecordingQueue {
+    batches: Mutex<Vec<Vec<String>>>,
+    refuse_once: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl EventQueue for RecordingQueue {
+    async fn send(&self, messages: &[QueueMessage]) -> Result<Vec<String>, StoreError> {
+        self.batches
+            .lock()
+            .unwrap()
+            .push(messages.iter().map(|m| m.id.clone()).collect());
+        let mut refuse = self.refuse_once.lock().unwrap();
+        let refused: Vec<String> = messages
+            .iter()
+            .filter(|m| refuse.contains(&m.id))
+            .map(|m| m.id.clone())
+            .collect();
+        refuse.retain(|id| !refused.contains(id));
+        Ok(refused)
+    }
+}
+
+fn relay_to(queue: &Arc<RecordingQueue>) -> checkout_outbox::Relay {
+    checkout_outbox::Relay::new(vec![checkout_outbox::relay::Destination {
+        consumer: "test".into(),
+        queue: queue.clone(),
+    }])
+}
+
+fn event(i: usize) -> checkout_domain::events::OrderEvent {
+    checkout_domain::events::OrderEvent {
+        id: format!("order-{i}:1"),
+        kind: checkout_domain::events::EventKind::OrderCreated,
+        order_id: format!("order-{i}"),
+        order_number: format!("N-{i}"),
+        sequence: 1,
+        order: json!({}),
+    }
+}
+
+#[tokio::test]
+async fn the_relay_sends_batches_of_ten_and_retries_exactly_the_refused_entries() {
+    let queue = Arc::new(RecordingQueue::default());
+    queue.refuse_once.lock().unwrap().push("3".into());
+    let events: Vec<_> = (0..12).map(|i| (format!("seq-{i}"), event(i))).collect();
+    let failed = relay_to(&queue).publish(&events).await;
+    assert!(failed.is_empty());
+    let batches = queue.batches.lock().unwrap().clone();
+    let ids = |range: std::ops::Range<usize>| range.map(|i| i.to_string()).collect::<Vec<_>>();
+    assert_eq!(batches, vec![ids(0..10), vec!["3".to_string()], ids(0..2)]);
+}
+
+#[tokio::test]
+async fn lambdas_stream_samples_are_no_news_and_an_unreadable_order_record_is_reported() {
+    let queue = Arc::new(RecordingQueue::default());
+    let relay = relay_to(&queue);
+    for sample in [
+        include_str!("fixtures/aws/example-dynamodb-event.json").to_string(),
+        format!(
+            r#"{{"Records": [{}]}}"#,
+            include_str!("fixtures/aws/example-dynamodb-event-record-with-optional-fields.json")
+        ),
+    ] {
+        let event: aws_lambda_events::event::dynamodb::Event =
+            serde_json::from_str(&sample).unwrap();
+        let response = relay.handle_stream(event).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    assert!(
+        queue.batches.lock().unwrap().is_empty(),
+        "no order, no event"
+    );
+
+    // An order item that does not read as an order: reported by its sequence number, so it is
+    // retried and then set aside by the event source mapping, never skipped silently.
+    let poison: aws_lambda_events::event::dynamodb::Event = serde_json::from_value(json!({
+        "Records": [{"eventName": "INSERT", "awsRegion": "us-east-1", "eventID": "1",
+            "dynamodb": {"SequenceNumber": "42", "SizeBytes": 10,
+                "Keys": {"pk": {"S": "CART#c"}, "sk": {"S": "ORDER"}},
+                "NewImage": {"pk": {"S": "CART#c"}, "sk": {"S": "ORDER"}, "state": {"N": "7"}}}}]
+    }))
+    .unwrap();
+    let response = relay.handle_stream(poison).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(
+        response.batch_item_failures[0].item_identifier.as_deref(),
+        Some("42")
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_message_goes_to_the_dlq_and_is_acknowledged() {
+    let sample: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_str(include_str!("fixtures/aws/example-sqs-event.json")).unwrap();
+    let dead_letters = Arc::new(RecordingQueue::default());
+    let mailer = Arc::new(FailOnceFor {
+        inner: Arc::new(checkout_tests::outbox::NoMail),
+        address: String::new(),
+        failed: AtomicBool::new(true),
+        attempts: Mutex::default(),
+    });
+    let subscriber = checkout_outbox::Subscriber::new(
+        Arc::new(checkout_outbox::EmailConfirmation { mailer }),
+        Arc::new(checkout_adapters::MemoryStore::new()),
+        dead_letters.clone(),
+    );
+    let response = subscriber.handle(sample).await;
+    assert!(response.batch_item_failures.is_empty(), "acknowledged");
+    assert_eq!(
+        dead_letters.batches.lock().unwrap().len(),
+        1,
+        "dead-lettered"
+    );
 }

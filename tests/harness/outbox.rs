@@ -37,6 +37,9 @@ use checkout_outbox::{EmailConfirmation, ErpSync, Subscriber};
 /// The ERP's shared signing secret in tests.
 pub const ERP_SECRET: &str = "erp-test-secret";
 
+/// How long a pump waits after finding nothing: the local services serve every test at once.
+const IDLE_POLL: Duration = Duration::from_millis(200);
+
 /// Seconds a received message stays invisible: short, so retries come quickly.
 pub const VISIBILITY_TIMEOUT: i32 = 1;
 
@@ -236,6 +239,18 @@ impl Outbox {
             .collect()
     }
 
+    /// Deletes this test's queues (tests that pass clean up; a failed one leaves them to look at).
+    pub async fn delete(&self) {
+        for url in [
+            &self.email_queue,
+            &self.email_dlq,
+            &self.erp_queue,
+            &self.erp_dlq,
+        ] {
+            let _ = self.sqs.delete_queue().queue_url(url).send().await;
+        }
+    }
+
     /// Messages in a queue, visible or in flight.
     pub async fn depth(&self, url: &str) -> usize {
         let attributes = self
@@ -266,6 +281,16 @@ impl Mailer for CountingMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), DeliveryError> {
         self.inner.send(email).await?;
         self.accepted.bump();
+        Ok(())
+    }
+}
+
+/// A mailer that accepts everything and sends nothing.
+pub struct NoMail;
+
+#[async_trait::async_trait]
+impl Mailer for NoMail {
+    async fn send(&self, _email: &OutgoingEmail) -> Result<(), DeliveryError> {
         Ok(())
     }
 }
@@ -361,6 +386,7 @@ async fn pump_stream(
                 order.push(id);
             }
         }
+        let mut found = false;
         for id in &order {
             let Some(Some(iterator)) = iterators.get(id).cloned() else {
                 continue;
@@ -368,13 +394,9 @@ async fn pump_stream(
             let Ok(output) = streams.get_records().shard_iterator(iterator).send().await else {
                 continue;
             };
-            pending.extend(
-                output
-                    .records
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(to_lambda),
-            );
+            let records = output.records.unwrap_or_default();
+            found |= !records.is_empty();
+            pending.extend(records.into_iter().map(to_lambda));
             iterators.insert(id.clone(), output.next_shard_iterator);
         }
         while !pending.is_empty() {
@@ -416,7 +438,9 @@ async fn pump_stream(
                 }
             }
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        if !found {
+            tokio::time::sleep(IDLE_POLL).await;
+        }
     }
 }
 
@@ -488,7 +512,7 @@ async fn pump_queue(
             .await;
         let messages = received.ok().and_then(|r| r.messages).unwrap_or_default();
         if messages.is_empty() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(IDLE_POLL).await;
             continue;
         }
         let mut event = SqsEvent::default();
