@@ -404,6 +404,7 @@ async fn one_failing_email_in_a_batch_of_ten_is_the_only_one_retried() {
 #[derive(Default)]
 struct RecordingQueue {
     batches: Mutex<Vec<Vec<String>>>,
+    bodies: Mutex<Vec<String>>,
     refuse_once: Mutex<Vec<String>>,
 }
 
@@ -421,6 +422,12 @@ impl EventQueue for RecordingQueue {
             .map(|m| m.id.clone())
             .collect();
         refuse.retain(|id| !refused.contains(id));
+        self.bodies.lock().unwrap().extend(
+            messages
+                .iter()
+                .filter(|m| !refused.contains(&m.id))
+                .map(|m| m.body.clone()),
+        );
         Ok(refused)
     }
 }
@@ -517,3 +524,114 @@ async fn an_unreadable_message_goes_to_the_dlq_and_is_acknowledged() {
         "dead-lettered"
     );
 }
+
+// Every order change is one event, with the order's revision as its sequence, on both stores:
+// the embedded store's change feed and DynamoDB Local's stream read by the relay.
+
+/// `(kind, order number, sequence)` of the events a store's changes made, oldest first.
+type Seen = Vec<(String, String, u64)>;
+
+async fn events_seen(app: &App, expected: usize, before: &mut Option<MemoryFeed>) -> Seen {
+    let bodies: Vec<String> = match (&app.dynamo, before) {
+        (Some(store), _) => {
+            let queue = Arc::new(RecordingQueue::default());
+            let _pump = StreamPump::start(store, relay_to(&queue), StreamOptions::default()).await;
+            eventually("the events", SETTLE, || async {
+                let bodies = queue.bodies.lock().unwrap().clone();
+                (bodies.len() >= expected).then_some(bodies)
+            })
+            .await
+        }
+        (None, Some(feed)) => {
+            let mut bodies = Vec::new();
+            while let Ok((old, new)) = feed.try_recv() {
+                if let Some(event) =
+                    checkout_domain::events::order_event(old.as_ref(), new.as_ref())
+                {
+                    bodies.push(serde_json::to_string(&event).unwrap());
+                }
+            }
+            bodies
+        }
+        (None, None) => unreachable!("a memory backend subscribes first"),
+    };
+    bodies
+        .iter()
+        .map(|body| {
+            let event: checkout_domain::events::OrderEvent = serde_json::from_str(body).unwrap();
+            assert_eq!(event.id, format!("{}:{}", event.order_id, event.sequence));
+            assert_eq!(event.order["orderNumber"], event.order_number.as_str());
+            (
+                format!("{:?}", event.kind),
+                event.order_number,
+                event.sequence,
+            )
+        })
+        .collect()
+}
+
+type MemoryFeed = tokio::sync::broadcast::Receiver<checkout_adapters::memory::OrderChange>;
+
+async fn order_changes_are_events_in_revision_order(backend: Backend) {
+    let app = App::start(backend).await;
+    let mut feed = app.memory.as_ref().map(|m| m.changes());
+
+    // A saved order, paid later through the webhook, then refunded at Stripe.
+    let (guest, cart) = app.ready_guest_cart().await;
+    let reference = app.start_payment(&guest, &cart, None).await;
+    let mut body = order_request(&cart);
+    body["action"] = json!("save_order");
+    let saved = guest.post("/orders", body).await;
+    saved.assert_status(StatusCode::CREATED);
+    let paid_number = saved.body["orderNumber"].as_str().unwrap().to_string();
+    app.deliver(&app.payment_event(&reference, true))
+        .await
+        .assert_status(StatusCode::OK);
+    let mut refunded: serde_json::Value =
+        serde_json::from_str(checkout_tests::STRIPE_CHARGE_REFUNDED).unwrap();
+    refunded["id"] = json!(format!("evt_refund_{reference}"));
+    refunded["data"]["object"]["payment_intent"] = json!(reference);
+    refunded["data"]["object"]["amount_refunded"] = json!(cents(&saved.body["totals"]["total"]));
+    refunded["data"]["object"]["currency"] = json!("eur");
+    refunded["data"]["object"]["metadata"] = json!({});
+    refunded["created"] = json!(app.storefront.now().unix_timestamp());
+    app.deliver(&refunded.to_string())
+        .await
+        .assert_status(StatusCode::OK);
+
+    // Another saved order that is never paid and expires.
+    let (other, other_cart) = app.ready_guest_cart().await;
+    let mut body = order_request(&other_cart);
+    body["action"] = json!("save_order");
+    let expiring = other.post("/orders", body).await;
+    expiring.assert_status(StatusCode::CREATED);
+    let expired_number = expiring.body["orderNumber"].as_str().unwrap().to_string();
+    app.advance(checkout_domain::commit::SAVED_ORDER_HOLD + time::Duration::seconds(1));
+    assert_eq!(app.storefront.expire_saved_orders(10).await.unwrap(), 1);
+
+    let seen = events_seen(&app, 5, &mut feed).await;
+    let of = |number: &str| -> Vec<(String, u64)> {
+        seen.iter()
+            .filter(|(_, n, _)| n == number)
+            .map(|(kind, _, sequence)| (kind.clone(), *sequence))
+            .collect()
+    };
+    assert_eq!(
+        of(&paid_number),
+        [
+            ("OrderCreated".to_string(), 1),
+            ("OrderPaid".to_string(), 2),
+            ("OrderRefunded".to_string(), 3)
+        ]
+    );
+    assert_eq!(
+        of(&expired_number),
+        [
+            ("OrderCreated".to_string(), 1),
+            ("OrderCancelled".to_string(), 2)
+        ]
+    );
+    assert_eq!(seen.len(), 5, "nothing else is news: {seen:?}");
+}
+
+checkout_tests::on_both_stores!(order_changes_are_events_in_revision_order);

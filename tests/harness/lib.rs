@@ -144,6 +144,8 @@ pub struct App {
     pub requests: Arc<RequestCounter>,
     /// The store as a DynamoDB table, for its stream (DynamoDB backends only).
     pub dynamo: Option<DynamoStore>,
+    /// The embedded store, for its change feed (memory backends only).
+    pub memory: Option<Arc<MemoryStore>>,
     /// The payment provider, simulated.
     pub psp: Arc<PspSimulator>,
 }
@@ -168,9 +170,11 @@ impl App {
             Backend::Memory => None,
             Backend::DynamoDb => Some(dynamodb_store_counted(requests.clone()).await),
         };
-        let store: Arc<dyn Store> = match &dynamo {
-            None => Arc::new(MemoryStore::new()),
-            Some(dynamo) => Arc::new(dynamo.clone()),
+        let memory = dynamo.is_none().then(|| Arc::new(MemoryStore::new()));
+        let store: Arc<dyn Store> = match (&dynamo, &memory) {
+            (Some(dynamo), _) => Arc::new(dynamo.clone()),
+            (None, Some(memory)) => memory.clone(),
+            (None, None) => unreachable!("one of the two stores"),
         };
         let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
         let storefront = Storefront::with_clock(store.clone(), clock.clone());
@@ -188,6 +192,7 @@ impl App {
             clock,
             requests,
             dynamo,
+            memory,
             psp,
         }
     }
