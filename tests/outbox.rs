@@ -291,10 +291,14 @@ async fn crashes_mid_batch_and_before_acknowledging_lose_nothing_and_double_noth
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_erp_outage_is_retried_and_a_refused_order_waits_in_the_dlq_for_a_redrive() {
+async fn an_erp_outage_and_a_timeout_are_retried_and_a_refused_order_waits_in_the_dlq_for_a_redrive(
+) {
     let scene = scene().await;
     let (erp, outbox) = (&scene.erp, &scene.outbox);
+    // Four server errors, then an answer that comes after the client gave up (the ERP took
+    // the order: the retry is told 409, already synced).
     erp.script(&[StatusCode::INTERNAL_SERVER_ERROR; 4]);
+    erp.slow(1);
     let refused = outbox.address("customer0");
     erp.refuse_customer(&refused);
     let _running = run_outbox(
@@ -314,7 +318,10 @@ async fn an_erp_outage_is_retried_and_a_refused_order_waits_in_the_dlq_for_a_red
         done.then_some(())
     })
     .await;
-    assert!(erp.calls() >= 4 + 6, "the outage's calls were retried");
+    assert!(
+        erp.calls() >= 4 + 1 + 6,
+        "the outage's and the timed-out calls were retried"
+    );
     eventually("every email", SETTLE, || async {
         (outbox.emails_accepted.get() == 6).then_some(())
     })

@@ -198,7 +198,7 @@ impl Outbox {
 
     /// The ERP subscriber as the function builds it, pushing to `erp`.
     pub fn erp_subscriber(&self, store: &DynamoStore, erp: &FakeErp) -> Subscriber {
-        let client = HttpErp::new(&erp.url, ERP_SECRET, Duration::from_secs(2)).unwrap();
+        let client = HttpErp::new(&erp.url, ERP_SECRET, ERP_TIMEOUT).unwrap();
         Subscriber::new(
             Arc::new(ErpSync {
                 erp: Arc::new(client),
@@ -590,8 +590,16 @@ struct ErpState {
     script: Vec<StatusCode>,
     /// Customers whose orders are refused with 400 (while listed).
     refuse: Vec<String>,
+    /// Calls (after the script) answered only after [`SLOW_ANSWER`]: the client times out,
+    /// though the ERP takes the order.
+    slow: usize,
     calls: usize,
 }
+
+/// Longer than the ERP client's timeout in these tests.
+const SLOW_ANSWER: Duration = Duration::from_millis(1500);
+/// The ERP client's timeout in these tests.
+const ERP_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// An ERP on 127.0.0.1: stores each order once by its `Idempotency-Key`, answers 409 for a
 /// key it has, checks the signature, and can be told to fail.
@@ -625,6 +633,11 @@ impl FakeErp {
         self.state.lock().unwrap().script = answers.to_vec();
     }
 
+    /// The next `calls` (after the script) are answered too late for the client.
+    pub fn slow(&self, calls: usize) {
+        self.state.lock().unwrap().slow = calls;
+    }
+
     /// Orders of the customer with this email are refused with 400 until `accept_all`.
     pub fn refuse_customer(&self, email: &str) {
         self.state.lock().unwrap().refuse.push(email.into());
@@ -648,11 +661,20 @@ async fn erp_receive(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> StatusCode {
-    let mut state = state.lock().unwrap();
-    state.calls += 1;
-    if !state.script.is_empty() {
-        return state.script.remove(0);
+    let slow = {
+        let mut state = state.lock().unwrap();
+        state.calls += 1;
+        if !state.script.is_empty() {
+            return state.script.remove(0);
+        }
+        let slow = state.slow > 0;
+        state.slow = state.slow.saturating_sub(1);
+        slow
+    };
+    if slow {
+        tokio::time::sleep(SLOW_ANSWER).await;
     }
+    let mut state = state.lock().unwrap();
     let header = |name: &str| {
         headers
             .get(name)
