@@ -8,41 +8,37 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use checkout_adapters::{DynamoStore, HttpErp, SesMailer, SqsQueue};
+use checkout_adapters::{required_env, DynamoStore, HttpErp, SesMailer, SqsQueue};
 use checkout_outbox::{EmailConfirmation, ErpSync, SideEffect, Subscriber};
 use lambda_runtime::{service_fn, LambdaEvent};
-
-fn var(name: &str) -> Result<String, String> {
-    std::env::var(name).map_err(|_| format!("{name} is not set"))
-}
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     checkout_http::init_tracing();
     let config = checkout_adapters::aws_config().await;
-    let effect: Arc<dyn SideEffect> = match var("CONSUMER")?.as_str() {
+    let effect: Arc<dyn SideEffect> = match required_env("CONSUMER")?.as_str() {
         "email" => Arc::new(EmailConfirmation {
             mailer: Arc::new(SesMailer::new(
                 aws_sdk_sesv2::Client::new(&config),
-                var("MAIL_FROM")?,
+                required_env("MAIL_FROM")?,
             )),
         }),
         "erp" => {
-            let timeout = var("ERP_TIMEOUT_MS")
+            let timeout = std::env::var("ERP_TIMEOUT_MS")
                 .ok()
                 .and_then(|t| t.parse().ok())
                 .unwrap_or(5000);
             let erp = HttpErp::new(
-                var("ERP_ENDPOINT")?,
-                var("ERP_SECRET")?,
+                required_env("ERP_ENDPOINT")?,
+                required_env("ERP_SECRET")?,
                 Duration::from_millis(timeout),
             )?;
             Arc::new(ErpSync { erp: Arc::new(erp) })
         }
         other => return Err(format!("CONSUMER must be 'email' or 'erp', not '{other}'").into()),
     };
-    let store = DynamoStore::from_config(&config, var("TABLE_NAME")?);
-    let dead_letters = SqsQueue::new(aws_sdk_sqs::Client::new(&config), var("DLQ_URL")?);
+    let store = DynamoStore::from_config(&config, required_env("TABLE_NAME")?);
+    let dead_letters = SqsQueue::new(aws_sdk_sqs::Client::new(&config), required_env("DLQ_URL")?);
     let subscriber = Subscriber::new(effect, Arc::new(store), Arc::new(dead_letters));
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let subscriber = subscriber.clone();

@@ -17,7 +17,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sqs = aws_sdk_sqs::Client::new(&checkout_adapters::aws_config().await);
     let mut destinations = Vec::new();
     for (consumer, variable) in QUEUES {
-        let url = std::env::var(variable).map_err(|_| format!("{variable} is not set"))?;
+        let url = checkout_adapters::required_env(variable)?;
         destinations.push(Destination {
             consumer: consumer.into(),
             queue: Arc::new(SqsQueue::new(sqs.clone(), url)),
