@@ -915,7 +915,7 @@ impl EffectLog for DynamoStore {
         let mut item = effect_key(consumer, event_id);
         item.insert(
             "doneAt".into(),
-            AttributeValue::S(now.unix_timestamp().to_string()),
+            AttributeValue::N(now.unix_timestamp().to_string()),
         );
         item.insert(
             "expiresAt".into(),
