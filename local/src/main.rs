@@ -1,6 +1,9 @@
 //! `checkout-local`: every route in one process, on the embedded store by default or on
 //! DynamoDB Local with `CHECKOUT_STORE=dynamodb`. `checkout-local token SUB [admin]` prints a
-//! dev token for curl.
+//! dev token for curl; `checkout-local redrive --from DLQ_URL --to QUEUE_URL` moves a dead-letter
+//! queue's messages back to its queue.
+
+mod outbox;
 
 use std::sync::Arc;
 
@@ -48,14 +51,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Ok(());
         }
     }
+    if let [command, flag_from, from, flag_to, to] = args.as_slice() {
+        if command == "redrive" && flag_from == "--from" && flag_to == "--to" {
+            let sqs = aws_sdk_sqs::Client::new(&checkout_adapters::aws_config().await);
+            let moved = checkout_adapters::sqs::redrive(&sqs, from, to).await?;
+            println!("moved {moved} messages from {from} to {to}");
+            return Ok(());
+        }
+    }
     if !args.is_empty() {
-        return Err("usage: checkout-local [token SUB [SCOPE]]".into());
+        return Err(
+            "usage: checkout-local [token SUB [SCOPE] | redrive --from DLQ_URL --to QUEUE_URL]"
+                .into(),
+        );
     }
     checkout_http::init_tracing();
 
+    let mut dev_routes = axum::Router::new(); // the outbox's, on the embedded store
     let store: Arc<dyn Store> = match env_or("CHECKOUT_STORE", "memory").as_str() {
-        "memory" => Arc::new(MemoryStore::new()),
+        "memory" => {
+            let store = Arc::new(MemoryStore::new());
+            dev_routes = outbox::spawn(store.clone())?.routes();
+            store
+        }
         "dynamodb" => {
+            tracing::info!("the outbox runs in process on the embedded store only; with DynamoDB, deploy the relay and subscribers");
             let store = DynamoStore::from_config(
                 &checkout_adapters::aws_config().await,
                 env_or("CHECKOUT_TABLE", "checkout-local"),
@@ -79,6 +99,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dev = dev::routes(storefront.clone(), psp, secrets.clone());
     let app = routes::all(storefront, secrets)
         .merge(dev)
+        .merge(dev_routes)
         .layer(from_fn_with_state(tokens, DevTokens::middleware));
     let port: u16 = env_or("PORT", "3000").parse()?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

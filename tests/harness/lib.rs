@@ -4,6 +4,8 @@
 //! DynamoDB tests need `CHECKOUT_TEST_DYNAMODB_ENDPOINT`, which `scripts/test.sh` sets after
 //! starting DynamoDB Local; each test gets its own table, so tests run in parallel.
 
+pub mod outbox;
+
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -140,6 +142,10 @@ pub struct App {
     clock: Arc<TestClock>,
     /// DynamoDB operations sent (DynamoDB backends only).
     pub requests: Arc<RequestCounter>,
+    /// The store as a DynamoDB table, for its stream (DynamoDB backends only).
+    pub dynamo: Option<DynamoStore>,
+    /// The embedded store, for its change feed (memory backends only).
+    pub memory: Option<Arc<MemoryStore>>,
     /// The payment provider, simulated.
     pub psp: Arc<PspSimulator>,
 }
@@ -160,9 +166,15 @@ impl App {
     /// A backend with nothing in its store.
     pub async fn empty(backend: Backend) -> App {
         let requests = Arc::new(RequestCounter::default());
-        let store: Arc<dyn Store> = match backend {
-            Backend::Memory => Arc::new(MemoryStore::new()),
-            Backend::DynamoDb => Arc::new(dynamodb_store_counted(requests.clone()).await),
+        let dynamo = match backend {
+            Backend::Memory => None,
+            Backend::DynamoDb => Some(dynamodb_store_counted(requests.clone()).await),
+        };
+        let memory = dynamo.is_none().then(|| Arc::new(MemoryStore::new()));
+        let store: Arc<dyn Store> = match (&dynamo, &memory) {
+            (Some(dynamo), _) => Arc::new(dynamo.clone()),
+            (None, Some(memory)) => memory.clone(),
+            (None, None) => unreachable!("one of the two stores"),
         };
         let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
         let storefront = Storefront::with_clock(store.clone(), clock.clone());
@@ -179,6 +191,8 @@ impl App {
             tokens,
             clock,
             requests,
+            dynamo,
+            memory,
             psp,
         }
     }

@@ -11,12 +11,16 @@
 //! | order number    | `ORDERNUMBER#<n>`| `ORDERNUMBER` |
 //! | email registry  | `EMAIL#<email>`  | `CUSTOMER`|
 //! | idempotency key | `IDEMPOTENCY#<k>`| `IDEMPOTENCY` |
+//! | side effect done| `EFFECT#<consumer>#<event id>` | `EFFECT` |
 //! | payment interaction | `INTERACTION#<id>` | `INTERACTION` |
 //!
 //! An order lives in its cart's partition, so one Query reads a cart with its order (a replay
 //! costs one read) and `attribute_not_exists` on it means one order per cart. Index `gsi1`
 //! holds a customer's history (`CUSTOMER#<id>`, newest first) and guests' orders by email;
 //! `gsi2` holds saved orders awaiting payment by expiry. `expiresAt` (a number) is the TTL.
+//!
+//! The table's stream (new and old images) is the outbox: `order_from_image` reads an order
+//! back from a stream image, and the relay turns each change into an event.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
@@ -40,7 +44,7 @@ use checkout_domain::order::{CommitAction, Order};
 use checkout_domain::order_number::OrderNumber;
 use checkout_domain::payment::PaymentState;
 use checkout_domain::ports::{
-    history_key, CartWriteError, CommitError, OrderPage, PaymentWriteError, Store,
+    history_key, CartWriteError, CommitError, EffectLog, OrderPage, PaymentWriteError, Store,
 };
 use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
 use checkout_domain::StoreError;
@@ -100,6 +104,28 @@ pub(crate) fn interaction_key(id: &str) -> Item {
 
 pub(crate) fn idempotency_key(key_: &str) -> Item {
     key(format!("IDEMPOTENCY#{key_}"), "IDEMPOTENCY")
+}
+
+pub(crate) fn effect_key(consumer: &str, event_id: &str) -> Item {
+    key(format!("EFFECT#{consumer}#{event_id}"), "EFFECT")
+}
+
+/// How long an effect record is kept: longer than a message can live in SQS (14 days) or a
+/// record in the stream (24 hours), so no redelivery outlives it.
+const EFFECT_RETENTION: time::Duration = time::Duration::days(30);
+
+/// The order in a stream image, if the image is an order item (`None` for every other item:
+/// carts, products, effect records). `image` is in DynamoDB's JSON form, as Lambda's stream
+/// events carry it.
+pub fn order_from_image(image: serde_dynamo::Item) -> Result<Option<Order>, StoreError> {
+    let is_order =
+        matches!(image.get("sk"), Some(serde_dynamo::AttributeValue::S(sk)) if sk == "ORDER");
+    if !is_order {
+        return Ok(None);
+    }
+    serde_dynamo::from_item::<_, Keyed<Order>>(image)
+        .map(|keyed| Some(keyed.value))
+        .map_err(|e| StoreError(format!("decode order image: {e}")))
 }
 
 /// Derived attributes conditions compare against: a discount's expiry as a number, and the
@@ -603,19 +629,26 @@ impl Store for DynamoStore {
         use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
         let mut items = Vec::new();
         let mut e = Expr::default();
-        let (state, payment, gsi2pk, gsi2sk) = (
+        let (state, payment, gsi2pk, gsi2sk, revision) = (
             e.name("state"),
             e.name("paymentState"),
             e.name("gsi2pk"),
             e.name("gsi2sk"),
+            e.name("revision"),
         );
-        let (open, pending, cancelled) =
-            (e.string("Open"), e.string("Pending"), e.string("Cancelled"));
+        let (open, pending, cancelled, one) = (
+            e.string("Open"),
+            e.string("Pending"),
+            e.string("Cancelled"),
+            e.number(1),
+        );
+        // Every order change bumps the revision: it is the change's event id and sequence.
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(order_key(&order.cart_id)))
             .update_expression(format!(
-                "SET {state} = {cancelled} REMOVE {gsi2pk}, {gsi2sk}"
+                "SET {state} = {cancelled}, {revision} = if_not_exists({revision}, {one}) + {one} \
+                 REMOVE {gsi2pk}, {gsi2sk}"
             ))
             .condition_expression(format!("{state} = {open} AND {payment} = {pending}"))
             .set_expression_attribute_names(Some(e.names))
@@ -851,6 +884,58 @@ impl Store for DynamoStore {
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
                 Ok(())
+            }
+            Err(e) => Err(store_error(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl EffectLog for DynamoStore {
+    async fn effect_done(&self, consumer: &str, event_id: &str) -> Result<bool, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(effect_key(consumer, event_id)))
+            .consistent_read(true)
+            .projection_expression("pk")
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(output.item.is_some())
+    }
+
+    async fn record_effect(
+        &self,
+        consumer: &str,
+        event_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut item = effect_key(consumer, event_id);
+        item.insert(
+            "doneAt".into(),
+            AttributeValue::N(now.unix_timestamp().to_string()),
+        );
+        item.insert(
+            "expiresAt".into(),
+            AttributeValue::N((now + EFFECT_RETENTION).unix_timestamp().to_string()),
+        );
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
             }
             Err(e) => Err(store_error(e)),
         }

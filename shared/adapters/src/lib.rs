@@ -1,13 +1,20 @@
-//! Adapters behind the domain's ports.
+//! Adapters behind the domain's ports: stores (DynamoDB, embedded), queues (SQS), mail (SES
+//! v2) and the ERP (HTTP).
 
 pub mod dynamodb;
 mod dynamodb_commit;
+pub mod erp;
 pub mod memory;
 pub mod psp_simulator;
+pub mod ses;
+pub mod sqs;
 pub mod stripe;
 
 pub use dynamodb::DynamoStore;
+pub use erp::HttpErp;
 pub use memory::MemoryStore;
+pub use ses::SesMailer;
+pub use sqs::SqsQueue;
 
 /// A Lambda's required setting, or a message naming the missing variable.
 pub fn required_env(name: &str) -> Result<String, String> {

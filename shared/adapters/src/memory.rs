@@ -1,5 +1,9 @@
 //! The embedded store: the same semantics as the DynamoDB adapter, in process. Each call holds
 //! one lock for its whole check-and-write, which is what a DynamoDB condition guarantees.
+//!
+//! Like the DynamoDB table's stream, the store has a change feed: every order write sends
+//! the order before and after to [`MemoryStore::changes`] subscribers, from inside the lock,
+//! so they see changes in commit order.
 
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -17,7 +21,7 @@ use checkout_domain::order::{CommitAction, Order, OrderState};
 use checkout_domain::order_number::OrderNumber;
 use checkout_domain::payment::PaymentState;
 use checkout_domain::ports::{
-    history_key, CartWriteError, CommitError, OrderPage, PaymentWriteError, Store,
+    history_key, CartWriteError, CommitError, EffectLog, OrderPage, PaymentWriteError, Store,
 };
 use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
 use checkout_domain::StoreError;
@@ -35,6 +39,8 @@ struct State {
     /// Customer records by normalized email: `Some(id)` once registered, `None` for guests
     /// only. Guests may not check out with a registered email.
     customers: HashMap<String, Option<CustomerId>>,
+    /// Side effects consumers performed, as `(consumer, event id)`.
+    effects: std::collections::HashSet<(String, String)>,
     /// Every payment interaction id ever recorded: unique across all transactions.
     interactions: std::collections::HashSet<String>,
 }
@@ -150,14 +156,40 @@ fn is_live(record: &IdempotencyRecord, now: OffsetDateTime) -> bool {
         }
 }
 
-#[derive(Default)]
+/// One order write: the order before (`None` when it was created) and after.
+pub type OrderChange = (Option<Order>, Option<Order>);
+
+/// Changes a slow subscriber may fall behind by before it misses some (it is told).
+const FEED_CAPACITY: usize = 4096;
+
 pub struct MemoryStore {
     state: Mutex<State>,
+    feed: tokio::sync::broadcast::Sender<OrderChange>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            state: Mutex::default(),
+            feed: tokio::sync::broadcast::channel(FEED_CAPACITY).0,
+        }
+    }
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Every order write from now on, in commit order: the embedded store's stream.
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<OrderChange> {
+        self.feed.subscribe()
+    }
+
+    /// Publishes a change; called with the lock held so the feed's order is commit order.
+    fn publish(&self, old: Option<Order>, new: Option<Order>) {
+        // No subscriber is fine: nobody is listening (the feed is not durable).
+        let _ = self.feed.send((old, new));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -289,6 +321,7 @@ impl Store for MemoryStore {
         if let Some(record) = &plan.idempotency {
             state.idempotency.insert(record.key.clone(), record.clone());
         }
+        self.publish(None, Some(order.clone()));
         Ok(())
     }
 
@@ -362,8 +395,11 @@ impl Store for MemoryStore {
             }
         }
         if let Some(stored) = state.orders.get_mut(&order.cart_id) {
+            let before = stored.clone();
             stored.state = OrderState::Cancelled;
             stored.revision += 1;
+            let after = stored.clone();
+            self.publish(Some(before), Some(after));
         }
         Ok(true)
     }
@@ -403,7 +439,8 @@ impl Store for MemoryStore {
             return Err(PaymentWriteError::Conflict);
         }
         state.claim_interactions(interactions)?;
-        state.orders.insert(order.cart_id.clone(), order.clone());
+        let before = state.orders.insert(order.cart_id.clone(), order.clone());
+        self.publish(before, Some(order.clone()));
         Ok(())
     }
 
@@ -437,9 +474,12 @@ impl Store for MemoryStore {
         for order in orders {
             if let Some(stored) = state.orders.get_mut(&order.cart_id) {
                 if stored.is_guest() {
+                    let before = stored.clone();
                     stored.owner = CartOwner::Customer {
                         customer_id: customer.clone(),
                     };
+                    let after = stored.clone();
+                    self.publish(Some(before), Some(after));
                 }
             }
         }
@@ -476,6 +516,28 @@ impl Store for MemoryStore {
             state.idempotency.remove(key);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl EffectLog for MemoryStore {
+    async fn effect_done(&self, consumer: &str, event_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .effects
+            .contains(&(consumer.to_string(), event_id.to_string())))
+    }
+
+    async fn record_effect(
+        &self,
+        consumer: &str,
+        event_id: &str,
+        _now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .effects
+            .insert((consumer.to_string(), event_id.to_string())))
     }
 }
 

@@ -5,6 +5,7 @@ pub mod cart;
 pub mod catalog;
 pub mod commit;
 pub mod error;
+pub mod events;
 pub mod idempotency;
 pub mod identity;
 pub mod input;

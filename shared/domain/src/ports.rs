@@ -192,3 +192,78 @@ pub trait Store: Send + Sync + 'static {
     /// Frees a key this request holds (by fingerprint), so it can be used again.
     async fn release_idempotency(&self, key: &str, fingerprint: &str) -> Result<(), StoreError>;
 }
+
+/// One message for a consumer's queue: `id` is unique within one `send` call, `body` is what
+/// the consumer reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    pub id: String,
+    pub body: String,
+}
+
+/// A consumer's queue (SQS in AWS, a channel in the local server).
+#[async_trait]
+pub trait EventQueue: Send + Sync + 'static {
+    /// Sends up to ten messages; returns the ids of those that were not accepted, so the
+    /// caller retries exactly those. `Err` means none is known to have been accepted.
+    async fn send(&self, messages: &[QueueMessage]) -> Result<Vec<String>, StoreError>;
+}
+
+/// An email ready to send.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutgoingEmail {
+    pub to: String,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+/// Sends email (SES in AWS, a mailbox in the local server).
+#[async_trait]
+pub trait Mailer: Send + Sync + 'static {
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), DeliveryError>;
+}
+
+/// How the ERP took an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErpReceipt {
+    Created,
+    /// It had the order already (a redelivery after a crash, or a replay from a DLQ).
+    AlreadySynced,
+}
+
+/// The ERP system, keyed by order number so a repeated push is recognized there too.
+#[async_trait]
+pub trait Erp: Send + Sync + 'static {
+    async fn push(
+        &self,
+        order_number: &str,
+        order: &serde_json::Value,
+    ) -> Result<ErpReceipt, DeliveryError>;
+}
+
+/// Why a side effect did not happen.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DeliveryError {
+    /// Worth retrying: an outage, a timeout, throttling.
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// Retrying the same message cannot help (it is refused as it is).
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// Which side effects consumers have performed, per consumer and event id, so a redelivered
+/// message does nothing twice. Records are written after the effect succeeded.
+#[async_trait]
+pub trait EffectLog: Send + Sync + 'static {
+    async fn effect_done(&self, consumer: &str, event_id: &str) -> Result<bool, StoreError>;
+    /// Records the effect; `false` if it was recorded already.
+    async fn record_effect(
+        &self,
+        consumer: &str,
+        event_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+}

@@ -1,0 +1,201 @@
+//! The order-created subscribers: one side effect per consumer (the confirmation email, the
+//! ERP sync), each behind its own queue, so one's outage never delays or repeats the other.
+//!
+//! Per message: an effect already recorded for this consumer and event id is skipped;
+//! otherwise the effect runs, then its record is written (a conditional put), then the
+//! message is acknowledged. A crash between the effect and the record repeats the effect on
+//! redelivery: the ERP recognizes the order number and answers 409; an email would go twice,
+//! which is the narrowest window this design leaves. Transient failures fail the message
+//! (SQS redelivers it after its visibility timeout); permanent ones go to the dead-letter
+//! queue explicitly and are acknowledged, so a refused message is neither retried forever nor
+//! lost.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use time::OffsetDateTime;
+
+use checkout_domain::events::{EventKind, OrderEvent};
+use checkout_domain::ports::{
+    DeliveryError, EffectLog, Erp, ErpReceipt, EventQueue, Mailer, QueueMessage,
+};
+
+use crate::email::confirmation;
+
+/// What one consumer does for an event.
+#[async_trait]
+pub trait SideEffect: Send + Sync + 'static {
+    /// The consumer's name in effect records and logs.
+    fn consumer(&self) -> &'static str;
+    /// Performs the effect; `Ok(false)` when the event needs none.
+    async fn perform(&self, event: &OrderEvent) -> Result<bool, DeliveryError>;
+}
+
+/// The order confirmation, to the customer's email.
+pub struct EmailConfirmation {
+    pub mailer: Arc<dyn Mailer>,
+}
+
+#[async_trait]
+impl SideEffect for EmailConfirmation {
+    fn consumer(&self) -> &'static str {
+        "email"
+    }
+
+    async fn perform(&self, event: &OrderEvent) -> Result<bool, DeliveryError> {
+        if event.kind != EventKind::OrderCreated {
+            return Ok(false);
+        }
+        let Some(email) = confirmation(&event.order)? else {
+            tracing::warn!(order = %event.order_number, "order without an email address: no confirmation");
+            return Ok(false);
+        };
+        self.mailer.send(&email).await?;
+        Ok(true)
+    }
+}
+
+/// The order, pushed to the ERP.
+pub struct ErpSync {
+    pub erp: Arc<dyn Erp>,
+}
+
+#[async_trait]
+impl SideEffect for ErpSync {
+    fn consumer(&self) -> &'static str {
+        "erp"
+    }
+
+    async fn perform(&self, event: &OrderEvent) -> Result<bool, DeliveryError> {
+        if event.kind != EventKind::OrderCreated {
+            return Ok(false);
+        }
+        match self.erp.push(&event.order_number, &event.order).await? {
+            ErpReceipt::Created => {}
+            ErpReceipt::AlreadySynced => {
+                tracing::info!(order = %event.order_number, "the ERP had the order already")
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// A consumer behind its SQS queue.
+#[derive(Clone)]
+pub struct Subscriber {
+    effect: Arc<dyn SideEffect>,
+    effects: Arc<dyn EffectLog>,
+    dead_letters: Arc<dyn EventQueue>,
+}
+
+/// How one message ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// Done before (a redelivery): nothing happened.
+    Duplicate,
+    /// Nothing to do for this consumer.
+    Skipped,
+    /// Refused for good: moved to the dead-letter queue.
+    DeadLettered,
+    /// Worth another try: SQS redelivers it.
+    Retry,
+}
+
+impl Subscriber {
+    pub fn new(
+        effect: Arc<dyn SideEffect>,
+        effects: Arc<dyn EffectLog>,
+        dead_letters: Arc<dyn EventQueue>,
+    ) -> Self {
+        Subscriber {
+            effect,
+            effects,
+            dead_letters,
+        }
+    }
+
+    pub fn consumer(&self) -> &'static str {
+        self.effect.consumer()
+    }
+
+    /// One SQS batch, as Lambda delivers it. Only the messages that should come back are
+    /// reported; Lambda deletes the rest.
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for message in event.records {
+            let id = message.message_id.clone().unwrap_or_default();
+            if self.process(&message).await == Outcome::Retry {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+        response
+    }
+
+    /// One message.
+    pub async fn process(&self, message: &SqsMessage) -> Outcome {
+        let consumer = self.consumer();
+        let body = message.body.as_deref().unwrap_or_default();
+        let event: OrderEvent = match serde_json::from_str(body) {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::error!(consumer, %error, "unreadable message");
+                return self.dead_letter(body).await;
+            }
+        };
+        match self.effects.effect_done(consumer, &event.id).await {
+            Ok(true) => return Outcome::Duplicate,
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(consumer, event = %event.id, %error, "effect log unavailable");
+                return Outcome::Retry;
+            }
+        }
+        match self.effect.perform(&event).await {
+            Ok(true) => {}
+            Ok(false) => return Outcome::Skipped,
+            Err(DeliveryError::Transient(error)) => {
+                tracing::warn!(consumer, event = %event.id, %error, "will retry");
+                return Outcome::Retry;
+            }
+            Err(DeliveryError::Permanent(error)) => {
+                tracing::error!(consumer, event = %event.id, %error, "refused for good");
+                return self.dead_letter(body).await;
+            }
+        }
+        match self
+            .effects
+            .record_effect(consumer, &event.id, OffsetDateTime::now_utc())
+            .await
+        {
+            Ok(true) => {
+                tracing::info!(consumer, event = %event.id, order = %event.order_number, "done");
+                Outcome::Done
+            }
+            // A concurrent delivery of the same event finished first.
+            Ok(false) => Outcome::Duplicate,
+            Err(error) => {
+                tracing::warn!(consumer, event = %event.id, %error, "effect done but not recorded");
+                Outcome::Retry
+            }
+        }
+    }
+
+    async fn dead_letter(&self, body: &str) -> Outcome {
+        let message = QueueMessage {
+            id: "0".into(),
+            body: body.to_string(),
+        };
+        match self.dead_letters.send(std::slice::from_ref(&message)).await {
+            Ok(refused) if refused.is_empty() => Outcome::DeadLettered,
+            Ok(_) => Outcome::Retry,
+            Err(error) => {
+                tracing::warn!(consumer = self.consumer(), %error, "dead-letter queue unavailable");
+                Outcome::Retry
+            }
+        }
+    }
+}
