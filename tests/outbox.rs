@@ -642,3 +642,65 @@ async fn order_changes_are_events_in_revision_order(backend: Backend) {
 }
 
 checkout_tests::on_both_stores!(order_changes_are_events_in_revision_order);
+
+/// A mailer that holds its first send open until the test lets it finish.
+#[derive(Default)]
+struct HeldMailer {
+    sends: AtomicUsize,
+    started: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait]
+impl Mailer for HeldMailer {
+    async fn send(&self, _email: &OutgoingEmail) -> Result<(), DeliveryError> {
+        self.sends.fetch_add(1, Ordering::SeqCst);
+        self.started.notify_one();
+        self.release.notified().await;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn two_deliveries_of_one_event_at_the_same_time_send_one_email() {
+    let app = App::start(Backend::Memory).await;
+    let (guest, cart) = app.paid_guest_cart().await;
+    guest
+        .post("/orders", order_request(&cart))
+        .await
+        .assert_status(StatusCode::CREATED);
+    let (_, order) = app.stored(&cart).await;
+    let event = checkout_domain::events::order_event(None, order.as_ref()).expect("OrderCreated");
+    let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+    message.body = Some(serde_json::to_string(&event).unwrap());
+
+    let mailer = Arc::new(HeldMailer::default());
+    let subscriber = checkout_outbox::Subscriber::new(
+        Arc::new(checkout_outbox::EmailConfirmation {
+            mailer: mailer.clone(),
+        }),
+        Arc::new(checkout_adapters::MemoryStore::new()),
+        Arc::new(RecordingQueue::default()),
+    );
+    let first = {
+        let (subscriber, message) = (subscriber.clone(), message.clone());
+        tokio::spawn(async move { subscriber.process(&message).await })
+    };
+    mailer.started.notified().await;
+    // While the first delivery is sending, the duplicate is told to come back later.
+    assert_eq!(
+        subscriber.process(&message).await,
+        checkout_outbox::subscriber::Outcome::Retry
+    );
+    mailer.release.notify_one();
+    assert_eq!(
+        first.await.unwrap(),
+        checkout_outbox::subscriber::Outcome::Done
+    );
+    // When it does, the effect is done.
+    assert_eq!(
+        subscriber.process(&message).await,
+        checkout_outbox::subscriber::Outcome::Duplicate
+    );
+    assert_eq!(mailer.sends.load(Ordering::SeqCst), 1);
+}

@@ -44,7 +44,8 @@ use checkout_domain::order::{CommitAction, Order};
 use checkout_domain::order_number::OrderNumber;
 use checkout_domain::payment::PaymentState;
 use checkout_domain::ports::{
-    history_key, CartWriteError, CommitError, EffectLog, OrderPage, PaymentWriteError, Store,
+    history_key, CartWriteError, CommitError, EffectClaim, EffectLog, OrderPage, PaymentWriteError,
+    Store,
 };
 use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
 use checkout_domain::StoreError;
@@ -892,18 +893,78 @@ impl Store for DynamoStore {
 
 #[async_trait]
 impl EffectLog for DynamoStore {
-    async fn effect_done(&self, consumer: &str, event_id: &str) -> Result<bool, StoreError> {
-        let output = self
+    async fn claim_effect(
+        &self,
+        consumer: &str,
+        event_id: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<EffectClaim, StoreError> {
+        let mut item = effect_key(consumer, event_id);
+        item.insert("state".into(), AttributeValue::S("pending".into()));
+        item.insert(
+            "leaseUntil".into(),
+            AttributeValue::N(lease_until.unix_timestamp().to_string()),
+        );
+        item.insert(
+            "expiresAt".into(),
+            AttributeValue::N((now + EFFECT_RETENTION).unix_timestamp().to_string()),
+        );
+        let result = self
             .client
-            .get_item()
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#state = :pending AND leaseUntil <= :now)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(now.unix_timestamp().to_string()),
+            )
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(EffectClaim::Claimed),
+            Err(e) => match e.into_service_error() {
+                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed) => {
+                    // A record without a pending state is a done one.
+                    let pending = failed
+                        .item
+                        .as_ref()
+                        .and_then(|item| item.get("state"))
+                        .is_some_and(|state| state == &AttributeValue::S("pending".into()));
+                    Ok(if pending { EffectClaim::Held } else { EffectClaim::Done })
+                }
+                other => Err(StoreError(DisplayErrorContext(&other).to_string())),
+            },
+        }
+    }
+
+    async fn release_effect(&self, consumer: &str, event_id: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
             .table_name(&self.table)
             .set_key(Some(effect_key(consumer, event_id)))
-            .consistent_read(true)
-            .projection_expression("pk")
+            .condition_expression("#state = :pending")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
             .send()
-            .await
-            .map_err(store_error)?;
-        Ok(output.item.is_some())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(store_error(e)),
+        }
     }
 
     async fn record_effect(
@@ -913,6 +974,7 @@ impl EffectLog for DynamoStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let mut item = effect_key(consumer, event_id);
+        item.insert("state".into(), AttributeValue::S("done".into()));
         item.insert(
             "doneAt".into(),
             AttributeValue::N(now.unix_timestamp().to_string()),
@@ -926,7 +988,10 @@ impl EffectLog for DynamoStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
+            // Ours while pending (a lease), first if absent; done is final.
+            .condition_expression("attribute_not_exists(pk) OR #state = :pending")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
             .send()
             .await;
         match result {

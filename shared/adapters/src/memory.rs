@@ -21,7 +21,8 @@ use checkout_domain::order::{CommitAction, Order, OrderState};
 use checkout_domain::order_number::OrderNumber;
 use checkout_domain::payment::PaymentState;
 use checkout_domain::ports::{
-    history_key, CartWriteError, CommitError, EffectLog, OrderPage, PaymentWriteError, Store,
+    history_key, CartWriteError, CommitError, EffectClaim, EffectLog, OrderPage, PaymentWriteError,
+    Store,
 };
 use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
 use checkout_domain::StoreError;
@@ -39,8 +40,9 @@ struct State {
     /// Customer records by normalized email: `Some(id)` once registered, `None` for guests
     /// only. Guests may not check out with a registered email.
     customers: HashMap<String, Option<CustomerId>>,
-    /// Side effects consumers performed, as `(consumer, event id)`.
-    effects: std::collections::HashSet<(String, String)>,
+    /// Side effects by `(consumer, event id)`: `Some(lease end)` while being performed,
+    /// `None` once done.
+    effects: HashMap<(String, String), Option<OffsetDateTime>>,
     /// Every payment interaction id ever recorded: unique across all transactions.
     interactions: std::collections::HashSet<String>,
 }
@@ -521,11 +523,32 @@ impl Store for MemoryStore {
 
 #[async_trait]
 impl EffectLog for MemoryStore {
-    async fn effect_done(&self, consumer: &str, event_id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .lock()
-            .effects
-            .contains(&(consumer.to_string(), event_id.to_string())))
+    async fn claim_effect(
+        &self,
+        consumer: &str,
+        event_id: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<EffectClaim, StoreError> {
+        let mut state = self.lock();
+        let key = (consumer.to_string(), event_id.to_string());
+        match state.effects.get(&key) {
+            Some(None) => Ok(EffectClaim::Done),
+            Some(Some(lease)) if *lease > now => Ok(EffectClaim::Held),
+            _ => {
+                state.effects.insert(key, Some(lease_until));
+                Ok(EffectClaim::Claimed)
+            }
+        }
+    }
+
+    async fn release_effect(&self, consumer: &str, event_id: &str) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let key = (consumer.to_string(), event_id.to_string());
+        if matches!(state.effects.get(&key), Some(Some(_))) {
+            state.effects.remove(&key);
+        }
+        Ok(())
     }
 
     async fn record_effect(
@@ -534,10 +557,11 @@ impl EffectLog for MemoryStore {
         event_id: &str,
         _now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        Ok(self
-            .lock()
-            .effects
-            .insert((consumer.to_string(), event_id.to_string())))
+        let mut state = self.lock();
+        let key = (consumer.to_string(), event_id.to_string());
+        let first = !matches!(state.effects.get(&key), Some(None));
+        state.effects.insert(key, None);
+        Ok(first)
     }
 }
 

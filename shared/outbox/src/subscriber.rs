@@ -1,11 +1,12 @@
 //! The order-created subscribers: one side effect per consumer (the confirmation email, the
 //! ERP sync), each behind its own queue, so one's outage never delays or repeats the other.
 //!
-//! Per message: an effect already recorded for this consumer and event id is skipped;
-//! otherwise the effect runs, then its record is written (a conditional put), then the
-//! message is acknowledged. A crash between the effect and the record repeats the effect on
-//! redelivery: the ERP recognizes the order number and answers 409; an email would go twice,
-//! which is the narrowest window this design leaves. Transient failures fail the message
+//! Per message: a lease on the effect (consumer, event id) is claimed by a conditional put;
+//! a done effect is skipped, and one another delivery is performing right now is retried
+//! later, so concurrent duplicates never both act. The effect runs, its record turns done,
+//! and the message is acknowledged. A crash between the effect and the record repeats the
+//! effect once the lease ends: the ERP recognizes the order number and answers 409; an email
+//! would go twice, which is the narrowest window this design leaves. Transient failures fail the message
 //! (SQS redelivers it after its visibility timeout); permanent ones go to the dead-letter
 //! queue explicitly and are acknowledged, so a refused message is neither retried forever nor
 //! lost.
@@ -18,10 +19,14 @@ use time::OffsetDateTime;
 
 use checkout_domain::events::{EventKind, OrderEvent};
 use checkout_domain::ports::{
-    DeliveryError, EffectLog, Erp, ErpReceipt, EventQueue, Mailer, QueueMessage,
+    DeliveryError, EffectClaim, EffectLog, Erp, ErpReceipt, EventQueue, Mailer, QueueMessage,
 };
 
 use crate::email::confirmation;
+
+/// How long a delivery may take to perform an effect before another may try: well above
+/// an SES call or the ERP timeout, well below the queues' visibility timeouts.
+pub const LEASE: time::Duration = time::Duration::seconds(60);
 
 /// What one consumer does for an event.
 #[async_trait]
@@ -146,15 +151,28 @@ impl Subscriber {
                 return self.dead_letter(body).await;
             }
         };
-        match self.effects.effect_done(consumer, &event.id).await {
-            Ok(true) => return Outcome::Duplicate,
-            Ok(false) => {}
+        let now = OffsetDateTime::now_utc();
+        match self
+            .effects
+            .claim_effect(consumer, &event.id, now, now + LEASE)
+            .await
+        {
+            Ok(EffectClaim::Claimed) => {}
+            Ok(EffectClaim::Done) => return Outcome::Duplicate,
+            Ok(EffectClaim::Held) => return Outcome::Retry,
             Err(error) => {
                 tracing::warn!(consumer, event = %event.id, %error, "effect log unavailable");
                 return Outcome::Retry;
             }
         }
-        match self.effect.perform(&event).await {
+        let performed = self.effect.perform(&event).await;
+        if !matches!(performed, Ok(true)) {
+            // Nothing happened: the next delivery may try at once.
+            if let Err(error) = self.effects.release_effect(consumer, &event.id).await {
+                tracing::warn!(consumer, event = %event.id, %error, "lease not released; it expires");
+            }
+        }
+        match performed {
             Ok(true) => {}
             Ok(false) => return Outcome::Skipped,
             Err(DeliveryError::Transient(error)) => {
