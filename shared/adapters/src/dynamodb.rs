@@ -891,6 +891,27 @@ impl Store for DynamoStore {
     }
 }
 
+/// An effect record in `state`, with that state's time (`leaseUntil` or `doneAt`) as a
+/// number, and the record's TTL.
+fn effect_item(
+    consumer: &str,
+    event_id: &str,
+    (state, field, at): (&str, &str, OffsetDateTime),
+    now: OffsetDateTime,
+) -> Item {
+    let mut item = effect_key(consumer, event_id);
+    item.insert("state".into(), AttributeValue::S(state.into()));
+    item.insert(
+        field.into(),
+        AttributeValue::N(at.unix_timestamp().to_string()),
+    );
+    item.insert(
+        "expiresAt".into(),
+        AttributeValue::N((now + EFFECT_RETENTION).unix_timestamp().to_string()),
+    );
+    item
+}
+
 #[async_trait]
 impl EffectLog for DynamoStore {
     async fn claim_effect(
@@ -900,15 +921,11 @@ impl EffectLog for DynamoStore {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<EffectClaim, StoreError> {
-        let mut item = effect_key(consumer, event_id);
-        item.insert("state".into(), AttributeValue::S("pending".into()));
-        item.insert(
-            "leaseUntil".into(),
-            AttributeValue::N(lease_until.unix_timestamp().to_string()),
-        );
-        item.insert(
-            "expiresAt".into(),
-            AttributeValue::N((now + EFFECT_RETENTION).unix_timestamp().to_string()),
+        let item = effect_item(
+            consumer,
+            event_id,
+            ("pending", "leaseUntil", lease_until),
+            now,
         );
         let result = self
             .client
@@ -973,16 +990,7 @@ impl EffectLog for DynamoStore {
         event_id: &str,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let mut item = effect_key(consumer, event_id);
-        item.insert("state".into(), AttributeValue::S("done".into()));
-        item.insert(
-            "doneAt".into(),
-            AttributeValue::N(now.unix_timestamp().to_string()),
-        );
-        item.insert(
-            "expiresAt".into(),
-            AttributeValue::N((now + EFFECT_RETENTION).unix_timestamp().to_string()),
-        );
+        let item = effect_item(consumer, event_id, ("done", "doneAt", now), now);
         let result = self
             .client
             .put_item()

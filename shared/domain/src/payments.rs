@@ -178,14 +178,9 @@ impl Storefront {
         reversal: &mut Option<Transaction>,
     ) -> Result<Result<EventEffect, Error>, PaymentWriteError> {
         let mut next = cart.clone();
-        let index = payment_index(&mut next.payments, event, self.psp().name());
-        if next.payments[index]
-            .transactions
-            .iter()
-            .any(|t| t.interaction_id == event.interaction_id)
-        {
+        let Some(index) = unrecorded_payment(&mut next.payments, event, self.psp().name()) else {
             return Ok(Ok(EventEffect::Duplicate));
-        }
+        };
         let mut claimed = vec![event.interaction_id.clone()];
         let mut effect = EventEffect::Recorded;
         match &event.outcome {
@@ -252,14 +247,9 @@ impl Storefront {
             .payments
             .iter()
             .any(|p| p.psp_reference == event.reference && p.secured() > 0);
-        let index = payment_index(&mut next.payments, event, self.psp().name());
-        if next.payments[index]
-            .transactions
-            .iter()
-            .any(|t| t.interaction_id == event.interaction_id)
-        {
+        let Some(index) = unrecorded_payment(&mut next.payments, event, self.psp().name()) else {
             return Ok(Ok(EventEffect::Duplicate));
-        }
+        };
         let mut claimed = vec![event.interaction_id.clone()];
         let mut effect = EventEffect::Recorded;
         match &event.outcome {
@@ -433,13 +423,22 @@ fn kind_tag(kind: TransactionKind) -> &'static str {
     }
 }
 
-/// The payment an event is about, added if the provider knows it and we do not yet.
-fn payment_index(payments: &mut Vec<Payment>, event: &PaymentEvent, psp: &str) -> usize {
+/// The payment an event is about (added if the provider knows it and we do not yet), or
+/// `None` when the event's interaction is recorded on it already.
+fn unrecorded_payment(
+    payments: &mut Vec<Payment>,
+    event: &PaymentEvent,
+    psp: &str,
+) -> Option<usize> {
     if let Some(index) = payments
         .iter()
         .position(|p| p.psp_reference == event.reference)
     {
-        return index;
+        let recorded = payments[index]
+            .transactions
+            .iter()
+            .any(|t| t.interaction_id == event.interaction_id);
+        return (!recorded).then_some(index);
     }
     let amount = match &event.outcome {
         PaymentOutcome::Charged { amount }
@@ -456,7 +455,7 @@ fn payment_index(payments: &mut Vec<Payment>, event: &PaymentEvent, psp: &str) -
         planned_for_total: None,
         transactions: Vec::new(),
     });
-    payments.len() - 1
+    Some(payments.len() - 1)
 }
 
 fn transaction(event: &PaymentEvent, amount: Money) -> Transaction {
