@@ -26,16 +26,16 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
-/// What the scheduled `expire-orders` function does in AWS, every 30 seconds here.
-fn spawn_expiry(storefront: Storefront) {
+/// What the scheduled `expire-orders` sweeper does in AWS, every 30 seconds here.
+fn spawn_sweeper(storefront: Storefront, grace: checkout_domain::sweeper::Grace) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
         loop {
             every.tick().await;
-            match storefront.expire_saved_orders(100).await {
-                Ok(0) => {}
-                Ok(released) => tracing::info!(released, "released expired saved orders"),
-                Err(error) => tracing::warn!(%error, "releasing expired saved orders failed"),
+            match storefront.sweep(grace).await {
+                Ok(report) if report == Default::default() => {}
+                Ok(report) => tracing::info!(?report, "sweep"),
+                Err(error) => tracing::warn!(%error, "sweep failed"),
             }
         }
     });
@@ -95,7 +95,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let demo: CatalogImport = checkout_domain::input::from_slice(DEMO_CATALOG.as_bytes())?;
     storefront.import(&Caller::system(), &demo).await?;
 
-    spawn_expiry(storefront.clone());
+    spawn_sweeper(storefront.clone(), checkout_adapters::payment_grace()?);
     let dev = dev::routes(storefront.clone(), psp, secrets.clone());
     let app = routes::all(storefront, secrets)
         .merge(dev)

@@ -228,16 +228,22 @@ impl App {
                 kind: TransactionKind::Charge,
                 state: TransactionState::Success,
                 amount,
-                interaction_id: reference,
-                timestamp: OffsetDateTime::now_utc(),
+                interaction_id: reference.clone(),
+                timestamp: self.clock.now(),
+                reason: None,
             }],
         });
+        stored.payment_revision += 1;
+        self.store
+            .record_cart_payments(&stored, stored.payment_revision - 1, &[reference])
+            .await
+            .expect("record the payment");
         let expected = stored.version;
         stored.version += 1;
         self.store
             .replace_cart(&stored, expected)
             .await
-            .expect("record the payment");
+            .expect("bump the version");
         cart.version = stored.version;
         stored.version
     }

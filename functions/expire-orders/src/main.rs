@@ -1,37 +1,39 @@
-//! Lambda (EventBridge schedule): releases saved orders whose hold ended without payment.
+//! Lambda (EventBridge schedule): the sweeper. Cancels saved orders whose hold ended unpaid
+//! (giving back stock, codes and partial payments), gives back the money of paid carts never
+//! ordered within `PAYMENT_GRACE_SECONDS`, and finishes reversals a crash left half done.
+//! The work itself is `checkout_domain::sweeper`.
 
 use std::sync::Arc;
 
-use checkout_adapters::{required_env, DynamoStore};
+use checkout_adapters::stripe::StripeClient;
+use checkout_adapters::{payment_grace, required_env, DynamoStore};
 use checkout_domain::service::Storefront;
 use lambda_runtime::{service_fn, LambdaEvent};
-use serde_json::{json, Value};
-
-/// Orders released per batch; batches repeat until one comes back short.
-const BATCH: usize = 100;
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     checkout_http::init_tracing();
-    let table = required_env("TABLE_NAME")?;
-    let store = DynamoStore::from_config(&checkout_adapters::aws_config().await, table);
-    let storefront = Storefront::new(Arc::new(store));
+    let store = DynamoStore::from_config(
+        &checkout_adapters::aws_config().await,
+        required_env("TABLE_NAME")?,
+    );
+    // Payments are given back through Stripe.
+    let stripe = StripeClient::new(
+        required_env("STRIPE_API_BASE")?,
+        required_env("STRIPE_SECRET_KEY")?,
+    );
+    let storefront = Storefront::new(Arc::new(store)).with_psp(Arc::new(stripe));
+    let grace = payment_grace()?;
     lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| {
         let storefront = storefront.clone();
         async move {
-            let mut released = 0;
-            loop {
-                let batch = storefront
-                    .expire_saved_orders(BATCH)
-                    .await
-                    .map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
-                released += batch;
-                if batch < BATCH {
-                    break;
-                }
-            }
-            tracing::info!(released, "released expired saved orders");
-            Ok::<_, lambda_runtime::Error>(json!({ "released": released }))
+            let report = storefront
+                .sweep(grace)
+                .await
+                .map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
+            tracing::info!(?report, "sweep");
+            Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
         }
     }))
     .await

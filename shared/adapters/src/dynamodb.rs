@@ -40,17 +40,16 @@ use checkout_domain::cart::{Cart, CartOwner};
 use checkout_domain::catalog::{DiscountDefinition, PricingConfig, Product};
 use checkout_domain::commit::CommitPlan;
 use checkout_domain::idempotency::IdempotencyRecord;
-use checkout_domain::order::{CommitAction, Order};
+use checkout_domain::order::Order;
 use checkout_domain::order_number::OrderNumber;
-use checkout_domain::payment::PaymentState;
 use checkout_domain::ports::{
     history_key, CartWriteError, CommitError, EffectClaim, EffectLog, OrderPage, PaymentWriteError,
-    Store,
+    Store, SweepKind, SweepPage,
 };
 use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
 use checkout_domain::StoreError;
 
-use crate::dynamodb_commit::{send_payment_write, Expr};
+use crate::dynamodb_commit::{encode, send_payment_write, time_rfc3339, Expr};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
@@ -133,7 +132,86 @@ pub fn order_from_image(image: serde_dynamo::Item) -> Result<Option<Order>, Stor
 /// shipping methods by id (the configuration keeps them as an ordered list).
 pub(crate) const VALID_UNTIL_EPOCH: &str = "validUntilEpoch";
 pub(crate) const SHIPPING_BY_ID: &str = "shippingById";
-const SAVED_ORDERS: &str = "SAVED";
+/// The sweeper's two queues in `gsi2`: orders by `Order::sweep_at`, carts by
+/// `Cart::holding_since`.
+const SWEEP_ORDERS: &str = "SWEEP#ORDER";
+const SWEEP_CARTS: &str = "SWEEP#CART";
+
+/// Serde's names for the states conditions compare with.
+const CART_ACTIVE: &str = "Active";
+const ORDER_OPEN: &str = "Open";
+
+/// Cart attributes only payment writes change; a content write leaves them alone.
+const CART_PAYMENT_ATTRIBUTES: &[&str] = &["payments", "paymentRevision", "gsi2pk", "gsi2sk"];
+
+/// Cart attributes serde leaves out when empty: a content write removes them then.
+const CART_OPTIONAL_ATTRIBUTES: &[&str] = &[
+    "country",
+    "customerEmail",
+    "guest",
+    "shippingAddress",
+    "billingAddress",
+    "shippingMethod",
+    "orderNumber",
+];
+
+/// The sweeper's cursor: the index's last evaluated key, as JSON (only string keys).
+fn encode_sweep_cursor(key: &Item) -> String {
+    let plain: std::collections::BTreeMap<&str, &str> = key
+        .iter()
+        .filter_map(|(name, value)| value.as_s().ok().map(|v| (name.as_str(), v.as_str())))
+        .collect();
+    serde_json::to_string(&plain).unwrap_or_default()
+}
+
+fn decode_sweep_cursor(cursor: &str) -> Result<Item, StoreError> {
+    let plain: HashMap<String, String> =
+        serde_json::from_str(cursor).map_err(|e| StoreError(format!("sweep cursor: {e}")))?;
+    Ok(plain
+        .into_iter()
+        .map(|(name, value)| (name, AttributeValue::S(value)))
+        .collect())
+}
+
+/// A `gsi2` sort key: zero-padded unix seconds, so lexical order is time order.
+fn sweep_sort_key(at: OffsetDateTime) -> String {
+    format!("{:020}", at.unix_timestamp().max(0))
+}
+
+/// Adds the sweeper's mark (`gsi2pk`/`gsi2sk`) to an update: set when due at `at`,
+/// removed otherwise.
+pub(crate) fn sweep_mark(
+    e: &mut Expr,
+    sets: &mut Vec<String>,
+    removes: &mut Vec<String>,
+    queue: &str,
+    at: Option<OffsetDateTime>,
+) {
+    let (pk, sk) = (e.name("gsi2pk"), e.name("gsi2sk"));
+    match at {
+        Some(at) => {
+            let (queue, key) = (e.string(queue), e.string(sweep_sort_key(at)));
+            sets.push(format!("{pk} = {queue}"));
+            sets.push(format!("{sk} = {key}"));
+        }
+        None => {
+            removes.push(pk);
+            removes.push(sk);
+        }
+    }
+}
+
+/// `SET a, b REMOVE c, d`, leaving out an empty half.
+pub(crate) fn update_expression(sets: &[String], removes: &[String]) -> String {
+    let mut update = String::new();
+    if !sets.is_empty() {
+        update = format!("SET {}", sets.join(", "));
+    }
+    if !removes.is_empty() {
+        update.push_str(&format!(" REMOVE {}", removes.join(", ")));
+    }
+    update.trim().to_string()
+}
 
 /// An order with its index keys: history (customers), by email (guests), expiry (saved,
 /// unpaid orders only, so the index stays small).
@@ -150,14 +228,9 @@ pub(crate) fn order_item(order: &Order) -> Result<Item, StoreError> {
         item.insert("gsi1pk".into(), AttributeValue::S(owner_key));
         item.insert("gsi1sk".into(), AttributeValue::S(history_key(order)));
     }
-    if let (CommitAction::SaveOrder, PaymentState::Pending, Some(expires)) =
-        (order.action, order.payment_state, order.expires_at)
-    {
-        item.insert("gsi2pk".into(), AttributeValue::S(SAVED_ORDERS.into()));
-        item.insert(
-            "gsi2sk".into(),
-            AttributeValue::S(format!("{:020}", expires.unix_timestamp())),
-        );
+    if let Some(at) = order.sweep_at() {
+        item.insert("gsi2pk".into(), AttributeValue::S(SWEEP_ORDERS.into()));
+        item.insert("gsi2sk".into(), AttributeValue::S(sweep_sort_key(at)));
     }
     Ok(item)
 }
@@ -498,26 +571,42 @@ impl Store for DynamoStore {
     }
 
     async fn replace_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), CartWriteError> {
+        // Attribute by attribute, leaving what payment writes own alone (rule 9).
+        let mut item = to_item(cart_key(&cart.id), cart)?;
+        for owned in ["pk", "sk"].iter().chain(CART_PAYMENT_ATTRIBUTES) {
+            item.remove(*owned);
+        }
+        let present: std::collections::HashSet<String> = item.keys().cloned().collect();
+        let mut e = Expr::default();
+        let mut sets: Vec<String> = item
+            .into_iter()
+            .map(|(name, value)| format!("{} = {}", e.name(&name), e.value(value)))
+            .collect();
+        sets.sort();
+        let removes: Vec<String> = CART_OPTIONAL_ATTRIBUTES
+            .iter()
+            .filter(|name| !present.contains(**name))
+            .map(|name| e.name(name))
+            .collect();
+        let update = update_expression(&sets, &removes);
+        let (version, state) = (e.name("version"), e.name("state"));
+        let (expected, active) = (e.number(expected_version), e.string(CART_ACTIVE));
         let result = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(cart_key(&cart.id), cart)?))
-            .condition_expression("#version = :expected AND #state = :active")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(
-                ":expected",
-                AttributeValue::N(expected_version.to_string()),
-            )
-            .expression_attribute_values(":active", AttributeValue::S("Active".into()))
+            .set_key(Some(cart_key(&cart.id)))
+            .update_expression(update)
+            .condition_expression(format!("{version} = {expected} AND {state} = {active}"))
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
             Err(e) => match e.into_service_error() {
-                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed) => {
+                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(failed) => {
                     Err(CartWriteError::Conflict(failed.item.map(from_item).transpose()?.map(Box::new)))
                 }
                 other => Err(CartWriteError::Store(StoreError(DisplayErrorContext(&other).to_string()))),
@@ -598,86 +687,95 @@ impl Store for DynamoStore {
         Ok(OrderPage { orders, next })
     }
 
-    async fn expired_orders(
+    async fn due_for_sweep(
         &self,
-        now: OffsetDateTime,
+        kind: SweepKind,
+        due_by: OffsetDateTime,
+        cursor: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Order>, StoreError> {
+    ) -> Result<SweepPage, StoreError> {
+        let queue = match kind {
+            SweepKind::Orders => SWEEP_ORDERS,
+            SweepKind::Carts => SWEEP_CARTS,
+        };
+        let start = cursor.map(decode_sweep_cursor).transpose()?;
         let output = self
             .client
             .query()
             .table_name(&self.table)
             .index_name("gsi2")
-            .key_condition_expression("gsi2pk = :saved AND gsi2sk <= :now")
-            .expression_attribute_values(":saved", AttributeValue::S(SAVED_ORDERS.into()))
-            .expression_attribute_values(
-                ":now",
-                AttributeValue::S(format!("{:020}", now.unix_timestamp())),
-            )
+            .key_condition_expression("gsi2pk = :queue AND gsi2sk <= :due")
+            .expression_attribute_values(":queue", AttributeValue::S(queue.into()))
+            .expression_attribute_values(":due", AttributeValue::S(sweep_sort_key(due_by)))
+            .projection_expression("pk")
+            .set_exclusive_start_key(start)
             .limit(limit as i32)
             .send()
             .await
             .map_err(store_error)?;
-        output
+        let carts = output
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(from_item)
-            .collect()
+            .filter_map(|item| match item.get("pk") {
+                Some(AttributeValue::S(pk)) => pk.strip_prefix("CART#").and_then(|id| CartId::parse(id).ok()),
+                _ => None,
+            })
+            .collect();
+        let next = output.last_evaluated_key.map(|key| encode_sweep_cursor(&key));
+        Ok(SweepPage { carts, next })
     }
 
-    async fn release_order(&self, order: &Order, _now: OffsetDateTime) -> Result<bool, StoreError> {
-        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+    async fn release_order(
+        &self,
+        cancelled: &Order,
+        expected_revision: u64,
+    ) -> Result<bool, StoreError> {
+        use aws_sdk_dynamodb::types::TransactWriteItem;
         let mut items = Vec::new();
         let mut e = Expr::default();
-        let (state, payment, gsi2pk, gsi2sk, revision) = (
-            e.name("state"),
-            e.name("paymentState"),
-            e.name("gsi2pk"),
-            e.name("gsi2sk"),
-            e.name("revision"),
+        let (state, revision) = (e.name("state"), e.name("revision"));
+        let (open, cancelled_state, next, expected) = (
+            e.string(ORDER_OPEN),
+            e.value(serde_dynamo::to_attribute_value(cancelled.state).map_err(|e| StoreError(format!("encode: {e}")))?),
+            e.number(cancelled.revision),
+            e.number(expected_revision),
         );
-        let (open, pending, cancelled, one) = (
-            e.string("Open"),
-            e.string("Pending"),
-            e.string("Cancelled"),
-            e.number(1),
-        );
+        let mut sets = vec![
+            format!("{state} = {cancelled_state}"),
+            format!("{revision} = {next}"),
+        ];
+        let mut removes = Vec::new();
+        sweep_mark(&mut e, &mut sets, &mut removes, SWEEP_ORDERS, cancelled.sweep_at());
         // Every order change bumps the revision: it is the change's event id and sequence.
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(order_key(&order.cart_id)))
-            .update_expression(format!(
-                "SET {state} = {cancelled}, {revision} = if_not_exists({revision}, {one}) + {one} \
-                 REMOVE {gsi2pk}, {gsi2sk}"
-            ))
-            .condition_expression(format!("{state} = {open} AND {payment} = {pending}"))
-            .set_expression_attribute_names(Some(e.names))
-            .set_expression_attribute_values(Some(e.values))
-            .build()
-            .map_err(|e| StoreError(e.to_string()))?;
-        items.push(TransactWriteItem::builder().update(update).build());
+        items.push(crate::dynamodb_commit::update(
+            &self.table,
+            order_key(&cancelled.cart_id),
+            &update_expression(&sets, &removes),
+            &format!("{revision} = {expected} AND {state} = {open}"),
+            e,
+        )?);
         let give_back =
             |key: Item, field: &str, amount: i64| -> Result<TransactWriteItem, StoreError> {
-                let update = Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key))
-                    .update_expression("SET #f = #f + :n")
-                    .condition_expression("attribute_exists(pk)")
-                    .expression_attribute_names("#f", field)
-                    .expression_attribute_values(":n", AttributeValue::N(amount.to_string()))
-                    .build()
-                    .map_err(|e| StoreError(e.to_string()))?;
-                Ok(TransactWriteItem::builder().update(update).build())
+                let mut e = Expr::default();
+                let (f, pk) = (e.name(field), e.name("pk"));
+                let n = e.number(amount);
+                crate::dynamodb_commit::update(
+                    &self.table,
+                    key,
+                    &format!("SET {f} = {f} + {n}"),
+                    &format!("attribute_exists({pk})"),
+                    e,
+                )
             };
-        for line in &order.line_items {
+        for line in &cancelled.line_items {
             items.push(give_back(
                 product_key(&line.sku),
                 "stock",
                 line.quantity.get() as i64,
             )?);
         }
-        for code in &order.discount_codes {
+        for code in &cancelled.discount_codes {
             items.push(give_back(discount_key(&code.code), "redemptions", -1)?);
         }
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
@@ -710,19 +808,22 @@ impl Store for DynamoStore {
             e.name("paymentRevision"),
             e.name("state"),
         );
-        let payments_value = e.value(
-            serde_dynamo::to_attribute_value(&cart.payments)
-                .map_err(|e| StoreError(format!("encode: {e}")))?,
-        );
-        let (next, expected, active) = (
+        let (payments_value, next, expected, active) = (
+            e.value(encode(&cart.payments)?),
             e.number(cart.payment_revision),
             e.number(expected_payment_revision),
-            e.string("Active"),
+            e.string(CART_ACTIVE),
         );
+        let mut sets = vec![
+            format!("{payments} = {payments_value}"),
+            format!("{revision} = {next}"),
+        ];
+        let mut removes = Vec::new();
+        sweep_mark(&mut e, &mut sets, &mut removes, SWEEP_CARTS, cart.holding_since());
         let item = crate::dynamodb_commit::update(
             &self.table,
             cart_key(&cart.id),
-            &format!("SET {payments} = {payments_value}, {revision} = {next}"),
+            &update_expression(&sets, &removes),
             &format!("{revision} = {expected} AND {state} = {active}"),
             e,
         )?;
@@ -735,12 +836,38 @@ impl Store for DynamoStore {
         expected_revision: u64,
         interactions: &[String],
     ) -> Result<(), PaymentWriteError> {
+        // Only what payments own, so a concurrent claim or cancellation is never undone.
         let mut e = Expr::default();
-        let revision = e.name("revision");
-        let expected = e.number(expected_revision);
-        let item = crate::dynamodb_commit::put(
+        let (payments, payment_state, expires, revision) = (
+            e.name("payments"),
+            e.name("paymentState"),
+            e.name("expiresAt"),
+            e.name("revision"),
+        );
+        let (payments_value, state_value, next, expected) = (
+            e.value(encode(&order.payments)?),
+            e.value(encode(&order.payment_state)?),
+            e.number(order.revision),
+            e.number(expected_revision),
+        );
+        let mut sets = vec![
+            format!("{payments} = {payments_value}"),
+            format!("{payment_state} = {state_value}"),
+            format!("{revision} = {next}"),
+        ];
+        let mut removes = Vec::new();
+        match order.expires_at {
+            Some(at) => {
+                let at = e.value(encode(&time_rfc3339(at))?);
+                sets.push(format!("{expires} = {at}"));
+            }
+            None => removes.push(expires),
+        }
+        sweep_mark(&mut e, &mut sets, &mut removes, SWEEP_ORDERS, order.sweep_at());
+        let item = crate::dynamodb_commit::update(
             &self.table,
-            order_item(order)?,
+            order_key(&order.cart_id),
+            &update_expression(&sets, &removes),
             &format!("{revision} = {expected}"),
             e,
         )?;

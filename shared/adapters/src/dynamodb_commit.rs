@@ -90,7 +90,7 @@ enum Slot {
     Idempotency,
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
     serde_dynamo::to_attribute_value(value).map_err(|e| StoreError(format!("encode: {e}")))
 }
 
@@ -339,7 +339,9 @@ impl DynamoStore {
         );
         let number_value = e.string(order.order_number.to_string());
         let now = e.value(encode(&time_rfc3339(plan.now))?);
-        let set = format!("SET {state} = {ordered}, {version} = {next}, {number} = {number_value}, {updated} = {now}");
+        // An ordered cart's payments live on in the order: the sweeper has nothing to do here.
+        let (sweep_pk, sweep_sk) = (e.name("gsi2pk"), e.name("gsi2sk"));
+        let set = format!("SET {state} = {ordered}, {version} = {next}, {number} = {number_value}, {updated} = {now} REMOVE {sweep_pk}, {sweep_sk}");
         let condition =
             format!("{version} = {expected} AND {state} = {active} AND {payment_revision} = {seen_payments}");
         items.push(update(
@@ -448,7 +450,7 @@ fn store_error_of(error: TransactWriteItemsError) -> StoreError {
     StoreError(aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string())
 }
 
-fn time_rfc3339(at: time::OffsetDateTime) -> String {
+pub(crate) fn time_rfc3339(at: time::OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }

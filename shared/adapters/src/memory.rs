@@ -17,12 +17,11 @@ use checkout_domain::catalog::{DiscountDefinition, PricingConfig, Product};
 use checkout_domain::commit::{CommitPlan, Rejection};
 use checkout_domain::error::StockShortage;
 use checkout_domain::idempotency::{IdempotencyRecord, RecordState};
-use checkout_domain::order::{CommitAction, Order, OrderState};
+use checkout_domain::order::{Order, OrderState};
 use checkout_domain::order_number::OrderNumber;
-use checkout_domain::payment::PaymentState;
 use checkout_domain::ports::{
     history_key, CartWriteError, CommitError, EffectClaim, EffectLog, OrderPage, PaymentWriteError,
-    Store,
+    Store, SweepKind, SweepPage,
 };
 use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
 use checkout_domain::StoreError;
@@ -278,7 +277,11 @@ impl Store for MemoryStore {
                 if current.version == expected_version
                     && current.state == checkout_domain::cart::CartState::Active =>
             {
-                state.carts.insert(cart.id.clone(), cart.clone());
+                // The contents only: payments recorded meanwhile stay (rule 9).
+                let mut next = cart.clone();
+                next.payments = current.payments.clone();
+                next.payment_revision = current.payment_revision;
+                state.carts.insert(cart.id.clone(), next);
                 Ok(())
             }
             current => Err(CartWriteError::Conflict(current.cloned().map(Box::new))),
@@ -362,44 +365,66 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn expired_orders(
+    async fn due_for_sweep(
         &self,
-        now: OffsetDateTime,
+        kind: SweepKind,
+        due_by: OffsetDateTime,
+        cursor: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Order>, StoreError> {
+    ) -> Result<SweepPage, StoreError> {
         let state = self.lock();
-        Ok(state
-            .orders
-            .values()
-            .filter(|o| awaiting_payment(o) && o.expires_at.is_some_and(|at| at <= now))
-            .take(limit)
-            .cloned()
-            .collect())
+        let mut due: Vec<(String, CartId)> = match kind {
+            SweepKind::Orders => state
+                .orders
+                .values()
+                .filter_map(|o| Some((o.sweep_at()?, o.cart_id.clone())))
+                .collect::<Vec<_>>(),
+            SweepKind::Carts => state
+                .carts
+                .values()
+                .filter_map(|c| Some((c.holding_since()?, c.id.clone())))
+                .collect::<Vec<_>>(),
+        }
+        .into_iter()
+        .filter(|(at, _)| *at <= due_by)
+        .map(|(at, id)| (format!("{:020}#{id}", at.unix_timestamp().max(0)), id))
+        .filter(|(key, _)| cursor.is_none_or(|after| key.as_str() > after))
+        .collect();
+        due.sort();
+        let next = (due.len() > limit).then(|| due[limit - 1].0.clone());
+        Ok(SweepPage {
+            carts: due.into_iter().take(limit).map(|(_, id)| id).collect(),
+            next,
+        })
     }
 
-    async fn release_order(&self, order: &Order, _now: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn release_order(
+        &self,
+        cancelled: &Order,
+        expected_revision: u64,
+    ) -> Result<bool, StoreError> {
         let mut state = self.lock();
-        let still_waiting = state
+        let still_open = state
             .orders
-            .get(&order.cart_id)
-            .is_some_and(awaiting_payment);
-        if !still_waiting {
+            .get(&cancelled.cart_id)
+            .is_some_and(|o| o.revision == expected_revision && o.state == OrderState::Open);
+        if !still_open {
             return Ok(false);
         }
-        for line in &order.line_items {
+        for line in &cancelled.line_items {
             if let Some(product) = state.products.get_mut(&line.sku) {
                 product.stock += line.quantity.get();
             }
         }
-        for code in &order.discount_codes {
+        for code in &cancelled.discount_codes {
             if let Some(discount) = state.discounts.get_mut(&code.code) {
                 discount.redemptions = discount.redemptions.saturating_sub(1);
             }
         }
-        if let Some(stored) = state.orders.get_mut(&order.cart_id) {
+        if let Some(stored) = state.orders.get_mut(&cancelled.cart_id) {
             let before = stored.clone();
-            stored.state = OrderState::Cancelled;
-            stored.revision += 1;
+            stored.state = cancelled.state;
+            stored.revision = cancelled.revision;
             let after = stored.clone();
             self.publish(Some(before), Some(after));
         }
@@ -441,8 +466,15 @@ impl Store for MemoryStore {
             return Err(PaymentWriteError::Conflict);
         }
         state.claim_interactions(interactions)?;
-        let before = state.orders.insert(order.cart_id.clone(), order.clone());
-        self.publish(before, Some(order.clone()));
+        // Only what payments own, so a concurrent claim or cancellation is never undone.
+        let stored = state.orders.get_mut(&order.cart_id).expect("checked above");
+        let before = stored.clone();
+        stored.payments = order.payments.clone();
+        stored.payment_state = order.payment_state;
+        stored.expires_at = order.expires_at;
+        stored.revision = order.revision;
+        let after = stored.clone();
+        self.publish(Some(before), Some(after));
         Ok(())
     }
 
@@ -563,11 +595,4 @@ impl EffectLog for MemoryStore {
         state.effects.insert(key, None);
         Ok(first)
     }
-}
-
-/// A saved order still holding stock while it waits for its money.
-fn awaiting_payment(order: &Order) -> bool {
-    order.action == CommitAction::SaveOrder
-        && order.state == OrderState::Open
-        && order.payment_state == PaymentState::Pending
 }

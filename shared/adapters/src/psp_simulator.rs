@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use checkout_domain::money::Money;
+use checkout_domain::payment::TransactionState;
 use checkout_domain::psp::{Intent, IntentRequest, PaymentProvider, PspError, Reversal};
 
 #[derive(Debug, Clone)]
@@ -128,7 +129,7 @@ impl PaymentProvider for PspSimulator {
         self.log("cancel", reference, idempotency_key);
         Ok(Reversal {
             interaction_id: reference.to_string(),
-            pending: false,
+            state: TransactionState::Success,
         })
     }
 
@@ -143,7 +144,7 @@ impl PaymentProvider for PspSimulator {
         let id = format!("re_{}", &hex_of(idempotency_key)[..24]);
         Ok(Reversal {
             interaction_id: id,
-            pending: false,
+            state: TransactionState::Success,
         })
     }
 }

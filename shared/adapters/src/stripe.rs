@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 use checkout_domain::money::{Currency, Money};
+use checkout_domain::payment::TransactionState;
 use checkout_domain::psp::{
     Intent, IntentRequest, PaymentEvent, PaymentOutcome, PaymentProvider, PspError, Reversal,
 };
@@ -267,6 +268,8 @@ pub struct StripeClient {
 struct IntentResponse {
     id: String,
     client_secret: Option<String>,
+    #[serde(default)]
+    status: String,
 }
 
 #[derive(Deserialize)]
@@ -387,9 +390,10 @@ impl PaymentProvider for StripeClient {
                 idempotency_key,
             )
             .await?;
+        // Cancelling answers with the intent; only `canceled` means the hold is released.
         Ok(Reversal {
+            state: cancel_state(&intent.status)?,
             interaction_id: intent.id,
-            pending: false,
         })
     }
 
@@ -405,8 +409,54 @@ impl PaymentProvider for StripeClient {
         ];
         let refund: RefundResponse = self.post("/v1/refunds", &form, idempotency_key).await?;
         Ok(Reversal {
+            state: refund_state(&refund.status)?,
             interaction_id: refund.id,
-            pending: refund.status == "pending",
         })
+    }
+}
+
+/// A refund's status in the domain's words, exactly as Stripe documents them
+/// (`succeeded`, `pending`, `requires_action`, `failed`, `canceled`): only `succeeded` gives
+/// the money back; a status we do not know is an error, never taken for success.
+fn refund_state(status: &str) -> Result<TransactionState, PspError> {
+    match status {
+        "succeeded" => Ok(TransactionState::Success),
+        "pending" | "requires_action" => Ok(TransactionState::Pending),
+        "failed" | "canceled" => Ok(TransactionState::Failure),
+        other => Err(PspError(format!("unknown refund status {other:?}"))),
+    }
+}
+
+/// A cancelled intent releases its authorization only once its status is `canceled`.
+fn cancel_state(status: &str) -> Result<TransactionState, PspError> {
+    match status {
+        "canceled" => Ok(TransactionState::Success),
+        other => Err(PspError(format!(
+            "payment intent not cancelled: status {other:?}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refund_statuses_map_exactly() {
+        use TransactionState::*;
+        for (status, state) in [
+            ("succeeded", Success),
+            ("pending", Pending),
+            ("requires_action", Pending),
+            ("failed", Failure),
+            ("canceled", Failure),
+        ] {
+            assert_eq!(refund_state(status).unwrap(), state, "{status}");
+        }
+        // Anything else is not taken for a success.
+        assert!(refund_state("").is_err());
+        assert!(refund_state("processing").is_err());
+        assert_eq!(cancel_state("canceled").unwrap(), Success);
+        assert!(cancel_state("requires_capture").is_err());
     }
 }

@@ -197,6 +197,15 @@ impl Cart {
         })
     }
 
+    /// Since when this cart holds money that is neither in an order nor given back: the
+    /// sweeper gives it back once that is longer ago than the payment grace period.
+    pub fn holding_since(&self) -> Option<OffsetDateTime> {
+        if self.state != CartState::Active {
+            return None;
+        }
+        crate::payment::holding_since(&self.payments)
+    }
+
     /// Where the goods go, for tax and shipping: the shipping address, else the cart's country.
     pub fn destination(&self) -> Option<&CountryCode> {
         self.shipping_address

@@ -50,22 +50,26 @@ pub struct OrderResponse {
     pub body: String,
     /// True when this repeats an earlier commit's answer.
     pub replayed: bool,
+    /// The order committed or replayed (`None` for a replay of a stored answer).
+    pub order_number: Option<String>,
 }
 
 impl OrderResponse {
-    fn created(body: String) -> Self {
+    fn created(body: String, order: &Order) -> Self {
         OrderResponse {
             status: 201,
             body,
             replayed: false,
+            order_number: Some(order.order_number.to_string()),
         }
     }
 
-    fn replay(body: String) -> Self {
+    fn replay(body: String, order: Option<&Order>) -> Self {
         OrderResponse {
             status: 200,
             body,
             replayed: true,
+            order_number: order.map(|o| o.order_number.to_string()),
         }
     }
 }
@@ -159,7 +163,7 @@ impl Storefront {
         )
         .await?
         {
-            Begin::Replay(stored) => Ok(OrderResponse::replay(stored.body)),
+            Begin::Replay(stored) => Ok(OrderResponse::replay(stored.body, None)),
             Begin::Proceed(ticket) => {
                 let result = self
                     .commit(caller, &cart_id, input, order_number, Some(&ticket))
@@ -235,7 +239,7 @@ impl Storefront {
             let body = created_body(&order, claim_token.as_ref());
             let plan = plan(&cart, order, input.cart_version, ticket, &body, now)?;
             let rejections = match self.store().commit(&plan).await {
-                Ok(()) => return Ok(OrderResponse::created(body)),
+                Ok(()) => return Ok(OrderResponse::created(body, &plan.order)),
                 Err(CommitError::Store(e)) => return Err(Error::Store(e)),
                 Err(CommitError::Rejected(rejections)) => rejections,
             };
@@ -390,7 +394,7 @@ impl Storefront {
             );
             self.store().complete_idempotency(&record).await?;
         }
-        Ok(OrderResponse::replay(body))
+        Ok(OrderResponse::replay(body, Some(order)))
     }
 }
 
@@ -458,8 +462,11 @@ pub fn check_preconditions(cart: &Cart, action: CommitAction) -> Result<PaymentS
     let total = cart.totals.total;
     match action {
         CommitAction::SaveOrder => Ok(payment::payment_state(&cart.payments, total)),
+        // Nothing to pay (a 100 % discount): the order is paid as it is.
+        CommitAction::Checkout if total.is_zero() => Ok(PaymentState::Paid),
         CommitAction::Checkout => {
-            let secured = payment::secured(&cart.payments, cart.currency);
+            // Money that is being given back does not pay for anything.
+            let secured = payment::available(&cart.payments, cart.currency);
             if secured.is_zero() {
                 // A payment that took money and was given back did not fit this cart.
                 if let Some(reversed) = cart

@@ -167,6 +167,10 @@ pub enum Error {
     PaymentAmountMismatch { authorized: Money, total: Money },
     #[error("order number taken")]
     OrderNumberTaken { order_number: String },
+    #[error("at most {limit} payments per cart or order")]
+    TooManyPayments { limit: usize },
+    #[error("order {order_number} owes nothing")]
+    NothingOwed { order_number: String },
     #[error("prices changed")]
     PriceChanged(Box<PriceChange>),
     #[error("email already registered")]
@@ -221,6 +225,19 @@ impl Error {
 
     pub fn internal(context: impl std::fmt::Display) -> Self {
         Error::Internal(context.to_string())
+    }
+
+    /// A commit refusal that no fix can mend without changing the cart's total (stock,
+    /// price, tax, a discount, the minimum order value): a payment made for that total can
+    /// no longer fit.
+    pub fn changes_the_total(&self) -> bool {
+        matches!(
+            self,
+            Error::OutOfStock(_)
+                | Error::PriceChanged(_)
+                | Error::DiscountCodeNonApplicable { .. }
+                | Error::BelowMinimumOrderValue { .. }
+        )
     }
 
     /// The single mapping from domain failure to what the client sees. Internal details
@@ -412,6 +429,26 @@ impl Error {
                         "The order number is taken",
                         Some("choose_another_number"),
                         format!("Order number {order_number} is already in use."),
+                    )
+                }
+                Error::TooManyPayments { limit } => {
+                    extensions.insert("limit".into(), json!(limit));
+                    (
+                        409,
+                        "TooManyPayments",
+                        "Too many payments",
+                        Some("contact_support"),
+                        format!("A cart or order takes at most {limit} payments."),
+                    )
+                }
+                Error::NothingOwed { order_number } => {
+                    extensions.insert("orderNumber".into(), json!(order_number));
+                    (
+                        409,
+                        "NothingOwed",
+                        "The order owes nothing",
+                        Some("show_order"),
+                        format!("Order {order_number} is not awaiting payment."),
                     )
                 }
                 Error::PriceChanged(change) => {

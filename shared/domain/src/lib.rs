@@ -19,6 +19,7 @@ pub mod ports;
 pub mod pricing;
 pub mod psp;
 pub mod service;
+pub mod sweeper;
 pub mod values;
 
 pub use error::{Error, FieldError, Problem, StoreError};

@@ -119,6 +119,24 @@ impl Order {
         }
     }
 
+    /// A saved order still waiting for (the rest of) its payment.
+    pub fn awaiting_payment(&self) -> bool {
+        self.action == CommitAction::SaveOrder
+            && self.state == OrderState::Open
+            && self.payment_state != PaymentState::Paid
+    }
+
+    /// When the sweeper must look at this order: a saved order when its hold ends unpaid, a
+    /// cancelled order at once while it still holds money that must be given back.
+    pub fn sweep_at(&self) -> Option<OffsetDateTime> {
+        if self.awaiting_payment() {
+            return self.expires_at;
+        }
+        (self.state == OrderState::Cancelled
+            && crate::payment::secured(&self.payments, self.currency).cent_amount > 0)
+            .then_some(self.expires_at.unwrap_or(self.created_at))
+    }
+
     pub fn is_guest(&self) -> bool {
         matches!(self.owner, CartOwner::Guest { .. })
     }

@@ -1,5 +1,4 @@
-//! Reading orders (the owner's, a guest's by email and number) and releasing saved orders
-//! that were never paid.
+//! Reading orders: the owner's, a guest's by email and number, and the guest claim.
 
 use serde::Deserialize;
 
@@ -128,18 +127,5 @@ impl Storefront {
             }
             _ => Err(Error::NotFound),
         }
-    }
-
-    /// Cancels saved orders whose hold has ended unpaid, giving back stock and codes.
-    /// Returns how many it released; run on a schedule.
-    pub async fn expire_saved_orders(&self, batch: usize) -> Result<usize, Error> {
-        let now = self.now();
-        let mut released = 0;
-        for order in self.store().expired_orders(now, batch).await? {
-            if self.store().release_order(&order, now).await? {
-                released += 1;
-            }
-        }
-        Ok(released)
     }
 }

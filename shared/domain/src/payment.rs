@@ -32,6 +32,19 @@ pub struct Transaction {
     pub interaction_id: String,
     #[serde(with = "time::serde::rfc3339")]
     pub timestamp: OffsetDateTime,
+    /// Why this transaction happened, for reversals the system made on its own (e.g. "the
+    /// last unit was sold before the order could be placed").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl TransactionKind {
+    pub fn is_reversal(self) -> bool {
+        matches!(
+            self,
+            TransactionKind::CancelAuthorization | TransactionKind::Refund
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +99,54 @@ impl Payment {
             .max(self.sum(&[Charge], TransactionState::Success))
     }
 
+    /// Whether anything was ever charged (rather than only authorized): such money is given
+    /// back by a refund, an authorization by a cancellation.
+    pub fn charged(&self) -> bool {
+        self.transactions
+            .iter()
+            .any(|t| t.kind == TransactionKind::Charge && t.state == TransactionState::Success)
+    }
+
+    /// A refund or cancellation the provider accepted but has not finished: the money is
+    /// still outstanding, and asking again would reverse it twice.
+    pub fn reversal_in_progress(&self) -> bool {
+        self.transactions
+            .iter()
+            .any(|t| t.kind.is_reversal() && t.state == TransactionState::Pending)
+            && self.secured() > 0
+    }
+
+    /// The provider's idempotency key for the next reversal of this payment: the same for a
+    /// retry after a crash (the provider answers with the reversal it made), a new one after
+    /// the provider reported a reversal failed.
+    pub fn reversal_key(&self, kind: TransactionKind) -> String {
+        let tag = if kind == TransactionKind::Refund {
+            "refund"
+        } else {
+            "cancel"
+        };
+        let failed = self
+            .transactions
+            .iter()
+            .filter(|t| t.kind.is_reversal() && t.state == TransactionState::Failure)
+            .count();
+        match failed {
+            0 => format!("{tag}:{}", self.psp_reference),
+            n => format!("{tag}:{}:{n}", self.psp_reference),
+        }
+    }
+
+    /// When this payment's money arrived: its first successful authorization or charge.
+    pub fn secured_since(&self) -> Option<OffsetDateTime> {
+        self.transactions
+            .iter()
+            .filter(|t| {
+                !t.kind.is_reversal() && t.state == TransactionState::Success
+            })
+            .map(|t| t.timestamp)
+            .min()
+    }
+
     /// Still waiting for the provider's outcome: planned with nothing reported yet, or only
     /// pending authorizations or charges so far.
     pub fn is_pending(&self) -> bool {
@@ -120,11 +181,24 @@ pub fn secured(payments: &[Payment], currency: Currency) -> Money {
     )
 }
 
+/// What `payments` can pay with: the money they secure, less payments being given back.
+pub fn available(payments: &[Payment], currency: Currency) -> Money {
+    Money::new(
+        payments
+            .iter()
+            .filter(|p| p.amount_planned.currency() == currency && !p.reversal_in_progress())
+            .map(Payment::secured)
+            .sum(),
+        currency,
+    )
+}
+
 /// The payment state of something that costs `total`.
 pub fn payment_state(payments: &[Payment], total: Money) -> PaymentState {
     let secured = secured(payments, total.currency()).cent_amount;
     let refunded: i64 = payments.iter().map(Payment::refunded).sum();
-    if secured >= total.cent_amount && total.cent_amount > 0 {
+    // A total of zero (a 100 % discount) is paid by nothing.
+    if secured >= total.cent_amount && (total.cent_amount > 0 || refunded == 0) {
         PaymentState::Paid
     } else if secured == 0 && refunded > 0 {
         PaymentState::Refunded
@@ -135,6 +209,15 @@ pub fn payment_state(payments: &[Payment], total: Money) -> PaymentState {
     } else {
         PaymentState::Failed
     }
+}
+
+/// Since when `payments` hold money nobody has given back (`None`: they hold none).
+pub fn holding_since(payments: &[Payment]) -> Option<OffsetDateTime> {
+    payments
+        .iter()
+        .filter(|p| p.secured() > 0)
+        .filter_map(Payment::secured_since)
+        .min()
 }
 
 #[cfg(test)]
@@ -149,6 +232,7 @@ mod tests {
             amount: Money::new(cents, Currency::EUR),
             interaction_id: uuid::Uuid::new_v4().to_string(),
             timestamp: OffsetDateTime::UNIX_EPOCH,
+            reason: None,
         }
     }
 

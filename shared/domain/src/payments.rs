@@ -22,6 +22,13 @@ use crate::service::Storefront;
 /// Attempts at recording one event when concurrent writers move the cart or order.
 const RECORD_ATTEMPTS: usize = 8;
 
+/// Payments a cart or an order takes at most.
+pub const MAX_PAYMENTS: usize = 10;
+
+/// Transactions one payment records at most; reports beyond are logged, not stored, so an
+/// item never outgrows DynamoDB's 400 KB.
+pub const MAX_TRANSACTIONS: usize = 50;
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatePaymentInput {
@@ -57,6 +64,18 @@ pub enum EventEffect {
     Ignored(&'static str),
 }
 
+/// Reversals already asked of the provider in this piece of work, by idempotency key, so a
+/// write conflict never sends the same request twice.
+type Asked = std::collections::HashMap<String, Reversal>;
+
+/// What a payment needs from its cart or order to be planned.
+struct PlanFor<'a> {
+    payments: &'a [Payment],
+    total: Money,
+    cart_id: &'a crate::values::CartId,
+    cart_version: u64,
+}
+
 impl Storefront {
     /// `POST /carts/{id}/payments`: a payment intent for (part of) what the cart owes.
     pub async fn create_payment(
@@ -69,14 +88,100 @@ impl Storefront {
         if cart.state != CartState::Active {
             return Err(crate::service::conflict(&cart, cart.version));
         }
-        let owed = cart.totals.total.cent_amount
-            - payment::secured(&cart.payments, cart.currency).cent_amount;
+        let (payment, intent) = self
+            .plan_payment(
+                caller,
+                input,
+                PlanFor {
+                    payments: &cart.payments,
+                    total: cart.totals.total,
+                    cart_id: &cart.id,
+                    cart_version: cart.version,
+                },
+                "the cart is paid in full",
+            )
+            .await?;
+        for _ in 0..RECORD_ATTEMPTS {
+            let mut next = cart.clone();
+            next.payments.push(payment.clone());
+            next.payment_revision += 1;
+            match self
+                .store()
+                .record_cart_payments(&next, cart.payment_revision, &[])
+                .await
+            {
+                Ok(()) => return Ok(created(payment, intent)),
+                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction) => {
+                    cart = self.cart(caller, cart_id).await?
+                }
+                Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
+            }
+            if cart.state != CartState::Active {
+                return Err(crate::service::conflict(&cart, cart.version));
+            }
+            ensure_room(&cart.payments)?;
+        }
+        Err(Error::RequestInProgress { retry_after: 1 })
+    }
+
+    /// `POST /orders/{orderNumber}/payments`: a payment intent for what a saved order still
+    /// owes (or part of it). Its success makes the order `Paid`.
+    pub async fn create_order_payment(
+        &self,
+        caller: &Caller,
+        order_number: &str,
+        input: &CreatePaymentInput,
+    ) -> Result<CreatedPayment, Error> {
+        let mut order = self.order(caller, order_number).await?;
+        ensure_owes(&order)?;
+        let (payment, intent) = self
+            .plan_payment(
+                caller,
+                input,
+                PlanFor {
+                    payments: &order.payments,
+                    total: order.totals.total,
+                    cart_id: &order.cart_id,
+                    cart_version: order.cart_version,
+                },
+                "the order is paid in full",
+            )
+            .await?;
+        for _ in 0..RECORD_ATTEMPTS {
+            let mut next = order.clone();
+            next.payments.push(payment.clone());
+            next.revision += 1;
+            match self
+                .store()
+                .record_order_payments(&next, order.revision, &[])
+                .await
+            {
+                Ok(()) => return Ok(created(payment, intent)),
+                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction) => {
+                    order = self.order(caller, order_number).await?
+                }
+                Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
+            }
+            ensure_owes(&order)?;
+            ensure_room(&order.payments)?;
+        }
+        Err(Error::RequestInProgress { retry_after: 1 })
+    }
+
+    /// Checks the amount against what is owed and creates the provider's intent.
+    async fn plan_payment(
+        &self,
+        caller: &Caller,
+        input: &CreatePaymentInput,
+        plan: PlanFor<'_>,
+        paid_in_full: &str,
+    ) -> Result<(Payment, crate::psp::Intent), Error> {
+        ensure_room(plan.payments)?;
+        let currency = plan.total.currency();
+        let owed = plan.total.cent_amount - payment::secured(plan.payments, currency).cent_amount;
         let mut errors = FieldErrors::new();
         if owed <= 0 {
-            errors.push(crate::error::FieldError::new(
-                "",
-                "the cart is paid in full",
-            ));
+            errors.push(crate::error::FieldError::new("", paid_in_full));
         }
         let amount = match input.amount {
             None => Some(owed),
@@ -85,102 +190,80 @@ impl Storefront {
                 if (1..=owed).contains(&amount) {
                     Ok(amount)
                 } else {
-                    Err(format!(
-                        "must be between 1 and {owed}, what the cart still owes"
-                    ))
+                    Err(format!("must be between 1 and {owed}, what is still owed"))
                 },
             ),
         };
         if let Some(method) = &input.method {
             errors.check("/method", crate::values::Name::parse(method));
         }
-        let amount = Money::new(errors.finish(amount)?, cart.currency);
+        let amount = Money::new(errors.finish(amount)?, currency);
         let payment_id = uuid::Uuid::new_v4().to_string();
         let intent = self
             .psp()
             .create_intent(&IntentRequest {
                 amount,
-                cart_id: cart.id.clone(),
-                cart_version: cart.version,
+                cart_id: plan.cart_id.clone(),
+                cart_version: plan.cart_version,
                 customer_id: caller.customer.clone(),
-                idempotency_key: format!("intent:{}:{payment_id}", cart.id),
+                idempotency_key: format!("intent:{}:{payment_id}", plan.cart_id),
             })
             .await
             .map_err(Error::internal)?;
-        loop {
-            let expected = cart.payment_revision;
-            let mut next = cart.clone();
-            next.payments.push(Payment {
-                id: payment_id.clone(),
-                amount_planned: amount,
-                psp: self.psp().name().to_string(),
-                psp_reference: intent.reference.clone(),
-                planned_for_total: Some(cart.totals.total),
-                transactions: Vec::new(),
-            });
-            next.payment_revision += 1;
-            match self
-                .store()
-                .record_cart_payments(&next, expected, &[])
-                .await
-            {
-                Ok(()) => break,
-                Err(PaymentWriteError::Conflict) => cart = self.cart(caller, cart_id).await?,
-                Err(PaymentWriteError::DuplicateInteraction) => {
-                    return Err(Error::internal("no interactions claimed"))
-                }
-                Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
-            }
-            if cart.state != CartState::Active {
-                return Err(crate::service::conflict(&cart, cart.version));
-            }
-        }
-        Ok(CreatedPayment {
+        let payment = Payment {
             id: payment_id,
             amount_planned: amount,
             psp: self.psp().name().to_string(),
-            psp_reference: intent.reference,
-            client_secret: intent.client_secret,
-        })
+            psp_reference: intent.reference.clone(),
+            planned_for_total: Some(plan.total),
+            transactions: Vec::new(),
+        };
+        Ok((payment, intent))
     }
 
     /// Records a provider's report about a payment, once, wherever the money now belongs.
+    /// A payment that completes a ready cart commits it; a commit that failed for a passing
+    /// reason is tried again on every later report for the cart.
     pub async fn handle_payment_event(&self, event: &PaymentEvent) -> Result<EventEffect, Error> {
-        // A reversal made in one attempt is reused by the next, so a write conflict never
-        // asks the provider twice.
-        let mut reversal = None;
+        let mut asked = Asked::new();
         for _ in 0..RECORD_ATTEMPTS {
             let (cart, order) = self.store().cart_and_order(&event.cart_id).await?;
             let attempt = match (cart, order) {
-                (_, Some(order)) => self.on_order(order, event, &mut reversal).await,
+                (_, Some(order)) => self.on_order(order, event, &mut asked).await,
                 (Some(cart), None) if cart.state == CartState::Active => {
-                    self.on_cart(cart, event, &mut reversal).await
+                    self.on_cart(cart, event, &mut asked).await
                 }
                 (Some(_), None) => return Ok(EventEffect::Ignored("cart is not active")),
                 (None, None) => return Ok(EventEffect::Ignored("unknown cart")),
             };
             match attempt {
-                Err(PaymentWriteError::Conflict) => continue,
-                Err(PaymentWriteError::DuplicateInteraction) => return Ok(EventEffect::Duplicate),
+                // Moved on, or another delivery recorded it first: decide again on what is
+                // stored now.
+                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction) => {
+                    continue
+                }
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
                 Ok(effect) => return effect,
             }
         }
-        Err(Error::internal(
-            "payment event kept conflicting with other writers",
-        ))
+        Err(Error::RequestInProgress { retry_after: 1 })
     }
 
     async fn on_cart(
         &self,
         cart: Cart,
         event: &PaymentEvent,
-        reversal: &mut Option<Transaction>,
+        asked: &mut Asked,
     ) -> Result<Result<EventEffect, Error>, PaymentWriteError> {
         let mut next = cart.clone();
         let Some(index) = unrecorded_payment(&mut next.payments, event, self.psp().name()) else {
-            return Ok(Ok(EventEffect::Duplicate));
+            // Seen before; the commit it should have led to may not have happened.
+            return Ok(self.order_paid_cart(cart, EventEffect::Duplicate).await);
         };
+        if next.payments[index].transactions.len() >= MAX_TRANSACTIONS {
+            tracing::error!(cart = %cart.id, payment = %event.reference, "transaction limit reached; event not recorded");
+            return Ok(Ok(EventEffect::Ignored("transaction limit reached")));
+        }
         let mut claimed = vec![event.interaction_id.clone()];
         let mut effect = EventEffect::Recorded;
         match &event.outcome {
@@ -189,18 +272,27 @@ impl Storefront {
                     .transactions
                     .push(transaction(event, *amount));
                 let planned = next.payments[index].amount_planned;
-                // Planned against another total: the cart changed after paying started.
-                let stale = next.payments[index]
+                let misfit = if *amount != planned {
+                    Some("the amount paid is not the amount planned")
+                } else if next.payments[index]
                     .planned_for_total
-                    .is_some_and(|t| t != next.totals.total);
-                let over = payment::secured(&next.payments, next.currency).cent_amount
-                    > next.totals.total.cent_amount;
-                if *amount != planned || stale || over {
+                    .is_some_and(|t| t != next.totals.total)
+                {
+                    Some("the cart's total changed after this payment was started")
+                } else if payment::secured(&next.payments, next.currency).cent_amount
+                    > next.totals.total.cent_amount
+                {
+                    Some("the cart was already paid")
+                } else {
+                    None
+                };
+                if let Some(reason) = misfit {
+                    // Nobody relies on money not yet recorded: give it back before recording.
                     match self
-                        .reverse(&mut next.payments[index], event, *amount, reversal)
+                        .give_back(&mut next.payments[index], next.currency, reason, asked)
                         .await
                     {
-                        Ok(id) => claimed.push(id),
+                        Ok(id) => claimed.extend(id),
                         Err(e) => return Ok(Err(e)),
                     }
                     effect = EventEffect::Reversed;
@@ -212,33 +304,48 @@ impl Storefront {
         self.store()
             .record_cart_payments(&next, cart.payment_revision, &claimed)
             .await?;
-        let covered = payment::secured(&next.payments, next.currency) == next.totals.total;
-        if effect != EventEffect::Recorded || !covered {
+        if effect != EventEffect::Recorded {
             return Ok(Ok(effect));
         }
-        // The redirect may never come back: the payment commits the order itself.
+        Ok(self.order_paid_cart(next, effect).await)
+    }
+
+    /// The redirect may never come back: a cart its payments cover is committed here. A
+    /// refusal no fix can mend without changing the total (stock, price, tax, a discount)
+    /// gives the money back at once; any other refusal leaves it to the storefront, and the
+    /// sweeper after the grace period.
+    async fn order_paid_cart(&self, cart: Cart, otherwise: EventEffect) -> Result<EventEffect, Error> {
+        let total = cart.totals.total;
+        if total.is_zero() || payment::available(&cart.payments, cart.currency) != total {
+            return Ok(otherwise);
+        }
         let input = CreateOrderInput {
-            cart_id: next.id.to_string(),
-            cart_version: next.version,
+            cart_id: cart.id.to_string(),
+            cart_version: cart.version,
             order_number: None,
             action: Some(CommitAction::Checkout),
         };
-        Ok(match self.commit_loaded(next, &input, None, None).await {
-            Ok(answer) => Ok(EventEffect::Ordered(order_number_of(&answer.body))),
-            // Not orderable yet (an address missing, prices moved): the storefront orders later.
+        let cart_id = cart.id.clone();
+        match self.commit_loaded(cart, &input, None, None).await {
+            Ok(answer) => Ok(EventEffect::Ordered(answer.order_number.unwrap_or_default())),
+            Err(refusal) if refusal.changes_the_total() => {
+                tracing::info!(cart = %cart_id, code = refusal.problem().code, "paid cart cannot be ordered; giving the money back");
+                self.give_back_cart(&cart_id, &refusal.to_string()).await?;
+                Ok(EventEffect::Reversed)
+            }
             Err(refusal) if refusal.problem().status < 500 => {
-                tracing::info!(cart = %event.cart_id, code = refusal.problem().code, "paid cart not committed");
-                Ok(EventEffect::Recorded)
+                tracing::info!(cart = %cart_id, code = refusal.problem().code, "paid cart not committed");
+                Ok(otherwise)
             }
             Err(e) => Err(e),
-        })
+        }
     }
 
     async fn on_order(
         &self,
         order: Order,
         event: &PaymentEvent,
-        reversal: &mut Option<Transaction>,
+        asked: &mut Asked,
     ) -> Result<Result<EventEffect, Error>, PaymentWriteError> {
         let mut next = order.clone();
         // Whether this payment already secured money for the order (an authorization now
@@ -250,35 +357,53 @@ impl Storefront {
         let Some(index) = unrecorded_payment(&mut next.payments, event, self.psp().name()) else {
             return Ok(Ok(EventEffect::Duplicate));
         };
+        if next.payments[index].transactions.len() >= MAX_TRANSACTIONS {
+            tracing::error!(order = %order.order_number, payment = %event.reference, "transaction limit reached; event not recorded");
+            return Ok(Ok(EventEffect::Ignored("transaction limit reached")));
+        }
         let mut claimed = vec![event.interaction_id.clone()];
         let mut effect = EventEffect::Recorded;
+        let total = order.totals.total;
         match &event.outcome {
             PaymentOutcome::Charged { amount } | PaymentOutcome::Authorized { amount } => {
                 next.payments[index]
                     .transactions
                     .push(transaction(event, *amount));
-                let awaiting = order.action == CommitAction::SaveOrder
-                    && order.state == OrderState::Open
-                    && order.payment_state == PaymentState::Pending;
-                if awaiting && *amount == order.totals.total {
-                    next.payment_state = PaymentState::Paid;
-                    next.expires_at = None;
-                    effect = EventEffect::OrderPaid(order.order_number.to_string());
-                } else if !counted || awaiting {
-                    // A second payment (two tabs), or one that does not fit: give it back.
+                let misfit = if order.awaiting_payment() {
+                    (payment::secured(&next.payments, next.currency).cent_amount
+                        > total.cent_amount)
+                        .then_some("the order was already paid")
+                } else if !counted {
+                    Some(if order.state == OrderState::Cancelled {
+                        "the order was cancelled"
+                    } else {
+                        "the order was already paid"
+                    })
+                } else {
+                    None
+                };
+                if let Some(reason) = misfit {
                     match self
-                        .reverse(&mut next.payments[index], event, *amount, reversal)
+                        .give_back(&mut next.payments[index], next.currency, reason, asked)
                         .await
                     {
-                        Ok(id) => claimed.push(id),
+                        Ok(id) => claimed.extend(id),
                         Err(e) => return Ok(Err(e)),
                     }
                     effect = EventEffect::Reversed;
+                } else if order.awaiting_payment() {
+                    next.payment_state = payment::payment_state(&next.payments, total);
+                    if next.payment_state == PaymentState::Paid {
+                        next.expires_at = None;
+                        effect = EventEffect::OrderPaid(order.order_number.to_string());
+                    }
                 }
             }
             outcome => {
                 record_other(&mut next.payments[index], event, outcome);
-                if payment::secured(&next.payments, next.currency).is_zero()
+                if order.awaiting_payment() {
+                    next.payment_state = payment::payment_state(&next.payments, total);
+                } else if payment::secured(&next.payments, next.currency).is_zero()
                     && next.payments.iter().any(|p| p.refunded() > 0)
                 {
                     next.payment_state = PaymentState::Refunded;
@@ -292,47 +417,50 @@ impl Storefront {
         Ok(Ok(effect))
     }
 
-    /// After a cart's total changed: authorizations and charges secured for the old total no
-    /// longer fit. Each is cancelled (or refunded) at the provider and recorded, and the
-    /// customer pays the new amount. Runs after the cart write, so a refused update moves no
-    /// money; if it fails, the commit still refuses the mismatch (`PaymentAmountMismatch`).
+    /// After a cart's total changed: payments secured for another total no longer fit. Each
+    /// is cancelled (or refunded) at the provider and recorded, and the customer pays the
+    /// new amount. Runs after the cart write, so a refused update moves no money.
     pub(crate) async fn release_stale_payments(&self, cart: &Cart) -> Result<(), Error> {
-        let mut cart = cart.clone();
+        let total = cart.totals.total;
+        self.give_back_from_cart(
+            &cart.id,
+            "the cart's total changed after this payment",
+            |p| p.planned_for_total != Some(total),
+        )
+        .await
+    }
+
+    /// Gives back every payment an active cart holds (a refused commit, the sweeper).
+    pub(crate) async fn give_back_cart(
+        &self,
+        cart_id: &crate::values::CartId,
+        reason: &str,
+    ) -> Result<(), Error> {
+        self.give_back_from_cart(cart_id, reason, |_| true).await
+    }
+
+    /// Money already recorded as secured is given back in two writes, so nobody can order
+    /// with it meanwhile: first each reversal is recorded as pending (which takes the
+    /// payment out of what can pay, and moves the payment revision a commit is conditioned
+    /// on), then the provider is asked and the outcome recorded. A crash in between leaves a
+    /// pending reversal that `settle_reversals` (the sweeper) finishes with the same key.
+    async fn give_back_from_cart(
+        &self,
+        cart_id: &crate::values::CartId,
+        reason: &str,
+        which: impl Fn(&Payment) -> bool,
+    ) -> Result<(), Error> {
         for _ in 0..RECORD_ATTEMPTS {
-            let stale: Vec<usize> = (0..cart.payments.len())
-                .filter(|&i| cart.payments[i].secured() > 0)
-                .collect();
-            if stale.is_empty() {
+            let Some(cart) = self.store().cart(cart_id).await? else {
+                return Ok(());
+            };
+            if cart.state != CartState::Active {
                 return Ok(());
             }
             let mut next = cart.clone();
-            let mut claimed = Vec::new();
-            for index in stale {
-                let payment = &mut next.payments[index];
-                let authorized_only = !payment.transactions.iter().any(|t| {
-                    t.kind == TransactionKind::Charge && t.state == TransactionState::Success
-                });
-                let (kind, reversal) = if authorized_only {
-                    let key = format!("cancel:{}", payment.psp_reference);
-                    (
-                        TransactionKind::CancelAuthorization,
-                        self.psp().cancel(&payment.psp_reference, &key).await,
-                    )
-                } else {
-                    let key = format!("refund:{}", payment.psp_reference);
-                    let amount = Money::new(payment.secured(), cart.currency);
-                    (
-                        TransactionKind::Refund,
-                        self.psp()
-                            .refund(&payment.psp_reference, amount, &key)
-                            .await,
-                    )
-                };
-                let reversal = reversal.map_err(Error::internal)?;
-                let amount = Money::new(payment.secured(), cart.currency);
-                let transaction = reversal_transaction(kind, &reversal, amount, self.now());
-                claimed.push(transaction.interaction_id.clone());
-                payment.transactions.push(transaction);
+            let claimed = mark_reversals(&mut next.payments, reason, self.now(), &which);
+            if claimed.is_empty() {
+                return self.settle_cart_reversals(cart_id).await;
             }
             next.payment_revision += 1;
             match self
@@ -340,87 +468,236 @@ impl Storefront {
                 .record_cart_payments(&next, cart.payment_revision, &claimed)
                 .await
             {
-                Ok(()) | Err(PaymentWriteError::DuplicateInteraction) => return Ok(()),
+                Ok(()) => return self.settle_cart_reversals(cart_id).await,
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
-                Err(PaymentWriteError::Conflict) => match self.store().cart(&cart.id).await? {
-                    Some(fresh) if fresh.state == CartState::Active => cart = fresh,
-                    _ => return Ok(()),
-                },
+                Err(_) => continue,
             }
         }
-        Err(Error::internal("releasing stale payments kept conflicting"))
+        Err(Error::RequestInProgress { retry_after: 1 })
     }
 
-    /// Refunds a charge or cancels an authorization at the provider, recording it on the
-    /// payment; returns the reversal's interaction id. The provider sees one request per
-    /// payment however often this runs, by its idempotency key.
-    async fn reverse(
+    /// Asks the provider for every reversal a cart has recorded as pending and records what
+    /// it answered.
+    pub(crate) async fn settle_cart_reversals(
+        &self,
+        cart_id: &crate::values::CartId,
+    ) -> Result<(), Error> {
+        let mut asked = Asked::new();
+        for _ in 0..RECORD_ATTEMPTS {
+            let Some(cart) = self.store().cart(cart_id).await? else {
+                return Ok(());
+            };
+            let mut next = cart.clone();
+            if !self.settle(&mut next.payments, &mut asked).await?
+            {
+                return Ok(());
+            }
+            next.payment_revision += 1;
+            match self
+                .store()
+                .record_cart_payments(&next, cart.payment_revision, &[])
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
+                Err(_) => continue,
+            }
+        }
+        Err(Error::RequestInProgress { retry_after: 1 })
+    }
+
+    /// Gives back every payment of an order (a cancelled one), in the same two writes as a
+    /// cart's, then settles what the provider answered.
+    pub(crate) async fn give_back_order(
+        &self,
+        cart_id: &crate::values::CartId,
+        reason: &str,
+    ) -> Result<(), Error> {
+        let mut asked = Asked::new();
+        for _ in 0..RECORD_ATTEMPTS * 2 {
+            let Some(order) = self.store().cart_and_order(cart_id).await?.1 else {
+                return Ok(());
+            };
+            let mut next = order.clone();
+            let claimed = mark_reversals(&mut next.payments, reason, self.now(), &|_| true);
+            let settled = claimed.is_empty()
+                && self.settle(&mut next.payments, &mut asked).await?;
+            if claimed.is_empty() && !settled {
+                return Ok(());
+            }
+            if payment::secured(&next.payments, next.currency).is_zero()
+                && next.payments.iter().any(|p| p.refunded() > 0)
+            {
+                next.payment_state = PaymentState::Refunded;
+            }
+            next.revision += 1;
+            match self
+                .store()
+                .record_order_payments(&next, order.revision, &claimed)
+                .await
+            {
+                Ok(()) => continue,
+                Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
+                Err(_) => continue,
+            }
+        }
+        Err(Error::RequestInProgress { retry_after: 1 })
+    }
+
+    /// Asks the provider for each pending reversal this system requested (by its key, so the
+    /// provider answers with the reversal it made) and records the outcome. Returns whether
+    /// anything changed.
+    async fn settle(&self, payments: &mut [Payment], asked: &mut Asked) -> Result<bool, Error> {
+        let mut changed = false;
+        for payment in payments.iter_mut() {
+            let reference = payment.psp_reference.clone();
+            for t in payment.transactions.iter_mut() {
+                if !(t.kind.is_reversal()
+                    && t.state == TransactionState::Pending
+                    && is_reversal_key(&t.interaction_id))
+                {
+                    continue;
+                }
+                let reversal = self
+                    .ask_reversal(t.kind, &reference, t.amount, &t.interaction_id, asked)
+                    .await?;
+                if reversal.state != t.state {
+                    t.state = reversal.state;
+                    changed = true;
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Refunds a charge or cancels an authorization at the provider, once per key.
+    async fn ask_reversal(
+        &self,
+        kind: TransactionKind,
+        reference: &str,
+        amount: Money,
+        key: &str,
+        asked: &mut Asked,
+    ) -> Result<Reversal, Error> {
+        if let Some(done) = asked.get(key) {
+            return Ok(done.clone());
+        }
+        let reversal = match kind {
+            TransactionKind::CancelAuthorization => self.psp().cancel(reference, key).await,
+            _ => self.psp().refund(reference, amount, key).await,
+        }
+        .map_err(Error::internal)?;
+        asked.insert(key.to_string(), reversal.clone());
+        Ok(reversal)
+    }
+
+    /// Gives back money not yet recorded (a payment that does not fit), at the provider
+    /// first, and records the reversal on the payment; returns the interaction to claim.
+    async fn give_back(
         &self,
         payment: &mut Payment,
-        event: &PaymentEvent,
-        amount: Money,
-        memo: &mut Option<Transaction>,
-    ) -> Result<String, Error> {
-        if let Some(done) = memo.clone() {
-            let id = done.interaction_id.clone();
-            payment.transactions.push(done);
-            return Ok(id);
-        }
-        let (kind, reversal) = match event.outcome {
-            PaymentOutcome::Authorized { .. } => (
-                TransactionKind::CancelAuthorization,
-                self.psp()
-                    .cancel(&event.reference, &format!("cancel:{}", event.reference))
-                    .await,
-            ),
-            _ => (
-                TransactionKind::Refund,
-                self.psp()
-                    .refund(
-                        &event.reference,
-                        amount,
-                        &format!("refund:{}", event.reference),
-                    )
-                    .await,
-            ),
+        currency: crate::money::Currency,
+        reason: &str,
+        asked: &mut Asked,
+    ) -> Result<Option<String>, Error> {
+        let Some(mut reversal) = planned_reversal(payment, currency, reason, self.now()) else {
+            return Ok(None);
         };
-        let reversal = reversal.map_err(Error::internal)?;
-        let transaction = reversal_transaction(kind, &reversal, amount, self.now());
-        let interaction_id = transaction.interaction_id.clone();
-        *memo = Some(transaction.clone());
-        payment.transactions.push(transaction);
-        Ok(interaction_id)
+        let answer = self
+            .ask_reversal(
+                reversal.kind,
+                &payment.psp_reference,
+                reversal.amount,
+                &reversal.interaction_id,
+                asked,
+            )
+            .await?;
+        reversal.state = answer.state;
+        let id = reversal.interaction_id.clone();
+        payment.transactions.push(reversal);
+        Ok(Some(id))
     }
 }
 
-/// The transaction that records a reversal the provider accepted.
-fn reversal_transaction(
-    kind: TransactionKind,
-    reversal: &Reversal,
-    amount: Money,
+fn created(payment: Payment, intent: crate::psp::Intent) -> CreatedPayment {
+    CreatedPayment {
+        id: payment.id,
+        amount_planned: payment.amount_planned,
+        psp: payment.psp,
+        psp_reference: intent.reference,
+        client_secret: intent.client_secret,
+    }
+}
+
+/// At most `MAX_PAYMENTS` per cart or order, so an item never outgrows DynamoDB's 400 KB.
+fn ensure_room(payments: &[Payment]) -> Result<(), Error> {
+    if payments.len() >= MAX_PAYMENTS {
+        return Err(Error::TooManyPayments {
+            limit: MAX_PAYMENTS,
+        });
+    }
+    Ok(())
+}
+
+fn ensure_owes(order: &Order) -> Result<(), Error> {
+    if !order.awaiting_payment() {
+        return Err(Error::NothingOwed {
+            order_number: order.order_number.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The reversal that gives back what `payment` secures (pending until the provider
+/// answers), unless it secures nothing or is being given back already.
+fn planned_reversal(
+    payment: &Payment,
+    currency: crate::money::Currency,
+    reason: &str,
     at: time::OffsetDateTime,
-) -> Transaction {
-    Transaction {
+) -> Option<Transaction> {
+    if payment.secured() == 0 || payment.reversal_in_progress() {
+        return None;
+    }
+    let kind = if payment.charged() {
+        TransactionKind::Refund
+    } else {
+        TransactionKind::CancelAuthorization
+    };
+    Some(Transaction {
         id: uuid::Uuid::new_v4().to_string(),
         kind,
-        state: if reversal.pending {
-            TransactionState::Pending
-        } else {
-            TransactionState::Success
-        },
-        amount,
-        interaction_id: format!("{}:{}", kind_tag(kind), reversal.interaction_id),
+        state: TransactionState::Pending,
+        amount: Money::new(payment.secured(), currency),
+        // The provider's idempotency key: the same request however often it is retried.
+        interaction_id: payment.reversal_key(kind),
         timestamp: at,
-    }
+        reason: Some(reason.to_string()),
+    })
 }
 
-fn kind_tag(kind: TransactionKind) -> &'static str {
-    match kind {
-        TransactionKind::Authorization => "authorization",
-        TransactionKind::Charge => "charge",
-        TransactionKind::CancelAuthorization => "cancel",
-        TransactionKind::Refund => "refund",
+/// Records a pending reversal on every payment `which` selects that still secures money;
+/// returns the interactions to claim.
+fn mark_reversals(
+    payments: &mut [Payment],
+    reason: &str,
+    at: time::OffsetDateTime,
+    which: &dyn Fn(&Payment) -> bool,
+) -> Vec<String> {
+    let currency_of = |p: &Payment| p.amount_planned.currency();
+    let mut claimed = Vec::new();
+    for payment in payments.iter_mut().filter(|p| which(p)) {
+        if let Some(reversal) = planned_reversal(payment, currency_of(payment), reason, at) {
+            claimed.push(reversal.interaction_id.clone());
+            payment.transactions.push(reversal);
+        }
     }
+    claimed
+}
+
+/// Whether an interaction id is one of this system's reversal keys (`refund:…`, `cancel:…`).
+fn is_reversal_key(id: &str) -> bool {
+    id.starts_with("refund:") || id.starts_with("cancel:")
 }
 
 /// The payment an event is about (added if the provider knows it and we do not yet), or
@@ -478,6 +755,7 @@ fn transaction(event: &PaymentEvent, amount: Money) -> Transaction {
         amount,
         interaction_id: event.interaction_id.clone(),
         timestamp: event.occurred_at,
+        reason: None,
     }
 }
 
@@ -499,11 +777,4 @@ fn record_other(payment: &mut Payment, event: &PaymentEvent, outcome: &PaymentOu
         }
         PaymentOutcome::Charged { .. } | PaymentOutcome::Authorized { .. } => {}
     }
-}
-
-fn order_number_of(body: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v["orderNumber"].as_str().map(str::to_string))
-        .unwrap_or_default()
 }

@@ -89,6 +89,23 @@ impl From<StoreError> for PaymentWriteError {
     }
 }
 
+/// The sweeper's two queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepKind {
+    /// Saved orders whose hold ended, and cancelled orders still holding money.
+    Orders,
+    /// Active carts holding money that never became an order.
+    Carts,
+}
+
+/// One page of the sweeper's work.
+#[derive(Debug, Clone, Default)]
+pub struct SweepPage {
+    pub carts: Vec<CartId>,
+    /// Where the next page starts; `None` at the end.
+    pub next: Option<String>,
+}
+
 /// One page of a customer's orders, newest first.
 #[derive(Debug, Clone)]
 pub struct OrderPage {
@@ -125,7 +142,9 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_cart(&self, cart: &Cart) -> Result<(), CartWriteError>;
     /// Reads a cart, strongly consistent.
     async fn cart(&self, id: &CartId) -> Result<Option<Cart>, StoreError>;
-    /// Replaces a cart iff it is still `Active` at `expected_version`.
+    /// Writes a cart's contents (everything but its payments, payment revision and sweep
+    /// mark, which only payment writes change) iff it is still `Active` at
+    /// `expected_version`. A payment recorded meanwhile is kept.
     async fn replace_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), CartWriteError>;
 
     /// A cart and, once it is ordered, its order: one strongly consistent read.
@@ -143,26 +162,37 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> Result<OrderPage, StoreError>;
-    /// Saved orders still awaiting payment whose hold ended before `now`.
-    async fn expired_orders(
+    /// The carts whose order (`SweepKind::Orders`: `Order::sweep_at`) or whose own payments
+    /// (`SweepKind::Carts`: `Cart::holding_since`) are due at or before `due_by`, a page at a
+    /// time from `cursor` (an opaque `SweepPage::next`).
+    async fn due_for_sweep(
         &self,
-        now: OffsetDateTime,
+        kind: SweepKind,
+        due_by: OffsetDateTime,
+        cursor: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Order>, StoreError>;
-    /// Cancels an expired saved order and gives back its stock and code redemptions, iff it
-    /// is still open and unpaid. Returns whether it did.
-    async fn release_order(&self, order: &Order, now: OffsetDateTime) -> Result<bool, StoreError>;
+    ) -> Result<SweepPage, StoreError>;
+    /// Writes `cancelled` (a saved order, now `Cancelled`, at revision `expected + 1`): its
+    /// state, revision and sweep mark, and gives back its stock and code redemptions, iff the
+    /// stored order is still open at `expected_revision`. Returns whether it did.
+    async fn release_order(
+        &self,
+        cancelled: &Order,
+        expected_revision: u64,
+    ) -> Result<bool, StoreError>;
 
-    /// Stores the cart's payments iff it is `Active` at payment revision `expected`,
-    /// claiming each interaction id (unique across all transactions).
+    /// Stores the cart's payments, payment revision and sweep mark (`Cart::holding_since`) iff
+    /// it is `Active` at payment revision `expected`, claiming each interaction id (unique
+    /// across all transactions). Leaves the cart's contents alone.
     async fn record_cart_payments(
         &self,
         cart: &Cart,
         expected_payment_revision: u64,
         interactions: &[String],
     ) -> Result<(), PaymentWriteError>;
-    /// Stores the order (its payments and payment state) iff it is at revision `expected`,
-    /// claiming each interaction id.
+    /// Stores the order's payment attributes (payments, payment state, hold and sweep mark)
+    /// and its revision iff the stored order is at revision `expected`, claiming each
+    /// interaction id. Leaves everything else (owner, lines, state) alone.
     async fn record_order_payments(
         &self,
         order: &Order,

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::money::Money;
+use crate::payment::TransactionState;
 use crate::values::{CartId, CustomerId};
 
 /// A payment intent to create at the provider.
@@ -30,8 +31,9 @@ pub struct Intent {
 pub struct Reversal {
     /// The provider's id of the refund (or the intent, for a cancellation).
     pub interaction_id: String,
-    /// Still being processed by the provider (its final state arrives by webhook).
-    pub pending: bool,
+    /// `Pending` while the provider still processes it (its outcome arrives by webhook),
+    /// `Failure` when it refused or failed: only `Success` gives the money back.
+    pub state: TransactionState,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -31,6 +31,7 @@ pub fn storefront(storefront: Storefront) -> Router {
         .route("/orders", get(list_orders))
         .route("/orders/lookup", post(lookup_order))
         .route("/orders/{order_number}", get(get_order))
+        .route("/orders/{order_number}/payments", post(create_order_payment))
         .route("/customers/claim", post(claim_orders))
         .with_state(storefront)
 }
@@ -137,6 +138,18 @@ async fn create_payment(
     Json(input): Json<checkout_domain::payments::CreatePaymentInput>,
 ) -> Result<Response> {
     let payment = app.create_payment(&caller, &cart_id, &input).await?;
+    Ok((StatusCode::CREATED, Json(payment)).into_response())
+}
+
+async fn create_order_payment(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Path(order_number): Path<String>,
+    Json(input): Json<checkout_domain::payments::CreatePaymentInput>,
+) -> Result<Response> {
+    let payment = app
+        .create_order_payment(&caller, &order_number, &input)
+        .await?;
     Ok((StatusCode::CREATED, Json(payment)).into_response())
 }
 

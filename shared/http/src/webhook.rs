@@ -110,11 +110,13 @@ pub async fn receive(
     .await
     {
         Ok(Begin::Proceed(ticket)) => ticket,
-        // Seen (or being handled right now): Stripe redelivers on its own if that one fails.
-        Ok(Begin::Replay(_))
-        | Err(Error::RequestInProgress { .. } | Error::IdempotencyKeyReused) => {
+        // Seen and done: acknowledged.
+        Ok(Begin::Replay(_)) | Err(Error::IdempotencyKeyReused) => {
             return Ok(json!({"received": true, "duplicate": true}));
         }
+        // Being handled right now: not acknowledged, so Stripe delivers it again should the
+        // first attempt fail.
+        Err(e @ Error::RequestInProgress { .. }) => return Err(e.into()),
         Err(e) => return Err(e.into()),
     };
     let mut interpretation = stripe::interpret(&event);
