@@ -449,8 +449,8 @@ async fn deliver_like_stripe(app: &App, body: &str) {
         if answer.status.is_success() {
             return;
         }
-        let in_progress = answer.status == StatusCode::CONFLICT
-            && answer.body["code"] == "RequestInProgress";
+        let in_progress =
+            answer.status == StatusCode::CONFLICT && answer.body["code"] == "RequestInProgress";
         assert!(
             answer.status.is_server_error() || in_progress,
             "{} {:#}",

@@ -235,7 +235,10 @@ async fn the_client_sends_what_stripe_expects_with_an_idempotency_key_on_every_c
         .await
         .unwrap();
     assert_eq!(refund.interaction_id, "re_1");
-    assert_eq!(refund.state, checkout_domain::payment::TransactionState::Success);
+    assert_eq!(
+        refund.state,
+        checkout_domain::payment::TransactionState::Success
+    );
     client.cancel("pi_123", "cancel:pi_123").await.unwrap();
 }
 

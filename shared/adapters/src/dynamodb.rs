@@ -718,11 +718,15 @@ impl Store for DynamoStore {
             .unwrap_or_default()
             .into_iter()
             .filter_map(|item| match item.get("pk") {
-                Some(AttributeValue::S(pk)) => pk.strip_prefix("CART#").and_then(|id| CartId::parse(id).ok()),
+                Some(AttributeValue::S(pk)) => pk
+                    .strip_prefix("CART#")
+                    .and_then(|id| CartId::parse(id).ok()),
                 _ => None,
             })
             .collect();
-        let next = output.last_evaluated_key.map(|key| encode_sweep_cursor(&key));
+        let next = output
+            .last_evaluated_key
+            .map(|key| encode_sweep_cursor(&key));
         Ok(SweepPage { carts, next })
     }
 
@@ -737,7 +741,10 @@ impl Store for DynamoStore {
         let (state, revision) = (e.name("state"), e.name("revision"));
         let (open, cancelled_state, next, expected) = (
             e.string(ORDER_OPEN),
-            e.value(serde_dynamo::to_attribute_value(cancelled.state).map_err(|e| StoreError(format!("encode: {e}")))?),
+            e.value(
+                serde_dynamo::to_attribute_value(cancelled.state)
+                    .map_err(|e| StoreError(format!("encode: {e}")))?,
+            ),
             e.number(cancelled.revision),
             e.number(expected_revision),
         );
@@ -746,7 +753,13 @@ impl Store for DynamoStore {
             format!("{revision} = {next}"),
         ];
         let mut removes = Vec::new();
-        sweep_mark(&mut e, &mut sets, &mut removes, SWEEP_ORDERS, cancelled.sweep_at());
+        sweep_mark(
+            &mut e,
+            &mut sets,
+            &mut removes,
+            SWEEP_ORDERS,
+            cancelled.sweep_at(),
+        );
         // Every order change bumps the revision: it is the change's event id and sequence.
         items.push(crate::dynamodb_commit::update(
             &self.table,
@@ -819,7 +832,13 @@ impl Store for DynamoStore {
             format!("{revision} = {next}"),
         ];
         let mut removes = Vec::new();
-        sweep_mark(&mut e, &mut sets, &mut removes, SWEEP_CARTS, cart.holding_since());
+        sweep_mark(
+            &mut e,
+            &mut sets,
+            &mut removes,
+            SWEEP_CARTS,
+            cart.holding_since(),
+        );
         let item = crate::dynamodb_commit::update(
             &self.table,
             cart_key(&cart.id),
@@ -863,7 +882,13 @@ impl Store for DynamoStore {
             }
             None => removes.push(expires),
         }
-        sweep_mark(&mut e, &mut sets, &mut removes, SWEEP_ORDERS, order.sweep_at());
+        sweep_mark(
+            &mut e,
+            &mut sets,
+            &mut removes,
+            SWEEP_ORDERS,
+            order.sweep_at(),
+        );
         let item = crate::dynamodb_commit::update(
             &self.table,
             order_key(&order.cart_id),

@@ -31,7 +31,9 @@ pub fn payment_grace() -> Result<time::Duration, String> {
             .ok()
             .filter(|&s| s > 0)
             .map(|s| time::Duration::seconds(s.into()))
-            .ok_or_else(|| format!("PAYMENT_GRACE_SECONDS must be a positive number of seconds, not {raw:?}")),
+            .ok_or_else(|| {
+                format!("PAYMENT_GRACE_SECONDS must be a positive number of seconds, not {raw:?}")
+            }),
     }
 }
 

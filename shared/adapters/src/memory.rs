@@ -53,7 +53,9 @@ impl State {
         let order = &plan.order;
         let cart = self.carts.get(&order.cart_id);
         if !cart.is_some_and(|c| {
-            c.version == plan.expected_cart_version && c.state == CartState::Active
+            c.version == plan.expected_cart_version
+                && c.payment_revision == plan.expected_payment_revision
+                && c.state == CartState::Active
         }) || self.orders.contains_key(&order.cart_id)
         {
             rejections.push(Rejection::Cart {

@@ -117,20 +117,24 @@ impl Payment {
     }
 
     /// The provider's idempotency key for the next reversal of this payment: the same for a
-    /// retry after a crash (the provider answers with the reversal it made), a new one after
-    /// the provider reported a reversal failed.
+    /// retry after a crash (the provider answers with the reversal it made), a new one once
+    /// the last reversal has an outcome (it failed, or new money arrived after it).
     pub fn reversal_key(&self, kind: TransactionKind) -> String {
         let tag = if kind == TransactionKind::Refund {
             "refund"
         } else {
             "cancel"
         };
-        let failed = self
+        let settled = self
             .transactions
             .iter()
-            .filter(|t| t.kind.is_reversal() && t.state == TransactionState::Failure)
+            .filter(|t| {
+                t.kind.is_reversal()
+                    && t.state != TransactionState::Pending
+                    && is_reversal_key(&t.interaction_id)
+            })
             .count();
-        match failed {
+        match settled {
             0 => format!("{tag}:{}", self.psp_reference),
             n => format!("{tag}:{}:{n}", self.psp_reference),
         }
@@ -140,9 +144,7 @@ impl Payment {
     pub fn secured_since(&self) -> Option<OffsetDateTime> {
         self.transactions
             .iter()
-            .filter(|t| {
-                !t.kind.is_reversal() && t.state == TransactionState::Success
-            })
+            .filter(|t| !t.kind.is_reversal() && t.state == TransactionState::Success)
             .map(|t| t.timestamp)
             .min()
     }
@@ -209,6 +211,12 @@ pub fn payment_state(payments: &[Payment], total: Money) -> PaymentState {
     } else {
         PaymentState::Failed
     }
+}
+
+/// Whether an interaction id is one of this system's reversal keys (`refund:…`, `cancel:…`):
+/// the provider's idempotency key of a refund or cancellation this system asked for.
+pub fn is_reversal_key(id: &str) -> bool {
+    id.starts_with("refund:") || id.starts_with("cancel:")
 }
 
 /// Since when `payments` hold money nobody has given back (`None`: they hold none).

@@ -314,7 +314,11 @@ impl Storefront {
     /// refusal no fix can mend without changing the total (stock, price, tax, a discount)
     /// gives the money back at once; any other refusal leaves it to the storefront, and the
     /// sweeper after the grace period.
-    async fn order_paid_cart(&self, cart: Cart, otherwise: EventEffect) -> Result<EventEffect, Error> {
+    async fn order_paid_cart(
+        &self,
+        cart: Cart,
+        otherwise: EventEffect,
+    ) -> Result<EventEffect, Error> {
         let total = cart.totals.total;
         if total.is_zero() || payment::available(&cart.payments, cart.currency) != total {
             return Ok(otherwise);
@@ -327,7 +331,9 @@ impl Storefront {
         };
         let cart_id = cart.id.clone();
         match self.commit_loaded(cart, &input, None, None).await {
-            Ok(answer) => Ok(EventEffect::Ordered(answer.order_number.unwrap_or_default())),
+            Ok(answer) => Ok(EventEffect::Ordered(
+                answer.order_number.unwrap_or_default(),
+            )),
             Err(refusal) if refusal.changes_the_total() => {
                 tracing::info!(cart = %cart_id, code = refusal.problem().code, "paid cart cannot be ordered; giving the money back");
                 self.give_back_cart(&cart_id, &refusal.to_string()).await?;
@@ -488,8 +494,7 @@ impl Storefront {
                 return Ok(());
             };
             let mut next = cart.clone();
-            if !self.settle(&mut next.payments, &mut asked).await?
-            {
+            if !self.settle(&mut next.payments, &mut asked).await? {
                 return Ok(());
             }
             next.payment_revision += 1;
@@ -520,8 +525,7 @@ impl Storefront {
             };
             let mut next = order.clone();
             let claimed = mark_reversals(&mut next.payments, reason, self.now(), &|_| true);
-            let settled = claimed.is_empty()
-                && self.settle(&mut next.payments, &mut asked).await?;
+            let settled = claimed.is_empty() && self.settle(&mut next.payments, &mut asked).await?;
             if claimed.is_empty() && !settled {
                 return Ok(());
             }
@@ -554,7 +558,7 @@ impl Storefront {
             for t in payment.transactions.iter_mut() {
                 if !(t.kind.is_reversal()
                     && t.state == TransactionState::Pending
-                    && is_reversal_key(&t.interaction_id))
+                    && payment::is_reversal_key(&t.interaction_id))
                 {
                     continue;
                 }
@@ -693,11 +697,6 @@ fn mark_reversals(
         }
     }
     claimed
-}
-
-/// Whether an interaction id is one of this system's reversal keys (`refund:…`, `cancel:…`).
-fn is_reversal_key(id: &str) -> bool {
-    id.starts_with("refund:") || id.starts_with("cancel:")
 }
 
 /// The payment an event is about (added if the provider knows it and we do not yet), or

@@ -128,8 +128,11 @@ impl Storefront {
                 crate::payment::secured(&o.payments, o.currency).cent_amount > 0
             };
             if holds(&order) {
-                self.give_back_order(cart_id, "the order was cancelled before it was paid in full")
-                    .await?;
+                self.give_back_order(
+                    cart_id,
+                    "the order was cancelled before it was paid in full",
+                )
+                .await?;
                 report.orders_reversed += 1;
             }
             return Ok(());

@@ -31,7 +31,10 @@ pub fn storefront(storefront: Storefront) -> Router {
         .route("/orders", get(list_orders))
         .route("/orders/lookup", post(lookup_order))
         .route("/orders/{order_number}", get(get_order))
-        .route("/orders/{order_number}/payments", post(create_order_payment))
+        .route(
+            "/orders/{order_number}/payments",
+            post(create_order_payment),
+        )
         .route("/customers/claim", post(claim_orders))
         .with_state(storefront)
 }

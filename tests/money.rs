@@ -1,0 +1,272 @@
+//! Money is never lost (rules 9 and 10): a recorded payment survives every concurrent write,
+//! and every successful payment ends in an order or is given back, by itself — on both
+//! stores. Each of the three losses measured before the fix has its scenario here.
+
+use checkout_tests::serde_json::{json, Value};
+use checkout_tests::{cents, on_both_stores, order_request, App, Backend, CartRef, Client};
+use http::StatusCode;
+use time::Duration;
+
+/// Past the saved-order hold (30 min) and the payment grace period (30 min).
+const LATER: Duration = Duration::minutes(31);
+
+fn transactions(payment: &Value) -> Vec<(String, String)> {
+    payment["transactions"]
+        .as_array()
+        .expect("transactions")
+        .iter()
+        .map(|t| {
+            (
+                t["kind"].as_str().unwrap().to_string(),
+                t["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Loss 1: the webhook recorded a partial payment while the customer edited the cart, and the
+/// edit wrote the whole cart back without it.
+async fn a_cart_edit_racing_a_payment_never_erases_it(backend: Backend) {
+    let app = App::start(backend).await;
+    for round in 0..12 {
+        let (guest, cart) = app.ready_guest_cart().await;
+        let reference = app.start_payment(&guest, &cart, Some(500)).await;
+        let event = app.payment_event(&reference, true);
+        let mut editing = cart.clone();
+        let (delivered, ()) = tokio::join!(app.deliver(&event), async {
+            for i in 0..4 {
+                let email = format!("ada+{round}-{i}@example.com");
+                guest
+                    .update(
+                        &mut editing,
+                        json!([{"action": "setGuestDetails", "email": email, "name": "Ada Lovelace", "phone": "+49 30 1234567"}]),
+                    )
+                    .await
+                    .assert_status(StatusCode::OK);
+            }
+        });
+        delivered.assert_status(StatusCode::OK);
+        let view = guest.get(&format!("/carts/{}", cart.id)).await;
+        view.assert_status(StatusCode::OK);
+        let payment = &view.body["payments"][0];
+        assert_eq!(payment["pspReference"], reference.as_str(), "round {round}");
+        assert_eq!(
+            transactions(payment),
+            [("Charge".to_string(), "Success".to_string())],
+            "round {round}: the charge the webhook acknowledged is on the cart"
+        );
+        assert_eq!(
+            view.body["guest"]["email"],
+            format!("ada+{round}-3@example.com")
+        );
+    }
+}
+
+/// Loss 2: the redirect was lost, another cart bought the last unit first; the webhook's
+/// commit is refused and the payment is refunded at once, the reason visible on the cart.
+async fn a_paid_cart_that_cannot_be_ordered_is_refunded_at_once(backend: Backend) {
+    let app = App::start(backend).await;
+    let (first, mut winner) = app.guest_with_cart("EUR", "DE").await;
+    first
+        .update(&mut winner, checkout_tests::ready_actions(&[("LAMP", 5)]))
+        .await
+        .assert_status(StatusCode::OK);
+    let (second, mut loser) = app.guest_with_cart("EUR", "DE").await;
+    second
+        .update(&mut loser, checkout_tests::ready_actions(&[("LAMP", 1)]))
+        .await
+        .assert_status(StatusCode::OK);
+    let late = app.start_payment(&second, &loser, None).await;
+    app.pay(&mut winner, None).await;
+    first
+        .post("/orders", order_request(&winner))
+        .await
+        .assert_status(StatusCode::CREATED);
+    assert_eq!(app.stock("LAMP").await, 0);
+
+    let event = app.payment_event(&late, true);
+    let delivered = app.deliver(&event).await;
+    delivered.assert_status(StatusCode::OK);
+    assert_eq!(delivered.body["effect"], "reversed");
+    let view = second.get(&format!("/carts/{}", loser.id)).await;
+    assert_eq!(view.body["state"], "Active");
+    let payment = &view.body["payments"][0];
+    assert_eq!(
+        transactions(payment),
+        [
+            ("Charge".to_string(), "Success".to_string()),
+            ("Refund".to_string(), "Success".to_string())
+        ]
+    );
+    let reason = payment["transactions"][1]["reason"].as_str().unwrap();
+    assert!(reason.contains("available"), "{reason}");
+    assert_eq!(app.psp_requests("refund").len(), 1);
+    // A redelivery changes nothing and asks for no second refund.
+    app.deliver(&event).await.assert_status(StatusCode::OK);
+    assert_eq!(app.psp_requests("refund").len(), 1);
+}
+
+/// A saved order for `MUG` × 2; its number.
+async fn saved_order(app: &App) -> (Client, CartRef, String) {
+    let (guest, cart) = app.ready_guest_cart().await;
+    let saved = guest
+        .post(
+            "/orders",
+            json!({"cartId": cart.id, "cartVersion": cart.version, "action": "save_order"}),
+        )
+        .await;
+    saved.assert_status(StatusCode::CREATED);
+    assert_eq!(saved.body["paymentState"], "Pending");
+    let number = saved.body["orderNumber"].as_str().unwrap().to_string();
+    (guest, cart, number)
+}
+
+/// Loss 3, first half: a saved order can be paid after the fact, and is then `Paid` for good.
+async fn a_saved_order_takes_its_own_payment(backend: Backend) {
+    let app = App::start(backend).await;
+    let (guest, _cart, number) = saved_order(&app).await;
+    let total = cents(&guest.get(&format!("/orders/{number}")).await.body["totals"]["total"]);
+    // Only the owner may pay it; anyone else sees nothing.
+    app.anonymous()
+        .post(&format!("/orders/{number}/payments"), json!({}))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "NotFound");
+    guest
+        .post(
+            &format!("/orders/{number}/payments"),
+            json!({"amount": total + 1}),
+        )
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "InvalidInput");
+    let created = guest
+        .post(&format!("/orders/{number}/payments"), json!({}))
+        .await;
+    created.assert_status(StatusCode::CREATED);
+    assert_eq!(cents(&created.body["amountPlanned"]), total);
+    let reference = created.body["pspReference"].as_str().unwrap().to_string();
+    let delivered = app.deliver(&app.payment_event(&reference, true)).await;
+    delivered.assert_status(StatusCode::OK);
+    assert_eq!(delivered.body["effect"]["paid"], number.as_str());
+
+    let order = guest.get(&format!("/orders/{number}")).await.body;
+    assert_eq!(order["paymentState"], "Paid");
+    assert_eq!(order["state"], "Open");
+    assert!(order.get("expiresAt").is_none(), "{order:#}");
+    // A paid order never expires, and owes nothing more.
+    app.advance(LATER);
+    assert_eq!(app.storefront.expire_saved_orders(10).await.unwrap(), 0);
+    assert_eq!(
+        guest.get(&format!("/orders/{number}")).await.body["state"],
+        "Open"
+    );
+    guest
+        .post(&format!("/orders/{number}/payments"), json!({}))
+        .await
+        .assert_problem(StatusCode::CONFLICT, "NothingOwed");
+}
+
+/// Loss 3, second half: a partly paid saved order still expires, giving back its stock and
+/// the partial payment.
+async fn a_partly_paid_saved_order_expires_and_is_refunded(backend: Backend) {
+    let app = App::start(backend).await;
+    let stock = app.stock("MUG").await;
+    let (guest, _cart, number) = saved_order(&app).await;
+    assert_eq!(app.stock("MUG").await, stock - 2);
+    let created = guest
+        .post(
+            &format!("/orders/{number}/payments"),
+            json!({"amount": 1000}),
+        )
+        .await;
+    created.assert_status(StatusCode::CREATED);
+    let reference = created.body["pspReference"].as_str().unwrap().to_string();
+    app.deliver(&app.payment_event(&reference, true))
+        .await
+        .assert_status(StatusCode::OK);
+    assert_eq!(
+        guest.get(&format!("/orders/{number}")).await.body["paymentState"],
+        "BalanceDue"
+    );
+
+    app.advance(LATER);
+    let report = app.storefront.sweep(Duration::minutes(30)).await.unwrap();
+    assert_eq!((report.orders_released, report.orders_reversed), (1, 1));
+    let order = guest.get(&format!("/orders/{number}")).await.body;
+    assert_eq!(order["state"], "Cancelled");
+    assert_eq!(order["paymentState"], "Refunded");
+    assert_eq!(
+        transactions(&order["payments"][0]),
+        [
+            ("Charge".to_string(), "Success".to_string()),
+            ("Refund".to_string(), "Success".to_string())
+        ]
+    );
+    assert_eq!(app.stock("MUG").await, stock);
+    // Sweeping again does nothing twice.
+    let again = app.storefront.sweep(Duration::minutes(30)).await.unwrap();
+    assert_eq!(again, Default::default());
+    assert_eq!(app.psp_requests("refund").len(), 1);
+}
+
+/// A paid cart nobody orders (the address was never given): the sweeper gives the money
+/// back once the grace period is over, not before.
+async fn the_sweeper_refunds_a_paid_cart_never_ordered(backend: Backend) {
+    let app = App::start(backend).await;
+    let (guest, mut cart) = app.guest_with_cart("EUR", "DE").await;
+    guest
+        .update(
+            &mut cart,
+            json!([{"action": "addLineItem", "sku": "MUG", "quantity": 1}]),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+    let reference = app.start_payment(&guest, &cart, None).await;
+    let delivered = app.deliver(&app.payment_event(&reference, true)).await;
+    assert_eq!(delivered.body["effect"], "recorded");
+
+    app.advance(Duration::minutes(10));
+    assert_eq!(
+        app.storefront.sweep(Duration::minutes(30)).await.unwrap(),
+        Default::default()
+    );
+    app.advance(Duration::minutes(21));
+    let report = app.storefront.sweep(Duration::minutes(30)).await.unwrap();
+    assert_eq!(report.carts_reversed, 1);
+    let view = guest.get(&format!("/carts/{}", cart.id)).await.body;
+    let refund = &view["payments"][0]["transactions"][1];
+    assert_eq!(
+        (refund["kind"].as_str(), refund["state"].as_str()),
+        (Some("Refund"), Some("Success"))
+    );
+    assert!(refund["reason"].as_str().unwrap().contains("grace"));
+    // Nothing is left to sweep.
+    assert_eq!(
+        app.storefront.sweep(Duration::minutes(30)).await.unwrap(),
+        Default::default()
+    );
+}
+
+/// Bounded growth: the eleventh payment of a cart is a 409 problem, never a 5xx.
+async fn a_cart_takes_at_most_ten_payments(backend: Backend) {
+    let app = App::start(backend).await;
+    let (guest, cart) = app.ready_guest_cart().await;
+    for _ in 0..10 {
+        app.start_payment(&guest, &cart, Some(1)).await;
+    }
+    guest
+        .post(
+            &format!("/carts/{}/payments", cart.id),
+            json!({"amount": 1}),
+        )
+        .await
+        .assert_problem(StatusCode::CONFLICT, "TooManyPayments");
+}
+
+on_both_stores!(
+    a_cart_edit_racing_a_payment_never_erases_it,
+    a_paid_cart_that_cannot_be_ordered_is_refunded_at_once,
+    a_saved_order_takes_its_own_payment,
+    a_partly_paid_saved_order_expires_and_is_refunded,
+    the_sweeper_refunds_a_paid_cart_never_ordered,
+    a_cart_takes_at_most_ten_payments,
+);
