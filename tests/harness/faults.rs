@@ -5,8 +5,9 @@
 //!
 //! Which call fails is chosen in one of two ways:
 //! - per task, deterministically: [`FaultyStore::scoped`] runs a future in which the `nth`
-//!   store call made by that task fails (calls of other tasks are not counted), so a seeded
-//!   test fixes "the 3rd store call of this operation fails after writing";
+//!   store call made by that task fails before it runs, or its `nth` write fails after
+//!   writing (calls of other tasks are not counted), so a seeded test fixes "the 2nd write
+//!   of this operation happens, and then its caller sees an error";
 //! - globally: [`FaultyStore::fail_nth`] fails the `nth` call from now on, whoever makes it,
 //!   and [`FaultyStore::fail_randomly`] fails calls with a probability, drawn from a seeded
 //!   generator (which calls those are depends on how tasks interleave).
@@ -46,7 +47,9 @@ pub enum FaultPoint {
     After,
 }
 
-/// "The `nth` store call (1-based) fails at `point`."
+/// "The `nth` store call (1-based) fails before it runs", or, with `FaultPoint::After`,
+/// "the `nth` write succeeds, then its caller gets an error" (writes counted alone, so the
+/// fault lands on a write).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FaultSpec {
     pub nth: u32,
@@ -66,6 +69,7 @@ pub struct InjectedFault {
 struct Scope {
     spec: FaultSpec,
     calls: AtomicU64,
+    writes: AtomicU64,
     fired: AtomicBool,
 }
 
@@ -129,6 +133,7 @@ impl FaultyStore {
                 let scope = Arc::new(Scope {
                     spec,
                     calls: AtomicU64::new(0),
+                    writes: AtomicU64::new(0),
                     fired: AtomicBool::new(false),
                 });
                 SCOPE.scope(scope, work).await
@@ -192,8 +197,16 @@ impl FaultyStore {
         let scoped = SCOPE
             .try_with(|scope| {
                 let call = scope.calls.fetch_add(1, Ordering::SeqCst) + 1;
-                (call == u64::from(scope.spec.nth) && !scope.fired.swap(true, Ordering::SeqCst))
-                    .then_some(scope.spec.point)
+                let writes = if write {
+                    scope.writes.fetch_add(1, Ordering::SeqCst) + 1
+                } else {
+                    scope.writes.load(Ordering::SeqCst)
+                };
+                let due = match scope.spec.point {
+                    FaultPoint::Before => call == u64::from(scope.spec.nth),
+                    FaultPoint::After => write && writes == u64::from(scope.spec.nth),
+                };
+                (due && !scope.fired.swap(true, Ordering::SeqCst)).then_some(scope.spec.point)
             })
             .ok()
             .flatten();
