@@ -1329,9 +1329,22 @@ impl World {
                     });
                     if !kept {
                         let cart = &carts[index];
+                        let lines: Vec<String> = cart
+                            .line_items
+                            .iter()
+                            .map(|l| format!("{}×{}", l.sku, l.quantity.get()))
+                            .collect();
+                        let missing: Vec<&str> = [
+                            (cart.billing_address.is_none(), "billingAddress"),
+                            (cart.shipping_method.is_none(), "shippingMethod"),
+                            (cart.shipping_address.is_none(), "shippingAddress"),
+                        ]
+                        .into_iter()
+                        .filter_map(|(gone, name)| gone.then_some(name))
+                        .collect();
                         flag(5, Some(&slot.id), format!(
                             "{} {} of {} (for {}) is neither in a Paid order nor reversed \
-                             (refunded {refunded}, cancelled {}); cart {:?} total {}, order {}; cart payments: {}; order payments: {}",
+                             (refunded {refunded}, cancelled {}); cart {:?} total {} lines {lines:?} missing {missing:?}, order {}; cart payments: {}; order payments: {}",
                             match intent.side {
                                 PspSide::Authorized => "authorization",
                                 _ => "charge",
