@@ -4,6 +4,7 @@
 //! DynamoDB tests need `CHECKOUT_TEST_DYNAMODB_ENDPOINT`, which `scripts/test.sh` sets after
 //! starting DynamoDB Local; each test gets its own table, so tests run in parallel.
 
+pub mod faults;
 pub mod outbox;
 
 use std::sync::{Arc, Mutex};
@@ -153,7 +154,17 @@ pub struct App {
 impl App {
     /// A backend seeded with `fixtures/catalog.json`.
     pub async fn start(backend: Backend) -> App {
-        let app = App::empty(backend).await;
+        App::start_with_store(backend, |store| store).await
+    }
+
+    /// A backend seeded with `fixtures/catalog.json`, whose store is `wrap` applied to the
+    /// backend's store (a fault-injecting wrapper, say). `dynamo` and `memory` still name the
+    /// unwrapped store, for its stream and change feed.
+    pub async fn start_with_store(
+        backend: Backend,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> App {
+        let app = App::empty_with_store(backend, wrap).await;
         let catalog: CatalogImport =
             checkout_domain::input::from_slice(CATALOG.as_bytes()).unwrap();
         app.storefront
@@ -165,6 +176,14 @@ impl App {
 
     /// A backend with nothing in its store.
     pub async fn empty(backend: Backend) -> App {
+        App::empty_with_store(backend, |store| store).await
+    }
+
+    /// A backend with nothing in its store, which is `wrap` applied to the backend's store.
+    pub async fn empty_with_store(
+        backend: Backend,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> App {
         let requests = Arc::new(RequestCounter::default());
         let dynamo = match backend {
             Backend::Memory => None,
@@ -176,6 +195,7 @@ impl App {
             (None, Some(memory)) => memory.clone(),
             (None, None) => unreachable!("one of the two stores"),
         };
+        let store = wrap(store);
         let clock = Arc::new(TestClock(Mutex::new(OffsetDateTime::now_utc())));
         let storefront = Storefront::with_clock(store.clone(), clock.clone());
         let tokens = DevTokens::new(DEV_SECRET);
@@ -582,8 +602,29 @@ pub fn cents(money: &Value) -> i64 {
 
 /// Runs each listed scenario once on the embedded store and once on DynamoDB Local, so the
 /// two stores cannot drift apart.
+///
+/// `on_both_stores!(multi_thread: scenario, ...)` runs them on a multi-threaded runtime, for
+/// scenarios whose concurrent tasks must really run in parallel.
 #[macro_export]
 macro_rules! on_both_stores {
+    (multi_thread: $($scenario:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    super::$scenario($crate::Backend::Memory).await
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $scenario() {
+                    super::$scenario($crate::Backend::DynamoDb).await
+                }
+            )*
+        }
+    };
     ($($scenario:ident),* $(,)?) => {
         mod memory {
             $(

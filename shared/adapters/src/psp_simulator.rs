@@ -25,10 +25,22 @@ pub struct PspRequest {
     pub idempotency_key: String,
 }
 
+/// What the simulator has given back for one intent, as a test reads it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reversed {
+    /// Minor units refunded: one refund per idempotency key (a repeated key is the same
+    /// refund, as at Stripe).
+    pub refunded: i64,
+    /// The intent was cancelled (its authorization released).
+    pub cancelled: bool,
+}
+
 #[derive(Default)]
 pub struct PspSimulator {
     intents: Mutex<HashMap<String, SimulatedIntent>>,
     requests: Mutex<Vec<PspRequest>>,
+    /// Refunds by idempotency key: the intent and the amount.
+    refunds: Mutex<HashMap<String, (String, i64)>>,
 }
 
 impl PspSimulator {
@@ -39,6 +51,28 @@ impl PspSimulator {
     /// Every request so far, in order, repeats included.
     pub fn requests(&self) -> Vec<PspRequest> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// What was refunded or cancelled for the intent `reference` so far.
+    pub fn reversed(&self, reference: &str) -> Reversed {
+        let refunded = self
+            .refunds
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|(r, _)| r == reference)
+            .map(|(_, amount)| amount)
+            .sum();
+        let cancelled = self
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.operation == "cancel" && r.reference == reference);
+        Reversed {
+            refunded,
+            cancelled,
+        }
     }
 
     fn log(&self, operation: &'static str, reference: &str, idempotency_key: &str) {
@@ -136,10 +170,15 @@ impl PaymentProvider for PspSimulator {
     async fn refund(
         &self,
         reference: &str,
-        _amount: Money,
+        amount: Money,
         idempotency_key: &str,
     ) -> Result<Reversal, PspError> {
         self.log("refund", reference, idempotency_key);
+        self.refunds
+            .lock()
+            .unwrap()
+            .entry(idempotency_key.to_string())
+            .or_insert_with(|| (reference.to_string(), amount.cent_amount));
         // The same key gets the same refund back, as at Stripe.
         let id = format!("re_{}", &hex_of(idempotency_key)[..24]);
         Ok(Reversal {

@@ -1,0 +1,1586 @@
+//! Rule 11, proof by interleaving: a seeded randomized test that runs many concurrent
+//! operations against the real router — cart edits, payment intents (full, partial, two
+//! tabs), the PSP's success / failure / authorization / refund events delivered up to 3× and
+//! reordered, storefront commits with and without `Idempotency-Key`, saved orders and their
+//! payments, expiry with a moved clock, and store faults injected between writes — on both
+//! stores, then checks the invariants of rule 11 and reports every violation.
+//!
+//! Run it (DynamoDB Local must be up: `scripts/backends.sh start && source
+//! .tools/run/backends.env`):
+//!
+//! ```sh
+//! cargo nextest run -p checkout-tests --test interleaving
+//! # reproduce a failure: the seed is printed with every report
+//! INTERLEAVING_SEED=1234 cargo nextest run -p checkout-tests --test interleaving
+//! # the longer run: 20 seeds in a row, 10,000 operations over 300 carts each
+//! INTERLEAVING_RUNS=20 INTERLEAVING_OPS=10000 INTERLEAVING_CARTS=300 \
+//!   cargo nextest run -p checkout-tests --test interleaving --no-capture
+//! ```
+//!
+//! Defaults: a fresh seed per run (from the clock), 2,000 operations, 100 carts, 1 run.
+//! The seed fixes every operation, its parameters and its injected fault; how concurrent
+//! tasks interleave is up to the scheduler, so a seed replays the same workload, not the
+//! same schedule (run it a few times if a violation does not show at once).
+//!
+//! The invariants, and when they must hold:
+//!
+//! - (1) at most one order per cart, every order number unique, and every order number the
+//!   API answered for a cart is that cart's one order — at every moment;
+//! - (2) no recorded transaction lost: every PSP event the webhook answered with 2xx appears
+//!   on its cart or that cart's order (its interaction id; for `charge.refunded`, the refunded
+//!   running total) — at every moment after the 2xx, since Stripe does not redeliver an
+//!   acknowledged event;
+//! - (3) every `Paid` order's net capture (Σ secured over its payments) equals its total —
+//!   at every moment (a payment write records the money and the state together);
+//! - (4) stock conserved: per SKU, initial stock = stock now + Σ quantities of orders that
+//!   are not `Cancelled` (stock is unsigned and never written below zero) — at every moment
+//!   (each commit and each release is one transaction);
+//! - (5) every payment that succeeded at the PSP (charged or authorized) is counted in a
+//!   non-cancelled `Paid` order of its cart, or fully reversed at the PSP (refunded or, for
+//!   an authorization, cancelled) — only after settling: until then a payment may be in
+//!   flight, a commit may wait for the redirect, a sweeper may not have run yet.
+//!
+//! Checks (1)–(4) run twice: when the concurrent phase has drained (before anything is
+//! redelivered, so a lost acknowledged event is not masked), and after settling. Settling:
+//! faults off; every event the PSP produced is delivered again until it is acknowledged
+//! (Stripe's retries), plus the events the PSP sends for the refunds and cancellations the
+//! system asked for; the clock moves past every hold and grace period and housekeeping
+//! (expiry, the sweeper) runs; then (1)–(5) are checked.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use checkout_adapters::stripe::{self, Interpretation};
+use checkout_domain::order::{Order, OrderState};
+use checkout_domain::order_number::OrderNumber;
+use checkout_domain::payment::{self, PaymentState};
+use checkout_domain::psp::PaymentOutcome;
+use checkout_domain::values::{CartId, Sku};
+use checkout_tests::faults::{FaultPoint, FaultSpec, FaultyStore};
+use checkout_tests::serde_json::{self, json, Value};
+use checkout_tests::{address_de, on_both_stores, App, Backend, Client, TestResponse};
+use http::StatusCode;
+
+/// The SKUs carts buy: the catalog's, plus `LAST`, of which only a few units exist.
+const SKUS: &[&str] = &["MUG", "BOOK", "PEN", "LAMP", "LAST"];
+/// Order numbers clients choose from this small pool collide across carts.
+const SHARED_NUMBERS: u64 = 8;
+/// Far enough past every saved-order hold and payment grace period.
+const SETTLE_ADVANCE: time::Duration = time::Duration::hours(6);
+
+// ---------------------------------------------------------------------------------------
+// The seeded generator.
+
+/// SplitMix64: small, fast, and the same everywhere.
+#[derive(Debug, Clone)]
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn chance(&mut self, per_mille: u64) -> bool {
+        self.below(1000) < per_mille
+    }
+
+    fn range(&mut self, low: u64, high_inclusive: u64) -> u64 {
+        low + self.below(high_inclusive - low + 1)
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i as u64 + 1) as usize);
+        }
+    }
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().map(|v| {
+        v.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must be a number, got {v:?}"))
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    seed: u64,
+    ops: usize,
+    carts: usize,
+    runs: u64,
+}
+
+fn settings() -> Settings {
+    let seed = env_u64("INTERLEAVING_SEED").unwrap_or_else(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        Rng(nanos).next() % 1_000_000_000
+    });
+    Settings {
+        seed,
+        ops: env_u64("INTERLEAVING_OPS").unwrap_or(2_000) as usize,
+        carts: env_u64("INTERLEAVING_CARTS").unwrap_or(100).max(2) as usize,
+        runs: env_u64("INTERLEAVING_RUNS").unwrap_or(1).max(1),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The operations, generated up front from the seed.
+
+#[derive(Debug, Clone)]
+enum Edit {
+    Add { sku: usize, quantity: u64 },
+    Change { pick: u64, quantity: u64 },
+    Remove { pick: u64 },
+    Email { which: u64 },
+    Guest { which: u64 },
+    Shipping,
+    ShippingMethod { express: bool },
+    Billing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PspKind {
+    /// The customer pays: `payment_intent.succeeded`.
+    Succeed,
+    /// A declined attempt: `payment_intent.payment_failed`.
+    Fail,
+    /// Manual capture: `payment_intent.amount_capturable_updated`.
+    Authorize,
+    /// The merchant refunds the whole charge from the dashboard: `charge.refunded`.
+    Refund,
+}
+
+#[derive(Debug, Clone)]
+enum Key {
+    None,
+    Fresh,
+    /// Reuse a key this cart used before, with the same body or a different one.
+    Reuse {
+        pick: u64,
+        same: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Edit {
+        cart: usize,
+        edit: Edit,
+        /// Use the version this client last saw instead of reading the cart first.
+        stale: bool,
+    },
+    Pay {
+        cart: usize,
+        /// Per mille of the total (a partial payment); `None`: what the cart owes.
+        part: Option<u64>,
+        /// 2: two tabs start a payment at once.
+        tabs: u64,
+    },
+    Psp {
+        cart: usize,
+        pick: u64,
+        kind: PspKind,
+        copies: u64,
+    },
+    Redeliver {
+        pick: u64,
+        copies: u64,
+    },
+    Commit {
+        cart: usize,
+        key: Key,
+        save: bool,
+        stale: bool,
+        number: Option<u64>,
+        /// Retry once on 5xx or `RequestInProgress`, as a browser would.
+        retry: bool,
+    },
+    PayOrder {
+        cart: usize,
+        part: Option<u64>,
+    },
+    Expire {
+        minutes: i64,
+    },
+}
+
+impl Op {
+    fn name(&self) -> &'static str {
+        match self {
+            Op::Edit { .. } => "edit",
+            Op::Pay { .. } => "pay",
+            Op::Psp { kind, .. } => match kind {
+                PspKind::Succeed => "webhook:succeeded",
+                PspKind::Fail => "webhook:failed",
+                PspKind::Authorize => "webhook:authorized",
+                PspKind::Refund => "webhook:refunded",
+            },
+            Op::Redeliver { .. } => "webhook:redeliver",
+            Op::Commit { save: true, .. } => "save_order",
+            Op::Commit { .. } => "commit",
+            Op::PayOrder { .. } => "pay_order",
+            Op::Expire { .. } => "expire",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Planned {
+    op: Op,
+    fault: Option<FaultSpec>,
+}
+
+/// The whole workload of one seed: batches of concurrent operations.
+fn plan(rng: &mut Rng, ops: usize, carts: usize) -> Vec<Vec<Planned>> {
+    let mut batches = Vec::new();
+    let mut made = 0;
+    while made < ops {
+        let size = (rng.range(4, 16) as usize).min(ops - made);
+        // Most of a batch works on a few carts, so operations on one cart race each other.
+        let focus: Vec<usize> = (0..rng.range(1, 3))
+            .map(|_| rng.below(carts as u64) as usize)
+            .collect();
+        let mut batch = Vec::with_capacity(size);
+        for _ in 0..size {
+            let cart = if rng.chance(650) {
+                focus[rng.below(focus.len() as u64) as usize]
+            } else {
+                rng.below(carts as u64) as usize
+            };
+            let roll = rng.below(100);
+            let op = match roll {
+                0..=21 => Op::Edit {
+                    cart,
+                    stale: rng.chance(150),
+                    edit: match rng.below(10) {
+                        0..=2 => Edit::Add {
+                            sku: rng.below(SKUS.len() as u64) as usize,
+                            quantity: rng.range(1, 2),
+                        },
+                        3 => Edit::Change {
+                            pick: rng.next(),
+                            quantity: rng.range(1, 3),
+                        },
+                        4 => Edit::Remove { pick: rng.next() },
+                        5 => Edit::Email {
+                            which: rng.below(2),
+                        },
+                        6 => Edit::Guest {
+                            which: rng.below(2),
+                        },
+                        7 => Edit::Shipping,
+                        8 => Edit::ShippingMethod {
+                            express: rng.chance(500),
+                        },
+                        _ => Edit::Billing,
+                    },
+                },
+                22..=35 => Op::Pay {
+                    cart,
+                    part: rng.chance(250).then(|| rng.range(200, 800)),
+                    tabs: if rng.chance(150) { 2 } else { 1 },
+                },
+                36..=59 => Op::Psp {
+                    cart,
+                    pick: rng.next(),
+                    kind: match rng.below(20) {
+                        0..=11 => PspKind::Succeed,
+                        12..=15 => PspKind::Fail,
+                        16..=18 => PspKind::Authorize,
+                        _ => PspKind::Refund,
+                    },
+                    copies: rng.range(1, 3),
+                },
+                60..=68 => Op::Redeliver {
+                    pick: rng.next(),
+                    copies: rng.range(1, 3),
+                },
+                69..=91 => Op::Commit {
+                    cart,
+                    key: match rng.below(10) {
+                        0..=3 => Key::None,
+                        4..=7 => Key::Fresh,
+                        _ => Key::Reuse {
+                            pick: rng.next(),
+                            same: rng.chance(750),
+                        },
+                    },
+                    save: rng.chance(200),
+                    stale: rng.chance(150),
+                    number: rng.chance(150).then(|| rng.below(2 * SHARED_NUMBERS)),
+                    retry: rng.chance(500),
+                },
+                92..=97 => Op::PayOrder {
+                    cart,
+                    part: rng.chance(300).then(|| rng.range(200, 800)),
+                },
+                _ => Op::Expire {
+                    minutes: rng.range(1, 40) as i64,
+                },
+            };
+            // Before: the nth store call of the operation fails unwritten; After: its nth
+            // write happens and then fails (a crash or timeout between write and answer).
+            let fault = rng.chance(150).then(|| {
+                if rng.chance(500) {
+                    FaultSpec {
+                        nth: rng.range(1, 4) as u32,
+                        point: FaultPoint::After,
+                    }
+                } else {
+                    FaultSpec {
+                        nth: rng.range(1, 8) as u32,
+                        point: FaultPoint::Before,
+                    }
+                }
+            });
+            batch.push(Planned { op, fault });
+        }
+        made += batch.len();
+        batches.push(batch);
+    }
+    batches
+}
+
+// ---------------------------------------------------------------------------------------
+// What the test knows: the carts, what the PSP did, every event and its answers.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PspSide {
+    /// Created; maybe declined attempts so far.
+    Open,
+    /// Charged; `charge` is the charge's id.
+    Captured { charge: String },
+    /// Authorized (manual capture), not captured.
+    Authorized,
+}
+
+#[derive(Debug, Clone)]
+struct IntentModel {
+    reference: String,
+    amount: i64,
+    side: PspSide,
+    /// Ledger entries of this intent's events.
+    events: Vec<usize>,
+    /// Created for a saved order (`POST /orders/{n}/payments`) rather than for the cart.
+    for_order: bool,
+}
+
+#[derive(Default)]
+struct SlotState {
+    /// The version this client last saw.
+    version: u64,
+    intents: Vec<IntentModel>,
+    /// Idempotency keys used for `POST /orders`, with their bodies.
+    keys: Vec<(String, Value)>,
+    /// Every order number the API answered for this cart (commits and the webhook).
+    numbers: BTreeSet<String>,
+}
+
+struct Slot {
+    id: String,
+    client: Client,
+    state: Mutex<SlotState>,
+}
+
+/// What an acknowledged event must have left on its cart or order.
+#[derive(Debug, Clone)]
+enum Expect {
+    Interaction(String),
+    /// `charge.refunded`: the payment's refunds reach at least this running total.
+    RefundedAtLeast(i64),
+}
+
+#[derive(Debug, Clone)]
+struct Delivered {
+    cart: usize,
+    reference: String,
+    kind: String,
+    body: String,
+    expect: Expect,
+    /// Some delivery got a 2xx.
+    acked: bool,
+    answers: Vec<String>,
+}
+
+#[derive(Default)]
+struct Ledger {
+    events: Vec<Delivered>,
+    /// "operation → answer" counts, for the summary.
+    answers: BTreeMap<String, usize>,
+    /// What the merchant refunded from the dashboard, per intent.
+    dashboard_refunds: HashMap<String, i64>,
+}
+
+struct World {
+    app: App,
+    faults: Arc<FaultyStore>,
+    seed: u64,
+    slots: Vec<Slot>,
+    ledger: Mutex<Ledger>,
+    initial_stock: BTreeMap<String, u32>,
+    key_counter: std::sync::atomic::AtomicU64,
+}
+
+fn answer_label(response: &TestResponse) -> String {
+    match response.body["code"].as_str() {
+        Some(code) => format!("{} {code}", response.status.as_u16()),
+        None => response.status.as_u16().to_string(),
+    }
+}
+
+impl World {
+    fn note(&self, operation: &str, label: &str) {
+        *self
+            .ledger
+            .lock()
+            .unwrap()
+            .answers
+            .entry(format!("{operation} → {label}"))
+            .or_default() += 1;
+    }
+
+    fn record(&self, operation: &str, response: &TestResponse) {
+        self.note(operation, &answer_label(response));
+    }
+
+    fn slot(&self, cart: usize) -> &Slot {
+        &self.slots[cart]
+    }
+
+    fn remember_order(&self, cart: usize, response: &TestResponse) {
+        if let Some(number) = response.body["orderNumber"].as_str() {
+            self.slot(cart)
+                .state
+                .lock()
+                .unwrap()
+                .numbers
+                .insert(number.to_string());
+        }
+    }
+
+    async fn read_cart(&self, cart: usize) -> Option<Value> {
+        let slot = self.slot(cart);
+        let response = slot.client.get(&format!("/carts/{}", slot.id)).await;
+        self.record("get_cart", &response);
+        (response.status == StatusCode::OK).then_some(response.body)
+    }
+
+    // --- operations -----------------------------------------------------------------
+
+    async fn run(&self, op: Op) {
+        match op {
+            Op::Edit { cart, edit, stale } => self.edit(cart, edit, stale).await,
+            Op::Pay { cart, part, tabs } => {
+                let tabs: Vec<_> = (0..tabs).map(|_| self.pay(cart, part)).collect();
+                join_all(tabs).await;
+            }
+            Op::Psp {
+                cart,
+                pick,
+                kind,
+                copies,
+            } => self.psp_event(cart, pick, kind, copies).await,
+            Op::Redeliver { pick, copies } => {
+                let count = self.ledger.lock().unwrap().events.len();
+                if count > 0 {
+                    self.deliver_copies((pick % count as u64) as usize, copies)
+                        .await;
+                }
+            }
+            Op::Commit {
+                cart,
+                key,
+                save,
+                stale,
+                number,
+                retry,
+            } => self.commit(cart, key, save, stale, number, retry).await,
+            Op::PayOrder { cart, part } => self.pay_order(cart, part).await,
+            Op::Expire { minutes } => {
+                self.app.advance(time::Duration::minutes(minutes));
+                let label = match housekeeping(&self.app).await {
+                    Ok(_) => "ok".to_string(),
+                    Err(e) => format!("error {}", e.problem().code),
+                };
+                self.note("expire", &label);
+            }
+        }
+    }
+
+    async fn edit(&self, cart: usize, edit: Edit, stale: bool) {
+        let slot = self.slot(cart);
+        let Some(current) = self.read_cart(cart).await else {
+            return;
+        };
+        let version = if stale {
+            slot.state.lock().unwrap().version
+        } else {
+            current["version"].as_u64().unwrap_or_default()
+        };
+        let lines: Vec<String> = current["lineItems"]
+            .as_array()
+            .map(|lines| {
+                lines
+                    .iter()
+                    .filter_map(|l| l["id"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let email = |which: u64| format!("cart{cart}-{which}@example.com");
+        let action = match edit {
+            Edit::Add { sku, quantity } => {
+                json!({"action": "addLineItem", "sku": SKUS[sku], "quantity": quantity})
+            }
+            Edit::Change { pick, quantity } if !lines.is_empty() => json!({
+                "action": "changeLineItemQuantity",
+                "lineItemId": lines[(pick % lines.len() as u64) as usize],
+                "quantity": quantity,
+            }),
+            Edit::Remove { pick } if lines.len() > 1 => json!({
+                "action": "removeLineItem",
+                "lineItemId": lines[(pick % lines.len() as u64) as usize],
+            }),
+            Edit::Change { .. } | Edit::Remove { .. } => {
+                json!({"action": "addLineItem", "sku": "PEN", "quantity": 1})
+            }
+            Edit::Email { which } => json!({"action": "setCustomerEmail", "email": email(which)}),
+            Edit::Guest { which } => json!({
+                "action": "setGuestDetails", "email": email(which),
+                "name": "Ada Lovelace", "phone": "+49 30 1234567",
+            }),
+            Edit::Shipping => json!({"action": "setShippingAddress", "address": address_de()}),
+            Edit::ShippingMethod { express } => json!({
+                "action": "setShippingMethod",
+                "shippingMethodId": if express { "express" } else { "standard" },
+            }),
+            Edit::Billing => json!({"action": "setBillingAddress", "address": address_de()}),
+        };
+        let response = slot
+            .client
+            .post(
+                &format!("/carts/{}", slot.id),
+                json!({"version": version, "actions": [action]}),
+            )
+            .await;
+        self.record(
+            &format!("edit:{}", action["action"].as_str().unwrap()),
+            &response,
+        );
+        if response.status == StatusCode::OK {
+            let mut state = slot.state.lock().unwrap();
+            state.version = state
+                .version
+                .max(response.body["version"].as_u64().unwrap_or_default());
+        }
+    }
+
+    async fn pay(&self, cart: usize, part: Option<u64>) {
+        let slot = self.slot(cart);
+        let body = match part {
+            None => json!({}),
+            Some(per_mille) => {
+                let Some(current) = self.read_cart(cart).await else {
+                    return;
+                };
+                let total = current["totals"]["total"]["centAmount"]
+                    .as_i64()
+                    .unwrap_or_default();
+                json!({"amount": (total * per_mille as i64 / 1000).max(1)})
+            }
+        };
+        let response = slot
+            .client
+            .post(&format!("/carts/{}/payments", slot.id), body)
+            .await;
+        self.record("pay", &response);
+        self.remember_intent(cart, &response, false);
+    }
+
+    async fn pay_order(&self, cart: usize, part: Option<u64>) {
+        // A cart with an order: the planned one, or the next that the API answered one for.
+        let cart = (0..self.slots.len())
+            .map(|i| (cart + i) % self.slots.len())
+            .find(|&c| !self.slot(c).state.lock().unwrap().numbers.is_empty())
+            .unwrap_or(cart);
+        let slot = self.slot(cart);
+        let known = slot.state.lock().unwrap().numbers.iter().next().cloned();
+        let number = match known {
+            Some(number) => number,
+            None => match self
+                .read_cart(cart)
+                .await
+                .and_then(|c| c["orderNumber"].as_str().map(str::to_string))
+            {
+                Some(number) => number,
+                None => return self.note("pay_order", "no order"),
+            },
+        };
+        let body = match part {
+            None => json!({}),
+            Some(per_mille) => {
+                let order = slot.client.get(&format!("/orders/{number}")).await;
+                let total = order.body["totals"]["total"]["centAmount"]
+                    .as_i64()
+                    .unwrap_or(1000);
+                json!({"amount": (total * per_mille as i64 / 1000).max(1)})
+            }
+        };
+        let response = slot
+            .client
+            .post(&format!("/orders/{number}/payments"), body)
+            .await;
+        self.record("pay_order", &response);
+        self.remember_intent(cart, &response, true);
+    }
+
+    fn remember_intent(&self, cart: usize, response: &TestResponse, for_order: bool) {
+        if response.status != StatusCode::CREATED {
+            return;
+        }
+        let (Some(reference), Some(amount)) = (
+            response.body["pspReference"].as_str(),
+            response.body["amountPlanned"]["centAmount"].as_i64(),
+        ) else {
+            return;
+        };
+        self.slot(cart)
+            .state
+            .lock()
+            .unwrap()
+            .intents
+            .push(IntentModel {
+                reference: reference.to_string(),
+                amount,
+                side: PspSide::Open,
+                events: Vec::new(),
+                for_order,
+            });
+    }
+
+    /// The PSP does something to one of the cart's intents and tells the webhook, `copies`
+    /// times at once; an outcome the PSP cannot produce any more (a new failure after a
+    /// success, say) becomes a redelivery of an earlier event of that intent.
+    async fn psp_event(&self, cart: usize, pick: u64, kind: PspKind, copies: u64) {
+        // The PSP acts on payments that exist: the planned cart's, or the next cart's that has any.
+        let Some(cart) = (0..self.slots.len())
+            .map(|i| (cart + i) % self.slots.len())
+            .find(|&c| !self.slot(c).state.lock().unwrap().intents.is_empty())
+        else {
+            return self.note("psp", "no intent anywhere");
+        };
+        let entry = {
+            let mut state = self.slot(cart).state.lock().unwrap();
+            let index = (pick % state.intents.len() as u64) as usize;
+            let intent = &mut state.intents[index];
+            let new_body = match (&intent.side, kind) {
+                (PspSide::Open, PspKind::Succeed) => {
+                    let body = self.app.payment_event(&intent.reference, true);
+                    let charge = serde_json::from_str::<Value>(&body).unwrap()["data"]["object"]
+                        ["latest_charge"]
+                        .as_str()
+                        .unwrap()
+                        .to_string();
+                    intent.side = PspSide::Captured { charge };
+                    Some(body)
+                }
+                (PspSide::Open, PspKind::Fail) => {
+                    Some(self.app.payment_event(&intent.reference, false))
+                }
+                (PspSide::Open, PspKind::Authorize) => {
+                    intent.side = PspSide::Authorized;
+                    Some(authorization(&self.app, &intent.reference))
+                }
+                (PspSide::Captured { charge }, PspKind::Refund) => {
+                    let mut ledger = self.ledger.lock().unwrap();
+                    let reversed = self.app.psp.reversed(&intent.reference).refunded;
+                    let dashboard = ledger
+                        .dashboard_refunds
+                        .entry(intent.reference.clone())
+                        .or_default();
+                    if *dashboard == 0 && reversed == 0 {
+                        *dashboard = intent.amount;
+                        Some(charge_refunded(
+                            &self.app,
+                            &intent.reference,
+                            charge,
+                            intent.amount,
+                            &format!("evt_dashboard_{}", intent.reference),
+                        ))
+                    } else {
+                        None
+                    }
+                }
+                _ => None,
+            };
+            match new_body {
+                Some(body) => {
+                    let entry = self.add_event(cart, &intent.reference, body);
+                    intent.events.push(entry);
+                    Some(entry)
+                }
+                None if intent.events.is_empty() => None,
+                None => Some(intent.events[(pick as usize / 7) % intent.events.len()]),
+            }
+        };
+        match entry {
+            Some(entry) => self.deliver_copies(entry, copies).await,
+            None => self.note("psp", "nothing to report"),
+        }
+    }
+
+    /// Adds an event to the ledger (what its acknowledgment must leave behind included).
+    fn add_event(&self, cart: usize, reference: &str, body: String) -> usize {
+        let event: stripe::Event = serde_json::from_str(&body).expect("a Stripe event");
+        let cart_id = CartId::parse(&self.slot(cart).id).unwrap();
+        let expect = match stripe::interpret_for(&event, Some(cart_id)) {
+            Ok(Interpretation::Payment(payment)) => match payment.outcome {
+                PaymentOutcome::Refunded { total_refunded } => {
+                    Expect::RefundedAtLeast(total_refunded.cent_amount)
+                }
+                _ => Expect::Interaction(payment.interaction_id),
+            },
+            other => panic!("the test builds only payment events, got {other:?}"),
+        };
+        let mut ledger = self.ledger.lock().unwrap();
+        ledger.events.push(Delivered {
+            cart,
+            reference: reference.to_string(),
+            kind: event.kind.clone(),
+            body,
+            expect,
+            acked: false,
+            answers: Vec::new(),
+        });
+        ledger.events.len() - 1
+    }
+
+    async fn deliver_copies(&self, entry: usize, copies: u64) {
+        let deliveries: Vec<_> = (0..copies).map(|_| self.deliver(entry, 3)).collect();
+        join_all(deliveries).await;
+    }
+
+    /// Delivers a ledger event as Stripe does: again while the answer is not 2xx, up to
+    /// `attempts` times.
+    async fn deliver(&self, entry: usize, attempts: usize) -> bool {
+        let (body, kind) = {
+            let ledger = self.ledger.lock().unwrap();
+            let event = &ledger.events[entry];
+            (event.body.clone(), event.kind.clone())
+        };
+        for _ in 0..attempts {
+            let response = self.app.deliver(&body).await;
+            let mut label = answer_label(&response);
+            if response.status.is_success() {
+                label = match (&response.body["effect"], &response.body["ignored"]) {
+                    (Value::Null, Value::Null) if response.body["duplicate"] == true => {
+                        "200 duplicate(in flight or seen)".to_string()
+                    }
+                    (Value::String(effect), _) => format!("200 {effect}"),
+                    (Value::Object(effect), _) => format!(
+                        "200 {}",
+                        effect.keys().next().map(String::as_str).unwrap_or("?")
+                    ),
+                    (_, Value::String(why)) => format!("200 ignored: {why}"),
+                    _ => "200".to_string(),
+                };
+            }
+            self.note(&format!("webhook {kind}"), &label);
+            let cart = {
+                let mut ledger = self.ledger.lock().unwrap();
+                let event = &mut ledger.events[entry];
+                event.answers.push(label);
+                event.acked |= response.status.is_success();
+                event.cart
+            };
+            if response.status.is_success() {
+                if let Some(number) = response.body["effect"]["ordered"].as_str() {
+                    self.slot(cart)
+                        .state
+                        .lock()
+                        .unwrap()
+                        .numbers
+                        .insert(number.to_string());
+                }
+                return true;
+            }
+            tokio::task::yield_now().await;
+        }
+        false
+    }
+
+    async fn commit(
+        &self,
+        cart: usize,
+        key: Key,
+        save: bool,
+        stale: bool,
+        number: Option<u64>,
+        retry: bool,
+    ) {
+        let slot = self.slot(cart);
+        let version = if stale {
+            slot.state.lock().unwrap().version
+        } else {
+            match self.read_cart(cart).await {
+                Some(current) => current["version"].as_u64().unwrap_or_default(),
+                None => return,
+            }
+        };
+        let mut body = json!({"cartId": slot.id, "cartVersion": version});
+        if save {
+            body["action"] = json!("save_order");
+        }
+        if let Some(n) = number {
+            body["orderNumber"] = json!(if n < SHARED_NUMBERS {
+                format!("IL{}-{n}", self.seed)
+            } else {
+                format!("IL{}-c{cart}-{n}", self.seed)
+            });
+        }
+        let key = match key {
+            Key::None => None,
+            Key::Fresh => {
+                let n = self
+                    .key_counter
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let key = format!("il-{}-{cart}-{n}", self.seed);
+                slot.state
+                    .lock()
+                    .unwrap()
+                    .keys
+                    .push((key.clone(), body.clone()));
+                Some(key)
+            }
+            Key::Reuse { pick, same } => {
+                let state = slot.state.lock().unwrap();
+                if state.keys.is_empty() {
+                    None
+                } else {
+                    let (key, first) = &state.keys[(pick % state.keys.len() as u64) as usize];
+                    body = first.clone();
+                    if !same {
+                        body["cartVersion"] = json!(version + 1);
+                    }
+                    Some(key.clone())
+                }
+            }
+        };
+        let operation = if save { "save_order" } else { "commit" };
+        let operation = format!("{operation}{}", if key.is_some() { "+key" } else { "" });
+        for attempt in 0..(if retry { 2 } else { 1 }) {
+            let response = match &key {
+                Some(key) => {
+                    slot.client
+                        .post_with_key("/orders", key, body.clone())
+                        .await
+                }
+                None => slot.client.post("/orders", body.clone()).await,
+            };
+            self.record(
+                &format!("{operation}{}", if attempt > 0 { " (retry)" } else { "" }),
+                &response,
+            );
+            if response.status.is_success() {
+                self.remember_order(cart, &response);
+            }
+            let again = response.status.is_server_error()
+                || response.body["code"].as_str() == Some("RequestInProgress");
+            if !again {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    // --- settling -------------------------------------------------------------------
+
+    async fn settle(&self, rng: &mut Rng) -> usize {
+        self.faults.set_enabled(false);
+        // Stripe retries every event until it is acknowledged; here every event the PSP
+        // produced is delivered once more (retried while the answer is not 2xx).
+        let mut order: Vec<usize> = (0..self.ledger.lock().unwrap().events.len()).collect();
+        rng.shuffle(&mut order);
+        let mut unacked = 0;
+        for chunk in order.chunks(16) {
+            let deliveries: Vec<_> = chunk.iter().map(|&e| self.deliver(e, 5)).collect();
+            unacked += join_all(deliveries).await.iter().filter(|ok| !**ok).count();
+        }
+        // The PSP's own events for the reversals the system asked for.
+        let mut echoes = Vec::new();
+        for (cart, slot) in self.slots.iter().enumerate() {
+            let mut state = slot.state.lock().unwrap();
+            for intent in state.intents.iter_mut() {
+                let reversed = self.app.psp.reversed(&intent.reference);
+                let dashboard = self
+                    .ledger
+                    .lock()
+                    .unwrap()
+                    .dashboard_refunds
+                    .get(&intent.reference)
+                    .copied()
+                    .unwrap_or_default();
+                let body = match &intent.side {
+                    PspSide::Captured { charge } if reversed.refunded > 0 => Some(charge_refunded(
+                        &self.app,
+                        &intent.reference,
+                        charge,
+                        (reversed.refunded + dashboard).min(intent.amount),
+                        &format!("evt_refund_echo_{}", intent.reference),
+                    )),
+                    PspSide::Authorized | PspSide::Open if reversed.cancelled => {
+                        Some(canceled(&self.app, &intent.reference))
+                    }
+                    _ => None,
+                };
+                if let Some(body) = body {
+                    let entry = self.add_event(cart, &intent.reference, body);
+                    intent.events.push(entry);
+                    echoes.push(entry);
+                }
+            }
+        }
+        for chunk in echoes.chunks(16) {
+            let deliveries: Vec<_> = chunk.iter().map(|&e| self.deliver(e, 5)).collect();
+            unacked += join_all(deliveries).await.iter().filter(|ok| !**ok).count();
+        }
+        // Past every hold and grace period; housekeeping runs (twice: a second pass finds
+        // what the first left, if anything).
+        self.app.advance(SETTLE_ADVANCE);
+        for _ in 0..2 {
+            if let Err(e) = housekeeping(&self.app).await {
+                self.note("settle housekeeping", e.problem().code);
+            }
+        }
+        unacked
+    }
+}
+
+/// The scheduled housekeeping, as the deployment runs it: the sweeper (expiry of unpaid
+/// saved orders, reversal of paid carts never ordered after the grace period, reversals a
+/// crash left half done).
+async fn housekeeping(
+    app: &App,
+) -> Result<checkout_domain::sweeper::SweepReport, checkout_domain::Error> {
+    app.storefront
+        .sweep(checkout_domain::sweeper::DEFAULT_PAYMENT_GRACE)
+        .await
+}
+
+/// The authorization event of the simulator's intent `reference` (manual capture).
+fn authorization(app: &App, reference: &str) -> String {
+    let mut event: Value = serde_json::from_str(&app.payment_event(reference, true)).unwrap();
+    event["type"] = json!("payment_intent.amount_capturable_updated");
+    event["data"]["object"]["amount_capturable"] = event["data"]["object"]["amount"].clone();
+    event["data"]["object"]["amount_received"] = json!(0);
+    event["data"]["object"]["status"] = json!("requires_capture");
+    event.to_string()
+}
+
+/// `payment_intent.canceled` for the simulator's intent `reference`.
+fn canceled(app: &App, reference: &str) -> String {
+    let mut event: Value = serde_json::from_str(&app.payment_event(reference, false)).unwrap();
+    event["type"] = json!("payment_intent.canceled");
+    event["data"]["object"]["status"] = json!("canceled");
+    event["data"]["object"]["last_payment_error"] = Value::Null;
+    event.to_string()
+}
+
+/// `charge.refunded` as Stripe sends it: the charge, without the intent's metadata.
+fn charge_refunded(app: &App, reference: &str, charge: &str, total: i64, id: &str) -> String {
+    let mut event: Value = serde_json::from_str(checkout_tests::STRIPE_CHARGE_REFUNDED).unwrap();
+    event["id"] = json!(id);
+    event["data"]["object"]["id"] = json!(charge);
+    event["data"]["object"]["payment_intent"] = json!(reference);
+    event["data"]["object"]["amount_refunded"] = json!(total);
+    event["data"]["object"]["currency"] = json!("eur");
+    event["data"]["object"]["metadata"] = json!({});
+    event["created"] = json!(app.storefront.now().unix_timestamp());
+    event.to_string()
+}
+
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    // Polled together in this task (so a fault scope covers all of them).
+    let mut set = Vec::with_capacity(futures.len());
+    for future in futures {
+        set.push(Box::pin(future));
+    }
+    let mut results: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, future) in set.iter_mut().enumerate() {
+            if results[i].is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => results[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    results.into_iter().map(Option::unwrap).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// The invariants.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    /// The concurrent phase has drained; nothing redelivered, no housekeeping yet.
+    Drained,
+    Settled,
+}
+
+struct Violation {
+    invariant: u8,
+    phase: Phase,
+    cart: Option<String>,
+    what: String,
+    /// Settling did not mend it (for violations found when drained).
+    persists: bool,
+}
+
+impl Violation {
+    /// The same finding in both checks has the same key (answers may have grown meanwhile).
+    fn key(&self) -> String {
+        let what = self.what.split(" was answered").next().unwrap_or_default();
+        format!("{}|{:?}|{what}", self.invariant, self.cart)
+    }
+}
+
+fn describe_payments(payments: &[checkout_domain::payment::Payment]) -> String {
+    payments
+        .iter()
+        .map(|p| {
+            let txs: Vec<String> = p
+                .transactions
+                .iter()
+                .map(|t| format!("{:?}/{:?}/{}", t.kind, t.state, t.amount.cent_amount))
+                .collect();
+            format!(
+                "{}(planned {}: [{}])",
+                p.psp_reference,
+                p.amount_planned.cent_amount,
+                txs.join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl World {
+    async fn check(&self, phase: Phase) -> Vec<Violation> {
+        let mut violations = Vec::new();
+        let mut flag = |invariant: u8, cart: Option<&str>, what: String| {
+            violations.push(Violation {
+                invariant,
+                phase,
+                cart: cart.map(str::to_string),
+                what,
+                persists: false,
+            })
+        };
+        let store = self.app.store.clone();
+        let mut orders: Vec<Option<Order>> = Vec::new();
+        let mut numbers: HashMap<String, String> = HashMap::new();
+        let mut carts = Vec::new();
+        for slot in &self.slots {
+            let id = CartId::parse(&slot.id).unwrap();
+            let (cart, order) = store
+                .cart_and_order(&id)
+                .await
+                .expect("read with faults off");
+            let cart = cart.expect("every cart of the test exists");
+
+            // (1) at most one order per cart; numbers unique; answers agree with the store.
+            let answered = slot.state.lock().unwrap().numbers.clone();
+            match &order {
+                Some(order) => {
+                    let number = order.order_number.to_string();
+                    if cart.order_number.as_deref() != Some(number.as_str()) {
+                        flag(
+                            1,
+                            Some(&slot.id),
+                            format!(
+                                "order {number} exists but the cart (state {:?}) names {:?}",
+                                cart.state, cart.order_number
+                            ),
+                        );
+                    }
+                    if let Some(other) = numbers.insert(number.clone(), slot.id.clone()) {
+                        flag(
+                            1,
+                            Some(&slot.id),
+                            format!("order number {number} is also cart {other}'s"),
+                        );
+                    }
+                    for extra in answered.iter().filter(|n| **n != number) {
+                        flag(1, Some(&slot.id), format!(
+                            "the API answered order {extra} for this cart, but its order is {number}"
+                        ));
+                    }
+                }
+                None => {
+                    if cart.order_number.is_some() {
+                        flag(
+                            1,
+                            Some(&slot.id),
+                            format!(
+                                "the cart names order {:?} (state {:?}) but no order is stored",
+                                cart.order_number, cart.state
+                            ),
+                        );
+                    }
+                    for extra in &answered {
+                        flag(
+                            1,
+                            Some(&slot.id),
+                            format!(
+                                "the API answered order {extra} for this cart, but it has no order"
+                            ),
+                        );
+                    }
+                }
+            }
+            for number in &answered {
+                let stored = store
+                    .order(&OrderNumber::parse(number).unwrap())
+                    .await
+                    .expect("read with faults off");
+                match stored {
+                    Some(o) if o.cart_id.to_string() == slot.id => {}
+                    Some(o) => flag(
+                        1,
+                        Some(&slot.id),
+                        format!(
+                            "order number {number} answered for this cart belongs to cart {}",
+                            o.cart_id
+                        ),
+                    ),
+                    None => flag(
+                        1,
+                        Some(&slot.id),
+                        format!("order number {number} answered for this cart is not stored"),
+                    ),
+                }
+            }
+
+            // (3) a Paid order's net capture equals its total.
+            if let Some(order) = &order {
+                if order.payment_state == PaymentState::Paid {
+                    let secured = payment::secured(&order.payments, order.currency);
+                    if secured != order.totals.total {
+                        flag(
+                            3,
+                            Some(&slot.id),
+                            format!(
+                            "order {} is Paid (state {:?}) with {} secured for a total of {}: {}",
+                            order.order_number,
+                            order.state,
+                            secured.cent_amount,
+                            order.totals.total.cent_amount,
+                            describe_payments(&order.payments)
+                        ),
+                        );
+                    }
+                }
+            }
+            carts.push(cart);
+            orders.push(order);
+        }
+
+        // (1) again, on DynamoDB: every order item in the table is one of these.
+        if let Some(dynamo) = &self.app.dynamo {
+            let mut start = None;
+            let mut items = 0usize;
+            loop {
+                let page = dynamo
+                    .client()
+                    .scan()
+                    .table_name(dynamo.table())
+                    .filter_expression("sk = :order")
+                    .expression_attribute_values(
+                        ":order",
+                        aws_sdk_dynamodb::types::AttributeValue::S("ORDER".into()),
+                    )
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .expect("scan the table");
+                items += page.items().len();
+                start = page.last_evaluated_key().cloned();
+                if start.is_none() {
+                    break;
+                }
+            }
+            let known = orders.iter().filter(|o| o.is_some()).count();
+            if items != known {
+                flag(
+                    1,
+                    None,
+                    format!("the table holds {items} order items, the carts know {known} orders"),
+                );
+            }
+        }
+
+        // (2) every acknowledged event is recorded on its cart or order.
+        let events: Vec<Delivered> = self.ledger.lock().unwrap().events.clone();
+        for event in events.iter().filter(|e| e.acked) {
+            let cart = &carts[event.cart];
+            let payments: Vec<_> = cart
+                .payments
+                .iter()
+                .chain(orders[event.cart].iter().flat_map(|o| o.payments.iter()))
+                .filter(|p| p.psp_reference == event.reference)
+                .collect();
+            let recorded = match &event.expect {
+                Expect::Interaction(id) => payments
+                    .iter()
+                    .any(|p| p.transactions.iter().any(|t| &t.interaction_id == id)),
+                Expect::RefundedAtLeast(total) => payments.iter().any(|p| p.refunded() >= *total),
+            };
+            if !recorded {
+                flag(2, Some(cart.id.as_str()), format!(
+                    "{} for {} ({:?}) was answered {:?}, but neither the cart (state {:?}) nor its order ({}) records it; payments: {}",
+                    event.kind,
+                    event.reference,
+                    event.expect,
+                    event.answers,
+                    cart.state,
+                    orders[event.cart]
+                        .as_ref()
+                        .map_or("none".to_string(), |o| format!("{} {:?}/{:?}", o.order_number, o.state, o.payment_state)),
+                    describe_payments(&payments.into_iter().cloned().collect::<Vec<_>>()),
+                ));
+            }
+        }
+
+        // (4) stock conserved.
+        let skus: Vec<Sku> = SKUS.iter().map(|s| Sku::parse(s).unwrap()).collect();
+        let products = store.products(&skus).await.expect("read with faults off");
+        for product in products {
+            let sku = product.sku.to_string();
+            let ordered: u64 = orders
+                .iter()
+                .flatten()
+                .filter(|o| o.state != OrderState::Cancelled)
+                .flat_map(|o| o.line_items.iter())
+                .filter(|l| l.sku == product.sku)
+                .map(|l| u64::from(l.quantity.get()))
+                .sum();
+            let initial = u64::from(self.initial_stock[&sku]);
+            if initial != u64::from(product.stock) + ordered {
+                flag(
+                    4,
+                    None,
+                    format!(
+                        "{sku}: initial stock {initial} ≠ stock now {} + {ordered} in live orders",
+                        product.stock
+                    ),
+                );
+            }
+        }
+
+        // (5) every successful payment is in a Paid order or reversed (after settling).
+        if phase == Phase::Settled {
+            let dashboard = self.ledger.lock().unwrap().dashboard_refunds.clone();
+            for (index, slot) in self.slots.iter().enumerate() {
+                let intents = slot.state.lock().unwrap().intents.clone();
+                for intent in intents {
+                    let reversed = self.app.psp.reversed(&intent.reference);
+                    let refunded =
+                        reversed.refunded + dashboard.get(&intent.reference).copied().unwrap_or(0);
+                    let given_back = match intent.side {
+                        PspSide::Open => continue,
+                        PspSide::Captured { .. } => refunded >= intent.amount,
+                        PspSide::Authorized => reversed.cancelled || refunded >= intent.amount,
+                    };
+                    if given_back {
+                        continue;
+                    }
+                    let order = orders[index].as_ref();
+                    let kept = order.is_some_and(|o| {
+                        o.state != OrderState::Cancelled
+                            && o.payment_state == PaymentState::Paid
+                            && o.payments
+                                .iter()
+                                .any(|p| p.psp_reference == intent.reference && p.secured() > 0)
+                    });
+                    if !kept {
+                        let cart = &carts[index];
+                        let lines: Vec<String> = cart
+                            .line_items
+                            .iter()
+                            .map(|l| format!("{}×{}", l.sku, l.quantity.get()))
+                            .collect();
+                        let missing: Vec<&str> = [
+                            (cart.billing_address.is_none(), "billingAddress"),
+                            (cart.shipping_method.is_none(), "shippingMethod"),
+                            (cart.shipping_address.is_none(), "shippingAddress"),
+                        ]
+                        .into_iter()
+                        .filter_map(|(gone, name)| gone.then_some(name))
+                        .collect();
+                        flag(5, Some(&slot.id), format!(
+                            "{} {} of {} (for {}) is neither in a Paid order nor reversed \
+                             (refunded {refunded}, cancelled {}); cart {:?} total {} lines {lines:?} missing {missing:?}, order {}; cart payments: {}; order payments: {}",
+                            match intent.side {
+                                PspSide::Authorized => "authorization",
+                                _ => "charge",
+                            },
+                            intent.reference,
+                            intent.amount,
+                            if intent.for_order { "a saved order" } else { "the cart" },
+                            reversed.cancelled,
+                            cart.state,
+                            cart.totals.total.cent_amount,
+                            order.map_or("none".to_string(), |o| format!(
+                                "{} {:?}/{:?} total {}",
+                                o.order_number, o.state, o.payment_state, o.totals.total.cent_amount
+                            )),
+                            describe_payments(&cart.payments),
+                            order.map_or(String::new(), |o| describe_payments(&o.payments)),
+                        ));
+                    }
+                }
+            }
+        }
+        violations
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// One run.
+
+async fn setup(backend: Backend, seed: u64, carts: usize, rng: &mut Rng) -> World {
+    let mut faults = None;
+    let app = App::start_with_store(backend, |store| {
+        let wrapped = Arc::new(FaultyStore::new(store));
+        faults = Some(wrapped.clone());
+        wrapped
+    })
+    .await;
+    let faults = faults.expect("the store was wrapped");
+    faults.set_enabled(false);
+    // A product of which only a few units exist, so carts race for the last ones.
+    app.admin()
+        .put(
+            "/admin/products/LAST",
+            json!({"name": "Last units", "prices": {"EUR": 2000}, "stock": 3, "taxCategory": "standard"}),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+    let mut initial_stock = BTreeMap::new();
+    for sku in SKUS {
+        initial_stock.insert(sku.to_string(), app.stock(sku).await);
+    }
+
+    // The carts: guests and signed-in customers, most ready to order, some missing a billing
+    // address or shipping method (so a payment alone cannot commit them).
+    let mut plans = Vec::new();
+    for i in 0..carts {
+        let customer = rng.chance(400).then(|| format!("il{seed}-customer-{i}"));
+        let mut actions = vec![
+            json!({"action": "addLineItem", "sku": SKUS[rng.below(SKUS.len() as u64) as usize], "quantity": rng.range(1, 2)}),
+        ];
+        if rng.chance(300) {
+            actions.push(json!({"action": "addLineItem", "sku": SKUS[rng.below(SKUS.len() as u64) as usize], "quantity": 1}));
+        }
+        actions.push(json!({"action": "setShippingAddress", "address": address_de()}));
+        if rng.chance(800) {
+            actions.push(json!({"action": "setBillingAddress", "address": address_de()}));
+        }
+        if rng.chance(850) {
+            actions.push(json!({"action": "setShippingMethod", "shippingMethodId": if rng.chance(200) { "express" } else { "standard" }}));
+        }
+        actions.push(json!({"action": "setGuestDetails", "email": format!("cart{i}-0@example.com"), "name": "Ada Lovelace", "phone": "+49 30 1234567"}));
+        plans.push((customer, actions));
+    }
+    let mut slots = Vec::new();
+    for chunk in plans.chunks(16) {
+        let made = join_all(
+            chunk
+                .iter()
+                .map(|(customer, actions)| {
+                    let app = app.clone();
+                    async move {
+                        let client = match customer {
+                            Some(sub) => app.customer(sub),
+                            None => app.anonymous(),
+                        };
+                        let created = client
+                            .post("/carts", json!({"currency": "EUR", "country": "DE"}))
+                            .await;
+                        created.assert_status(StatusCode::CREATED);
+                        let id = created.body["id"].as_str().unwrap().to_string();
+                        let client = match created.body["sessionToken"].as_str() {
+                            Some(token) => client.with_header("x-session-id", token),
+                            None => client,
+                        };
+                        let updated = client
+                            .post(
+                                &format!("/carts/{id}"),
+                                json!({"version": created.body["version"], "actions": actions}),
+                            )
+                            .await;
+                        updated.assert_status(StatusCode::OK);
+                        Slot {
+                            id,
+                            client,
+                            state: Mutex::new(SlotState {
+                                version: updated.body["version"].as_u64().unwrap(),
+                                ..SlotState::default()
+                            }),
+                        }
+                    }
+                })
+                .collect(),
+        )
+        .await;
+        slots.extend(made);
+    }
+    faults.set_yields(true);
+    faults.set_enabled(true);
+    World {
+        app,
+        faults,
+        seed,
+        slots,
+        ledger: Mutex::new(Ledger::default()),
+        initial_stock,
+        key_counter: std::sync::atomic::AtomicU64::new(0),
+    }
+}
+
+async fn run_once(backend: Backend, seed: u64, settings: Settings) -> Result<(), String> {
+    let started = Instant::now();
+    let mut rng = Rng(seed);
+    let batches = plan(&mut rng, settings.ops, settings.carts);
+    let world = Arc::new(setup(backend, seed, settings.carts, &mut rng).await);
+    let mut planned_ops: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut planned_faults = 0;
+    for batch in &batches {
+        for planned in batch {
+            *planned_ops.entry(planned.op.name()).or_default() += 1;
+            planned_faults += usize::from(planned.fault.is_some());
+        }
+    }
+
+    for batch in batches {
+        let mut tasks = tokio::task::JoinSet::new();
+        for Planned { op, fault } in batch {
+            let world = world.clone();
+            tasks.spawn(async move { FaultyStore::scoped(fault, world.run(op)).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            if let Err(panic) = done {
+                std::panic::resume_unwind(panic.into_panic());
+            }
+        }
+    }
+    let ran = started.elapsed();
+
+    world.faults.set_enabled(false);
+    let mut violations = world.check(Phase::Drained).await;
+    let unacked = world.settle(&mut rng).await;
+    let settled = world.check(Phase::Settled).await;
+    let still: std::collections::HashSet<String> = settled.iter().map(Violation::key).collect();
+    let drained: std::collections::HashSet<String> =
+        violations.iter().map(Violation::key).collect();
+    for v in &mut violations {
+        v.persists = still.contains(&v.key());
+    }
+    violations.extend(settled.into_iter().filter(|v| !drained.contains(&v.key())));
+
+    let ledger = world.ledger.lock().unwrap();
+    let injected = world.faults.injected();
+    let mut summary = format!(
+        "interleaving on {backend:?}: seed {seed}, {} operations ({planned_ops:?}), {} carts, \
+         {planned_faults} faults planned, {} injected ({} after writing), {} distinct PSP events, \
+         {unacked} never acknowledged; concurrent phase {:.1?}, total {:.1?}\nanswers:\n",
+        settings.ops,
+        settings.carts,
+        injected.len(),
+        injected.iter().filter(|f| f.written).count(),
+        ledger.events.len(),
+        ran,
+        started.elapsed(),
+    );
+    for (answer, count) in &ledger.answers {
+        summary.push_str(&format!("  {count:>5}  {answer}\n"));
+    }
+    drop(ledger);
+    eprintln!("{summary}");
+    if violations.is_empty() {
+        return Ok(());
+    }
+    let mut per_invariant: BTreeMap<u8, usize> = BTreeMap::new();
+    let mut report = String::new();
+    for v in &violations {
+        *per_invariant.entry(v.invariant).or_default() += 1;
+        report.push_str(&format!(
+            "  [{}] ({:?}{}) cart {}: {}\n",
+            v.invariant,
+            v.phase,
+            if v.persists {
+                ", still after settling"
+            } else {
+                ""
+            },
+            v.cart.as_deref().unwrap_or("-"),
+            v.what
+        ));
+    }
+    Err(format!(
+        "{} invariant violations on {backend:?} (per invariant: {per_invariant:?}); reproduce with \
+         INTERLEAVING_SEED={seed} INTERLEAVING_OPS={} INTERLEAVING_CARTS={}\n{report}",
+        violations.len(),
+        settings.ops,
+        settings.carts
+    ))
+}
+
+async fn interleaving(backend: Backend) {
+    let settings = settings();
+    eprintln!(
+        "interleaving on {backend:?}: INTERLEAVING_SEED={} INTERLEAVING_OPS={} INTERLEAVING_CARTS={} INTERLEAVING_RUNS={}",
+        settings.seed, settings.ops, settings.carts, settings.runs
+    );
+    let mut failures = Vec::new();
+    for run in 0..settings.runs {
+        let seed = settings.seed + run;
+        if let Err(report) = run_once(backend, seed, settings).await {
+            eprintln!("{report}");
+            failures.push(seed);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "invariants of rule 11 violated on {backend:?}; failing seeds: {}",
+        failures
+            .iter()
+            .map(|s| format!("INTERLEAVING_SEED={s}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+on_both_stores!(multi_thread: interleaving);
