@@ -37,7 +37,9 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 use checkout_domain::cart::{Cart, CartOwner};
-use checkout_domain::catalog::{DiscountDefinition, PricingConfig, Product};
+use checkout_domain::catalog::{
+    DiscountDefinition, PricingConfig, Product, ProductTerms, StockWrite,
+};
 use checkout_domain::commit::CommitPlan;
 use checkout_domain::idempotency::IdempotencyRecord;
 use checkout_domain::order::{CommitAction, Order};
@@ -45,7 +47,7 @@ use checkout_domain::order_number::OrderNumber;
 use checkout_domain::payment::PaymentState;
 use checkout_domain::ports::{
     history_key, CartWriteError, CommitError, EffectClaim, EffectLog, OrderPage, PaymentWriteError,
-    Store,
+    ProductWriteError, Store,
 };
 use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
 use checkout_domain::StoreError;
@@ -376,8 +378,12 @@ const DISCOUNT_OPTIONAL: [&str; 5] = [
 
 #[async_trait]
 impl Store for DynamoStore {
-    async fn put_product(&self, product: &Product) -> Result<(), StoreError> {
-        self.put(product_key(&product.sku), product).await
+    async fn write_product(
+        &self,
+        terms: &ProductTerms,
+        stock: StockWrite,
+    ) -> Result<Product, ProductWriteError> {
+        self.update_product(terms, stock).await
     }
 
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::cart::Cart;
-use crate::catalog::{DiscountDefinition, PricingConfig, Product};
+use crate::catalog::{DiscountDefinition, PricingConfig, Product, ProductTerms, StockWrite};
 use crate::commit::{CommitPlan, Rejection};
 use crate::error::StoreError;
 use crate::idempotency::IdempotencyRecord;
@@ -27,6 +27,16 @@ impl From<StoreError> for CartWriteError {
     fn from(error: StoreError) -> Self {
         CartWriteError::Store(error)
     }
+}
+
+/// Why a product write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ProductWriteError {
+    /// The stock condition failed: the product's stock now (`None`: it does not exist).
+    #[error("the stock condition failed; current stock {current:?}")]
+    StockConflict { current: Option<u32> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Why a commit did not happen.
@@ -100,8 +110,13 @@ pub struct OrderPage {
 /// Durable state. Every invariant is the store's condition, never a read followed by a write.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Inserts or replaces a product.
-    async fn put_product(&self, product: &Product) -> Result<(), StoreError>;
+    /// Sets a product's terms attribute by attribute and applies `stock` under its condition
+    /// (see `StockWrite`), in one conditional write; returns the product as stored.
+    async fn write_product(
+        &self,
+        terms: &ProductTerms,
+        stock: StockWrite,
+    ) -> Result<Product, ProductWriteError>;
     /// The products that exist among `skus`, in any order.
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError>;
 
