@@ -192,6 +192,8 @@ const BATCH_ATTEMPTS: usize = 8;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// At most this many items per paginated Query page (`None`: DynamoDB's own 1 MB cut).
+    query_page_items: Option<usize>,
 }
 
 impl DynamoStore {
@@ -199,7 +201,22 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
+            query_page_items: None,
         }
+    }
+
+    /// The same store, with every paginated Query page cut after `items` items, as DynamoDB
+    /// cuts a page at 1 MB (the reply carries `LastEvaluatedKey` either way). For tests: it
+    /// makes the cut happen with small items.
+    pub fn with_query_page_items(mut self, items: usize) -> Self {
+        self.query_page_items = Some(items.max(1));
+        self
+    }
+
+    /// The `Limit` of the next Query page when `wanted` more items are needed.
+    fn page_limit(&self, wanted: usize) -> i32 {
+        let items = self.query_page_items.map_or(wanted, |cap| wanted.min(cap));
+        i32::try_from(items).unwrap_or(i32::MAX)
     }
 
     /// A store over `table`, with a client built from the shared SDK configuration.
@@ -578,27 +595,39 @@ impl Store for DynamoStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<OrderPage, StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .scan_index_forward(false)
-            .limit(limit as i32 + 1)
-            .expression_attribute_values(":pk", AttributeValue::S(format!("CUSTOMER#{customer}")));
-        query = match after {
-            Some(after) => query
-                .key_condition_expression("gsi1pk = :pk AND gsi1sk < :after")
-                .expression_attribute_values(":after", AttributeValue::S(after.to_string())),
-            None => query.key_condition_expression("gsi1pk = :pk"),
-        };
-        let output = query.send().await.map_err(store_error)?;
-        let mut orders = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item::<Order>)
-            .collect::<Result<Vec<_>, _>>()?;
+        // One more than a page, to know whether another follows. DynamoDB may cut any Query
+        // page short (at 1 MB) with `LastEvaluatedKey`; the history goes on from there.
+        let wanted = limit + 1;
+        let mut orders = Vec::with_capacity(wanted);
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .scan_index_forward(false)
+                .limit(self.page_limit(wanted - orders.len()))
+                .set_exclusive_start_key(start)
+                .expression_attribute_values(
+                    ":pk",
+                    AttributeValue::S(format!("CUSTOMER#{customer}")),
+                );
+            query = match after {
+                Some(after) => query
+                    .key_condition_expression("gsi1pk = :pk AND gsi1sk < :after")
+                    .expression_attribute_values(":after", AttributeValue::S(after.to_string())),
+                None => query.key_condition_expression("gsi1pk = :pk"),
+            };
+            let output = query.send().await.map_err(store_error)?;
+            for item in output.items.unwrap_or_default() {
+                orders.push(from_item::<Order>(item)?);
+            }
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if orders.len() >= wanted || start.is_none() {
+                break;
+            }
+        }
         let next = (orders.len() > limit).then(|| history_key(&orders[limit - 1]));
         orders.truncate(limit);
         Ok(OrderPage { orders, next })

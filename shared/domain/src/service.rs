@@ -129,7 +129,10 @@ impl Storefront {
         caller.require_admin()?;
         let config = self.store.config().await?;
         let update = ProductUpdate::parse(sku, input, &config)?;
-        let read = self.store.products(std::slice::from_ref(&update.terms.sku)).await?;
+        let read = self
+            .store
+            .products(std::slice::from_ref(&update.terms.sku))
+            .await?;
         let write = update.stock.write(read.first());
         self.store
             .write_product(&update.terms, write)
