@@ -9,6 +9,7 @@ use crate::cart::Cart;
 use crate::catalog::{DiscountDefinition, PricingConfig, Product, ProductTerms, StockWrite};
 use crate::commit::{CommitPlan, Rejection};
 use crate::error::StoreError;
+use crate::events::OrderEvent;
 use crate::idempotency::IdempotencyRecord;
 use crate::order::Order;
 use crate::order_number::OrderNumber;
@@ -240,22 +241,19 @@ pub trait Mailer: Send + Sync + 'static {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), DeliveryError>;
 }
 
-/// How the ERP took an order.
+/// How the ERP took an order event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErpReceipt {
     Created,
-    /// It had the order already (a redelivery after a crash, or a replay from a DLQ).
+    /// It had the event already (a redelivery after a crash, or a replay from a DLQ).
     AlreadySynced,
 }
 
-/// The ERP system, keyed by order number so a repeated push is recognized there too.
+/// The ERP system. It hears every order event (creation, payment, cancellation, refund),
+/// keyed by order number and sequence so a repeated push is recognized there too.
 #[async_trait]
 pub trait Erp: Send + Sync + 'static {
-    async fn push(
-        &self,
-        order_number: &str,
-        order: &serde_json::Value,
-    ) -> Result<ErpReceipt, DeliveryError>;
+    async fn push(&self, event: &OrderEvent) -> Result<ErpReceipt, DeliveryError>;
 }
 
 /// Why a side effect did not happen.
