@@ -4,9 +4,7 @@ use checkout_domain::catalog::{ProductTerms, StockChange};
 use checkout_domain::ports::ProductWriteError;
 use checkout_domain::values::Sku;
 use checkout_tests::serde_json::{json, Value};
-use checkout_tests::{
-    address_de, cents, on_both_stores, order_request, ready_actions, App, Backend,
-};
+use checkout_tests::{address_de, cents, on_both_stores, order_request, App, Backend};
 use http::StatusCode;
 
 async fn only_admins_change_the_catalog(backend: Backend) {
@@ -197,17 +195,9 @@ fn lamp(stock: Option<(&str, i64)>) -> Value {
 async fn a_restock_racing_with_sales_neither_loses_a_sale_nor_oversells(backend: Backend) {
     let app = App::start(backend).await;
     let initial = app.stock("LAMP").await;
-    let mut buyers = Vec::new();
-    for _ in 0..20 {
-        let (guest, mut cart) = app.guest_with_cart("EUR", "DE").await;
-        guest
-            .update(&mut cart, ready_actions(&[("LAMP", 1)]))
-            .await
-            .assert_status(StatusCode::OK);
-        app.pay(&mut cart, None).await;
-        buyers.push((guest, cart));
-    }
-    let orders: Vec<_> = buyers
+    let orders: Vec<_> = app
+        .paid_carts_of_one("LAMP", 20)
+        .await
         .into_iter()
         .map(|(guest, cart)| {
             tokio::spawn(async move { guest.post("/orders", order_request(&cart)).await })

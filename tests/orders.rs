@@ -123,17 +123,9 @@ async fn twenty_carts_racing_for_five_units_make_five_orders(backend: Backend) {
         )
         .await
         .assert_status(StatusCode::OK);
-    let mut carts = Vec::new();
-    for _ in 0..20 {
-        let (guest, mut cart) = app.guest_with_cart("EUR", "DE").await;
-        guest
-            .update(&mut cart, ready_actions(&[("LAST", 1)]))
-            .await
-            .assert_status(StatusCode::OK);
-        app.pay(&mut cart, None).await;
-        carts.push((guest, cart));
-    }
-    let tasks: Vec<_> = carts
+    let tasks: Vec<_> = app
+        .paid_carts_of_one("LAST", 20)
+        .await
         .into_iter()
         .map(|(guest, cart)| {
             tokio::spawn(async move { guest.post("/orders", order_request(&cart)).await })
