@@ -1,7 +1,10 @@
 //! Catalog administration: who may change it, what it validates, and what an update keeps.
 
-use checkout_tests::serde_json::json;
-use checkout_tests::{address_de, cents, on_both_stores, App, Backend};
+use checkout_domain::catalog::{ProductTerms, StockChange};
+use checkout_domain::ports::ProductWriteError;
+use checkout_domain::values::Sku;
+use checkout_tests::serde_json::{json, Value};
+use checkout_tests::{address_de, cents, on_both_stores, order_request, App, Backend};
 use http::StatusCode;
 
 async fn only_admins_change_the_catalog(backend: Backend) {
@@ -180,7 +183,142 @@ async fn shipping_methods_are_offered_per_country_and_currency(backend: Backend)
     assert_eq!(none.body["results"], json!([]));
 }
 
+/// A product's terms with one stock member (`stock` or `stockDelta`), or none.
+fn lamp(stock: Option<(&str, i64)>) -> Value {
+    let mut body = json!({"name": "Lamp", "prices": {"EUR": 8900}, "taxCategory": "standard"});
+    if let Some((member, value)) = stock {
+        body[member] = value.into();
+    }
+    body
+}
+
+async fn a_restock_racing_with_sales_neither_loses_a_sale_nor_oversells(backend: Backend) {
+    let app = App::start(backend).await;
+    let initial = app.stock("LAMP").await;
+    let orders: Vec<_> = app
+        .paid_carts_of_one("LAMP", 20)
+        .await
+        .into_iter()
+        .map(|(guest, cart)| {
+            tokio::spawn(async move { guest.post("/orders", order_request(&cart)).await })
+        })
+        .collect();
+    // Five restocks of two, and three edits of the terms alone, while the orders run.
+    let admin_writes: Vec<_> = (0..8)
+        .map(|i| {
+            let (admin, body) = (app.admin(), lamp((i < 5).then_some(("stockDelta", 2))));
+            tokio::spawn(async move { admin.put("/admin/products/LAMP", body).await })
+        })
+        .collect();
+    for write in admin_writes {
+        write.await.unwrap().assert_status(StatusCode::OK);
+    }
+    let mut sold = 0;
+    for order in orders {
+        let response = order.await.unwrap();
+        if response.status == StatusCode::CREATED {
+            sold += 1;
+        } else {
+            response.assert_problem(StatusCode::CONFLICT, "OutOfStock");
+        }
+    }
+    assert!(
+        sold >= initial,
+        "{sold} sold; the initial stock alone covers {initial}"
+    );
+    assert_eq!(app.stock("LAMP").await, initial + 5 * 2 - sold);
+}
+
+async fn a_stock_read_before_a_sale_is_not_written_over_it(backend: Backend) {
+    let app = App::start(backend).await;
+    let sku = Sku::parse("MUG").unwrap();
+    let read = app.store.products(&[sku]).await.unwrap().remove(0);
+    // A sale of two mugs lands between the admin service's read and its write.
+    let (guest, cart) = app.paid_guest_cart().await;
+    guest
+        .post("/orders", order_request(&cart))
+        .await
+        .assert_status(StatusCode::CREATED);
+    let terms = ProductTerms {
+        sku: read.sku.clone(),
+        name: read.name.clone(),
+        prices: read.prices.clone(),
+        tax_category: read.tax_category.clone(),
+    };
+    let stale = app
+        .store
+        .write_product(&terms, StockChange::Set(150).write(Some(&read)))
+        .await;
+    assert!(
+        matches!(stale, Err(ProductWriteError::StockConflict { current: Some(stock) }) if stock == read.stock - 2),
+        "{stale:?}"
+    );
+    assert_eq!(app.stock("MUG").await, read.stock - 2, "the sale stands");
+    // The same request through the API reads the stock again and applies it.
+    let again = app
+        .admin()
+        .put("/admin/products/MUG", json!({"name": "Mug", "prices": {"EUR": 1299}, "stock": 150, "taxCategory": "standard"}))
+        .await;
+    again.assert_status(StatusCode::OK);
+    assert_eq!(again.body["stock"], 150);
+}
+
+async fn stock_deltas_never_take_stock_below_zero(backend: Backend) {
+    let app = App::start(backend).await;
+    let admin = app.admin();
+    let refused = admin
+        .put("/admin/products/LAMP", lamp(Some(("stockDelta", -6))))
+        .await;
+    let problem = refused.assert_problem(StatusCode::CONFLICT, "StockOutOfRange");
+    assert_eq!(problem["currentStock"], 5);
+    assert_eq!(problem["recovery"], "refetch");
+    assert_eq!(app.stock("LAMP").await, 5, "nothing was written");
+
+    let emptied = admin
+        .put("/admin/products/LAMP", lamp(Some(("stockDelta", -5))))
+        .await;
+    emptied.assert_status(StatusCode::OK);
+    assert_eq!(emptied.body["stock"], 0);
+
+    // A product that does not exist has no stock to take from; a positive delta creates it.
+    let new = |delta| json!({"name": "Shade", "prices": {"EUR": 500}, "stockDelta": delta, "taxCategory": "standard"});
+    let missing = admin.put("/admin/products/SHADE", new(-1)).await;
+    assert_eq!(
+        missing.assert_problem(StatusCode::CONFLICT, "StockOutOfRange")["currentStock"],
+        0
+    );
+    let shade = Sku::parse("SHADE").unwrap();
+    assert!(app.store.products(&[shade]).await.unwrap().is_empty());
+    let created = admin.put("/admin/products/SHADE", new(3)).await;
+    assert_eq!(created.assert_status(StatusCode::OK).body["stock"], 3);
+}
+
+async fn terms_alone_keep_the_stock_and_both_stock_members_are_refused(backend: Backend) {
+    let app = App::start(backend).await;
+    let admin = app.admin();
+    let mut renamed = lamp(None);
+    renamed["name"] = "Desk lamp".into();
+    let kept = admin.put("/admin/products/LAMP", renamed).await;
+    kept.assert_status(StatusCode::OK);
+    assert_eq!(
+        (&kept.body["name"], &kept.body["stock"]),
+        (&json!("Desk lamp"), &json!(5))
+    );
+
+    let mut both = lamp(Some(("stock", 9)));
+    both["stockDelta"] = 1.into();
+    assert_eq!(
+        admin.put("/admin/products/LAMP", both).await.pointers(),
+        ["/stockDelta"]
+    );
+    assert_eq!(app.stock("LAMP").await, 5);
+}
+
 on_both_stores!(
+    a_restock_racing_with_sales_neither_loses_a_sale_nor_oversells,
+    a_stock_read_before_a_sale_is_not_written_over_it,
+    stock_deltas_never_take_stock_below_zero,
+    terms_alone_keep_the_stock_and_both_stock_members_are_refused,
     only_admins_change_the_catalog,
     product_input_is_validated_field_by_field,
     a_price_change_reaches_active_carts_on_their_next_update,

@@ -12,7 +12,7 @@ use checkout_adapters::DynamoStore;
 use checkout_domain::ports::{DeliveryError, EventQueue, Mailer, OutgoingEmail, QueueMessage};
 use checkout_domain::StoreError;
 use checkout_tests::outbox::{
-    eventually, FakeErp, Outbox, QueueOptions, QueuePump, StreamOptions, StreamPump,
+    eventually, FakeErp, Outbox, QueueOptions, QueuePump, StreamOptions, StreamPump, ERP_SECRET,
 };
 use checkout_tests::serde_json::json;
 use checkout_tests::{cents, order_request, ready_actions, App, Backend};
@@ -142,7 +142,9 @@ async fn assert_each_order_delivered_once(scene: &Scene, placed: &[Placed]) {
             euros(order.total),
             email.body
         );
-        let record = &records[&order.number];
+        assert!(!email.body.contains("awaiting payment"), "a paid order");
+        let record = &records[&format!("{}:1", order.number)];
+        assert_eq!((record.kind.as_str(), record.sequence), ("OrderCreated", 1));
         assert_eq!(cents(&record.order["totals"]["total"]), order.total);
         assert_eq!(record.order["customerEmail"], order.email.as_str());
         assert!(record.signature.starts_with("t="));
@@ -539,6 +541,26 @@ async fn an_unreadable_message_goes_to_the_dlq_and_is_acknowledged() {
 type Seen = Vec<(String, String, u64)>;
 
 async fn events_seen(app: &App, expected: usize, before: &mut Option<MemoryFeed>) -> Seen {
+    order_events(app, expected, before)
+        .await
+        .into_iter()
+        .map(|event| {
+            (
+                format!("{:?}", event.kind),
+                event.order_number,
+                event.sequence,
+            )
+        })
+        .collect()
+}
+
+/// The events a store's changes made (at least `expected` of them on DynamoDB), checked for
+/// their id and order number.
+async fn order_events(
+    app: &App,
+    expected: usize,
+    before: &mut Option<MemoryFeed>,
+) -> Vec<checkout_domain::events::OrderEvent> {
     let bodies: Vec<String> = match (&app.dynamo, before) {
         (Some(store), _) => {
             let queue = Arc::new(RecordingQueue::default());
@@ -568,21 +590,16 @@ async fn events_seen(app: &App, expected: usize, before: &mut Option<MemoryFeed>
             let event: checkout_domain::events::OrderEvent = serde_json::from_str(body).unwrap();
             assert_eq!(event.id, format!("{}:{}", event.order_id, event.sequence));
             assert_eq!(event.order["orderNumber"], event.order_number.as_str());
-            (
-                format!("{:?}", event.kind),
-                event.order_number,
-                event.sequence,
-            )
+            event
         })
         .collect()
 }
 
 type MemoryFeed = tokio::sync::broadcast::Receiver<checkout_adapters::memory::OrderChange>;
 
-async fn order_changes_are_events_in_revision_order(backend: Backend) {
-    let app = App::start(backend).await;
-    let mut feed = app.memory.as_ref().map(|m| m.changes());
-
+/// Two saved orders' lives: one paid later through the webhook, then refunded at Stripe; the
+/// other never paid, so it expires. Their order numbers, in that order.
+async fn a_saved_order_paid_then_refunded_and_one_expired(app: &App) -> (String, String) {
     // A saved order, paid later through the webhook, then refunded at Stripe.
     let (guest, cart) = app.ready_guest_cart().await;
     let reference = app.start_payment(&guest, &cart, None).await;
@@ -615,6 +632,14 @@ async fn order_changes_are_events_in_revision_order(backend: Backend) {
     let expired_number = expiring.body["orderNumber"].as_str().unwrap().to_string();
     app.advance(checkout_domain::commit::SAVED_ORDER_HOLD + time::Duration::seconds(1));
     assert_eq!(app.storefront.expire_saved_orders(10).await.unwrap(), 1);
+    (paid_number, expired_number)
+}
+
+async fn order_changes_are_events_in_revision_order(backend: Backend) {
+    let app = App::start(backend).await;
+    let mut feed = app.memory.as_ref().map(|m| m.changes());
+    let (paid_number, expired_number) =
+        a_saved_order_paid_then_refunded_and_one_expired(&app).await;
 
     let seen = events_seen(&app, 5, &mut feed).await;
     let of = |number: &str| -> Vec<(String, u64)> {
@@ -641,7 +666,109 @@ async fn order_changes_are_events_in_revision_order(backend: Backend) {
     assert_eq!(seen.len(), 5, "nothing else is news: {seen:?}");
 }
 
-checkout_tests::on_both_stores!(order_changes_are_events_in_revision_order);
+/// A mailer that keeps what it is given.
+#[derive(Default)]
+struct KeptMail(Mutex<Vec<OutgoingEmail>>);
+
+#[async_trait]
+impl Mailer for KeptMail {
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), DeliveryError> {
+        self.0.lock().unwrap().push(email.clone());
+        Ok(())
+    }
+}
+
+/// The store's effect log, whichever store the backend runs on.
+fn effect_log(app: &App) -> Arc<dyn checkout_domain::ports::EffectLog> {
+    match (&app.dynamo, &app.memory) {
+        (Some(dynamo), _) => Arc::new(dynamo.clone()),
+        (None, Some(memory)) => memory.clone(),
+        (None, None) => unreachable!("one of the two stores"),
+    }
+}
+
+async fn every_order_change_reaches_the_erp_once_and_only_creation_mails_the_customer(
+    backend: Backend,
+) {
+    use checkout_domain::events::EventKind;
+    use checkout_outbox::subscriber::Outcome;
+    let app = App::start(backend).await;
+    let mut feed = app.memory.as_ref().map(|m| m.changes());
+    let (paid, expired) = a_saved_order_paid_then_refunded_and_one_expired(&app).await;
+    let events = order_events(&app, 5, &mut feed).await;
+
+    let erp = FakeErp::start().await;
+    let client = checkout_adapters::HttpErp::new(&erp.url, ERP_SECRET, Duration::from_secs(5));
+    let erp_sync = checkout_outbox::Subscriber::new(
+        Arc::new(checkout_outbox::ErpSync {
+            erp: Arc::new(client.unwrap()),
+        }),
+        effect_log(&app),
+        Arc::new(RecordingQueue::default()),
+    );
+    let mail = Arc::new(KeptMail::default());
+    let confirmations = checkout_outbox::Subscriber::new(
+        Arc::new(checkout_outbox::EmailConfirmation {
+            mailer: mail.clone(),
+        }),
+        effect_log(&app),
+        Arc::new(RecordingQueue::default()),
+    );
+    // Every event delivered twice, to both consumers.
+    for event in &events {
+        let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+        message.body = Some(serde_json::to_string(event).unwrap());
+        assert_eq!(erp_sync.process(&message).await, Outcome::Done);
+        assert_eq!(erp_sync.process(&message).await, Outcome::Duplicate);
+        let mailed = confirmations.process(&message).await;
+        if event.kind == EventKind::OrderCreated {
+            assert_eq!(mailed, Outcome::Done);
+            assert_eq!(confirmations.process(&message).await, Outcome::Duplicate);
+        } else {
+            assert_eq!(mailed, Outcome::Skipped, "{:?} mails nobody", event.kind);
+        }
+    }
+
+    // The ERP took each change once, signed (it refuses anything else), under its own key.
+    let records = erp.records();
+    let mut taken: Vec<(String, String, u64)> = records
+        .iter()
+        .map(|(key, record)| (key.clone(), record.kind.clone(), record.sequence))
+        .collect();
+    taken.sort();
+    let mut expected = vec![
+        (format!("{paid}:1"), "OrderCreated".to_string(), 1),
+        (format!("{paid}:2"), "OrderPaid".to_string(), 2),
+        (format!("{paid}:3"), "OrderRefunded".to_string(), 3),
+        (format!("{expired}:1"), "OrderCreated".to_string(), 1),
+        (format!("{expired}:2"), "OrderCancelled".to_string(), 2),
+    ];
+    expected.sort();
+    assert_eq!(taken, expected);
+    assert_eq!(erp.calls(), 5, "no repeat reached the ERP");
+    assert_eq!(records[&format!("{paid}:2")].order["paymentState"], "Paid");
+    assert_eq!(records[&format!("{expired}:2")].order["state"], "Cancelled");
+
+    // One confirmation per saved order, saying it awaits payment; the payment sent none.
+    let sent = mail.0.lock().unwrap().clone();
+    let mut subjects: Vec<&str> = sent.iter().map(|e| e.subject.as_str()).collect();
+    subjects.sort();
+    let mut wanted = [
+        format!("Your order {paid}"),
+        format!("Your order {expired}"),
+    ];
+    wanted.sort();
+    assert_eq!(subjects, wanted);
+    for email in &sent {
+        assert!(email.text.contains("awaiting payment"), "{}", email.text);
+        assert!(email.html.contains("awaiting payment"), "{}", email.html);
+    }
+}
+
+checkout_tests::on_both_stores!(
+    order_changes_are_events_in_revision_order,
+    every_order_change_reaches_the_erp_once_and_only_creation_mails_the_customer,
+);
 
 /// A mailer that holds its first send open until the test lets it finish.
 #[derive(Default)]

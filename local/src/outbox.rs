@@ -16,7 +16,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use checkout_adapters::memory::OrderChange;
 use checkout_adapters::{HttpErp, MemoryStore};
-use checkout_domain::events::order_event;
+use checkout_domain::events::{order_event, OrderEvent};
 use checkout_domain::ports::{
     DeliveryError, Erp, ErpReceipt, EventQueue, Mailer, OutgoingEmail, QueueMessage,
 };
@@ -91,12 +91,8 @@ struct LoggedErp;
 
 #[async_trait]
 impl Erp for LoggedErp {
-    async fn push(
-        &self,
-        order_number: &str,
-        order: &serde_json::Value,
-    ) -> Result<ErpReceipt, DeliveryError> {
-        tracing::info!(order = order_number, total = %order["totals"]["total"], "ERP sync (logged locally)");
+    async fn push(&self, event: &OrderEvent) -> Result<ErpReceipt, DeliveryError> {
+        tracing::info!(order = %event.order_number, kind = ?event.kind, sequence = event.sequence, "ERP sync (logged locally)");
         Ok(ErpReceipt::Created)
     }
 }

@@ -28,14 +28,17 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use checkout_domain::cart::Cart;
-use checkout_domain::catalog::{DiscountDefinition, PricingConfig, Product};
+use checkout_domain::catalog::{
+    DiscountDefinition, PricingConfig, Product, ProductTerms, StockWrite,
+};
 use checkout_domain::commit::CommitPlan;
 use checkout_domain::error::StoreError;
 use checkout_domain::idempotency::IdempotencyRecord;
 use checkout_domain::order::Order;
 use checkout_domain::order_number::OrderNumber;
 use checkout_domain::ports::{
-    CartWriteError, CommitError, OrderPage, PaymentWriteError, Store, SweepKind, SweepPage,
+    CartWriteError, CommitError, OrderPage, PaymentWriteError, ProductWriteError, Store, SweepKind,
+    SweepPage,
 };
 use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
 
@@ -292,8 +295,12 @@ impl FaultyStore {
 
 #[async_trait]
 impl Store for FaultyStore {
-    async fn put_product(&self, product: &Product) -> Result<(), StoreError> {
-        self.write("put_product", self.inner.put_product(product))
+    async fn write_product(
+        &self,
+        terms: &ProductTerms,
+        stock: StockWrite,
+    ) -> Result<Product, ProductWriteError> {
+        self.write("write_product", self.inner.write_product(terms, stock))
             .await
     }
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {

@@ -358,6 +358,21 @@ impl App {
         (guest, cart)
     }
 
+    /// `count` guest carts, each ready to order one unit of `sku` and paid in full.
+    pub async fn paid_carts_of_one(&self, sku: &str, count: usize) -> Vec<(Client, CartRef)> {
+        let mut carts = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (guest, mut cart) = self.guest_with_cart("EUR", "DE").await;
+            guest
+                .update(&mut cart, ready_actions(&[(sku, 1)]))
+                .await
+                .assert_status(StatusCode::OK);
+            self.pay(&mut cart, None).await;
+            carts.push((guest, cart));
+        }
+        carts
+    }
+
     /// Units of `sku` in stock now.
     pub async fn stock(&self, sku: &str) -> u32 {
         let sku = checkout_domain::values::Sku::parse(sku).unwrap();

@@ -576,9 +576,13 @@ async fn pump_queue(
     }
 }
 
-/// What the fake ERP got, per order number.
+/// One order event as the fake ERP got it, stored under its `Idempotency-Key`.
 #[derive(Debug, Clone)]
 pub struct ErpRecord {
+    /// The event's `kind`, e.g. `OrderPaid`.
+    pub kind: String,
+    pub sequence: u64,
+    /// The order view the event carries.
     pub order: Value,
     pub signature: String,
 }
@@ -601,8 +605,8 @@ const SLOW_ANSWER: Duration = Duration::from_millis(1500);
 /// The ERP client's timeout in these tests.
 const ERP_TIMEOUT: Duration = Duration::from_millis(1000);
 
-/// An ERP on 127.0.0.1: stores each order once by its `Idempotency-Key`, answers 409 for a
-/// key it has, checks the signature, and can be told to fail.
+/// An ERP on 127.0.0.1: stores each order event once by its `Idempotency-Key`, answers 409
+/// for a key it has, checks the signature, and can be told to fail.
 #[derive(Clone)]
 pub struct FakeErp {
     pub url: String,
@@ -647,6 +651,7 @@ impl FakeErp {
         self.state.lock().unwrap().refuse.clear();
     }
 
+    /// Every event taken, by `Idempotency-Key` (`<order number>:<sequence>`).
     pub fn records(&self) -> HashMap<String, ErpRecord> {
         self.state.lock().unwrap().records.clone()
     }
@@ -691,18 +696,24 @@ async fn erp_receive(
     if signature != checkout_adapters::erp::signature(ERP_SECRET.as_bytes(), timestamp, &body) {
         return StatusCode::UNAUTHORIZED;
     }
-    let order: Value = match serde_json::from_slice(&body) {
-        Ok(order) => order,
+    let event: Value = match serde_json::from_slice(&body) {
+        Ok(event) => event,
         Err(_) => return StatusCode::BAD_REQUEST,
     };
-    let customer = order["customerEmail"].as_str().unwrap_or_default();
+    let customer = event["order"]["customerEmail"].as_str().unwrap_or_default();
     if state.refuse.iter().any(|refused| refused == customer) {
         return StatusCode::BAD_REQUEST;
     }
     if state.records.contains_key(&key) {
         return StatusCode::CONFLICT;
     }
-    state.records.insert(key, ErpRecord { order, signature });
+    let record = ErpRecord {
+        kind: event["kind"].as_str().unwrap_or_default().to_string(),
+        sequence: event["sequence"].as_u64().unwrap_or_default(),
+        order: event["order"].clone(),
+        signature,
+    };
+    state.records.insert(key, record);
     StatusCode::CREATED
 }
 

@@ -37,14 +37,16 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 use checkout_domain::cart::{Cart, CartOwner};
-use checkout_domain::catalog::{DiscountDefinition, PricingConfig, Product};
+use checkout_domain::catalog::{
+    DiscountDefinition, PricingConfig, Product, ProductTerms, StockWrite,
+};
 use checkout_domain::commit::CommitPlan;
 use checkout_domain::idempotency::IdempotencyRecord;
 use checkout_domain::order::Order;
 use checkout_domain::order_number::OrderNumber;
 use checkout_domain::ports::{
     history_key, CartWriteError, CommitError, EffectClaim, EffectLog, OrderPage, PaymentWriteError,
-    Store, SweepKind, SweepPage,
+    ProductWriteError, Store, SweepKind, SweepPage,
 };
 use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
 use checkout_domain::StoreError;
@@ -263,6 +265,8 @@ const BATCH_ATTEMPTS: usize = 8;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// At most this many items per paginated Query page (`None`: DynamoDB's own 1 MB cut).
+    query_page_items: Option<usize>,
 }
 
 impl DynamoStore {
@@ -270,7 +274,22 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
+            query_page_items: None,
         }
+    }
+
+    /// The same store, with every paginated Query page cut after `items` items, as DynamoDB
+    /// cuts a page at 1 MB (the reply carries `LastEvaluatedKey` either way). For tests: it
+    /// makes the cut happen with small items.
+    pub fn with_query_page_items(mut self, items: usize) -> Self {
+        self.query_page_items = Some(items.max(1));
+        self
+    }
+
+    /// The `Limit` of the next Query page when `wanted` more items are needed.
+    fn page_limit(&self, wanted: usize) -> i32 {
+        let items = self.query_page_items.map_or(wanted, |cap| wanted.min(cap));
+        i32::try_from(items).unwrap_or(i32::MAX)
     }
 
     /// A store over `table`, with a client built from the shared SDK configuration.
@@ -449,8 +468,12 @@ const DISCOUNT_OPTIONAL: [&str; 5] = [
 
 #[async_trait]
 impl Store for DynamoStore {
-    async fn put_product(&self, product: &Product) -> Result<(), StoreError> {
-        self.put(product_key(&product.sku), product).await
+    async fn write_product(
+        &self,
+        terms: &ProductTerms,
+        stock: StockWrite,
+    ) -> Result<Product, ProductWriteError> {
+        self.update_product(terms, stock).await
     }
 
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
@@ -661,27 +684,39 @@ impl Store for DynamoStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<OrderPage, StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .scan_index_forward(false)
-            .limit(limit as i32 + 1)
-            .expression_attribute_values(":pk", AttributeValue::S(format!("CUSTOMER#{customer}")));
-        query = match after {
-            Some(after) => query
-                .key_condition_expression("gsi1pk = :pk AND gsi1sk < :after")
-                .expression_attribute_values(":after", AttributeValue::S(after.to_string())),
-            None => query.key_condition_expression("gsi1pk = :pk"),
-        };
-        let output = query.send().await.map_err(store_error)?;
-        let mut orders = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item::<Order>)
-            .collect::<Result<Vec<_>, _>>()?;
+        // One more than a page, to know whether another follows. DynamoDB may cut any Query
+        // page short (at 1 MB) with `LastEvaluatedKey`; the history goes on from there.
+        let wanted = limit + 1;
+        let mut orders = Vec::with_capacity(wanted);
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .scan_index_forward(false)
+                .limit(self.page_limit(wanted - orders.len()))
+                .set_exclusive_start_key(start)
+                .expression_attribute_values(
+                    ":pk",
+                    AttributeValue::S(format!("CUSTOMER#{customer}")),
+                );
+            query = match after {
+                Some(after) => query
+                    .key_condition_expression("gsi1pk = :pk AND gsi1sk < :after")
+                    .expression_attribute_values(":after", AttributeValue::S(after.to_string())),
+                None => query.key_condition_expression("gsi1pk = :pk"),
+            };
+            let output = query.send().await.map_err(store_error)?;
+            for item in output.items.unwrap_or_default() {
+                orders.push(from_item::<Order>(item)?);
+            }
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if orders.len() >= wanted || start.is_none() {
+                break;
+            }
+        }
         let next = (orders.len() > limit).then(|| history_key(&orders[limit - 1]));
         orders.truncate(limit);
         Ok(OrderPage { orders, next })

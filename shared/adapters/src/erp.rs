@@ -1,6 +1,8 @@
-//! The ERP over HTTP behind the `Erp` port: `POST` of the order's JSON, keyed by its order
-//! number (`Idempotency-Key`) and signed with a shared secret, so the ERP can both recognize
-//! a repeat and trust the sender.
+//! The ERP over HTTP behind the `Erp` port: `POST` of each order event as JSON (`kind`:
+//! `OrderCreated`, `OrderPaid`, `OrderCancelled` or `OrderRefunded`; `id`, `orderId`,
+//! `orderNumber`, `sequence` (the order's revision) and `order`, the order view), keyed by
+//! `Idempotency-Key: <order number>:<sequence>` and signed with a shared secret, so the ERP
+//! can recognize a repeat of one event, order events by sequence, and trust the sender.
 //!
 //! Signature header `X-Checkout-Signature: t=<unix seconds>,v1=<hex>` with
 //! `v1 = HMAC-SHA256(secret, "<t>.<raw body>")`: the scheme the PSP webhooks use, so the ERP
@@ -12,6 +14,7 @@ use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use checkout_domain::events::OrderEvent;
 use checkout_domain::ports::{DeliveryError, Erp, ErpReceipt};
 
 pub const SIGNATURE_HEADER: &str = "x-checkout-signature";
@@ -38,6 +41,11 @@ impl HttpErp {
     }
 }
 
+/// What the ERP recognizes one event by: `<order number>:<sequence>`.
+pub fn idempotency_key(event: &OrderEvent) -> String {
+    format!("{}:{}", event.order_number, event.sequence)
+}
+
 /// The signature header's value for `body` sent at `timestamp` (unix seconds).
 pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any size");
@@ -52,19 +60,15 @@ pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
 
 #[async_trait]
 impl Erp for HttpErp {
-    async fn push(
-        &self,
-        order_number: &str,
-        order: &serde_json::Value,
-    ) -> Result<ErpReceipt, DeliveryError> {
+    async fn push(&self, event: &OrderEvent) -> Result<ErpReceipt, DeliveryError> {
         let body =
-            serde_json::to_vec(order).map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+            serde_json::to_vec(event).map_err(|e| DeliveryError::Permanent(e.to_string()))?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let response = self
             .client
             .post(&self.endpoint)
             .header("content-type", "application/json")
-            .header("idempotency-key", order_number)
+            .header("idempotency-key", idempotency_key(event))
             .header(SIGNATURE_HEADER, signature(&self.secret, now, &body))
             .body(body)
             .send()
@@ -81,7 +85,7 @@ impl Erp for HttpErp {
             _ => {
                 let detail = response.text().await.unwrap_or_default();
                 Err(DeliveryError::Permanent(format!(
-                    "ERP refused the order ({status}): {detail}"
+                    "ERP refused the event ({status}): {detail}"
                 )))
             }
         }

@@ -3,6 +3,7 @@
 
 pub mod dynamodb;
 mod dynamodb_commit;
+mod dynamodb_product;
 pub mod erp;
 pub mod memory;
 pub mod psp_simulator;

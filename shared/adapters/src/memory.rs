@@ -13,7 +13,9 @@ use time::OffsetDateTime;
 
 use checkout_domain::cart::CartOwner;
 use checkout_domain::cart::{Cart, CartState};
-use checkout_domain::catalog::{DiscountDefinition, PricingConfig, Product};
+use checkout_domain::catalog::{
+    DiscountDefinition, PricingConfig, Product, ProductTerms, StockWrite,
+};
 use checkout_domain::commit::{CommitPlan, Rejection};
 use checkout_domain::error::StockShortage;
 use checkout_domain::idempotency::{IdempotencyRecord, RecordState};
@@ -21,7 +23,7 @@ use checkout_domain::order::{Order, OrderState};
 use checkout_domain::order_number::OrderNumber;
 use checkout_domain::ports::{
     history_key, CartWriteError, CommitError, EffectClaim, EffectLog, OrderPage, PaymentWriteError,
-    Store, SweepKind, SweepPage,
+    ProductWriteError, Store, SweepKind, SweepPage,
 };
 use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
 use checkout_domain::StoreError;
@@ -205,11 +207,19 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn put_product(&self, product: &Product) -> Result<(), StoreError> {
-        self.lock()
-            .products
-            .insert(product.sku.clone(), product.clone());
-        Ok(())
+    async fn write_product(
+        &self,
+        terms: &ProductTerms,
+        stock: StockWrite,
+    ) -> Result<Product, ProductWriteError> {
+        let mut state = self.lock();
+        let current = state.products.get(&terms.sku).map(|p| p.stock);
+        let stock = stock
+            .apply(current)
+            .ok_or(ProductWriteError::StockConflict { current })?;
+        let product = Product::new(terms.clone(), stock);
+        state.products.insert(terms.sku.clone(), product.clone());
+        Ok(product)
     }
 
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {

@@ -165,6 +165,14 @@ pub enum Error {
     PaymentPending,
     #[error("payments secure {authorized}, the cart costs {total}")]
     PaymentAmountMismatch { authorized: Money, total: Money },
+    #[error("the stock of {sku} changed; it is {current_stock} now")]
+    StockChanged { sku: String, current_stock: u32 },
+    #[error("stock {current_stock} of {sku} plus {stock_delta} is out of range")]
+    StockOutOfRange {
+        sku: String,
+        current_stock: u32,
+        stock_delta: i64,
+    },
     #[error("order number taken")]
     OrderNumberTaken { order_number: String },
     #[error("at most {limit} payments per cart or order")]
@@ -421,6 +429,38 @@ impl Error {
                         format!("Payments secure {authorized} but the cart costs {total}."),
                     )
                 }
+                Error::StockChanged { sku, current_stock } => {
+                    extensions.insert("sku".into(), json!(sku));
+                    extensions.insert("currentStock".into(), json!(current_stock));
+                    (
+                        409,
+                        "StockChanged",
+                        "The stock changed in the meantime",
+                        Some("refetch"),
+                        format!(
+                            "The stock of {sku} changed while it was being set; it is {current_stock} now. Send the new stock again, or a stockDelta."
+                        ),
+                    )
+                }
+                Error::StockOutOfRange {
+                    sku,
+                    current_stock,
+                    stock_delta,
+                } => {
+                    extensions.insert("sku".into(), json!(sku));
+                    extensions.insert("currentStock".into(), json!(current_stock));
+                    extensions.insert("stockDelta".into(), json!(stock_delta));
+                    (
+                        409,
+                        "StockOutOfRange",
+                        "The stock cannot change by that much",
+                        Some("refetch"),
+                        format!(
+                            "The stock of {sku} is {current_stock}; adding {stock_delta} would take it below 0 (or above {}).",
+                            u32::MAX
+                        ),
+                    )
+                }
                 Error::OrderNumberTaken { order_number } => {
                     extensions.insert("orderNumber".into(), json!(order_number));
                     (
@@ -545,6 +585,27 @@ mod tests {
             .to_json();
         assert!(!body.to_string().contains("arn:aws"));
         assert_eq!(body["status"], 503);
+    }
+
+    #[test]
+    fn stock_refusals_carry_the_current_stock() {
+        let changed = Error::StockChanged {
+            sku: "MUG".into(),
+            current_stock: 7,
+        }
+        .problem();
+        assert_eq!((changed.status, changed.code), (409, "StockChanged"));
+        assert_eq!(changed.to_json()["currentStock"], 7);
+        assert_eq!(changed.recovery, Some("refetch"));
+        let range = Error::StockOutOfRange {
+            sku: "MUG".into(),
+            current_stock: 2,
+            stock_delta: -3,
+        }
+        .problem()
+        .to_json();
+        assert_eq!(range["code"], "StockOutOfRange");
+        assert_eq!(range["stockDelta"], -3);
     }
 
     #[test]

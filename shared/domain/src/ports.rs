@@ -6,9 +6,10 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::cart::Cart;
-use crate::catalog::{DiscountDefinition, PricingConfig, Product};
+use crate::catalog::{DiscountDefinition, PricingConfig, Product, ProductTerms, StockWrite};
 use crate::commit::{CommitPlan, Rejection};
 use crate::error::StoreError;
+use crate::events::OrderEvent;
 use crate::idempotency::IdempotencyRecord;
 use crate::order::Order;
 use crate::order_number::OrderNumber;
@@ -27,6 +28,16 @@ impl From<StoreError> for CartWriteError {
     fn from(error: StoreError) -> Self {
         CartWriteError::Store(error)
     }
+}
+
+/// Why a product write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ProductWriteError {
+    /// The stock condition failed: the product's stock now (`None`: it does not exist).
+    #[error("the stock condition failed; current stock {current:?}")]
+    StockConflict { current: Option<u32> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Why a commit did not happen.
@@ -117,8 +128,13 @@ pub struct OrderPage {
 /// Durable state. Every invariant is the store's condition, never a read followed by a write.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Inserts or replaces a product.
-    async fn put_product(&self, product: &Product) -> Result<(), StoreError>;
+    /// Sets a product's terms attribute by attribute and applies `stock` under its condition
+    /// (see `StockWrite`), in one conditional write; returns the product as stored.
+    async fn write_product(
+        &self,
+        terms: &ProductTerms,
+        stock: StockWrite,
+    ) -> Result<Product, ProductWriteError>;
     /// The products that exist among `skus`, in any order.
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError>;
 
@@ -255,22 +271,19 @@ pub trait Mailer: Send + Sync + 'static {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), DeliveryError>;
 }
 
-/// How the ERP took an order.
+/// How the ERP took an order event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErpReceipt {
     Created,
-    /// It had the order already (a redelivery after a crash, or a replay from a DLQ).
+    /// It had the event already (a redelivery after a crash, or a replay from a DLQ).
     AlreadySynced,
 }
 
-/// The ERP system, keyed by order number so a repeated push is recognized there too.
+/// The ERP system. It hears every order event (creation, payment, cancellation, refund),
+/// keyed by order number and sequence so a repeated push is recognized there too.
 #[async_trait]
 pub trait Erp: Send + Sync + 'static {
-    async fn push(
-        &self,
-        order_number: &str,
-        order: &serde_json::Value,
-    ) -> Result<ErpReceipt, DeliveryError>;
+    async fn push(&self, event: &OrderEvent) -> Result<ErpReceipt, DeliveryError>;
 }
 
 /// Why a side effect did not happen.

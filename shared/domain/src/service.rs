@@ -9,12 +9,12 @@ use crate::cart::{
 };
 use crate::catalog::{
     DiscountDefinition, DiscountInput, PricingConfig, PricingConfigInput, Product, ProductInput,
-    ShippingMethod,
+    ProductUpdate, ShippingMethod, StockWrite,
 };
 use crate::error::{Error, FieldErrors};
 use crate::identity::Caller;
 use crate::money::{Currency, Money};
-use crate::ports::{CartWriteError, Store};
+use crate::ports::{CartWriteError, ProductWriteError, Store};
 use crate::psp::{PaymentProvider, PspError};
 use crate::values::{CartId, CountryCode, DiscountCode, SessionToken, Sku};
 
@@ -128,9 +128,16 @@ impl Storefront {
     ) -> Result<Product, Error> {
         caller.require_admin()?;
         let config = self.store.config().await?;
-        let product = Product::parse(sku, input, &config)?;
-        self.store.put_product(&product).await?;
-        Ok(product)
+        let update = ProductUpdate::parse(sku, input, &config)?;
+        let read = self
+            .store
+            .products(std::slice::from_ref(&update.terms.sku))
+            .await?;
+        let write = update.stock.write(read.first());
+        self.store
+            .write_product(&update.terms, write)
+            .await
+            .map_err(|e| stock_refusal(&update, write, e))
     }
 
     pub async fn upsert_discount(
@@ -344,6 +351,23 @@ async fn futures_join<A, B, C>(
         }
     })
     .await
+}
+
+/// The refusal for a product write whose stock condition failed.
+fn stock_refusal(update: &ProductUpdate, write: StockWrite, error: ProductWriteError) -> Error {
+    let current_stock = match error {
+        ProductWriteError::Store(e) => return Error::Store(e),
+        ProductWriteError::StockConflict { current } => current.unwrap_or(0),
+    };
+    let sku = update.terms.sku.to_string();
+    match write {
+        StockWrite::Add(stock_delta) => Error::StockOutOfRange {
+            sku,
+            current_stock,
+            stock_delta,
+        },
+        _ => Error::StockChanged { sku, current_stock },
+    }
 }
 
 /// The refusal for a cart that is not (or no longer) at `expected` and `Active`.

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use checkout_domain::cart::{GuestDetails, LineItem, ShippingInfo};
+use checkout_domain::order::CommitAction;
+use checkout_domain::payment::PaymentState;
 use checkout_domain::ports::{DeliveryError, OutgoingEmail};
 use checkout_domain::pricing::Totals;
 use checkout_domain::values::Address;
@@ -18,6 +20,8 @@ use checkout_domain::values::Address;
 #[serde(rename_all = "camelCase")]
 struct Snapshot {
     order_number: String,
+    action: CommitAction,
+    payment_state: PaymentState,
     #[serde(default)]
     customer_email: Option<String>,
     #[serde(default)]
@@ -57,6 +61,14 @@ fn templates() -> &'static Environment<'static> {
         .expect("the text template parses");
         env
     })
+}
+
+impl Snapshot {
+    /// A saved order not paid yet: its confirmation asks for the money rather than thanks
+    /// for it.
+    fn awaits_payment(&self) -> bool {
+        self.action == CommitAction::SaveOrder && self.payment_state != PaymentState::Paid
+    }
 }
 
 /// An address as the lines of a label.
@@ -104,6 +116,7 @@ pub fn confirmation(order: &Value) -> Result<Option<OutgoingEmail>, DeliveryErro
     let t = &order.totals;
     let context = context! {
         order_number => &order.order_number,
+        awaiting_payment => order.awaits_payment(),
         name => name,
         lines => lines,
         subtotal => t.subtotal.to_string(),

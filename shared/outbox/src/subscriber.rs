@@ -1,11 +1,12 @@
-//! The order-created subscribers: one side effect per consumer (the confirmation email, the
-//! ERP sync), each behind its own queue, so one's outage never delays or repeats the other.
+//! The order event subscribers: one side effect per consumer (the confirmation email, sent
+//! for `OrderCreated` only; the ERP sync, for every event), each behind its own queue, so
+//! one's outage never delays or repeats the other.
 //!
 //! Per message: a lease on the effect (consumer, event id) is claimed by a conditional put;
 //! a done effect is skipped, and one another delivery is performing right now is retried
 //! later, so concurrent duplicates never both act. The effect runs, its record turns done,
 //! and the message is acknowledged. A crash between the effect and the record repeats the
-//! effect once the lease ends: the ERP recognizes the order number and answers 409; an email
+//! effect once the lease ends: the ERP recognizes the event's key and answers 409; an email
 //! would go twice, which is the narrowest window this design leaves. Transient failures fail the message
 //! (SQS redelivers it after its visibility timeout); permanent ones go to the dead-letter
 //! queue explicitly and are acknowledged, so a refused message is neither retried forever nor
@@ -37,7 +38,8 @@ pub trait SideEffect: Send + Sync + 'static {
     async fn perform(&self, event: &OrderEvent) -> Result<bool, DeliveryError>;
 }
 
-/// The order confirmation, to the customer's email.
+/// The order confirmation, to the customer's email: once per order, at its creation (a
+/// saved order's says it awaits payment; its later payment sends nothing more).
 pub struct EmailConfirmation {
     pub mailer: Arc<dyn Mailer>,
 }
@@ -61,7 +63,7 @@ impl SideEffect for EmailConfirmation {
     }
 }
 
-/// The order, pushed to the ERP.
+/// Every order event, pushed to the ERP.
 pub struct ErpSync {
     pub erp: Arc<dyn Erp>,
 }
@@ -73,13 +75,10 @@ impl SideEffect for ErpSync {
     }
 
     async fn perform(&self, event: &OrderEvent) -> Result<bool, DeliveryError> {
-        if event.kind != EventKind::OrderCreated {
-            return Ok(false);
-        }
-        match self.erp.push(&event.order_number, &event.order).await? {
+        match self.erp.push(event).await? {
             ErpReceipt::Created => {}
             ErpReceipt::AlreadySynced => {
-                tracing::info!(order = %event.order_number, "the ERP had the order already")
+                tracing::info!(order = %event.order_number, kind = ?event.kind, "the ERP had the event already")
             }
         }
         Ok(true)
