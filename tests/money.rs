@@ -2,6 +2,9 @@
 //! and every successful payment ends in an order or is given back, by itself — on both
 //! stores. Each of the three losses measured before the fix has its scenario here.
 
+use std::sync::Arc;
+
+use checkout_tests::faults::{FaultPoint, FaultSpec, FaultyStore};
 use checkout_tests::serde_json::{json, Value};
 use checkout_tests::{cents, on_both_stores, order_request, App, Backend, CartRef, Client};
 use http::StatusCode;
@@ -262,7 +265,149 @@ async fn a_cart_takes_at_most_ten_payments(backend: Backend) {
         .assert_problem(StatusCode::CONFLICT, "TooManyPayments");
 }
 
+/// An app whose store fails when a test says so.
+async fn faulty_app(backend: Backend) -> (App, Arc<FaultyStore>) {
+    let mut faults = None;
+    let app = App::start_with_store(backend, |store| {
+        let wrapped = Arc::new(FaultyStore::new(store));
+        faults = Some(wrapped.clone());
+        wrapped
+    })
+    .await;
+    (app, faults.expect("the store was wrapped"))
+}
+
+/// The webhook recorded the payment, then its commit failed for a passing reason (the store
+/// was unavailable): the answer is a 503 with `Retry-After`, and the provider's redelivery
+/// commits the order instead of stopping at "duplicate".
+async fn a_commit_that_failed_after_the_payment_was_recorded_is_retried(backend: Backend) {
+    let (app, _faults) = faulty_app(backend).await;
+    let (guest, cart) = app.ready_guest_cart().await;
+    let reference = app.start_payment(&guest, &cart, None).await;
+    let event = app.payment_event(&reference, true);
+    // Calls of this delivery: claim the event id, read the cart, record the payment, commit.
+    let failed = FaultyStore::scoped(
+        Some(FaultSpec {
+            nth: 4,
+            point: FaultPoint::Before,
+        }),
+        app.deliver(&event),
+    )
+    .await;
+    failed.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable");
+    let (stored, order) = app.stored(&cart).await;
+    assert!(order.is_none());
+    assert_eq!(
+        stored.payments[0].secured(),
+        stored.totals.total.cent_amount
+    );
+
+    let redelivered = app.deliver(&event).await;
+    redelivered.assert_status(StatusCode::OK);
+    assert!(
+        redelivered.body["effect"]["ordered"].is_string(),
+        "{:#}",
+        redelivered.body
+    );
+    let (_, order) = app.stored(&cart).await;
+    assert_eq!(
+        order.expect("ordered").payment_state,
+        checkout_domain::payment::PaymentState::Paid
+    );
+}
+
+/// The commit was written but its answer lost (a crash or timeout after the write): the
+/// redelivery finds the order and changes nothing; the storefront replays it.
+async fn a_commit_whose_answer_was_lost_is_not_repeated(backend: Backend) {
+    let (app, _faults) = faulty_app(backend).await;
+    let (guest, cart) = app.ready_guest_cart().await;
+    let reference = app.start_payment(&guest, &cart, None).await;
+    let event = app.payment_event(&reference, true);
+    // Writes of this delivery: claim the event id, record the payment, commit.
+    let failed = FaultyStore::scoped(
+        Some(FaultSpec {
+            nth: 3,
+            point: FaultPoint::After,
+        }),
+        app.deliver(&event),
+    )
+    .await;
+    failed.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable");
+    let (_, order) = app.stored(&cart).await;
+    let number = order
+        .expect("the commit was written")
+        .order_number
+        .to_string();
+
+    app.deliver(&event).await.assert_status(StatusCode::OK);
+    let late = guest.post("/orders", order_request(&cart)).await;
+    late.assert_status(StatusCode::OK);
+    assert_eq!(late.body["orderNumber"], number.as_str());
+    assert!(app.psp_requests("refund").is_empty());
+}
+
+/// A cart whose total is zero (a 100 % discount, free pickup) checks out without a payment.
+async fn a_cart_that_costs_nothing_checks_out_without_paying(backend: Backend) {
+    let app = App::start(backend).await;
+    let mut catalog: Value = checkout_tests::serde_json::from_str(checkout_tests::CATALOG).unwrap();
+    let config = &mut catalog["config"];
+    config.as_object_mut().unwrap().remove("minOrderValue");
+    config["shippingMethods"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+            "id": "pickup", "name": "Pickup", "countries": ["DE"], "prices": {"EUR": 0},
+            "taxCategory": "standard"
+        }));
+    app.admin()
+        .put("/admin/config", catalog["config"].clone())
+        .await
+        .assert_status(StatusCode::OK);
+    app.admin()
+        .put(
+            "/admin/discount-codes/ALLFREE",
+            json!({"kind": "percentage", "value": 10000}),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+    let (guest, mut cart) = app.ready_guest_cart().await;
+    let free = guest
+        .update(
+            &mut cart,
+            json!([
+                {"action": "setShippingMethod", "shippingMethodId": "pickup"},
+                {"action": "addDiscountCode", "code": "ALLFREE"}
+            ]),
+        )
+        .await;
+    free.assert_status(StatusCode::OK);
+    assert_eq!(cents(&free.body["totals"]["total"]), 0);
+    let order = guest.post("/orders", order_request(&cart)).await;
+    order.assert_status(StatusCode::CREATED);
+    assert_eq!(order.body["paymentState"], "Paid");
+}
+
+/// Bounded growth: a payment records at most 50 transactions; reports beyond are
+/// acknowledged and logged, never a 5xx from an item over 400 KB.
+async fn a_payment_records_a_bounded_number_of_transactions(backend: Backend) {
+    let app = App::start(backend).await;
+    let (guest, cart) = app.ready_guest_cart().await;
+    let reference = app.start_payment(&guest, &cart, None).await;
+    for _ in 0..51 {
+        // Each failed attempt at the same intent is its own interaction.
+        app.deliver(&app.payment_event(&reference, false))
+            .await
+            .assert_status(StatusCode::OK);
+    }
+    let (stored, _) = app.stored(&cart).await;
+    assert_eq!(stored.payments[0].transactions.len(), 50);
+}
+
 on_both_stores!(
+    a_commit_that_failed_after_the_payment_was_recorded_is_retried,
+    a_commit_whose_answer_was_lost_is_not_repeated,
+    a_cart_that_costs_nothing_checks_out_without_paying,
+    a_payment_records_a_bounded_number_of_transactions,
     a_cart_edit_racing_a_payment_never_erases_it,
     a_paid_cart_that_cannot_be_ordered_is_refunded_at_once,
     a_saved_order_takes_its_own_payment,
