@@ -149,7 +149,7 @@ impl Storefront {
         let Some(cart) = self.store().cart(cart_id).await? else {
             return Ok(());
         };
-        if !cart.holding_since().is_some_and(|since| since <= due_by) {
+        if cart.holding_since().is_none_or(|since| since > due_by) {
             return Ok(());
         }
         self.give_back_cart(
