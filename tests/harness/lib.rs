@@ -7,7 +7,7 @@
 pub mod faults;
 pub mod outbox;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::Body;
 use axum::middleware::from_fn_with_state;
@@ -96,6 +96,53 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CountingInterce
     }
 }
 
+/// The two local AWS endpoints the suite runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalService {
+    /// DynamoDB Local (tables and their streams), at `CHECKOUT_TEST_DYNAMODB_ENDPOINT`.
+    DynamoDb,
+    /// moto (SQS and SES), at `CHECKOUT_TEST_AWS_ENDPOINT`.
+    Moto,
+}
+
+impl LocalService {
+    fn variable(self) -> &'static str {
+        match self {
+            LocalService::DynamoDb => "CHECKOUT_TEST_DYNAMODB_ENDPOINT",
+            LocalService::Moto => "CHECKOUT_TEST_AWS_ENDPOINT",
+        }
+    }
+}
+
+/// The AWS configuration of a local service: its endpoint, one region, test credentials.
+/// Built once per test process and shared by every client made from it; it holds no
+/// connection, so clients made on different runtimes do not share one.
+pub fn local_aws(service: LocalService) -> &'static aws_config::SdkConfig {
+    static DYNAMODB: OnceLock<aws_config::SdkConfig> = OnceLock::new();
+    static MOTO: OnceLock<aws_config::SdkConfig> = OnceLock::new();
+    let cell = match service {
+        LocalService::DynamoDb => &DYNAMODB,
+        LocalService::Moto => &MOTO,
+    };
+    cell.get_or_init(|| {
+        let variable = service.variable();
+        let endpoint = std::env::var(variable).unwrap_or_else(|_| {
+            panic!(
+                "{variable} is not set: run the suite with scripts/test.sh, which starts \
+                 DynamoDB Local and moto (or `scripts/backends.sh start` and source its env)"
+            )
+        });
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "local"),
+            ))
+            .build()
+    })
+}
+
 /// A fresh DynamoDB Local table, named uniquely for this test.
 pub async fn dynamodb_store() -> DynamoStore {
     dynamodb_store_counted(Arc::default()).await
@@ -103,22 +150,9 @@ pub async fn dynamodb_store() -> DynamoStore {
 
 /// A fresh DynamoDB Local table whose every request is counted.
 pub async fn dynamodb_store_counted(counter: Arc<RequestCounter>) -> DynamoStore {
-    let endpoint = std::env::var("CHECKOUT_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "CHECKOUT_TEST_DYNAMODB_ENDPOINT is not set: run the suite with scripts/test.sh, \
-             which starts DynamoDB Local (or `scripts/backends.sh start` and source its env)"
-        )
-    });
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "local",
-        ))
-        .load()
-        .await;
+    let config = local_aws(LocalService::DynamoDb);
     let table = format!("test-{}", uuid::Uuid::new_v4());
-    let client_config = aws_sdk_dynamodb::config::Builder::from(&config)
+    let client_config = aws_sdk_dynamodb::config::Builder::from(config)
         .interceptor(CountingInterceptor(counter))
         .build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(client_config), table);

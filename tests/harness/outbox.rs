@@ -34,6 +34,8 @@ use checkout_domain::ports::{DeliveryError, EventQueue, Mailer, OutgoingEmail};
 use checkout_outbox::relay::{Destination, Relay};
 use checkout_outbox::{EmailConfirmation, ErpSync, Subscriber};
 
+use crate::{local_aws, LocalService};
+
 /// The ERP's shared signing secret in tests.
 pub const ERP_SECRET: &str = "erp-test-secret";
 
@@ -42,26 +44,6 @@ const IDLE_POLL: Duration = Duration::from_millis(200);
 
 /// Seconds a received message stays invisible: short, so retries come quickly.
 pub const VISIBILITY_TIMEOUT: i32 = 1;
-
-fn aws_endpoint() -> String {
-    std::env::var("CHECKOUT_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "CHECKOUT_TEST_AWS_ENDPOINT is not set: run the suite with scripts/test.sh, which \
-             starts moto (or `scripts/backends.sh start` and source its env)"
-        )
-    })
-}
-
-async fn local_config(endpoint: String) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "local",
-        ))
-        .load()
-        .await
-}
 
 /// Polls `check` until it returns `Some`, or panics with `what` at the deadline.
 pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
@@ -107,10 +89,10 @@ pub struct Outbox {
 
 impl Outbox {
     pub async fn start() -> Outbox {
-        let endpoint = aws_endpoint();
-        let config = local_config(endpoint.clone()).await;
-        let sqs = aws_sdk_sqs::Client::new(&config);
-        let ses = aws_sdk_sesv2::Client::new(&config);
+        let config = local_aws(LocalService::Moto);
+        let endpoint = config.endpoint_url().expect("an endpoint").to_string();
+        let sqs = aws_sdk_sqs::Client::new(config);
+        let ses = aws_sdk_sesv2::Client::new(config);
         let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
         let sender = format!("shop-{tag}@example.com");
         ses.create_email_identity()
@@ -327,9 +309,7 @@ pub struct StreamPump;
 
 impl StreamPump {
     pub async fn start(store: &DynamoStore, relay: Relay, options: StreamOptions) -> Pump {
-        let endpoint = std::env::var("CHECKOUT_TEST_DYNAMODB_ENDPOINT")
-            .expect("CHECKOUT_TEST_DYNAMODB_ENDPOINT is set (the store was made with it)");
-        let streams = aws_sdk_dynamodbstreams::Client::new(&local_config(endpoint).await);
+        let streams = aws_sdk_dynamodbstreams::Client::new(local_aws(LocalService::DynamoDb));
         let arn = store
             .client()
             .describe_table()

@@ -476,10 +476,10 @@ async fn lambdas_stream_samples_are_no_news_and_an_unreadable_order_record_is_re
     let queue = Arc::new(RecordingQueue::default());
     let relay = relay_to(&queue);
     for sample in [
-        include_str!("fixtures/aws/example-dynamodb-event.json").to_string(),
+        include_str!("../fixtures/aws/example-dynamodb-event.json").to_string(),
         format!(
             r#"{{"Records": [{}]}}"#,
-            include_str!("fixtures/aws/example-dynamodb-event-record-with-optional-fields.json")
+            include_str!("../fixtures/aws/example-dynamodb-event-record-with-optional-fields.json")
         ),
     ] {
         let event: aws_lambda_events::event::dynamodb::Event =
@@ -512,7 +512,7 @@ async fn lambdas_stream_samples_are_no_news_and_an_unreadable_order_record_is_re
 #[tokio::test]
 async fn an_unreadable_message_goes_to_the_dlq_and_is_acknowledged() {
     let sample: aws_lambda_events::event::sqs::SqsEvent =
-        serde_json::from_str(include_str!("fixtures/aws/example-sqs-event.json")).unwrap();
+        serde_json::from_str(include_str!("../fixtures/aws/example-sqs-event.json")).unwrap();
     let dead_letters = Arc::new(RecordingQueue::default());
     let mailer = Arc::new(FailOnceFor {
         inner: Arc::new(checkout_tests::outbox::NoMail),

@@ -9,7 +9,7 @@ use checkout_tests::serde_json::{self, json, Value};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const VECTORS: &str = include_str!("fixtures/stripe/signature_vectors.json");
+const VECTORS: &str = include_str!("../fixtures/stripe/signature_vectors.json");
 
 #[test]
 fn every_signature_vector_gives_the_expected_answer() {
@@ -62,15 +62,19 @@ fn a_rotation_accepts_either_secret_and_nothing_else() {
 /// A fixture event with our cart's id in its metadata, as our intents carry it.
 fn fixture(name: &str, cart: &CartId) -> stripe::Event {
     let text = match name {
-        "payment_intent.succeeded" => include_str!("fixtures/stripe/payment_intent.succeeded.json"),
+        "payment_intent.succeeded" => {
+            include_str!("../fixtures/stripe/payment_intent.succeeded.json")
+        }
         "payment_intent.payment_failed" => {
-            include_str!("fixtures/stripe/payment_intent.payment_failed.json")
+            include_str!("../fixtures/stripe/payment_intent.payment_failed.json")
         }
-        "payment_intent.canceled" => include_str!("fixtures/stripe/payment_intent.canceled.json"),
+        "payment_intent.canceled" => {
+            include_str!("../fixtures/stripe/payment_intent.canceled.json")
+        }
         "payment_intent.amount_capturable_updated" => {
-            include_str!("fixtures/stripe/payment_intent.amount_capturable_updated.json")
+            include_str!("../fixtures/stripe/payment_intent.amount_capturable_updated.json")
         }
-        "charge.refunded" => include_str!("fixtures/stripe/charge.refunded.json"),
+        "charge.refunded" => include_str!("../fixtures/stripe/charge.refunded.json"),
         other => panic!("no fixture {other}"),
     };
     let mut event: Value = serde_json::from_str(text).unwrap();
@@ -143,7 +147,7 @@ fn real_stripe_payloads_become_payment_events() {
 
     // Without our metadata (someone else's intent on the same account), it is ignored.
     let mut foreign: Value = serde_json::from_str(include_str!(
-        "fixtures/stripe/payment_intent.succeeded.json"
+        "../fixtures/stripe/payment_intent.succeeded.json"
     ))
     .unwrap();
     foreign["data"]["object"]["metadata"] = json!({});

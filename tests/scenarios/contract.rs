@@ -5,7 +5,7 @@ use checkout_tests::serde_json::json;
 use checkout_tests::{App, Backend};
 use http::{Method, StatusCode};
 
-const OPENAPI: &str = include_str!("../openapi.yaml");
+const OPENAPI: &str = include_str!("../../openapi.yaml");
 
 /// `(method, path)` of every operation, read from the `paths:` section's indentation.
 fn operations() -> Vec<(Method, String)> {

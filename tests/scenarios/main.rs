@@ -1,0 +1,18 @@
+//! Every scenario test, one module per capability, in one test binary: the AWS SDK and the
+//! whole workspace are linked once, not once per capability.
+//!
+//! A scenario's name is `capability::store::scenario` (`orders::dynamodb::...`); run one
+//! capability with `cargo nextest run -E 'test(/^orders::/)'`.
+
+mod bad_input;
+mod carts;
+mod catalog_admin;
+mod contract;
+mod guest_checkout;
+mod interleaving;
+mod money;
+mod orders;
+mod outbox;
+mod payments;
+mod pricing;
+mod stripe;
