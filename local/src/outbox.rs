@@ -14,6 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
+use checkout_adapters::dynamodb::order_from_image;
 use checkout_adapters::memory::OrderChange;
 use checkout_adapters::{HttpErp, MemoryStore};
 use checkout_domain::events::{order_event, OrderEvent};
@@ -127,7 +128,11 @@ pub fn spawn(store: Arc<MemoryStore>) -> Result<Mailbox, Box<dyn std::error::Err
             queue: Arc::new(ChannelQueue(sender)),
         });
     }
-    tokio::spawn(relay(store.changes(), Relay::new(destinations)));
+    // The embedded feed carries orders, not stream images: the decoder is never called.
+    tokio::spawn(relay(
+        store.changes(),
+        Relay::new(order_from_image, destinations),
+    ));
     Ok(mailbox)
 }
 

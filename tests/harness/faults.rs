@@ -17,8 +17,9 @@
 //! scheduler before every call, so the in-process store interleaves its callers the way a
 //! store across a network does.
 //!
-//! The delegation is mechanical: each `Store` method is one line that names the method and
-//! says whether it writes; a method added to the trait is added here the same way.
+//! The delegation is mechanical: each port method (the `Store`'s narrow traits) is one line
+//! that names the method and says whether it writes; a method added to a port is added here
+//! the same way.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -37,8 +38,8 @@ use checkout_domain::idempotency::IdempotencyRecord;
 use checkout_domain::order::Order;
 use checkout_domain::order_number::OrderNumber;
 use checkout_domain::ports::{
-    CartWriteError, CommitError, OrderPage, PaymentWriteError, ProductWriteError, Store, SweepKind,
-    SweepPage,
+    CartStore, CartWriteError, CatalogStore, CommitError, IdempotencyStore, OrderPage, OrderStore,
+    PaymentStore, PaymentWriteError, ProductWriteError, Store, SweepKind, SweepPage, SweepStore,
 };
 use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
 
@@ -294,7 +295,7 @@ impl FaultyStore {
 }
 
 #[async_trait]
-impl Store for FaultyStore {
+impl CatalogStore for FaultyStore {
     async fn write_product(
         &self,
         terms: &ProductTerms,
@@ -326,6 +327,10 @@ impl Store for FaultyStore {
     async fn config(&self) -> Result<PricingConfig, StoreError> {
         self.read("config", self.inner.config()).await
     }
+}
+
+#[async_trait]
+impl CartStore for FaultyStore {
     async fn insert_cart(&self, cart: &Cart) -> Result<(), CartWriteError> {
         self.write("insert_cart", self.inner.insert_cart(cart))
             .await
@@ -347,6 +352,10 @@ impl Store for FaultyStore {
         self.read("cart_and_order", self.inner.cart_and_order(id))
             .await
     }
+}
+
+#[async_trait]
+impl OrderStore for FaultyStore {
     async fn commit(&self, plan: &CommitPlan) -> Result<(), CommitError> {
         self.write("commit", self.inner.commit(plan)).await
     }
@@ -365,19 +374,6 @@ impl Store for FaultyStore {
         )
         .await
     }
-    async fn due_for_sweep(
-        &self,
-        kind: SweepKind,
-        due_by: OffsetDateTime,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<SweepPage, StoreError> {
-        self.read(
-            "due_for_sweep",
-            self.inner.due_for_sweep(kind, due_by, cursor, limit),
-        )
-        .await
-    }
     async fn release_order(
         &self,
         cancelled: &Order,
@@ -389,6 +385,26 @@ impl Store for FaultyStore {
         )
         .await
     }
+    async fn guest_orders(&self, email: &Email) -> Result<Vec<Order>, StoreError> {
+        self.read("guest_orders", self.inner.guest_orders(email))
+            .await
+    }
+    async fn claim_guest_orders(
+        &self,
+        customer: &CustomerId,
+        email: &Email,
+        orders: &[Order],
+    ) -> Result<bool, StoreError> {
+        self.write(
+            "claim_guest_orders",
+            self.inner.claim_guest_orders(customer, email, orders),
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl PaymentStore for FaultyStore {
     async fn record_cart_payments(
         &self,
         cart: &Cart,
@@ -415,22 +431,10 @@ impl Store for FaultyStore {
         )
         .await
     }
-    async fn guest_orders(&self, email: &Email) -> Result<Vec<Order>, StoreError> {
-        self.read("guest_orders", self.inner.guest_orders(email))
-            .await
-    }
-    async fn claim_guest_orders(
-        &self,
-        customer: &CustomerId,
-        email: &Email,
-        orders: &[Order],
-    ) -> Result<bool, StoreError> {
-        self.write(
-            "claim_guest_orders",
-            self.inner.claim_guest_orders(customer, email, orders),
-        )
-        .await
-    }
+}
+
+#[async_trait]
+impl IdempotencyStore for FaultyStore {
     async fn claim_idempotency(
         &self,
         record: &IdempotencyRecord,
@@ -453,6 +457,23 @@ impl Store for FaultyStore {
         self.write(
             "release_idempotency",
             self.inner.release_idempotency(key, fingerprint),
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl SweepStore for FaultyStore {
+    async fn due_for_sweep(
+        &self,
+        kind: SweepKind,
+        due_by: OffsetDateTime,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<SweepPage, StoreError> {
+        self.read(
+            "due_for_sweep",
+            self.inner.due_for_sweep(kind, due_by, cursor, limit),
         )
         .await
     }

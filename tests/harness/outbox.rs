@@ -145,16 +145,19 @@ impl Outbox {
 
     /// The relay as the function builds it, each queue passed through `wrap` (for faults).
     pub fn relay_with(&self, wrap: impl Fn(Arc<dyn EventQueue>) -> Arc<dyn EventQueue>) -> Relay {
-        Relay::new(vec![
-            Destination {
-                consumer: "email".into(),
-                queue: wrap(self.queue(&self.email_queue)),
-            },
-            Destination {
-                consumer: "erp".into(),
-                queue: wrap(self.queue(&self.erp_queue)),
-            },
-        ])
+        Relay::new(
+            checkout_adapters::dynamodb::order_from_image,
+            vec![
+                Destination {
+                    consumer: "email".into(),
+                    queue: wrap(self.queue(&self.email_queue)),
+                },
+                Destination {
+                    consumer: "erp".into(),
+                    queue: wrap(self.queue(&self.erp_queue)),
+                },
+            ],
+        )
     }
 
     pub fn relay(&self) -> Relay {

@@ -724,7 +724,7 @@ async fn a_new_order_costs_one_read_and_one_transaction_and_a_replay_one_read() 
 /// history still fills each page and still reaches the oldest order.
 #[tokio::test]
 async fn a_history_page_cut_short_by_dynamodb_continues_where_it_was_cut() {
-    use checkout_domain::ports::Store as _;
+    use checkout_domain::ports::OrderStore as _;
     let app = App::start(Backend::DynamoDb).await;
     let numbers = place_orders(&app, &app.customer("alice"), 5).await;
     let store = app.dynamo.clone().unwrap().with_query_page_items(2);

@@ -442,10 +442,13 @@ impl EventQueue for RecordingQueue {
 }
 
 fn relay_to(queue: &Arc<RecordingQueue>) -> checkout_outbox::Relay {
-    checkout_outbox::Relay::new(vec![checkout_outbox::relay::Destination {
-        consumer: "test".into(),
-        queue: queue.clone(),
-    }])
+    checkout_outbox::Relay::new(
+        checkout_adapters::dynamodb::order_from_image,
+        vec![checkout_outbox::relay::Destination {
+            consumer: "test".into(),
+            queue: queue.clone(),
+        }],
+    )
 }
 
 fn event(i: usize) -> checkout_domain::events::OrderEvent {

@@ -23,7 +23,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             queue: Arc::new(SqsQueue::new(sqs.clone(), url)),
         });
     }
-    let relay = Relay::new(destinations);
+    let relay = Relay::new(checkout_adapters::dynamodb::order_from_image, destinations);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| {
         let relay = relay.clone();
         async move { Ok::<_, lambda_runtime::Error>(relay.handle_stream(event.payload).await) }

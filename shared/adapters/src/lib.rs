@@ -2,8 +2,6 @@
 //! v2) and the ERP (HTTP).
 
 pub mod dynamodb;
-mod dynamodb_commit;
-mod dynamodb_product;
 pub mod erp;
 pub mod memory;
 pub mod psp_simulator;
@@ -12,6 +10,18 @@ pub mod sqs;
 pub mod stripe;
 
 pub use dynamodb::DynamoStore;
+
+/// Any AWS SDK error, as the domain's storage failure (its detail stays in logs, never in
+/// answers).
+pub(crate) fn store_error<E, R>(
+    error: aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> checkout_domain::StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    checkout_domain::StoreError(aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string())
+}
 pub use erp::HttpErp;
 pub use memory::MemoryStore;
 pub use ses::SesMailer;

@@ -8,7 +8,7 @@ use aws_sdk_sqs::Client;
 use checkout_domain::ports::{EventQueue, QueueMessage};
 use checkout_domain::StoreError;
 
-use crate::dynamodb::store_error;
+use crate::store_error;
 
 /// One SQS queue, by URL.
 #[derive(Clone)]

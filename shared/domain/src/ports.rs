@@ -125,9 +125,22 @@ pub struct OrderPage {
     pub next: Option<String>,
 }
 
-/// Durable state. Every invariant is the store's condition, never a read followed by a write.
+/// Durable state, as every store provides it: the narrow ports below, together. Every
+/// invariant is the store's condition, never a read followed by a write. Use cases name the
+/// narrow port they need; wiring hands them one store.
+pub trait Store:
+    CatalogStore + CartStore + OrderStore + PaymentStore + IdempotencyStore + SweepStore
+{
+}
+
+impl<T: CatalogStore + CartStore + OrderStore + PaymentStore + IdempotencyStore + SweepStore> Store
+    for T
+{
+}
+
+/// The catalog: products (terms and stock), discount codes, the pricing configuration.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait CatalogStore: Send + Sync + 'static {
     /// Sets a product's terms attribute by attribute and applies `stock` under its condition
     /// (see `StockWrite`), in one conditional write; returns the product as stored.
     async fn write_product(
@@ -137,7 +150,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Product, ProductWriteError>;
     /// The products that exist among `skus`, in any order.
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError>;
-
     /// Inserts or replaces a discount code's terms, keeping its redemption count; returns the
     /// stored definition.
     async fn put_discount(
@@ -149,11 +161,14 @@ pub trait Store: Send + Sync + 'static {
         &self,
         codes: &[DiscountCode],
     ) -> Result<Vec<DiscountDefinition>, StoreError>;
-
     async fn put_config(&self, config: &PricingConfig) -> Result<(), StoreError>;
     /// The pricing configuration; empty until one is stored.
     async fn config(&self) -> Result<PricingConfig, StoreError>;
+}
 
+/// Carts: created once, their contents replaced under their version.
+#[async_trait]
+pub trait CartStore: Send + Sync + 'static {
     /// Stores a new cart; its id must be unused.
     async fn insert_cart(&self, cart: &Cart) -> Result<(), CartWriteError>;
     /// Reads a cart, strongly consistent.
@@ -162,12 +177,16 @@ pub trait Store: Send + Sync + 'static {
     /// mark, which only payment writes change) iff it is still `Active` at
     /// `expected_version`. A payment recorded meanwhile is kept.
     async fn replace_cart(&self, cart: &Cart, expected_version: u64) -> Result<(), CartWriteError>;
-
     /// A cart and, once it is ordered, its order: one strongly consistent read.
     async fn cart_and_order(
         &self,
         id: &CartId,
     ) -> Result<(Option<Cart>, Option<Order>), StoreError>;
+}
+
+/// Orders: the commit, lookups, history, guest claims, and the release of an expired one.
+#[async_trait]
+pub trait OrderStore: Send + Sync + 'static {
     /// Applies a commit plan atomically, or reports every condition that failed.
     async fn commit(&self, plan: &CommitPlan) -> Result<(), CommitError>;
     async fn order(&self, number: &OrderNumber) -> Result<Option<Order>, StoreError>;
@@ -178,16 +197,6 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> Result<OrderPage, StoreError>;
-    /// The carts whose order (`SweepKind::Orders`: `Order::sweep_at`) or whose own payments
-    /// (`SweepKind::Carts`: `Cart::holding_since`) are due at or before `due_by`, a page at a
-    /// time from `cursor` (an opaque `SweepPage::next`).
-    async fn due_for_sweep(
-        &self,
-        kind: SweepKind,
-        due_by: OffsetDateTime,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<SweepPage, StoreError>;
     /// Writes `cancelled` (a saved order, now `Cancelled`, at revision `expected + 1`): its
     /// state, revision and sweep mark, and gives back its stock and code redemptions, iff the
     /// stored order is still open at `expected_revision`. Returns whether it did.
@@ -196,7 +205,22 @@ pub trait Store: Send + Sync + 'static {
         cancelled: &Order,
         expected_revision: u64,
     ) -> Result<bool, StoreError>;
+    /// Guest orders placed with `email` (normalized match), any order.
+    async fn guest_orders(&self, email: &Email) -> Result<Vec<Order>, StoreError>;
+    /// Makes `customer` the owner of `orders` (guest orders of `email`) and registers the
+    /// email to them, so guests can no longer check out with it. Fails with `false` if the
+    /// email already belongs to another customer.
+    async fn claim_guest_orders(
+        &self,
+        customer: &CustomerId,
+        email: &Email,
+        orders: &[Order],
+    ) -> Result<bool, StoreError>;
+}
 
+/// Payments of a cart or an order: written under their own revision, each interaction id claimed once.
+#[async_trait]
+pub trait PaymentStore: Send + Sync + 'static {
     /// Stores the cart's payments, payment revision and sweep mark (`Cart::holding_since`) iff
     /// it is `Active` at payment revision `expected`, claiming each interaction id (unique
     /// across all transactions). Leaves the cart's contents alone.
@@ -215,19 +239,11 @@ pub trait Store: Send + Sync + 'static {
         expected_revision: u64,
         interactions: &[String],
     ) -> Result<(), PaymentWriteError>;
+}
 
-    /// Guest orders placed with `email` (normalized match), any order.
-    async fn guest_orders(&self, email: &Email) -> Result<Vec<Order>, StoreError>;
-    /// Makes `customer` the owner of `orders` (guest orders of `email`) and registers the
-    /// email to them, so guests can no longer check out with it. Fails with `false` if the
-    /// email already belongs to another customer.
-    async fn claim_guest_orders(
-        &self,
-        customer: &CustomerId,
-        email: &Email,
-        orders: &[Order],
-    ) -> Result<bool, StoreError>;
-
+/// Idempotency records of `Idempotency-Key` requests.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync + 'static {
     /// Takes an idempotency key unless a live record holds it; returns that record if so.
     async fn claim_idempotency(
         &self,
@@ -237,6 +253,21 @@ pub trait Store: Send + Sync + 'static {
     async fn complete_idempotency(&self, record: &IdempotencyRecord) -> Result<(), StoreError>;
     /// Frees a key this request holds (by fingerprint), so it can be used again.
     async fn release_idempotency(&self, key: &str, fingerprint: &str) -> Result<(), StoreError>;
+}
+
+/// The sweeper's queues: carts and orders due for its attention.
+#[async_trait]
+pub trait SweepStore: Send + Sync + 'static {
+    /// The carts whose order (`SweepKind::Orders`: `Order::sweep_at`) or whose own payments
+    /// (`SweepKind::Carts`: `Cart::holding_since`) are due at or before `due_by`, a page at a
+    /// time from `cursor` (an opaque `SweepPage::next`).
+    async fn due_for_sweep(
+        &self,
+        kind: SweepKind,
+        due_by: OffsetDateTime,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<SweepPage, StoreError>;
 }
 
 /// One message for a consumer's queue: `id` is unique within one `send` call, `body` is what

@@ -14,8 +14,8 @@ use std::time::Duration;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
-use checkout_adapters::dynamodb::order_from_image;
 use checkout_domain::events::{order_event, OrderEvent};
+use checkout_domain::order::Order;
 use checkout_domain::ports::{EventQueue, QueueMessage};
 use checkout_domain::StoreError;
 
@@ -31,14 +31,23 @@ pub struct Destination {
     pub queue: Arc<dyn EventQueue>,
 }
 
+/// Reads an order back from a stream image: `None` for items that are not orders. The
+/// store's adapter provides it (`checkout_adapters::dynamodb::order_from_image`), so the relay
+/// knows nothing of the table's layout.
+pub type ImageDecoder = fn(serde_dynamo::Item) -> Result<Option<Order>, StoreError>;
+
 #[derive(Clone)]
 pub struct Relay {
+    decode: ImageDecoder,
     destinations: Vec<Destination>,
 }
 
 impl Relay {
-    pub fn new(destinations: Vec<Destination>) -> Self {
-        Relay { destinations }
+    pub fn new(decode: ImageDecoder, destinations: Vec<Destination>) -> Self {
+        Relay {
+            decode,
+            destinations,
+        }
     }
 
     /// One stream batch, as Lambda delivers it. Reports the records to retry.
@@ -47,7 +56,7 @@ impl Relay {
         let mut events = Vec::new();
         for record in event.records {
             let sequence = record.change.sequence_number.clone().unwrap_or_default();
-            match decode(record) {
+            match self.decode(record) {
                 Ok(Some(event)) => events.push((sequence, event)),
                 Ok(None) => {}
                 Err(error) => {
@@ -69,6 +78,13 @@ impl Relay {
         response
     }
 
+    /// The event a stream record means, if any.
+    fn decode(&self, record: EventRecord) -> Result<Option<OrderEvent>, StoreError> {
+        let old = (self.decode)(record.change.old_image)?;
+        let new = (self.decode)(record.change.new_image)?;
+        Ok(order_event(old.as_ref(), new.as_ref()))
+    }
+
     /// Sends each event to every destination; returns the keys (stream sequence numbers, or
     /// whatever the caller tracks events by) of those that did not reach all of them.
     pub async fn publish(&self, events: &[(String, OrderEvent)]) -> Vec<String> {
@@ -85,13 +101,6 @@ impl Relay {
         }
         failed
     }
-}
-
-/// The event a stream record means, if any.
-fn decode(record: EventRecord) -> Result<Option<OrderEvent>, StoreError> {
-    let old = order_from_image(record.change.old_image)?;
-    let new = order_from_image(record.change.new_image)?;
-    Ok(order_event(old.as_ref(), new.as_ref()))
 }
 
 /// Sends up to ten events, retrying exactly the entries that were refused; returns the

@@ -12,12 +12,7 @@
 //! | .. | guest customer `EMAIL#e` | `isGuest` record | not a registered customer's |
 //! | .. | idempotency record | put (done) | still ours and in flight |
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
-};
-use std::collections::HashMap;
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
 
 use checkout_domain::cart::Cart;
 use checkout_domain::catalog::{DiscountDefinition, Product};
@@ -27,56 +22,13 @@ use checkout_domain::order::Order;
 use checkout_domain::ports::CommitError;
 use checkout_domain::StoreError;
 
-use crate::dynamodb::{
-    cart_key, config_key, discount_key, email_key, from_item, idempotency_key, number_key,
-    order_item, product_key, to_item, DynamoStore, Item,
+use super::codec::{encode, fields, from_item, order_item, time_rfc3339, to_item};
+use super::expr::{check, put, reason_is_condition, transaction, update, Expr};
+use super::schema::{
+    cart_key, config_key, discount_key, email_key, idempotency_key, number_key, product_key,
+    serde_names, SHIPPING_BY_ID, VALID_UNTIL_EPOCH,
 };
-
-/// Names and values of one condition or update expression.
-#[derive(Default)]
-pub(crate) struct Expr {
-    pub names: HashMap<String, String>,
-    pub values: HashMap<String, AttributeValue>,
-}
-
-impl Expr {
-    pub fn name(&mut self, name: &str) -> String {
-        let placeholder = format!("#n{}", self.names.len());
-        self.names.insert(placeholder.clone(), name.to_string());
-        placeholder
-    }
-
-    /// A path of names, e.g. `taxRates.DE.standard`, each part its own placeholder.
-    pub fn path(&mut self, parts: &[&str]) -> String {
-        parts
-            .iter()
-            .map(|p| self.name(p))
-            .collect::<Vec<_>>()
-            .join(".")
-    }
-
-    pub fn value(&mut self, value: AttributeValue) -> String {
-        let placeholder = format!(":v{}", self.values.len());
-        self.values.insert(placeholder.clone(), value);
-        placeholder
-    }
-
-    pub fn number(&mut self, n: impl ToString) -> String {
-        self.value(AttributeValue::N(n.to_string()))
-    }
-
-    pub fn string(&mut self, s: impl Into<String>) -> String {
-        self.value(AttributeValue::S(s.into()))
-    }
-
-    fn names(&self) -> Option<HashMap<String, String>> {
-        (!self.names.is_empty()).then(|| self.names.clone())
-    }
-
-    fn values(&self) -> Option<HashMap<String, AttributeValue>> {
-        (!self.values.is_empty()).then(|| self.values.clone())
-    }
-}
+use super::DynamoStore;
 
 /// What each transaction item stands for, to read its cancellation reason.
 enum Slot {
@@ -88,66 +40,6 @@ enum Slot {
     Pricing,
     GuestEmail,
     Idempotency,
-}
-
-pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
-    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError(format!("encode: {e}")))
-}
-
-pub(crate) fn put(
-    table: &str,
-    item: Item,
-    condition: &str,
-    expr: Expr,
-) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression(condition)
-        .set_expression_attribute_names(expr.names())
-        .set_expression_attribute_values(expr.values())
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .build()
-        .map_err(|e| StoreError(e.to_string()))?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
-pub(crate) fn update(
-    table: &str,
-    key: Item,
-    set: &str,
-    condition: &str,
-    expr: Expr,
-) -> Result<TransactWriteItem, StoreError> {
-    let update = Update::builder()
-        .table_name(table)
-        .set_key(Some(key))
-        .update_expression(set)
-        .condition_expression(condition)
-        .set_expression_attribute_names(expr.names())
-        .set_expression_attribute_values(expr.values())
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .build()
-        .map_err(|e| StoreError(e.to_string()))?;
-    Ok(TransactWriteItem::builder().update(update).build())
-}
-
-fn check(
-    table: &str,
-    key: Item,
-    condition: &str,
-    expr: Expr,
-) -> Result<TransactWriteItem, StoreError> {
-    let check = ConditionCheck::builder()
-        .table_name(table)
-        .set_key(Some(key))
-        .condition_expression(condition)
-        .set_expression_attribute_names(expr.names())
-        .set_expression_attribute_values(expr.values())
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .build()
-        .map_err(|e| StoreError(e.to_string()))?;
-    Ok(TransactWriteItem::builder().condition_check(check).build())
 }
 
 /// `#field = :value`, or `attribute_not_exists(#field)` when the term is absent.
@@ -170,8 +62,7 @@ fn discount_redemption(
     let set = format!("SET {redemptions} = {redemptions} + {one}");
     let mut conditions = vec![];
     // The stored terms must be the terms the customer saw.
-    let stored =
-        serde_dynamo::to_item::<_, Item>(terms).map_err(|e| StoreError(format!("encode: {e}")))?;
+    let stored = fields(terms)?;
     for field in [
         "kind",
         "value",
@@ -187,7 +78,7 @@ fn discount_redemption(
         "(attribute_not_exists({max}) OR {redemptions} < {max})"
     ));
     if terms.valid_until.is_some() {
-        let epoch = e.name(crate::dynamodb::VALID_UNTIL_EPOCH);
+        let epoch = e.name(VALID_UNTIL_EPOCH);
         let now = e.number(now_epoch);
         conditions.push(format!("{epoch} >= {now}"));
     }
@@ -212,18 +103,13 @@ fn pricing_check(table: &str, plan: &CommitPlan) -> Result<TransactWriteItem, St
         conditions.push(format!("{path} = {rate}"));
     }
     let method = p.shipping_method.as_str();
-    let price = e.path(&[crate::dynamodb::SHIPPING_BY_ID, method, "prices", currency]);
+    let price = e.path(&[SHIPPING_BY_ID, method, "prices", currency]);
     let price_value = e.number(p.shipping_price.cent_amount);
     conditions.push(format!("{price} = {price_value}"));
-    let countries = e.path(&[crate::dynamodb::SHIPPING_BY_ID, method, "countries"]);
+    let countries = e.path(&[SHIPPING_BY_ID, method, "countries"]);
     let country_value = e.string(country);
     conditions.push(format!("contains({countries}, {country_value})"));
-    let free = e.path(&[
-        crate::dynamodb::SHIPPING_BY_ID,
-        method,
-        "freeAbove",
-        currency,
-    ]);
+    let free = e.path(&[SHIPPING_BY_ID, method, "freeAbove", currency]);
     conditions.push(match p.shipping_free_above {
         Some(threshold) => format!("{free} = {}", e.number(threshold.cent_amount)),
         None => format!("attribute_not_exists({free})"),
@@ -234,61 +120,6 @@ fn pricing_check(table: &str, plan: &CommitPlan) -> Result<TransactWriteItem, St
         "(attribute_not_exists({minimum}) OR {minimum} <= {goods})"
     ));
     check(table, config_key(), &conditions.join(" AND "), e)
-}
-
-/// The puts that claim payment interaction ids: each unique across all transactions.
-pub(crate) fn interaction_claims(
-    table: &str,
-    interactions: &[String],
-) -> Result<Vec<TransactWriteItem>, StoreError> {
-    interactions
-        .iter()
-        .map(|id| {
-            let mut e = Expr::default();
-            let pk = e.name("pk");
-            put(
-                table,
-                crate::dynamodb::interaction_key(id),
-                &format!("attribute_not_exists({pk})"),
-                e,
-            )
-        })
-        .collect()
-}
-
-/// Sends a payment write: `first` (the cart or order, conditioned on its revision) and the
-/// interaction claims after it.
-pub(crate) async fn send_payment_write(
-    store: &DynamoStore,
-    first: TransactWriteItem,
-    interactions: &[String],
-) -> Result<(), checkout_domain::ports::PaymentWriteError> {
-    use checkout_domain::ports::PaymentWriteError;
-    let mut items = vec![first];
-    items.extend(interaction_claims(store.table(), interactions)?);
-    let result = store
-        .client()
-        .transact_write_items()
-        .set_transact_items(Some(items))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(error) => match error.into_service_error() {
-            TransactWriteItemsError::TransactionCanceledException(cancelled) => {
-                let reasons = cancelled.cancellation_reasons.unwrap_or_default();
-                let failed =
-                    |r: &CancellationReason| r.code.as_deref() == Some("ConditionalCheckFailed");
-                if reasons.iter().skip(1).any(failed) {
-                    Err(PaymentWriteError::DuplicateInteraction)
-                } else {
-                    // The revision moved, or contention: either way, read again.
-                    Err(PaymentWriteError::Conflict)
-                }
-            }
-            other => Err(PaymentWriteError::Store(store_error_of(other))),
-        },
-    }
 }
 
 impl DynamoStore {
@@ -332,7 +163,10 @@ impl DynamoStore {
         );
         let payment_revision = e.name("paymentRevision");
         let seen_payments = e.number(plan.expected_payment_revision);
-        let (ordered, active) = (e.string("Ordered"), e.string("Active"));
+        let (ordered, active) = (
+            e.string(serde_names::CART_ORDERED),
+            e.string(serde_names::CART_ACTIVE),
+        );
         let (next, expected) = (
             e.number(plan.expected_cart_version + 1),
             e.number(plan.expected_cart_version),
@@ -391,8 +225,10 @@ impl DynamoStore {
         if let Some(record) = &plan.idempotency {
             let mut e = Expr::default();
             let (fingerprint, state) = (e.name("fingerprint"), e.name("state"));
-            let (fingerprint_value, in_flight) =
-                (e.string(record.fingerprint.clone()), e.string("inFlight"));
+            let (fingerprint_value, in_flight) = (
+                e.string(record.fingerprint.clone()),
+                e.string(serde_names::IN_FLIGHT),
+            );
             let condition =
                 format!("{fingerprint} = {fingerprint_value} AND {state} = {in_flight}");
             items.push(put(
@@ -416,14 +252,10 @@ impl DynamoStore {
                 .set_transact_items(Some(items.clone()))
                 .send()
                 .await;
-            let cancelled = match result {
+            let reasons = match transaction(result)? {
                 Ok(_) => return Ok(()),
-                Err(error) => match error.into_service_error() {
-                    TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled,
-                    other => return Err(CommitError::Store(store_error_of(other))),
-                },
+                Err(reasons) => reasons,
             };
-            let reasons = cancelled.cancellation_reasons.unwrap_or_default();
             let rejections = rejections(&slots, reasons)?;
             if !rejections.is_empty() {
                 return Err(CommitError::Rejected(rejections));
@@ -446,15 +278,6 @@ fn uuid_byte() -> u8 {
     uuid::Uuid::new_v4().as_bytes()[0]
 }
 
-fn store_error_of(error: TransactWriteItemsError) -> StoreError {
-    StoreError(aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string())
-}
-
-pub(crate) fn time_rfc3339(at: time::OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 fn rejections(
     slots: &[Slot],
     reasons: Vec<CancellationReason>,
@@ -462,7 +285,7 @@ fn rejections(
     let mut rejections = Vec::new();
     let mut shortages = Vec::new();
     for (slot, reason) in slots.iter().zip(reasons) {
-        if reason.code.as_deref() != Some("ConditionalCheckFailed") {
+        if !reason_is_condition(&reason) {
             continue;
         }
         let old = reason.item.filter(|item| !item.is_empty());

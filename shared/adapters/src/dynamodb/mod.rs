@@ -1,0 +1,157 @@
+//! The DynamoDB single-table store. Every invariant is a condition expression, never a
+//! read-then-write.
+//!
+//! - [`schema`]: every key and index format, the serde names conditions use, `create_table`;
+//! - [`codec`]: items (the domain's serde forms under a key) and stream images;
+//! - [`expr`]: the expression builder, the failed-condition reading, SDK errors;
+//! - one file per port: [`catalog`], [`carts`], [`commit`] and [`orders`], [`payments`],
+//!   [`idempotency`], [`effects`] (the subscribers' effect log), [`sweep`].
+
+use aws_sdk_dynamodb::types::KeysAndAttributes;
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use checkout_domain::StoreError;
+
+pub mod codec;
+pub(crate) mod expr;
+pub(crate) mod schema;
+
+mod carts;
+mod catalog;
+mod commit;
+mod effects;
+mod idempotency;
+mod orders;
+mod payments;
+mod sweep;
+
+pub use codec::order_from_image;
+
+use codec::{from_item, to_item};
+use expr::{store_error, Item};
+
+/// Retries for unprocessed batch keys: DynamoDB returns them under throttling.
+const BATCH_ATTEMPTS: usize = 8;
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    /// At most this many items per paginated Query page (`None`: DynamoDB's own 1 MB cut).
+    query_page_items: Option<usize>,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+            query_page_items: None,
+        }
+    }
+
+    /// The same store, with every paginated Query page cut after `items` items, as DynamoDB
+    /// cuts a page at 1 MB (the reply carries `LastEvaluatedKey` either way). For tests: it
+    /// makes the cut happen with small items.
+    pub fn with_query_page_items(mut self, items: usize) -> Self {
+        self.query_page_items = Some(items.max(1));
+        self
+    }
+
+    /// The `Limit` of the next Query page when `wanted` more items are needed.
+    fn page_limit(&self, wanted: usize) -> i32 {
+        let items = self.query_page_items.map_or(wanted, |cap| wanted.min(cap));
+        i32::try_from(items).unwrap_or(i32::MAX)
+    }
+
+    /// A store over `table`, with a client built from the shared SDK configuration.
+    pub fn from_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(config), table)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table as `template.yaml` declares it (keys, indexes, stream). For tests and
+    /// the local server; deployments create it through CloudFormation.
+    pub async fn create_table(&self) -> Result<(), StoreError> {
+        schema::create_table(&self.client, &self.table).await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, key: Item) -> Result<Option<T>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        output.item.map(from_item).transpose()
+    }
+
+    async fn batch_get<T: DeserializeOwned>(&self, keys: Vec<Item>) -> Result<Vec<T>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError(e.to_string()))?,
+            );
+            let mut attempts = 0;
+            while let Some(request) = pending.take() {
+                attempts += 1;
+                if attempts > BATCH_ATTEMPTS {
+                    return Err(StoreError(
+                        "batch read still throttled after retries".into(),
+                    ));
+                }
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(store_error)?;
+                for item in output
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    found.push(from_item(item)?);
+                }
+                pending = output
+                    .unprocessed_keys
+                    .and_then(|mut unprocessed| unprocessed.remove(&self.table))
+                    .filter(|rest| !rest.keys.is_empty());
+                if pending.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempts.min(6)))
+                        .await;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn put<T: Serialize>(&self, key: Item, value: &T) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(key, value)?))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}

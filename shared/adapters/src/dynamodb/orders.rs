@@ -1,0 +1,241 @@
+//! The order port: the commit (its transaction is `commit`), lookups by number, a
+//! customer's history and a guest's orders (index `gsi1`), the guest claim, and the release of
+//! an unpaid order that expired (its stock and code redemptions given back in the same
+//! transaction).
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+
+use checkout_domain::cart::CartOwner;
+use checkout_domain::commit::CommitPlan;
+use checkout_domain::order::Order;
+use checkout_domain::order_number::OrderNumber;
+use checkout_domain::ports::{history_key, CommitError, OrderPage, OrderStore};
+use checkout_domain::values::{CartId, CustomerId, Email};
+use checkout_domain::StoreError;
+
+use super::codec::{encode, from_item, order_item};
+use super::expr::{
+    reason_is_condition, store_error, transaction, update, update_expression, Expr, Item,
+};
+use super::schema::{
+    customer_history, discount_key, email_key, guest_history, number_key, order_key, product_key,
+    serde_names, sweep_mark, HISTORY_INDEX, SWEEP_ORDERS,
+};
+use super::DynamoStore;
+
+#[async_trait]
+impl OrderStore for DynamoStore {
+    async fn commit(&self, plan: &CommitPlan) -> Result<(), CommitError> {
+        self.commit_plan(plan).await
+    }
+
+    async fn order(&self, number: &OrderNumber) -> Result<Option<Order>, StoreError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct NumberClaim {
+            cart_id: CartId,
+        }
+        let Some(claim) = self.get::<NumberClaim>(number_key(number)).await? else {
+            return Ok(None);
+        };
+        self.get(order_key(&claim.cart_id)).await
+    }
+
+    async fn customer_orders(
+        &self,
+        customer: &CustomerId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<OrderPage, StoreError> {
+        // One more than a page, to know whether another follows. DynamoDB may cut any Query
+        // page short (at 1 MB) with `LastEvaluatedKey`; the history goes on from there.
+        let wanted = limit + 1;
+        let mut orders = Vec::with_capacity(wanted);
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .index_name(HISTORY_INDEX)
+                .scan_index_forward(false)
+                .limit(self.page_limit(wanted - orders.len()))
+                .set_exclusive_start_key(start)
+                .expression_attribute_values(":pk", AttributeValue::S(customer_history(customer)));
+            query = match after {
+                Some(after) => query
+                    .key_condition_expression("gsi1pk = :pk AND gsi1sk < :after")
+                    .expression_attribute_values(":after", AttributeValue::S(after.to_string())),
+                None => query.key_condition_expression("gsi1pk = :pk"),
+            };
+            let output = query.send().await.map_err(store_error)?;
+            for item in output.items.unwrap_or_default() {
+                orders.push(from_item::<Order>(item)?);
+            }
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if orders.len() >= wanted || start.is_none() {
+                break;
+            }
+        }
+        let next = (orders.len() > limit).then(|| history_key(&orders[limit - 1]));
+        orders.truncate(limit);
+        Ok(OrderPage { orders, next })
+    }
+
+    async fn release_order(
+        &self,
+        cancelled: &Order,
+        expected_revision: u64,
+    ) -> Result<bool, StoreError> {
+        let mut items = Vec::new();
+        let mut e = Expr::default();
+        let (state, revision) = (e.name("state"), e.name("revision"));
+        let (open, cancelled_state, next, expected) = (
+            e.string(serde_names::ORDER_OPEN),
+            e.value(encode(&cancelled.state)?),
+            e.number(cancelled.revision),
+            e.number(expected_revision),
+        );
+        let mut sets = vec![
+            format!("{state} = {cancelled_state}"),
+            format!("{revision} = {next}"),
+        ];
+        let mut removes = Vec::new();
+        sweep_mark(
+            &mut e,
+            &mut sets,
+            &mut removes,
+            SWEEP_ORDERS,
+            cancelled.sweep_at(),
+        );
+        // Every order change bumps the revision: it is the change's event id and sequence.
+        items.push(update(
+            self.table(),
+            order_key(&cancelled.cart_id),
+            &update_expression(&sets, &removes),
+            &format!("{revision} = {expected} AND {state} = {open}"),
+            e,
+        )?);
+        let give_back =
+            |key: Item, field: &str, amount: i64| -> Result<TransactWriteItem, StoreError> {
+                let mut e = Expr::default();
+                let (f, pk) = (e.name(field), e.name("pk"));
+                let n = e.number(amount);
+                update(
+                    self.table(),
+                    key,
+                    &format!("SET {f} = {f} + {n}"),
+                    &format!("attribute_exists({pk})"),
+                    e,
+                )
+            };
+        for line in &cancelled.line_items {
+            items.push(give_back(
+                product_key(&line.sku),
+                "stock",
+                line.quantity.get() as i64,
+            )?);
+        }
+        for code in &cancelled.discount_codes {
+            items.push(give_back(discount_key(&code.code), "redemptions", -1)?);
+        }
+        let result = self
+            .client()
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match transaction(result)? {
+            Ok(_) => Ok(true),
+            // The order moved on (its first item's condition): someone else released or paid it.
+            Err(reasons) if reasons.first().is_some_and(reason_is_condition) => Ok(false),
+            Err(reasons) => Err(StoreError(format!(
+                "release cancelled: {:?}",
+                reasons.iter().map(|r| r.code.clone()).collect::<Vec<_>>()
+            ))),
+        }
+    }
+
+    async fn guest_orders(&self, email: &Email) -> Result<Vec<Order>, StoreError> {
+        let mut orders = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .index_name(HISTORY_INDEX)
+                .key_condition_expression("gsi1pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(guest_history(email)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in output.items.unwrap_or_default() {
+                orders.push(from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(orders);
+            }
+        }
+    }
+
+    async fn claim_guest_orders(
+        &self,
+        customer: &CustomerId,
+        email: &Email,
+        orders: &[Order],
+    ) -> Result<bool, StoreError> {
+        // Register the email first: it is the claim's one condition that can fail.
+        let registered = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(email_key(email)))
+            .update_expression("SET customerId = :id, isGuest = :no, email = :email")
+            .condition_expression("attribute_not_exists(customerId) OR customerId = :id")
+            .expression_attribute_values(":id", AttributeValue::S(customer.to_string()))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .expression_attribute_values(":email", AttributeValue::S(email.normalized()))
+            .send()
+            .await;
+        match registered {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(false)
+            }
+            Err(e) => return Err(store_error(e)),
+        }
+        // Each order moves to the customer's history; only while it is still a guest's.
+        for order in orders {
+            let mut claimed = order.clone();
+            claimed.owner = CartOwner::Customer {
+                customer_id: customer.clone(),
+            };
+            let result = self
+                .client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(order_item(&claimed)?))
+                .condition_expression("#owner.#kind = :guest")
+                .expression_attribute_names("#owner", "owner")
+                .expression_attribute_names("#kind", "kind")
+                .expression_attribute_values(":guest", AttributeValue::S(serde_names::GUEST.into()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,257 @@
+//! The table's layout: every key and index format, the derived attributes conditions compare
+//! against, the serde names conditions compare with, and `create_table`.
+//!
+//! | item            | pk               | sk        |
+//! |-----------------|------------------|-----------|
+//! | product         | `PRODUCT#<sku>`  | `PRODUCT` |
+//! | discount code   | `DISCOUNT#<code>`| `DISCOUNT`|
+//! | pricing config  | `CONFIG`         | `PRICING` |
+//! | cart            | `CART#<id>`      | `CART`    |
+//! | order           | `CART#<cart id>` | `ORDER`   |
+//! | order number    | `ORDERNUMBER#<n>`| `ORDERNUMBER` |
+//! | email registry  | `EMAIL#<email>`  | `CUSTOMER`|
+//! | idempotency key | `IDEMPOTENCY#<k>`| `IDEMPOTENCY` |
+//! | side effect done| `EFFECT#<consumer>#<event id>` | `EFFECT` |
+//! | payment interaction | `INTERACTION#<id>` | `INTERACTION` |
+//!
+//! An order lives in its cart's partition, so one Query reads a cart with its order (a replay
+//! costs one read) and `attribute_not_exists` on it means one order per cart. Index `gsi1`
+//! holds a customer's history (`CUSTOMER#<id>`, newest first) and guests' orders by email;
+//! `gsi2` holds the sweeper's queues by due time. `expiresAt` (a number) is the TTL.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+};
+use aws_sdk_dynamodb::Client;
+use time::OffsetDateTime;
+
+use checkout_domain::order_number::OrderNumber;
+use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
+use checkout_domain::StoreError;
+
+use super::expr::{store_error, Expr, Item};
+
+pub(crate) fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([
+        ("pk".to_string(), AttributeValue::S(pk)),
+        ("sk".to_string(), AttributeValue::S(sk.to_string())),
+    ])
+}
+
+/// The sort keys of a cart's partition: the cart, and its order once there is one.
+pub(crate) const SK_CART: &str = "CART";
+pub(crate) const SK_ORDER: &str = "ORDER";
+
+/// The partition of a cart and its order.
+pub(crate) fn cart_partition(id: &CartId) -> String {
+    format!("CART#{id}")
+}
+
+pub(crate) fn product_key(sku: &Sku) -> Item {
+    key(format!("PRODUCT#{sku}"), "PRODUCT")
+}
+
+pub(crate) fn discount_key(code: &DiscountCode) -> Item {
+    key(format!("DISCOUNT#{code}"), "DISCOUNT")
+}
+
+pub(crate) fn config_key() -> Item {
+    key("CONFIG".into(), "PRICING")
+}
+
+pub(crate) fn cart_key(id: &CartId) -> Item {
+    key(cart_partition(id), SK_CART)
+}
+
+pub(crate) fn number_key(number: &OrderNumber) -> Item {
+    key(format!("ORDERNUMBER#{number}"), "ORDERNUMBER")
+}
+
+pub(crate) fn order_key(cart: &CartId) -> Item {
+    key(cart_partition(cart), SK_ORDER)
+}
+
+pub(crate) fn email_key(email: &Email) -> Item {
+    key(format!("EMAIL#{}", email.normalized()), "CUSTOMER")
+}
+
+pub(crate) fn interaction_key(id: &str) -> Item {
+    key(format!("INTERACTION#{id}"), "INTERACTION")
+}
+
+pub(crate) fn idempotency_key(key_: &str) -> Item {
+    key(format!("IDEMPOTENCY#{key_}"), "IDEMPOTENCY")
+}
+
+pub(crate) fn effect_key(consumer: &str, event_id: &str) -> Item {
+    key(format!("EFFECT#{consumer}#{event_id}"), "EFFECT")
+}
+
+/// Index `gsi1`: order history, by owner, newest first.
+pub(crate) const HISTORY_INDEX: &str = "gsi1";
+/// Index `gsi2`: the sweeper's queues, by due time.
+pub(crate) const SWEEP_INDEX: &str = "gsi2";
+
+/// A customer's history partition in `gsi1`.
+pub(crate) fn customer_history(customer: &CustomerId) -> String {
+    format!("CUSTOMER#{customer}")
+}
+
+/// A guest email's orders partition in `gsi1`.
+pub(crate) fn guest_history(email: &Email) -> String {
+    format!("GUEST#{}", email.normalized())
+}
+
+/// Derived attributes conditions compare against: a discount's expiry as a number, and the
+/// shipping methods by id (the configuration keeps them as an ordered list).
+pub(crate) const VALID_UNTIL_EPOCH: &str = "validUntilEpoch";
+pub(crate) const SHIPPING_BY_ID: &str = "shippingById";
+
+/// The sweeper's two queues in `gsi2`: orders by `Order::sweep_at`, carts by
+/// `Cart::holding_since`.
+pub(crate) const SWEEP_ORDERS: &str = "SWEEP#ORDER";
+pub(crate) const SWEEP_CARTS: &str = "SWEEP#CART";
+
+/// A `gsi2` sort key: zero-padded unix seconds, so lexical order is time order.
+pub(crate) fn sweep_sort_key(at: OffsetDateTime) -> String {
+    format!("{:020}", at.unix_timestamp().max(0))
+}
+
+/// Adds the sweeper's mark (`gsi2pk`/`gsi2sk`) to an update: set when due at `at`,
+/// removed otherwise.
+pub(crate) fn sweep_mark(
+    e: &mut Expr,
+    sets: &mut Vec<String>,
+    removes: &mut Vec<String>,
+    queue: &str,
+    at: Option<OffsetDateTime>,
+) {
+    let (pk, sk) = (e.name("gsi2pk"), e.name("gsi2sk"));
+    match at {
+        Some(at) => {
+            let (queue, key) = (e.string(queue), e.string(sweep_sort_key(at)));
+            sets.push(format!("{pk} = {queue}"));
+            sets.push(format!("{sk} = {key}"));
+        }
+        None => {
+            removes.push(pk);
+            removes.push(sk);
+        }
+    }
+}
+
+/// The serde names conditions compare with, spelled once (the test below proves each is
+/// what serde writes for its value).
+pub(crate) mod serde_names {
+    /// `CartState::Active`.
+    pub const CART_ACTIVE: &str = "Active";
+    /// `CartState::Ordered`.
+    pub const CART_ORDERED: &str = "Ordered";
+    /// `OrderState::Open`.
+    pub const ORDER_OPEN: &str = "Open";
+    /// `RecordState::InFlight`, the idempotency record's `state` tag.
+    pub const IN_FLIGHT: &str = "inFlight";
+    /// `CartOwner::Guest`, the owner's `kind` tag.
+    pub const GUEST: &str = "guest";
+}
+
+/// Creates the table as `template.yaml` declares it (keys, indexes, stream). For tests and
+/// the local server; deployments create it through CloudFormation.
+pub(crate) async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("name and type are set")
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("name and type are set")
+    };
+    let index = |name: &str, pk: &str, sk: &str| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(pk, KeyType::Hash))
+            .key_schema(key(sk, KeyType::Range))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .expect("index is complete")
+    };
+    let result = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(vec![
+            attribute("pk"),
+            attribute("sk"),
+            attribute("gsi1pk"),
+            attribute("gsi1sk"),
+            attribute("gsi2pk"),
+            attribute("gsi2sk"),
+        ]))
+        .set_key_schema(Some(vec![
+            key("pk", KeyType::Hash),
+            key("sk", KeyType::Range),
+        ]))
+        .global_secondary_indexes(index(HISTORY_INDEX, "gsi1pk", "gsi1sk"))
+        .global_secondary_indexes(index(SWEEP_INDEX, "gsi2pk", "gsi2sk"))
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .expect("stream spec is complete"),
+        )
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serde_names::*;
+    use checkout_domain::cart::{CartOwner, CartState};
+    use checkout_domain::idempotency::RecordState;
+    use checkout_domain::order::OrderState;
+    use checkout_domain::values::SessionToken;
+    use serde_json::{json, Value};
+
+    fn serde_form(value: impl serde::Serialize) -> Value {
+        serde_json::to_value(value).expect("serializes")
+    }
+
+    #[test]
+    fn every_literal_in_a_condition_is_what_serde_writes() {
+        assert_eq!(serde_form(CartState::Active), json!(CART_ACTIVE));
+        assert_eq!(serde_form(CartState::Ordered), json!(CART_ORDERED));
+        assert_eq!(serde_form(OrderState::Open), json!(ORDER_OPEN));
+        let in_flight = RecordState::InFlight {
+            locked_until: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        assert_eq!(serde_form(in_flight)["state"], json!(IN_FLIGHT));
+        let guest = CartOwner::Guest {
+            session_hash: SessionToken::generate().hash(),
+        };
+        assert_eq!(serde_form(guest)["kind"], json!(GUEST));
+    }
+}

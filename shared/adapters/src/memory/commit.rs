@@ -1,0 +1,104 @@
+//! The commit's conditions, checked as the DynamoDB transaction checks them.
+
+use checkout_domain::cart::CartState;
+use checkout_domain::catalog::PricingConfig;
+use checkout_domain::commit::{CommitPlan, Rejection};
+use checkout_domain::error::StockShortage;
+use checkout_domain::idempotency::RecordState;
+
+use super::State;
+
+impl State {
+    /// Every condition of `plan`, checked as the DynamoDB transaction checks them.
+    pub(super) fn rejections(&self, plan: &CommitPlan) -> Vec<Rejection> {
+        let mut rejections = Vec::new();
+        let order = &plan.order;
+        let cart = self.carts.get(&order.cart_id);
+        if !cart.is_some_and(|c| {
+            c.version == plan.expected_cart_version
+                && c.payment_revision == plan.expected_payment_revision
+                && c.state == CartState::Active
+        }) || self.orders.contains_key(&order.cart_id)
+        {
+            rejections.push(Rejection::Cart {
+                current: cart.cloned().map(Box::new),
+                order: self.orders.get(&order.cart_id).cloned().map(Box::new),
+            });
+        }
+        if self.order_numbers.contains_key(&order.order_number) {
+            rejections.push(Rejection::OrderNumberTaken);
+        }
+        let mut shortages = Vec::new();
+        for r in &plan.reservations {
+            match self.products.get(&r.sku) {
+                Some(p) if p.stock < r.quantity => shortages.push(StockShortage {
+                    sku: r.sku.to_string(),
+                    name: p.name.to_string(),
+                    requested: r.quantity,
+                    available: p.stock,
+                }),
+                Some(p)
+                    if p.price(r.unit_price.currency()) == Some(r.unit_price)
+                        && p.tax_category == r.tax_category => {}
+                _ => rejections.push(Rejection::ProductChanged(r.sku.clone())),
+            }
+        }
+        if !shortages.is_empty() {
+            rejections.push(Rejection::OutOfStock(shortages));
+        }
+        for terms in &plan.redemptions {
+            let usable = self.discounts.get(&terms.code).is_some_and(|d| {
+                d.kind == terms.kind
+                    && d.min_order_value == terms.min_order_value
+                    && d.max_redemptions == terms.max_redemptions
+                    && d.valid_until == terms.valid_until
+                    && d.valid_until.is_none_or(|until| plan.now <= until)
+                    && d.has_redemptions_left()
+            });
+            if !usable {
+                rejections.push(Rejection::DiscountUnavailable(terms.code.to_string()));
+            }
+        }
+        if !pricing_holds(&self.config, plan) {
+            rejections.push(Rejection::PricingChanged);
+        }
+        if let Some(email) = &plan.guest_email {
+            if self
+                .customers
+                .get(&email.normalized())
+                .is_some_and(Option::is_some)
+            {
+                rejections.push(Rejection::EmailRegistered);
+            }
+        }
+        if let Some(record) = &plan.idempotency {
+            let held = self.idempotency.get(&record.key).is_some_and(|r| {
+                r.fingerprint == record.fingerprint
+                    && matches!(r.state, RecordState::InFlight { .. })
+            });
+            if !held {
+                rejections.push(Rejection::IdempotencyLost);
+            }
+        }
+        rejections
+    }
+}
+
+fn pricing_holds(config: &PricingConfig, plan: &CommitPlan) -> bool {
+    let p = &plan.pricing;
+    let currency = p.shipping_price.currency();
+    let rates = p
+        .tax_rates
+        .iter()
+        .all(|(category, rate)| config.tax_rate(&p.country, category) == Some(*rate));
+    let shipping = config.shipping_method(&p.shipping_method).is_some_and(|m| {
+        m.countries.contains(&p.country)
+            && m.prices.get(&currency) == Some(&p.shipping_price.cent_amount)
+            && m.free_above.get(&currency) == p.shipping_free_above.map(|f| f.cent_amount).as_ref()
+    });
+    let minimum = config
+        .min_order_value
+        .get(&currency)
+        .is_none_or(|&min| p.goods_value.cent_amount >= min);
+    rates && shipping && minimum
+}

@@ -1,0 +1,54 @@
+//! The idempotency port, in memory.
+
+use async_trait::async_trait;
+
+use time::OffsetDateTime;
+
+use checkout_domain::idempotency::{IdempotencyRecord, RecordState};
+use checkout_domain::ports::IdempotencyStore;
+use checkout_domain::StoreError;
+
+use super::MemoryStore;
+
+pub(super) fn is_live(record: &IdempotencyRecord, now: OffsetDateTime) -> bool {
+    record.expires_at > now.unix_timestamp()
+        && match record.state {
+            RecordState::InFlight { locked_until } => locked_until > now,
+            RecordState::Done { .. } => true,
+        }
+}
+
+#[async_trait]
+impl IdempotencyStore for MemoryStore {
+    async fn claim_idempotency(
+        &self,
+        record: &IdempotencyRecord,
+        now: OffsetDateTime,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let mut state = self.lock();
+        match state.idempotency.get(&record.key) {
+            Some(existing) if is_live(existing, now) => Ok(Some(existing.clone())),
+            _ => {
+                state.idempotency.insert(record.key.clone(), record.clone());
+                Ok(None)
+            }
+        }
+    }
+
+    async fn complete_idempotency(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        self.lock()
+            .idempotency
+            .insert(record.key.clone(), record.clone());
+        Ok(())
+    }
+
+    async fn release_idempotency(&self, key: &str, fingerprint: &str) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if state.idempotency.get(key).is_some_and(|r| {
+            r.fingerprint == fingerprint && matches!(r.state, RecordState::InFlight { .. })
+        }) {
+            state.idempotency.remove(key);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,94 @@
+//! The embedded store: the same semantics as the DynamoDB adapter, in process. Each call holds
+//! one lock for its whole check-and-write, which is what a DynamoDB condition guarantees.
+//!
+//! Like the DynamoDB table's stream, the store has a change feed: every order write sends
+//! the order before and after to [`MemoryStore::changes`] subscribers, from inside the lock,
+//! so they see changes in commit order.
+//!
+//! Its files mirror the DynamoDB adapter's: one per port ([`catalog`], [`carts`], [`commit`]
+//! and [`orders`], [`payments`], [`idempotency`], [`effects`], [`sweep`]).
+
+mod carts;
+mod catalog;
+mod commit;
+mod effects;
+mod idempotency;
+mod orders;
+mod payments;
+mod sweep;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+
+use checkout_domain::cart::Cart;
+use checkout_domain::catalog::{DiscountDefinition, PricingConfig, Product};
+use checkout_domain::idempotency::IdempotencyRecord;
+use checkout_domain::order::Order;
+use checkout_domain::order_number::OrderNumber;
+use checkout_domain::values::{CartId, CustomerId, DiscountCode, Sku};
+
+#[derive(Default)]
+struct State {
+    products: HashMap<Sku, Product>,
+    discounts: HashMap<DiscountCode, DiscountDefinition>,
+    config: PricingConfig,
+    carts: HashMap<CartId, Cart>,
+    /// Orders by cart: one per cart, as in DynamoDB.
+    orders: HashMap<CartId, Order>,
+    order_numbers: HashMap<OrderNumber, CartId>,
+    idempotency: HashMap<String, IdempotencyRecord>,
+    /// Customer records by normalized email: `Some(id)` once registered, `None` for guests
+    /// only. Guests may not check out with a registered email.
+    customers: HashMap<String, Option<CustomerId>>,
+    /// Side effects by `(consumer, event id)`: `Some(lease end)` while being performed,
+    /// `None` once done.
+    effects: HashMap<(String, String), Option<OffsetDateTime>>,
+    /// Every payment interaction id ever recorded: unique across all transactions.
+    interactions: std::collections::HashSet<String>,
+}
+
+/// One order write: the order before (`None` when it was created) and after.
+pub type OrderChange = (Option<Order>, Option<Order>);
+
+/// Changes a slow subscriber may fall behind by before it misses some (it is told).
+const FEED_CAPACITY: usize = 4096;
+
+pub struct MemoryStore {
+    state: Mutex<State>,
+    feed: tokio::sync::broadcast::Sender<OrderChange>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            state: Mutex::default(),
+            feed: tokio::sync::broadcast::channel(FEED_CAPACITY).0,
+        }
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every order write from now on, in commit order: the embedded store's stream.
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<OrderChange> {
+        self.feed.subscribe()
+    }
+
+    /// Publishes a change; called with the lock held so the feed's order is commit order.
+    fn publish(&self, old: Option<Order>, new: Option<Order>) {
+        // No subscriber is fine: nobody is listening (the feed is not durable).
+        let _ = self.feed.send((old, new));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave half a write: every write is one insert.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -1,0 +1,161 @@
+//! The order port, in memory: the commit (its conditions in `commit`), lookups, history, guest claims, release.
+
+use async_trait::async_trait;
+
+use checkout_domain::cart::CartOwner;
+use checkout_domain::cart::CartState;
+use checkout_domain::commit::CommitPlan;
+use checkout_domain::order::{Order, OrderState};
+use checkout_domain::order_number::OrderNumber;
+use checkout_domain::ports::{history_key, CommitError, OrderPage, OrderStore};
+use checkout_domain::values::{CustomerId, Email};
+use checkout_domain::StoreError;
+
+use super::MemoryStore;
+
+#[async_trait]
+impl OrderStore for MemoryStore {
+    async fn commit(&self, plan: &CommitPlan) -> Result<(), CommitError> {
+        let mut state = self.lock();
+        let rejections = state.rejections(plan);
+        if !rejections.is_empty() {
+            return Err(CommitError::Rejected(rejections));
+        }
+        let order = &plan.order;
+        for r in &plan.reservations {
+            if let Some(product) = state.products.get_mut(&r.sku) {
+                product.stock -= r.quantity;
+            }
+        }
+        for terms in &plan.redemptions {
+            if let Some(discount) = state.discounts.get_mut(&terms.code) {
+                discount.redemptions += 1;
+            }
+        }
+        if let Some(cart) = state.carts.get_mut(&order.cart_id) {
+            cart.state = CartState::Ordered;
+            cart.order_number = Some(order.order_number.to_string());
+            cart.version += 1;
+            cart.updated_at = plan.now;
+        }
+        state
+            .order_numbers
+            .insert(order.order_number.clone(), order.cart_id.clone());
+        state.orders.insert(order.cart_id.clone(), order.clone());
+        if let Some(record) = &plan.idempotency {
+            state.idempotency.insert(record.key.clone(), record.clone());
+        }
+        self.publish(None, Some(order.clone()));
+        Ok(())
+    }
+
+    async fn order(&self, number: &OrderNumber) -> Result<Option<Order>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .order_numbers
+            .get(number)
+            .and_then(|cart| state.orders.get(cart))
+            .cloned())
+    }
+
+    async fn customer_orders(
+        &self,
+        customer: &CustomerId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<OrderPage, StoreError> {
+        let state = self.lock();
+        let mut orders: Vec<(String, &Order)> = state
+            .orders
+            .values()
+            .filter(|o| matches!(&o.owner, checkout_domain::cart::CartOwner::Customer { customer_id } if customer_id == customer))
+            .map(|o| (history_key(o), o))
+            .filter(|(key, _)| after.is_none_or(|after| key.as_str() < after))
+            .collect();
+        orders.sort_by(|a, b| b.0.cmp(&a.0));
+        let next = (orders.len() > limit).then(|| orders[limit - 1].0.clone());
+        Ok(OrderPage {
+            orders: orders
+                .into_iter()
+                .take(limit)
+                .map(|(_, o)| o.clone())
+                .collect(),
+            next,
+        })
+    }
+
+    async fn release_order(
+        &self,
+        cancelled: &Order,
+        expected_revision: u64,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let still_open = state
+            .orders
+            .get(&cancelled.cart_id)
+            .is_some_and(|o| o.revision == expected_revision && o.state == OrderState::Open);
+        if !still_open {
+            return Ok(false);
+        }
+        for line in &cancelled.line_items {
+            if let Some(product) = state.products.get_mut(&line.sku) {
+                product.stock += line.quantity.get();
+            }
+        }
+        for code in &cancelled.discount_codes {
+            if let Some(discount) = state.discounts.get_mut(&code.code) {
+                discount.redemptions = discount.redemptions.saturating_sub(1);
+            }
+        }
+        if let Some(stored) = state.orders.get_mut(&cancelled.cart_id) {
+            let before = stored.clone();
+            stored.state = cancelled.state;
+            stored.revision = cancelled.revision;
+            let after = stored.clone();
+            self.publish(Some(before), Some(after));
+        }
+        Ok(true)
+    }
+
+    async fn guest_orders(&self, email: &Email) -> Result<Vec<Order>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .orders
+            .values()
+            .filter(|o| {
+                o.is_guest()
+                    && o.customer_email.as_ref().map(Email::normalized) == Some(email.normalized())
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn claim_guest_orders(
+        &self,
+        customer: &CustomerId,
+        email: &Email,
+        orders: &[Order],
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        match state.customers.get(&email.normalized()) {
+            Some(Some(owner)) if owner != customer => return Ok(false),
+            _ => {}
+        }
+        state
+            .customers
+            .insert(email.normalized(), Some(customer.clone()));
+        for order in orders {
+            if let Some(stored) = state.orders.get_mut(&order.cart_id) {
+                if stored.is_guest() {
+                    let before = stored.clone();
+                    stored.owner = CartOwner::Customer {
+                        customer_id: customer.clone(),
+                    };
+                    let after = stored.clone();
+                    self.publish(Some(before), Some(after));
+                }
+            }
+        }
+        Ok(true)
+    }
+}
