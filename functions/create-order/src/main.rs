@@ -1,5 +1,5 @@
 //! Lambda: `POST /orders`. The commit itself is `checkout_domain::commit`; its DynamoDB
-//! transaction is `checkout_adapters::dynamodb_commit`. This only wires them to API Gateway.
+//! transaction is `checkout_adapters::dynamodb` (`commit.rs`). This only wires them to API Gateway.
 
 use std::sync::Arc;
 

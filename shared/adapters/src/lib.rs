@@ -7,7 +7,8 @@ pub mod memory;
 pub mod psp_simulator;
 pub mod ses;
 pub mod sqs;
-pub mod stripe;
+/// Stripe lives in its own crate (`checkout-stripe`); this path keeps wiring short.
+pub use checkout_stripe as stripe;
 
 pub use dynamodb::DynamoStore;
 

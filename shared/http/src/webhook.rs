@@ -13,11 +13,11 @@ use std::sync::Arc;
 use crate::identity::Deadline;
 use crate::json::Json;
 use crate::problem::ApiError;
-use checkout_adapters::stripe::{self, Interpretation};
 use checkout_domain::idempotency::{self, Begin, StoredResponse};
 use checkout_domain::payments::EventEffect;
 use checkout_domain::service::Storefront;
 use checkout_domain::Error;
+use checkout_stripe::{self as stripe, Interpretation};
 
 /// Webhook bodies may be larger than API requests (Stripe objects are verbose).
 pub const WEBHOOK_BODY_LIMIT: usize = 256 * 1024;

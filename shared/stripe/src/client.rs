@@ -1,0 +1,215 @@
+//! Stripe's REST calls behind the `PaymentProvider` port.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+use checkout_domain::money::Money;
+use checkout_domain::payment::TransactionState;
+use checkout_domain::psp::{Intent, IntentRequest, PaymentProvider, PspError, Reversal};
+use checkout_domain::values::CartId;
+
+/// Stripe's REST API over reqwest (rustls). Every mutating call sends an `Idempotency-Key`.
+#[derive(Clone)]
+pub struct StripeClient {
+    http: reqwest::Client,
+    base_url: String,
+    secret_key: String,
+}
+
+#[derive(Deserialize)]
+struct IntentResponse {
+    id: String,
+    client_secret: Option<String>,
+    #[serde(default)]
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct RefundResponse {
+    id: String,
+    status: String,
+}
+
+impl StripeClient {
+    /// `base_url` is `https://api.stripe.com` in production; tests point it at a fake.
+    pub fn new(base_url: impl Into<String>, secret_key: impl Into<String>) -> Self {
+        StripeClient {
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .expect("a TLS backend is compiled in"),
+            base_url: base_url.into().trim_end_matches('/').to_string(),
+            secret_key: secret_key.into(),
+        }
+    }
+
+    async fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        form: &[(&str, String)],
+        idempotency_key: &str,
+    ) -> Result<T, PspError> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .bearer_auth(&self.secret_key)
+            .header("Idempotency-Key", idempotency_key)
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| PspError(format!("POST {path}: {e}")))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(PspError(format!("POST {path}: {status}: {body}")));
+        }
+        response
+            .json()
+            .await
+            .map_err(|e| PspError(format!("POST {path}: {e}")))
+    }
+}
+
+#[async_trait]
+impl PaymentProvider for StripeClient {
+    fn name(&self) -> &'static str {
+        "stripe"
+    }
+
+    async fn create_intent(&self, request: &IntentRequest) -> Result<Intent, PspError> {
+        let form = vec![
+            ("amount", request.amount.cent_amount.to_string()),
+            (
+                "currency",
+                request.amount.currency().code().to_ascii_lowercase(),
+            ),
+            ("automatic_payment_methods[enabled]", "true".to_string()),
+            ("metadata[cartId]", request.cart_id.to_string()),
+            ("metadata[cartVersion]", request.cart_version.to_string()),
+            (
+                "metadata[customerId]",
+                request
+                    .customer_id
+                    .as_ref()
+                    .map_or("guest".to_string(), |c| c.to_string()),
+            ),
+        ];
+        let intent: IntentResponse = self
+            .post("/v1/payment_intents", &form, &request.idempotency_key)
+            .await?;
+        Ok(Intent {
+            client_secret: intent.client_secret.unwrap_or_default(),
+            reference: intent.id,
+        })
+    }
+
+    async fn retrieve(&self, reference: &str) -> Result<Option<CartId>, PspError> {
+        #[derive(Deserialize)]
+        struct Metadata {
+            #[serde(default)]
+            metadata: HashMap<String, String>,
+        }
+        let path = format!("/v1/payment_intents/{reference}");
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .bearer_auth(&self.secret_key)
+            .send()
+            .await
+            .map_err(|e| PspError(format!("GET {path}: {e}")))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(PspError(format!("GET {path}: {status}")));
+        }
+        let intent: Metadata = response
+            .json()
+            .await
+            .map_err(|e| PspError(format!("GET {path}: {e}")))?;
+        Ok(intent
+            .metadata
+            .get("cartId")
+            .and_then(|id| CartId::parse(id).ok()))
+    }
+
+    async fn cancel(&self, reference: &str, idempotency_key: &str) -> Result<Reversal, PspError> {
+        let intent: IntentResponse = self
+            .post(
+                &format!("/v1/payment_intents/{reference}/cancel"),
+                &[],
+                idempotency_key,
+            )
+            .await?;
+        // Cancelling answers with the intent; only `canceled` means the hold is released.
+        Ok(Reversal {
+            state: cancel_state(&intent.status)?,
+            interaction_id: intent.id,
+        })
+    }
+
+    async fn refund(
+        &self,
+        reference: &str,
+        amount: Money,
+        idempotency_key: &str,
+    ) -> Result<Reversal, PspError> {
+        let form = [
+            ("payment_intent", reference.to_string()),
+            ("amount", amount.cent_amount.to_string()),
+        ];
+        let refund: RefundResponse = self.post("/v1/refunds", &form, idempotency_key).await?;
+        Ok(Reversal {
+            state: refund_state(&refund.status)?,
+            interaction_id: refund.id,
+        })
+    }
+}
+
+/// A refund's status in the domain's words, exactly as Stripe documents them
+/// (`succeeded`, `pending`, `requires_action`, `failed`, `canceled`): only `succeeded` gives
+/// the money back; a status we do not know is an error, never taken for success.
+fn refund_state(status: &str) -> Result<TransactionState, PspError> {
+    match status {
+        "succeeded" => Ok(TransactionState::Success),
+        "pending" | "requires_action" => Ok(TransactionState::Pending),
+        "failed" | "canceled" => Ok(TransactionState::Failure),
+        other => Err(PspError(format!("unknown refund status {other:?}"))),
+    }
+}
+
+/// A cancelled intent releases its authorization only once its status is `canceled`.
+fn cancel_state(status: &str) -> Result<TransactionState, PspError> {
+    match status {
+        "canceled" => Ok(TransactionState::Success),
+        other => Err(PspError(format!(
+            "payment intent not cancelled: status {other:?}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refund_statuses_map_exactly() {
+        use TransactionState::*;
+        for (status, state) in [
+            ("succeeded", Success),
+            ("pending", Pending),
+            ("requires_action", Pending),
+            ("failed", Failure),
+            ("canceled", Failure),
+        ] {
+            assert_eq!(refund_state(status).unwrap(), state, "{status}");
+        }
+        // Anything else is not taken for a success.
+        assert!(refund_state("").is_err());
+        assert!(refund_state("processing").is_err());
+        assert_eq!(cancel_state("canceled").unwrap(), Success);
+        assert!(cancel_state("requires_capture").is_err());
+    }
+}
