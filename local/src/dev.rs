@@ -13,8 +13,8 @@ use checkout_domain::service::Storefront;
 use checkout_domain::Error;
 use checkout_http::identity::Deadline;
 use checkout_http::json::Json;
+use checkout_http::problem::HttpError;
 use checkout_http::webhook::{self, WebhookSecrets};
-use checkout_http::ApiError;
 
 #[derive(Clone)]
 struct Dev {
@@ -39,7 +39,7 @@ async fn settle(
     State(dev): State<Dev>,
     Deadline(deadline): Deadline,
     Path((reference, outcome)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let succeeded = match outcome.as_str() {
         "succeed" => true,
         "fail" => false,

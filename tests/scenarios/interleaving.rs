@@ -514,7 +514,7 @@ impl World {
                 self.app.advance(time::Duration::minutes(minutes));
                 let label = match housekeeping(&self.app).await {
                     Ok(_) => "ok".to_string(),
-                    Err(e) => format!("error {}", e.problem().code),
+                    Err(e) => format!("error {}", checkout_http::problem::problem(&e).code),
                 };
                 self.note("expire", &label);
             }
@@ -962,7 +962,10 @@ impl World {
         self.app.advance(SETTLE_ADVANCE);
         for _ in 0..2 {
             if let Err(e) = housekeeping(&self.app).await {
-                self.note("settle housekeeping", e.problem().code);
+                self.note(
+                    "settle housekeeping",
+                    checkout_http::problem::problem(&e).code,
+                );
             }
         }
         unacked

@@ -22,5 +22,5 @@ pub mod service;
 pub mod sweeper;
 pub mod values;
 
-pub use error::{Error, FieldError, Problem, StoreError};
+pub use error::{Error, FieldError, StoreError};
 pub use money::{Currency, Money};

@@ -335,12 +335,12 @@ impl Storefront {
                 answer.order_number.unwrap_or_default(),
             )),
             Err(refusal) if refusal.changes_the_total() => {
-                tracing::info!(cart = %cart_id, code = refusal.problem().code, "paid cart cannot be ordered; giving the money back");
+                tracing::info!(cart = %cart_id, %refusal, "paid cart cannot be ordered; giving the money back");
                 self.give_back_cart(&cart_id, &refusal.to_string()).await?;
                 Ok(EventEffect::Reversed)
             }
-            Err(refusal) if refusal.problem().status < 500 => {
-                tracing::info!(cart = %cart_id, code = refusal.problem().code, "paid cart not committed");
+            Err(refusal) if !refusal.is_unavailable() => {
+                tracing::info!(cart = %cart_id, %refusal, "paid cart not committed");
                 Ok(otherwise)
             }
             Err(e) => Err(e),

@@ -8,7 +8,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::problem::ApiError;
+use crate::problem::{HttpError, Transport};
 use checkout_domain::Error;
 
 /// The largest request body accepted.
@@ -18,29 +18,29 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct Json<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
-    type Rejection = ApiError;
+    type Rejection = HttpError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let too_large = ApiError(Error::PayloadTooLarge { limit: BODY_LIMIT });
+        let too_large = || Transport::PayloadTooLarge { limit: BODY_LIMIT }.into();
         let declared = request
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|len| len > BODY_LIMIT) {
-            return Err(too_large);
+            return Err(too_large());
         }
         let bytes = match Limited::new(request.into_body(), BODY_LIMIT)
             .collect()
             .await
         {
             Ok(collected) => collected.to_bytes(),
-            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large),
+            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
             Err(_) => return Err(Error::invalid("", "the request body could not be read").into()),
         };
         checkout_domain::input::from_slice(&bytes)
             .map(Json)
-            .map_err(ApiError)
+            .map_err(HttpError::from)
     }
 }
 

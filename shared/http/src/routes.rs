@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::identity::{Deadline, Identity};
 use crate::json::Json;
-use crate::problem::ApiError;
+use crate::problem::{ApiError, Transport};
 use checkout_domain::cart::{Cart, CartOwner, CreateCartInput, UpdateCartInput};
 use checkout_domain::catalog::{DiscountInput, PricingConfigInput, ProductInput};
 use checkout_domain::commit::CreateOrderInput;
@@ -58,8 +58,8 @@ pub fn all(storefront: Storefront, secrets: crate::webhook::WebhookSecrets) -> R
 /// Wraps a router so that unknown paths and methods answer with problem+json too.
 pub fn with_problem_fallbacks(router: Router) -> Router {
     router
-        .fallback(|| async { ApiError(Error::RouteNotFound) })
-        .method_not_allowed_fallback(|| async { ApiError(Error::MethodNotAllowed) })
+        .fallback(|| async { Transport::RouteNotFound })
+        .method_not_allowed_fallback(|| async { Transport::MethodNotAllowed })
 }
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";

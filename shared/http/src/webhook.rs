@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::identity::Deadline;
 use crate::json::Json;
-use crate::problem::ApiError;
+use crate::problem::{HttpError, Transport};
 use checkout_domain::idempotency::{self, Begin, StoredResponse};
 use checkout_domain::payments::EventEffect;
 use checkout_domain::service::Storefront;
@@ -59,7 +59,7 @@ async fn stripe_webhook(
     Deadline(deadline): Deadline,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, HttpError> {
     let signature = headers
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
@@ -81,9 +81,9 @@ pub async fn receive(
     signature: Option<&str>,
     body: &[u8],
     deadline: time::OffsetDateTime,
-) -> Result<Value, ApiError> {
+) -> Result<Value, HttpError> {
     if body.len() > WEBHOOK_BODY_LIMIT {
-        return Err(Error::PayloadTooLarge {
+        return Err(Transport::PayloadTooLarge {
             limit: WEBHOOK_BODY_LIMIT,
         }
         .into());
@@ -96,7 +96,7 @@ pub async fn receive(
         now.unix_timestamp(),
         Some(stripe::TOLERANCE_SECONDS),
     )
-    .map_err(|e| Error::InvalidSignature(e.to_string()))?;
+    .map_err(|e| Transport::InvalidSignature(e.to_string()))?;
     let event: stripe::Event = checkout_domain::input::from_slice(body)?;
     let key = format!("webhook#stripe#{}", event.id);
     let fingerprint = idempotency::fingerprint("stripe event", &event.id);
