@@ -116,6 +116,18 @@ enum Decision {
 }
 
 impl FaultyStore {
+    /// An app (catalog seeded) whose store is wrapped in a `FaultyStore`, and the wrapper.
+    pub async fn app(backend: crate::Backend) -> (crate::App, Arc<FaultyStore>) {
+        let mut faults = None;
+        let app = crate::App::start_with_store(backend, |store| {
+            let wrapped = Arc::new(FaultyStore::new(store));
+            faults = Some(wrapped.clone());
+            wrapped
+        })
+        .await;
+        (app, faults.expect("the store was wrapped"))
+    }
+
     /// A wrapper that fails nothing until told to.
     pub fn new(inner: Arc<dyn Store>) -> Self {
         FaultyStore {
