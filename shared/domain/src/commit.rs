@@ -225,7 +225,10 @@ impl Storefront {
             let payment_state = check_preconditions(&cart, action)?;
             attempts += 1;
             let now = self.now();
-            let expires_at = (action == CommitAction::SaveOrder).then(|| now + SAVED_ORDER_HOLD);
+            // A saved order its payments already cover holds nothing: it is paid.
+            let expires_at = (action == CommitAction::SaveOrder
+                && payment_state != PaymentState::Paid)
+                .then(|| now + SAVED_ORDER_HOLD);
             let mut order = Order::from_cart(
                 &cart,
                 number.clone(),

@@ -119,11 +119,13 @@ impl Order {
         }
     }
 
-    /// A saved order still waiting for (the rest of) its payment.
+    /// A saved order still waiting for (the rest of) its payment, within its hold. Once paid
+    /// its hold is over for good: a later refund does not make it payable again.
     pub fn awaiting_payment(&self) -> bool {
         self.action == CommitAction::SaveOrder
             && self.state == OrderState::Open
             && self.payment_state != PaymentState::Paid
+            && self.expires_at.is_some()
     }
 
     /// When the sweeper must look at this order: a saved order when its hold ends unpaid, a
