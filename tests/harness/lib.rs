@@ -4,6 +4,7 @@
 //! DynamoDB tests need `CHECKOUT_TEST_DYNAMODB_ENDPOINT`, which `scripts/test.sh` sets after
 //! starting DynamoDB Local; each test gets its own table, so tests run in parallel.
 
+pub mod identity;
 pub mod outbox;
 
 use std::sync::{Arc, Mutex};
@@ -42,6 +43,11 @@ const DEV_SECRET: &str = "test-secret";
 /// The webhook endpoint's secrets: the current one, and the previous one during a rotation.
 pub const WEBHOOK_SECRET: &str = "whsec_test_current";
 pub const WEBHOOK_SECRET_OLD: &str = "whsec_test_previous";
+
+/// The webhook endpoint's secrets, as a rotation configures them: `current,previous`.
+pub fn webhook_secrets() -> WebhookSecrets {
+    WebhookSecrets::parse(&format!("{WEBHOOK_SECRET},{WEBHOOK_SECRET_OLD}"))
+}
 
 /// Which store a backend runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,8 +188,7 @@ impl App {
         let tokens = DevTokens::new(DEV_SECRET);
         let psp = Arc::new(PspSimulator::new());
         let storefront = storefront.with_psp(psp.clone());
-        let secrets = WebhookSecrets::parse(&format!("{WEBHOOK_SECRET},{WEBHOOK_SECRET_OLD}"));
-        let router = routes::all(storefront.clone(), secrets)
+        let router = routes::all(storefront.clone(), webhook_secrets())
             .layer(from_fn_with_state(tokens.clone(), DevTokens::middleware));
         App {
             router,
@@ -196,6 +201,15 @@ impl App {
             memory,
             psp,
         }
+    }
+
+    /// This backend as the Lambda functions serve it: a bearer token is verified against the
+    /// identity provider's keys (`jwks`), as on the routes without API Gateway's authorizer.
+    pub fn behind_api_gateway(mut self, jwks: checkout_http::jwks::Jwks) -> App {
+        self.router = routes::all(self.storefront.clone(), webhook_secrets()).layer(
+            from_fn_with_state(Some(jwks), checkout_http::identity::from_lambda_context),
+        );
+        self
     }
 
     /// Moves this backend's clock forward.

@@ -1,7 +1,8 @@
 //! Lambda (SQS, with `ReportBatchItemFailures`): one order-created subscriber, chosen by
 //! `CONSUMER`. `email`: the confirmation through SES v2 from `MAIL_FROM`, with a claim link to
 //! `CLAIM_URL` for guests. `erp`: the order to
-//! `ERP_ENDPOINT`, signed with `ERP_SECRET` (`ERP_TIMEOUT_MS`, default 5000). Both record
+//! `ERP_ENDPOINT`, signed with the key in the Secrets Manager secret `ERP_SECRET_ARN`
+//! (`ERP_TIMEOUT_MS`, default 5000). Both record
 //! their effects in `TABLE_NAME` and send refused messages to `DLQ_URL`. The logic is
 //! `checkout_outbox::subscriber`.
 
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use checkout_adapters::{required_env, DynamoStore, HttpErp, SesMailer, SqsQueue};
+use checkout_adapters::{required_env, DynamoStore, HttpErp, SecretStore, SesMailer, SqsQueue};
 use checkout_outbox::{EmailConfirmation, ErpSync, SideEffect, Subscriber};
 use lambda_runtime::{service_fn, LambdaEvent};
 
@@ -34,7 +35,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 .unwrap_or(5000);
             let erp = HttpErp::new(
                 required_env("ERP_ENDPOINT")?,
-                required_env("ERP_SECRET")?,
+                SecretStore::from_config(&config)
+                    .read_env("ERP_SECRET_ARN")
+                    .await?,
                 Duration::from_millis(timeout),
             )?;
             Arc::new(ErpSync { erp: Arc::new(erp) })

@@ -1,11 +1,12 @@
 //! Adapters behind the domain's ports: stores (DynamoDB, embedded), queues (SQS), mail (SES
-//! v2) and the ERP (HTTP).
+//! v2), the ERP (HTTP), and the secrets they need (Secrets Manager).
 
 pub mod dynamodb;
 mod dynamodb_commit;
 pub mod erp;
 pub mod memory;
 pub mod psp_simulator;
+pub mod secrets;
 pub mod ses;
 pub mod sqs;
 pub mod stripe;
@@ -13,6 +14,7 @@ pub mod stripe;
 pub use dynamodb::DynamoStore;
 pub use erp::HttpErp;
 pub use memory::MemoryStore;
+pub use secrets::SecretStore;
 pub use ses::SesMailer;
 pub use sqs::SqsQueue;
 
