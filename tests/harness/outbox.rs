@@ -43,7 +43,7 @@ const IDLE_POLL: Duration = Duration::from_millis(200);
 /// Seconds a received message stays invisible: short, so retries come quickly.
 pub const VISIBILITY_TIMEOUT: i32 = 1;
 
-fn aws_endpoint() -> String {
+pub fn aws_endpoint() -> String {
     std::env::var("CHECKOUT_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
         panic!(
             "CHECKOUT_TEST_AWS_ENDPOINT is not set: run the suite with scripts/test.sh, which \
@@ -52,7 +52,7 @@ fn aws_endpoint() -> String {
     })
 }
 
-async fn local_config(endpoint: String) -> aws_config::SdkConfig {
+pub async fn local_config(endpoint: String) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
