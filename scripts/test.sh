@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh machine: installs what it needs (DynamoDB Local, a JRE if
 # missing, moto, cfn-lint, SAM CLI, Schemathesis), starts the backends on free loopback ports,
 # checks formatting and lints, lints the SAM template (cfn-lint, sam validate --lint), runs
-# every Rust test against the real backends, and stops the backends again whatever happens.
+# every Rust test against the real backends, fuzzes the OpenAPI document against a live
+# checkout-local (Schemathesis), runs the README walk-through, and stops the backends again whatever happens.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,6 +36,9 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast "$@"
 fi
+
+step "schemathesis"
+scripts/schemathesis.sh
 
 step "walk-through"
 scripts/walkthrough.sh
