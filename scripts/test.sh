@@ -3,7 +3,8 @@
 # missing, moto, cfn-lint, SAM CLI, Schemathesis), starts the backends on free loopback ports,
 # checks formatting and lints, lints the SAM template (cfn-lint, sam validate --lint), runs
 # every Rust test against the real backends, fuzzes the OpenAPI document against a live
-# checkout-local (Schemathesis), runs the README walk-through, and stops the backends again whatever happens.
+# checkout-local (Schemathesis), runs the README walk-through, and stops the backends again
+# whatever happens.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
