@@ -41,6 +41,6 @@ SCHEMATHESIS_TELEMETRY=false "$root/.tools/venv/bin/schemathesis" run "$root/ope
   --url "http://127.0.0.1:$port" \
   --phases examples,coverage,fuzzing,stateful \
   --seed "$SEED" --max-examples "$EXAMPLES" \
-  --checks all --exclude-checks positive_data_acceptance,ignored_auth \
+  --checks "${SCHEMATHESIS_CHECKS:-all}" --exclude-checks "${SCHEMATHESIS_EXCLUDE:-positive_data_acceptance,ignored_auth}" \
   --header "Authorization: Bearer $token" \
   --generation-database none --workers 1 --no-color --suppress-health-check all
