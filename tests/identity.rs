@@ -211,6 +211,31 @@ async fn keys_are_fetched_again_for_a_new_key_id_at_most_once_per_interval() {
     assert_eq!(idp.fetches(), 3);
 }
 
+#[tokio::test]
+async fn an_unreachable_identity_provider_is_a_503_not_a_guest_and_not_a_401() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let jwks_url = format!(
+        "http://{}/.well-known/jwks.json",
+        closed.local_addr().unwrap()
+    );
+    drop(closed);
+    let jwks = checkout_http::jwks::Jwks::new(checkout_http::jwks::JwtSettings {
+        issuer: identity::ISSUER.into(),
+        audience: identity::AUDIENCE.into(),
+        jwks_url,
+    });
+    let app = App::start(Backend::Memory).await.behind_api_gateway(jwks);
+    let refused = app
+        .anonymous()
+        .with_header("authorization", &format!("Bearer {}", token("alice")))
+        .post("/carts", json!({"currency": "EUR", "country": "DE"}))
+        .await;
+    refused.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable");
+    assert!(refused.headers.contains_key("retry-after"));
+    // Guests never need the provider.
+    app.guest_with_cart("EUR", "DE").await;
+}
+
 /// The three HTTP functions, routed as the HTTP API routes them.
 struct Gateway {
     storefront: Router,

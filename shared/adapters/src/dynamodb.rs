@@ -189,6 +189,24 @@ where
     StoreError(DisplayErrorContext(&error).to_string())
 }
 
+/// Whether a conditional write happened: `Ok(false)` when its condition failed.
+pub(crate) fn condition_held<O, E, R>(result: Result<O, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error().and_then(|e| e.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(store_error(e)),
+    }
+}
+
 /// Retries for unprocessed batch keys: DynamoDB returns them under throttling.
 const BATCH_ATTEMPTS: usize = 8;
 
@@ -800,15 +818,8 @@ impl Store for DynamoStore {
             .expression_attribute_values(":email", AttributeValue::S(email.normalized()))
             .send()
             .await;
-        match registered {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                return Ok(None)
-            }
-            Err(e) => return Err(store_error(e)),
+        if !condition_held(registered)? {
+            return Ok(None);
         }
         // Each order moves to the customer's history: its owner and history keys only (its
         // payments are another writer's), while it is still a guest's at the revision read.
@@ -859,12 +870,8 @@ impl Store for DynamoStore {
                 .set_expression_attribute_values(Some(e.values))
                 .send()
                 .await;
-            match result {
-                Ok(_) => moved.push(order.order_number.clone()),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(store_error(e)),
+            if condition_held(result)? {
+                moved.push(order.order_number.clone());
             }
         }
         Ok(Some(moved))
@@ -895,16 +902,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":email", AttributeValue::S(email.normalized()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(store_error(e)),
-        }
+        condition_held(result)
     }
 
     async fn claim_idempotency(
