@@ -173,6 +173,11 @@ async fn a_guest_and_a_customer_share_the_cart_routes(backend: Backend) {
     bob.get(&format!("/carts/{}", alice_cart.id))
         .await
         .assert_problem(StatusCode::NOT_FOUND, "NotFound");
+    app.anonymous()
+        .with_header("authorization", &format!("bearer {}", token("alice")))
+        .get(&format!("/carts/{}", alice_cart.id))
+        .await
+        .assert_status(StatusCode::OK);
     assert_eq!(idp.fetches(), 1, "the keys are cached");
 }
 

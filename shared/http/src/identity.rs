@@ -53,13 +53,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Deadline {
     }
 }
 
-/// The token of an `Authorization` header, if the request has one (`Bearer ` stripped; any
-/// other value is taken whole, and fails verification).
+/// The token of an `Authorization` header, if the request has one (the `Bearer` scheme, in
+/// any case, stripped; any other value is taken whole, and fails verification).
 fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers
-        .get(axum::http::header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or_default())
-        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_string())
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .unwrap_or_default()
+        .trim();
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token,
+        _ => value,
+    };
+    Some(token.trim().to_string())
 }
 
 /// Middleware for Lambda: the invocation's deadline, and the caller from the JWT authorizer's
