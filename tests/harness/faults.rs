@@ -40,7 +40,7 @@ use checkout_domain::ports::{
     CartWriteError, CommitError, OrderPage, PaymentWriteError, ProductWriteError, Store, SweepKind,
     SweepPage,
 };
-use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
+use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
 
 /// Where an injected fault strikes, relative to the inner call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -436,10 +436,24 @@ impl Store for FaultyStore {
         customer: &CustomerId,
         email: &Email,
         orders: &[Order],
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Vec<OrderNumber>>, StoreError> {
         self.write(
             "claim_guest_orders",
             self.inner.claim_guest_orders(customer, email, orders),
+        )
+        .await
+    }
+    async fn redeem_claim_ticket(
+        &self,
+        token_hash: &SessionHash,
+        email: &Email,
+        customer: &CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            "redeem_claim_ticket",
+            self.inner
+                .redeem_claim_ticket(token_hash, email, customer, now),
         )
         .await
     }
