@@ -1,10 +1,11 @@
 //! Adapters behind the domain's ports: stores (DynamoDB, embedded), queues (SQS), mail (SES
-//! v2) and the ERP (HTTP).
+//! v2), the ERP (HTTP), and the secrets they need (Secrets Manager).
 
 pub mod dynamodb;
 pub mod erp;
 pub mod memory;
 pub mod psp_simulator;
+pub mod secrets;
 pub mod ses;
 pub mod sqs;
 /// Stripe lives in its own crate (`checkout-stripe`); this path keeps wiring short.
@@ -25,6 +26,7 @@ where
 }
 pub use erp::HttpErp;
 pub use memory::MemoryStore;
+pub use secrets::SecretStore;
 pub use ses::SesMailer;
 pub use sqs::SqsQueue;
 

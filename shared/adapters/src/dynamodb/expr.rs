@@ -196,6 +196,13 @@ pub(crate) fn conditional<T, E: ConditionalError>(
     }
 }
 
+/// Whether a conditional write happened: `Ok(false)` when its condition failed.
+pub(crate) fn condition_held<T, E: ConditionalError>(
+    result: Result<T, SdkError<E, HttpResponse>>,
+) -> Result<bool, StoreError> {
+    Ok(matches!(conditional(result)?, Conditional::Written(_)))
+}
+
 /// Whether a transaction item was cancelled by its own condition.
 pub(crate) fn reason_is_condition(reason: &CancellationReason) -> bool {
     reason.code.as_deref() == Some("ConditionalCheckFailed")

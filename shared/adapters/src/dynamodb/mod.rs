@@ -5,7 +5,8 @@
 //! - [`codec`]: items (the domain's serde forms under a key) and stream images;
 //! - [`expr`]: the expression builder, the failed-condition reading, SDK errors;
 //! - one file per port: [`catalog`], [`carts`], [`commit`] and [`orders`], [`payments`],
-//!   [`idempotency`], [`effects`] (the subscribers' effect log), [`sweep`].
+//!   [`idempotency`], [`effects`] (the subscribers' effect log), [`sweep`], [`claims`]
+//!   (guest claim tickets).
 
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
@@ -20,6 +21,7 @@ pub(crate) mod schema;
 
 mod carts;
 mod catalog;
+mod claims;
 mod commit;
 mod effects;
 mod idempotency;

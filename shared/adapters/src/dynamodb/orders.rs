@@ -5,22 +5,24 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use time::OffsetDateTime;
 
 use checkout_domain::cart::CartOwner;
 use checkout_domain::commit::CommitPlan;
 use checkout_domain::order::Order;
 use checkout_domain::order_number::OrderNumber;
 use checkout_domain::ports::{history_key, CommitError, OrderPage, OrderStore};
-use checkout_domain::values::{CartId, CustomerId, Email};
+use checkout_domain::values::{CartId, CustomerId, Email, SessionHash};
 use checkout_domain::StoreError;
 
-use super::codec::{encode, from_item, order_item};
+use super::codec::{encode, from_item};
 use super::expr::{
-    reason_is_condition, store_error, transaction, update, update_expression, Expr, Item,
+    condition_held, reason_is_condition, store_error, transaction, update, update_expression, Expr,
+    Item,
 };
 use super::schema::{
-    customer_history, discount_key, email_key, guest_history, number_key, order_key, product_key,
-    serde_names, sweep_mark, HISTORY_INDEX, SWEEP_ORDERS,
+    claim_ticket_key, customer_history, discount_key, email_key, guest_history, number_key,
+    order_key, product_key, serde_names, sweep_mark, HISTORY_INDEX, SWEEP_ORDERS,
 };
 use super::DynamoStore;
 
@@ -187,12 +189,12 @@ impl OrderStore for DynamoStore {
         customer: &CustomerId,
         email: &Email,
         orders: &[Order],
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Vec<OrderNumber>>, StoreError> {
         // Register the email first: it is the claim's one condition that can fail.
         let registered = self
-            .client()
+            .client
             .update_item()
-            .table_name(self.table())
+            .table_name(&self.table)
             .set_key(Some(email_key(email)))
             .update_expression("SET customerId = :id, isGuest = :no, email = :email")
             .condition_expression("attribute_not_exists(customerId) OR customerId = :id")
@@ -201,41 +203,90 @@ impl OrderStore for DynamoStore {
             .expression_attribute_values(":email", AttributeValue::S(email.normalized()))
             .send()
             .await;
-        match registered {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                return Ok(false)
-            }
-            Err(e) => return Err(store_error(e)),
+        if !condition_held(registered)? {
+            return Ok(None);
         }
-        // Each order moves to the customer's history; only while it is still a guest's.
+        // Each order moves to the customer's history: its owner and history keys only (its
+        // payments are another writer's), while it is still a guest's at the revision read.
+        let mut moved = Vec::new();
         for order in orders {
             let mut claimed = order.clone();
             claimed.owner = CartOwner::Customer {
                 customer_id: customer.clone(),
             };
+            let mut e = Expr::default();
+            let (owner, kind, gsi1pk, gsi1sk, revision) = (
+                e.name("owner"),
+                e.name("kind"),
+                e.name("gsi1pk"),
+                e.name("gsi1sk"),
+                e.name("revision"),
+            );
+            let owner_value = e.value(
+                serde_dynamo::to_attribute_value(&claimed.owner)
+                    .map_err(|e| StoreError(format!("encode: {e}")))?,
+            );
+            let (history_pk, history_sk) = (
+                e.string(customer_history(customer)),
+                e.string(history_key(order)),
+            );
+            let (read_at, next, guest) = (
+                e.number(order.revision),
+                e.number(order.revision + 1),
+                e.string(serde_names::GUEST),
+            );
+            // Items written before revisions existed count as revision 1.
+            let at_revision = if order.revision == 1 {
+                format!("(attribute_not_exists({revision}) OR {revision} = {read_at})")
+            } else {
+                format!("{revision} = {read_at}")
+            };
             let result = self
-                .client()
-                .put_item()
-                .table_name(self.table())
-                .set_item(Some(order_item(&claimed)?))
-                .condition_expression("#owner.#kind = :guest")
-                .expression_attribute_names("#owner", "owner")
-                .expression_attribute_names("#kind", "kind")
-                .expression_attribute_values(":guest", AttributeValue::S(serde_names::GUEST.into()))
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(order_key(&order.cart_id)))
+                .update_expression(format!(
+                    "SET {owner} = {owner_value}, {gsi1pk} = {history_pk}, \
+                     {gsi1sk} = {history_sk}, {revision} = {next}"
+                ))
+                .condition_expression(format!("{at_revision} AND {owner}.{kind} = {guest}"))
+                .set_expression_attribute_names(Some(e.names))
+                .set_expression_attribute_values(Some(e.values))
                 .send()
                 .await;
-            match result {
-                Ok(_) => {}
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(store_error(e)),
+            if condition_held(result)? {
+                moved.push(order.order_number.clone());
             }
         }
-        Ok(true)
+        Ok(Some(moved))
+    }
+
+    async fn redeem_claim_ticket(
+        &self,
+        token_hash: &SessionHash,
+        email: &Email,
+        customer: &CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(claim_ticket_key(token_hash)))
+            .update_expression("SET usedAt = :now, usedBy = :customer")
+            .condition_expression(
+                "attribute_exists(pk) AND email = :email AND expiresAt > :now \
+                 AND attribute_not_exists(usedAt)",
+            )
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(now.unix_timestamp().to_string()),
+            )
+            .expression_attribute_values(":customer", AttributeValue::S(customer.to_string()))
+            .expression_attribute_values(":email", AttributeValue::S(email.normalized()))
+            .send()
+            .await;
+        condition_held(result)
     }
 }

@@ -13,6 +13,7 @@
 //! | idempotency key | `IDEMPOTENCY#<k>`| `IDEMPOTENCY` |
 //! | side effect done| `EFFECT#<consumer>#<event id>` | `EFFECT` |
 //! | payment interaction | `INTERACTION#<id>` | `INTERACTION` |
+//! | guest claim ticket | `CLAIM#<sha-256 of the token>` | `CLAIM` |
 //!
 //! An order lives in its cart's partition, so one Query reads a cart with its order (a replay
 //! costs one read) and `attribute_not_exists` on it means one order per cart. Index `gsi1`
@@ -29,7 +30,7 @@ use aws_sdk_dynamodb::Client;
 use time::OffsetDateTime;
 
 use checkout_domain::order_number::OrderNumber;
-use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
+use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
 use checkout_domain::StoreError;
 
 use super::expr::{store_error, Expr, Item};
@@ -76,6 +77,10 @@ pub(crate) fn order_key(cart: &CartId) -> Item {
 
 pub(crate) fn email_key(email: &Email) -> Item {
     key(format!("EMAIL#{}", email.normalized()), "CUSTOMER")
+}
+
+pub(crate) fn claim_ticket_key(hash: &SessionHash) -> Item {
+    key(format!("CLAIM#{hash}"), "CLAIM")
 }
 
 pub(crate) fn interaction_key(id: &str) -> Item {

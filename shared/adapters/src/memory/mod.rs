@@ -6,10 +6,11 @@
 //! so they see changes in commit order.
 //!
 //! Its files mirror the DynamoDB adapter's: one per port ([`catalog`], [`carts`], [`commit`]
-//! and [`orders`], [`payments`], [`idempotency`], [`effects`], [`sweep`]).
+//! and [`orders`], [`payments`], [`idempotency`], [`effects`], [`sweep`], [`claims`]).
 
 mod carts;
 mod catalog;
+mod claims;
 mod commit;
 mod effects;
 mod idempotency;
@@ -24,10 +25,11 @@ use time::OffsetDateTime;
 
 use checkout_domain::cart::Cart;
 use checkout_domain::catalog::{DiscountDefinition, PricingConfig, Product};
+use checkout_domain::claim::ClaimTicket;
 use checkout_domain::idempotency::IdempotencyRecord;
 use checkout_domain::order::Order;
 use checkout_domain::order_number::OrderNumber;
-use checkout_domain::values::{CartId, CustomerId, DiscountCode, Sku};
+use checkout_domain::values::{CartId, CustomerId, DiscountCode, SessionHash, Sku};
 
 #[derive(Default)]
 struct State {
@@ -47,6 +49,13 @@ struct State {
     effects: HashMap<(String, String), Option<OffsetDateTime>>,
     /// Every payment interaction id ever recorded: unique across all transactions.
     interactions: std::collections::HashSet<String>,
+    /// Guest claim tickets by token hash.
+    claim_tickets: HashMap<SessionHash, StoredTicket>,
+}
+
+struct StoredTicket {
+    ticket: ClaimTicket,
+    used: bool,
 }
 
 /// One order write: the order before (`None` when it was created) and after.

@@ -1,6 +1,7 @@
 //! The order port, in memory: the commit (its conditions in `commit`), lookups, history, guest claims, release.
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 use checkout_domain::cart::CartOwner;
 use checkout_domain::cart::CartState;
@@ -8,7 +9,7 @@ use checkout_domain::commit::CommitPlan;
 use checkout_domain::order::{Order, OrderState};
 use checkout_domain::order_number::OrderNumber;
 use checkout_domain::ports::{history_key, CommitError, OrderPage, OrderStore};
-use checkout_domain::values::{CustomerId, Email};
+use checkout_domain::values::{CustomerId, Email, SessionHash};
 use checkout_domain::StoreError;
 
 use super::MemoryStore;
@@ -135,27 +136,55 @@ impl OrderStore for MemoryStore {
         customer: &CustomerId,
         email: &Email,
         orders: &[Order],
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Vec<OrderNumber>>, StoreError> {
         let mut state = self.lock();
         match state.customers.get(&email.normalized()) {
-            Some(Some(owner)) if owner != customer => return Ok(false),
+            Some(Some(owner)) if owner != customer => return Ok(None),
             _ => {}
         }
         state
             .customers
             .insert(email.normalized(), Some(customer.clone()));
+        let mut moved = Vec::new();
         for order in orders {
-            if let Some(stored) = state.orders.get_mut(&order.cart_id) {
-                if stored.is_guest() {
-                    let before = stored.clone();
-                    stored.owner = CartOwner::Customer {
-                        customer_id: customer.clone(),
-                    };
-                    let after = stored.clone();
-                    self.publish(Some(before), Some(after));
-                }
+            // Only the owner and the revision change, as DynamoDB's attribute-level update
+            // does, and only while the order is a guest's at the revision read.
+            let Some(stored) = state.orders.get_mut(&order.cart_id) else {
+                continue;
+            };
+            if !stored.is_guest() || stored.revision != order.revision {
+                continue;
             }
+            let before = stored.clone();
+            stored.owner = CartOwner::Customer {
+                customer_id: customer.clone(),
+            };
+            stored.revision += 1;
+            let after = stored.clone();
+            moved.push(after.order_number.clone());
+            self.publish(Some(before), Some(after));
         }
-        Ok(true)
+        Ok(Some(moved))
+    }
+
+    async fn redeem_claim_ticket(
+        &self,
+        token_hash: &SessionHash,
+        email: &Email,
+        _customer: &CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        match state.claim_tickets.get_mut(token_hash) {
+            Some(ticket)
+                if !ticket.used
+                    && ticket.ticket.email.normalized() == email.normalized()
+                    && ticket.ticket.expires_at > now =>
+            {
+                ticket.used = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
