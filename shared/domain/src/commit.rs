@@ -43,13 +43,20 @@ pub struct CreateOrderInput {
     pub action: Option<CommitAction>,
 }
 
+/// How `POST /orders` ended: an order made now, or the answer of an earlier commit again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderOutcome {
+    Created,
+    /// This repeats an earlier commit's answer (an `Idempotency-Key` seen before, or a cart
+    /// already ordered at the version asked for).
+    Replayed,
+}
+
 /// What `POST /orders` answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderResponse {
-    pub status: u16,
+    pub outcome: OrderOutcome,
     pub body: String,
-    /// True when this repeats an earlier commit's answer.
-    pub replayed: bool,
     /// The order committed or replayed (`None` for a replay of a stored answer).
     pub order_number: Option<String>,
 }
@@ -57,18 +64,16 @@ pub struct OrderResponse {
 impl OrderResponse {
     fn created(body: String, order: &Order) -> Self {
         OrderResponse {
-            status: 201,
+            outcome: OrderOutcome::Created,
             body,
-            replayed: false,
             order_number: Some(order.order_number.to_string()),
         }
     }
 
     fn replay(body: String, order: Option<&Order>) -> Self {
         OrderResponse {
-            status: 200,
+            outcome: OrderOutcome::Replayed,
             body,
-            replayed: true,
             order_number: order.map(|o| o.order_number.to_string()),
         }
     }
@@ -141,10 +146,9 @@ impl Storefront {
         &self,
         caller: &Caller,
         input: &CreateOrderInput,
-        key: Option<&str>,
+        key: Option<IdempotencyKey>,
         locked_until: OffsetDateTime,
     ) -> Result<OrderResponse, Error> {
-        let key = key.map(IdempotencyKey::parse).transpose()?;
         let (cart_id, order_number) = parse_input(input)?;
         let now = self.now();
         let Some(key) = key else {

@@ -18,15 +18,17 @@ pub const RETENTION: Duration = Duration::hours(24);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(String);
 
+/// What a valid key looks like.
+pub const KEY_FORMAT: &str = "must be 1–255 visible ASCII characters";
+
 impl IdempotencyKey {
-    pub fn parse(value: &str) -> Result<Self, Error> {
+    /// A key as the client sent it; the message says what is wrong (the caller knows where
+    /// the key came from).
+    pub fn parse(value: &str) -> Result<Self, String> {
         if (1..=255).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic()) {
             Ok(IdempotencyKey(value.to_string()))
         } else {
-            Err(Error::invalid(
-                "/headers/Idempotency-Key",
-                "must be 1–255 visible ASCII characters",
-            ))
+            Err(KEY_FORMAT.to_string())
         }
     }
 

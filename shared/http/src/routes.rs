@@ -12,7 +12,8 @@ use crate::json::Json;
 use crate::problem::{ApiError, Transport};
 use checkout_domain::cart::{Cart, CartOwner, CreateCartInput, UpdateCartInput};
 use checkout_domain::catalog::{DiscountInput, PricingConfigInput, ProductInput};
-use checkout_domain::commit::CreateOrderInput;
+use checkout_domain::commit::{CreateOrderInput, OrderOutcome};
+use checkout_domain::idempotency::{IdempotencyKey, KEY_FORMAT};
 use checkout_domain::orders::{ClaimInput, LookupInput};
 use checkout_domain::service::Storefront;
 use checkout_domain::Error;
@@ -72,24 +73,28 @@ async fn place_order(
     headers: axum::http::HeaderMap,
     Json(input): Json<CreateOrderInput>,
 ) -> Result<Response> {
-    let key = match headers.get(IDEMPOTENCY_KEY) {
-        None => None,
-        Some(value) => Some(value.to_str().map_err(|_| {
-            Error::invalid(
-                "/headers/Idempotency-Key",
-                "must be 1–255 visible ASCII characters",
-            )
-        })?),
-    };
+    let key = headers
+        .get(IDEMPOTENCY_KEY)
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| KEY_FORMAT.to_string())
+                .and_then(IdempotencyKey::parse)
+                .map_err(|message| Error::invalid("/headers/Idempotency-Key", message))
+        })
+        .transpose()?;
     let answer = app.place_order(&caller, &input, key, deadline).await?;
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let status = match answer.outcome {
+        OrderOutcome::Created => StatusCode::CREATED,
+        OrderOutcome::Replayed => StatusCode::OK,
+    };
     let mut response = (
         status,
         [(header::CONTENT_TYPE, "application/json")],
         answer.body,
     )
         .into_response();
-    if answer.replayed {
+    if answer.outcome == OrderOutcome::Replayed {
         response.headers_mut().insert(
             IDEMPOTENT_REPLAYED,
             axum::http::HeaderValue::from_static("true"),
