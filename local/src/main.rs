@@ -65,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .into(),
         );
     }
-    checkout_http::init_tracing();
+    checkout_adapters::bootstrap::init_tracing();
 
     let mut dev_routes = axum::Router::new(); // the outbox's, on the embedded store
     let store: Arc<dyn Store> = match env_or("CHECKOUT_STORE", "memory").as_str() {

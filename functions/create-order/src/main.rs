@@ -9,7 +9,7 @@ use checkout_http::jwks::{Jwks, JwtSettings};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    checkout_http::init_tracing();
+    checkout_adapters::bootstrap::init_tracing();
     let table = required_env("TABLE_NAME")?;
     let store = DynamoStore::from_config(&checkout_adapters::aws_config().await, table);
     let jwks = Jwks::new(JwtSettings::from_env()?);

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    checkout_http::init_tracing();
+    checkout_adapters::bootstrap::init_tracing();
     let config = checkout_adapters::aws_config().await;
     let store = DynamoStore::from_config(&config, required_env("TABLE_NAME")?);
     // Payments are given back through Stripe; its key comes from Secrets Manager, read once.

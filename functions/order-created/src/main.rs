@@ -16,7 +16,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    checkout_http::init_tracing();
+    checkout_adapters::bootstrap::init_tracing();
     let config = checkout_adapters::aws_config().await;
     let store = DynamoStore::from_config(&config, required_env("TABLE_NAME")?);
     let effect: Arc<dyn SideEffect> = match required_env("CONSUMER")?.as_str() {

@@ -13,7 +13,7 @@ const QUEUES: [(&str, &str); 2] = [("email", "EMAIL_QUEUE_URL"), ("erp", "ERP_QU
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    checkout_http::init_tracing();
+    checkout_adapters::bootstrap::init_tracing();
     let sqs = aws_sdk_sqs::Client::new(&checkout_adapters::aws_config().await);
     let mut destinations = Vec::new();
     for (consumer, variable) in QUEUES {

@@ -12,7 +12,7 @@ use checkout_http::webhook::WebhookSecrets;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    checkout_http::init_tracing();
+    checkout_adapters::bootstrap::init_tracing();
     let config = checkout_adapters::aws_config().await;
     let store = DynamoStore::from_config(&config, required_env("TABLE_NAME")?);
     let secrets = SecretStore::from_config(&config);

@@ -11,7 +11,7 @@ use checkout_http::jwks::{Jwks, JwtSettings};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    checkout_http::init_tracing();
+    checkout_adapters::bootstrap::init_tracing();
     let config = checkout_adapters::aws_config().await;
     let store = DynamoStore::from_config(&config, required_env("TABLE_NAME")?);
     let stripe_key = SecretStore::from_config(&config)

@@ -1,6 +1,7 @@
 //! Adapters behind the domain's ports: stores (DynamoDB, embedded), queues (SQS), mail (SES
 //! v2), the ERP (HTTP), and the secrets they need (Secrets Manager).
 
+pub mod bootstrap;
 pub mod dynamodb;
 pub mod erp;
 pub mod memory;
@@ -11,6 +12,7 @@ pub mod sqs;
 /// Stripe lives in its own crate (`checkout-stripe`); this path keeps wiring short.
 pub use checkout_stripe as stripe;
 
+pub use bootstrap::{aws_config, payment_grace, required_env};
 pub use dynamodb::DynamoStore;
 
 /// Any AWS SDK error, as the domain's storage failure (its detail stays in logs, never in
@@ -29,32 +31,3 @@ pub use memory::MemoryStore;
 pub use secrets::SecretStore;
 pub use ses::SesMailer;
 pub use sqs::SqsQueue;
-
-/// A Lambda's required setting, or a message naming the missing variable.
-pub fn required_env(name: &str) -> Result<String, String> {
-    std::env::var(name).map_err(|_| format!("{name} is not set"))
-}
-
-/// `PAYMENT_GRACE_SECONDS`: how long a paid cart may stay un-ordered before the sweeper gives
-/// its money back (default 1800).
-pub fn payment_grace() -> Result<time::Duration, String> {
-    match std::env::var("PAYMENT_GRACE_SECONDS") {
-        Err(_) => Ok(checkout_domain::sweeper::DEFAULT_PAYMENT_GRACE),
-        Ok(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|&s| s > 0)
-            .map(|s| time::Duration::seconds(s.into()))
-            .ok_or_else(|| {
-                format!("PAYMENT_GRACE_SECONDS must be a positive number of seconds, not {raw:?}")
-            }),
-    }
-}
-
-/// Builds the AWS SDK configuration once, from the environment (region, credentials and
-/// `AWS_ENDPOINT_URL*` for local endpoints), as Lambda and the local server both need.
-pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
-}
