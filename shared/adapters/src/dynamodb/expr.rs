@@ -80,6 +80,25 @@ pub(crate) fn update_expression(sets: &[String], removes: &[String]) -> String {
     update.trim().to_string()
 }
 
+/// One conditional item of a transaction: the SDK's builder `$builder`, keyed by `$target`
+/// (`set_item` for a put, `set_key` otherwise), with the expression's names and values, and
+/// the old item returned when its condition fails.
+macro_rules! transaction_item {
+    ($builder:ident, $target:ident, $slot:ident, $table:expr, $item:expr, $condition:expr, $expr:expr $(, $extra:ident($value:expr))?) => {{
+        let built = $builder::builder()
+            .table_name($table)
+            .$target(Some($item))
+            $(.$extra($value))?
+            .condition_expression($condition)
+            .set_expression_attribute_names($expr.names())
+            .set_expression_attribute_values($expr.values())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError(e.to_string()))?;
+        Ok(TransactWriteItem::builder().$slot(built).build())
+    }};
+}
+
 /// A conditional put, as one item of a transaction.
 pub(crate) fn put(
     table: &str,
@@ -87,16 +106,7 @@ pub(crate) fn put(
     condition: &str,
     expr: Expr,
 ) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression(condition)
-        .set_expression_attribute_names(expr.names())
-        .set_expression_attribute_values(expr.values())
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .build()
-        .map_err(|e| StoreError(e.to_string()))?;
-    Ok(TransactWriteItem::builder().put(put).build())
+    transaction_item!(Put, set_item, put, table, item, condition, expr)
 }
 
 /// A conditional update, as one item of a transaction.
@@ -107,17 +117,16 @@ pub(crate) fn update(
     condition: &str,
     expr: Expr,
 ) -> Result<TransactWriteItem, StoreError> {
-    let update = Update::builder()
-        .table_name(table)
-        .set_key(Some(key))
-        .update_expression(set)
-        .condition_expression(condition)
-        .set_expression_attribute_names(expr.names())
-        .set_expression_attribute_values(expr.values())
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .build()
-        .map_err(|e| StoreError(e.to_string()))?;
-    Ok(TransactWriteItem::builder().update(update).build())
+    transaction_item!(
+        Update,
+        set_key,
+        update,
+        table,
+        key,
+        condition,
+        expr,
+        update_expression(set)
+    )
 }
 
 /// A condition on an item the transaction does not write.
@@ -127,16 +136,15 @@ pub(crate) fn check(
     condition: &str,
     expr: Expr,
 ) -> Result<TransactWriteItem, StoreError> {
-    let check = ConditionCheck::builder()
-        .table_name(table)
-        .set_key(Some(key))
-        .condition_expression(condition)
-        .set_expression_attribute_names(expr.names())
-        .set_expression_attribute_values(expr.values())
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-        .build()
-        .map_err(|e| StoreError(e.to_string()))?;
-    Ok(TransactWriteItem::builder().condition_check(check).build())
+    transaction_item!(
+        ConditionCheck,
+        set_key,
+        condition_check,
+        table,
+        key,
+        condition,
+        expr
+    )
 }
 
 pub(crate) use crate::store_error;
