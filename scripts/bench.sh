@@ -49,6 +49,8 @@ cargo build --release --locked \
   --bin create-order --bin payment-webhook --bin storefront --bin expire-orders \
   --bin outbox-relay --bin order-created --bin checkout-local --bin checkout-bench
 
+target_dir="$(realpath -m "${CARGO_TARGET_DIR:-$root/target}")"
+
 step "backends"
 trap 'scripts/backends.sh stop' EXIT
 scripts/backends.sh start
@@ -56,22 +58,22 @@ scripts/backends.sh start
 source .tools/run/backends.env
 
 step "bench"
-out_dir=target/bench
+out_dir="$target_dir/bench"
 mkdir -p "$out_dir"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 out="$out_dir/bench-$stamp.json"
 [[ $smoke -eq 1 ]] && out="$out_dir/smoke-$stamp.json"
 logs="$out_dir/logs-$stamp"
 BENCH_SMOKE=$smoke \
-  BENCH_BIN_DIR="$root/target/release" \
+  BENCH_BIN_DIR="$target_dir/release" \
   BENCH_PYTHON="$root/$venv/bin/python" \
   BENCH_PEER_DIR="$root/bench/python" \
   BENCH_DYNAMODB="$CHECKOUT_TEST_DYNAMODB_ENDPOINT" \
   BENCH_SQS="$CHECKOUT_TEST_AWS_ENDPOINT" \
   BENCH_PRICES="$root/bench/aws-prices.json" \
-  BENCH_OUT="$root/$out" \
-  BENCH_LOG_DIR="$root/$logs" \
-  target/release/checkout-bench
+  BENCH_OUT="$out" \
+  BENCH_LOG_DIR="$logs" \
+  "$target_dir/release/checkout-bench"
 cp "$out" "$out_dir/latest.json"
 printf '\nbench: %s (also %s/latest.json), functions'"'"' logs in %s; %d s in all\n' \
   "$out" "$out_dir" "$logs" "$((SECONDS - started))" >&2

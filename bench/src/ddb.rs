@@ -42,7 +42,7 @@ impl Intercept for Metering {
         "BenchMeter"
     }
 
-    /// Counts the attempt and adds `ReturnConsumedCapacity` to its JSON body (before signing).
+    /// Counts the attempt and adds `ReturnConsumedCapacity: TOTAL` to its JSON body (before signing).
     fn modify_before_signing(
         &self,
         context: &mut BeforeTransmitInterceptorContextMut<'_>,

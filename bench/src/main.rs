@@ -579,12 +579,24 @@ async fn bench() -> Result<()> {
         if answer.status != 201 {
             return Err(format!("metered order: {} {}", answer.status, answer.body));
         }
-        report.usage("new order", meter.take());
+        report.usage("new order, key", meter.take());
         let answer = metered_shop.order(&cart, &key).await;
         if answer.status != 200 || !answer.replayed {
             return Err(format!("metered replay: {} {}", answer.status, answer.body));
         }
-        report.usage("replay", meter.take());
+        report.usage("replay, key", meter.take());
+        let cart = metered_shop.paid_cart().await;
+        meter.take();
+        let answer = metered_shop.order_without_key(&cart).await;
+        if answer.status != 201 {
+            return Err(format!("metered order: {} {}", answer.status, answer.body));
+        }
+        report.usage("new order, no key", meter.take());
+        let answer = metered_shop.order_without_key(&cart).await;
+        if answer.status != 200 {
+            return Err(format!("metered replay: {} {}", answer.status, answer.body));
+        }
+        report.usage("replay, no key", meter.take());
         let (_, body, signature) = metered_shop.cart_with_intent().await;
         meter.take();
         let answer = metered_shop.deliver(&body, &signature).await;
