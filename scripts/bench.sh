@@ -7,6 +7,7 @@
 #
 #   scripts/bench.sh           the full run (a few minutes after the build)
 #   scripts/bench.sh --smoke   one cold start and a few warm invocations of each: proves it runs
+#   BENCH_BIN_DIR=dir scripts/bench.sh   measures release binaries built elsewhere (no build)
 #
 # Not part of scripts/test.sh or CI. All load goes to 127.0.0.1, bounded in count and time.
 set -euo pipefail
@@ -43,13 +44,19 @@ if [[ ! -f $marker || "$(cat "$marker")" != "$want" ]] || ! "$venv/bin/python" -
   printf '%s\n' "$want" >"$marker"
 fi
 
-step "release build"
-# One invocation, so the functions and the driver share every dependency's build.
-cargo build --release --locked \
-  --bin create-order --bin payment-webhook --bin storefront --bin expire-orders \
-  --bin outbox-relay --bin order-created --bin checkout-local --bin checkout-bench
-
 target_dir="$(realpath -m "${CARGO_TARGET_DIR:-$root/target}")"
+if [[ -n ${BENCH_BIN_DIR:-} ]]; then
+  # Binaries built elsewhere (all eight, as below): measured as they are, nothing is built.
+  bin_dir="$(realpath -m "$BENCH_BIN_DIR")"
+  step "release binaries from $bin_dir (BENCH_BIN_DIR; not built)"
+else
+  bin_dir="$target_dir/release"
+  step "release build"
+  # One invocation, so the functions and the driver share every dependency's build.
+  cargo build --release --locked \
+    --bin create-order --bin payment-webhook --bin storefront --bin expire-orders \
+    --bin outbox-relay --bin order-created --bin checkout-local --bin checkout-bench
+fi
 
 step "backends"
 trap 'scripts/backends.sh stop' EXIT
@@ -65,7 +72,7 @@ out="$out_dir/bench-$stamp.json"
 [[ $smoke -eq 1 ]] && out="$out_dir/smoke-$stamp.json"
 logs="$out_dir/logs-$stamp"
 BENCH_SMOKE=$smoke \
-  BENCH_BIN_DIR="$target_dir/release" \
+  BENCH_BIN_DIR="$bin_dir" \
   BENCH_PYTHON="$root/$venv/bin/python" \
   BENCH_PEER_DIR="$root/bench/python" \
   BENCH_DYNAMODB="$CHECKOUT_TEST_DYNAMODB_ENDPOINT" \
@@ -73,7 +80,7 @@ BENCH_SMOKE=$smoke \
   BENCH_PRICES="$root/bench/aws-prices.json" \
   BENCH_OUT="$out" \
   BENCH_LOG_DIR="$logs" \
-  "$target_dir/release/checkout-bench"
+  "$bin_dir/checkout-bench"
 cp "$out" "$out_dir/latest.json"
 printf '\nbench: %s (also %s/latest.json), functions'"'"' logs in %s; %d s in all\n' \
   "$out" "$out_dir" "$logs" "$((SECONDS - started))" >&2
