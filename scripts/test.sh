@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what it needs (DynamoDB Local, a JRE if
-# missing, moto, cfn-lint), starts the backends on free loopback ports, checks formatting and
-# lints, runs every Rust test against the real backends, lints the SAM template, and stops the
-# backends again whatever happens.
+# missing, moto, cfn-lint, SAM CLI, Schemathesis), starts the backends on free loopback ports,
+# checks formatting and lints, lints the SAM template (cfn-lint, sam validate --lint), runs
+# every Rust test against the real backends, fuzzes the OpenAPI document against a live
+# checkout-local (Schemathesis), runs the README walk-through, and stops the backends again
+# whatever happens.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +23,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "template"
 .tools/venv/bin/cfn-lint template.yaml
+SAM_CLI_TELEMETRY=0 .tools/venv/bin/sam validate --lint --template template.yaml --region us-east-1
 
 step "backends"
 trap 'scripts/backends.sh stop' EXIT
@@ -34,6 +37,9 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast "$@"
 fi
+
+step "schemathesis"
+scripts/schemathesis.sh
 
 step "walk-through"
 scripts/walkthrough.sh

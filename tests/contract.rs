@@ -1,11 +1,68 @@
 //! The published contract and the served routes agree: every operation in `openapi.yaml` is
-//! routed (its answer is never the router's own 404 or 405), and paths outside it are not.
+//! routed (its answer is never the router's own 404 or 405), and paths outside it are not;
+//! the HTTP API in `template.yaml` declares exactly those routes, with API Gateway's JWT
+//! authorizer on the routes only signed-in customers use and on no route guests share.
 
 use checkout_tests::serde_json::json;
 use checkout_tests::{App, Backend};
 use http::{Method, StatusCode};
 
 const OPENAPI: &str = include_str!("../openapi.yaml");
+const TEMPLATE: &str = include_str!("../template.yaml");
+
+/// `(method, path, behind the JWT authorizer)` of every `HttpApi` event in the template.
+fn gateway_routes() -> Vec<(String, String, bool)> {
+    let mut routes: Vec<(Option<String>, Option<String>, bool)> = Vec::new();
+    for line in TEMPLATE.lines().map(str::trim) {
+        if line == "Type: HttpApi" {
+            routes.push((None, None, false));
+        } else if let Some(route) = routes.last_mut() {
+            if let Some(method) = line.strip_prefix("Method: ") {
+                route.0 = Some(method.to_string());
+            } else if let Some(path) = line.strip_prefix("Path: ") {
+                route.1 = Some(path.to_string());
+            } else if line == "Authorizer: Jwt" {
+                route.2 = true;
+            }
+        }
+    }
+    routes
+        .into_iter()
+        .filter_map(|(method, path, jwt)| Some((method?, path?, jwt)))
+        .collect()
+}
+
+#[test]
+fn the_gateway_routes_are_the_documented_operations() {
+    let mut documented: Vec<(String, String)> = operations()
+        .into_iter()
+        .map(|(m, p)| (m.to_string(), p))
+        .collect();
+    documented.sort();
+    let routes = gateway_routes();
+    let mut declared: Vec<(String, String)> = routes
+        .iter()
+        .map(|(m, p, _)| (m.clone(), p.clone()))
+        .collect();
+    declared.sort();
+    assert_eq!(declared, documented);
+    let mut behind_authorizer: Vec<String> = routes
+        .iter()
+        .filter(|(_, _, jwt)| *jwt)
+        .map(|(m, p, _)| format!("{m} {p}"))
+        .collect();
+    behind_authorizer.sort();
+    assert_eq!(
+        behind_authorizer,
+        [
+            "GET /orders",
+            "POST /customers/claim",
+            "PUT /admin/config",
+            "PUT /admin/discount-codes/{code}",
+            "PUT /admin/products/{sku}",
+        ]
+    );
+}
 
 /// `(method, path)` of every operation, read from the `paths:` section's indentation.
 fn operations() -> Vec<(Method, String)> {

@@ -1371,14 +1371,7 @@ impl World {
 // One run.
 
 async fn setup(backend: Backend, seed: u64, carts: usize, rng: &mut Rng) -> World {
-    let mut faults = None;
-    let app = App::start_with_store(backend, |store| {
-        let wrapped = Arc::new(FaultyStore::new(store));
-        faults = Some(wrapped.clone());
-        wrapped
-    })
-    .await;
-    let faults = faults.expect("the store was wrapped");
+    let (app, faults) = FaultyStore::app(backend).await;
     faults.set_enabled(false);
     // A product of which only a few units exist, so carts race for the last ones.
     app.admin()

@@ -2,8 +2,6 @@
 //! and every successful payment ends in an order or is given back, by itself — on both
 //! stores. Each of the three losses measured before the fix has its scenario here.
 
-use std::sync::Arc;
-
 use checkout_tests::faults::{FaultPoint, FaultSpec, FaultyStore};
 use checkout_tests::serde_json::{json, Value};
 use checkout_tests::{cents, on_both_stores, order_request, App, Backend, CartRef, Client};
@@ -265,23 +263,11 @@ async fn a_cart_takes_at_most_ten_payments(backend: Backend) {
         .assert_problem(StatusCode::CONFLICT, "TooManyPayments");
 }
 
-/// An app whose store fails when a test says so.
-async fn faulty_app(backend: Backend) -> (App, Arc<FaultyStore>) {
-    let mut faults = None;
-    let app = App::start_with_store(backend, |store| {
-        let wrapped = Arc::new(FaultyStore::new(store));
-        faults = Some(wrapped.clone());
-        wrapped
-    })
-    .await;
-    (app, faults.expect("the store was wrapped"))
-}
-
 /// The webhook recorded the payment, then its commit failed for a passing reason (the store
 /// was unavailable): the answer is a 503 with `Retry-After`, and the provider's redelivery
 /// commits the order instead of stopping at "duplicate".
 async fn a_commit_that_failed_after_the_payment_was_recorded_is_retried(backend: Backend) {
-    let (app, _faults) = faulty_app(backend).await;
+    let (app, _faults) = FaultyStore::app(backend).await;
     let (guest, cart) = app.ready_guest_cart().await;
     let reference = app.start_payment(&guest, &cart, None).await;
     let event = app.payment_event(&reference, true);
@@ -319,7 +305,7 @@ async fn a_commit_that_failed_after_the_payment_was_recorded_is_retried(backend:
 /// The commit was written but its answer lost (a crash or timeout after the write): the
 /// redelivery finds the order and changes nothing; the storefront replays it.
 async fn a_commit_whose_answer_was_lost_is_not_repeated(backend: Backend) {
-    let (app, _faults) = faulty_app(backend).await;
+    let (app, _faults) = FaultyStore::app(backend).await;
     let (guest, cart) = app.ready_guest_cart().await;
     let reference = app.start_payment(&guest, &cart, None).await;
     let event = app.payment_event(&reference, true);

@@ -521,7 +521,11 @@ async fn an_unreadable_message_goes_to_the_dlq_and_is_acknowledged() {
         attempts: Mutex::default(),
     });
     let subscriber = checkout_outbox::Subscriber::new(
-        Arc::new(checkout_outbox::EmailConfirmation { mailer }),
+        Arc::new(checkout_outbox::EmailConfirmation {
+            mailer,
+            claims: Arc::new(checkout_adapters::MemoryStore::new()),
+            claim_url: checkout_tests::outbox::CLAIM_URL.into(),
+        }),
         Arc::new(checkout_adapters::MemoryStore::new()),
         dead_letters.clone(),
     );
@@ -710,6 +714,8 @@ async fn every_order_change_reaches_the_erp_once_and_only_creation_mails_the_cus
     let confirmations = checkout_outbox::Subscriber::new(
         Arc::new(checkout_outbox::EmailConfirmation {
             mailer: mail.clone(),
+            claims: Arc::new(checkout_adapters::MemoryStore::new()),
+            claim_url: checkout_tests::outbox::CLAIM_URL.into(),
         }),
         effect_log(&app),
         Arc::new(RecordingQueue::default()),
@@ -805,6 +811,8 @@ async fn two_deliveries_of_one_event_at_the_same_time_send_one_email() {
     let subscriber = checkout_outbox::Subscriber::new(
         Arc::new(checkout_outbox::EmailConfirmation {
             mailer: mailer.clone(),
+            claims: Arc::new(checkout_adapters::MemoryStore::new()),
+            claim_url: checkout_tests::outbox::CLAIM_URL.into(),
         }),
         Arc::new(checkout_adapters::MemoryStore::new()),
         Arc::new(RecordingQueue::default()),

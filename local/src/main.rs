@@ -71,7 +71,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store: Arc<dyn Store> = match env_or("CHECKOUT_STORE", "memory").as_str() {
         "memory" => {
             let store = Arc::new(MemoryStore::new());
-            dev_routes = outbox::spawn(store.clone())?.routes();
+            let claim_url = env_or("CLAIM_URL", "http://127.0.0.1:3000/claim");
+            dev_routes = outbox::spawn(store.clone(), claim_url)?.routes();
             store
         }
         "dynamodb" => {

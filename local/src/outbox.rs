@@ -1,6 +1,7 @@
 //! The outbox in process, over the embedded store: its change feed stands in for the table's
 //! stream, channels for the SQS queues, a mailbox (listed at `GET /_dev/emails`) for SES, and
-//! a log line for the ERP unless `CHECKOUT_ERP_ENDPOINT` names one. The relay and the
+//! a log line for the ERP unless `CHECKOUT_ERP_ENDPOINT` names one. Guests' confirmations
+//! carry claim links to `CLAIM_URL` (default `http://127.0.0.1:3000/claim`). The relay and the
 //! subscribers are the same code the Lambda functions run.
 
 use std::sync::{Arc, Mutex};
@@ -98,7 +99,10 @@ impl Erp for LoggedErp {
 }
 
 /// Starts the relay and both subscribers over `store`; returns the mailbox.
-pub fn spawn(store: Arc<MemoryStore>) -> Result<Mailbox, Box<dyn std::error::Error>> {
+pub fn spawn(
+    store: Arc<MemoryStore>,
+    claim_url: String,
+) -> Result<Mailbox, Box<dyn std::error::Error>> {
     let mailbox = Mailbox::default();
     let erp: Arc<dyn Erp> = match std::env::var("CHECKOUT_ERP_ENDPOINT") {
         Ok(endpoint) => {
@@ -112,6 +116,8 @@ pub fn spawn(store: Arc<MemoryStore>) -> Result<Mailbox, Box<dyn std::error::Err
             "email",
             Arc::new(EmailConfirmation {
                 mailer: Arc::new(mailbox.clone()),
+                claims: store.clone(),
+                claim_url,
             }),
         ),
         ("erp", Arc::new(ErpSync { erp })),

@@ -40,7 +40,7 @@ use checkout_domain::ports::{
     CartWriteError, CommitError, OrderPage, PaymentWriteError, ProductWriteError, Store, SweepKind,
     SweepPage,
 };
-use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
+use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
 
 /// Where an injected fault strikes, relative to the inner call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +116,18 @@ enum Decision {
 }
 
 impl FaultyStore {
+    /// An app (catalog seeded) whose store is wrapped in a `FaultyStore`, and the wrapper.
+    pub async fn app(backend: crate::Backend) -> (crate::App, Arc<FaultyStore>) {
+        let mut faults = None;
+        let app = crate::App::start_with_store(backend, |store| {
+            let wrapped = Arc::new(FaultyStore::new(store));
+            faults = Some(wrapped.clone());
+            wrapped
+        })
+        .await;
+        (app, faults.expect("the store was wrapped"))
+    }
+
     /// A wrapper that fails nothing until told to.
     pub fn new(inner: Arc<dyn Store>) -> Self {
         FaultyStore {
@@ -424,10 +436,24 @@ impl Store for FaultyStore {
         customer: &CustomerId,
         email: &Email,
         orders: &[Order],
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Vec<OrderNumber>>, StoreError> {
         self.write(
             "claim_guest_orders",
             self.inner.claim_guest_orders(customer, email, orders),
+        )
+        .await
+    }
+    async fn redeem_claim_ticket(
+        &self,
+        token_hash: &SessionHash,
+        email: &Email,
+        customer: &CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            "redeem_claim_ticket",
+            self.inner
+                .redeem_claim_ticket(token_hash, email, customer, now),
         )
         .await
     }

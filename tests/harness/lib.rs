@@ -5,6 +5,7 @@
 //! starting DynamoDB Local; each test gets its own table, so tests run in parallel.
 
 pub mod faults;
+pub mod identity;
 pub mod outbox;
 
 use std::sync::{Arc, Mutex};
@@ -19,9 +20,10 @@ use tower::ServiceExt;
 
 use checkout_adapters::psp_simulator::PspSimulator;
 use checkout_adapters::{DynamoStore, MemoryStore};
+use checkout_domain::claim::ClaimTickets;
 use checkout_domain::identity::Caller;
 use checkout_domain::payment::{Payment, Transaction, TransactionKind, TransactionState};
-use checkout_domain::ports::Store;
+use checkout_domain::ports::{OutgoingEmail, Store};
 use checkout_domain::service::{CatalogImport, Clock, Storefront};
 use checkout_domain::values::CartId;
 use checkout_http::identity::DevTokens;
@@ -42,6 +44,11 @@ const DEV_SECRET: &str = "test-secret";
 /// The webhook endpoint's secrets: the current one, and the previous one during a rotation.
 pub const WEBHOOK_SECRET: &str = "whsec_test_current";
 pub const WEBHOOK_SECRET_OLD: &str = "whsec_test_previous";
+
+/// The webhook endpoint's secrets, as a rotation configures them: `current,previous`.
+pub fn webhook_secrets() -> WebhookSecrets {
+    WebhookSecrets::parse(&format!("{WEBHOOK_SECRET},{WEBHOOK_SECRET_OLD}"))
+}
 
 /// Which store a backend runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,8 +208,7 @@ impl App {
         let tokens = DevTokens::new(DEV_SECRET);
         let psp = Arc::new(PspSimulator::new());
         let storefront = storefront.with_psp(psp.clone());
-        let secrets = WebhookSecrets::parse(&format!("{WEBHOOK_SECRET},{WEBHOOK_SECRET_OLD}"));
-        let router = routes::all(storefront.clone(), secrets)
+        let router = routes::all(storefront.clone(), webhook_secrets())
             .layer(from_fn_with_state(tokens.clone(), DevTokens::middleware));
         App {
             router,
@@ -215,6 +221,15 @@ impl App {
             memory,
             psp,
         }
+    }
+
+    /// This backend as the Lambda functions serve it: a bearer token is verified against the
+    /// identity provider's keys (`jwks`), as on the routes without API Gateway's authorizer.
+    pub fn behind_api_gateway(mut self, jwks: checkout_http::jwks::Jwks) -> App {
+        self.router = routes::all(self.storefront.clone(), webhook_secrets()).layer(
+            from_fn_with_state(Some(jwks), checkout_http::identity::from_lambda_context),
+        );
+        self
     }
 
     /// Moves this backend's clock forward.
@@ -408,6 +423,43 @@ impl App {
         )
     }
 
+    /// The claim tickets of this backend's store, as the email subscriber keeps them.
+    pub fn claim_tickets(&self) -> Arc<dyn ClaimTickets> {
+        match (&self.dynamo, &self.memory) {
+            (Some(dynamo), _) => Arc::new(dynamo.clone()),
+            (None, Some(memory)) => memory.clone(),
+            (None, None) => unreachable!("one of the two stores"),
+        }
+    }
+
+    /// The confirmation email of the cart's order, as the email subscriber sends it when the
+    /// order's `OrderCreated` event reaches it (through its effect log on this store).
+    pub async fn confirmation_email(&self, cart: &CartRef) -> OutgoingEmail {
+        let (_, order) = self.stored(cart).await;
+        let event = checkout_domain::events::order_event(None, order.as_ref()).expect("an order");
+        let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+        message.body = Some(serde_json::to_string(&event).unwrap());
+        let mailbox = Arc::new(outbox::Mailbox::default());
+        let effect_log: Arc<dyn checkout_domain::ports::EffectLog> =
+            match (&self.dynamo, &self.memory) {
+                (Some(dynamo), _) => Arc::new(dynamo.clone()),
+                (None, Some(memory)) => memory.clone(),
+                (None, None) => unreachable!("one of the two stores"),
+            };
+        let subscriber = checkout_outbox::Subscriber::new(
+            Arc::new(checkout_outbox::EmailConfirmation {
+                mailer: mailbox.clone(),
+                claims: self.claim_tickets(),
+                claim_url: outbox::CLAIM_URL.into(),
+            }),
+            effect_log,
+            Arc::new(outbox::NoDeadLetters),
+        );
+        let outcome = subscriber.process(&message).await;
+        assert_eq!(outcome, checkout_outbox::subscriber::Outcome::Done);
+        mailbox.take().pop().expect("one email sent")
+    }
+
     /// A guest with a fresh cart in `currency`, shipping to `country`.
     pub async fn guest_with_cart(&self, currency: &str, country: &str) -> (Client, CartRef) {
         let response = self
@@ -498,6 +550,14 @@ impl TestResponse {
 }
 
 impl Client {
+    /// The value of a header this client sends, if it sends it.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers.insert(
             http::HeaderName::from_bytes(name.as_bytes()).unwrap(),

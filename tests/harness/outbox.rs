@@ -43,7 +43,7 @@ const IDLE_POLL: Duration = Duration::from_millis(200);
 /// Seconds a received message stays invisible: short, so retries come quickly.
 pub const VISIBILITY_TIMEOUT: i32 = 1;
 
-fn aws_endpoint() -> String {
+pub fn aws_endpoint() -> String {
     std::env::var("CHECKOUT_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
         panic!(
             "CHECKOUT_TEST_AWS_ENDPOINT is not set: run the suite with scripts/test.sh, which \
@@ -52,7 +52,7 @@ fn aws_endpoint() -> String {
     })
 }
 
-async fn local_config(endpoint: String) -> aws_config::SdkConfig {
+pub async fn local_config(endpoint: String) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
@@ -62,6 +62,9 @@ async fn local_config(endpoint: String) -> aws_config::SdkConfig {
         .load()
         .await
 }
+
+/// Where the claim links in test confirmation emails point.
+pub const CLAIM_URL: &str = "https://shop.example.com/claim";
 
 /// Polls `check` until it returns `Some`, or panics with `what` at the deadline.
 pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
@@ -190,7 +193,11 @@ impl Outbox {
     /// The email subscriber as the function builds it, sending through `mailer`.
     pub fn email_subscriber(&self, store: &DynamoStore, mailer: Arc<dyn Mailer>) -> Subscriber {
         Subscriber::new(
-            Arc::new(EmailConfirmation { mailer }),
+            Arc::new(EmailConfirmation {
+                mailer,
+                claims: Arc::new(store.clone()),
+                claim_url: CLAIM_URL.into(),
+            }),
             Arc::new(store.clone()),
             self.queue(&self.email_dlq),
         )
@@ -283,6 +290,69 @@ impl Mailer for CountingMailer {
         self.accepted.bump();
         Ok(())
     }
+}
+
+/// A mailer that keeps what it is given.
+#[derive(Default)]
+pub struct Mailbox(Mutex<Vec<OutgoingEmail>>);
+
+impl Mailbox {
+    /// The emails kept so far, oldest first; forgets them.
+    pub fn take(&self) -> Vec<OutgoingEmail> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for Mailbox {
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), DeliveryError> {
+        self.0.lock().unwrap().push(email.clone());
+        Ok(())
+    }
+}
+
+/// A dead-letter queue that must never be used.
+pub struct NoDeadLetters;
+
+#[async_trait::async_trait]
+impl EventQueue for NoDeadLetters {
+    async fn send(
+        &self,
+        messages: &[checkout_domain::ports::QueueMessage],
+    ) -> Result<Vec<String>, checkout_domain::StoreError> {
+        panic!("dead-lettered: {messages:?}")
+    }
+}
+
+/// The `email` and `token` of the claim link in an email's text.
+pub fn claim_link(email: &OutgoingEmail) -> (String, String) {
+    let start = email
+        .text
+        .find(CLAIM_URL)
+        .unwrap_or_else(|| panic!("a claim link in {:?}", email.text));
+    let link = email.text[start..].split_whitespace().next().unwrap();
+    let query = link.split_once('?').expect("a query").1;
+    let mut pairs = query.split('&').map(|pair| pair.split_once('=').unwrap());
+    let (email_key, address) = pairs.next().unwrap();
+    let (token_key, token) = pairs.next().unwrap();
+    assert_eq!((email_key, token_key), ("email", "token"));
+    (percent_decode(address), percent_decode(token))
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&value[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
 }
 
 /// A mailer that accepts everything and sends nothing.

@@ -3,18 +3,16 @@
 
 use std::sync::Arc;
 
-use axum::middleware::from_fn;
 use checkout_adapters::{required_env, DynamoStore};
 use checkout_domain::service::Storefront;
-use checkout_http::{identity, routes};
+use checkout_http::jwks::{Jwks, JwtSettings};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     checkout_http::init_tracing();
     let table = required_env("TABLE_NAME")?;
     let store = DynamoStore::from_config(&checkout_adapters::aws_config().await, table);
-    let app =
-        routes::with_problem_fallbacks(routes::create_order(Storefront::new(Arc::new(store))))
-            .layer(from_fn(identity::from_lambda_context));
+    let jwks = Jwks::new(JwtSettings::from_env()?);
+    let app = checkout_http::lambda::create_order(Storefront::new(Arc::new(store)), jwks);
     lambda_http::run(app).await
 }

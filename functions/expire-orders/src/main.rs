@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use checkout_adapters::stripe::StripeClient;
-use checkout_adapters::{payment_grace, required_env, DynamoStore};
+use checkout_adapters::{payment_grace, required_env, DynamoStore, SecretStore};
 use checkout_domain::service::Storefront;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
@@ -14,14 +14,14 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     checkout_http::init_tracing();
-    let store = DynamoStore::from_config(
-        &checkout_adapters::aws_config().await,
-        required_env("TABLE_NAME")?,
-    );
-    // Payments are given back through Stripe.
+    let config = checkout_adapters::aws_config().await;
+    let store = DynamoStore::from_config(&config, required_env("TABLE_NAME")?);
+    // Payments are given back through Stripe; its key comes from Secrets Manager, read once.
     let stripe = StripeClient::new(
         required_env("STRIPE_API_BASE")?,
-        required_env("STRIPE_SECRET_KEY")?,
+        SecretStore::from_config(&config)
+            .read_env("STRIPE_SECRET_KEY_ARN")
+            .await?,
     );
     let storefront = Storefront::new(Arc::new(store)).with_psp(Arc::new(stripe));
     let grace = payment_grace()?;

@@ -1,27 +1,24 @@
-//! Lambda: the storefront API (catalog admin, shipping methods, carts) behind API Gateway's
-//! HTTP API. Clients are built once per execution environment; requests go to the shared router.
+//! Lambda: the storefront API (catalog admin, shipping methods, carts, payments, order
+//! queries, the guest claim) behind API Gateway's HTTP API. Clients and secrets are read once
+//! per execution environment; requests go to the shared router (`checkout_http::lambda`).
 
 use std::sync::Arc;
 
-use axum::middleware::from_fn;
 use checkout_adapters::stripe::StripeClient;
-use checkout_adapters::{required_env, DynamoStore};
+use checkout_adapters::{required_env, DynamoStore, SecretStore};
 use checkout_domain::service::Storefront;
-use checkout_http::{identity, routes};
+use checkout_http::jwks::{Jwks, JwtSettings};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     checkout_http::init_tracing();
-    let store = DynamoStore::from_config(
-        &checkout_adapters::aws_config().await,
-        required_env("TABLE_NAME")?,
-    );
-    let stripe = StripeClient::new(
-        required_env("STRIPE_API_BASE")?,
-        required_env("STRIPE_SECRET_KEY")?,
-    );
+    let config = checkout_adapters::aws_config().await;
+    let store = DynamoStore::from_config(&config, required_env("TABLE_NAME")?);
+    let stripe_key = SecretStore::from_config(&config)
+        .read_env("STRIPE_SECRET_KEY_ARN")
+        .await?;
+    let stripe = StripeClient::new(required_env("STRIPE_API_BASE")?, stripe_key);
     let storefront = Storefront::new(Arc::new(store)).with_psp(Arc::new(stripe));
-    let app = routes::with_problem_fallbacks(routes::storefront(storefront))
-        .layer(from_fn(identity::from_lambda_context));
-    lambda_http::run(app).await
+    let jwks = Jwks::new(JwtSettings::from_env()?);
+    lambda_http::run(checkout_http::lambda::storefront(storefront, jwks)).await
 }

@@ -13,6 +13,7 @@
 //! | idempotency key | `IDEMPOTENCY#<k>`| `IDEMPOTENCY` |
 //! | side effect done| `EFFECT#<consumer>#<event id>` | `EFFECT` |
 //! | payment interaction | `INTERACTION#<id>` | `INTERACTION` |
+//! | guest claim ticket | `CLAIM#<sha-256 of the token>` | `CLAIM` |
 //!
 //! An order lives in its cart's partition, so one Query reads a cart with its order (a replay
 //! costs one read) and `attribute_not_exists` on it means one order per cart. Index `gsi1`
@@ -40,6 +41,7 @@ use checkout_domain::cart::{Cart, CartOwner};
 use checkout_domain::catalog::{
     DiscountDefinition, PricingConfig, Product, ProductTerms, StockWrite,
 };
+use checkout_domain::claim::{ClaimTicket, ClaimTickets};
 use checkout_domain::commit::CommitPlan;
 use checkout_domain::idempotency::IdempotencyRecord;
 use checkout_domain::order::Order;
@@ -48,7 +50,7 @@ use checkout_domain::ports::{
     history_key, CartWriteError, CommitError, EffectClaim, EffectLog, OrderPage, PaymentWriteError,
     ProductWriteError, Store, SweepKind, SweepPage,
 };
-use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
+use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
 use checkout_domain::StoreError;
 
 use crate::dynamodb_commit::{encode, send_payment_write, time_rfc3339, Expr};
@@ -98,6 +100,10 @@ pub(crate) fn order_key(cart: &CartId) -> Item {
 
 pub(crate) fn email_key(email: &Email) -> Item {
     key(format!("EMAIL#{}", email.normalized()), "CUSTOMER")
+}
+
+pub(crate) fn claim_ticket_key(hash: &SessionHash) -> Item {
+    key(format!("CLAIM#{hash}"), "CLAIM")
 }
 
 pub(crate) fn interaction_key(id: &str) -> Item {
@@ -256,6 +262,24 @@ where
     R: std::fmt::Debug,
 {
     StoreError(DisplayErrorContext(&error).to_string())
+}
+
+/// Whether a conditional write happened: `Ok(false)` when its condition failed.
+pub(crate) fn condition_held<O, E, R>(result: Result<O, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error().and_then(|e| e.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(store_error(e)),
+    }
 }
 
 /// Retries for unprocessed batch keys: DynamoDB returns them under throttling.
@@ -967,7 +991,7 @@ impl Store for DynamoStore {
         customer: &CustomerId,
         email: &Email,
         orders: &[Order],
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Vec<OrderNumber>>, StoreError> {
         // Register the email first: it is the claim's one condition that can fail.
         let registered = self
             .client
@@ -981,42 +1005,91 @@ impl Store for DynamoStore {
             .expression_attribute_values(":email", AttributeValue::S(email.normalized()))
             .send()
             .await;
-        match registered {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                return Ok(false)
-            }
-            Err(e) => return Err(store_error(e)),
+        if !condition_held(registered)? {
+            return Ok(None);
         }
-        // Each order moves to the customer's history; only while it is still a guest's.
+        // Each order moves to the customer's history: its owner and history keys only (its
+        // payments are another writer's), while it is still a guest's at the revision read.
+        let mut moved = Vec::new();
         for order in orders {
             let mut claimed = order.clone();
             claimed.owner = CartOwner::Customer {
                 customer_id: customer.clone(),
             };
+            let mut e = Expr::default();
+            let (owner, kind, gsi1pk, gsi1sk, revision) = (
+                e.name("owner"),
+                e.name("kind"),
+                e.name("gsi1pk"),
+                e.name("gsi1sk"),
+                e.name("revision"),
+            );
+            let owner_value = e.value(
+                serde_dynamo::to_attribute_value(&claimed.owner)
+                    .map_err(|e| StoreError(format!("encode: {e}")))?,
+            );
+            let (history_pk, history_sk) = (
+                e.string(format!("CUSTOMER#{customer}")),
+                e.string(history_key(order)),
+            );
+            let (read_at, next, guest) = (
+                e.number(order.revision),
+                e.number(order.revision + 1),
+                e.string("guest"),
+            );
+            // Items written before revisions existed count as revision 1.
+            let at_revision = if order.revision == 1 {
+                format!("(attribute_not_exists({revision}) OR {revision} = {read_at})")
+            } else {
+                format!("{revision} = {read_at}")
+            };
             let result = self
                 .client
-                .put_item()
+                .update_item()
                 .table_name(&self.table)
-                .set_item(Some(order_item(&claimed)?))
-                .condition_expression("#owner.#kind = :guest")
-                .expression_attribute_names("#owner", "owner")
-                .expression_attribute_names("#kind", "kind")
-                .expression_attribute_values(":guest", AttributeValue::S("guest".into()))
+                .set_key(Some(order_key(&order.cart_id)))
+                .update_expression(format!(
+                    "SET {owner} = {owner_value}, {gsi1pk} = {history_pk}, \
+                     {gsi1sk} = {history_sk}, {revision} = {next}"
+                ))
+                .condition_expression(format!("{at_revision} AND {owner}.{kind} = {guest}"))
+                .set_expression_attribute_names(Some(e.names))
+                .set_expression_attribute_values(Some(e.values))
                 .send()
                 .await;
-            match result {
-                Ok(_) => {}
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(store_error(e)),
+            if condition_held(result)? {
+                moved.push(order.order_number.clone());
             }
         }
-        Ok(true)
+        Ok(Some(moved))
+    }
+
+    async fn redeem_claim_ticket(
+        &self,
+        token_hash: &SessionHash,
+        email: &Email,
+        customer: &CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(claim_ticket_key(token_hash)))
+            .update_expression("SET usedAt = :now, usedBy = :customer")
+            .condition_expression(
+                "attribute_exists(pk) AND email = :email AND expiresAt > :now \
+                 AND attribute_not_exists(usedAt)",
+            )
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(now.unix_timestamp().to_string()),
+            )
+            .expression_attribute_values(":customer", AttributeValue::S(customer.to_string()))
+            .expression_attribute_values(":email", AttributeValue::S(email.normalized()))
+            .send()
+            .await;
+        condition_held(result)
     }
 
     async fn claim_idempotency(
@@ -1199,5 +1272,27 @@ impl EffectLog for DynamoStore {
             }
             Err(e) => Err(store_error(e)),
         }
+    }
+}
+
+#[async_trait]
+impl ClaimTickets for DynamoStore {
+    async fn save_claim_ticket(&self, ticket: &ClaimTicket) -> Result<(), StoreError> {
+        let mut item = claim_ticket_key(&ticket.token_hash);
+        item.insert("email".into(), AttributeValue::S(ticket.email.normalized()));
+        // A number: the table's TTL deletes the ticket once it has expired.
+        item.insert(
+            "expiresAt".into(),
+            AttributeValue::N(ticket.expires_at.unix_timestamp().to_string()),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 }

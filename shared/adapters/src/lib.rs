@@ -1,5 +1,5 @@
 //! Adapters behind the domain's ports: stores (DynamoDB, embedded), queues (SQS), mail (SES
-//! v2) and the ERP (HTTP).
+//! v2), the ERP (HTTP), and the secrets they need (Secrets Manager).
 
 pub mod dynamodb;
 mod dynamodb_commit;
@@ -7,6 +7,7 @@ mod dynamodb_product;
 pub mod erp;
 pub mod memory;
 pub mod psp_simulator;
+pub mod secrets;
 pub mod ses;
 pub mod sqs;
 pub mod stripe;
@@ -14,6 +15,7 @@ pub mod stripe;
 pub use dynamodb::DynamoStore;
 pub use erp::HttpErp;
 pub use memory::MemoryStore;
+pub use secrets::SecretStore;
 pub use ses::SesMailer;
 pub use sqs::SqsQueue;
 

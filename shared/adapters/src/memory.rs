@@ -16,6 +16,7 @@ use checkout_domain::cart::{Cart, CartState};
 use checkout_domain::catalog::{
     DiscountDefinition, PricingConfig, Product, ProductTerms, StockWrite,
 };
+use checkout_domain::claim::{ClaimTicket, ClaimTickets};
 use checkout_domain::commit::{CommitPlan, Rejection};
 use checkout_domain::error::StockShortage;
 use checkout_domain::idempotency::{IdempotencyRecord, RecordState};
@@ -25,7 +26,7 @@ use checkout_domain::ports::{
     history_key, CartWriteError, CommitError, EffectClaim, EffectLog, OrderPage, PaymentWriteError,
     ProductWriteError, Store, SweepKind, SweepPage,
 };
-use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, Sku};
+use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
 use checkout_domain::StoreError;
 
 #[derive(Default)]
@@ -46,6 +47,13 @@ struct State {
     effects: HashMap<(String, String), Option<OffsetDateTime>>,
     /// Every payment interaction id ever recorded: unique across all transactions.
     interactions: std::collections::HashSet<String>,
+    /// Guest claim tickets by token hash.
+    claim_tickets: HashMap<SessionHash, StoredTicket>,
+}
+
+struct StoredTicket {
+    ticket: ClaimTicket,
+    used: bool,
 }
 
 impl State {
@@ -508,28 +516,56 @@ impl Store for MemoryStore {
         customer: &CustomerId,
         email: &Email,
         orders: &[Order],
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Vec<OrderNumber>>, StoreError> {
         let mut state = self.lock();
         match state.customers.get(&email.normalized()) {
-            Some(Some(owner)) if owner != customer => return Ok(false),
+            Some(Some(owner)) if owner != customer => return Ok(None),
             _ => {}
         }
         state
             .customers
             .insert(email.normalized(), Some(customer.clone()));
+        let mut moved = Vec::new();
         for order in orders {
-            if let Some(stored) = state.orders.get_mut(&order.cart_id) {
-                if stored.is_guest() {
-                    let before = stored.clone();
-                    stored.owner = CartOwner::Customer {
-                        customer_id: customer.clone(),
-                    };
-                    let after = stored.clone();
-                    self.publish(Some(before), Some(after));
-                }
+            // Only the owner and the revision change, as DynamoDB's attribute-level update
+            // does, and only while the order is a guest's at the revision read.
+            let Some(stored) = state.orders.get_mut(&order.cart_id) else {
+                continue;
+            };
+            if !stored.is_guest() || stored.revision != order.revision {
+                continue;
             }
+            let before = stored.clone();
+            stored.owner = CartOwner::Customer {
+                customer_id: customer.clone(),
+            };
+            stored.revision += 1;
+            let after = stored.clone();
+            moved.push(after.order_number.clone());
+            self.publish(Some(before), Some(after));
         }
-        Ok(true)
+        Ok(Some(moved))
+    }
+
+    async fn redeem_claim_ticket(
+        &self,
+        token_hash: &SessionHash,
+        email: &Email,
+        _customer: &CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        match state.claim_tickets.get_mut(token_hash) {
+            Some(ticket)
+                if !ticket.used
+                    && ticket.ticket.email.normalized() == email.normalized()
+                    && ticket.ticket.expires_at > now =>
+            {
+                ticket.used = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn claim_idempotency(
@@ -606,5 +642,23 @@ impl EffectLog for MemoryStore {
         let first = !matches!(state.effects.get(&key), Some(None));
         state.effects.insert(key, None);
         Ok(first)
+    }
+}
+
+#[async_trait]
+impl ClaimTickets for MemoryStore {
+    async fn save_claim_ticket(&self, ticket: &ClaimTicket) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if state.claim_tickets.contains_key(&ticket.token_hash) {
+            return Err(StoreError("claim ticket exists".into()));
+        }
+        state.claim_tickets.insert(
+            ticket.token_hash.clone(),
+            StoredTicket {
+                ticket: ticket.clone(),
+                used: false,
+            },
+        );
+        Ok(())
     }
 }

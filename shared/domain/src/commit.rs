@@ -21,7 +21,7 @@ use crate::order_number::OrderNumber;
 use crate::payment::{self, PaymentState};
 use crate::ports::CommitError;
 use crate::service::{conflict, Storefront};
-use crate::values::{CartId, CountryCode, Email, SessionToken, ShippingMethodId, Sku, TaxCategory};
+use crate::values::{CartId, CountryCode, Email, ShippingMethodId, Sku, TaxCategory};
 
 /// How long a `save_order` order holds its stock and codes while awaiting payment.
 pub const SAVED_ORDER_HOLD: Duration = Duration::minutes(30);
@@ -225,8 +225,11 @@ impl Storefront {
             let payment_state = check_preconditions(&cart, action)?;
             attempts += 1;
             let now = self.now();
-            let expires_at = (action == CommitAction::SaveOrder).then(|| now + SAVED_ORDER_HOLD);
-            let mut order = Order::from_cart(
+            // A saved order its payments already cover holds nothing: it is paid.
+            let expires_at = (action == CommitAction::SaveOrder
+                && payment_state != PaymentState::Paid)
+                .then(|| now + SAVED_ORDER_HOLD);
+            let order = Order::from_cart(
                 &cart,
                 number.clone(),
                 action,
@@ -234,9 +237,7 @@ impl Storefront {
                 now,
                 expires_at,
             );
-            let claim_token = order.is_guest().then(SessionToken::generate);
-            order.claim_token_hash = claim_token.as_ref().map(SessionToken::hash);
-            let body = created_body(&order, claim_token.as_ref());
+            let body = order.view().to_string();
             let plan = plan(&cart, order, input.cart_version, ticket, &body, now)?;
             let rejections = match self.store().commit(&plan).await {
                 Ok(()) => return Ok(OrderResponse::created(body, &plan.order)),
@@ -423,15 +424,6 @@ fn owner_scope(caller: &Caller) -> String {
         (None, Some(session)) => format!("guest:{}", session.hash()),
         (None, None) => "anonymous".into(),
     }
-}
-
-fn created_body(order: &Order, claim_token: Option<&SessionToken>) -> String {
-    let mut body = order.view();
-    if let Some(token) = claim_token {
-        // Shown once: it lets the guest attach this order to an account later.
-        body["claimToken"] = token.expose().into();
-    }
-    body.to_string()
 }
 
 /// Everything an order needs before it may be committed; every gap is named at once.

@@ -3,6 +3,7 @@
 
 pub mod cart;
 pub mod catalog;
+pub mod claim;
 pub mod commit;
 pub mod error;
 pub mod events;

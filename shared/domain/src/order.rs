@@ -10,7 +10,7 @@ use crate::money::Currency;
 use crate::order_number::OrderNumber;
 use crate::payment::{Payment, PaymentState};
 use crate::pricing::Totals;
-use crate::values::{Address, CartId, Email, SessionHash};
+use crate::values::{Address, CartId, Email};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderState {
@@ -65,9 +65,6 @@ pub struct Order {
         with = "time::serde::rfc3339::option"
     )]
     pub expires_at: Option<OffsetDateTime>,
-    /// Hash of the guest's claim token, by which a later account can adopt the order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claim_token_hash: Option<SessionHash>,
     /// Counts every change to the order (1 at creation); writes are conditioned on it, and
     /// consumers order events by it.
     #[serde(default = "first_revision")]
@@ -114,16 +111,17 @@ impl Order {
             totals: cart.totals,
             created_at: now,
             expires_at,
-            claim_token_hash: None,
             revision: 1,
         }
     }
 
-    /// A saved order still waiting for (the rest of) its payment.
+    /// A saved order still waiting for (the rest of) its payment, within its hold. Once paid
+    /// its hold is over for good: a later refund does not make it payable again.
     pub fn awaiting_payment(&self) -> bool {
         self.action == CommitAction::SaveOrder
             && self.state == OrderState::Open
             && self.payment_state != PaymentState::Paid
+            && self.expires_at.is_some()
     }
 
     /// When the sweeper must look at this order: a saved order when its hold ends unpaid, a
@@ -146,7 +144,6 @@ impl Order {
         let mut body = serde_json::to_value(self).unwrap_or(Value::Null);
         if let Some(object) = body.as_object_mut() {
             object.remove("owner");
-            object.remove("claimTokenHash");
             object.insert("isGuest".into(), self.is_guest().into());
             if let CartOwner::Customer { customer_id } = &self.owner {
                 object.insert("customerId".into(), customer_id.as_str().into());

@@ -14,7 +14,7 @@ use crate::idempotency::IdempotencyRecord;
 use crate::order::Order;
 use crate::order_number::OrderNumber;
 use crate::values::{CartId, DiscountCode, Sku};
-use crate::values::{CustomerId, Email};
+use crate::values::{CustomerId, Email, SessionHash};
 
 /// Why a conditional cart write did not happen.
 #[derive(Debug)]
@@ -218,15 +218,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// Guest orders placed with `email` (normalized match), any order.
     async fn guest_orders(&self, email: &Email) -> Result<Vec<Order>, StoreError>;
+    /// Marks the claim ticket with `token_hash` used by `customer`, iff it exists, was sent
+    /// to `email`, has not expired at `now` and was never used: one conditional write.
+    /// Returns whether it did.
+    async fn redeem_claim_ticket(
+        &self,
+        token_hash: &SessionHash,
+        email: &Email,
+        customer: &CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     /// Makes `customer` the owner of `orders` (guest orders of `email`) and registers the
-    /// email to them, so guests can no longer check out with it. Fails with `false` if the
+    /// email to them, so guests can no longer check out with it. Each order changes by an
+    /// attribute-level update of its owner fields, conditioned on the revision it was read
+    /// at and on still being a guest's, and bumps that revision; an order that moved on in
+    /// between is left as it is. Returns the numbers of the orders it moved, or `None` if the
     /// email already belongs to another customer.
     async fn claim_guest_orders(
         &self,
         customer: &CustomerId,
         email: &Email,
         orders: &[Order],
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<Vec<OrderNumber>>, StoreError>;
 
     /// Takes an idempotency key unless a live record holds it; returns that record if so.
     async fn claim_idempotency(

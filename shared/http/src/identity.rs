@@ -1,6 +1,9 @@
-//! Who is calling. In Lambda, only API Gateway's JWT authorizer context counts; the local
-//! server verifies an HS256 dev token itself and fills in the same thing. Guest carts add the
-//! `X-Session-Id` header. No other header is ever trusted for identity.
+//! Who is calling. In Lambda: on routes behind API Gateway's JWT authorizer, its claims in
+//! the request context; on routes guests and customers share, a bearer token the function
+//! verifies itself against the identity provider's JWKS (`crate::jwks`). The local server
+//! verifies an HS256 dev token and fills in the same thing. Guest carts add the
+//! `X-Session-Id` header. No other header is ever trusted for identity, and a token that does
+//! not verify is a 401, never a guest.
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -11,10 +14,11 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::jwks::{Jwks, TokenError};
 use crate::problem::ApiError;
 use checkout_domain::identity::Caller;
 use checkout_domain::values::{CustomerId, SessionToken};
-use checkout_domain::Error;
+use checkout_domain::{Error, StoreError};
 
 pub const SESSION_HEADER: &str = "x-session-id";
 
@@ -25,7 +29,7 @@ pub struct Authenticated {
     pub admin: bool,
 }
 
-fn has_admin_scope(scope: &str) -> bool {
+pub(crate) fn has_admin_scope(scope: &str) -> bool {
     scope.split_whitespace().any(|s| s == "admin")
 }
 
@@ -49,9 +53,29 @@ impl<S: Send + Sync> FromRequestParts<S> for Deadline {
     }
 }
 
-/// Middleware for Lambda: the caller from the JWT authorizer's claims in the API Gateway
-/// context, and the invocation's deadline.
-pub async fn from_lambda_context(mut request: Request, next: Next) -> Response {
+/// The token of an `Authorization` header, if the request has one (the `Bearer` scheme, in
+/// any case, stripped; any other value is taken whole, and fails verification).
+fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .unwrap_or_default()
+        .trim();
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token,
+        _ => value,
+    };
+    Some(token.trim().to_string())
+}
+
+/// Middleware for Lambda: the invocation's deadline, and the caller from the JWT authorizer's
+/// claims in the API Gateway context or, on routes without the authorizer, from a bearer
+/// token verified against the provider's keys (`jwks`; without one, no token is accepted).
+pub async fn from_lambda_context(
+    axum::extract::State(jwks): axum::extract::State<Option<Jwks>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     use lambda_http::request::RequestContext;
     use lambda_http::RequestExt;
     if let Some(deadline) = request.lambda_context_ref().and_then(|context| {
@@ -59,7 +83,7 @@ pub async fn from_lambda_context(mut request: Request, next: Next) -> Response {
     }) {
         request.extensions_mut().insert(Deadline(deadline));
     }
-    let authenticated = match request.request_context_ref() {
+    let from_authorizer = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context
             .authorizer
             .as_ref()
@@ -71,6 +95,25 @@ pub async fn from_lambda_context(mut request: Request, next: Next) -> Response {
                 Some(Authenticated { customer, admin })
             }),
         _ => None,
+    };
+    let authenticated = match (from_authorizer, bearer(request.headers())) {
+        (Some(authenticated), _) => Some(authenticated),
+        (None, None) => None,
+        (None, Some(token)) => {
+            let Some(jwks) = jwks else {
+                return ApiError(Error::Unauthorized).into_response();
+            };
+            match jwks.verify(&token).await {
+                Ok(authenticated) => Some(authenticated),
+                Err(TokenError::KeysUnavailable(cause)) => {
+                    return ApiError(Error::Store(StoreError(cause))).into_response()
+                }
+                Err(refused) => {
+                    tracing::info!(%refused, "bearer token refused");
+                    return ApiError(Error::Unauthorized).into_response();
+                }
+            }
+        }
     };
     if let Some(authenticated) = authenticated {
         request.extensions_mut().insert(authenticated);
@@ -153,12 +196,7 @@ impl DevTokens {
         mut request: Request,
         next: Next,
     ) -> Response {
-        let bearer = request
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_string());
-        if let Some(token) = bearer {
+        if let Some(token) = bearer(request.headers()) {
             match tokens.verify(&token) {
                 Some(authenticated) => {
                     request.extensions_mut().insert(authenticated);

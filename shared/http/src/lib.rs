@@ -3,6 +3,8 @@
 
 pub mod identity;
 pub mod json;
+pub mod jwks;
+pub mod lambda;
 pub mod problem;
 pub mod routes;
 pub mod webhook;

@@ -84,9 +84,13 @@ fn label(address: &Address) -> Vec<String> {
     lines
 }
 
-/// The confirmation for an order view; `None` when the order has no email address. An order
-/// view that does not read is a permanent failure (it will not read better next time).
-pub fn confirmation(order: &Value) -> Result<Option<OutgoingEmail>, DeliveryError> {
+/// The confirmation for an order view, with the guest's claim link if there is one; `None`
+/// when the order has no email address. An order view that does not read is a permanent
+/// failure (it will not read better next time).
+pub fn confirmation(
+    order: &Value,
+    claim_link: Option<&str>,
+) -> Result<Option<OutgoingEmail>, DeliveryError> {
     let order = Snapshot::deserialize(order)
         .map_err(|e| DeliveryError::Permanent(format!("unreadable order snapshot: {e}")))?;
     let Some(to) = order.customer_email.clone() else {
@@ -127,6 +131,7 @@ pub fn confirmation(order: &Value) -> Result<Option<OutgoingEmail>, DeliveryErro
         total => t.total.to_string(),
         shipping_address => order.shipping_address.as_ref().map(label),
         billing_address => order.billing_address.as_ref().map(label),
+        claim_link => claim_link,
     };
     let render = |name: &str| {
         templates()

@@ -24,6 +24,8 @@ use checkout_domain::ports::{
 };
 
 use crate::email::confirmation;
+use checkout_domain::claim::{claim_link, ClaimTicket, ClaimTickets};
+use checkout_domain::values::Email;
 
 /// How long a delivery may take to perform an effect before another may try: well above
 /// an SES call or the ERP timeout, well below the queues' visibility timeouts.
@@ -39,9 +41,15 @@ pub trait SideEffect: Send + Sync + 'static {
 }
 
 /// The order confirmation, to the customer's email: once per order, at its creation (a
-/// saved order's says it awaits payment; its later payment sends nothing more).
+/// saved order's says it awaits payment; its later payment sends nothing more). A guest's
+/// carries a claim link: a fresh token minted here, whose hash is stored (with the email and
+/// a 7-day expiry) before the email leaves, so the token exists in the email and nowhere else.
 pub struct EmailConfirmation {
     pub mailer: Arc<dyn Mailer>,
+    pub claims: Arc<dyn ClaimTickets>,
+    /// Where the claim link points (`CLAIM_URL`): the storefront's page that signs the guest
+    /// in and posts the email and token to `POST /customers/claim`.
+    pub claim_url: String,
 }
 
 #[async_trait]
@@ -54,13 +62,34 @@ impl SideEffect for EmailConfirmation {
         if event.kind != EventKind::OrderCreated {
             return Ok(false);
         }
-        let Some(email) = confirmation(&event.order)? else {
+        let claim_link = match guest_email(&event.order) {
+            Some(email) => {
+                // A retry after a failed send mints another token: the unsent one was never
+                // seen by anyone, and expires unused.
+                let (token, ticket) = ClaimTicket::mint(&email, OffsetDateTime::now_utc());
+                self.claims
+                    .save_claim_ticket(&ticket)
+                    .await
+                    .map_err(|e| DeliveryError::Transient(e.to_string()))?;
+                Some(claim_link(&self.claim_url, email.as_str(), &token))
+            }
+            None => None,
+        };
+        let Some(email) = confirmation(&event.order, claim_link.as_deref())? else {
             tracing::warn!(order = %event.order_number, "order without an email address: no confirmation");
             return Ok(false);
         };
         self.mailer.send(&email).await?;
         Ok(true)
     }
+}
+
+/// The email of a guest order's view, if it is a guest's and has one.
+fn guest_email(order: &serde_json::Value) -> Option<Email> {
+    if order["isGuest"] != serde_json::Value::Bool(true) {
+        return None;
+    }
+    Email::parse(order["customerEmail"].as_str()?).ok()
 }
 
 /// Every order event, pushed to the ERP.

@@ -1,0 +1,176 @@
+//! Bearer tokens from the shop's identity provider, verified by the function itself against
+//! the provider's JWKS. Routes that guests and customers share (carts, payments,
+//! `POST /orders`, `GET /orders/{orderNumber}`) cannot sit behind API Gateway's JWT
+//! authorizer, which lets no anonymous request through; there a token, when one is sent, is
+//! checked here. A bad token is a 401, never a guest.
+//!
+//! Keys are fetched on the first token (never on a guest's request), cached, and fetched
+//! again when a token names a key id the cache does not know (a rotation at the provider),
+//! at most once per [`REFRESH_INTERVAL`] so a flood of made-up key ids costs one fetch.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use tokio::sync::Mutex;
+
+use crate::identity::{has_admin_scope, Authenticated};
+use checkout_domain::values::CustomerId;
+
+/// The soonest the keys are fetched again for an unknown key id.
+pub const REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Clock skew tolerated on `exp` and `nbf`.
+const LEEWAY_SECONDS: u64 = 30;
+
+/// Where the identity provider's keys are and what its tokens must say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtSettings {
+    /// `iss` of the tokens (e.g. a Cognito user pool URL).
+    pub issuer: String,
+    /// `aud` the tokens must carry (the app client id).
+    pub audience: String,
+    /// The provider's JWKS document (e.g. `<issuer>/.well-known/jwks.json`).
+    pub jwks_url: String,
+}
+
+impl JwtSettings {
+    /// From `JWT_ISSUER`, `JWT_AUDIENCE` and `JWT_JWKS_URL`.
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
+        Ok(JwtSettings {
+            issuer: var("JWT_ISSUER")?,
+            audience: var("JWT_AUDIENCE")?,
+            jwks_url: var("JWT_JWKS_URL")?,
+        })
+    }
+}
+
+/// Why a token was refused (logged; the client only ever sees a 401).
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token does not verify: {0}")]
+    Invalid(String),
+    #[error("the token's key id {0:?} is not among the provider's keys")]
+    UnknownKey(Option<String>),
+    #[error("the identity provider's keys could not be fetched: {0}")]
+    KeysUnavailable(String),
+}
+
+#[derive(Default)]
+struct Cache {
+    keys: HashMap<String, DecodingKey>,
+    fetched_at: Option<Instant>,
+}
+
+/// Verifies RS256 tokens against the provider's JWKS. Cheap to clone; clones share the cache.
+#[derive(Clone)]
+pub struct Jwks {
+    settings: Arc<JwtSettings>,
+    refresh_interval: Duration,
+    http: reqwest::Client,
+    cache: Arc<Mutex<Cache>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Claims {
+    sub: String,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+impl Jwks {
+    pub fn new(settings: JwtSettings) -> Self {
+        Jwks {
+            settings: Arc::new(settings),
+            refresh_interval: REFRESH_INTERVAL,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .build()
+                .unwrap_or_default(),
+            cache: Arc::default(),
+        }
+    }
+
+    /// The same verifier, fetching again for an unknown key id at most once per `interval`.
+    pub fn with_refresh_interval(mut self, interval: Duration) -> Self {
+        self.refresh_interval = interval;
+        self
+    }
+
+    /// The caller a token proves, or why it proves nothing.
+    pub async fn verify(&self, token: &str) -> Result<Authenticated, TokenError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
+        // Only the provider's asymmetric algorithm: `none` does not even parse, and an HS256
+        // token "signed" with the public key is refused here.
+        if header.alg != Algorithm::RS256 {
+            return Err(TokenError::Invalid(format!(
+                "algorithm {:?} is not accepted",
+                header.alg
+            )));
+        }
+        let kid = header.kid.ok_or(TokenError::UnknownKey(None))?;
+        let key = self.key(&kid).await?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[&self.settings.issuer]);
+        validation.set_audience(&[&self.settings.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECONDS;
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        Ok(Authenticated {
+            customer: CustomerId::parse(&data.claims.sub)
+                .map_err(|e| TokenError::Invalid(format!("sub {e}")))?,
+            admin: data.claims.scope.as_deref().is_some_and(has_admin_scope),
+        })
+    }
+
+    /// The key with id `kid`: from the cache, or after a (rate-limited) fetch.
+    async fn key(&self, kid: &str) -> Result<DecodingKey, TokenError> {
+        let mut cache = self.cache.lock().await;
+        if let Some(key) = cache.keys.get(kid) {
+            return Ok(key.clone());
+        }
+        let may_fetch = cache
+            .fetched_at
+            .is_none_or(|at| at.elapsed() >= self.refresh_interval);
+        if !may_fetch {
+            return Err(TokenError::UnknownKey(Some(kid.to_string())));
+        }
+        let keys = self.fetch().await?;
+        cache.fetched_at = Some(Instant::now());
+        tracing::info!(keys = keys.len(), "fetched the identity provider's keys");
+        cache.keys = keys;
+        cache
+            .keys
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| TokenError::UnknownKey(Some(kid.to_string())))
+    }
+
+    async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, TokenError> {
+        let unavailable = |e: reqwest::Error| TokenError::KeysUnavailable(e.to_string());
+        let set: JwkSet = self
+            .http
+            .get(&self.settings.jwks_url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(unavailable)?
+            .json()
+            .await
+            .map_err(unavailable)?;
+        Ok(set
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let kid = jwk.common.key_id.clone()?;
+                DecodingKey::from_jwk(jwk).ok().map(|key| (kid, key))
+            })
+            .collect())
+    }
+}
