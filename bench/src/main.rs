@@ -113,6 +113,9 @@ impl Settings {
 /// The functions as deployed (`template.yaml`): name, binary, extra settings.
 struct Deployment {
     table: String,
+    stripe_key_arn: String,
+    webhook_secrets_arn: String,
+    erp_secret_arn: String,
     email_queue: String,
     erp_queue: String,
     dlq: String,
@@ -124,7 +127,7 @@ impl Settings {
         let _ = std::fs::create_dir_all(&home);
         [
             ("PATH", "/usr/bin:/bin"),
-            ("HOME", home.to_str().unwrap_or("/tmp")),
+            ("HOME", home.to_str().unwrap_or(".")),
             ("TZ", ":UTC"),
             ("AWS_REGION", "us-east-1"),
             ("AWS_DEFAULT_REGION", "us-east-1"),
@@ -133,6 +136,11 @@ impl Settings {
             ("AWS_SESSION_TOKEN", "test"),
             ("AWS_ENDPOINT_URL_DYNAMODB", &self.dynamodb),
             ("AWS_ENDPOINT_URL_SQS", &self.sqs),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", &self.sqs),
+            // Guests only: the JWKS is never fetched.
+            ("JWT_ISSUER", "https://issuer.invalid/"),
+            ("JWT_AUDIENCE", "checkout-bench"),
+            ("JWT_JWKS_URL", "http://127.0.0.1:9/jwks.json"),
             ("AWS_LAMBDA_FUNCTION_NAME", name),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
@@ -184,7 +192,7 @@ impl Settings {
     fn functions(&self, d: &Deployment) -> Vec<Function> {
         let stripe = [
             ("STRIPE_API_BASE", "http://127.0.0.1:9"),
-            ("STRIPE_SECRET_KEY", "sk_test_bench"),
+            ("STRIPE_SECRET_KEY_ARN", d.stripe_key_arn.as_str()),
         ];
         vec![
             self.rust("create-order", d, &[]),
@@ -194,7 +202,7 @@ impl Settings {
                 &[
                     stripe[0],
                     stripe[1],
-                    ("STRIPE_WEBHOOK_SECRETS", WEBHOOK_SECRET),
+                    ("STRIPE_WEBHOOK_SECRETS_ARN", &d.webhook_secrets_arn),
                 ],
             ),
             self.rust("storefront", d, &stripe),
@@ -212,7 +220,7 @@ impl Settings {
                 d,
                 &[
                     ("CONSUMER", "erp"),
-                    ("ERP_SECRET", "bench"),
+                    ("ERP_SECRET_ARN", &d.erp_secret_arn),
                     ("DLQ_URL", &d.dlq),
                 ],
             ),
@@ -446,6 +454,28 @@ async fn sqs_queue(client: &aws_sdk_sqs::Client, name: &str) -> Result<String> {
         .ok_or_else(|| "a queue URL".into())
 }
 
+/// A Secrets Manager secret in moto; its ARN.
+async fn secret(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    value: &str,
+) -> Result<String> {
+    client
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "create secret {name}: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            )
+        })?
+        .arn
+        .ok_or_else(|| "a secret ARN".into())
+}
+
 /// The bootstrap's size on disk (the release profile strips it) and zipped as Lambda takes it.
 fn bootstrap_size(settings: &Settings, name: &str) -> Result<(u64, u64)> {
     let binary = settings.bin_dir.join(name);
@@ -491,18 +521,22 @@ async fn bench() -> Result<()> {
     plain.create_table().await.map_err(|e| e.to_string())?;
     let shop = Shop::new(Arc::new(plain.clone()), true).await;
     let events = Events::new(shop.clone(), plain.client(), table).await?;
-    let sqs = aws_sdk_sqs::Client::new(
-        &aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&settings.sqs)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "test", "test", None, None, "bench",
-            ))
-            .load()
-            .await,
-    );
+    // moto: the queues and the secrets the functions read.
+    let sqs_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&settings.sqs)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "bench",
+        ))
+        .load()
+        .await;
+    let sqs = aws_sdk_sqs::Client::new(&sqs_config);
+    let secrets = aws_sdk_secretsmanager::Client::new(&sqs_config);
     let deployment = Deployment {
         table: table.into(),
+        stripe_key_arn: secret(&secrets, "bench-stripe-key", "sk_test_bench").await?,
+        webhook_secrets_arn: secret(&secrets, "bench-stripe-webhook", WEBHOOK_SECRET).await?,
+        erp_secret_arn: secret(&secrets, "bench-erp-key", "bench").await?,
         email_queue: sqs_queue(&sqs, "bench-email").await?,
         erp_queue: sqs_queue(&sqs, "bench-erp").await?,
         dlq: sqs_queue(&sqs, "bench-erp-dlq").await?,
