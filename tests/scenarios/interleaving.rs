@@ -1320,9 +1320,22 @@ impl World {
                         continue;
                     }
                     let order = orders[index].as_ref();
+                    // In an order that is paid; or was paid in full until the merchant gave
+                    // part of it back from the dashboard (then it shows a balance, not `Paid`).
                     let kept = order.is_some_and(|o| {
+                        let merchant_refunded: i64 = o
+                            .payments
+                            .iter()
+                            .filter_map(|p| dashboard.get(&p.psp_reference))
+                            .sum();
+                        let paid_before_the_merchant_refunded = merchant_refunded > 0
+                            && checkout_domain::payment::secured(&o.payments, o.currency)
+                                .cent_amount
+                                + merchant_refunded
+                                >= o.totals.total.cent_amount;
                         o.state != OrderState::Cancelled
-                            && o.payment_state == PaymentState::Paid
+                            && (o.payment_state == PaymentState::Paid
+                                || paid_before_the_merchant_refunded)
                             && o.payments
                                 .iter()
                                 .any(|p| p.psp_reference == intent.reference && p.secured() > 0)

@@ -56,14 +56,16 @@ pub fn order_event(old: Option<&Order>, new: Option<&Order>) -> Option<OrderEven
     if new.revision <= old.revision {
         return None;
     }
+    let secured = |o: &Order| crate::payment::secured(&o.payments, o.currency).cent_amount;
     let kind = if new.state == OrderState::Cancelled && old.state != OrderState::Cancelled {
         EventKind::OrderCancelled
-    } else if new.payment_state != old.payment_state {
-        match new.payment_state {
-            PaymentState::Paid => EventKind::OrderPaid,
-            PaymentState::Refunded => EventKind::OrderRefunded,
-            _ => return None,
-        }
+    } else if new.payment_state != old.payment_state && new.payment_state == PaymentState::Paid {
+        EventKind::OrderPaid
+    } else if secured(new) < secured(old)
+        || (new.payment_state != old.payment_state && new.payment_state == PaymentState::Refunded)
+    {
+        // Money the order held was given back, in full or in part.
+        EventKind::OrderRefunded
     } else {
         return None;
     };

@@ -407,13 +407,9 @@ impl Storefront {
             }
             outcome => {
                 record_other(&mut next.payments[index], event, outcome);
-                if order.awaiting_payment() {
-                    next.payment_state = payment::payment_state(&next.payments, total);
-                } else if payment::secured(&next.payments, next.currency).is_zero()
-                    && next.payments.iter().any(|p| p.refunded() > 0)
-                {
-                    next.payment_state = PaymentState::Refunded;
-                }
+                // A refund or cancellation can take the order below its total: it is no
+                // longer `Paid` then (a partial refund leaves a balance, a full one `Refunded`).
+                next.payment_state = payment::payment_state(&next.payments, total);
             }
         }
         next.revision += 1;
@@ -529,11 +525,7 @@ impl Storefront {
             if claimed.is_empty() && !settled {
                 return Ok(());
             }
-            if payment::secured(&next.payments, next.currency).is_zero()
-                && next.payments.iter().any(|p| p.refunded() > 0)
-            {
-                next.payment_state = PaymentState::Refunded;
-            }
+            next.payment_state = payment::payment_state(&next.payments, next.totals.total);
             next.revision += 1;
             match self
                 .store()

@@ -1,0 +1,427 @@
+//! Everything measured, the cost derived from it, the budgets checked against it: printed as
+//! one table and written as JSON.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::ddb::Usage;
+use crate::lambda::Run;
+use crate::load::Throughput;
+use crate::stats::Summary;
+
+/// Lambda memory of every function (`template.yaml`, `Globals.Function.MemorySize`).
+const MEMORY_MB: f64 = 256.0;
+
+#[derive(Default)]
+pub struct Report {
+    prices: Value,
+    cold: Vec<(String, Summary, Summary)>,
+    emulated: Vec<(String, Run)>,
+    sizes: Vec<(String, u64, u64)>,
+    in_process: Vec<(String, Vec<(String, Summary)>)>,
+    usage: BTreeMap<String, Vec<Usage>>,
+    throughput: Option<Throughput>,
+}
+
+/// Megabytes (10^6 bytes), as the size budget is stated.
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1_000_000.0
+}
+
+impl Report {
+    pub fn new(prices: &Path) -> Result<Report, String> {
+        let text =
+            std::fs::read_to_string(prices).map_err(|e| format!("{}: {e}", prices.display()))?;
+        Ok(Report {
+            prices: serde_json::from_str(&text)
+                .map_err(|e| format!("{}: {e}", prices.display()))?,
+            ..Report::default()
+        })
+    }
+
+    pub fn cold(&mut self, function: &str, total: Summary, init: Summary) {
+        self.cold.push((function.into(), total, init));
+    }
+
+    pub fn emulated(&mut self, function: &str, run: Run) {
+        self.emulated.push((function.into(), run));
+    }
+
+    pub fn size(&mut self, function: &str, size: u64, zipped: u64) {
+        self.sizes.push((function.into(), size, zipped));
+    }
+
+    pub fn in_process(&mut self, store: &str, rows: Vec<(String, Summary)>) {
+        self.in_process.push((store.into(), rows));
+    }
+
+    pub fn usage(&mut self, what: &str, usage: Usage) {
+        self.usage.entry(what.into()).or_default().push(usage);
+    }
+
+    pub fn throughput(&mut self, throughput: Throughput) {
+        self.throughput = Some(throughput);
+    }
+
+    fn cold_p50(&self, function: &str) -> Option<f64> {
+        self.cold
+            .iter()
+            .find(|(name, _, _)| name == function)
+            .map(|(_, total, _)| total.p50_ms)
+    }
+
+    fn emulated_p50(&self, function: &str, group: &str) -> Option<f64> {
+        self.emulated
+            .iter()
+            .find(|(name, _)| name == function)
+            .and_then(|(_, run)| run.groups.iter().find(|(g, _)| g == group))
+            .map(|(_, s)| s.p50_ms)
+    }
+
+    /// The most any sample of `what` used (samples should agree; the worst is reported).
+    fn worst(&self, what: &str) -> Option<Usage> {
+        self.usage.get(what)?.iter().cloned().max_by(|a, b| {
+            (a.requests.len(), a.read_units + a.write_units)
+                .partial_cmp(&(b.requests.len(), b.read_units + b.write_units))
+                .unwrap()
+        })
+    }
+
+    fn price(&self, path: &[&str]) -> f64 {
+        let mut value = &self.prices;
+        for key in path {
+            value = &value[*key];
+        }
+        value.as_f64().unwrap_or(f64::NAN)
+    }
+
+    /// Per 1 million orders placed through `POST /orders`: create-order, the relay (one
+    /// stream batch per order) and both subscribers (one SQS batch per message), at warm
+    /// durations; SQS: a `SendMessageBatch` per queue, and Lambda's `ReceiveMessage` and
+    /// `DeleteMessageBatch` per batch. Batches of one are the worst case (quiet traffic).
+    fn cost(&self) -> Value {
+        let order = self.worst("new order, key").unwrap_or_default();
+        let subscriber = self.worst("subscriber message").unwrap_or_default();
+        let billed = |ms: Option<f64>| ms.map_or(f64::NAN, f64::ceil);
+        let durations = [
+            (
+                "create-order",
+                billed(self.emulated_p50("create-order", "new order")),
+                1.0,
+            ),
+            (
+                "outbox-relay",
+                billed(self.emulated_p50("outbox-relay", "stream record")),
+                1.0,
+            ),
+            (
+                "order-created",
+                billed(self.emulated_p50("order-created", "SQS message")),
+                2.0,
+            ),
+        ];
+        let invocations: f64 = durations.iter().map(|(_, _, n)| n).sum();
+        let gb_seconds: f64 = durations
+            .iter()
+            .map(|(_, ms, n)| ms / 1000.0 * MEMORY_MB / 1024.0 * n)
+            .sum();
+        let read_units = order.read_units + 2.0 * subscriber.read_units;
+        let write_units = order.write_units + 2.0 * subscriber.write_units;
+        let sqs_requests = 2.0 * 3.0;
+        let million = 1_000_000.0;
+        let lambda_requests = invocations * self.price(&["lambda", "requests_per_million"]);
+        let lambda_compute = gb_seconds * million * self.price(&["lambda", "gb_second_x86_64"]);
+        let ddb_reads =
+            read_units * self.price(&["dynamodb_on_demand", "read_request_units_per_million"]);
+        let ddb_writes =
+            write_units * self.price(&["dynamodb_on_demand", "write_request_units_per_million"]);
+        let sqs = sqs_requests * self.price(&["sqs", "standard_requests_per_million"]);
+        let total = lambda_requests + lambda_compute + ddb_reads + ddb_writes + sqs;
+        json!({
+            "prices_date": self.prices["date"],
+            "per_order": {
+                "lambda_invocations": invocations,
+                "lambda_billed_ms": durations.iter().map(|(f, ms, n)| json!({"function": f, "ms": ms, "invocations": n})).collect::<Vec<_>>(),
+                "lambda_gb_seconds": gb_seconds,
+                "dynamodb_read_units": read_units,
+                "dynamodb_write_units": write_units,
+                "sqs_requests": sqs_requests,
+            },
+            "usd_per_million_orders": {
+                "lambda_requests": lambda_requests,
+                "lambda_compute": lambda_compute,
+                "dynamodb_reads": ddb_reads,
+                "dynamodb_writes": ddb_writes,
+                "sqs": sqs,
+                "total": total,
+            }
+        })
+    }
+
+    fn budgets(&self, cost: &Value) -> Vec<(String, String, Option<bool>)> {
+        let mut budgets = Vec::new();
+        let rust = self.cold_p50("create-order");
+        let python = self.cold_p50("create-order (Python)");
+        if let (Some(rust), Some(python)) = (rust, python) {
+            budgets.push((
+                "cold start create-order <= 1/20 of the Python peer's (medians)".into(),
+                format!("{rust:.1} ms vs {python:.1} ms = 1/{:.1}", python / rust),
+                Some(rust * 20.0 <= python),
+            ));
+        }
+        for (what, limit) in [("new order, key", 2), ("replay, key", 1)] {
+            // With an `Idempotency-Key` header.
+            if let Some(usage) = self.worst(what) {
+                budgets.push((
+                    format!("{what}: <= {limit} DynamoDB round trips"),
+                    format!("{} ({})", usage.requests.len(), usage.requests.join(", ")),
+                    Some(usage.requests.len() <= limit),
+                ));
+            }
+        }
+        for (what, limit) in [("new order, no key", 2), ("replay, no key", 1)] {
+            if let Some(usage) = self.worst(what) {
+                budgets.push((
+                    format!("{what}: <= {limit} DynamoDB round trips"),
+                    format!("{} ({})", usage.requests.len(), usage.requests.join(", ")),
+                    Some(usage.requests.len() <= limit),
+                ));
+            }
+        }
+        if let Some(usage) = self.worst("webhook-created order") {
+            // The event dedupe is the idempotency record of the event id: its conditional
+            // PutItem first, and the PutItem completing it last.
+            let core = usage.requests.len().saturating_sub(2);
+            budgets.push((
+                "webhook-created order: <= 3 round trips besides the event dedupe".into(),
+                format!(
+                    "{core} besides the dedupe's first and last PutItem, {} in all ({})",
+                    usage.requests.len(),
+                    usage.requests.join(", ")
+                ),
+                Some(core <= 3),
+            ));
+        }
+        if let Some((_, rows)) = self
+            .in_process
+            .iter()
+            .find(|(store, _)| store == "embedded")
+        {
+            let worst = rows.iter().map(|(_, s)| s.p99_ms).fold(0.0_f64, f64::max);
+            budgets.push((
+                "handler overhead on the embedded store: p99 < 1 ms".into(),
+                format!("worst p99 {worst:.3} ms"),
+                Some(worst < 1.0),
+            ));
+        }
+        if let Some(t) = &self.throughput {
+            budgets.push((
+                "checkout-local >= 3,000 orders/s on 2 cores".into(),
+                format!("{:.0} orders/s", t.orders_per_second),
+                Some(t.orders_per_second >= 3000.0),
+            ));
+        }
+        if let Some(worst) = self.sizes.iter().max_by_key(|(_, _, z)| *z) {
+            budgets.push((
+                "each function <= 6 MB zipped".into(),
+                format!("largest {} {:.2} MB", worst.0, mb(worst.2)),
+                Some(worst.2 as f64 <= 6.0 * 1_000_000.0),
+            ));
+        }
+        if let Some((name, run)) = self
+            .emulated
+            .iter()
+            .filter(|(name, _)| !name.contains("Python"))
+            .max_by(|a, b| a.1.peak_rss_mib.partial_cmp(&b.1.peak_rss_mib).unwrap())
+        {
+            budgets.push((
+                "peak RSS <= 40 MB per function over its invocations".into(),
+                format!("largest {name} {:.1} MiB", run.peak_rss_mib),
+                Some(run.peak_rss_mib * 1.048_576 <= 40.0),
+            ));
+        }
+        let total = cost["usd_per_million_orders"]["total"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        budgets.push((
+            "cost per 1M orders (Lambda + DynamoDB + SQS) <= $8".into(),
+            format!("${total:.2}"),
+            Some(total <= 8.0),
+        ));
+        budgets
+    }
+
+    pub fn finish(&self, out: &Path) -> Result<(), String> {
+        let cost = self.cost();
+        let budgets = self.budgets(&cost);
+        let mut text = String::new();
+        let mut line = |s: String| {
+            text.push_str(&s);
+            text.push('\n');
+        };
+        let now = time::OffsetDateTime::now_utc();
+        line(format!(
+            "checkout bench, {} UTC, {} cores",
+            now.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        ));
+        line(String::new());
+        line("Cold start: spawn -> first answer, under the bench's Runtime API emulator, DynamoDB Local (ms)".into());
+        line(format!(
+            "  {:<24} {:>5} {:>8} {:>8} {:>8}   {:>14}",
+            "function", "runs", "min", "median", "max", "init (median)"
+        ));
+        for (name, total, init) in &self.cold {
+            line(format!(
+                "  {:<24} {:>5} {:>8.1} {:>8.1} {:>8.1}   {:>14.1}",
+                name, total.n, total.min_ms, total.p50_ms, total.max_ms, init.p50_ms
+            ));
+        }
+        if let (Some(rust), Some(python)) = (
+            self.cold_p50("create-order"),
+            self.cold_p50("create-order (Python)"),
+        ) {
+            line(format!(
+                "  ratio (Python / Rust, medians): {:.1}x",
+                python / rust
+            ));
+        }
+        line(String::new());
+        line("One process per function, invocations back to back: warm latency (dispatch -> answer) and peak RSS".into());
+        line(format!(
+            "  {:<24} {:<20} {:>5} {:>8} {:>8} {:>8} {:>10}",
+            "function", "invocation", "n", "p50", "p99", "max", "RSS MiB"
+        ));
+        for (name, run) in &self.emulated {
+            for (i, (group, s)) in run.groups.iter().enumerate() {
+                let rss = if i == 0 {
+                    format!("{:.1}", run.peak_rss_mib)
+                } else {
+                    String::new()
+                };
+                line(format!(
+                    "  {:<24} {:<20} {:>5} {:>8.2} {:>8.2} {:>8.2} {:>10}",
+                    if i == 0 { name.as_str() } else { "" },
+                    group,
+                    s.n,
+                    s.p50_ms,
+                    s.p99_ms,
+                    s.max_ms,
+                    rss
+                ));
+            }
+        }
+        line(String::new());
+        line("In process, through the router (no runtime, no socket): warm latency (ms)".into());
+        line(format!(
+            "  {:<16} {:<30} {:>5} {:>8} {:>8} {:>8}",
+            "store", "operation", "n", "p50", "p99", "max"
+        ));
+        for (store, rows) in &self.in_process {
+            for (i, (op, s)) in rows.iter().enumerate() {
+                line(format!(
+                    "  {:<16} {:<30} {:>5} {:>8.3} {:>8.3} {:>8.3}",
+                    if i == 0 { store.as_str() } else { "" },
+                    op,
+                    s.n,
+                    s.p50_ms,
+                    s.p99_ms,
+                    s.max_ms
+                ));
+            }
+        }
+        line(String::new());
+        line(
+            "DynamoDB per operation (ReturnConsumedCapacity=TOTAL as DynamoDB Local reports it, in process; worst sample)"
+                .into(),
+        );
+        line(format!(
+            "  {:<24} {:>8} {:>6} {:>6}   {}",
+            "operation", "requests", "RCU", "WCU", "requests sent"
+        ));
+        for what in [
+            "new order, key",
+            "replay, key",
+            "new order, no key",
+            "replay, no key",
+            "webhook-created order",
+            "subscriber message",
+        ] {
+            if let Some(u) = self.worst(what) {
+                line(format!(
+                    "  {:<24} {:>8} {:>6.1} {:>6.1}   {}",
+                    what,
+                    u.requests.len(),
+                    u.read_units,
+                    u.write_units,
+                    u.requests.join(", ")
+                ));
+            }
+        }
+        line(String::new());
+        if let Some(t) = &self.throughput {
+            line(format!(
+                "checkout-local, embedded store: {:.0} orders/s ({} clients, {:.1} s, {} orders, {} requests each, {:.0} requests/s, {} failures), peak RSS {:.1} MiB",
+                t.orders_per_second, t.clients, t.seconds, t.orders, t.requests_per_order, t.requests_per_second, t.failures, t.peak_rss_mib
+            ));
+            line(String::new());
+        }
+        line("Bootstrap size (stripped) and zipped (deflate -9), MB".into());
+        for (name, size, zipped) in &self.sizes {
+            line(format!(
+                "  {:<24} {:>8.2} {:>8.2}",
+                name,
+                mb(*size),
+                mb(*zipped)
+            ));
+        }
+        line(String::new());
+        let usd = &cost["usd_per_million_orders"];
+        line(format!(
+            "Cost per 1M orders (prices of {}, x86_64, {} MB): Lambda requests ${:.2} + compute ${:.2} + DynamoDB reads ${:.2} + writes ${:.2} + SQS ${:.2} = ${:.2}",
+            cost["prices_date"].as_str().unwrap_or("?"),
+            MEMORY_MB,
+            usd["lambda_requests"].as_f64().unwrap_or(f64::NAN),
+            usd["lambda_compute"].as_f64().unwrap_or(f64::NAN),
+            usd["dynamodb_reads"].as_f64().unwrap_or(f64::NAN),
+            usd["dynamodb_writes"].as_f64().unwrap_or(f64::NAN),
+            usd["sqs"].as_f64().unwrap_or(f64::NAN),
+            usd["total"].as_f64().unwrap_or(f64::NAN),
+        ));
+        line(String::new());
+        line("Budgets".into());
+        for (budget, value, held) in &budgets {
+            let mark = match held {
+                Some(true) => "ok  ",
+                Some(false) => "MISS",
+                None => "see ",
+            };
+            line(format!("  {mark} {budget}: {value}"));
+        }
+        print!("{text}");
+
+        let json = json!({
+            "date": now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+            "cold_start_ms": self.cold.iter().map(|(n, t, i)| json!({"function": n, "total": t, "init": i})).collect::<Vec<_>>(),
+            "emulated": self.emulated.iter().map(|(n, r)| json!({"function": n, "run": r})).collect::<Vec<_>>(),
+            "in_process_ms": self.in_process.iter().map(|(s, rows)| json!({"store": s, "operations": rows.iter().map(|(op, s)| json!({"operation": op, "latency": s})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+            "dynamodb": self.usage,
+            "throughput": self.throughput,
+            "sizes_bytes": self.sizes.iter().map(|(n, s, z)| json!({"function": n, "stripped": s, "zipped": z})).collect::<Vec<_>>(),
+            "cost": cost,
+            "budgets": budgets.iter().map(|(b, v, h)| json!({"budget": b, "value": v, "held": h})).collect::<Vec<_>>(),
+            "table": text,
+        });
+        if let Some(dir) = out.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        }
+        std::fs::write(out, serde_json::to_string_pretty(&json).unwrap())
+            .map_err(|e| format!("{}: {e}", out.display()))?;
+        eprintln!("bench: wrote {}", out.display());
+        Ok(())
+    }
+}

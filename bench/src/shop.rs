@@ -1,0 +1,281 @@
+//! The shop in process: the same router the Lambdas and the local server serve, over the
+//! embedded store or a DynamoDB Local table. The bench seeds carts through it and times
+//! requests through it (handler cost without the Lambda runtime or a socket).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::Router;
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use checkout_adapters::psp_simulator::PspSimulator;
+use checkout_domain::identity::Caller;
+use checkout_domain::payment::{Payment, Transaction, TransactionKind, TransactionState};
+use checkout_domain::ports::Store;
+use checkout_domain::service::{CatalogImport, Storefront};
+use checkout_domain::values::CartId;
+use checkout_http::routes;
+use checkout_http::webhook::WebhookSecrets;
+
+/// The webhook secret the in-process shop and the bench's webhook function share.
+pub const WEBHOOK_SECRET: &str = "whsec_bench";
+
+/// The local server's demo catalog (`local/demo.json`), as JSON.
+pub fn catalog_json() -> Value {
+    serde_json::from_str(include_str!("../../local/demo.json")).expect("demo.json is JSON")
+}
+
+/// The demo catalog, with stock no bench run can exhaust.
+pub fn catalog() -> CatalogImport {
+    let mut demo = catalog_json();
+    if let Some(products) = demo["products"].as_object_mut() {
+        for product in products.values_mut() {
+            product["stock"] = json!(100_000_000);
+        }
+    }
+    checkout_domain::input::from_slice(demo.to_string().as_bytes()).expect("a catalog")
+}
+
+/// A guest cart: its id, version and session token.
+#[derive(Debug, Clone)]
+pub struct Cart {
+    pub id: String,
+    pub version: u64,
+    pub session: String,
+}
+
+/// One answer, timed.
+pub struct Answer {
+    pub status: StatusCode,
+    pub replayed: bool,
+    pub body: Value,
+    pub elapsed: Duration,
+}
+
+#[derive(Clone)]
+pub struct Shop {
+    router: Router,
+    pub store: Arc<dyn Store>,
+    pub storefront: Storefront,
+    pub psp: Arc<PspSimulator>,
+}
+
+/// The walk-through's cart: two mugs and a book to a German address, free standard shipping.
+pub fn ready_actions() -> Value {
+    let address = json!({"firstName": "Ada", "lastName": "Lovelace", "line1": "Hauptstr. 1",
+        "city": "Berlin", "postalCode": "10115", "country": "DE"});
+    json!([
+        {"action": "addLineItem", "sku": "MUG-BLUE", "quantity": 2},
+        {"action": "addLineItem", "sku": "BOOK-RUST", "quantity": 1},
+        {"action": "setShippingAddress", "address": address},
+        {"action": "setBillingAddress", "address": address},
+        {"action": "setShippingMethod", "shippingMethodId": "standard"},
+        {"action": "setGuestDetails", "email": "ada@example.com", "name": "Ada Lovelace", "phone": "+49 30 1234567"}
+    ])
+}
+
+impl Shop {
+    /// A shop over `store`, with the catalog imported (`import`: only once per table).
+    pub async fn new(store: Arc<dyn Store>, import: bool) -> Shop {
+        let psp = Arc::new(PspSimulator::new());
+        let storefront = Storefront::new(store.clone()).with_psp(psp.clone());
+        if import {
+            storefront
+                .import(&Caller::system(), &catalog())
+                .await
+                .expect("import the catalog");
+        }
+        let router = routes::all(storefront.clone(), WebhookSecrets::parse(WEBHOOK_SECRET));
+        Shop {
+            router,
+            store,
+            storefront,
+            psp,
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Answer {
+        let mut request = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .unwrap();
+        let started = Instant::now();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let replayed = response.headers().contains_key("idempotent-replayed");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let elapsed = started.elapsed();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            replayed,
+            body,
+            elapsed,
+        }
+    }
+
+    /// A new, empty guest cart in euros for Germany.
+    pub async fn cart(&self) -> Cart {
+        let answer = self
+            .send(
+                Method::POST,
+                "/carts",
+                &[],
+                Some(json!({"currency": "EUR", "country": "DE"}).to_string()),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        Cart {
+            id: answer.body["id"].as_str().unwrap().to_string(),
+            version: answer.body["version"].as_u64().unwrap(),
+            session: answer.body["sessionToken"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// The body of a cart update adding one mug, at the cart's version.
+    pub fn add_mug(cart: &Cart) -> String {
+        json!({"version": cart.version, "actions": [
+            {"action": "addLineItem", "sku": "MUG-BLUE", "quantity": 1}]})
+        .to_string()
+    }
+
+    /// A cart ready to order (lines, addresses, shipping, guest details), not paid.
+    pub async fn ready_cart(&self) -> Cart {
+        let mut cart = self.cart().await;
+        let answer = self
+            .send(
+                Method::POST,
+                &format!("/carts/{}", cart.id),
+                &[("x-session-id", &cart.session)],
+                Some(json!({"version": cart.version, "actions": ready_actions()}).to_string()),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        cart.version = answer.body["version"].as_u64().unwrap();
+        cart
+    }
+
+    /// A ready cart paid in full, as the webhook records a charge (the order is not placed).
+    pub async fn paid_cart(&self) -> Cart {
+        let mut cart = self.ready_cart().await;
+        let id = CartId::parse(&cart.id).unwrap();
+        let mut stored = self.store.cart(&id).await.unwrap().expect("the cart");
+        let amount = stored.totals.total;
+        let reference = format!("pi_{}", uuid::Uuid::new_v4().simple());
+        stored.payments.push(Payment {
+            id: uuid::Uuid::new_v4().to_string(),
+            amount_planned: amount,
+            psp: "stripe".into(),
+            psp_reference: reference.clone(),
+            planned_for_total: None,
+            transactions: vec![Transaction {
+                id: uuid::Uuid::new_v4().to_string(),
+                kind: TransactionKind::Charge,
+                state: TransactionState::Success,
+                amount,
+                interaction_id: reference.clone(),
+                timestamp: self.storefront.now(),
+                reason: None,
+            }],
+        });
+        stored.payment_revision += 1;
+        self.store
+            .record_cart_payments(&stored, stored.payment_revision - 1, &[reference])
+            .await
+            .expect("record the payment");
+        let expected = stored.version;
+        stored.version += 1;
+        self.store
+            .replace_cart(&stored, expected)
+            .await
+            .expect("bump the version");
+        cart.version = stored.version;
+        cart
+    }
+
+    /// A ready cart with a payment intent for its total; returns the cart and the signed
+    /// Stripe webhook delivery (body, `Stripe-Signature`) of that payment's success.
+    pub async fn cart_with_intent(&self) -> (Cart, String, String) {
+        let cart = self.ready_cart().await;
+        let answer = self
+            .send(
+                Method::POST,
+                &format!("/carts/{}/payments", cart.id),
+                &[("x-session-id", &cart.session)],
+                Some("{}".into()),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        let reference = answer.body["pspReference"].as_str().unwrap();
+        let body = self.psp.event(reference, true).expect("a known intent");
+        let signature = checkout_adapters::stripe::sign(
+            body.as_bytes(),
+            WEBHOOK_SECRET,
+            self.storefront.now().unix_timestamp(),
+        );
+        (cart, body, signature)
+    }
+
+    /// `POST /orders` for the cart, with an idempotency key.
+    pub async fn order(&self, cart: &Cart, key: &str) -> Answer {
+        self.send(
+            Method::POST,
+            "/orders",
+            &[("x-session-id", &cart.session), ("idempotency-key", key)],
+            Some(order_body(cart)),
+        )
+        .await
+    }
+
+    /// `POST /orders` for the cart, without an idempotency key.
+    pub async fn order_without_key(&self, cart: &Cart) -> Answer {
+        self.send(
+            Method::POST,
+            "/orders",
+            &[("x-session-id", &cart.session)],
+            Some(order_body(cart)),
+        )
+        .await
+    }
+
+    pub async fn deliver(&self, body: &str, signature: &str) -> Answer {
+        self.send(
+            Method::POST,
+            "/webhooks/stripe",
+            &[("stripe-signature", signature)],
+            Some(body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn update(&self, cart: &Cart) -> Answer {
+        self.send(
+            Method::POST,
+            &format!("/carts/{}", cart.id),
+            &[("x-session-id", &cart.session)],
+            Some(Shop::add_mug(cart)),
+        )
+        .await
+    }
+}
+
+/// The body of `POST /orders` for a cart at its version.
+pub fn order_body(cart: &Cart) -> String {
+    json!({"cartId": cart.id, "cartVersion": cart.version}).to_string()
+}

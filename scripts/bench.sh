@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The benchmark, from a fresh clone: builds the functions, checkout-local and the bench driver
+# in release, installs DynamoDB Local and moto (scripts/install-tools.sh) and the Python peer's
+# venv (.tools/bench-venv: boto3, aws-lambda-powertools, awslambdaric, pinned), starts the
+# backends on free loopback ports, runs bench/ (checkout-bench), prints one table and writes
+# it as JSON to target/bench/. Stops the backends whatever happens.
+#
+#   scripts/bench.sh           the full run (a few minutes after the build)
+#   scripts/bench.sh --smoke   one cold start and a few warm invocations of each: proves it runs
+#   BENCH_BIN_DIR=dir scripts/bench.sh   measures release binaries built elsewhere (no build)
+#
+# Not part of scripts/test.sh or CI. All load goes to 127.0.0.1, bounded in count and time.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+# Pinned: bump deliberately; the marker below forces a reinstall.
+PEER_REQUIREMENTS=("boto3==1.44.5" "aws-lambda-powertools==3.37.0" "awslambdaric==4.2.2")
+
+smoke=0
+case "${1:-}" in
+  "") ;;
+  --smoke) smoke=1 ;;
+  *)
+    printf 'usage: %s [--smoke]\n' "$0" >&2
+    exit 2
+    ;;
+esac
+
+step() { printf '\n== %s\n' "$*" >&2; }
+started=$SECONDS
+
+step "tools"
+scripts/install-tools.sh
+venv=.tools/bench-venv
+marker="$venv/.installed-requirements"
+want="${PEER_REQUIREMENTS[*]}"
+if [[ ! -f $marker || "$(cat "$marker")" != "$want" ]] || ! "$venv/bin/python" -c '' 2>/dev/null; then
+  printf 'bench: installing the Python peer venv (%s)\n' "$want" >&2
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${PEER_REQUIREMENTS[@]}"
+  printf '%s\n' "$want" >"$marker"
+fi
+
+target_dir="$(realpath -m "${CARGO_TARGET_DIR:-$root/target}")"
+if [[ -n ${BENCH_BIN_DIR:-} ]]; then
+  # Binaries built elsewhere (all eight, as below): measured as they are, nothing is built.
+  bin_dir="$(realpath -m "$BENCH_BIN_DIR")"
+  step "release binaries from $bin_dir (BENCH_BIN_DIR; not built)"
+else
+  bin_dir="$target_dir/release"
+  step "release build"
+  # One invocation, so the functions and the driver share every dependency's build.
+  cargo build --release --locked \
+    --bin create-order --bin payment-webhook --bin storefront --bin expire-orders \
+    --bin outbox-relay --bin order-created --bin checkout-local --bin checkout-bench
+fi
+
+step "backends"
+trap 'scripts/backends.sh stop' EXIT
+scripts/backends.sh start
+# shellcheck disable=SC1091
+source .tools/run/backends.env
+
+step "bench"
+out_dir="$target_dir/bench"
+mkdir -p "$out_dir"
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+out="$out_dir/bench-$stamp.json"
+[[ $smoke -eq 1 ]] && out="$out_dir/smoke-$stamp.json"
+logs="$out_dir/logs-$stamp"
+BENCH_SMOKE=$smoke \
+  BENCH_BIN_DIR="$bin_dir" \
+  BENCH_PYTHON="$root/$venv/bin/python" \
+  BENCH_PEER_DIR="$root/bench/python" \
+  BENCH_DYNAMODB="$CHECKOUT_TEST_DYNAMODB_ENDPOINT" \
+  BENCH_SQS="$CHECKOUT_TEST_AWS_ENDPOINT" \
+  BENCH_PRICES="$root/bench/aws-prices.json" \
+  BENCH_OUT="$out" \
+  BENCH_LOG_DIR="$logs" \
+  "$bin_dir/checkout-bench"
+cp "$out" "$out_dir/latest.json"
+printf '\nbench: %s (also %s/latest.json), functions'"'"' logs in %s; %d s in all\n' \
+  "$out" "$out_dir" "$logs" "$((SECONDS - started))" >&2
