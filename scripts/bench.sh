@@ -13,7 +13,7 @@
 # With CHECKOUT_TEST_DYNAMODB_ENDPOINT and CHECKOUT_TEST_AWS_ENDPOINT already set (backends
 # started by the caller, as scripts/test.sh does), those are used and left running.
 #
-# The full run is not part of scripts/test.sh; its smoke is (on the debug binaries, no peer).
+# The full run is not part of scripts/test.sh; its smoke is (on the debug binaries).
 # All load goes to 127.0.0.1, bounded in count and time.
 set -euo pipefail
 

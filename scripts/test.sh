@@ -39,11 +39,12 @@ else
 fi
 
 step "bench smoke"
-# One cold start and a few warm invocations of each measurement, so the bench cannot rot: on
-# debug binaries (one build of the bins the tests did not build, no release build), against
-# the backends above, without the Python peer's venv. Its figures mean nothing; a failure does.
+# One cold start and a few warm invocations of each measurement, the Python peer's included, so
+# the bench cannot rot: on debug binaries (one build of the bins the tests did not build, no
+# release build), against the backends above. Its figures mean nothing; a failure does. The
+# peer's venv (.tools/bench-venv) is made once, ~10 s; BENCH_PEER=0 skips it.
 cargo build --locked --quiet --bins
-BENCH_BIN_DIR="${CARGO_TARGET_DIR:-target}/debug" BENCH_PEER=0 scripts/bench.sh --smoke
+BENCH_BIN_DIR="${CARGO_TARGET_DIR:-target}/debug" scripts/bench.sh --smoke
 
 step "schemathesis"
 scripts/schemathesis.sh
