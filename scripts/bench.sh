@@ -63,10 +63,12 @@ if [[ -n ${BENCH_BIN_DIR:-} ]]; then
 else
   bin_dir="$target_dir/release"
   step "release build"
-  # One invocation, so the functions and the driver share every dependency's build.
-  cargo build --release --locked \
-    --bin create-order --bin payment-webhook --bin storefront --bin expire-orders \
-    --bin outbox-relay --bin order-created --bin checkout-local --bin checkout-bench
+  # One invocation, so the functions and the driver share every dependency's build. Packages
+  # named with -p: `--bin` alone selects the whole workspace, whose test crate's features
+  # (e.g. serde_dynamo's DynamoDB Streams types) would then be built into everything.
+  cargo build --release --locked --bins \
+    -p create-order -p payment-webhook -p storefront -p expire-orders \
+    -p outbox-relay -p order-created -p checkout-local -p checkout-bench
 fi
 
 if [[ -n ${CHECKOUT_TEST_DYNAMODB_ENDPOINT:-} && -n ${CHECKOUT_TEST_AWS_ENDPOINT:-} ]]; then

@@ -636,9 +636,9 @@ async fn bench() -> Result<()> {
                 peer_inits.push(cold.init);
             }
         }
-        report.cold(&function.name, summarize(&totals), summarize(&inits));
+        report.cold(&function.name, &totals, &inits);
         if let (Some(peer), false) = (&peer, peer_totals.is_empty()) {
-            report.cold(&peer.name, summarize(&peer_totals), summarize(&peer_inits));
+            report.cold(&peer.name, &peer_totals, &peer_inits);
         }
     }
 

@@ -14,10 +14,15 @@ use crate::stats::Summary;
 /// Lambda memory of every function (`template.yaml`, `Globals.Function.MemorySize`).
 const MEMORY_MB: f64 = 256.0;
 
+/// The functions' architecture as deployed by default (`template.yaml`, `Architecture`); the
+/// durations are measured on the bench machine's.
+const ARCHITECTURE: &str = "arm64";
+
 #[derive(Default)]
 pub struct Report {
     prices: Value,
-    cold: Vec<(String, Summary, Summary)>,
+    /// Per function: spawn → first answer, spawn → first poll, and every run's total (ms).
+    cold: Vec<(String, Summary, Summary, Vec<f64>)>,
     emulated: Vec<(String, Run)>,
     sizes: Vec<(String, u64, u64)>,
     in_process: Vec<(String, Vec<(String, Summary)>)>,
@@ -47,8 +52,19 @@ impl Report {
         })
     }
 
-    pub fn cold(&mut self, function: &str, total: Summary, init: Summary) {
-        self.cold.push((function.into(), total, init));
+    pub fn cold(
+        &mut self,
+        function: &str,
+        runs: &[std::time::Duration],
+        inits: &[std::time::Duration],
+    ) {
+        let ms = runs.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        self.cold.push((
+            function.into(),
+            crate::stats::summarize(runs),
+            crate::stats::summarize(inits),
+            ms,
+        ));
     }
 
     pub fn smoke(&mut self) {
@@ -83,8 +99,8 @@ impl Report {
     fn cold_p50(&self, function: &str) -> Option<f64> {
         self.cold
             .iter()
-            .find(|(name, _, _)| name == function)
-            .map(|(_, total, _)| total.p50_ms)
+            .find(|(name, _, _, _)| name == function)
+            .map(|(_, total, _, _)| total.p50_ms)
     }
 
     fn emulated_p50(&self, function: &str, group: &str) -> Option<f64> {
@@ -147,7 +163,8 @@ impl Report {
         let sqs_requests = 2.0 * 3.0;
         let million = 1_000_000.0;
         let lambda_requests = invocations * self.price(&["lambda", "requests_per_million"]);
-        let lambda_compute = gb_seconds * million * self.price(&["lambda", "gb_second_x86_64"]);
+        let lambda_compute =
+            gb_seconds * million * self.price(&["lambda", &format!("gb_second_{ARCHITECTURE}")]);
         let ddb_reads =
             read_units * self.price(&["dynamodb_on_demand", "read_request_units_per_million"]);
         let ddb_writes =
@@ -156,6 +173,7 @@ impl Report {
         let total = lambda_requests + lambda_compute + ddb_reads + ddb_writes + sqs;
         json!({
             "prices_date": self.prices["date"],
+            "architecture": ARCHITECTURE,
             "per_order": {
                 "lambda_invocations": invocations,
                 "lambda_billed_ms": durations.iter().map(|(f, ms, n)| json!({"function": f, "ms": ms, "invocations": n})).collect::<Vec<_>>(),
@@ -302,7 +320,7 @@ impl Report {
             "  {:<24} {:>5} {:>8} {:>8} {:>8}   {:>14}",
             "function", "runs", "min", "median", "max", "init (median)"
         ));
-        for (name, total, init) in &self.cold {
+        for (name, total, init, _) in &self.cold {
             line(format!(
                 "  {:<24} {:>5} {:>8.1} {:>8.1} {:>8.1}   {:>14.1}",
                 name, total.n, total.min_ms, total.p50_ms, total.max_ms, init.p50_ms
@@ -366,12 +384,12 @@ impl Report {
         }
         line(String::new());
         line(
-            "DynamoDB per operation (ReturnConsumedCapacity=TOTAL as DynamoDB Local reports it, in process; worst sample)"
+            "DynamoDB per operation (ReturnConsumedCapacity=INDEXES as DynamoDB Local reports it, in process; worst sample; WCU includes the GSI's)"
                 .into(),
         );
         line(format!(
-            "  {:<24} {:>8} {:>6} {:>6}   {}",
-            "operation", "requests", "RCU", "WCU", "requests sent"
+            "  {:<24} {:>8} {:>6} {:>6} {:>8}   {}",
+            "operation", "requests", "RCU", "WCU", "GSI WCU", "requests sent"
         ));
         for what in [
             "new order, key",
@@ -383,11 +401,12 @@ impl Report {
         ] {
             if let Some(u) = self.worst(what) {
                 line(format!(
-                    "  {:<24} {:>8} {:>6.1} {:>6.1}   {}",
+                    "  {:<24} {:>8} {:>6.1} {:>6.1} {:>8.1}   {}",
                     what,
                     u.requests.len(),
                     u.read_units,
                     u.write_units,
+                    u.index_write_units,
                     u.requests.join(", ")
                 ));
             }
@@ -415,8 +434,9 @@ impl Report {
         line(String::new());
         let usd = &cost["usd_per_million_orders"];
         line(format!(
-            "Cost per 1M orders (prices of {}, x86_64, {} MB): Lambda requests ${:.2} + compute ${:.2} + DynamoDB reads ${:.2} + writes ${:.2} + SQS ${:.2} = ${:.2}",
+            "Cost per 1M orders (prices of {}, {}, {} MB): Lambda requests ${:.2} + compute ${:.2} + DynamoDB reads ${:.2} + writes ${:.2} + SQS ${:.2} = ${:.2}",
             cost["prices_date"].as_str().unwrap_or("?"),
+            ARCHITECTURE,
             MEMORY_MB,
             usd["lambda_requests"].as_f64().unwrap_or(f64::NAN),
             usd["lambda_compute"].as_f64().unwrap_or(f64::NAN),
@@ -442,7 +462,7 @@ impl Report {
             "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
             "smoke": self.smoke,
             "peer_skipped": self.peer_skipped,
-            "cold_start_ms": self.cold.iter().map(|(n, t, i)| json!({"function": n, "total": t, "init": i})).collect::<Vec<_>>(),
+            "cold_start_ms": self.cold.iter().map(|(n, t, i, runs)| json!({"function": n, "total": t, "init": i, "runs": runs})).collect::<Vec<_>>(),
             "emulated": self.emulated.iter().map(|(n, r)| json!({"function": n, "run": r})).collect::<Vec<_>>(),
             "in_process_ms": self.in_process.iter().map(|(s, rows)| json!({"store": s, "operations": rows.iter().map(|(op, s)| json!({"operation": op, "latency": s})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
             "dynamodb": self.usage,
