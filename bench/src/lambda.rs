@@ -139,6 +139,21 @@ impl Drop for Child {
 pub struct Cold {
     pub total: Duration,
     pub init: Duration,
+    /// CPU time the process (all its threads) used until it answered.
+    pub cpu: Duration,
+}
+
+/// CPU time of a process so far, summed over its threads (`/proc/<pid>/task/*/schedstat`).
+fn cpu_time(pid: u32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    let nanos: u64 = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
 }
 
 pub async fn cold_start(function: &Function, event: Value, expect: Expect) -> Result<Cold, String> {
@@ -147,6 +162,7 @@ pub async fn cold_start(function: &Function, event: Value, expect: Expect) -> Re
     let started = Instant::now();
     let mut child = function.spawn(&emulator)?;
     let result = completion_or_exit(&mut emulator, &mut child, &function.name).await;
+    let cpu = cpu_time(child.0.id());
     child.stop();
     let completion = result?;
     check(expect, completion.ok, &completion.body)
@@ -157,6 +173,7 @@ pub async fn cold_start(function: &Function, event: Value, expect: Expect) -> Re
     Ok(Cold {
         total: completion.answered.duration_since(started),
         init,
+        cpu,
     })
 }
 

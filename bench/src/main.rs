@@ -621,24 +621,28 @@ async fn bench() -> Result<()> {
     for function in functions.iter().filter(|_| settings.runs("cold")) {
         let mut totals = Vec::new();
         let mut inits = Vec::new();
+        let mut cpus = Vec::new();
         let mut peer_totals = Vec::new();
         let mut peer_inits = Vec::new();
+        let mut peer_cpus = Vec::new();
         for _ in 0..sizes.cold_runs {
             let mut groups = events.for_function(&function.name, 1).await?;
             let (_, expect, mut list) = groups.remove(0);
             let cold = lambda::cold_start(function, list.remove(0), expect).await?;
             totals.push(cold.total);
             inits.push(cold.init);
+            cpus.push(cold.cpu);
             if let (Some(peer), "create-order") = (&peer, function.name.as_str()) {
                 let (event, _) = events.new_order().await;
                 let cold = lambda::cold_start(peer, event, Expect::Status(201)).await?;
                 peer_totals.push(cold.total);
                 peer_inits.push(cold.init);
+                peer_cpus.push(cold.cpu);
             }
         }
-        report.cold(&function.name, &totals, &inits);
+        report.cold(&function.name, &totals, &inits, &cpus);
         if let (Some(peer), false) = (&peer, peer_totals.is_empty()) {
-            report.cold(&peer.name, &peer_totals, &peer_inits);
+            report.cold(&peer.name, &peer_totals, &peer_inits, &peer_cpus);
         }
     }
 

@@ -21,8 +21,9 @@ const ARCHITECTURE: &str = "arm64";
 #[derive(Default)]
 pub struct Report {
     prices: Value,
-    /// Per function: spawn → first answer, spawn → first poll, and every run's total (ms).
-    cold: Vec<(String, Summary, Summary, Vec<f64>)>,
+    /// Per function: spawn → first answer, spawn → first poll, the process's CPU time until
+    /// it answered, and every run's total (ms).
+    cold: Vec<(String, Summary, Summary, Summary, Vec<f64>)>,
     emulated: Vec<(String, Run)>,
     sizes: Vec<(String, u64, u64)>,
     in_process: Vec<(String, Vec<(String, Summary)>)>,
@@ -57,12 +58,14 @@ impl Report {
         function: &str,
         runs: &[std::time::Duration],
         inits: &[std::time::Duration],
+        cpu: &[std::time::Duration],
     ) {
         let ms = runs.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
         self.cold.push((
             function.into(),
             crate::stats::summarize(runs),
             crate::stats::summarize(inits),
+            crate::stats::summarize(cpu),
             ms,
         ));
     }
@@ -99,8 +102,8 @@ impl Report {
     fn cold_p50(&self, function: &str) -> Option<f64> {
         self.cold
             .iter()
-            .find(|(name, _, _, _)| name == function)
-            .map(|(_, total, _, _)| total.p50_ms)
+            .find(|(name, _, _, _, _)| name == function)
+            .map(|(_, total, _, _, _)| total.p50_ms)
     }
 
     fn emulated_p50(&self, function: &str, group: &str) -> Option<f64> {
@@ -317,13 +320,13 @@ impl Report {
         line(String::new());
         line("Cold start: spawn -> first answer, under the bench's Runtime API emulator, DynamoDB Local (ms)".into());
         line(format!(
-            "  {:<24} {:>5} {:>8} {:>8} {:>8}   {:>14}",
-            "function", "runs", "min", "median", "max", "init (median)"
+            "  {:<24} {:>5} {:>8} {:>8} {:>8}   {:>14} {:>13}",
+            "function", "runs", "min", "median", "max", "init (median)", "CPU (median)"
         ));
-        for (name, total, init, _) in &self.cold {
+        for (name, total, init, cpu, _) in &self.cold {
             line(format!(
-                "  {:<24} {:>5} {:>8.1} {:>8.1} {:>8.1}   {:>14.1}",
-                name, total.n, total.min_ms, total.p50_ms, total.max_ms, init.p50_ms
+                "  {:<24} {:>5} {:>8.1} {:>8.1} {:>8.1}   {:>14.1} {:>13.1}",
+                name, total.n, total.min_ms, total.p50_ms, total.max_ms, init.p50_ms, cpu.p50_ms
             ));
         }
         if let (Some(rust), Some(python)) = (
@@ -462,7 +465,7 @@ impl Report {
             "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
             "smoke": self.smoke,
             "peer_skipped": self.peer_skipped,
-            "cold_start_ms": self.cold.iter().map(|(n, t, i, runs)| json!({"function": n, "total": t, "init": i, "runs": runs})).collect::<Vec<_>>(),
+            "cold_start_ms": self.cold.iter().map(|(n, t, i, cpu, runs)| json!({"function": n, "total": t, "init": i, "cpu": cpu, "runs": runs})).collect::<Vec<_>>(),
             "emulated": self.emulated.iter().map(|(n, r)| json!({"function": n, "run": r})).collect::<Vec<_>>(),
             "in_process_ms": self.in_process.iter().map(|(s, rows)| json!({"store": s, "operations": rows.iter().map(|(op, s)| json!({"operation": op, "latency": s})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
             "dynamodb": self.usage,
