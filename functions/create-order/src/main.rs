@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use checkout_adapters::bootstrap::warm_up_dynamodb;
 use checkout_adapters::{required_env, DynamoStore};
 use checkout_domain::service::Storefront;
 use checkout_http::jwks::{Jwks, JwtSettings};
@@ -12,6 +13,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     checkout_adapters::bootstrap::init_tracing();
     let table = required_env("TABLE_NAME")?;
     let store = DynamoStore::from_config(&checkout_adapters::aws_config().await, table);
+    // The DynamoDB connection opens while the rest of init and the runtime's first poll run.
+    let _warm_up = warm_up_dynamodb(store.client(), store.table(), "CART#warm-up");
     let jwks = Jwks::new(JwtSettings::from_env()?);
     let app = checkout_http::lambda::create_order(Storefront::new(Arc::new(store)), jwks);
     lambda_http::run(app).await

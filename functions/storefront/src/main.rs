@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use checkout_adapters::bootstrap::warm_up_dynamodb;
 use checkout_adapters::stripe::StripeClient;
 use checkout_adapters::{required_env, DynamoStore, SecretStore};
 use checkout_domain::service::Storefront;
@@ -14,6 +15,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     checkout_adapters::bootstrap::init_tracing();
     let config = checkout_adapters::aws_config().await;
     let store = DynamoStore::from_config(&config, required_env("TABLE_NAME")?);
+    // The DynamoDB connection opens while the Stripe key is read.
+    let _warm_up = warm_up_dynamodb(store.client(), store.table(), "CART#warm-up");
     let stripe_key = SecretStore::from_config(&config)
         .read_env("STRIPE_SECRET_KEY_ARN")
         .await?;
