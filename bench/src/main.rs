@@ -27,8 +27,8 @@ use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
 use checkout_adapters::MemoryStore;
-use checkout_domain::events::order_event;
-use checkout_domain::ports::{EventQueue, QueueMessage};
+use checkout_domain::model::events::order_event;
+use checkout_domain::ports::queue::{EventQueue, QueueMessage};
 use checkout_domain::StoreError;
 use checkout_outbox::{SideEffect, Subscriber};
 use serde_json::{json, Value};
@@ -423,7 +423,7 @@ impl SideEffect for NoEffect {
     }
     async fn perform(
         &self,
-        _: &checkout_domain::events::OrderEvent,
+        _: &checkout_domain::model::events::OrderEvent,
     ) -> std::result::Result<bool, checkout_domain::ports::DeliveryError> {
         Ok(true)
     }

@@ -13,11 +13,12 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use checkout_adapters::psp_simulator::PspSimulator;
-use checkout_domain::identity::Caller;
-use checkout_domain::payment::{Payment, Transaction, TransactionKind, TransactionState};
+use checkout_domain::model::identity::Caller;
+use checkout_domain::model::payment::{Payment, Transaction, TransactionKind, TransactionState};
+use checkout_domain::model::values::CartId;
 use checkout_domain::ports::Store;
-use checkout_domain::service::{CatalogImport, Storefront};
-use checkout_domain::values::CartId;
+use checkout_domain::usecases::catalog_admin::CatalogImport;
+use checkout_domain::usecases::Storefront;
 use checkout_http::routes;
 use checkout_http::webhook::WebhookSecrets;
 
@@ -37,7 +38,7 @@ pub fn catalog() -> CatalogImport {
             product["stock"] = json!(100_000_000);
         }
     }
-    checkout_domain::input::from_slice(demo.to_string().as_bytes()).expect("a catalog")
+    checkout_domain::model::input::from_slice(demo.to_string().as_bytes()).expect("a catalog")
 }
 
 /// A guest cart: its id, version and session token.

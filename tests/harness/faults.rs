@@ -28,20 +28,23 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use checkout_domain::cart::Cart;
-use checkout_domain::catalog::{
-    DiscountDefinition, PricingConfig, Product, ProductTerms, StockWrite,
-};
-use checkout_domain::commit::CommitPlan;
-use checkout_domain::error::StoreError;
-use checkout_domain::idempotency::IdempotencyRecord;
-use checkout_domain::order::Order;
-use checkout_domain::order_number::OrderNumber;
-use checkout_domain::ports::{
-    CartStore, CartWriteError, CatalogStore, CommitError, IdempotencyStore, OrderPage, OrderStore,
-    PaymentStore, PaymentWriteError, ProductWriteError, Store, SweepKind, SweepPage, SweepStore,
-};
-use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
+use checkout_domain::model::cart::Cart;
+use checkout_domain::model::catalog::{Product, ProductTerms, StockWrite};
+use checkout_domain::model::commit_plan::CommitPlan;
+use checkout_domain::model::discount::DiscountDefinition;
+use checkout_domain::model::error::StoreError;
+use checkout_domain::model::idempotency::IdempotencyRecord;
+use checkout_domain::model::order::Order;
+use checkout_domain::model::order_number::OrderNumber;
+use checkout_domain::model::pricing_config::PricingConfig;
+use checkout_domain::model::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
+use checkout_domain::ports::carts::{CartStore, CartWriteError};
+use checkout_domain::ports::catalog::{CatalogStore, ProductWriteError};
+use checkout_domain::ports::idempotency::IdempotencyStore;
+use checkout_domain::ports::orders::{CommitError, OrderPage, OrderStore};
+use checkout_domain::ports::payments::{PaymentStore, PaymentWriteError};
+use checkout_domain::ports::sweep::{SweepKind, SweepPage, SweepStore};
+use checkout_domain::ports::Store;
 
 /// Where an injected fault strikes, relative to the inner call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,12 +20,15 @@ use tower::ServiceExt;
 
 use checkout_adapters::psp_simulator::PspSimulator;
 use checkout_adapters::{DynamoStore, MemoryStore};
-use checkout_domain::claim::ClaimTickets;
-use checkout_domain::identity::Caller;
-use checkout_domain::payment::{Payment, Transaction, TransactionKind, TransactionState};
-use checkout_domain::ports::{OutgoingEmail, Store};
-use checkout_domain::service::{CatalogImport, Clock, Storefront};
-use checkout_domain::values::CartId;
+use checkout_domain::model::identity::Caller;
+use checkout_domain::model::payment::{Payment, Transaction, TransactionKind, TransactionState};
+use checkout_domain::model::values::CartId;
+use checkout_domain::ports::claims::ClaimTickets;
+use checkout_domain::ports::clock::Clock;
+use checkout_domain::ports::mailer::OutgoingEmail;
+use checkout_domain::ports::Store;
+use checkout_domain::usecases::catalog_admin::CatalogImport;
+use checkout_domain::usecases::Storefront;
 use checkout_http::identity::DevTokens;
 use checkout_http::routes;
 use checkout_http::webhook::WebhookSecrets;
@@ -207,7 +210,7 @@ impl App {
     ) -> App {
         let app = App::empty_with_store(backend, wrap).await;
         let catalog: CatalogImport =
-            checkout_domain::input::from_slice(CATALOG.as_bytes()).unwrap();
+            checkout_domain::model::input::from_slice(CATALOG.as_bytes()).unwrap();
         app.storefront
             .import(&Caller::system(), &catalog)
             .await
@@ -379,8 +382,8 @@ impl App {
         &self,
         cart: &CartRef,
     ) -> (
-        checkout_domain::cart::Cart,
-        Option<checkout_domain::order::Order>,
+        checkout_domain::model::cart::Cart,
+        Option<checkout_domain::model::order::Order>,
     ) {
         let (stored, order) = self
             .store
@@ -424,13 +427,13 @@ impl App {
 
     /// Units of `sku` in stock now.
     pub async fn stock(&self, sku: &str) -> u32 {
-        let sku = checkout_domain::values::Sku::parse(sku).unwrap();
+        let sku = checkout_domain::model::values::Sku::parse(sku).unwrap();
         self.store.products(&[sku]).await.unwrap()[0].stock
     }
 
     /// How often `code` has been redeemed.
     pub async fn redemptions(&self, code: &str) -> u32 {
-        let code = checkout_domain::values::DiscountCode::parse(code).unwrap();
+        let code = checkout_domain::model::values::DiscountCode::parse(code).unwrap();
         self.store.discounts(&[code]).await.unwrap()[0].redemptions
     }
 
@@ -470,11 +473,12 @@ impl App {
     /// order's `OrderCreated` event reaches it (through its effect log on this store).
     pub async fn confirmation_email(&self, cart: &CartRef) -> OutgoingEmail {
         let (_, order) = self.stored(cart).await;
-        let event = checkout_domain::events::order_event(None, order.as_ref()).expect("an order");
+        let event =
+            checkout_domain::model::events::order_event(None, order.as_ref()).expect("an order");
         let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
         message.body = Some(serde_json::to_string(&event).unwrap());
         let mailbox = Arc::new(outbox::Mailbox::default());
-        let effect_log: Arc<dyn checkout_domain::ports::EffectLog> =
+        let effect_log: Arc<dyn checkout_domain::ports::effects::EffectLog> =
             match (&self.dynamo, &self.memory) {
                 (Some(dynamo), _) => Arc::new(dynamo.clone()),
                 (None, Some(memory)) => memory.clone(),

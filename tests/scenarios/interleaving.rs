@@ -52,11 +52,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use checkout_adapters::stripe::{self, Interpretation};
-use checkout_domain::order::{Order, OrderState};
-use checkout_domain::order_number::OrderNumber;
-use checkout_domain::payment::{self, PaymentState};
-use checkout_domain::psp::PaymentOutcome;
-use checkout_domain::values::{CartId, Sku};
+use checkout_domain::model::order::{Order, OrderState};
+use checkout_domain::model::order_number::OrderNumber;
+use checkout_domain::model::payment::{self, PaymentState};
+use checkout_domain::model::values::{CartId, Sku};
+use checkout_domain::ports::psp::PaymentOutcome;
 use checkout_tests::faults::{FaultPoint, FaultSpec, FaultyStore};
 use checkout_tests::serde_json::{self, json, Value};
 use checkout_tests::{address_de, on_both_stores, App, Backend, Client, TestResponse};
@@ -977,9 +977,9 @@ impl World {
 /// crash left half done).
 async fn housekeeping(
     app: &App,
-) -> Result<checkout_domain::sweeper::SweepReport, checkout_domain::Error> {
+) -> Result<checkout_domain::usecases::sweeper::SweepReport, checkout_domain::Error> {
     app.storefront
-        .sweep(checkout_domain::sweeper::DEFAULT_PAYMENT_GRACE)
+        .sweep(checkout_domain::usecases::sweeper::DEFAULT_PAYMENT_GRACE)
         .await
 }
 
@@ -1069,7 +1069,7 @@ impl Violation {
     }
 }
 
-fn describe_payments(payments: &[checkout_domain::payment::Payment]) -> String {
+fn describe_payments(payments: &[checkout_domain::model::payment::Payment]) -> String {
     payments
         .iter()
         .map(|p| {
@@ -1329,7 +1329,7 @@ impl World {
                             .filter_map(|p| dashboard.get(&p.psp_reference))
                             .sum();
                         let paid_before_the_merchant_refunded = merchant_refunded > 0
-                            && checkout_domain::payment::secured(&o.payments, o.currency)
+                            && checkout_domain::model::payment::secured(&o.payments, o.currency)
                                 .cent_amount
                                 + merchant_refunded
                                 >= o.totals.total.cent_amount;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use checkout_adapters::{required_env, DynamoStore};
-use checkout_domain::service::Storefront;
+use checkout_domain::usecases::Storefront;
 use checkout_http::jwks::{Jwks, JwtSettings};
 
 #[tokio::main]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use checkout_adapters::stripe::StripeClient;
 use checkout_adapters::{payment_grace, required_env, DynamoStore, SecretStore};
-use checkout_domain::service::Storefront;
+use checkout_domain::usecases::Storefront;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use checkout_adapters::stripe::StripeClient;
 use checkout_adapters::{required_env, DynamoStore, SecretStore};
-use checkout_domain::service::Storefront;
+use checkout_domain::usecases::Storefront;
 use checkout_http::webhook::WebhookSecrets;
 
 #[tokio::main]

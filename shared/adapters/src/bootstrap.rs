@@ -22,7 +22,7 @@ pub fn required_env(name: &str) -> Result<String, String> {
 /// its money back (default 1800).
 pub fn payment_grace() -> Result<time::Duration, String> {
     match std::env::var("PAYMENT_GRACE_SECONDS") {
-        Err(_) => Ok(checkout_domain::sweeper::DEFAULT_PAYMENT_GRACE),
+        Err(_) => Ok(checkout_domain::usecases::sweeper::DEFAULT_PAYMENT_GRACE),
         Ok(raw) => raw
             .parse::<u32>()
             .ok()

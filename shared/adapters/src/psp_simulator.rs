@@ -7,9 +7,9 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use checkout_domain::money::Money;
-use checkout_domain::payment::TransactionState;
-use checkout_domain::psp::{Intent, IntentRequest, PaymentProvider, PspError, Reversal};
+use checkout_domain::model::money::Money;
+use checkout_domain::model::payment::TransactionState;
+use checkout_domain::ports::psp::{Intent, IntentRequest, PaymentProvider, PspError, Reversal};
 
 #[derive(Debug, Clone)]
 struct SimulatedIntent {
@@ -149,13 +149,13 @@ impl PaymentProvider for PspSimulator {
     async fn retrieve(
         &self,
         reference: &str,
-    ) -> Result<Option<checkout_domain::values::CartId>, PspError> {
+    ) -> Result<Option<checkout_domain::model::values::CartId>, PspError> {
         self.log("retrieve", reference, "");
         let intents = self.intents.lock().unwrap();
         Ok(intents.get(reference).and_then(|i| {
             i.metadata["cartId"]
                 .as_str()
-                .and_then(|id| checkout_domain::values::CartId::parse(id).ok())
+                .and_then(|id| checkout_domain::model::values::CartId::parse(id).ok())
         }))
     }
 

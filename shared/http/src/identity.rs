@@ -14,24 +14,13 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::jwks::{Jwks, TokenError};
+use crate::jwks::{has_admin_scope, Authenticated, Jwks, TokenError};
 use crate::problem::ApiError;
-use checkout_domain::identity::Caller;
-use checkout_domain::values::{CustomerId, SessionToken};
+use checkout_domain::model::identity::Caller;
+use checkout_domain::model::values::{CustomerId, SessionToken};
 use checkout_domain::{Error, StoreError};
 
 pub const SESSION_HEADER: &str = "x-session-id";
-
-/// The authenticated part of a caller, established before routing.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    pub customer: CustomerId,
-    pub admin: bool,
-}
-
-pub(crate) fn has_admin_scope(scope: &str) -> bool {
-    scope.split_whitespace().any(|s| s == "admin")
-}
 
 /// When this invocation must be done: an idempotency lock taken now expires then, so a
 /// crashed or timed-out invocation never wedges a key.

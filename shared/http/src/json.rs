@@ -38,7 +38,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
             Err(_) => return Err(Error::invalid("", "the request body could not be read").into()),
         };
-        checkout_domain::input::from_slice(&bytes)
+        checkout_domain::model::input::from_slice(&bytes)
             .map(Json)
             .map_err(HttpError::from)
     }

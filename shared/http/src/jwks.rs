@@ -16,8 +16,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use tokio::sync::Mutex;
 
-use crate::identity::{has_admin_scope, Authenticated};
-use checkout_domain::values::CustomerId;
+use checkout_domain::model::values::CustomerId;
 
 /// The soonest the keys are fetched again for an unknown key id.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(60);
@@ -26,6 +25,17 @@ pub const REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 const LEEWAY_SECONDS: u64 = 30;
 
 /// Where the identity provider's keys are and what its tokens must say.
+/// The authenticated part of a caller, established before routing.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub customer: CustomerId,
+    pub admin: bool,
+}
+
+pub(crate) fn has_admin_scope(scope: &str) -> bool {
+    scope.split_whitespace().any(|s| s == "admin")
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JwtSettings {
     /// `iss` of the tokens (e.g. a Cognito user pool URL).

@@ -10,12 +10,16 @@ use serde_json::Value;
 use crate::identity::{Deadline, Identity};
 use crate::json::Json;
 use crate::problem::{ApiError, Transport};
-use checkout_domain::cart::{Cart, CartOwner, CreateCartInput, UpdateCartInput};
-use checkout_domain::catalog::{DiscountInput, PricingConfigInput, ProductInput};
-use checkout_domain::commit::{CreateOrderInput, OrderOutcome};
-use checkout_domain::idempotency::{IdempotencyKey, KEY_FORMAT};
-use checkout_domain::orders::{ClaimInput, LookupInput};
-use checkout_domain::service::Storefront;
+use checkout_domain::model::cart::{Cart, CartOwner, CreateCartInput};
+use checkout_domain::model::cart_actions::UpdateCartInput;
+use checkout_domain::model::catalog::ProductInput;
+use checkout_domain::model::discount::DiscountInput;
+use checkout_domain::model::idempotency::{IdempotencyKey, KEY_FORMAT};
+use checkout_domain::model::pricing_config::PricingConfigInput;
+use checkout_domain::usecases::checkout::{CreateOrderInput, OrderOutcome};
+use checkout_domain::usecases::claims::ClaimInput;
+use checkout_domain::usecases::order_queries::LookupInput;
+use checkout_domain::usecases::Storefront;
 use checkout_domain::Error;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -143,7 +147,7 @@ async fn create_payment(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Path(cart_id): Path<String>,
-    Json(input): Json<checkout_domain::payments::CreatePaymentInput>,
+    Json(input): Json<checkout_domain::usecases::payments::CreatePaymentInput>,
 ) -> Result<Response> {
     let payment = app.create_payment(&caller, &cart_id, &input).await?;
     Ok((StatusCode::CREATED, Json(payment)).into_response())
@@ -153,7 +157,7 @@ async fn create_order_payment(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Path(order_number): Path<String>,
-    Json(input): Json<checkout_domain::payments::CreatePaymentInput>,
+    Json(input): Json<checkout_domain::usecases::payments::CreatePaymentInput>,
 ) -> Result<Response> {
     let payment = app
         .create_order_payment(&caller, &order_number, &input)
@@ -187,7 +191,7 @@ async fn put_product(
     Identity(caller): Identity,
     Path(sku): Path<String>,
     Json(input): Json<ProductInput>,
-) -> Result<Json<checkout_domain::catalog::Product>> {
+) -> Result<Json<checkout_domain::model::catalog::Product>> {
     Ok(Json(app.upsert_product(&caller, &sku, &input).await?))
 }
 
@@ -196,7 +200,7 @@ async fn put_discount(
     Identity(caller): Identity,
     Path(code): Path<String>,
     Json(input): Json<DiscountInput>,
-) -> Result<Json<checkout_domain::catalog::DiscountDefinition>> {
+) -> Result<Json<checkout_domain::model::discount::DiscountDefinition>> {
     Ok(Json(app.upsert_discount(&caller, &code, &input).await?))
 }
 
@@ -204,7 +208,7 @@ async fn put_config(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Json(input): Json<PricingConfigInput>,
-) -> Result<Json<checkout_domain::catalog::PricingConfig>> {
+) -> Result<Json<checkout_domain::model::pricing_config::PricingConfig>> {
     Ok(Json(app.put_config(&caller, &input).await?))
 }
 

@@ -13,9 +13,10 @@ use std::sync::Arc;
 use crate::identity::Deadline;
 use crate::json::Json;
 use crate::problem::{HttpError, Transport};
-use checkout_domain::idempotency::{self, Begin, StoredResponse};
-use checkout_domain::payments::EventEffect;
-use checkout_domain::service::Storefront;
+use checkout_domain::model::idempotency::{fingerprint, StoredResponse};
+use checkout_domain::usecases::idempotency::{self, Begin};
+use checkout_domain::usecases::payment_events::EventEffect;
+use checkout_domain::usecases::Storefront;
 use checkout_domain::Error;
 use checkout_stripe::{self as stripe, Interpretation};
 
@@ -97,9 +98,9 @@ pub async fn receive(
         Some(stripe::TOLERANCE_SECONDS),
     )
     .map_err(|e| Transport::InvalidSignature(e.to_string()))?;
-    let event: stripe::Event = checkout_domain::input::from_slice(body)?;
+    let event: stripe::Event = checkout_domain::model::input::from_slice(body)?;
     let key = format!("webhook#stripe#{}", event.id);
-    let fingerprint = idempotency::fingerprint("stripe event", &event.id);
+    let fingerprint = fingerprint("stripe event", &event.id);
     let ticket = match idempotency::begin(
         storefront.store().as_ref(),
         key,

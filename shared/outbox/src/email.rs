@@ -8,12 +8,13 @@ use minijinja::{context, Environment};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use checkout_domain::cart::{GuestDetails, LineItem, ShippingInfo};
-use checkout_domain::order::CommitAction;
-use checkout_domain::payment::PaymentState;
-use checkout_domain::ports::{DeliveryError, OutgoingEmail};
-use checkout_domain::pricing::Totals;
-use checkout_domain::values::Address;
+use checkout_domain::model::address::Address;
+use checkout_domain::model::cart::{GuestDetails, LineItem, ShippingInfo};
+use checkout_domain::model::order::CommitAction;
+use checkout_domain::model::payment::PaymentState;
+use checkout_domain::model::pricing::Totals;
+use checkout_domain::ports::mailer::OutgoingEmail;
+use checkout_domain::ports::DeliveryError;
 
 /// The parts of the order view the email shows.
 #[derive(Deserialize)]

@@ -18,14 +18,17 @@ use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use time::OffsetDateTime;
 
-use checkout_domain::events::{EventKind, OrderEvent};
-use checkout_domain::ports::{
-    DeliveryError, EffectClaim, EffectLog, Erp, ErpReceipt, EventQueue, Mailer, QueueMessage,
-};
+use checkout_domain::model::events::{EventKind, OrderEvent};
+use checkout_domain::ports::effects::{EffectClaim, EffectLog};
+use checkout_domain::ports::erp::{Erp, ErpReceipt};
+use checkout_domain::ports::mailer::Mailer;
+use checkout_domain::ports::queue::{EventQueue, QueueMessage};
+use checkout_domain::ports::DeliveryError;
 
 use crate::email::confirmation;
-use checkout_domain::claim::{claim_link, ClaimTicket, ClaimTickets};
-use checkout_domain::values::Email;
+use checkout_domain::model::claim::{claim_link, ClaimTicket};
+use checkout_domain::model::values::Email;
+use checkout_domain::ports::claims::ClaimTickets;
 
 /// How long a delivery may take to perform an effect before another may try: well above
 /// an SES call or the ERP timeout, well below the queues' visibility timeouts.

@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use std::collections::HashMap;
 
-use checkout_domain::money::Money;
-use checkout_domain::payment::TransactionState;
-use checkout_domain::psp::{Intent, IntentRequest, PaymentProvider, PspError, Reversal};
-use checkout_domain::values::CartId;
+use checkout_domain::model::money::Money;
+use checkout_domain::model::payment::TransactionState;
+use checkout_domain::model::values::CartId;
+use checkout_domain::ports::psp::{Intent, IntentRequest, PaymentProvider, PspError, Reversal};
 
 /// Stripe's REST API over reqwest (rustls). Every mutating call sends an `Idempotency-Key`.
 #[derive(Clone)]

@@ -7,9 +7,9 @@ use sha2::Sha256;
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
-use checkout_domain::money::{Currency, Money};
-use checkout_domain::psp::{PaymentEvent, PaymentOutcome};
-use checkout_domain::values::CartId;
+use checkout_domain::model::money::{Currency, Money};
+use checkout_domain::model::values::CartId;
+use checkout_domain::ports::psp::{PaymentEvent, PaymentOutcome};
 
 /// Stripe's default tolerance between a signature's timestamp and now.
 pub const TOLERANCE_SECONDS: i64 = 300;

@@ -14,12 +14,13 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
 
-use checkout_domain::cart::Cart;
-use checkout_domain::catalog::{DiscountDefinition, Product};
-use checkout_domain::commit::{CommitPlan, Rejection};
-use checkout_domain::error::StockShortage;
-use checkout_domain::order::Order;
-use checkout_domain::ports::CommitError;
+use checkout_domain::model::cart::Cart;
+use checkout_domain::model::catalog::Product;
+use checkout_domain::model::commit_plan::{CommitPlan, Rejection};
+use checkout_domain::model::discount::DiscountDefinition;
+use checkout_domain::model::error::StockShortage;
+use checkout_domain::model::order::Order;
+use checkout_domain::ports::orders::CommitError;
 use checkout_domain::StoreError;
 
 use super::codec::{encode, fields, from_item, order_item, time_rfc3339, to_item};

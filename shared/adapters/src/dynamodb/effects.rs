@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use time::OffsetDateTime;
 
-use checkout_domain::ports::{EffectClaim, EffectLog};
+use checkout_domain::ports::effects::{EffectClaim, EffectLog};
 use checkout_domain::StoreError;
 
 use super::codec::epoch;

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use time::OffsetDateTime;
 
-use checkout_domain::idempotency::IdempotencyRecord;
-use checkout_domain::ports::IdempotencyStore;
+use checkout_domain::model::idempotency::IdempotencyRecord;
+use checkout_domain::ports::idempotency::IdempotencyStore;
 use checkout_domain::StoreError;
 
 use super::codec::{epoch, from_item, to_item};

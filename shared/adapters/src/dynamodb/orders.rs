@@ -7,12 +7,12 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use time::OffsetDateTime;
 
-use checkout_domain::cart::CartOwner;
-use checkout_domain::commit::CommitPlan;
-use checkout_domain::order::Order;
-use checkout_domain::order_number::OrderNumber;
-use checkout_domain::ports::{history_key, CommitError, OrderPage, OrderStore};
-use checkout_domain::values::{CartId, CustomerId, Email, SessionHash};
+use checkout_domain::model::cart::CartOwner;
+use checkout_domain::model::commit_plan::CommitPlan;
+use checkout_domain::model::order::Order;
+use checkout_domain::model::order_number::OrderNumber;
+use checkout_domain::model::values::{CartId, CustomerId, Email, SessionHash};
+use checkout_domain::ports::orders::{history_key, CommitError, OrderPage, OrderStore};
 use checkout_domain::StoreError;
 
 use super::codec::{encode, from_item};

@@ -29,8 +29,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use time::OffsetDateTime;
 
-use checkout_domain::order_number::OrderNumber;
-use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
+use checkout_domain::model::order_number::OrderNumber;
+use checkout_domain::model::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
 use checkout_domain::StoreError;
 
 use super::expr::{store_error, Expr, Item};
@@ -235,10 +235,10 @@ pub(crate) async fn create_table(client: &Client, table: &str) -> Result<(), Sto
 #[cfg(test)]
 mod tests {
     use super::serde_names::*;
-    use checkout_domain::cart::{CartOwner, CartState};
-    use checkout_domain::idempotency::RecordState;
-    use checkout_domain::order::OrderState;
-    use checkout_domain::values::SessionToken;
+    use checkout_domain::model::cart::{CartOwner, CartState};
+    use checkout_domain::model::idempotency::RecordState;
+    use checkout_domain::model::order::OrderState;
+    use checkout_domain::model::values::SessionToken;
     use serde_json::{json, Value};
 
     fn serde_form(value: impl serde::Serialize) -> Value {

@@ -1,10 +1,10 @@
 //! The commit's conditions, checked as the DynamoDB transaction checks them.
 
-use checkout_domain::cart::CartState;
-use checkout_domain::catalog::PricingConfig;
-use checkout_domain::commit::{CommitPlan, Rejection};
-use checkout_domain::error::StockShortage;
-use checkout_domain::idempotency::RecordState;
+use checkout_domain::model::cart::CartState;
+use checkout_domain::model::commit_plan::{CommitPlan, Rejection};
+use checkout_domain::model::error::StockShortage;
+use checkout_domain::model::idempotency::RecordState;
+use checkout_domain::model::pricing_config::PricingConfig;
 
 use super::State;
 

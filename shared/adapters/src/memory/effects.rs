@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use time::OffsetDateTime;
 
-use checkout_domain::ports::{EffectClaim, EffectLog};
+use checkout_domain::ports::effects::{EffectClaim, EffectLog};
 use checkout_domain::StoreError;
 
 use super::MemoryStore;

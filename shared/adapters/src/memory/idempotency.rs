@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use time::OffsetDateTime;
 
-use checkout_domain::idempotency::{IdempotencyRecord, RecordState};
-use checkout_domain::ports::IdempotencyStore;
+use checkout_domain::model::idempotency::{IdempotencyRecord, RecordState};
+use checkout_domain::ports::idempotency::IdempotencyStore;
 use checkout_domain::StoreError;
 
 use super::MemoryStore;

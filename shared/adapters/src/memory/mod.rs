@@ -23,13 +23,15 @@ use std::sync::Mutex;
 
 use time::OffsetDateTime;
 
-use checkout_domain::cart::Cart;
-use checkout_domain::catalog::{DiscountDefinition, PricingConfig, Product};
-use checkout_domain::claim::ClaimTicket;
-use checkout_domain::idempotency::IdempotencyRecord;
-use checkout_domain::order::Order;
-use checkout_domain::order_number::OrderNumber;
-use checkout_domain::values::{CartId, CustomerId, DiscountCode, SessionHash, Sku};
+use checkout_domain::model::cart::Cart;
+use checkout_domain::model::catalog::Product;
+use checkout_domain::model::claim::ClaimTicket;
+use checkout_domain::model::discount::DiscountDefinition;
+use checkout_domain::model::idempotency::IdempotencyRecord;
+use checkout_domain::model::order::Order;
+use checkout_domain::model::order_number::OrderNumber;
+use checkout_domain::model::pricing_config::PricingConfig;
+use checkout_domain::model::values::{CartId, CustomerId, DiscountCode, SessionHash, Sku};
 
 #[derive(Default)]
 struct State {

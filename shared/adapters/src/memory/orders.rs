@@ -3,13 +3,13 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use checkout_domain::cart::CartOwner;
-use checkout_domain::cart::CartState;
-use checkout_domain::commit::CommitPlan;
-use checkout_domain::order::{Order, OrderState};
-use checkout_domain::order_number::OrderNumber;
-use checkout_domain::ports::{history_key, CommitError, OrderPage, OrderStore};
-use checkout_domain::values::{CustomerId, Email, SessionHash};
+use checkout_domain::model::cart::CartOwner;
+use checkout_domain::model::cart::CartState;
+use checkout_domain::model::commit_plan::CommitPlan;
+use checkout_domain::model::order::{Order, OrderState};
+use checkout_domain::model::order_number::OrderNumber;
+use checkout_domain::model::values::{CustomerId, Email, SessionHash};
+use checkout_domain::ports::orders::{history_key, CommitError, OrderPage, OrderStore};
 use checkout_domain::StoreError;
 
 use super::MemoryStore;
@@ -69,7 +69,7 @@ impl OrderStore for MemoryStore {
         let mut orders: Vec<(String, &Order)> = state
             .orders
             .values()
-            .filter(|o| matches!(&o.owner, checkout_domain::cart::CartOwner::Customer { customer_id } if customer_id == customer))
+            .filter(|o| matches!(&o.owner, checkout_domain::model::cart::CartOwner::Customer { customer_id } if customer_id == customer))
             .map(|o| (history_key(o), o))
             .filter(|(key, _)| after.is_none_or(|after| key.as_str() < after))
             .collect();

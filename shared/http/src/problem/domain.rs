@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use checkout_domain::error::PriceChange;
+use checkout_domain::model::error::PriceChange;
 use checkout_domain::Error;
 
 use super::Problem;
@@ -301,7 +301,7 @@ pub fn problem(error: &Error) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use checkout_domain::error::FieldError;
+    use checkout_domain::model::field_error::FieldError;
     use checkout_domain::StoreError;
 
     #[test]

@@ -1,0 +1,287 @@
+//! A cart update's actions as the client sends them, and their validation with exact
+//! JSON pointers.
+
+use serde::Deserialize;
+
+use crate::model::address::{Address, AddressInput};
+use crate::model::cart::GuestDetails;
+use crate::model::error::{Error, FieldErrors};
+use crate::model::field_error::FieldError;
+use crate::model::values::{
+    DiscountCode, Email, LineItemId, Name, Phone, Quantity, ShippingMethodId, Sku,
+};
+
+/// A validated cart update action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CartAction {
+    AddLineItem {
+        sku: Sku,
+        quantity: Quantity,
+    },
+    ChangeLineItemQuantity {
+        line_item_id: LineItemId,
+        quantity: Quantity,
+    },
+    RemoveLineItem {
+        line_item_id: LineItemId,
+    },
+    SetShippingAddress {
+        address: Address,
+    },
+    SetBillingAddress {
+        address: Address,
+    },
+    SetShippingMethod {
+        shipping_method_id: ShippingMethodId,
+    },
+    AddDiscountCode {
+        code: DiscountCode,
+    },
+    RemoveDiscountCode {
+        code: DiscountCode,
+    },
+    SetCustomerEmail {
+        email: Email,
+    },
+    SetGuestDetails(GuestDetails),
+    /// Re-prices against the current catalog; how a customer confirms a changed total.
+    Recalculate,
+}
+
+/// An action as the client sends it: an object whose `action` member names it. Numbers are
+/// wide so that a negative or huge quantity gets a field message rather than a type error.
+#[derive(Debug, Clone)]
+pub enum CartActionInput {
+    AddLineItem {
+        sku: String,
+        quantity: i64,
+    },
+    ChangeLineItemQuantity {
+        line_item_id: String,
+        quantity: i64,
+    },
+    RemoveLineItem {
+        line_item_id: String,
+    },
+    SetShippingAddress {
+        address: AddressInput,
+    },
+    SetBillingAddress {
+        address: AddressInput,
+    },
+    SetShippingMethod {
+        shipping_method_id: String,
+    },
+    AddDiscountCode {
+        code: String,
+    },
+    RemoveDiscountCode {
+        code: String,
+    },
+    SetCustomerEmail {
+        email: String,
+    },
+    SetGuestDetails {
+        email: String,
+        name: String,
+        phone: String,
+    },
+    Recalculate {},
+}
+
+/// Declares one fields struct per action and the dispatch from the `action` member to it.
+/// Dispatching by hand (not serde's internally tagged enums, which buffer) keeps the JSON
+/// pointer of a wrongly typed field exact: `/actions/1/quantity`, not `/actions/1`.
+macro_rules! action_inputs {
+    ($($name:literal => $variant:ident { $($field:ident : $ty:ty),* }),* $(,)?) => {
+        mod action_fields {
+            use super::*;
+            $(
+                #[derive(Deserialize)]
+                #[serde(rename_all = "camelCase", deny_unknown_fields)]
+                #[allow(non_camel_case_types)]
+                pub struct $variant { $(pub $field: $ty),* }
+            )*
+        }
+
+        impl CartActionInput {
+            pub const NAMES: &'static [&'static str] = &[$($name),*];
+
+            /// Parses one action object; errors point below `/actions/{index}`.
+            pub fn from_json(index: usize, value: &serde_json::Value) -> Result<Self, Vec<FieldError>> {
+                let here = format!("/actions/{index}");
+                let mut object = match value {
+                    serde_json::Value::Object(object) => object.clone(),
+                    _ => return Err(vec![FieldError::new(here, "must be an object with an `action` member")]),
+                };
+                let name = match object.remove("action") {
+                    Some(serde_json::Value::String(name)) => name,
+                    Some(_) => return Err(vec![FieldError::new(format!("{here}/action"), "must be a string")]),
+                    None => return Err(vec![FieldError::new(format!("{here}/action"), "is required")]),
+                };
+                let fields = serde_json::Value::Object(object);
+                match name.as_str() {
+                    $($name => {
+                        let action_fields::$variant { $($field),* } =
+                            crate::model::input::from_value(fields).map_err(|e| vec![e.under(&here)])?;
+                        Ok(CartActionInput::$variant { $($field),* })
+                    })*
+                    other => Err(vec![FieldError::new(
+                        format!("{here}/action"),
+                        format!("unknown action '{other}'; expected one of: {}", Self::NAMES.join(", ")),
+                    )]),
+                }
+            }
+        }
+    };
+}
+
+action_inputs! {
+    "addLineItem" => AddLineItem { sku: String, quantity: i64 },
+    "changeLineItemQuantity" => ChangeLineItemQuantity { line_item_id: String, quantity: i64 },
+    "removeLineItem" => RemoveLineItem { line_item_id: String },
+    "setShippingAddress" => SetShippingAddress { address: AddressInput },
+    "setBillingAddress" => SetBillingAddress { address: AddressInput },
+    "setShippingMethod" => SetShippingMethod { shipping_method_id: String },
+    "addDiscountCode" => AddDiscountCode { code: String },
+    "removeDiscountCode" => RemoveDiscountCode { code: String },
+    "setCustomerEmail" => SetCustomerEmail { email: String },
+    "setGuestDetails" => SetGuestDetails { email: String, name: String, phone: String },
+    "recalculate" => Recalculate {},
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateCartInput {
+    pub version: u64,
+    /// Parsed one by one by `CartAction::parse_all`, for exact pointers.
+    pub actions: Vec<serde_json::Value>,
+}
+
+/// Different SKUs and codes per cart: a commit writes one item per SKU and per code, and a
+/// DynamoDB transaction holds at most 100 items.
+pub const MAX_LINES: usize = 50;
+
+pub const MAX_CODES: usize = 5;
+
+/// The most actions one update may carry.
+pub const MAX_ACTIONS: usize = 100;
+
+impl CartAction {
+    /// Validates every action of a request, reporting all field errors with their pointers.
+    pub fn parse_all(values: &[serde_json::Value]) -> Result<Vec<CartAction>, Error> {
+        let mut errors = FieldErrors::new();
+
+        if values.is_empty() {
+            errors.push(FieldError::new("/actions", "needs at least one action"));
+        }
+        if values.len() > MAX_ACTIONS {
+            errors.push(FieldError::new(
+                "/actions",
+                format!("allows at most {MAX_ACTIONS} actions"),
+            ));
+        }
+        let mut actions = Vec::with_capacity(values.len());
+        for (index, value) in values.iter().enumerate().take(MAX_ACTIONS) {
+            match CartActionInput::from_json(index, value) {
+                Ok(input) => actions.extend(Self::parse_one(index, &input, &mut errors)),
+                Err(e) => errors.extend(e),
+            }
+        }
+        errors.into_result()?;
+        Ok(actions)
+    }
+
+    fn parse_one(
+        index: usize,
+        input: &CartActionInput,
+        errors: &mut FieldErrors,
+    ) -> Option<CartAction> {
+        let at = |field: &str| format!("/actions/{index}{field}");
+        match input {
+            CartActionInput::Recalculate {} => Some(CartAction::Recalculate),
+            CartActionInput::AddLineItem { sku, quantity } => {
+                let sku = errors.check(&at("/sku"), Sku::parse(sku));
+                let quantity = errors.check(&at("/quantity"), Quantity::parse(*quantity));
+                sku.zip(quantity)
+                    .map(|(sku, quantity)| CartAction::AddLineItem { sku, quantity })
+            }
+            CartActionInput::ChangeLineItemQuantity {
+                line_item_id,
+                quantity,
+            } => {
+                let id = errors.check(&at("/lineItemId"), LineItemId::parse(line_item_id));
+                let quantity = errors.check(&at("/quantity"), Quantity::parse(*quantity));
+                id.zip(quantity).map(|(line_item_id, quantity)| {
+                    CartAction::ChangeLineItemQuantity {
+                        line_item_id,
+                        quantity,
+                    }
+                })
+            }
+            CartActionInput::RemoveLineItem { line_item_id } => errors
+                .check(&at("/lineItemId"), LineItemId::parse(line_item_id))
+                .map(|line_item_id| CartAction::RemoveLineItem { line_item_id }),
+            CartActionInput::SetShippingAddress { address } => match Address::parse(address) {
+                Ok(address) => Some(CartAction::SetShippingAddress { address }),
+                Err(e) => {
+                    errors.extend(e.into_iter().map(|e| e.under(&at("/address"))));
+                    None
+                }
+            },
+            CartActionInput::SetBillingAddress { address } => match Address::parse(address) {
+                Ok(address) => Some(CartAction::SetBillingAddress { address }),
+                Err(e) => {
+                    errors.extend(e.into_iter().map(|e| e.under(&at("/address"))));
+                    None
+                }
+            },
+            CartActionInput::SetShippingMethod { shipping_method_id } => errors
+                .check(
+                    &at("/shippingMethodId"),
+                    ShippingMethodId::parse(shipping_method_id),
+                )
+                .map(|shipping_method_id| CartAction::SetShippingMethod { shipping_method_id }),
+            CartActionInput::AddDiscountCode { code } => errors
+                .check(&at("/code"), DiscountCode::parse(code))
+                .map(|code| CartAction::AddDiscountCode { code }),
+            CartActionInput::RemoveDiscountCode { code } => errors
+                .check(&at("/code"), DiscountCode::parse(code))
+                .map(|code| CartAction::RemoveDiscountCode { code }),
+            CartActionInput::SetCustomerEmail { email } => errors
+                .check(&at("/email"), Email::parse(email))
+                .map(|email| CartAction::SetCustomerEmail { email }),
+            CartActionInput::SetGuestDetails { email, name, phone } => {
+                let email = errors.check(&at("/email"), Email::parse(email));
+                let name = errors.check(&at("/name"), Name::parse(name));
+                let phone = errors.check(&at("/phone"), Phone::parse(phone));
+                match (email, name, phone) {
+                    (Some(email), Some(name), Some(phone)) => {
+                        Some(CartAction::SetGuestDetails(GuestDetails {
+                            email,
+                            name,
+                            phone,
+                        }))
+                    }
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// The SKUs an action needs from the catalog.
+    pub fn sku(&self) -> Option<&Sku> {
+        match self {
+            CartAction::AddLineItem { sku, .. } => Some(sku),
+            _ => None,
+        }
+    }
+
+    /// The discount code an action needs from the catalog.
+    pub fn code(&self) -> Option<&DiscountCode> {
+        match self {
+            CartAction::AddDiscountCode { code } => Some(code),
+            _ => None,
+        }
+    }
+}

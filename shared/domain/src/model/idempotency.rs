@@ -1,0 +1,100 @@
+//! A small idempotency layer for any mutating request: the first request with a key runs and
+//! its response is stored; the same key with the same request gets that response again; with a
+//! different request, 422; while the first still runs, 409 with `Retry-After`. An in-flight
+//! lock expires with the invocation that took it (its deadline), so a crash never wedges a key.
+//! Records live 24 hours.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+
+/// How long a completed key is honoured.
+pub const RETENTION: Duration = Duration::hours(24);
+
+/// A client's `Idempotency-Key`: 1–255 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+/// What a valid key looks like.
+pub const KEY_FORMAT: &str = "must be 1–255 visible ASCII characters";
+
+impl IdempotencyKey {
+    /// A key as the client sent it; the message says what is wrong (the caller knows where
+    /// the key came from).
+    pub fn parse(value: &str) -> Result<Self, String> {
+        if (1..=255).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic()) {
+            Ok(IdempotencyKey(value.to_string()))
+        } else {
+            Err(KEY_FORMAT.to_string())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A response to replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "state"
+)]
+pub enum RecordState {
+    InFlight {
+        /// Unix seconds, so stores can compare it in a condition.
+        #[serde(with = "time::serde::timestamp")]
+        locked_until: OffsetDateTime,
+    },
+    Done {
+        response: StoredResponse,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdempotencyRecord {
+    /// The key, scoped to its caller and operation so keys never collide across customers.
+    pub key: String,
+    /// SHA-256 of the request the key was first used with.
+    pub fingerprint: String,
+    #[serde(flatten)]
+    pub state: RecordState,
+    /// Unix seconds; DynamoDB's TTL attribute, and checked in code since TTL deletes late.
+    pub expires_at: i64,
+}
+
+/// The caller holds the key and must complete or release it.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+impl Ticket {
+    /// The record that marks this key done with `response`.
+    pub fn completion(&self, response: StoredResponse, now: OffsetDateTime) -> IdempotencyRecord {
+        IdempotencyRecord {
+            key: self.key.clone(),
+            fingerprint: self.fingerprint.clone(),
+            state: RecordState::Done { response },
+            expires_at: (now + RETENTION).unix_timestamp(),
+        }
+    }
+}
+
+/// The fingerprint of a request: its operation and canonical body.
+pub fn fingerprint(operation: &str, body: &impl Serialize) -> String {
+    let canonical = serde_json::to_string(body).unwrap_or_default();
+    hex::encode(Sha256::digest(
+        format!("{operation}\n{canonical}").as_bytes(),
+    ))
+}

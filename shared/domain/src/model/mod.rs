@@ -1,0 +1,26 @@
+//! The domain's values and aggregates, and the rules that need nothing but them: money,
+//! validated values, the catalog, carts and their actions, pricing, orders, payments,
+//! events, idempotency records. Nothing here does I/O or knows a port.
+
+pub mod address;
+pub mod cart;
+pub mod cart_actions;
+pub mod cart_apply;
+pub mod catalog;
+pub mod claim;
+pub mod commit_plan;
+pub mod discount;
+pub mod error;
+pub mod events;
+pub mod field_error;
+pub mod idempotency;
+pub mod identity;
+pub mod input;
+pub mod money;
+pub mod order;
+pub mod order_number;
+pub mod payment;
+pub mod price_list;
+pub mod pricing;
+pub mod pricing_config;
+pub mod values;

@@ -1,0 +1,91 @@
+//! The payment provider port and the payment events it reports, in the domain's words.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::model::money::Money;
+use crate::model::payment::TransactionState;
+use crate::model::values::{CartId, CustomerId};
+
+/// A payment intent to create at the provider.
+#[derive(Debug, Clone)]
+pub struct IntentRequest {
+    pub amount: Money,
+    pub cart_id: CartId,
+    pub cart_version: u64,
+    pub customer_id: Option<CustomerId>,
+    /// The provider deduplicates retries of the same request by this key.
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Intent {
+    /// The provider's reference (Stripe: `pi_…`).
+    pub reference: String,
+    /// Handed to the browser to confirm the payment.
+    pub client_secret: String,
+}
+
+/// A refund or cancellation as the provider accepted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reversal {
+    /// The provider's id of the refund (or the intent, for a cancellation).
+    pub interaction_id: String,
+    /// `Pending` while the provider still processes it (its outcome arrives by webhook),
+    /// `Failure` when it refused or failed: only `Success` gives the money back.
+    pub state: TransactionState,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("payment provider: {0}")]
+pub struct PspError(pub String);
+
+/// What the domain needs from a payment provider. Every mutating call carries an
+/// idempotency key, so a retried call never moves money twice.
+#[async_trait]
+pub trait PaymentProvider: Send + Sync + 'static {
+    /// The provider's name as recorded on payments (`stripe`).
+    fn name(&self) -> &'static str;
+    async fn create_intent(&self, request: &IntentRequest) -> Result<Intent, PspError>;
+    /// Releases an uncaptured authorization.
+    async fn cancel(&self, reference: &str, idempotency_key: &str) -> Result<Reversal, PspError>;
+    /// The cart an intent was created for (from its metadata), if it is one of ours.
+    async fn retrieve(&self, reference: &str) -> Result<Option<CartId>, PspError>;
+    /// Returns captured money.
+    async fn refund(
+        &self,
+        reference: &str,
+        amount: Money,
+        idempotency_key: &str,
+    ) -> Result<Reversal, PspError>;
+}
+
+/// A payment outcome the provider reported (by webhook).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// Money captured.
+    Charged { amount: Money },
+    /// Money authorized, to be captured later.
+    Authorized { amount: Money },
+    Failed {
+        amount: Money,
+        reason: Option<String>,
+    },
+    /// The intent was cancelled (its authorization released).
+    Canceled { amount: Money },
+    /// The provider's running total refunded for this payment.
+    Refunded { total_refunded: Money },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentEvent {
+    /// The provider's event id, unique per event (deliveries repeat it).
+    pub event_id: String,
+    /// The payment's reference at the provider (the intent).
+    pub reference: String,
+    pub cart_id: CartId,
+    pub outcome: PaymentOutcome,
+    /// Unique per money movement: recorded once however often it is reported.
+    pub interaction_id: String,
+    pub occurred_at: OffsetDateTime,
+}

@@ -1,0 +1,16 @@
+//! What the API can be asked to do, one file per capability, each over the narrow ports it
+//! needs. `Storefront` holds the ports; each use case is a method on it.
+
+pub mod carts;
+pub mod catalog_admin;
+pub mod checkout;
+pub mod claims;
+pub mod idempotency;
+pub mod order_queries;
+pub mod payment_events;
+pub mod payments;
+pub mod reversals;
+pub mod storefront;
+pub mod sweeper;
+
+pub use storefront::{conflict, Storefront};
