@@ -33,6 +33,7 @@ use checkout_domain::model::catalog::{Product, ProductTerms, StockWrite};
 use checkout_domain::model::commit_plan::CommitPlan;
 use checkout_domain::model::discount::DiscountDefinition;
 use checkout_domain::model::error::StoreError;
+use checkout_domain::model::gift_card::{GiftCard, GiftCardCode};
 use checkout_domain::model::idempotency::IdempotencyRecord;
 use checkout_domain::model::order::Order;
 use checkout_domain::model::order_number::OrderNumber;
@@ -40,6 +41,7 @@ use checkout_domain::model::pricing_config::PricingConfig;
 use checkout_domain::model::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
 use checkout_domain::ports::carts::{CartStore, CartWriteError};
 use checkout_domain::ports::catalog::{CatalogStore, ProductWriteError};
+use checkout_domain::ports::gift_cards::GiftCardStore;
 use checkout_domain::ports::idempotency::IdempotencyStore;
 use checkout_domain::ports::orders::{CommitError, OrderPage, OrderStore};
 use checkout_domain::ports::payments::{PaymentStore, PaymentWriteError};
@@ -306,6 +308,24 @@ impl FaultyStore {
             (Decision::FailAfter, Ok(_)) => Err(self.fault(method, FaultPoint::After, true).into()),
             (_, result) => result,
         }
+    }
+}
+
+#[async_trait]
+impl GiftCardStore for FaultyStore {
+    async fn gift_card(&self, code: &GiftCardCode) -> Result<Option<GiftCard>, StoreError> {
+        self.read("gift_card", self.inner.gift_card(code)).await
+    }
+    async fn write_gift_card(
+        &self,
+        card: &GiftCard,
+        expected: Option<&GiftCard>,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            "write_gift_card",
+            self.inner.write_gift_card(card, expected),
+        )
+        .await
     }
 }
 

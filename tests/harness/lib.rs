@@ -453,6 +453,14 @@ impl App {
         )
     }
 
+    /// A caller whose token grants `scope` (e.g. `orders:write`).
+    pub fn with_scope(&self, sub: &str, scope: &str) -> Client {
+        self.anonymous().with_header(
+            "authorization",
+            &format!("Bearer {}", self.tokens.issue(sub, Some(scope))),
+        )
+    }
+
     pub fn admin(&self) -> Client {
         self.anonymous().with_header(
             "authorization",

@@ -14,7 +14,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::jwks::{has_admin_scope, Authenticated, Jwks, TokenError};
+use crate::jwks::{scopes, Authenticated, Jwks, TokenError};
 use crate::problem::ApiError;
 use checkout_domain::model::identity::Caller;
 use checkout_domain::model::values::{CustomerId, SessionToken};
@@ -79,9 +79,13 @@ pub async fn from_lambda_context(
             .and_then(|a| a.jwt.as_ref())
             .and_then(|jwt| {
                 let customer = CustomerId::parse(jwt.claims.get("sub")?).ok()?;
-                let admin = jwt.claims.get("scope").is_some_and(|s| has_admin_scope(s))
-                    || jwt.scopes.iter().flatten().any(|s| s == "admin");
-                Some(Authenticated { customer, admin })
+                let mut granted = jwt
+                    .claims
+                    .get("scope")
+                    .map(|s| scopes(s))
+                    .unwrap_or_default();
+                granted.extend(jwt.scopes.iter().flatten().cloned());
+                Some(Authenticated::with_scopes(customer, granted))
             }),
         _ => None,
     };
@@ -173,10 +177,10 @@ impl DevTokens {
         {
             return None;
         }
-        Some(Authenticated {
-            customer: CustomerId::parse(&claims.sub).ok()?,
-            admin: claims.scope.as_deref().is_some_and(has_admin_scope),
-        })
+        Some(Authenticated::new(
+            CustomerId::parse(&claims.sub).ok()?,
+            claims.scope.as_deref(),
+        ))
     }
 
     /// Middleware for the local server: a present but invalid token is a 401, not a guest.
@@ -212,7 +216,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Identity {
             .and_then(SessionToken::from_header);
         Ok(Identity(Caller {
             customer: authenticated.as_ref().map(|a| a.customer.clone()),
-            admin: authenticated.is_some_and(|a| a.admin),
+            admin: authenticated.as_ref().is_some_and(|a| a.admin),
+            scopes: authenticated.map(|a| a.scopes).unwrap_or_default(),
             session,
         }))
     }

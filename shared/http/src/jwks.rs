@@ -30,10 +30,28 @@ const LEEWAY_SECONDS: u64 = 30;
 pub struct Authenticated {
     pub customer: CustomerId,
     pub admin: bool,
+    /// Every scope the token grants (its space-separated `scope` claim).
+    pub scopes: Vec<String>,
 }
 
-pub(crate) fn has_admin_scope(scope: &str) -> bool {
-    scope.split_whitespace().any(|s| s == "admin")
+impl Authenticated {
+    /// The caller `sub` with the scopes of a `scope` claim.
+    pub fn new(customer: CustomerId, scope: Option<&str>) -> Self {
+        Self::with_scopes(customer, scope.map(scopes).unwrap_or_default())
+    }
+
+    pub fn with_scopes(customer: CustomerId, scopes: Vec<String>) -> Self {
+        Authenticated {
+            admin: scopes.iter().any(|s| s == "admin"),
+            customer,
+            scopes,
+        }
+    }
+}
+
+/// The scopes of a space-separated `scope` claim.
+pub(crate) fn scopes(scope: &str) -> Vec<String> {
+    scope.split_whitespace().map(str::to_string).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,11 +150,11 @@ impl Jwks {
         validation.leeway = LEEWAY_SECONDS;
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
-        Ok(Authenticated {
-            customer: CustomerId::parse(&data.claims.sub)
+        Ok(Authenticated::new(
+            CustomerId::parse(&data.claims.sub)
                 .map_err(|e| TokenError::Invalid(format!("sub {e}")))?,
-            admin: data.claims.scope.as_deref().is_some_and(has_admin_scope),
-        })
+            data.claims.scope.as_deref(),
+        ))
     }
 
     /// The key with id `kid`: from the cache, or after a (rate-limited) fetch.

@@ -1,6 +1,7 @@
 //! The public HTTP contract (see the OpenAPI document in the repo): routes, request parsing,
 //! identity, and problem+json. Shared by the Lambda functions and the local server.
 
+pub mod admin_orders;
 pub mod identity;
 pub mod json;
 pub mod jwks;

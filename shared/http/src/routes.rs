@@ -41,7 +41,8 @@ pub fn storefront(storefront: Storefront) -> Router {
             post(create_order_payment),
         )
         .route("/customers/claim", post(claim_orders))
-        .with_state(storefront)
+        .with_state(storefront.clone())
+        .merge(crate::admin_orders::routes(storefront))
 }
 
 /// `POST /orders`, the commit step, served by its own function.

@@ -65,6 +65,10 @@ impl SideEffect for EmailConfirmation {
         if event.kind != EventKind::OrderCreated {
             return Ok(false);
         }
+        // A programmatic order asked not to send its receipt.
+        if event.order["programmatic"]["sendReceipt"] == serde_json::Value::Bool(false) {
+            return Ok(false);
+        }
         let claim_link = match guest_email(&event.order) {
             Some(email) => {
                 // A retry after a failed send mints another token: the unsent one was never
@@ -107,6 +111,13 @@ impl SideEffect for ErpSync {
     }
 
     async fn perform(&self, event: &OrderEvent) -> Result<bool, DeliveryError> {
+        // A programmatic order reaches the ERP only through its `send_to_platform` command.
+        let programmatic = &event.order["programmatic"];
+        if programmatic.is_object()
+            && programmatic["sendToPlatform"] != serde_json::Value::Bool(true)
+        {
+            return Ok(false);
+        }
         match self.erp.push(event).await? {
             ErpReceipt::Created => {}
             ErpReceipt::AlreadySynced => {

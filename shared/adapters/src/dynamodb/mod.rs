@@ -6,7 +6,7 @@
 //! - [`expr`]: the expression builder, the failed-condition reading, SDK errors;
 //! - one file per port: [`catalog`], [`carts`], [`commit`] and [`orders`], [`payments`],
 //!   [`idempotency`], [`effects`] (the subscribers' effect log), [`sweep`], [`claims`]
-//!   (guest claim tickets).
+//!   (guest claim tickets), [`gift_cards`].
 
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
@@ -24,6 +24,7 @@ mod catalog;
 mod claims;
 mod commit;
 mod effects;
+mod gift_cards;
 mod idempotency;
 mod orders;
 mod payments;

@@ -14,6 +14,7 @@
 //! | side effect done| `EFFECT#<consumer>#<event id>` | `EFFECT` |
 //! | payment interaction | `INTERACTION#<id>` | `INTERACTION` |
 //! | guest claim ticket | `CLAIM#<sha-256 of the token>` | `CLAIM` |
+//! | gift card       | `GIFTCARD#<code>`| `GIFTCARD`|
 //!
 //! An order lives in its cart's partition, so one Query reads a cart with its order (a replay
 //! costs one read) and `attribute_not_exists` on it means one order per cart. Index `gsi1`
@@ -29,6 +30,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use time::OffsetDateTime;
 
+use checkout_domain::model::gift_card::GiftCardCode;
 use checkout_domain::model::order_number::OrderNumber;
 use checkout_domain::model::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
 use checkout_domain::StoreError;
@@ -57,6 +59,10 @@ pub(crate) fn product_key(sku: &Sku) -> Item {
 
 pub(crate) fn discount_key(code: &DiscountCode) -> Item {
     key(format!("DISCOUNT#{code}"), "DISCOUNT")
+}
+
+pub(crate) fn gift_card_key(code: &GiftCardCode) -> Item {
+    key(format!("GIFTCARD#{code}"), "GIFTCARD")
 }
 
 pub(crate) fn config_key() -> Item {
@@ -157,6 +163,8 @@ pub(crate) mod serde_names {
     pub const CART_ORDERED: &str = "Ordered";
     /// `OrderState::Open`.
     pub const ORDER_OPEN: &str = "Open";
+    /// `OrderState::Draft`.
+    pub const ORDER_DRAFT: &str = "Draft";
     /// `RecordState::InFlight`, the idempotency record's `state` tag.
     pub const IN_FLIGHT: &str = "inFlight";
     /// `CartOwner::Guest`, the owner's `kind` tag.
@@ -250,6 +258,7 @@ mod tests {
         assert_eq!(serde_form(CartState::Active), json!(CART_ACTIVE));
         assert_eq!(serde_form(CartState::Ordered), json!(CART_ORDERED));
         assert_eq!(serde_form(OrderState::Open), json!(ORDER_OPEN));
+        assert_eq!(serde_form(OrderState::Draft), json!(ORDER_DRAFT));
         let in_flight = RecordState::InFlight {
             locked_until: time::OffsetDateTime::UNIX_EPOCH,
         };

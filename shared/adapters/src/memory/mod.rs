@@ -6,13 +6,15 @@
 //! so they see changes in commit order.
 //!
 //! Its files mirror the DynamoDB adapter's: one per port ([`catalog`], [`carts`], [`commit`]
-//! and [`orders`], [`payments`], [`idempotency`], [`effects`], [`sweep`], [`claims`]).
+//! and [`orders`], [`payments`], [`idempotency`], [`effects`], [`sweep`], [`claims`],
+//! [`gift_cards`]).
 
 mod carts;
 mod catalog;
 mod claims;
 mod commit;
 mod effects;
+mod gift_cards;
 mod idempotency;
 mod orders;
 mod payments;
@@ -27,6 +29,7 @@ use checkout_domain::model::cart::Cart;
 use checkout_domain::model::catalog::Product;
 use checkout_domain::model::claim::ClaimTicket;
 use checkout_domain::model::discount::DiscountDefinition;
+use checkout_domain::model::gift_card::{GiftCard, GiftCardCode};
 use checkout_domain::model::idempotency::IdempotencyRecord;
 use checkout_domain::model::order::Order;
 use checkout_domain::model::order_number::OrderNumber;
@@ -53,6 +56,7 @@ struct State {
     interactions: std::collections::HashSet<String>,
     /// Guest claim tickets by token hash.
     claim_tickets: HashMap<SessionHash, StoredTicket>,
+    gift_cards: HashMap<GiftCardCode, GiftCard>,
 }
 
 struct StoredTicket {

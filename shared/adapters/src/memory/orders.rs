@@ -33,6 +33,11 @@ impl OrderStore for MemoryStore {
                 discount.redemptions += 1;
             }
         }
+        for redemption in &plan.gift_cards {
+            if let Some(card) = state.gift_cards.get_mut(&redemption.code) {
+                card.balance -= redemption.amount.cent_amount;
+            }
+        }
         if let Some(cart) = state.carts.get_mut(&order.cart_id) {
             cart.state = CartState::Ordered;
             cart.order_number = Some(order.order_number.to_string());
@@ -42,11 +47,11 @@ impl OrderStore for MemoryStore {
         state
             .order_numbers
             .insert(order.order_number.clone(), order.cart_id.clone());
-        state.orders.insert(order.cart_id.clone(), order.clone());
+        let draft = state.orders.insert(order.cart_id.clone(), order.clone());
         if let Some(record) = &plan.idempotency {
             state.idempotency.insert(record.key.clone(), record.clone());
         }
-        self.publish(None, Some(order.clone()));
+        self.publish(draft, Some(order.clone()));
         Ok(())
     }
 

@@ -7,6 +7,7 @@ use time::{Duration, OffsetDateTime};
 use crate::model::cart::{Cart, CartOwner, DiscountState};
 use crate::model::discount::DiscountDefinition;
 use crate::model::error::{ChangedLine, Error, PriceChange, StockShortage};
+use crate::model::gift_card::{GiftCardCode, GiftCardRedemption};
 use crate::model::idempotency::{IdempotencyRecord, StoredResponse, Ticket};
 use crate::model::money::Money;
 use crate::model::order::{CommitAction, Order};
@@ -37,17 +38,31 @@ pub struct PricingExpectation {
     pub goods_value: Money,
 }
 
+/// Where the order comes from, which decides how its own items are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A customer's cart: it moves `Active → Ordered` at `expected_cart_version`.
+    Cart,
+    /// `POST /admin/orders`: no cart item exists. `draft_revision` is the stored draft this
+    /// commit processes (its number is already claimed), `None` when it creates the order.
+    Programmatic { draft_revision: Option<u64> },
+}
+
 /// Everything one commit writes, and every condition it writes under.
 #[derive(Debug, Clone)]
 pub struct CommitPlan {
     pub order: Order,
+    pub origin: Origin,
     pub expected_cart_version: u64,
     /// The payments the order snapshots are all the cart has: none landed since the read.
     pub expected_payment_revision: u64,
     pub reservations: Vec<Reservation>,
     /// Codes to redeem once each, valid only with these terms, unexpired, with redemptions left.
     pub redemptions: Vec<DiscountDefinition>,
-    pub pricing: PricingExpectation,
+    /// Money taken from gift cards, each valid only while the card holds it.
+    pub gift_cards: Vec<GiftCardRedemption>,
+    /// `None` for a draft, which is priced again when it is processed.
+    pub pricing: Option<PricingExpectation>,
     /// For guests: this email must not belong to a registered customer.
     pub guest_email: Option<Email>,
     /// The completed idempotency record, written in the same transaction.
@@ -74,6 +89,8 @@ pub enum Rejection {
     EmailRegistered,
     /// Our idempotency lock expired and another invocation took the key.
     IdempotencyLost,
+    /// A gift card no longer holds what the order takes from it (another order took it).
+    GiftCardBalance(GiftCardCode),
 }
 
 /// Everything an order needs before it may be committed; every gap is named at once.
@@ -171,6 +188,8 @@ pub(crate) fn plan(
         tax_rates.insert(category.clone(), rate);
     }
     Ok(CommitPlan {
+        origin: Origin::Cart,
+        gift_cards: Vec::new(),
         expected_cart_version,
         expected_payment_revision: cart.payment_revision,
         reservations: cart
@@ -188,7 +207,7 @@ pub(crate) fn plan(
             .iter()
             .map(|d| d.terms.clone())
             .collect(),
-        pricing: PricingExpectation {
+        pricing: Some(PricingExpectation {
             country,
             tax_rates,
             shipping_method: shipping.id.clone(),
@@ -199,7 +218,7 @@ pub(crate) fn plan(
                 .subtotal
                 .checked_sub(cart.totals.discount)
                 .map_err(Error::internal)?,
-        },
+        }),
         guest_email: order
             .is_guest()
             .then(|| order.customer_email.clone())

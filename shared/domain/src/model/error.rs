@@ -152,6 +152,20 @@ pub enum Error {
     IdempotencyKeyReused,
     #[error("a request with this idempotency key is in progress")]
     RequestInProgress { retry_after: u64 },
+    #[error("payments cover {covered} of {total}")]
+    InsufficientPayment { total: Money, covered: Money },
+    #[error("the payment was declined: {reason}")]
+    PaymentDeclined { reason: String },
+    #[error("command {command} (#{index}) failed: {cause}")]
+    CommandFailed {
+        command: &'static str,
+        index: usize,
+        cause: Box<Error>,
+    },
+    #[error("gift card {code} changed; its balance is {current_balance} now")]
+    GiftCardChanged { code: String, current_balance: i64 },
+    #[error("at most {limit} {what} per request")]
+    TooMany { what: &'static str, limit: usize },
     #[error("storage unavailable")]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]

@@ -47,9 +47,14 @@ impl OrderEvent {
 
 /// The event a committed order write means: `old` and `new` are the order before and after.
 /// Writes that keep the revision (an owner change by a guest claim, a replayed write) and
-/// deletions are no news.
+/// deletions are no news. A draft is no news either: a programmatic order is created when
+/// it is processed (its draft becomes `Open`).
 pub fn order_event(old: Option<&Order>, new: Option<&Order>) -> Option<OrderEvent> {
     let new = new?;
+    if new.state == OrderState::Draft {
+        return None;
+    }
+    let old = old.filter(|o| o.state != OrderState::Draft);
     let Some(old) = old else {
         return Some(OrderEvent::of(EventKind::OrderCreated, new));
     };

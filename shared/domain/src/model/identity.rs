@@ -11,6 +11,8 @@ pub struct Caller {
     pub customer: Option<CustomerId>,
     /// Whether the token grants the `admin` scope.
     pub admin: bool,
+    /// Every scope the token grants.
+    pub scopes: Vec<String>,
     /// The guest session token from `X-Session-Id`, if sent.
     pub session: Option<SessionToken>,
 }
@@ -40,6 +42,19 @@ impl Caller {
 
     pub fn require_admin(&self) -> Result<(), Error> {
         match (&self.customer, self.admin) {
+            (_, true) => Ok(()),
+            (Some(_), false) => Err(Error::Forbidden),
+            (None, false) => Err(Error::Unauthorized),
+        }
+    }
+
+    /// Admits callers whose token grants `scope` or `admin`: 401 without a token, 403 without
+    /// the scope.
+    pub fn require_scope(&self, scope: &str) -> Result<(), Error> {
+        match (
+            &self.customer,
+            self.admin || self.scopes.iter().any(|s| s == scope),
+        ) {
             (_, true) => Ok(()),
             (Some(_), false) => Err(Error::Forbidden),
             (None, false) => Err(Error::Unauthorized),

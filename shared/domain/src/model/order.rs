@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::model::address::Address;
 use crate::model::cart::{AppliedDiscount, Cart, CartOwner, GuestDetails, LineItem, ShippingInfo};
 use crate::model::money::Currency;
+use crate::model::order_commands::{CommandRun, PaymentSource};
 use crate::model::order_number::OrderNumber;
 use crate::model::payment::{Payment, PaymentState};
 use crate::model::pricing::Totals;
@@ -15,6 +16,9 @@ use crate::model::values::{CartId, Email};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderState {
+    /// A programmatic order not yet processed: it holds no stock, code or gift card, and
+    /// no event leaves for it.
+    Draft,
     Open,
     Confirmed,
     Cancelled,
@@ -70,6 +74,28 @@ pub struct Order {
     /// consumers order events by it.
     #[serde(default = "first_revision")]
     pub revision: u64,
+    /// For an order made by `POST /admin/orders`: what it was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub programmatic: Option<ProgrammaticTerms>,
+}
+
+/// What a programmatic order was asked for, kept so a draft can be carried on and so the
+/// subscribers know whether to send the receipt and tell the ERP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgrammaticTerms {
+    pub send_receipt: bool,
+    pub send_to_platform: bool,
+    /// The commands the order went through, in order.
+    pub commands: Vec<CommandRun>,
+    /// The payments it was asked to take (the order's `payments` are what they took).
+    pub payments: Vec<PaymentSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_method_id: Option<crate::model::values::ShippingMethodId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<crate::model::values::Name>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<crate::model::values::Name>,
 }
 
 fn first_revision() -> u64 {
@@ -113,6 +139,7 @@ impl Order {
             created_at: now,
             expires_at,
             revision: 1,
+            programmatic: None,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod claims;
 pub mod clock;
 pub mod effects;
 pub mod erp;
+pub mod gift_cards;
 pub mod idempotency;
 pub mod mailer;
 pub mod orders;
@@ -21,6 +22,7 @@ pub mod sweep;
 
 use crate::ports::carts::CartStore;
 use crate::ports::catalog::CatalogStore;
+use crate::ports::gift_cards::GiftCardStore;
 use crate::ports::idempotency::IdempotencyStore;
 use crate::ports::orders::OrderStore;
 use crate::ports::payments::PaymentStore;
@@ -30,12 +32,19 @@ use crate::ports::sweep::SweepStore;
 /// invariant is the store's condition, never a read followed by a write. Use cases name the
 /// narrow port they need; wiring hands them one store.
 pub trait Store:
-    CatalogStore + CartStore + OrderStore + PaymentStore + IdempotencyStore + SweepStore
+    CatalogStore + CartStore + OrderStore + PaymentStore + IdempotencyStore + SweepStore + GiftCardStore
 {
 }
 
-impl<T: CatalogStore + CartStore + OrderStore + PaymentStore + IdempotencyStore + SweepStore> Store
-    for T
+impl<
+        T: CatalogStore
+            + CartStore
+            + OrderStore
+            + PaymentStore
+            + IdempotencyStore
+            + SweepStore
+            + GiftCardStore,
+    > Store for T
 {
 }
 

@@ -36,6 +36,37 @@ pub struct Reversal {
     pub state: TransactionState,
 }
 
+/// An authorization of a customer's saved payment method, off session, captured later.
+#[derive(Debug, Clone)]
+pub struct SavedMethodRequest {
+    pub amount: Money,
+    /// The provider's saved payment method (Stripe `pm_…`).
+    pub payment_method: String,
+    pub customer_id: Option<CustomerId>,
+    /// The order's identity at the provider (its metadata `cartId`).
+    pub cart_id: CartId,
+    /// Derived from the order's idempotency key: a retried request authorizes once.
+    pub idempotency_key: String,
+}
+
+/// What the provider answered an authorization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorization {
+    /// The amount is held on the method until captured or cancelled.
+    Held { reference: String },
+    /// The method was declined; nothing is held.
+    Declined { reason: String },
+}
+
+/// A capture as the provider answered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    /// `Success` once the money is taken.
+    pub state: TransactionState,
+    /// The interaction id its webhook reports too (`charge:<charge id>`), so it is recorded once.
+    pub interaction_id: String,
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("payment provider: {0}")]
 pub struct PspError(pub String);
@@ -58,6 +89,25 @@ pub trait PaymentProvider: Send + Sync + 'static {
         amount: Money,
         idempotency_key: &str,
     ) -> Result<Reversal, PspError>;
+    /// Authorizes a saved payment method with manual capture (server to server).
+    async fn authorize_saved(
+        &self,
+        _request: &SavedMethodRequest,
+    ) -> Result<Authorization, PspError> {
+        Err(PspError(format!(
+            "{} does not authorize saved payment methods",
+            self.name()
+        )))
+    }
+    /// Captures `amount` of an authorization.
+    async fn capture(
+        &self,
+        _reference: &str,
+        _amount: Money,
+        _idempotency_key: &str,
+    ) -> Result<Capture, PspError> {
+        Err(PspError(format!("{} does not capture", self.name())))
+    }
 }
 
 /// A payment outcome the provider reported (by webhook).

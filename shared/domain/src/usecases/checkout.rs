@@ -261,6 +261,10 @@ impl Storefront {
                     })))
                 }
                 Rejection::Cart { .. } => unreachable!("handled above"),
+                // A cart's commit takes nothing from gift cards.
+                Rejection::GiftCardBalance(code) => {
+                    return Err(Error::internal(format!("a cart's commit redeemed {code}")))
+                }
             }
         }
         if !shortages.is_empty() {

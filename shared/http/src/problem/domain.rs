@@ -276,6 +276,11 @@ pub fn problem(error: &Error) -> Problem {
                     format!("A request with this Idempotency-Key is still running; retry in {seconds} s."),
                 )
             }
+            Error::InsufficientPayment { .. }
+            | Error::PaymentDeclined { .. }
+            | Error::CommandFailed { .. }
+            | Error::GiftCardChanged { .. }
+            | Error::TooMany { .. } => return super::programmatic::problem(error),
             Error::Store(_) | Error::Internal(_) => {
                 retry_after = Some(1);
                 (

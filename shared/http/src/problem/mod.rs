@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use checkout_domain::Error;
 
 mod domain;
+mod programmatic;
 
 pub use domain::problem;
 
