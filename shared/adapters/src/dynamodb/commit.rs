@@ -197,7 +197,6 @@ impl DynamoStore {
         let mut slots = Vec::new();
 
         let mut e = Expr::default();
-        let pk = e.name("pk");
         let condition = match plan.origin {
             Origin::Programmatic {
                 draft_revision: Some(revision),
@@ -206,7 +205,7 @@ impl DynamoStore {
                 let draft = e.string(serde_names::ORDER_DRAFT);
                 format!("{state} = {draft} AND {rev} = {}", e.number(revision))
             }
-            _ => format!("attribute_not_exists({pk})"),
+            _ => format!("attribute_not_exists({})", e.name("pk")),
         };
         items.push(put(table, order_item(order)?, &condition, e)?);
         slots.push(Slot::Order);
