@@ -209,7 +209,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Identity {
             .headers
             .get(SESSION_HEADER)
             .and_then(|v| v.to_str().ok())
-            .and_then(SessionToken::from_header);
+            .and_then(SessionToken::from_client);
         Ok(Identity(Caller {
             customer: authenticated.as_ref().map(|a| a.customer.clone()),
             admin: authenticated.is_some_and(|a| a.admin),

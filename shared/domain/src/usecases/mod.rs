@@ -8,6 +8,7 @@ pub mod claims;
 pub mod idempotency;
 pub mod order_queries;
 pub mod payment_events;
+pub mod payment_webhook;
 pub mod payments;
 pub mod reversals;
 pub mod storefront;
