@@ -94,7 +94,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let psp = Arc::new(PspSimulator::new());
     let storefront = Storefront::new(store).with_psp(psp.clone());
     let secrets = WebhookSecrets::parse(&env_or("CHECKOUT_STRIPE_WEBHOOK_SECRET", "whsec_dev"));
-    let demo: CatalogImport = checkout_domain::model::input::from_slice(DEMO_CATALOG.as_bytes())?;
+    let demo: CatalogImport = checkout_http::json::from_slice(DEMO_CATALOG.as_bytes())?;
     storefront.import(&Caller::system(), &demo).await?;
 
     spawn_sweeper(storefront.clone(), checkout_adapters::payment_grace()?);

@@ -495,7 +495,7 @@ impl IdempotencyStore for FaultyStore {
         )
         .await
     }
-    async fn complete_idempotency(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+    async fn complete_idempotency(&self, record: &IdempotencyRecord) -> Result<bool, StoreError> {
         self.write(
             "complete_idempotency",
             self.inner.complete_idempotency(record),

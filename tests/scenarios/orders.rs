@@ -397,8 +397,9 @@ async fn a_crashed_request_unlocks_its_key_at_its_deadline(backend: Backend) {
     use checkout_domain::model::idempotency::{IdempotencyRecord, RecordState};
     let app = App::start(backend).await;
     let (guest, cart) = app.paid_guest_cart().await;
-    // What a crashed invocation leaves: the key held in flight until its deadline. The key is
-    // scoped to the caller, so take it through the API first and then put it back in flight.
+    // What a crashed invocation leaves: the key held in flight until its deadline. The cart is
+    // ordered through the API first (key k-3); then an invocation with key k-4 for the same
+    // request takes its key and crashes. Keys are scoped to the caller.
     let body = order_request(&cart);
     let created = guest.post_with_key("/orders", "k-3", body.clone()).await;
     created.assert_status(StatusCode::CREATED);
@@ -412,20 +413,25 @@ async fn a_crashed_request_unlocks_its_key_at_its_deadline(backend: Backend) {
     );
     let session = guest_scope(&app, &cart).await;
     let record = IdempotencyRecord {
-        key: format!("orders#guest:{session}#k-3"),
+        key: format!("orders#guest:{session}#k-4"),
         fingerprint,
         state: RecordState::InFlight {
             locked_until: now + time::Duration::seconds(20),
         },
         expires_at: (now + time::Duration::hours(24)).unix_timestamp(),
     };
-    app.store.complete_idempotency(&record).await.unwrap();
-    let waiting = guest.post_with_key("/orders", "k-3", body.clone()).await;
+    assert!(app
+        .store
+        .claim_idempotency(&record, now)
+        .await
+        .unwrap()
+        .is_none());
+    let waiting = guest.post_with_key("/orders", "k-4", body.clone()).await;
     let problem = waiting.assert_problem(StatusCode::CONFLICT, "RequestInProgress");
     assert_eq!(problem["recovery"], "retry_later");
     assert_eq!(waiting.headers["retry-after"], "20");
     app.advance(time::Duration::seconds(21));
-    let after = guest.post_with_key("/orders", "k-3", body).await;
+    let after = guest.post_with_key("/orders", "k-4", body).await;
     after.assert_status(StatusCode::OK);
     assert_eq!(
         after.body["orderNumber"], created.body["orderNumber"],

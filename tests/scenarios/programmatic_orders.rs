@@ -405,8 +405,8 @@ on_both_stores!(
 #[tokio::test]
 async fn the_stripe_adapter_authorizes_and_captures_a_saved_card() {
     use checkout_adapters::stripe::StripeClient;
-    use checkout_domain::model::idempotency::StoredResponse;
     use checkout_domain::model::identity::Caller;
+    use checkout_domain::model::programmatic_order::ProgrammaticOrderInput;
     use checkout_domain::model::values::CustomerId;
     use wiremock::matchers::{body_string_contains, header, header_regex, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -463,11 +463,9 @@ async fn the_stripe_adapter_authorizes_and_captures_a_saved_card() {
         scopes: vec!["orders:write".into()],
         ..Caller::default()
     };
-    let render =
-        |_: &Result<checkout_domain::model::order::Order, checkout_domain::Error>| StoredResponse {
-            status: 201,
-            body: "{}".into(),
-        };
+    let input = |body: &Value| -> ProgrammaticOrderInput {
+        checkout_tests::serde_json::from_value(body.clone()).expect("a valid body")
+    };
     let deadline = time::OffsetDateTime::now_utc() + time::Duration::seconds(30);
     let mut body = paid_order(
         "stripe-1",
@@ -476,7 +474,7 @@ async fn the_stripe_adapter_authorizes_and_captures_a_saved_card() {
     );
     body["customer"]["customerId"] = "cus_test".into();
     let answer = storefront
-        .create_admin_order(&caller, &body, deadline, &render)
+        .create_admin_order(&caller, &input(&body), deadline)
         .await
         .expect("the order is made");
     let checkout_domain::usecases::admin_orders::AdminAnswer::Created(order) = answer else {
@@ -499,7 +497,7 @@ async fn the_stripe_adapter_authorizes_and_captures_a_saved_card() {
     );
     declined["customer"]["customerId"] = "cus_test".into();
     let refused = storefront
-        .create_admin_order(&caller, &declined, deadline, &render)
+        .create_admin_order(&caller, &input(&declined), deadline)
         .await
         .unwrap_err();
     match refused {

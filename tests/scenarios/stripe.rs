@@ -3,8 +3,9 @@
 
 use checkout_adapters::stripe::{self, Interpretation, StripeClient};
 use checkout_domain::model::money::{Currency, Money};
+use checkout_domain::model::payment_event::PaymentOutcome;
 use checkout_domain::model::values::{CartId, CustomerId};
-use checkout_domain::ports::psp::{IntentRequest, PaymentOutcome, PaymentProvider};
+use checkout_domain::ports::psp::{IntentRequest, PaymentProvider};
 use checkout_tests::serde_json::{self, json, Value};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

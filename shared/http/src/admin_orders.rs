@@ -10,13 +10,14 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use crate::identity::{Deadline, Identity};
-use crate::json::{BatchJson, Json};
+use crate::json::{from_value, BatchJson, Json};
 use crate::problem::{problem, ApiError, HttpError, PROBLEM_JSON};
 use crate::routes::IDEMPOTENT_REPLAYED;
+use crate::views::OrderView;
 use checkout_domain::model::gift_card::{GiftCard, GiftCardInput};
 use checkout_domain::model::idempotency::StoredResponse;
-use checkout_domain::model::order::Order;
-use checkout_domain::model::programmatic_order::CommandsInput;
+use checkout_domain::model::order_snapshot::OrderSnapshot;
+use checkout_domain::model::programmatic_order::{CommandsInput, ProgrammaticOrderInput};
 use checkout_domain::usecases::admin_orders::{AdminAnswer, BatchItem, ORDERS_WRITE};
 use checkout_domain::usecases::Storefront;
 use checkout_domain::Error;
@@ -36,8 +37,8 @@ pub fn routes(storefront: Storefront) -> Router {
 }
 
 /// The order as an integration sees it: the owner's view, with the commands it went through.
-pub fn admin_view(order: &Order) -> Value {
-    let mut body = order.view();
+pub fn admin_view(order: &OrderSnapshot) -> Value {
+    let mut body = json!(OrderView::from(order.clone()));
     if let (Some(object), Some(terms)) = (body.as_object_mut(), &order.programmatic) {
         object.insert("commands".into(), json!(terms.commands));
         object.insert("sendReceipt".into(), json!(terms.send_receipt));
@@ -45,36 +46,19 @@ pub fn admin_view(order: &Order) -> Value {
     body
 }
 
-/// What a replay of this outcome answers: the order, or the problem that refused it.
-fn render(result: &std::result::Result<Order, Error>) -> StoredResponse {
-    match result {
-        Ok(order) => StoredResponse {
-            status: 201,
-            body: admin_view(order).to_string(),
-        },
-        Err(error) => {
-            let problem = problem(error);
-            StoredResponse {
-                status: problem.status,
-                body: problem.to_json().to_string(),
-            }
-        }
-    }
-}
-
-/// An answer's status and body (a replay of an order is a 200).
+/// An answer's status and body, and whether it repeats the key's first answer (an order's
+/// replay is a 200; a failed command's replay is its 422 again).
 fn answer(answer: &AdminAnswer) -> (u16, Value, bool) {
     match answer {
-        AdminAnswer::Created(order) => (201, admin_view(order), false),
-        AdminAnswer::Current(order) => (200, admin_view(order), false),
-        AdminAnswer::Replayed(stored) => {
-            let status = if stored.status == 201 {
-                200
-            } else {
-                stored.status
-            };
-            let body = serde_json::from_str(&stored.body).unwrap_or(Value::Null);
-            (status, body, true)
+        AdminAnswer::Created(order) => (201, admin_view(&order.snapshot()), false),
+        AdminAnswer::Current(order) => (200, admin_view(&order.snapshot()), false),
+        AdminAnswer::Replayed(StoredResponse::AdminOrder(order)) => (200, admin_view(order), true),
+        AdminAnswer::Replayed(StoredResponse::CommandFailed(refusal)) => {
+            let problem = problem(&refusal.error());
+            (problem.status, problem.to_json(), true)
+        }
+        AdminAnswer::Replayed(StoredResponse::Order(order)) => {
+            (200, json!(OrderView::from(order.as_ref().clone())), true)
         }
     }
 }
@@ -105,14 +89,12 @@ async fn create_order(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Deadline(deadline): Deadline,
-    body: std::result::Result<Json<Value>, HttpError>,
+    body: std::result::Result<Json<ProgrammaticOrderInput>, HttpError>,
 ) -> std::result::Result<Response, HttpError> {
     // Who asks is decided before what they sent: no token is a 401 whatever the body.
     caller.require_scope(ORDERS_WRITE)?;
-    let Json(body) = body?;
-    let outcome = app
-        .create_admin_order(&caller, &body, deadline, &render)
-        .await?;
+    let Json(input) = body?;
+    let outcome = app.create_admin_order(&caller, &input, deadline).await?;
     Ok(respond(&outcome))
 }
 
@@ -130,9 +112,13 @@ async fn batch(
 ) -> std::result::Result<Json<Value>, HttpError> {
     caller.require_scope(ORDERS_WRITE)?;
     let BatchJson(input) = input?;
-    let items = app
-        .admin_order_batch(&caller, &input.orders, deadline, &render)
-        .await?;
+    // Each body is read on its own: a bad one is that body's 400, pointers relative to it.
+    let bodies = input
+        .orders
+        .into_iter()
+        .map(|body| from_value(body).map_err(|e| Error::Invalid(vec![e])))
+        .collect();
+    let items = app.admin_order_batch(&caller, bodies, deadline).await?;
     let results: Vec<Value> = items.iter().map(batch_result).collect();
     Ok(Json(json!({ "results": results })))
 }

@@ -213,7 +213,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Identity {
             .headers
             .get(SESSION_HEADER)
             .and_then(|v| v.to_str().ok())
-            .and_then(SessionToken::from_header);
+            .and_then(SessionToken::from_client);
         Ok(Identity(Caller {
             customer: authenticated.as_ref().map(|a| a.customer.clone()),
             admin: authenticated.as_ref().is_some_and(|a| a.admin),

@@ -2,12 +2,14 @@
 //! identity, and problem+json. Shared by the Lambda functions and the local server.
 
 pub mod admin_orders;
+pub mod cart_body;
 pub mod identity;
 pub mod json;
 pub mod jwks;
 pub mod lambda;
 pub mod problem;
 pub mod routes;
+pub mod views;
 pub mod webhook;
 
 pub use problem::ApiError;

@@ -7,11 +7,12 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use serde_json::Value;
 
+use crate::cart_body::UpdateCartBody;
 use crate::identity::{Deadline, Identity};
 use crate::json::Json;
 use crate::problem::{ApiError, Transport};
-use checkout_domain::model::cart::{Cart, CartOwner, CreateCartInput};
-use checkout_domain::model::cart_actions::UpdateCartInput;
+use crate::views::{CartView, OrderView};
+use checkout_domain::model::cart::CreateCartInput;
 use checkout_domain::model::catalog::ProductInput;
 use checkout_domain::model::discount::DiscountInput;
 use checkout_domain::model::idempotency::{IdempotencyKey, KEY_FORMAT};
@@ -93,12 +94,7 @@ async fn place_order(
         OrderOutcome::Created => StatusCode::CREATED,
         OrderOutcome::Replayed => StatusCode::OK,
     };
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        answer.body,
-    )
-        .into_response();
+    let mut response = (status, Json(OrderView::from(*answer.order))).into_response();
     if answer.outcome == OrderOutcome::Replayed {
         response.headers_mut().insert(
             IDEMPOTENT_REPLAYED,
@@ -124,7 +120,7 @@ async fn list_orders(
         .orders(&caller, query.cursor.as_deref(), query.limit.as_deref())
         .await?;
     Ok(Json(serde_json::json!({
-        "results": page.orders.iter().map(|o| o.view()).collect::<Vec<_>>(),
+        "results": page.orders.iter().map(OrderView::from).collect::<Vec<_>>(),
         "next": page.next,
     })))
 }
@@ -133,15 +129,17 @@ async fn get_order(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Path(order_number): Path<String>,
-) -> Result<Json<Value>> {
-    Ok(Json(app.order(&caller, &order_number).await?.view()))
+) -> Result<Json<OrderView>> {
+    Ok(Json(OrderView::from(
+        &app.order(&caller, &order_number).await?,
+    )))
 }
 
 async fn lookup_order(
     State(app): State<Storefront>,
     Json(input): Json<LookupInput>,
-) -> Result<Json<Value>> {
-    Ok(Json(app.lookup(&input).await?.view()))
+) -> Result<Json<OrderView>> {
+    Ok(Json(OrderView::from(&app.lookup(&input).await?)))
 }
 
 async fn create_payment(
@@ -173,18 +171,6 @@ async fn claim_orders(
 ) -> Result<Json<Value>> {
     let claimed = app.claim(&caller, &input).await?;
     Ok(Json(serde_json::json!({ "claimed": claimed })))
-}
-
-/// The cart as clients see it: the stored cart minus how ownership is proven.
-pub fn cart_json(cart: &Cart) -> Value {
-    let mut body = serde_json::to_value(cart).unwrap_or(Value::Null);
-    if let Some(object) = body.as_object_mut() {
-        object.remove("owner");
-        if let CartOwner::Customer { customer_id } = &cart.owner {
-            object.insert("customerId".into(), customer_id.as_str().into());
-        }
-    }
-    body
 }
 
 async fn put_product(
@@ -236,15 +222,15 @@ async fn create_cart(
     Json(input): Json<CreateCartInput>,
 ) -> Result<Response> {
     let (cart, token) = app.create_cart(&caller, &input).await?;
-    let mut body = cart_json(&cart);
-    if let Some(token) = token {
-        body["sessionToken"] = token.expose().into();
+    let mut view = CartView::new(&cart);
+    if let Some(token) = &token {
+        view = view.with_session(token);
     }
     let location = format!("/carts/{}", cart.id);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        Json(body),
+        Json(view),
     )
         .into_response())
 }
@@ -253,17 +239,17 @@ async fn get_cart(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Path(cart_id): Path<String>,
-) -> Result<Json<Value>> {
-    Ok(Json(cart_json(&app.cart(&caller, &cart_id).await?)))
+) -> Result<Response> {
+    let cart = app.cart(&caller, &cart_id).await?;
+    Ok(Json(CartView::new(&cart)).into_response())
 }
 
 async fn update_cart(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Path(cart_id): Path<String>,
-    Json(input): Json<UpdateCartInput>,
-) -> Result<Json<Value>> {
-    Ok(Json(cart_json(
-        &app.update_cart(&caller, &cart_id, &input).await?,
-    )))
+    Json(body): Json<UpdateCartBody>,
+) -> Result<Response> {
+    let cart = app.update_cart(&caller, &cart_id, &(&body).into()).await?;
+    Ok(Json(CartView::new(&cart)).into_response())
 }

@@ -5,13 +5,12 @@
 //! - [`codec`]: items (the domain's serde forms under a key) and stream images;
 //! - [`expr`]: the expression builder, the failed-condition reading, SDK errors;
 //! - one file per port: [`catalog`], [`carts`], [`commit`] and [`orders`], [`payments`],
-//!   [`idempotency`], [`effects`] (the subscribers' effect log), [`sweep`], [`claims`]
+//!   [`idempotency`] (requests, webhook events and the subscribers' effects), [`sweep`], [`claims`]
 //!   (guest claim tickets), [`gift_cards`].
 
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use checkout_domain::StoreError;
 
@@ -23,7 +22,6 @@ mod carts;
 mod catalog;
 mod claims;
 mod commit;
-mod effects;
 mod gift_cards;
 mod idempotency;
 mod orders;
@@ -32,7 +30,7 @@ mod sweep;
 
 pub use codec::order_from_image;
 
-use codec::{from_item, to_item};
+use codec::from_item;
 use expr::{store_error, Item};
 
 /// Retries for unprocessed batch keys: DynamoDB returns them under throttling.
@@ -145,16 +143,5 @@ impl DynamoStore {
             }
         }
         Ok(found)
-    }
-
-    async fn put<T: Serialize>(&self, key: Item, value: &T) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(key, value)?))
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(())
     }
 }

@@ -10,8 +10,7 @@
 //! | order           | `CART#<cart id>` | `ORDER`   |
 //! | order number    | `ORDERNUMBER#<n>`| `ORDERNUMBER` |
 //! | email registry  | `EMAIL#<email>`  | `CUSTOMER`|
-//! | idempotency key | `IDEMPOTENCY#<k>`| `IDEMPOTENCY` |
-//! | side effect done| `EFFECT#<consumer>#<event id>` | `EFFECT` |
+//! | idempotency record (`orders#…`, `webhook#…`, `effect#…`) | `IDEMPOTENCY#<k>`| `IDEMPOTENCY` |
 //! | payment interaction | `INTERACTION#<id>` | `INTERACTION` |
 //! | guest claim ticket | `CLAIM#<sha-256 of the token>` | `CLAIM` |
 //! | gift card       | `GIFTCARD#<code>`| `GIFTCARD`|
@@ -95,10 +94,6 @@ pub(crate) fn interaction_key(id: &str) -> Item {
 
 pub(crate) fn idempotency_key(key_: &str) -> Item {
     key(format!("IDEMPOTENCY#{key_}"), "IDEMPOTENCY")
-}
-
-pub(crate) fn effect_key(consumer: &str, event_id: &str) -> Item {
-    key(format!("EFFECT#{consumer}#{event_id}"), "EFFECT")
 }
 
 /// Index `gsi1`: order history, by owner, newest first.

@@ -35,11 +35,18 @@ impl IdempotencyStore for MemoryStore {
         }
     }
 
-    async fn complete_idempotency(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
-        self.lock()
+    async fn complete_idempotency(&self, record: &IdempotencyRecord) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        // Done is final.
+        if state
             .idempotency
-            .insert(record.key.clone(), record.clone());
-        Ok(())
+            .get(&record.key)
+            .is_some_and(|r| matches!(r.state, RecordState::Done { .. }))
+        {
+            return Ok(false);
+        }
+        state.idempotency.insert(record.key.clone(), record.clone());
+        Ok(true)
     }
 
     async fn release_idempotency(&self, key: &str, fingerprint: &str) -> Result<(), StoreError> {

@@ -6,14 +6,12 @@
 //! so they see changes in commit order.
 //!
 //! Its files mirror the DynamoDB adapter's: one per port ([`catalog`], [`carts`], [`commit`]
-//! and [`orders`], [`payments`], [`idempotency`], [`effects`], [`sweep`], [`claims`],
-//! [`gift_cards`]).
+//! and [`orders`], [`payments`], [`idempotency`], [`sweep`], [`claims`], [`gift_cards`]).
 
 mod carts;
 mod catalog;
 mod claims;
 mod commit;
-mod effects;
 mod gift_cards;
 mod idempotency;
 mod orders;
@@ -22,8 +20,6 @@ mod sweep;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-
-use time::OffsetDateTime;
 
 use checkout_domain::model::cart::Cart;
 use checkout_domain::model::catalog::Product;
@@ -49,9 +45,6 @@ struct State {
     /// Customer records by normalized email: `Some(id)` once registered, `None` for guests
     /// only. Guests may not check out with a registered email.
     customers: HashMap<String, Option<CustomerId>>,
-    /// Side effects by `(consumer, event id)`: `Some(lease end)` while being performed,
-    /// `None` once done.
-    effects: HashMap<(String, String), Option<OffsetDateTime>>,
     /// Every payment interaction id ever recorded: unique across all transactions.
     interactions: std::collections::HashSet<String>,
     /// Guest claim tickets by token hash.

@@ -1,7 +1,5 @@
-//! A cart update's actions as the client sends them, and their validation with exact
-//! JSON pointers.
-
-use serde::Deserialize;
+//! A cart update's actions as the client sends them (read at the edge), and their validation
+//! with exact JSON pointers.
 
 use crate::model::address::{Address, AddressInput};
 use crate::model::cart::GuestDetails;
@@ -89,73 +87,19 @@ pub enum CartActionInput {
     Recalculate {},
 }
 
-/// Declares one fields struct per action and the dispatch from the `action` member to it.
-/// Dispatching by hand (not serde's internally tagged enums, which buffer) keeps the JSON
-/// pointer of a wrongly typed field exact: `/actions/1/quantity`, not `/actions/1`.
-macro_rules! action_inputs {
-    ($($name:literal => $variant:ident { $($field:ident : $ty:ty),* }),* $(,)?) => {
-        mod action_fields {
-            use super::*;
-            $(
-                #[derive(Deserialize)]
-                #[serde(rename_all = "camelCase", deny_unknown_fields)]
-                #[allow(non_camel_case_types)]
-                pub struct $variant { $(pub $field: $ty),* }
-            )*
-        }
-
-        impl CartActionInput {
-            pub const NAMES: &'static [&'static str] = &[$($name),*];
-
-            /// Parses one action object; errors point below `/actions/{index}`.
-            pub fn from_json(index: usize, value: &serde_json::Value) -> Result<Self, Vec<FieldError>> {
-                let here = format!("/actions/{index}");
-                let mut object = match value {
-                    serde_json::Value::Object(object) => object.clone(),
-                    _ => return Err(vec![FieldError::new(here, "must be an object with an `action` member")]),
-                };
-                let name = match object.remove("action") {
-                    Some(serde_json::Value::String(name)) => name,
-                    Some(_) => return Err(vec![FieldError::new(format!("{here}/action"), "must be a string")]),
-                    None => return Err(vec![FieldError::new(format!("{here}/action"), "is required")]),
-                };
-                let fields = serde_json::Value::Object(object);
-                match name.as_str() {
-                    $($name => {
-                        let action_fields::$variant { $($field),* } =
-                            crate::model::input::from_value(fields).map_err(|e| vec![e.under(&here)])?;
-                        Ok(CartActionInput::$variant { $($field),* })
-                    })*
-                    other => Err(vec![FieldError::new(
-                        format!("{here}/action"),
-                        format!("unknown action '{other}'; expected one of: {}", Self::NAMES.join(", ")),
-                    )]),
-                }
-            }
-        }
-    };
+/// One action of an update as it arrived: readable as an action, or not (with why, pointed
+/// below `/actions/{index}`). Reading happens at the edge; this is what the domain validates.
+#[derive(Debug, Clone)]
+pub enum ActionInput {
+    Read(CartActionInput),
+    Unreadable(Vec<FieldError>),
 }
 
-action_inputs! {
-    "addLineItem" => AddLineItem { sku: String, quantity: i64 },
-    "changeLineItemQuantity" => ChangeLineItemQuantity { line_item_id: String, quantity: i64 },
-    "removeLineItem" => RemoveLineItem { line_item_id: String },
-    "setShippingAddress" => SetShippingAddress { address: AddressInput },
-    "setBillingAddress" => SetBillingAddress { address: AddressInput },
-    "setShippingMethod" => SetShippingMethod { shipping_method_id: String },
-    "addDiscountCode" => AddDiscountCode { code: String },
-    "removeDiscountCode" => RemoveDiscountCode { code: String },
-    "setCustomerEmail" => SetCustomerEmail { email: String },
-    "setGuestDetails" => SetGuestDetails { email: String, name: String, phone: String },
-    "recalculate" => Recalculate {},
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// A cart update: the version the client saw and its actions, applied all or none.
+#[derive(Debug, Clone)]
 pub struct UpdateCartInput {
     pub version: u64,
-    /// Parsed one by one by `CartAction::parse_all`, for exact pointers.
-    pub actions: Vec<serde_json::Value>,
+    pub actions: Vec<ActionInput>,
 }
 
 /// Different SKUs and codes per cart: a commit writes one item per SKU and per code, and a
@@ -169,7 +113,7 @@ pub const MAX_ACTIONS: usize = 100;
 
 impl CartAction {
     /// Validates every action of a request, reporting all field errors with their pointers.
-    pub fn parse_all(values: &[serde_json::Value]) -> Result<Vec<CartAction>, Error> {
+    pub fn parse_all(values: &[ActionInput]) -> Result<Vec<CartAction>, Error> {
         let mut errors = FieldErrors::new();
 
         if values.is_empty() {
@@ -183,9 +127,11 @@ impl CartAction {
         }
         let mut actions = Vec::with_capacity(values.len());
         for (index, value) in values.iter().enumerate().take(MAX_ACTIONS) {
-            match CartActionInput::from_json(index, value) {
-                Ok(input) => actions.extend(Self::parse_one(index, &input, &mut errors)),
-                Err(e) => errors.extend(e),
+            match value {
+                ActionInput::Read(input) => {
+                    actions.extend(Self::parse_one(index, input, &mut errors))
+                }
+                ActionInput::Unreadable(e) => errors.extend(e.iter().cloned()),
             }
         }
         errors.into_result()?;

@@ -165,7 +165,6 @@ pub(crate) fn plan(
     order: Order,
     expected_cart_version: u64,
     ticket: Option<&Ticket>,
-    body: &str,
     now: OffsetDateTime,
 ) -> Result<CommitPlan, Error> {
     let country = cart
@@ -223,15 +222,8 @@ pub(crate) fn plan(
             .is_guest()
             .then(|| order.customer_email.clone())
             .flatten(),
-        idempotency: ticket.map(|t| {
-            t.completion(
-                StoredResponse {
-                    status: 201,
-                    body: body.to_string(),
-                },
-                now,
-            )
-        }),
+        idempotency: ticket
+            .map(|t| t.completion(Some(StoredResponse::Order(Box::new(order.snapshot()))), now)),
         order,
         now,
     })

@@ -3,9 +3,9 @@
 //! change is, if any. Consumers get at-least-once delivery and deduplicate by event id.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::model::order::{Order, OrderState};
+use crate::model::order_snapshot::OrderSnapshot;
 use crate::model::payment::PaymentState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,8 +28,8 @@ pub struct OrderEvent {
     pub order_number: String,
     /// The order's revision after the change: per order, consumers can ignore older news.
     pub sequence: u64,
-    /// The order as its owner sees it (`Order::view`).
-    pub order: Value,
+    /// The order after the change, as the email and the ERP read it.
+    pub order: OrderSnapshot,
 }
 
 impl OrderEvent {
@@ -40,7 +40,7 @@ impl OrderEvent {
             order_id: order.id.clone(),
             order_number: order.order_number.to_string(),
             sequence: order.revision,
-            order: order.view(),
+            order: order.snapshot(),
         }
     }
 }
@@ -83,9 +83,9 @@ mod tests {
 
     fn order() -> Order {
         let json = serde_json::json!({
-            "id": "6f1c", "orderNumber": "20261123-ABCDEFGH", "cartId": "c1", "cartVersion": 3,
+            "id": "6f1c", "orderNumber": "20261123-ABCDEFGH", "cartId": "6f1c0000-0000-4000-8000-000000000001", "cartVersion": 3,
             "action": "checkout", "state": "Open", "paymentState": "Pending",
-            "owner": {"kind": "guest", "session_hash": "00"}, "currency": "EUR",
+            "owner": {"kind": "guest", "session_hash": "0000000000000000000000000000000000000000000000000000000000000000"}, "currency": "EUR",
             "lineItems": [], "discountCodes": [],
             "totals": {
                 "subtotal": {"centAmount": 0, "currencyCode": "EUR"},
@@ -111,11 +111,10 @@ mod tests {
         assert_eq!(event.id, "6f1c:1");
         assert_eq!(event.sequence, 1);
         assert_eq!(event.order_number, "20261123-ABCDEFGH");
-        assert_eq!(event.order["orderNumber"], "20261123-ABCDEFGH");
-        assert!(
-            event.order.get("owner").is_none(),
-            "the owner's view, no proofs"
-        );
+        let order = serde_json::to_value(&event.order).unwrap();
+        assert_eq!(order["orderNumber"], "20261123-ABCDEFGH");
+        assert!(order.get("owner").is_none(), "the owner's view, no proofs");
+        assert_eq!(order["isGuest"], true);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// One invalid field, located by a JSON pointer into the request body (RFC 6901).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct FieldError {
     pub pointer: String,
     pub message: String,

@@ -10,8 +10,22 @@ use crate::model::money::{Currency, Money, MAX_AMOUNT};
 
 /// A gift card's code: 4–64 of `A–Z a–z 0–9 - _`, case-sensitive as given.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(into = "String", try_from = "String")]
 pub struct GiftCardCode(String);
+
+impl TryFrom<String> for GiftCardCode {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        GiftCardCode::parse(&value)
+    }
+}
+
+impl From<GiftCardCode> for String {
+    fn from(value: GiftCardCode) -> String {
+        value.0
+    }
+}
 
 impl GiftCardCode {
     pub fn parse(value: &str) -> Result<Self, String> {

@@ -1,12 +1,17 @@
-//! A small idempotency layer for any mutating request: the first request with a key runs and
-//! its response is stored; the same key with the same request gets that response again; with a
-//! different request, 422; while the first still runs, 409 with `Retry-After`. An in-flight
-//! lock expires with the invocation that took it (its deadline), so a crash never wedges a key.
-//! Records live 24 hours.
+//! The idempotency layer's records, in the shape of AWS Powertools' persistence layer: one
+//! record per key, in flight until a deadline or done with an optional stored response. The
+//! first request with a key runs and its response is stored; the same key with the same
+//! request gets that response again; with a different request, a reuse refusal; while the
+//! first still runs, "in progress". An in-flight lock expires with the invocation that took
+//! it (its deadline), so a crash never wedges a key. `POST /orders`, the payment webhook's
+//! event dedupe and the subscribers' effects all use it (`usecases::idempotency`).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
+
+use crate::model::order_commands::CommandRefusal;
+use crate::model::order_snapshot::OrderSnapshot;
 
 /// How long a completed key is honoured.
 pub const RETENTION: Duration = Duration::hours(24);
@@ -34,12 +39,16 @@ impl IdempotencyKey {
     }
 }
 
-/// A response to replay.
+/// What a completed request answered, kept so a replay answers the same.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StoredResponse {
-    pub status: u16,
-    pub body: String,
+pub enum StoredResponse {
+    /// `POST /orders`: the order as it was committed (or found already committed).
+    Order(Box<OrderSnapshot>),
+    /// `POST /admin/orders`: the order made (processed, or a draft).
+    AdminOrder(Box<OrderSnapshot>),
+    /// `POST /admin/orders`: the command that failed, and why.
+    CommandFailed(Box<CommandRefusal>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,8 +63,11 @@ pub enum RecordState {
         #[serde(with = "time::serde::timestamp")]
         locked_until: OffsetDateTime,
     },
+    /// Done; the response to replay, if the operation answers with one (an effect, or an
+    /// acknowledged webhook event, only needs to be known done).
     Done {
-        response: StoredResponse,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        response: Option<StoredResponse>,
     },
 }
 
@@ -72,21 +84,36 @@ pub struct IdempotencyRecord {
     pub expires_at: i64,
 }
 
+/// One operation's use of the layer: which key, for which request, kept how long once done.
+#[derive(Debug, Clone)]
+pub struct IdempotentRequest {
+    pub key: String,
+    pub fingerprint: String,
+    /// How long a completed record is honoured: a client's retries (`RETENTION`), or longer
+    /// than any redelivery can come (the subscribers' effects).
+    pub retention: Duration,
+}
+
 /// The caller holds the key and must complete or release it.
 #[derive(Debug, Clone)]
 pub struct Ticket {
     pub key: String,
     pub fingerprint: String,
+    pub retention: Duration,
 }
 
 impl Ticket {
     /// The record that marks this key done with `response`.
-    pub fn completion(&self, response: StoredResponse, now: OffsetDateTime) -> IdempotencyRecord {
+    pub fn completion(
+        &self,
+        response: Option<StoredResponse>,
+        now: OffsetDateTime,
+    ) -> IdempotencyRecord {
         IdempotencyRecord {
             key: self.key.clone(),
             fingerprint: self.fingerprint.clone(),
             state: RecordState::Done { response },
-            expires_at: (now + RETENTION).unix_timestamp(),
+            expires_at: (now + self.retention).unix_timestamp(),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Who is calling. Built only from the API Gateway authorizer context (or, locally, a token
-//! the dev server verified) and the guest session header — never from other headers.
+//! the dev server verified) and the guest session token — never from anything else.
 
 use crate::model::cart::CartOwner;
 use crate::model::error::Error;

@@ -2,7 +2,6 @@
 //! touch it.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::model::address::Address;
@@ -165,18 +164,5 @@ impl Order {
 
     pub fn is_guest(&self) -> bool {
         matches!(self.owner, CartOwner::Guest { .. })
-    }
-
-    /// The order as its owner sees it: no proof of ownership, the customer id when signed in.
-    pub fn view(&self) -> Value {
-        let mut body = serde_json::to_value(self).unwrap_or(Value::Null);
-        if let Some(object) = body.as_object_mut() {
-            object.remove("owner");
-            object.insert("isGuest".into(), self.is_guest().into());
-            if let CartOwner::Customer { customer_id } = &self.owner {
-                object.insert("customerId".into(), customer_id.as_str().into());
-            }
-        }
-        body
     }
 }

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
+use crate::model::error::{Error, StockShortage};
 use crate::model::field_error::FieldError;
 use crate::model::gift_card::GiftCardCode;
 use crate::model::money::Money;
@@ -132,6 +133,87 @@ pub fn missing(command: Command, facts: &Facts) -> Vec<FieldError> {
         }
     }
     gaps
+}
+
+/// A failed command as the idempotency record keeps it, so a replay answers the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandRefusal {
+    pub command: Command,
+    pub index: usize,
+    pub cause: Cause,
+}
+
+/// Why a command failed, for the causes a command can have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "code"
+)]
+pub enum Cause {
+    InvalidInput { errors: Vec<FieldError> },
+    InsufficientPayment { total: Money, covered: Money },
+    PaymentDeclined { reason: String },
+    OutOfStock { items: Vec<StockShortage> },
+    EmailAlreadyRegistered,
+}
+
+impl CommandRefusal {
+    /// The record of `error`, if it is a failed command with a cause that can be kept.
+    pub fn of(error: &Error) -> Option<CommandRefusal> {
+        let Error::CommandFailed {
+            command,
+            index,
+            cause,
+        } = error
+        else {
+            return None;
+        };
+        let cause = match cause.as_ref() {
+            Error::Invalid(errors) => Cause::InvalidInput {
+                errors: errors.clone(),
+            },
+            Error::InsufficientPayment { total, covered } => Cause::InsufficientPayment {
+                total: *total,
+                covered: *covered,
+            },
+            Error::PaymentDeclined { reason } => Cause::PaymentDeclined {
+                reason: reason.clone(),
+            },
+            Error::OutOfStock(items) => Cause::OutOfStock {
+                items: items.clone(),
+            },
+            Error::EmailAlreadyRegistered => Cause::EmailAlreadyRegistered,
+            _ => return None,
+        };
+        Some(CommandRefusal {
+            command: Command::parse(command).ok()?,
+            index: *index,
+            cause,
+        })
+    }
+
+    /// The refusal again, as the error it was.
+    pub fn error(&self) -> Error {
+        let cause = match &self.cause {
+            Cause::InvalidInput { errors } => Error::Invalid(errors.clone()),
+            Cause::InsufficientPayment { total, covered } => Error::InsufficientPayment {
+                total: *total,
+                covered: *covered,
+            },
+            Cause::PaymentDeclined { reason } => Error::PaymentDeclined {
+                reason: reason.clone(),
+            },
+            Cause::OutOfStock { items } => Error::OutOfStock(items.clone()),
+            Cause::EmailAlreadyRegistered => Error::EmailAlreadyRegistered,
+        };
+        Error::CommandFailed {
+            command: self.command.name(),
+            index: self.index,
+            cause: Box::new(cause),
+        }
+    }
 }
 
 /// Where a payment's money comes from.

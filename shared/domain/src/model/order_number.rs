@@ -9,8 +9,22 @@ use time::OffsetDateTime;
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(into = "String", try_from = "String")]
 pub struct OrderNumber(String);
+
+impl TryFrom<String> for OrderNumber {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        OrderNumber::parse(&value)
+    }
+}
+
+impl From<OrderNumber> for String {
+    fn from(value: OrderNumber) -> String {
+        value.0
+    }
+}
 
 impl OrderNumber {
     pub fn generate(now: OffsetDateTime) -> Self {

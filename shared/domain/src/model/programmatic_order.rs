@@ -1,7 +1,7 @@
 //! A programmatic order request (`POST /admin/orders`) as the client sends it, and its
 //! validation into a `ProgrammaticOrder`: every field error at once, with JSON pointers.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::address::{Address, AddressInput};
 use crate::model::error::{Error, FieldErrors};
@@ -21,7 +21,7 @@ pub const MAX_BATCH: usize = 50;
 /// The currency of an order that names none.
 pub const DEFAULT_CURRENCY: Currency = Currency::EUR;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProgrammaticOrderInput {
     #[serde(default)]
@@ -48,7 +48,7 @@ pub struct ProgrammaticOrderInput {
     pub commands: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LineInput {
     pub sku: String,
@@ -57,7 +57,7 @@ pub struct LineInput {
     pub key: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CustomerInput {
     #[serde(default)]
@@ -70,7 +70,7 @@ pub struct CustomerInput {
     pub customer_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PaymentInput {
     #[serde(default)]
@@ -82,7 +82,7 @@ pub struct PaymentInput {
 }
 
 /// `POST /admin/orders/{orderNumber}/commands`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CommandsInput {
     pub commands: Vec<String>,

@@ -1,5 +1,7 @@
-//! Validated domain values. Each has a `parse` constructor; once built, it is valid, so the
-//! rest of the domain never re-checks. Errors are plain messages: the caller knows the field.
+//! Validated domain values. Each has a `parse` constructor, and deserializing one goes
+//! through it too (a stored or received value is checked like a typed one); once built, it is
+//! valid, so the rest of the domain never re-checks. Errors are plain messages: the caller
+//! knows the field.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -9,8 +11,22 @@ macro_rules! string_value {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
+        #[serde(into = "String", try_from = "String")]
         pub struct $name(String);
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+
+            fn try_from(value: String) -> Result<Self, String> {
+                $name::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
 
         impl $name {
             pub fn as_str(&self) -> &str {
@@ -272,8 +288,22 @@ impl Phone {
 
 /// A quantity on a line: 1 to 999.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(into = "u32", try_from = "i64")]
 pub struct Quantity(u32);
+
+impl TryFrom<i64> for Quantity {
+    type Error = String;
+
+    fn try_from(value: i64) -> Result<Self, String> {
+        Quantity::parse(value)
+    }
+}
+
+impl From<Quantity> for u32 {
+    fn from(value: Quantity) -> u32 {
+        value.0
+    }
+}
 
 impl Quantity {
     pub const MAX: u32 = 999;
@@ -304,7 +334,7 @@ impl SessionToken {
     }
 
     /// Anything a client sends is hashed; an unknown token simply matches nothing.
-    pub fn from_header(value: &str) -> Option<Self> {
+    pub fn from_client(value: &str) -> Option<Self> {
         let value = value.trim();
         (!value.is_empty() && value.len() <= 256).then(|| SessionToken(value.to_string()))
     }
@@ -328,6 +358,21 @@ string_value!(
     /// SHA-256 (hex) of a guest's session token.
     SessionHash
 );
+
+impl SessionHash {
+    /// A stored hash: 64 lowercase hex digits, as `SessionToken::hash` writes it.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        if value.len() == 64
+            && value
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            Ok(SessionHash(value.to_string()))
+        } else {
+            Err("is not a session hash".into())
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -365,7 +410,7 @@ mod tests {
         let token = SessionToken::generate();
         assert_eq!(
             token.hash(),
-            SessionToken::from_header(token.expose()).unwrap().hash()
+            SessionToken::from_client(token.expose()).unwrap().hash()
         );
         assert_ne!(token.hash(), SessionToken::generate().hash());
         assert!(!format!("{token:?}").contains(token.expose()));

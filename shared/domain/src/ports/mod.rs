@@ -3,13 +3,12 @@
 //!
 //! Stores are narrow traits by aggregate (catalog, carts, orders, payments, idempotency,
 //! sweep); `Store` is all of them, as every store provides them. The rest are the outside
-//! world's services: clock, payment provider, queue, mailer, ERP, effect log, claim tickets.
+//! world's services: clock, payment provider, queue, mailer, ERP, claim tickets.
 
 pub mod carts;
 pub mod catalog;
 pub mod claims;
 pub mod clock;
-pub mod effects;
 pub mod erp;
 pub mod gift_cards;
 pub mod idempotency;

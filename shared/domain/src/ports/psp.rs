@@ -1,10 +1,10 @@
 //! The payment provider port and the payment events it reports, in the domain's words.
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
 
 use crate::model::money::Money;
 use crate::model::payment::TransactionState;
+use crate::model::payment_event::PaymentEvent;
 use crate::model::values::{CartId, CustomerId};
 
 /// A payment intent to create at the provider.
@@ -110,32 +110,18 @@ pub trait PaymentProvider: Send + Sync + 'static {
     }
 }
 
-/// A payment outcome the provider reported (by webhook).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PaymentOutcome {
-    /// Money captured.
-    Charged { amount: Money },
-    /// Money authorized, to be captured later.
-    Authorized { amount: Money },
-    Failed {
-        amount: Money,
-        reason: Option<String>,
+/// A provider's webhook event, as its adapter read it.
+pub enum ProviderReport {
+    Payment(PaymentEvent),
+    /// A payment event whose cart only the provider knows (a refund names its payment, not
+    /// the cart): `relink` reads it again once the provider said which cart `reference` is
+    /// for (`None`: not one of ours).
+    Unlinked {
+        reference: String,
+        relink: Box<dyn FnOnce(Option<CartId>) -> ProviderReport + Send>,
     },
-    /// The intent was cancelled (its authorization released).
-    Canceled { amount: Money },
-    /// The provider's running total refunded for this payment.
-    Refunded { total_refunded: Money },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaymentEvent {
-    /// The provider's event id, unique per event (deliveries repeat it).
-    pub event_id: String,
-    /// The payment's reference at the provider (the intent).
-    pub reference: String,
-    pub cart_id: CartId,
-    pub outcome: PaymentOutcome,
-    /// Unique per money movement: recorded once however often it is reported.
-    pub interaction_id: String,
-    pub occurred_at: OffsetDateTime,
+    /// Authentic, but not one we act on (another type, not our cart, a currency we do not sell in).
+    Ignored(String),
+    /// Authentic, but not in a shape we know: acknowledged and logged, never retried forever.
+    Unreadable(String),
 }

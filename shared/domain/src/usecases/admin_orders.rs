@@ -10,17 +10,18 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::model::cart::{CartOwner, CatalogView};
 use crate::model::error::{Error, FieldErrors};
 use crate::model::field_error::FieldError;
-use crate::model::idempotency::{fingerprint, IdempotencyKey, StoredResponse, Ticket};
+use crate::model::idempotency::{
+    fingerprint, IdempotencyKey, IdempotentRequest, StoredResponse, Ticket, RETENTION,
+};
 use crate::model::identity::Caller;
 use crate::model::order::{Order, OrderState};
-use crate::model::order_commands::{Command, PaymentSource};
+use crate::model::order_commands::{Command, CommandRefusal, PaymentSource};
 use crate::model::order_number::OrderNumber;
 use crate::model::programmatic_order::{
     parse_commands, CommandsInput, Customer, ProgrammaticOrder, ProgrammaticOrderInput, MAX_BATCH,
@@ -32,9 +33,6 @@ use crate::usecases::storefront::Storefront;
 
 /// The scope a token needs for programmatic orders (or `admin`).
 pub const ORDERS_WRITE: &str = "orders:write";
-
-/// Renders an outcome as the response a replay gets (the edge decides its form).
-pub type Render = dyn Fn(&Result<Order, Error>) -> StoredResponse + Send + Sync;
 
 /// What a programmatic order request answers.
 #[derive(Debug, Clone)]
@@ -59,21 +57,20 @@ impl Storefront {
     pub async fn create_admin_order(
         &self,
         caller: &Caller,
-        body: &Value,
+        input: &ProgrammaticOrderInput,
         locked_until: OffsetDateTime,
-        render: &Render,
     ) -> Result<AdminAnswer, Error> {
         caller.require_scope(ORDERS_WRITE)?;
-        self.admin_order(caller, body, locked_until, render).await
+        self.admin_order(caller, input, locked_until).await
     }
 
-    /// `POST /admin/orders/batch`: every body on its own, in order.
+    /// `POST /admin/orders/batch`: every body on its own, in order (a body the edge could
+    /// not read is its error).
     pub async fn admin_order_batch(
         &self,
         caller: &Caller,
-        bodies: &[Value],
+        bodies: Vec<Result<ProgrammaticOrderInput, Error>>,
         locked_until: OffsetDateTime,
-        render: &Render,
     ) -> Result<Vec<BatchItem>, Error> {
         caller.require_scope(ORDERS_WRITE)?;
         if bodies.len() > MAX_BATCH {
@@ -83,8 +80,11 @@ impl Storefront {
             });
         }
         let mut items = Vec::with_capacity(bodies.len());
-        for (index, body) in bodies.iter().enumerate() {
-            let outcome = self.admin_order(caller, body, locked_until, render).await;
+        for (index, body) in bodies.into_iter().enumerate() {
+            let outcome = match body {
+                Ok(input) => self.admin_order(caller, &input, locked_until).await,
+                Err(e) => Err(e),
+            };
             items.push(BatchItem { index, outcome });
         }
         Ok(items)
@@ -93,12 +93,9 @@ impl Storefront {
     async fn admin_order(
         &self,
         caller: &Caller,
-        body: &Value,
+        input: &ProgrammaticOrderInput,
         locked_until: OffsetDateTime,
-        render: &Render,
     ) -> Result<AdminAnswer, Error> {
-        let input: ProgrammaticOrderInput =
-            crate::model::input::from_value(body.clone()).map_err(|e| Error::Invalid(vec![e]))?;
         let request = input.parse()?;
         let catalog = self.programmatic_catalog(&request).await?;
         let now = self.now();
@@ -107,16 +104,15 @@ impl Storefront {
             caller_scope(caller),
             request.key.as_str()
         );
-        let ticket = match idempotency::begin(
-            self.store().as_ref(),
-            scoped.clone(),
-            fingerprint("POST /admin/orders", body),
-            now,
-            locked_until,
-        )
-        .await?
-        {
-            Begin::Replay(stored) => return Ok(AdminAnswer::Replayed(stored)),
+        let idempotent = IdempotentRequest {
+            key: scoped.clone(),
+            fingerprint: fingerprint("POST /admin/orders", input),
+            retention: RETENTION,
+        };
+        let store = self.store().as_ref();
+        let ticket = match idempotency::begin(store, idempotent, now, locked_until).await? {
+            Begin::Replay(Some(stored)) => return Ok(AdminAnswer::Replayed(stored)),
+            Begin::Replay(None) => return Err(Error::internal("an order request stored nothing")),
             Begin::Proceed(ticket) => ticket,
         };
         let digest = Sha256::digest(scoped.as_bytes());
@@ -130,9 +126,8 @@ impl Storefront {
         .map_err(Error::internal)?;
         let key_basis = format!("order:{}", hex::encode(&digest[..16]));
         let charge_after = request.commands.contains(&Command::ChargePayments);
-        let record = |order: &Order| {
-            (!charge_after).then(|| ticket.completion(render(&Ok(order.clone())), now))
-        };
+        let record =
+            |order: &Order| (!charge_after).then(|| ticket.completion(Some(answer_of(order)), now));
         let result = match Run::build(
             request,
             cart_id,
@@ -144,29 +139,27 @@ impl Storefront {
             Ok(mut run) => self.run_commands(&mut run, &record).await,
             Err(e) => Err(e),
         };
-        self.finish(&ticket, result, render).await
+        self.finish(&ticket, result).await
     }
 
-    /// Stores the first answer (an order or a refusal) for replays; frees the key after a
-    /// failure of the system, so the client's retry runs again.
+    /// Stores the first answer (an order, or the command that failed) for replays; frees the
+    /// key otherwise (the system failed, or a refusal before any command ran), so a retry
+    /// runs afresh.
     async fn finish(
         &self,
         ticket: &Ticket,
         result: Result<Order, Error>,
-        render: &Render,
     ) -> Result<AdminAnswer, Error> {
-        let transient = matches!(&result, Err(e) if e.is_unavailable() || matches!(e, Error::RequestInProgress { .. }));
-        if transient {
-            if let Err(e) = self
-                .store()
-                .release_idempotency(&ticket.key, &ticket.fingerprint)
-                .await
-            {
-                tracing::warn!(error = %e, "releasing an idempotency key failed");
+        let store = self.store().as_ref();
+        let stored = match &result {
+            Ok(order) => Some(answer_of(order)),
+            Err(e) => CommandRefusal::of(e).map(|r| StoredResponse::CommandFailed(Box::new(r))),
+        };
+        match stored {
+            Some(stored) => {
+                idempotency::complete(store, ticket, Some(stored), self.now()).await?;
             }
-        } else {
-            let record = ticket.completion(render(&result), self.now());
-            self.store().complete_idempotency(&record).await?;
+            None => idempotency::release(store, ticket).await,
         }
         result.map(|order| AdminAnswer::Created(Box::new(order)))
     }
@@ -314,6 +307,11 @@ impl Storefront {
         errors.into_result()?;
         Ok(catalog)
     }
+}
+
+/// What a replay of `order` answers.
+fn answer_of(order: &Order) -> StoredResponse {
+    StoredResponse::AdminOrder(Box::new(order.snapshot()))
 }
 
 /// Whose keys these are: a key is only ever replayed to the caller who used it.

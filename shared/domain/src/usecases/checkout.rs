@@ -14,16 +14,19 @@ use crate::model::commit_plan::{
     cart_code_active, check_preconditions, plan, price_change, Rejection, SAVED_ORDER_HOLD,
 };
 use crate::model::error::{Error, FieldErrors};
-use crate::model::idempotency::{fingerprint, IdempotencyKey, StoredResponse, Ticket};
+use crate::model::idempotency::{
+    fingerprint, IdempotencyKey, IdempotentRequest, StoredResponse, Ticket, RETENTION,
+};
 use crate::model::identity::Caller;
 use crate::model::money::Money;
 use crate::model::order::{CommitAction, Order};
 use crate::model::order_number::OrderNumber;
+use crate::model::order_snapshot::OrderSnapshot;
 use crate::model::payment::PaymentState;
 use crate::model::values::CartId;
+use crate::ports::idempotency::IdempotencyStore;
 use crate::ports::orders::CommitError;
-use crate::usecases::idempotency;
-use crate::usecases::idempotency::Begin;
+use crate::usecases::idempotency::{self, Begin};
 use crate::usecases::storefront::{conflict, Storefront};
 
 /// How often a generated order number is redrawn after a collision.
@@ -52,29 +55,25 @@ pub enum OrderOutcome {
     Replayed,
 }
 
-/// What `POST /orders` answers.
+/// What `POST /orders` answers: the order, made now or by an earlier request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderResponse {
     pub outcome: OrderOutcome,
-    pub body: String,
-    /// The order committed or replayed (`None` for a replay of a stored answer).
-    pub order_number: Option<String>,
+    pub order: Box<OrderSnapshot>,
 }
 
 impl OrderResponse {
-    fn created(body: String, order: &Order) -> Self {
+    fn created(order: &Order) -> Self {
         OrderResponse {
             outcome: OrderOutcome::Created,
-            body,
-            order_number: Some(order.order_number.to_string()),
+            order: Box::new(order.snapshot()),
         }
     }
 
-    fn replay(body: String, order: Option<&Order>) -> Self {
+    fn replay(order: Box<OrderSnapshot>) -> Self {
         OrderResponse {
             outcome: OrderOutcome::Replayed,
-            body,
-            order_number: order.map(|o| o.order_number.to_string()),
+            order,
         }
     }
 }
@@ -96,32 +95,23 @@ impl Storefront {
                 .commit(caller, &cart_id, input, order_number, None)
                 .await;
         };
-        let scoped = format!("orders#{}#{}", owner_scope(caller), key.as_str());
-        let fingerprint = fingerprint("POST /orders", input);
-        match idempotency::begin(
-            self.store().as_ref(),
-            scoped,
-            fingerprint,
-            now,
-            locked_until,
-        )
-        .await?
-        {
-            Begin::Replay(stored) => Ok(OrderResponse::replay(stored.body, None)),
+        let request = IdempotentRequest {
+            key: format!("orders#{}#{}", owner_scope(caller), key.as_str()),
+            fingerprint: fingerprint("POST /orders", input),
+            retention: RETENTION,
+        };
+        let store: &dyn IdempotencyStore = self.store().as_ref();
+        match idempotency::begin(store, request, now, locked_until).await? {
+            Begin::Replay(Some(StoredResponse::Order(order))) => Ok(OrderResponse::replay(order)),
+            // Keys are scoped by operation: another operation's record is never found here.
+            Begin::Replay(_) => Err(Error::internal("an order request stored no order")),
             Begin::Proceed(ticket) => {
                 let result = self
                     .commit(caller, &cart_id, input, order_number, Some(&ticket))
                     .await;
                 if result.is_err() {
                     // A refusal is not remembered: the customer fixes the cart and retries.
-                    if let Err(e) = self
-                        .store()
-                        .release_idempotency(&ticket.key, &ticket.fingerprint)
-                        .await
-                    {
-                        // Only delays the key's reuse until its lock expires.
-                        tracing::warn!(error = %e, "releasing an idempotency key failed");
-                    }
+                    idempotency::release(store, &ticket).await;
                 }
                 result
             }
@@ -181,10 +171,9 @@ impl Storefront {
                 now,
                 expires_at,
             );
-            let body = order.view().to_string();
-            let plan = plan(&cart, order, input.cart_version, ticket, &body, now)?;
+            let plan = plan(&cart, order, input.cart_version, ticket, now)?;
             let rejections = match self.store().commit(&plan).await {
-                Ok(()) => return Ok(OrderResponse::created(body, &plan.order)),
+                Ok(()) => return Ok(OrderResponse::created(&plan.order)),
                 Err(CommitError::Store(e)) => return Err(Error::Store(e)),
                 Err(CommitError::Rejected(rejections)) => rejections,
             };
@@ -332,18 +321,13 @@ impl Storefront {
                 order_number: order.order_number.to_string(),
             });
         }
-        let body = order.view().to_string();
+        let order = Box::new(order.snapshot());
         if let Some(ticket) = ticket {
-            let record = ticket.completion(
-                StoredResponse {
-                    status: 200,
-                    body: body.clone(),
-                },
-                self.now(),
-            );
-            self.store().complete_idempotency(&record).await?;
+            let store: &dyn IdempotencyStore = self.store().as_ref();
+            let response = StoredResponse::Order(order.clone());
+            idempotency::complete(store, ticket, Some(response), self.now()).await?;
         }
-        Ok(OrderResponse::replay(body, Some(order)))
+        Ok(OrderResponse::replay(order))
     }
 }
 

@@ -30,7 +30,7 @@ impl Storefront {
         let email = errors.check("/email", Email::parse(&input.email));
         let token = errors.check(
             "/token",
-            crate::model::values::SessionToken::from_header(&input.token)
+            crate::model::values::SessionToken::from_client(&input.token)
                 .ok_or("must be 1–256 characters"),
         );
         let (email, token) = errors.finish(email.zip(token))?;

@@ -12,6 +12,7 @@ pub mod order_pipeline;
 pub mod order_processing;
 pub mod order_queries;
 pub mod payment_events;
+pub mod payment_webhook;
 pub mod payments;
 pub mod reversals;
 pub mod storefront;

@@ -63,7 +63,7 @@ impl Storefront {
                 order.id = draft.id.clone();
                 order.revision = draft.revision + 1;
             }
-            let mut commit = plan(&cart, order, cart.version, None, "", now)?;
+            let mut commit = plan(&cart, order, cart.version, None, now)?;
             commit.origin = Origin::Programmatic {
                 draft_revision: run.draft.as_ref().map(|d| d.revision),
             };

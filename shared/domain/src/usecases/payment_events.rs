@@ -5,12 +5,10 @@ use crate::model::cart::{Cart, CartState};
 use crate::model::error::Error;
 use crate::model::money::Money;
 use crate::model::order::{CommitAction, Order, OrderState};
-use crate::model::payment::{
-    self, Payment, PaymentState, Transaction, TransactionKind, TransactionState,
-};
+use crate::model::payment::{self, Payment, PaymentState};
 use crate::model::payment::{MAX_TRANSACTIONS, RECORD_ATTEMPTS};
+use crate::model::payment_event::{transaction, unrecorded_payment, PaymentEvent, PaymentOutcome};
 use crate::ports::payments::PaymentWriteError;
-use crate::ports::psp::{PaymentEvent, PaymentOutcome};
 use crate::usecases::checkout::CreateOrderInput;
 use crate::usecases::reversals::Asked;
 use crate::usecases::Storefront;
@@ -140,9 +138,7 @@ impl Storefront {
         };
         let cart_id = cart.id.clone();
         match self.commit_loaded(cart, &input, None, None).await {
-            Ok(answer) => Ok(EventEffect::Ordered(
-                answer.order_number.unwrap_or_default(),
-            )),
+            Ok(answer) => Ok(EventEffect::Ordered(answer.order.order_number.to_string())),
             Err(refusal) if refusal.changes_the_total() => {
                 tracing::info!(cart = %cart_id, %refusal, "paid cart cannot be ordered; giving the money back");
                 self.give_back_cart(&cart_id, &refusal.to_string()).await?;
@@ -226,65 +222,6 @@ impl Storefront {
             .record_order_payments(&next, order.revision, &claimed)
             .await?;
         Ok(Ok(effect))
-    }
-}
-
-/// The payment an event is about (added if the provider knows it and we do not yet), or
-/// `None` when the event's interaction is recorded on it already.
-fn unrecorded_payment(
-    payments: &mut Vec<Payment>,
-    event: &PaymentEvent,
-    psp: &str,
-) -> Option<usize> {
-    if let Some(index) = payments
-        .iter()
-        .position(|p| p.psp_reference == event.reference)
-    {
-        let recorded = payments[index]
-            .transactions
-            .iter()
-            .any(|t| t.interaction_id == event.interaction_id);
-        return (!recorded).then_some(index);
-    }
-    let amount = match &event.outcome {
-        PaymentOutcome::Charged { amount }
-        | PaymentOutcome::Authorized { amount }
-        | PaymentOutcome::Failed { amount, .. }
-        | PaymentOutcome::Canceled { amount } => *amount,
-        PaymentOutcome::Refunded { total_refunded } => *total_refunded,
-    };
-    payments.push(Payment {
-        id: uuid::Uuid::new_v4().to_string(),
-        amount_planned: amount,
-        psp: psp.to_string(),
-        psp_reference: event.reference.clone(),
-        planned_for_total: None,
-        transactions: Vec::new(),
-    });
-    Some(payments.len() - 1)
-}
-
-fn transaction(event: &PaymentEvent, amount: Money) -> Transaction {
-    let (kind, state) = match event.outcome {
-        PaymentOutcome::Charged { .. } => (TransactionKind::Charge, TransactionState::Success),
-        PaymentOutcome::Authorized { .. } => {
-            (TransactionKind::Authorization, TransactionState::Success)
-        }
-        PaymentOutcome::Failed { .. } => (TransactionKind::Charge, TransactionState::Failure),
-        PaymentOutcome::Canceled { .. } => (
-            TransactionKind::CancelAuthorization,
-            TransactionState::Success,
-        ),
-        PaymentOutcome::Refunded { .. } => (TransactionKind::Refund, TransactionState::Success),
-    };
-    Transaction {
-        id: uuid::Uuid::new_v4().to_string(),
-        kind,
-        state,
-        amount,
-        interaction_id: event.interaction_id.clone(),
-        timestamp: event.occurred_at,
-        reason: None,
     }
 }
 
