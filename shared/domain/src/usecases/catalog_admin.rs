@@ -20,6 +20,9 @@ pub struct CatalogImport {
     pub products: std::collections::BTreeMap<String, ProductInput>,
     #[serde(default)]
     pub discount_codes: std::collections::BTreeMap<String, DiscountInput>,
+    /// Gift cards to create (an existing card keeps its balance).
+    #[serde(default)]
+    pub gift_cards: std::collections::BTreeMap<String, crate::model::gift_card::GiftCardInput>,
 }
 
 /// A shipping method as offered for one destination and currency.
@@ -85,6 +88,12 @@ impl Storefront {
         }
         for (code, discount) in &catalog.discount_codes {
             self.upsert_discount(caller, code, discount).await?;
+        }
+        for (code, card) in &catalog.gift_cards {
+            caller.require_admin()?;
+            let card = card.parse(code)?;
+            // Created once: a restart never resets a balance orders have spent.
+            self.store().write_gift_card(&card, None).await?;
         }
         Ok(())
     }
