@@ -24,4 +24,5 @@ pub mod payment_event;
 pub mod price_list;
 pub mod pricing;
 pub mod pricing_config;
+pub mod quantity;
 pub mod values;
