@@ -15,9 +15,10 @@ use crate::model::money::{Currency, Money};
 use crate::model::payment::Payment;
 use crate::model::pricing::{self, DiscountRule, PricedLineInput, ShippingInput, Totals};
 use crate::model::pricing_config::PricingConfig;
+use crate::model::quantity::Quantity;
 use crate::model::values::{
-    CartId, CountryCode, CustomerId, DiscountCode, Email, LineItemId, Name, Phone, Quantity,
-    SessionHash, ShippingMethodId, Sku, TaxCategory,
+    CartId, CountryCode, CustomerId, DiscountCode, Email, LineItemId, Name, Phone, SessionHash,
+    ShippingMethodId, Sku, TaxCategory,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

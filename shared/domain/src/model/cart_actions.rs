@@ -5,9 +5,8 @@ use crate::model::address::{Address, AddressInput};
 use crate::model::cart::GuestDetails;
 use crate::model::error::{Error, FieldErrors};
 use crate::model::field_error::FieldError;
-use crate::model::values::{
-    DiscountCode, Email, LineItemId, Name, Phone, Quantity, ShippingMethodId, Sku,
-};
+use crate::model::quantity::Quantity;
+use crate::model::values::{DiscountCode, Email, LineItemId, Name, Phone, ShippingMethodId, Sku};
 
 /// A validated cart update action.
 #[derive(Debug, Clone, PartialEq)]

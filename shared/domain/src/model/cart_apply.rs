@@ -10,7 +10,8 @@ use crate::model::catalog::Product;
 use crate::model::error::{Error, StockShortage};
 use crate::model::field_error::FieldError;
 use crate::model::money::Money;
-use crate::model::values::{LineItemId, Quantity};
+use crate::model::quantity::Quantity;
+use crate::model::values::LineItemId;
 
 impl Cart {
     /// Applies every action in order, all or nothing, then reprices against `catalog`.

@@ -27,4 +27,5 @@ pub mod price_list;
 pub mod pricing;
 pub mod pricing_config;
 pub mod programmatic_order;
+pub mod quantity;
 pub mod values;

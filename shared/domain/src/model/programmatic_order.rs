@@ -10,9 +10,8 @@ use crate::model::gift_card::GiftCardCode;
 use crate::model::idempotency::IdempotencyKey;
 use crate::model::money::{Currency, Money};
 use crate::model::order_commands::{Command, PaymentSource};
-use crate::model::values::{
-    CustomerId, DiscountCode, Email, Name, Quantity, ShippingMethodId, Sku,
-};
+use crate::model::quantity::Quantity;
+use crate::model::values::{CustomerId, DiscountCode, Email, Name, ShippingMethodId, Sku};
 
 /// Line items one order takes at most.
 pub const MAX_ORDER_LINES: usize = 100;
