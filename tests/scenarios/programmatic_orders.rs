@@ -11,6 +11,7 @@ use checkout_domain::model::order_number::OrderNumber;
 use checkout_domain::ports::erp::{Erp, ErpReceipt};
 use checkout_domain::ports::DeliveryError;
 use checkout_outbox::{EmailConfirmation, ErpSync, SideEffect};
+use checkout_tests::faults::{FaultPoint, FaultSpec, FaultyStore};
 use checkout_tests::outbox::Mailbox;
 use checkout_tests::serde_json::{json, Value};
 use checkout_tests::{cents, on_both_stores, App, Backend};
@@ -374,6 +375,82 @@ async fn a_batch_answers_each_body_and_twice_creates_nothing_twice(backend: Back
         .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge");
 }
 
+/// A crash after the commit (the store wrote, the caller saw an error): the answer is a 503
+/// and the key is free; the retry finds the order the first attempt committed, releases the
+/// authorization it made for the amounts it now sees, and captures the order's own once.
+async fn a_crash_after_the_commit_is_finished_by_the_retry(backend: Backend) {
+    crash_and_retry(backend, 2, "commit").await;
+}
+
+/// A crash after the capture was recorded: the retry captures nothing more.
+async fn a_crash_after_the_capture_is_finished_by_the_retry(backend: Backend) {
+    crash_and_retry(backend, 3, "record_order_payments").await;
+}
+
+async fn crash_and_retry(backend: Backend, nth_write: u32, method: &str) {
+    let (app, faults) = FaultyStore::app(backend).await;
+    put_card(&app, "GIFT-20", "EUR", 2_000).await;
+    let mugs = app.stock("MUG").await;
+    let body = paid_order(
+        "crash-1",
+        5,
+        json!([{"giftCard": "GIFT-20"}, {"paymentMethod": "pm_card_visa"}]),
+    );
+    let client = integration(&app);
+    let spec = FaultSpec {
+        nth: nth_write,
+        point: FaultPoint::After,
+    };
+    let crashed = FaultyStore::scoped(Some(spec), client.post("/admin/orders", body.clone())).await;
+    crashed.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable");
+    assert_eq!(faults.injected()[0].method, method);
+    let retried = client.post("/admin/orders", body.clone()).await;
+    retried.assert_status(StatusCode::CREATED);
+    assert_eq!(retried.body["paymentState"], "Paid");
+    let card = retried.body["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["psp"] == "stripe")
+        .unwrap()
+        .clone();
+    let reference = card["pspReference"].as_str().unwrap();
+    assert_eq!(app.psp.captured(reference), FIVE_MUGS - 2_000);
+    assert_eq!(app.psp_requests("capture").len(), 1, "captured once");
+    assert!(
+        app.psp.open_authorizations().is_empty(),
+        "nothing held for nothing"
+    );
+    assert_eq!(balance(&app, "GIFT-20").await, 0, "redeemed once");
+    assert_eq!(app.stock("MUG").await, mugs - 5, "one order's stock");
+    let replay = client.post("/admin/orders", body).await;
+    replay.assert_status(StatusCode::OK);
+    assert_eq!(replay.body["orderNumber"], retried.body["orderNumber"]);
+}
+
+/// The same request delivered twice at once: one runs, the other is told to wait or gets
+/// its answer; one order, one capture.
+async fn the_same_key_twice_at_once_makes_one_order(backend: Backend) {
+    let app = App::start(backend).await;
+    let mugs = app.stock("MUG").await;
+    let body = paid_order("twice-1", 1, json!([{"paymentMethod": "pm_card_visa"}]));
+    let client = integration(&app);
+    let (a, b) = tokio::join!(
+        client.post("/admin/orders", body.clone()),
+        client.post("/admin/orders", body.clone())
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort();
+    assert!(
+        statuses == [200, 201] || statuses == [201, 409],
+        "{statuses:?}: {} {}",
+        a.body,
+        b.body
+    );
+    assert_eq!(app.stock("MUG").await, mugs - 1);
+    assert_eq!(app.psp_requests("capture").len(), 1);
+}
+
 #[derive(Default)]
 struct CountingErp(AtomicUsize);
 
@@ -396,6 +473,9 @@ on_both_stores!(
     a_draft_holds_nothing_until_its_commands_process_it,
     send_to_platform_tells_the_erp_and_the_receipt_is_sent,
     a_batch_answers_each_body_and_twice_creates_nothing_twice,
+    a_crash_after_the_commit_is_finished_by_the_retry,
+    a_crash_after_the_capture_is_finished_by_the_retry,
+    the_same_key_twice_at_once_makes_one_order,
 );
 
 /// The Stripe adapter under the pipeline, against a fake Stripe: the authorization sends the

@@ -245,16 +245,16 @@ impl Storefront {
                     .map_err(|e| (command, index, e));
             }
             if let Err((command, index, cause)) = result {
+                if cause.is_unavailable() || matches!(cause, Error::RequestInProgress { .. }) {
+                    // Whether the commit happened is unknown: what was authorized stays for
+                    // the retry, which asks the provider under the same keys (an order it
+                    // finds holds it; else, never captured, it lapses at the provider).
+                    return Err(cause);
+                }
                 if run.processed.is_none() {
                     self.cancel_authorizations(run).await;
                 }
-                return Err(
-                    if cause.is_unavailable() || matches!(cause, Error::RequestInProgress { .. }) {
-                        cause
-                    } else {
-                        failed(command, index, cause)
-                    },
-                );
+                return Err(failed(command, index, cause));
             }
         }
         match run.processed.clone() {

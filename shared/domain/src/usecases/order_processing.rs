@@ -75,6 +75,12 @@ impl Storefront {
                     return Ok(());
                 }
                 Ok(Committed::Already(order)) => {
+                    // An earlier attempt committed; an authorization this attempt made that
+                    // the order does not hold (the amounts moved) is released.
+                    run.authorized.retain(|(_, reference, _)| {
+                        !order.payments.iter().any(|p| &p.psp_reference == reference)
+                    });
+                    self.cancel_authorizations(run).await;
                     run.processed = Some(*order);
                     return Ok(());
                 }
