@@ -134,7 +134,40 @@ async fn twenty_orders_racing_for_one_card_never_take_more_than_its_balance(back
     );
 }
 
+/// An administrator's write conditioned on a card it read before an order redeemed it is
+/// refused, and the redemption stays: no write erases another.
+async fn an_administrators_stale_write_never_erases_a_redemption(backend: Backend) {
+    use checkout_domain::model::gift_card::{GiftCard, GiftCardCode};
+    let app = App::start(backend).await;
+    put_card(&app, "LEDGER-1", "EUR", 10_000).await;
+    let code = GiftCardCode::parse("LEDGER-1").unwrap();
+    let read = app.store.gift_card(&code).await.unwrap().expect("the card");
+    integration(&app)
+        .post(
+            "/admin/orders",
+            paid_order("ledger-1", 2, json!([{"giftCard": "LEDGER-1"}])),
+        )
+        .await
+        .assert_status(StatusCode::CREATED);
+    let redeemed = 10_000 - balance(&app, "LEDGER-1").await;
+    assert_eq!(redeemed, 3_686, "two mugs to Germany");
+    let topped_up = GiftCard {
+        balance: 20_000,
+        ..read.clone()
+    };
+    assert!(!app
+        .store
+        .write_gift_card(&topped_up, Some(&read))
+        .await
+        .unwrap());
+    assert_eq!(balance(&app, "LEDGER-1").await, 10_000 - 3_686);
+    // Through the API the write reads afresh, so it applies to the card as it is.
+    put_card(&app, "LEDGER-1", "EUR", 500).await;
+    assert_eq!(balance(&app, "LEDGER-1").await, 500);
+}
+
 on_both_stores!(
-    multi_thread: an_administrator_writes_and_reads_a_card,
+    multi_thread: an_administrators_stale_write_never_erases_a_redemption,
+    an_administrator_writes_and_reads_a_card,
     twenty_orders_racing_for_one_card_never_take_more_than_its_balance,
 );

@@ -451,6 +451,67 @@ async fn the_same_key_twice_at_once_makes_one_order(backend: Backend) {
     assert_eq!(app.psp_requests("capture").len(), 1);
 }
 
+/// Two integrations carrying the same draft on at once: it is processed once (one order,
+/// one capture, the stock taken once); the other is told to retry or sees the order.
+async fn a_draft_processed_twice_at_once_is_processed_once(backend: Backend) {
+    let app = App::start(backend).await;
+    let mugs = app.stock("MUG").await;
+    let mut body = paid_order("draft-race", 2, json!([{"paymentMethod": "pm_card_visa"}]));
+    body["commands"] = json!(["calculate_shipping"]);
+    let client = integration(&app);
+    let draft = client.post("/admin/orders", body).await;
+    draft.assert_status(StatusCode::CREATED);
+    let path = format!(
+        "/admin/orders/{}/commands",
+        draft.body["orderNumber"].as_str().unwrap()
+    );
+    let commands = json!({"commands": ["authorize_payments", "process_order", "charge_payments"]});
+    let (a, b) = tokio::join!(
+        client.post(&path, commands.clone()),
+        client.post(&path, commands.clone())
+    );
+    let statuses = [a.status.as_u16(), b.status.as_u16()];
+    assert!(
+        statuses.contains(&200),
+        "{statuses:?}: {} {}",
+        a.body,
+        b.body
+    );
+    assert!(
+        statuses.iter().all(|s| [200, 409].contains(s)),
+        "{statuses:?}: {} {}",
+        a.body,
+        b.body
+    );
+    assert_eq!(app.stock("MUG").await, mugs - 2);
+    // Both may ask to capture, under the same provider key: one capture, recorded once.
+    let order = if a.status == StatusCode::OK {
+        &a.body
+    } else {
+        &b.body
+    };
+    let reference = order["payments"][0]["pspReference"].as_str().unwrap();
+    assert_eq!(
+        app.psp.captured(reference),
+        cents(&order["totals"]["total"])
+    );
+    let number = OrderNumber::parse(order["orderNumber"].as_str().unwrap()).unwrap();
+    let stored = app.store.order(&number).await.unwrap().unwrap();
+    let charges = stored.payments[0]
+        .transactions
+        .iter()
+        .filter(|t| t.kind == checkout_domain::model::payment::TransactionKind::Charge)
+        .count();
+    assert_eq!(charges, 1);
+    let keys: std::collections::BTreeSet<_> = app
+        .psp_requests("capture")
+        .into_iter()
+        .map(|r| r.idempotency_key)
+        .collect();
+    assert_eq!(keys.len(), 1, "one capture key");
+    assert!(app.psp.open_authorizations().is_empty());
+}
+
 #[derive(Default)]
 struct CountingErp(AtomicUsize);
 
@@ -476,6 +537,7 @@ on_both_stores!(
     a_crash_after_the_commit_is_finished_by_the_retry,
     a_crash_after_the_capture_is_finished_by_the_retry,
     the_same_key_twice_at_once_makes_one_order,
+    a_draft_processed_twice_at_once_is_processed_once,
 );
 
 /// The Stripe adapter under the pipeline, against a fake Stripe: the authorization sends the
