@@ -43,7 +43,7 @@ use checkout_domain::ports::carts::{CartStore, CartWriteError};
 use checkout_domain::ports::catalog::{CatalogStore, ProductWriteError};
 use checkout_domain::ports::gift_cards::GiftCardStore;
 use checkout_domain::ports::idempotency::IdempotencyStore;
-use checkout_domain::ports::orders::{CommitError, OrderPage, OrderStore};
+use checkout_domain::ports::orders::{CommitError, CommitRead, OrderPage, OrderStore};
 use checkout_domain::ports::payments::{PaymentStore, PaymentWriteError};
 use checkout_domain::ports::sweep::{SweepKind, SweepPage, SweepStore};
 use checkout_domain::ports::Store;
@@ -393,6 +393,10 @@ impl CartStore for FaultyStore {
 impl OrderStore for FaultyStore {
     async fn commit(&self, plan: &CommitPlan) -> Result<(), CommitError> {
         self.write("commit", self.inner.commit(plan)).await
+    }
+    async fn commit_read(&self, cart: &CartId, key: &str) -> Result<CommitRead, StoreError> {
+        self.read("commit_read", self.inner.commit_read(cart, key))
+            .await
     }
     async fn order(&self, number: &OrderNumber) -> Result<Option<Order>, StoreError> {
         self.read("order", self.inner.order(number)).await

@@ -706,23 +706,20 @@ async fn a_new_order_costs_one_read_and_one_transaction_and_a_replay_one_read() 
         .await
         .assert_status(StatusCode::OK);
     assert_eq!(app.requests.take(), ["Query"]);
-    // With an Idempotency-Key: the key's claim, then the same read and transaction (the
-    // transaction also completes the key); its replay is the failed claim alone.
+    // With an Idempotency-Key: one read of the cart, its order and the key's record, then
+    // the transaction, which also writes the record; its replay is the read alone.
     let (guest, cart) = app.paid_guest_cart().await;
     app.requests.take();
     guest
         .post_with_key("/orders", "budget", order_request(&cart))
         .await
         .assert_status(StatusCode::CREATED);
-    assert_eq!(
-        app.requests.take(),
-        ["PutItem", "Query", "TransactWriteItems"]
-    );
+    assert_eq!(app.requests.take(), ["BatchGetItem", "TransactWriteItems"]);
     guest
         .post_with_key("/orders", "budget", order_request(&cart))
         .await
         .assert_status(StatusCode::OK);
-    assert_eq!(app.requests.take(), ["PutItem"]);
+    assert_eq!(app.requests.take(), ["BatchGetItem"]);
 }
 
 /// DynamoDB ends a Query page at 1 MB with `LastEvaluatedKey`, however few items it holds.

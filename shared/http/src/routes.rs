@@ -8,7 +8,7 @@ use axum::Router;
 use serde_json::Value;
 
 use crate::cart_body::UpdateCartBody;
-use crate::identity::{Deadline, Identity};
+use crate::identity::Identity;
 use crate::json::Json;
 use crate::problem::{ApiError, Transport};
 use crate::views::{CartView, OrderView};
@@ -75,7 +75,6 @@ pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 async fn place_order(
     State(app): State<Storefront>,
     Identity(caller): Identity,
-    Deadline(deadline): Deadline,
     headers: axum::http::HeaderMap,
     Json(input): Json<CreateOrderInput>,
 ) -> Result<Response> {
@@ -89,7 +88,7 @@ async fn place_order(
                 .map_err(|message| Error::invalid("/headers/Idempotency-Key", message))
         })
         .transpose()?;
-    let answer = app.place_order(&caller, &input, key, deadline).await?;
+    let answer = app.place_order(&caller, &input, key).await?;
     let status = match answer.outcome {
         OrderOutcome::Created => StatusCode::CREATED,
         OrderOutcome::Replayed => StatusCode::OK,

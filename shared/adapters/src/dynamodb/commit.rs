@@ -15,7 +15,7 @@
 //! | .. | gift card `GIFTCARD#c` | balance − amount | same currency, balance ≥ amount |
 //! | .. | pricing config | check | tax rates, shipping terms, minimum order value as priced |
 //! | .. | guest customer `EMAIL#e` | `isGuest` record | not a registered customer's |
-//! | .. | idempotency record | put (done) | still ours and in flight |
+//! | .. | idempotency record | put (done) | its key free: absent, expired, or a lock that ran out |
 
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
 
@@ -264,13 +264,20 @@ impl DynamoStore {
         }
         if let Some(record) = &plan.idempotency {
             let mut e = Expr::default();
-            let (fingerprint, state) = (e.name("fingerprint"), e.name("state"));
-            let (fingerprint_value, in_flight) = (
-                e.string(record.fingerprint.clone()),
+            let (pk, expires, state, locked) = (
+                e.name("pk"),
+                e.name("expiresAt"),
+                e.name("state"),
+                e.name("lockedUntil"),
+            );
+            let (now, in_flight) = (
+                e.number(plan.now.unix_timestamp()),
                 e.string(serde_names::IN_FLIGHT),
             );
-            let condition =
-                format!("{fingerprint} = {fingerprint_value} AND {state} = {in_flight}");
+            // The key is free: no record, an expired one, or a lock that ran out.
+            let condition = format!(
+                "attribute_not_exists({pk}) OR {expires} <= {now} OR ({state} = {in_flight} AND {locked} <= {now})"
+            );
             items.push(put(
                 table,
                 to_item(idempotency_key(&record.key), record)?,
@@ -353,7 +360,7 @@ fn rejections(
             Slot::GiftCard(code) => rejections.push(Rejection::GiftCardBalance(code.clone())),
             Slot::Pricing => rejections.push(Rejection::PricingChanged),
             Slot::GuestEmail => rejections.push(Rejection::EmailRegistered),
-            Slot::Idempotency => rejections.push(Rejection::IdempotencyLost),
+            Slot::Idempotency => rejections.push(Rejection::IdempotencyKeyHeld),
         }
     }
     if !shortages.is_empty() {

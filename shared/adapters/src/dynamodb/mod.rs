@@ -100,6 +100,15 @@ impl DynamoStore {
     }
 
     async fn batch_get<T: DeserializeOwned>(&self, keys: Vec<Item>) -> Result<Vec<T>, StoreError> {
+        self.batch_get_items(keys)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    /// Strongly consistent items by key, any order, retrying what DynamoDB left unprocessed.
+    async fn batch_get_items(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
             let mut pending = Some(
@@ -130,7 +139,7 @@ impl DynamoStore {
                     .remove(&self.table)
                     .unwrap_or_default()
                 {
-                    found.push(from_item(item)?);
+                    found.push(item);
                 }
                 pending = output
                     .unprocessed_keys

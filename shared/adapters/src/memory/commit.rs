@@ -3,7 +3,6 @@
 use checkout_domain::model::cart::CartState;
 use checkout_domain::model::commit_plan::{CommitPlan, Origin, Rejection};
 use checkout_domain::model::error::StockShortage;
-use checkout_domain::model::idempotency::RecordState;
 use checkout_domain::model::order::OrderState;
 use checkout_domain::model::pricing_config::PricingConfig;
 
@@ -99,12 +98,12 @@ impl State {
             }
         }
         if let Some(record) = &plan.idempotency {
-            let held = self.idempotency.get(&record.key).is_some_and(|r| {
-                r.fingerprint == record.fingerprint
-                    && matches!(r.state, RecordState::InFlight { .. })
-            });
-            if !held {
-                rejections.push(Rejection::IdempotencyLost);
+            if self
+                .idempotency
+                .get(&record.key)
+                .is_some_and(|r| r.is_live(plan.now))
+            {
+                rejections.push(Rejection::IdempotencyKeyHeld);
             }
         }
         rejections

@@ -10,14 +10,6 @@ use checkout_domain::StoreError;
 
 use super::MemoryStore;
 
-pub(super) fn is_live(record: &IdempotencyRecord, now: OffsetDateTime) -> bool {
-    record.expires_at > now.unix_timestamp()
-        && match record.state {
-            RecordState::InFlight { locked_until } => locked_until > now,
-            RecordState::Done { .. } => true,
-        }
-}
-
 #[async_trait]
 impl IdempotencyStore for MemoryStore {
     async fn claim_idempotency(
@@ -27,7 +19,7 @@ impl IdempotencyStore for MemoryStore {
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
         let mut state = self.lock();
         match state.idempotency.get(&record.key) {
-            Some(existing) if is_live(existing, now) => Ok(Some(existing.clone())),
+            Some(existing) if existing.is_live(now) => Ok(Some(existing.clone())),
             _ => {
                 state.idempotency.insert(record.key.clone(), record.clone());
                 Ok(None)

@@ -8,8 +8,8 @@ use checkout_domain::model::cart::CartState;
 use checkout_domain::model::commit_plan::CommitPlan;
 use checkout_domain::model::order::{Order, OrderState};
 use checkout_domain::model::order_number::OrderNumber;
-use checkout_domain::model::values::{CustomerId, Email, SessionHash};
-use checkout_domain::ports::orders::{history_key, CommitError, OrderPage, OrderStore};
+use checkout_domain::model::values::{CartId, CustomerId, Email, SessionHash};
+use checkout_domain::ports::orders::{history_key, CommitError, CommitRead, OrderPage, OrderStore};
 use checkout_domain::StoreError;
 
 use super::MemoryStore;
@@ -53,6 +53,15 @@ impl OrderStore for MemoryStore {
         }
         self.publish(draft, Some(order.clone()));
         Ok(())
+    }
+
+    async fn commit_read(&self, cart: &CartId, key: &str) -> Result<CommitRead, StoreError> {
+        let state = self.lock();
+        Ok(CommitRead {
+            cart: state.carts.get(cart).cloned(),
+            order: state.orders.get(cart).cloned(),
+            record: state.idempotency.get(key).cloned(),
+        })
     }
 
     async fn order(&self, number: &OrderNumber) -> Result<Option<Order>, StoreError> {

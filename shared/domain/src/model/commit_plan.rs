@@ -65,7 +65,8 @@ pub struct CommitPlan {
     pub pricing: Option<PricingExpectation>,
     /// For guests: this email must not belong to a registered customer.
     pub guest_email: Option<Email>,
-    /// The completed idempotency record, written in the same transaction.
+    /// The completed idempotency record, written in the same transaction iff its key is free
+    /// (no live record): the commit claims and completes it at once.
     pub idempotency: Option<IdempotencyRecord>,
     pub now: OffsetDateTime,
 }
@@ -87,8 +88,8 @@ pub enum Rejection {
     /// Tax rates, shipping terms or the minimum order value no longer fit.
     PricingChanged,
     EmailRegistered,
-    /// Our idempotency lock expired and another invocation took the key.
-    IdempotencyLost,
+    /// The idempotency key is held: another request with it committed, or runs right now.
+    IdempotencyKeyHeld,
     /// A gift card no longer holds what the order takes from it (another order took it).
     GiftCardBalance(GiftCardCode),
 }

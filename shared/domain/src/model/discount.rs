@@ -50,11 +50,29 @@ pub struct DiscountInput {
     pub currency: Option<String>,
     /// Either minor units in `currency`, or a map of currency to minor units.
     #[serde(default)]
-    pub min_order_value: Option<serde_json::Value>,
+    pub min_order_value: Option<MinOrderValueInput>,
     #[serde(default)]
     pub max_redemptions: Option<i64>,
     #[serde(default)]
     pub valid_until: Option<String>,
+}
+
+/// `minOrderValue` as sent: a plain amount in the code's `currency`, amounts per currency,
+/// or anything else (refused with a field message, not a type error).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum MinOrderValueInput {
+    Amount(i64),
+    PerCurrency(BTreeMap<String, AmountInput>),
+    Other(serde::de::IgnoredAny),
+}
+
+/// One amount of a `minOrderValue` map: minor units, or anything else.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum AmountInput {
+    Minor(i64),
+    Other(serde::de::IgnoredAny),
 }
 
 /// Why a discount code does not apply to a cart right now, in words for `detail`.
@@ -121,18 +139,18 @@ impl DiscountDefinition {
         };
         let min_order_value = match &input.min_order_value {
             None => PriceList::new(),
-            Some(serde_json::Value::Number(n)) => match (n.as_i64(), currency) {
-                (Some(cents), Some(currency)) if (0..=MAX_AMOUNT).contains(&cents) => {
-                    PriceList::from([(currency, cents)])
+            Some(MinOrderValueInput::Amount(cents)) => match currency {
+                Some(currency) if (0..=MAX_AMOUNT).contains(cents) => {
+                    PriceList::from([(currency, *cents)])
                 }
-                (_, None) => {
+                None => {
                     errors.push(FieldError::new(
                         "/minOrderValue",
                         "a plain amount needs `currency`; or give a map such as {\"EUR\": 2000}",
                     ));
                     PriceList::new()
                 }
-                _ => {
+                Some(_) => {
                     errors.push(FieldError::new(
                         "/minOrderValue",
                         "must be an amount in minor units",
@@ -140,14 +158,14 @@ impl DiscountDefinition {
                     PriceList::new()
                 }
             },
-            Some(serde_json::Value::Object(map)) => {
+            Some(MinOrderValueInput::PerCurrency(map)) => {
                 let mut raw = BTreeMap::new();
                 for (k, v) in map {
-                    match v.as_i64() {
-                        Some(cents) => {
-                            raw.insert(k.clone(), cents);
+                    match v {
+                        AmountInput::Minor(cents) => {
+                            raw.insert(k.clone(), *cents);
                         }
-                        None => errors.push(FieldError::new(
+                        AmountInput::Other(_) => errors.push(FieldError::new(
                             format!("/minOrderValue/{k}"),
                             "must be an amount in minor units",
                         )),
@@ -155,7 +173,7 @@ impl DiscountDefinition {
                 }
                 parse_price_list(&raw, "/minOrderValue", &mut errors)
             }
-            Some(_) => {
+            Some(MinOrderValueInput::Other(_)) => {
                 errors.push(FieldError::new(
                     "/minOrderValue",
                     "must be an amount or a map of currency to amount",

@@ -84,6 +84,18 @@ pub struct IdempotencyRecord {
     pub expires_at: i64,
 }
 
+impl IdempotencyRecord {
+    /// Whether the record still holds its key at `now`: done and not expired, or in flight
+    /// under a lock that has not run out.
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        self.expires_at > now.unix_timestamp()
+            && match self.state {
+                RecordState::InFlight { locked_until } => locked_until > now,
+                RecordState::Done { .. } => true,
+            }
+    }
+}
+
 /// One operation's use of the layer: which key, for which request, kept how long once done.
 #[derive(Debug, Clone)]
 pub struct IdempotentRequest {

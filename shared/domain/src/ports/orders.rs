@@ -5,11 +5,13 @@ use async_trait::async_trait;
 
 use time::OffsetDateTime;
 
+use crate::model::cart::Cart;
 use crate::model::commit_plan::{CommitPlan, Rejection};
 use crate::model::error::StoreError;
+use crate::model::idempotency::IdempotencyRecord;
 use crate::model::order::Order;
 use crate::model::order_number::OrderNumber;
-use crate::model::values::{CustomerId, Email, SessionHash};
+use crate::model::values::{CartId, CustomerId, Email, SessionHash};
 
 /// Why a commit did not happen.
 #[derive(Debug)]
@@ -55,6 +57,14 @@ pub fn decode_cursor(cursor: &str) -> Option<String> {
     .then_some(key)
 }
 
+/// What a keyed commit reads first.
+#[derive(Debug, Clone, Default)]
+pub struct CommitRead {
+    pub cart: Option<Cart>,
+    pub order: Option<Order>,
+    pub record: Option<IdempotencyRecord>,
+}
+
 /// One page of a customer's orders, newest first.
 #[derive(Debug, Clone)]
 pub struct OrderPage {
@@ -69,6 +79,9 @@ pub trait OrderStore: Send + Sync + 'static {
     /// Applies a commit plan atomically, or reports every condition that failed.
     async fn commit(&self, plan: &CommitPlan) -> Result<(), CommitError>;
     async fn order(&self, number: &OrderNumber) -> Result<Option<Order>, StoreError>;
+    /// A keyed commit's one read: the cart, its order (once ordered) and the idempotency
+    /// record under `key`, strongly consistent, in one round trip.
+    async fn commit_read(&self, cart: &CartId, key: &str) -> Result<CommitRead, StoreError>;
     /// A customer's orders, newest first, after the cursor `after`.
     async fn customer_orders(
         &self,

@@ -125,9 +125,6 @@ impl Storefront {
         )
         .map_err(Error::internal)?;
         let key_basis = format!("order:{}", hex::encode(&digest[..16]));
-        let charge_after = request.commands.contains(&Command::ChargePayments);
-        let record =
-            |order: &Order| (!charge_after).then(|| ticket.completion(Some(answer_of(order)), now));
         let result = match Run::build(
             request,
             cart_id,
@@ -136,7 +133,7 @@ impl Storefront {
             &catalog,
             now,
         ) {
-            Ok(mut run) => self.run_commands(&mut run, &record).await,
+            Ok(mut run) => self.run_commands(&mut run).await,
             Err(e) => Err(e),
         };
         self.finish(&ticket, result).await
@@ -240,7 +237,7 @@ impl Storefront {
         )?;
         run.cart.owner = order.owner.clone();
         run.draft = Some(order);
-        let order = self.run_commands(&mut run, &|_| None).await?;
+        let order = self.run_commands(&mut run).await?;
         Ok(AdminAnswer::Current(Box::new(order)))
     }
 

@@ -7,8 +7,6 @@
 //! store either applies all of it or says which conditions failed; only then does the slow
 //! path read the catalog, to tell the customer exactly what changed.
 
-use time::OffsetDateTime;
-
 use crate::model::cart::{Cart, CartState, DiscountState};
 use crate::model::commit_plan::{
     cart_code_active, check_preconditions, plan, price_change, Rejection, SAVED_ORDER_HOLD,
@@ -79,20 +77,21 @@ impl OrderResponse {
 }
 
 impl Storefront {
-    /// `POST /orders`: commits the caller's cart, at most once per cart and per key.
-    /// `locked_until` bounds how long this invocation may hold the idempotency key.
+    /// `POST /orders`: commits the caller's cart, at most once per cart and per key. A keyed
+    /// request reads the cart, its order and the key's record at once, and its commit writes
+    /// the record in the same transaction iff the key is still free: two round trips for a new
+    /// order, one for a replay, and no lock to release or to outlive a crash.
     pub async fn place_order(
         &self,
         caller: &Caller,
         input: &CreateOrderInput,
         key: Option<IdempotencyKey>,
-        locked_until: OffsetDateTime,
     ) -> Result<OrderResponse, Error> {
         let (cart_id, order_number) = parse_input(input)?;
-        let now = self.now();
         let Some(key) = key else {
+            let (cart, order) = self.store().cart_and_order(&cart_id).await?;
             return self
-                .commit(caller, &cart_id, input, order_number, None)
+                .commit(caller, (cart, order), input, order_number, None)
                 .await;
         };
         let request = IdempotentRequest {
@@ -100,33 +99,42 @@ impl Storefront {
             fingerprint: fingerprint("POST /orders", input),
             retention: RETENTION,
         };
-        let store: &dyn IdempotencyStore = self.store().as_ref();
-        match idempotency::begin(store, request, now, locked_until).await? {
-            Begin::Replay(Some(StoredResponse::Order(order))) => Ok(OrderResponse::replay(order)),
-            // Keys are scoped by operation: another operation's record is never found here.
-            Begin::Replay(_) => Err(Error::internal("an order request stored no order")),
-            Begin::Proceed(ticket) => {
-                let result = self
-                    .commit(caller, &cart_id, input, order_number, Some(&ticket))
-                    .await;
-                if result.is_err() {
-                    // A refusal is not remembered: the customer fixes the cart and retries.
-                    idempotency::release(store, &ticket).await;
-                }
-                result
+        let read = self.store().commit_read(&cart_id, &request.key).await?;
+        let ticket = match idempotency::decide(request.clone(), read.record, self.now())? {
+            Begin::Replay(stored) => return replay(stored),
+            Begin::Proceed(ticket) => ticket,
+        };
+        let result = self
+            .commit(
+                caller,
+                (read.cart, read.order),
+                input,
+                order_number,
+                Some(&ticket),
+            )
+            .await;
+        if let Err(Error::RequestInProgress { .. }) = result {
+            // Another request with this key got there first: answer as its record says.
+            let record = self
+                .store()
+                .commit_read(&cart_id, &ticket.key)
+                .await?
+                .record;
+            if let Begin::Replay(stored) = idempotency::decide(request, record, self.now())? {
+                return replay(stored);
             }
         }
+        result
     }
 
     async fn commit(
         &self,
         caller: &Caller,
-        cart_id: &CartId,
+        (cart, existing): (Option<Cart>, Option<Order>),
         input: &CreateOrderInput,
         requested_number: Option<OrderNumber>,
         ticket: Option<&Ticket>,
     ) -> Result<OrderResponse, Error> {
-        let (cart, existing) = self.store().cart_and_order(cart_id).await?;
         let cart = match cart {
             Some(cart) if caller.owns(&cart.owner) => cart,
             _ => return Err(Error::NotFound),
@@ -244,7 +252,7 @@ impl Storefront {
                 Rejection::EmailRegistered => {
                     return Ok(Retry::Answer(Err(Error::EmailAlreadyRegistered)))
                 }
-                Rejection::IdempotencyLost => {
+                Rejection::IdempotencyKeyHeld => {
                     return Ok(Retry::Answer(Err(Error::RequestInProgress {
                         retry_after: 1,
                     })))
@@ -355,5 +363,14 @@ fn owner_scope(caller: &Caller) -> String {
         (Some(customer), _) => format!("customer:{customer}"),
         (None, Some(session)) => format!("guest:{}", session.hash()),
         (None, None) => "anonymous".into(),
+    }
+}
+
+/// The answer a stored response gives again.
+fn replay(stored: Option<StoredResponse>) -> Result<OrderResponse, Error> {
+    match stored {
+        Some(StoredResponse::Order(order)) => Ok(OrderResponse::replay(order)),
+        // Keys are scoped by operation: another operation's record is never found here.
+        _ => Err(Error::internal("an order request stored no order")),
     }
 }

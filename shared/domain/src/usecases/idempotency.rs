@@ -36,13 +36,35 @@ pub async fn begin(
         state: RecordState::InFlight { locked_until },
         expires_at: (now + retention).unix_timestamp(),
     };
-    match store.claim_idempotency(&record, now).await? {
-        None => Ok(Begin::Proceed(Ticket {
+    let existing = store.claim_idempotency(&record, now).await?;
+    decide(
+        IdempotentRequest {
             key,
             fingerprint,
             retention,
+        },
+        existing,
+        now,
+    )
+}
+
+/// What to do about a request given the record its key has (`None`, or one no longer live:
+/// the key is free). `begin` claims first; a commit that writes its record in its own
+/// transaction reads the record instead and claims nothing.
+pub fn decide(
+    request: IdempotentRequest,
+    existing: Option<IdempotencyRecord>,
+    now: OffsetDateTime,
+) -> Result<Begin, Error> {
+    match existing.filter(|record| record.is_live(now)) {
+        None => Ok(Begin::Proceed(Ticket {
+            key: request.key,
+            fingerprint: request.fingerprint,
+            retention: request.retention,
         })),
-        Some(existing) if existing.fingerprint != fingerprint => Err(Error::IdempotencyKeyReused),
+        Some(existing) if existing.fingerprint != request.fingerprint => {
+            Err(Error::IdempotencyKeyReused)
+        }
         Some(existing) => match existing.state {
             RecordState::Done { response } => Ok(Begin::Replay(response)),
             RecordState::InFlight { locked_until } => Err(Error::RequestInProgress {

@@ -12,7 +12,6 @@ use crate::model::cart_actions::CartAction;
 use crate::model::error::Error;
 use crate::model::field_error::FieldError;
 use crate::model::gift_card::{GiftCardCode, GIFT_CARD_PSP};
-use crate::model::idempotency::IdempotencyRecord;
 use crate::model::money::Money;
 use crate::model::order::{CommitAction, Order, OrderState, ProgrammaticTerms};
 use crate::model::order_commands::{
@@ -216,11 +215,7 @@ impl Run {
 impl Storefront {
     /// Runs every command of `run` in order. On failure, what this run authorized is cancelled
     /// (unless an order holds it) and the failure names the command.
-    pub(crate) async fn run_commands(
-        &self,
-        run: &mut Run,
-        record: &(dyn Fn(&Order) -> Option<IdempotencyRecord> + Send + Sync),
-    ) -> Result<Order, Error> {
+    pub(crate) async fn run_commands(&self, run: &mut Run) -> Result<Order, Error> {
         let commands = run.request.commands.clone();
         for (index, &command) in commands.iter().enumerate() {
             let mut result = match missing(command, &run.facts()) {
@@ -240,7 +235,7 @@ impl Storefront {
             }
             if result.is_ok() {
                 result = self
-                    .run_command(run, command, record)
+                    .run_command(run, command)
                     .await
                     .map_err(|e| (command, index, e));
             }
@@ -259,22 +254,17 @@ impl Storefront {
         }
         match run.processed.clone() {
             Some(order) => Ok(order),
-            None => self.save_draft(run, record).await,
+            None => self.save_draft(run).await,
         }
     }
 
-    async fn run_command(
-        &self,
-        run: &mut Run,
-        command: Command,
-        record: &(dyn Fn(&Order) -> Option<IdempotencyRecord> + Send + Sync),
-    ) -> Result<(), Error> {
+    async fn run_command(&self, run: &mut Run, command: Command) -> Result<(), Error> {
         match command {
             Command::CalculateShipping => self.calculate_shipping(run).await,
             // The cart is priced with its destination's rates whenever it has one.
             Command::CalculateTaxRates | Command::SendToPlatform => Ok(()),
             Command::AuthorizePayments => self.authorize_payments(run).await,
-            Command::ProcessOrder => self.process_order(run, record).await,
+            Command::ProcessOrder => self.process_order(run).await,
             Command::ChargePayments => self.charge_payments(run).await,
         }
     }

@@ -1,13 +1,14 @@
 //! `process_order`, `charge_payments` and the draft: the pipeline's writes. The order is
 //! committed by the same single transaction as a cart's (order, number, stock, prices, codes,
-//! gift cards, idempotency record); a capture is recorded on the order under its revision.
+//! gift cards); its idempotency key was claimed in flight before the first command (the
+//! provider is called before the commit) and is completed with the answer after the last.
+//! A capture is recorded on the order under its revision.
 
 use time::OffsetDateTime;
 
 use crate::model::commit_plan::{plan, CommitPlan, Origin, Rejection};
 use crate::model::error::Error;
 use crate::model::gift_card::{GiftCardRedemption, GIFT_CARD_PSP};
-use crate::model::idempotency::IdempotencyRecord;
 use crate::model::money::Money;
 use crate::model::order::{CommitAction, Order, OrderState};
 use crate::model::order_commands::{apply_payments, PaymentSource};
@@ -31,11 +32,7 @@ enum Committed {
 }
 
 impl Storefront {
-    pub(crate) async fn process_order(
-        &self,
-        run: &mut Run,
-        record: &(dyn Fn(&Order) -> Option<IdempotencyRecord> + Send + Sync),
-    ) -> Result<(), Error> {
+    pub(crate) async fn process_order(&self, run: &mut Run) -> Result<(), Error> {
         let total = run.cart.totals.total;
         let balances = self.balances(&run.request.payments).await?;
         let shares = apply_payments(total, &run.request.payments, &balances);
@@ -68,7 +65,6 @@ impl Storefront {
                 draft_revision: run.draft.as_ref().map(|d| d.revision),
             };
             commit.gift_cards = gift_cards.clone();
-            commit.idempotency = record(&commit.order);
             match self.commit_programmatic(&commit).await {
                 Ok(Committed::Done) => {
                     run.processed = Some(commit.order);
@@ -109,7 +105,7 @@ impl Storefront {
                     order: Some(order), ..
                 } if order.state != OrderState::Draft => return Ok(Committed::Already(order)),
                 // The draft moved on (another request is processing it).
-                Rejection::Cart { .. } | Rejection::IdempotencyLost => {
+                Rejection::Cart { .. } | Rejection::IdempotencyKeyHeld => {
                     return Err(Error::RequestInProgress { retry_after: 1 })
                 }
                 Rejection::OutOfStock(items) => shortages.extend(items),
@@ -227,11 +223,7 @@ impl Storefront {
     }
 
     /// Stores the order as a draft: its number claimed, nothing held.
-    pub(crate) async fn save_draft(
-        &self,
-        run: &mut Run,
-        record: &(dyn Fn(&Order) -> Option<IdempotencyRecord> + Send + Sync),
-    ) -> Result<Order, Error> {
+    pub(crate) async fn save_draft(&self, run: &mut Run) -> Result<Order, Error> {
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -244,7 +236,7 @@ impl Storefront {
             }
             order.revision = 1;
             let commit = CommitPlan {
-                idempotency: record(&order),
+                idempotency: None,
                 order,
                 origin: Origin::Programmatic {
                     draft_revision: None,

@@ -293,13 +293,9 @@ pub fn problem(error: &Error) -> Problem {
             }
         };
     Problem {
-        status,
-        code,
-        title,
-        detail,
-        recovery,
         extensions,
         retry_after,
+        ..Problem::simple(status, code, title, recovery, detail)
     }
 }
 

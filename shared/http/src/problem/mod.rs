@@ -57,7 +57,7 @@ impl Problem {
         response
     }
 
-    fn simple(
+    pub(crate) fn simple(
         status: u16,
         code: &'static str,
         title: &'static str,
