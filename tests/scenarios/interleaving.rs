@@ -2,19 +2,20 @@
 //! operations against the real router — cart edits, payment intents (full, partial, two
 //! tabs), the PSP's success / failure / authorization / refund events delivered up to 3× and
 //! reordered, storefront commits with and without `Idempotency-Key`, saved orders and their
-//! payments, expiry with a moved clock, and store faults injected between writes — on both
+//! payments, signed-in customers claiming guests' orders with the emailed link, expiry with a
+//! moved clock, and store faults injected between writes — on both
 //! stores, then checks the invariants of rule 11 and reports every violation.
 //!
 //! Run it (DynamoDB Local must be up: `scripts/backends.sh start && source
 //! .tools/run/backends.env`):
 //!
 //! ```sh
-//! cargo nextest run -p checkout-tests --test interleaving
+//! cargo nextest run -p checkout-tests -E 'test(/^interleaving::/)'
 //! # reproduce a failure: the seed is printed with every report
-//! INTERLEAVING_SEED=1234 cargo nextest run -p checkout-tests --test interleaving
+//! INTERLEAVING_SEED=1234 cargo nextest run -p checkout-tests -E 'test(/^interleaving::/)'
 //! # the longer run: 20 seeds in a row, 10,000 operations over 300 carts each
 //! INTERLEAVING_RUNS=20 INTERLEAVING_OPS=10000 INTERLEAVING_CARTS=300 \
-//!   cargo nextest run -p checkout-tests --test interleaving --no-capture
+//!   cargo nextest run -p checkout-tests -E 'test(/^interleaving::/)' --no-capture
 //! ```
 //!
 //! Defaults: a fresh seed per run (from the clock), 2,000 operations, 100 carts, 1 run.
@@ -213,6 +214,10 @@ enum Op {
         cart: usize,
         part: Option<u64>,
     },
+    /// A signed-in customer claims the guest orders of the cart's email with a fresh link.
+    Claim {
+        cart: usize,
+    },
     Expire {
         minutes: i64,
     },
@@ -233,6 +238,7 @@ impl Op {
             Op::Commit { save: true, .. } => "save_order",
             Op::Commit { .. } => "commit",
             Op::PayOrder { .. } => "pay_order",
+            Op::Claim { .. } => "claim",
             Op::Expire { .. } => "expire",
         }
     }
@@ -309,7 +315,7 @@ fn plan(rng: &mut Rng, ops: usize, carts: usize) -> Vec<Vec<Planned>> {
                     pick: rng.next(),
                     copies: rng.range(1, 3),
                 },
-                69..=91 => Op::Commit {
+                69..=89 => Op::Commit {
                     cart,
                     key: match rng.below(10) {
                         0..=3 => Key::None,
@@ -328,6 +334,7 @@ fn plan(rng: &mut Rng, ops: usize, carts: usize) -> Vec<Vec<Planned>> {
                     cart,
                     part: rng.chance(300).then(|| rng.range(200, 800)),
                 },
+                90..=91 => Op::Claim { cart },
                 _ => Op::Expire {
                     minutes: rng.range(1, 40) as i64,
                 },
@@ -510,6 +517,7 @@ impl World {
                 retry,
             } => self.commit(cart, key, save, stale, number, retry).await,
             Op::PayOrder { cart, part } => self.pay_order(cart, part).await,
+            Op::Claim { cart } => self.claim(cart).await,
             Op::Expire { minutes } => {
                 self.app.advance(time::Duration::minutes(minutes));
                 let label = match housekeeping(&self.app).await {
@@ -611,11 +619,7 @@ impl World {
     }
 
     async fn pay_order(&self, cart: usize, part: Option<u64>) {
-        // A cart with an order: the planned one, or the next that the API answered one for.
-        let cart = (0..self.slots.len())
-            .map(|i| (cart + i) % self.slots.len())
-            .find(|&c| !self.slot(c).state.lock().unwrap().numbers.is_empty())
-            .unwrap_or(cart);
+        let cart = self.ordered_cart(cart);
         let slot = self.slot(cart);
         let known = slot.state.lock().unwrap().numbers.iter().next().cloned();
         let number = match known {
@@ -645,6 +649,60 @@ impl World {
             .await;
         self.record("pay_order", &response);
         self.remember_intent(cart, &response, true);
+    }
+
+    /// A cart with an order: the planned one, or the next that the API answered one for.
+    fn ordered_cart(&self, cart: usize) -> usize {
+        (0..self.slots.len())
+            .map(|i| (cart + i) % self.slots.len())
+            .find(|&c| !self.slot(c).state.lock().unwrap().numbers.is_empty())
+            .unwrap_or(cart)
+    }
+
+    /// The emailed link, as the email subscriber mints it, used by one of three customers
+    /// (so one customer may claim several emails, and a claimed email stays claimed).
+    async fn claim(&self, cart: usize) {
+        // A guest's order: among the next carts the API answered an order for.
+        let mut guest_order = None;
+        let ordered = (0..self.slots.len())
+            .map(|i| (cart + i) % self.slots.len())
+            .filter(|&c| !self.slot(c).state.lock().unwrap().numbers.is_empty())
+            .take(10);
+        for candidate in ordered {
+            let id = CartId::parse(&self.slot(candidate).id).expect("a cart id");
+            if let Ok((_, Some(order))) = self.app.store.cart_and_order(&id).await {
+                if order.is_guest() {
+                    guest_order = Some(order);
+                    break;
+                }
+            }
+        }
+        let Some(order) = guest_order else {
+            return self.note("claim", "no guest order");
+        };
+        let Some(email) = order.customer_email.clone() else {
+            return self.note("claim", "no email");
+        };
+        let (token, ticket) =
+            checkout_domain::model::claim::ClaimTicket::mint(&email, self.app.storefront.now());
+        if self
+            .app
+            .claim_tickets()
+            .save_claim_ticket(&ticket)
+            .await
+            .is_err()
+        {
+            return self.note("claim", "ticket not saved");
+        }
+        let response = self
+            .app
+            .customer(&format!("claimer-{}", cart % 3))
+            .post(
+                "/customers/claim",
+                json!({"email": email.as_str(), "token": token.expose()}),
+            )
+            .await;
+        self.record("claim", &response);
     }
 
     fn remember_intent(&self, cart: usize, response: &TestResponse, for_order: bool) {
