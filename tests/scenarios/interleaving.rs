@@ -75,10 +75,10 @@ const SETTLE_ADVANCE: time::Duration = time::Duration::hours(6);
 
 /// SplitMix64: small, fast, and the same everywhere.
 #[derive(Debug, Clone)]
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -87,7 +87,7 @@ impl Rng {
     }
 
     /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 
@@ -106,7 +106,7 @@ impl Rng {
     }
 }
 
-fn env_u64(name: &str) -> Option<u64> {
+pub(crate) fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().map(|v| {
         v.trim()
             .parse()
@@ -122,14 +122,19 @@ struct Settings {
     runs: u64,
 }
 
-fn settings() -> Settings {
-    let seed = env_u64("INTERLEAVING_SEED").unwrap_or_else(|| {
+/// The seed in `variable`, or a fresh one from the clock.
+pub(crate) fn seed_from(variable: &str) -> u64 {
+    env_u64(variable).unwrap_or_else(|| {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos() as u64;
         Rng(nanos).next() % 1_000_000_000
-    });
+    })
+}
+
+fn settings() -> Settings {
+    let seed = seed_from("INTERLEAVING_SEED");
     Settings {
         seed,
         ops: env_u64("INTERLEAVING_OPS").unwrap_or(2_000) as usize,

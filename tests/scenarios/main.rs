@@ -18,6 +18,7 @@ mod orders;
 mod outbox;
 mod payments;
 mod pricing;
+mod programmatic_interleaving;
 mod programmatic_orders;
 mod secrets;
 mod stripe;

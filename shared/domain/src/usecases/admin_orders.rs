@@ -133,10 +133,22 @@ impl Storefront {
             &catalog,
             now,
         ) {
-            Ok(mut run) => self.run_commands(&mut run).await,
+            Ok(mut run) => self.resume_or_run(&mut run).await,
             Err(e) => Err(e),
         };
         self.finish(&ticket, result).await
+    }
+
+    /// Runs the pipeline, or, when an earlier attempt with this key committed its order
+    /// (and then failed for a passing reason), carries that order on from there: the
+    /// commands up to `process_order` happened already and are not run again.
+    async fn resume_or_run(&self, run: &mut Run) -> Result<Order, Error> {
+        if let (_, Some(order)) = self.store().cart_and_order(&run.cart.id).await? {
+            if order.state != OrderState::Draft {
+                run.processed = Some(order);
+            }
+        }
+        self.run_commands(run).await
     }
 
     /// Stores the first answer (an order, or the command that failed) for replays; frees the

@@ -217,7 +217,17 @@ impl Storefront {
     /// (unless an order holds it) and the failure names the command.
     pub(crate) async fn run_commands(&self, run: &mut Run) -> Result<Order, Error> {
         let commands = run.request.commands.clone();
+        // Resuming an order an earlier attempt committed: what led up to it is done.
+        let done = match &run.processed {
+            Some(_) => commands.iter().position(|&c| c == Command::ProcessOrder),
+            None => None,
+        };
         for (index, &command) in commands.iter().enumerate() {
+            if done.is_some_and(|last| index <= last) {
+                // Done by the earlier attempt, `authorize_payments` included.
+                run.authorize_ran |= command == Command::AuthorizePayments;
+                continue;
+            }
             let mut result = match missing(command, &run.facts()) {
                 gaps if !gaps.is_empty() => Err((command, index, Error::Invalid(gaps))),
                 _ => Ok(()),
