@@ -9,10 +9,10 @@ use axum::routing::{post, put};
 use axum::Router;
 use serde_json::{json, Value};
 
+use crate::headers::IDEMPOTENT_REPLAYED;
 use crate::identity::{Deadline, Identity};
 use crate::json::{from_value, BatchJson, Json};
 use crate::problem::{problem, ApiError, HttpError, PROBLEM_JSON};
-use crate::routes::IDEMPOTENT_REPLAYED;
 use crate::views::OrderView;
 use checkout_domain::model::gift_card::{GiftCard, GiftCardInput};
 use checkout_domain::model::idempotency::StoredResponse;

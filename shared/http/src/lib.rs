@@ -3,6 +3,7 @@
 
 pub mod admin_orders;
 pub mod cart_body;
+pub mod headers;
 pub mod identity;
 pub mod json;
 pub mod jwks;

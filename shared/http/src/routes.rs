@@ -8,6 +8,7 @@ use axum::Router;
 use serde_json::Value;
 
 use crate::cart_body::UpdateCartBody;
+use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 use crate::identity::Identity;
 use crate::json::Json;
 use crate::problem::{ApiError, Transport};
@@ -68,9 +69,6 @@ pub fn with_problem_fallbacks(router: Router) -> Router {
         .fallback(|| async { Transport::RouteNotFound })
         .method_not_allowed_fallback(|| async { Transport::MethodNotAllowed })
 }
-
-pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
-pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 
 async fn place_order(
     State(app): State<Storefront>,
