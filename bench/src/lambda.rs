@@ -103,6 +103,31 @@ impl Child {
     }
 }
 
+/// The next answer, or an error as soon as the process exits without giving one (a crash at
+/// init or mid-invocation fails the bench at once instead of after the timeout).
+async fn completion_or_exit(
+    emulator: &mut Emulator,
+    child: &mut Child,
+    name: &str,
+) -> Result<crate::emulator::Completion, String> {
+    let deadline = Instant::now() + INVOCATION_TIMEOUT;
+    loop {
+        match emulator.completion(Duration::from_millis(50)).await {
+            Ok(completion) => return Ok(completion),
+            Err(e) if e.starts_with("no answer") => {}
+            Err(e) => return Err(format!("{name}: {e}")),
+        }
+        if let Ok(Some(status)) = child.0.try_wait() {
+            return Err(format!(
+                "{name} exited ({status}) without answering; see its log"
+            ));
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("{name}: no answer within {INVOCATION_TIMEOUT:?}"));
+        }
+    }
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
         self.stop();
@@ -114,6 +139,21 @@ impl Drop for Child {
 pub struct Cold {
     pub total: Duration,
     pub init: Duration,
+    /// CPU time the process (all its threads) used until it answered.
+    pub cpu: Duration,
+}
+
+/// CPU time of a process so far, summed over its threads (`/proc/<pid>/task/*/schedstat`).
+fn cpu_time(pid: u32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    let nanos: u64 = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
 }
 
 pub async fn cold_start(function: &Function, event: Value, expect: Expect) -> Result<Cold, String> {
@@ -121,9 +161,10 @@ pub async fn cold_start(function: &Function, event: Value, expect: Expect) -> Re
     emulator.push(event);
     let started = Instant::now();
     let mut child = function.spawn(&emulator)?;
-    let result = emulator.completion(INVOCATION_TIMEOUT).await;
+    let result = completion_or_exit(&mut emulator, &mut child, &function.name).await;
+    let cpu = cpu_time(child.0.id());
     child.stop();
-    let completion = result.map_err(|e| format!("{}: {e}", function.name))?;
+    let completion = result?;
     check(expect, completion.ok, &completion.body)
         .map_err(|e| format!("{}: {e}", function.name))?;
     let init = emulator
@@ -132,6 +173,7 @@ pub async fn cold_start(function: &Function, event: Value, expect: Expect) -> Re
     Ok(Cold {
         total: completion.answered.duration_since(started),
         init,
+        cpu,
     })
 }
 
@@ -164,7 +206,7 @@ pub async fn run(
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); groups.len()];
     let mut failure = None;
     for _ in 0..expectations.len() {
-        match emulator.completion(INVOCATION_TIMEOUT).await {
+        match completion_or_exit(&mut emulator, &mut child, &function.name).await {
             Ok(completion) => {
                 let (group, expect) = expectations[completion.index];
                 if let Err(e) = check(expect, completion.ok, &completion.body) {
@@ -176,7 +218,7 @@ pub async fn run(
                 }
             }
             Err(e) => {
-                failure = Some(format!("{}: {e}", function.name));
+                failure = Some(e);
                 break;
             }
         }

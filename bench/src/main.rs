@@ -5,11 +5,14 @@
 //! | variable | what |
 //! |---|---|
 //! | `BENCH_BIN_DIR` | the release binaries (`target/release`) |
-//! | `BENCH_PYTHON`, `BENCH_PEER_DIR` | the venv's python, and `bench/python` |
+//! | `BENCH_PYTHON`, `BENCH_PEER_DIR` | the venv's python, and `bench/python`; without `BENCH_PYTHON` the Python peer is skipped (said so in the table) |
 //! | `BENCH_DYNAMODB`, `BENCH_SQS` | DynamoDB Local's and moto's endpoints |
 //! | `BENCH_PRICES` | the dated AWS price table (`bench/aws-prices.json`) |
 //! | `BENCH_OUT`, `BENCH_LOG_DIR` | where the JSON and the functions' logs go |
 //! | `BENCH_SMOKE=1` | one cold run and a few warm ones of each, a short load: proves it runs |
+//! | `BENCH_ONLY` | a comma list of parts to run (`cold,warm,size,in-process,load`; default all), for tuning |
+//! | `BENCH_FUNCTIONS` | a comma list of functions to measure (default all six), for tuning |
+//! | `BENCH_COLD_RUNS` | cold starts per function (default 7; 1 with `BENCH_SMOKE=1`) |
 
 mod ddb;
 mod emulator;
@@ -56,7 +59,8 @@ struct Sizes {
 
 struct Settings {
     bin_dir: PathBuf,
-    python: PathBuf,
+    /// The peer's Python (`None`: no peer in this run).
+    python: Option<PathBuf>,
     peer_dir: PathBuf,
     dynamodb: String,
     sqs: String,
@@ -64,6 +68,10 @@ struct Settings {
     out: PathBuf,
     log_dir: PathBuf,
     sizes: Sizes,
+    smoke: bool,
+    /// `BENCH_ONLY`, `BENCH_FUNCTIONS` (`None`: all).
+    only: Option<Vec<String>>,
+    functions: Option<Vec<String>>,
 }
 
 fn var(name: &str) -> Result<String> {
@@ -96,9 +104,27 @@ impl Settings {
                 load_time: Duration::from_secs(10),
             }
         };
+        let mut sizes = sizes;
+        if let Ok(runs) = std::env::var("BENCH_COLD_RUNS") {
+            sizes.cold_runs = runs.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                format!("BENCH_COLD_RUNS must be a positive number, not {runs:?}")
+            })?;
+        }
+        let list = |name: &str| {
+            std::env::var(name).ok().map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+            })
+        };
         Ok(Settings {
+            only: list("BENCH_ONLY"),
+            functions: list("BENCH_FUNCTIONS"),
             bin_dir: var("BENCH_BIN_DIR")?.into(),
-            python: var("BENCH_PYTHON")?.into(),
+            python: std::env::var_os("BENCH_PYTHON")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
             peer_dir: var("BENCH_PEER_DIR")?.into(),
             dynamodb: var("BENCH_DYNAMODB")?,
             sqs: var("BENCH_SQS")?,
@@ -106,6 +132,7 @@ impl Settings {
             out: var("BENCH_OUT")?.into(),
             log_dir: var("BENCH_LOG_DIR")?.into(),
             sizes,
+            smoke,
         })
     }
 }
@@ -122,6 +149,13 @@ struct Deployment {
 }
 
 impl Settings {
+    /// Whether this part of the bench runs (`BENCH_ONLY`).
+    fn runs(&self, part: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|p| p == part))
+    }
+
     fn base_env(&self, name: &str, table: &str) -> Vec<(String, String)> {
         let home = self.log_dir.join("home");
         let _ = std::fs::create_dir_all(&home);
@@ -167,7 +201,8 @@ impl Settings {
         }
     }
 
-    fn peer(&self, deployment: &Deployment) -> Function {
+    fn peer(&self, deployment: &Deployment) -> Option<Function> {
+        let python = self.python.clone()?;
         let mut env = self.base_env("create-order-python", &deployment.table);
         env.extend(
             [
@@ -178,18 +213,27 @@ impl Settings {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string())),
         );
-        Function {
+        Some(Function {
             name: "create-order (Python)".into(),
-            program: self.python.clone(),
+            program: python,
             args: vec!["-m".into(), "awslambdaric".into(), "peer.handler".into()],
             cwd: Some(self.peer_dir.clone()),
             env,
             erp_endpoint_var: None,
             log: self.log_dir.join("create-order-python.log"),
-        }
+        })
     }
 
+    /// The functions measured (`BENCH_FUNCTIONS`, default all).
     fn functions(&self, d: &Deployment) -> Vec<Function> {
+        let mut all = self.all_functions(d);
+        if let Some(names) = &self.functions {
+            all.retain(|f| names.contains(&f.name));
+        }
+        all
+    }
+
+    fn all_functions(&self, d: &Deployment) -> Vec<Function> {
         let stripe = [
             ("STRIPE_API_BASE", "http://127.0.0.1:9"),
             ("STRIPE_SECRET_KEY_ARN", d.stripe_key_arn.as_str()),
@@ -476,6 +520,15 @@ async fn secret(
         .ok_or_else(|| "a secret ARN".into())
 }
 
+/// The deflate level of the size figure: Lambda's zip at -9; -1 in the smoke.
+fn zip_level(settings: &Settings) -> u32 {
+    if settings.smoke {
+        1
+    } else {
+        9
+    }
+}
+
 /// The bootstrap's size on disk (the release profile strips it) and zipped as Lambda takes it.
 fn bootstrap_size(settings: &Settings, name: &str) -> Result<(u64, u64)> {
     let binary = settings.bin_dir.join(name);
@@ -483,13 +536,19 @@ fn bootstrap_size(settings: &Settings, name: &str) -> Result<(u64, u64)> {
         .map_err(|e| format!("{}: {e}", binary.display()))?
         .len();
     let zip = settings.log_dir.join(format!("{name}.zip"));
-    let status = std::process::Command::new(&settings.python)
+    let python = settings
+        .python
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let status = std::process::Command::new(python)
         .args([
             "-c",
-            "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:\n    z.write(sys.argv[2], 'bootstrap')",
+            "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED, compresslevel=int(sys.argv[3])) as z:\n    z.write(sys.argv[2], 'bootstrap')",
         ])
         .arg(&zip)
         .arg(&binary)
+        // The smoke's debug binaries are ~60 MB: a fast level proves the step, -9 measures it.
+        .arg(zip_level(settings).to_string())
         .status()
         .map_err(|e| e.to_string())?;
     if !status.success() {
@@ -513,10 +572,17 @@ async fn bench() -> Result<()> {
     std::fs::create_dir_all(&settings.log_dir).map_err(|e| e.to_string())?;
     let say = |what: &str| eprintln!("bench: {what}");
     let mut report = report::Report::new(&settings.prices)?;
+    if settings.smoke {
+        report.smoke();
+    }
 
     // --- DynamoDB Local: one table for the functions, one for the in-process measurements.
     let config = ddb::sdk_config(&settings.dynamodb).await;
-    let table = "bench-functions";
+    // Names unique to this run, so it can share backends that outlive it (scripts/test.sh's).
+    let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let name = |what: &str| format!("bench-{run}-{what}");
+    let table = name("functions");
+    let table = table.as_str();
     let plain = ddb::store(&config, table, None);
     plain.create_table().await.map_err(|e| e.to_string())?;
     let shop = Shop::new(Arc::new(plain.clone()), true).await;
@@ -534,135 +600,156 @@ async fn bench() -> Result<()> {
     let secrets = aws_sdk_secretsmanager::Client::new(&sqs_config);
     let deployment = Deployment {
         table: table.into(),
-        stripe_key_arn: secret(&secrets, "bench-stripe-key", "sk_test_bench").await?,
-        webhook_secrets_arn: secret(&secrets, "bench-stripe-webhook", WEBHOOK_SECRET).await?,
-        erp_secret_arn: secret(&secrets, "bench-erp-key", "bench").await?,
-        email_queue: sqs_queue(&sqs, "bench-email").await?,
-        erp_queue: sqs_queue(&sqs, "bench-erp").await?,
-        dlq: sqs_queue(&sqs, "bench-erp-dlq").await?,
+        stripe_key_arn: secret(&secrets, &name("stripe-key"), "sk_test_bench").await?,
+        webhook_secrets_arn: secret(&secrets, &name("stripe-webhook"), WEBHOOK_SECRET).await?,
+        erp_secret_arn: secret(&secrets, &name("erp-key"), "bench").await?,
+        email_queue: sqs_queue(&sqs, &name("email")).await?,
+        erp_queue: sqs_queue(&sqs, &name("erp")).await?,
+        dlq: sqs_queue(&sqs, &name("erp-dlq")).await?,
     };
     let functions = settings.functions(&deployment);
     let peer = settings.peer(&deployment);
+    if peer.is_none() {
+        say("no BENCH_PYTHON: the Python peer is skipped (no ratio)");
+        report.peer_skipped();
+    }
 
     // --- Cold starts. create-order and its Python peer alternate, run by run.
-    say("cold starts");
-    for function in &functions {
+    if settings.runs("cold") {
+        say("cold starts");
+    }
+    for function in functions.iter().filter(|_| settings.runs("cold")) {
         let mut totals = Vec::new();
         let mut inits = Vec::new();
+        let mut cpus = Vec::new();
         let mut peer_totals = Vec::new();
         let mut peer_inits = Vec::new();
+        let mut peer_cpus = Vec::new();
         for _ in 0..sizes.cold_runs {
             let mut groups = events.for_function(&function.name, 1).await?;
             let (_, expect, mut list) = groups.remove(0);
             let cold = lambda::cold_start(function, list.remove(0), expect).await?;
             totals.push(cold.total);
             inits.push(cold.init);
-            if function.name == "create-order" {
+            cpus.push(cold.cpu);
+            if let (Some(peer), "create-order") = (&peer, function.name.as_str()) {
                 let (event, _) = events.new_order().await;
-                let cold = lambda::cold_start(&peer, event, Expect::Status(201)).await?;
+                let cold = lambda::cold_start(peer, event, Expect::Status(201)).await?;
                 peer_totals.push(cold.total);
                 peer_inits.push(cold.init);
+                peer_cpus.push(cold.cpu);
             }
         }
-        report.cold(&function.name, summarize(&totals), summarize(&inits));
-        if !peer_totals.is_empty() {
-            report.cold(&peer.name, summarize(&peer_totals), summarize(&peer_inits));
+        report.cold(&function.name, &totals, &inits, &cpus);
+        if let (Some(peer), false) = (&peer, peer_totals.is_empty()) {
+            report.cold(&peer.name, &peer_totals, &peer_inits, &peer_cpus);
         }
     }
 
     // --- Each function in one process: warm invocations, peak RSS, size.
-    say("warm invocations under the emulator");
-    for function in functions.iter().chain([&peer]) {
+    if settings.runs("warm") {
+        say("warm invocations under the emulator");
+    }
+    for function in functions
+        .iter()
+        .chain(peer.as_ref())
+        .filter(|_| settings.runs("warm"))
+    {
         let groups = events
             .for_function(&function.name, sizes.invocations)
             .await?;
         let run = lambda::run(function, groups).await?;
         report.emulated(&function.name, run);
     }
-    for function in &functions {
+    for function in functions.iter().filter(|_| settings.runs("size")) {
         let (size, zipped) = bootstrap_size(&settings, &function.name)?;
-        report.size(&function.name, size, zipped);
+        report.size(&function.name, size, zipped, zip_level(&settings));
     }
 
-    // --- In process: handler cost on both stores, and DynamoDB usage per operation.
-    say("in-process latency and DynamoDB usage");
-    let memory = Shop::new(Arc::new(MemoryStore::new()), true).await;
-    report.in_process("embedded", in_process(&memory, sizes.warm_memory).await?);
-    let inproc_table = "bench-in-process";
-    let inproc = ddb::store(&config, inproc_table, None);
-    inproc.create_table().await.map_err(|e| e.to_string())?;
-    let inproc_shop = Shop::new(Arc::new(inproc.clone()), true).await;
-    report.in_process(
-        "DynamoDB Local",
-        in_process(&inproc_shop, sizes.warm_dynamodb).await?,
-    );
+    if settings.runs("in-process") {
+        // --- In process: handler cost on both stores, and DynamoDB usage per operation.
+        say("in-process latency and DynamoDB usage");
+        let memory = Shop::new(Arc::new(MemoryStore::new()), true).await;
+        report.in_process("embedded", in_process(&memory, sizes.warm_memory).await?);
+        let inproc_table = name("in-process");
+        let inproc_table = inproc_table.as_str();
+        let inproc = ddb::store(&config, inproc_table, None);
+        inproc.create_table().await.map_err(|e| e.to_string())?;
+        let inproc_shop = Shop::new(Arc::new(inproc.clone()), true).await;
+        report.in_process(
+            "DynamoDB Local",
+            in_process(&inproc_shop, sizes.warm_dynamodb).await?,
+        );
 
-    let meter = Arc::new(ddb::Meter::default());
-    let metered = ddb::store(&config, inproc_table, Some(meter.clone()));
-    let metered_shop = Shop::new(Arc::new(metered.clone()), false).await;
-    let subscriber = Subscriber::new(
-        Arc::new(NoEffect),
-        Arc::new(metered.clone()),
-        Arc::new(NoQueue),
-    );
-    for _ in 0..sizes.usage_samples {
-        let cart = metered_shop.paid_cart().await;
-        let key = uuid::Uuid::new_v4().to_string();
-        meter.take();
-        let answer = metered_shop.order(&cart, &key).await;
-        if answer.status != 201 {
-            return Err(format!("metered order: {} {}", answer.status, answer.body));
+        let meter = Arc::new(ddb::Meter::default());
+        let metered = ddb::store(&config, inproc_table, Some(meter.clone()));
+        let metered_shop = Shop::new(Arc::new(metered.clone()), false).await;
+        let subscriber = Subscriber::new(
+            Arc::new(NoEffect),
+            Arc::new(metered.clone()),
+            Arc::new(NoQueue),
+        );
+        for _ in 0..sizes.usage_samples {
+            let cart = metered_shop.paid_cart().await;
+            let key = uuid::Uuid::new_v4().to_string();
+            meter.take();
+            let answer = metered_shop.order(&cart, &key).await;
+            if answer.status != 201 {
+                return Err(format!("metered order: {} {}", answer.status, answer.body));
+            }
+            report.usage("new order, key", meter.take());
+            let answer = metered_shop.order(&cart, &key).await;
+            if answer.status != 200 || !answer.replayed {
+                return Err(format!("metered replay: {} {}", answer.status, answer.body));
+            }
+            report.usage("replay, key", meter.take());
+            let cart = metered_shop.paid_cart().await;
+            meter.take();
+            let answer = metered_shop.order_without_key(&cart).await;
+            if answer.status != 201 {
+                return Err(format!("metered order: {} {}", answer.status, answer.body));
+            }
+            report.usage("new order, no key", meter.take());
+            let answer = metered_shop.order_without_key(&cart).await;
+            if answer.status != 200 {
+                return Err(format!("metered replay: {} {}", answer.status, answer.body));
+            }
+            report.usage("replay, no key", meter.take());
+            let (_, body, signature) = metered_shop.cart_with_intent().await;
+            meter.take();
+            let answer = metered_shop.deliver(&body, &signature).await;
+            if answer.status != 200 {
+                return Err(format!(
+                    "metered webhook: {} {}",
+                    answer.status, answer.body
+                ));
+            }
+            report.usage("webhook-created order", meter.take());
+            let message: aws_lambda_events::event::sqs::SqsMessage =
+                serde_json::from_value(events.sqs()?["Records"][0].clone())
+                    .map_err(|e| e.to_string())?;
+            meter.take();
+            let outcome = subscriber.process(&message).await;
+            if outcome != checkout_outbox::subscriber::Outcome::Done {
+                return Err(format!("metered subscriber: {outcome:?}"));
+            }
+            report.usage("subscriber message", meter.take());
         }
-        report.usage("new order, key", meter.take());
-        let answer = metered_shop.order(&cart, &key).await;
-        if answer.status != 200 || !answer.replayed {
-            return Err(format!("metered replay: {} {}", answer.status, answer.body));
-        }
-        report.usage("replay, key", meter.take());
-        let cart = metered_shop.paid_cart().await;
-        meter.take();
-        let answer = metered_shop.order_without_key(&cart).await;
-        if answer.status != 201 {
-            return Err(format!("metered order: {} {}", answer.status, answer.body));
-        }
-        report.usage("new order, no key", meter.take());
-        let answer = metered_shop.order_without_key(&cart).await;
-        if answer.status != 200 {
-            return Err(format!("metered replay: {} {}", answer.status, answer.body));
-        }
-        report.usage("replay, no key", meter.take());
-        let (_, body, signature) = metered_shop.cart_with_intent().await;
-        meter.take();
-        let answer = metered_shop.deliver(&body, &signature).await;
-        if answer.status != 200 {
-            return Err(format!(
-                "metered webhook: {} {}",
-                answer.status, answer.body
-            ));
-        }
-        report.usage("webhook-created order", meter.take());
-        let message: aws_lambda_events::event::sqs::SqsMessage =
-            serde_json::from_value(events.sqs()?["Records"][0].clone())
-                .map_err(|e| e.to_string())?;
-        meter.take();
-        let outcome = subscriber.process(&message).await;
-        if outcome != checkout_outbox::subscriber::Outcome::Done {
-            return Err(format!("metered subscriber: {outcome:?}"));
-        }
-        report.usage("subscriber message", meter.take());
     }
 
-    // --- checkout-local under load.
-    say("checkout-local throughput");
-    let throughput = load::checkout_local(
-        &settings.bin_dir.join("checkout-local"),
-        &settings.log_dir.join("checkout-local.log"),
-        sizes.load_clients,
-        sizes.load_warmup,
-        sizes.load_time,
-    )
-    .await?;
-    report.throughput(throughput);
+    if settings.runs("load") {
+        // --- checkout-local under load.
+        say("checkout-local throughput");
+        let throughput = load::checkout_local(
+            &settings.bin_dir.join("checkout-local"),
+            &settings.log_dir.join("checkout-local.log"),
+            sizes.load_clients,
+            sizes.load_warmup,
+            sizes.load_time,
+        )
+        .await?;
+        report.throughput(throughput);
+    }
 
     report.finish(&settings.out)
 }

@@ -14,15 +14,27 @@ use crate::stats::Summary;
 /// Lambda memory of every function (`template.yaml`, `Globals.Function.MemorySize`).
 const MEMORY_MB: f64 = 256.0;
 
+/// The functions' architecture as deployed by default (`template.yaml`, `Architecture`); the
+/// durations are measured on the bench machine's.
+const ARCHITECTURE: &str = "arm64";
+
 #[derive(Default)]
 pub struct Report {
     prices: Value,
-    cold: Vec<(String, Summary, Summary)>,
+    /// Per function: spawn → first answer, spawn → first poll, the process's CPU time until
+    /// it answered, and every run's total (ms).
+    cold: Vec<(String, Summary, Summary, Summary, Vec<f64>)>,
     emulated: Vec<(String, Run)>,
     sizes: Vec<(String, u64, u64)>,
     in_process: Vec<(String, Vec<(String, Summary)>)>,
     usage: BTreeMap<String, Vec<Usage>>,
     throughput: Option<Throughput>,
+    /// No Python peer in this run (`BENCH_PYTHON` unset): no ratio.
+    peer_skipped: bool,
+    /// The deflate level the bootstraps were zipped with (9; 1 in the smoke).
+    zip_level: u32,
+    /// A smoke run: its figures prove the bench runs and measure nothing.
+    smoke: bool,
 }
 
 /// Megabytes (10^6 bytes), as the size budget is stated.
@@ -41,15 +53,37 @@ impl Report {
         })
     }
 
-    pub fn cold(&mut self, function: &str, total: Summary, init: Summary) {
-        self.cold.push((function.into(), total, init));
+    pub fn cold(
+        &mut self,
+        function: &str,
+        runs: &[std::time::Duration],
+        inits: &[std::time::Duration],
+        cpu: &[std::time::Duration],
+    ) {
+        let ms = runs.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        self.cold.push((
+            function.into(),
+            crate::stats::summarize(runs),
+            crate::stats::summarize(inits),
+            crate::stats::summarize(cpu),
+            ms,
+        ));
+    }
+
+    pub fn smoke(&mut self) {
+        self.smoke = true;
+    }
+
+    pub fn peer_skipped(&mut self) {
+        self.peer_skipped = true;
     }
 
     pub fn emulated(&mut self, function: &str, run: Run) {
         self.emulated.push((function.into(), run));
     }
 
-    pub fn size(&mut self, function: &str, size: u64, zipped: u64) {
+    pub fn size(&mut self, function: &str, size: u64, zipped: u64, zip_level: u32) {
+        self.zip_level = zip_level;
         self.sizes.push((function.into(), size, zipped));
     }
 
@@ -68,8 +102,8 @@ impl Report {
     fn cold_p50(&self, function: &str) -> Option<f64> {
         self.cold
             .iter()
-            .find(|(name, _, _)| name == function)
-            .map(|(_, total, _)| total.p50_ms)
+            .find(|(name, _, _, _, _)| name == function)
+            .map(|(_, total, _, _, _)| total.p50_ms)
     }
 
     fn emulated_p50(&self, function: &str, group: &str) -> Option<f64> {
@@ -132,7 +166,8 @@ impl Report {
         let sqs_requests = 2.0 * 3.0;
         let million = 1_000_000.0;
         let lambda_requests = invocations * self.price(&["lambda", "requests_per_million"]);
-        let lambda_compute = gb_seconds * million * self.price(&["lambda", "gb_second_x86_64"]);
+        let lambda_compute =
+            gb_seconds * million * self.price(&["lambda", &format!("gb_second_{ARCHITECTURE}")]);
         let ddb_reads =
             read_units * self.price(&["dynamodb_on_demand", "read_request_units_per_million"]);
         let ddb_writes =
@@ -141,6 +176,7 @@ impl Report {
         let total = lambda_requests + lambda_compute + ddb_reads + ddb_writes + sqs;
         json!({
             "prices_date": self.prices["date"],
+            "architecture": ARCHITECTURE,
             "per_order": {
                 "lambda_invocations": invocations,
                 "lambda_billed_ms": durations.iter().map(|(f, ms, n)| json!({"function": f, "ms": ms, "invocations": n})).collect::<Vec<_>>(),
@@ -169,6 +205,12 @@ impl Report {
                 "cold start create-order <= 1/20 of the Python peer's (medians)".into(),
                 format!("{rust:.1} ms vs {python:.1} ms = 1/{:.1}", python / rust),
                 Some(rust * 20.0 <= python),
+            ));
+        } else if self.peer_skipped {
+            budgets.push((
+                "cold start create-order <= 1/20 of the Python peer's (medians)".into(),
+                "not measured: the Python peer was skipped".into(),
+                None,
             ));
         }
         for (what, limit) in [("new order, key", 2), ("replay, key", 1)] {
@@ -247,8 +289,12 @@ impl Report {
             .unwrap_or(f64::NAN);
         budgets.push((
             "cost per 1M orders (Lambda + DynamoDB + SQS) <= $8".into(),
-            format!("${total:.2}"),
-            Some(total <= 8.0),
+            if total.is_nan() {
+                "not measured in this run".into()
+            } else {
+                format!("${total:.2}")
+            },
+            (!total.is_nan()).then_some(total <= 8.0),
         ));
         budgets
     }
@@ -268,16 +314,19 @@ impl Report {
                 .unwrap_or_default(),
             std::thread::available_parallelism().map_or(0, |n| n.get())
         ));
+        if self.smoke {
+            line("SMOKE RUN (BENCH_SMOKE=1): one cold start and a few warm invocations of each; these figures prove the bench runs, they measure nothing".into());
+        }
         line(String::new());
         line("Cold start: spawn -> first answer, under the bench's Runtime API emulator, DynamoDB Local (ms)".into());
         line(format!(
-            "  {:<24} {:>5} {:>8} {:>8} {:>8}   {:>14}",
-            "function", "runs", "min", "median", "max", "init (median)"
+            "  {:<24} {:>5} {:>8} {:>8} {:>8}   {:>14} {:>13}",
+            "function", "runs", "min", "median", "max", "init (median)", "CPU (median)"
         ));
-        for (name, total, init) in &self.cold {
+        for (name, total, init, cpu, _) in &self.cold {
             line(format!(
-                "  {:<24} {:>5} {:>8.1} {:>8.1} {:>8.1}   {:>14.1}",
-                name, total.n, total.min_ms, total.p50_ms, total.max_ms, init.p50_ms
+                "  {:<24} {:>5} {:>8.1} {:>8.1} {:>8.1}   {:>14.1} {:>13.1}",
+                name, total.n, total.min_ms, total.p50_ms, total.max_ms, init.p50_ms, cpu.p50_ms
             ));
         }
         if let (Some(rust), Some(python)) = (
@@ -288,6 +337,9 @@ impl Report {
                 "  ratio (Python / Rust, medians): {:.1}x",
                 python / rust
             ));
+        }
+        if self.peer_skipped {
+            line("  create-order (Python)    skipped (no BENCH_PYTHON): no ratio".into());
         }
         line(String::new());
         line("One process per function, invocations back to back: warm latency (dispatch -> answer) and peak RSS".into());
@@ -335,12 +387,12 @@ impl Report {
         }
         line(String::new());
         line(
-            "DynamoDB per operation (ReturnConsumedCapacity=TOTAL as DynamoDB Local reports it, in process; worst sample)"
+            "DynamoDB per operation (ReturnConsumedCapacity=INDEXES as DynamoDB Local reports it, in process; worst sample; WCU includes the GSI's)"
                 .into(),
         );
         line(format!(
-            "  {:<24} {:>8} {:>6} {:>6}   {}",
-            "operation", "requests", "RCU", "WCU", "requests sent"
+            "  {:<24} {:>8} {:>6} {:>6} {:>8}   {}",
+            "operation", "requests", "RCU", "WCU", "GSI WCU", "requests sent"
         ));
         for what in [
             "new order, key",
@@ -352,11 +404,12 @@ impl Report {
         ] {
             if let Some(u) = self.worst(what) {
                 line(format!(
-                    "  {:<24} {:>8} {:>6.1} {:>6.1}   {}",
+                    "  {:<24} {:>8} {:>6.1} {:>6.1} {:>8.1}   {}",
                     what,
                     u.requests.len(),
                     u.read_units,
                     u.write_units,
+                    u.index_write_units,
                     u.requests.join(", ")
                 ));
             }
@@ -369,7 +422,10 @@ impl Report {
             ));
             line(String::new());
         }
-        line("Bootstrap size (stripped) and zipped (deflate -9), MB".into());
+        line(format!(
+            "Bootstrap size (stripped) and zipped (deflate -{}), MB",
+            self.zip_level
+        ));
         for (name, size, zipped) in &self.sizes {
             line(format!(
                 "  {:<24} {:>8.2} {:>8.2}",
@@ -381,8 +437,9 @@ impl Report {
         line(String::new());
         let usd = &cost["usd_per_million_orders"];
         line(format!(
-            "Cost per 1M orders (prices of {}, x86_64, {} MB): Lambda requests ${:.2} + compute ${:.2} + DynamoDB reads ${:.2} + writes ${:.2} + SQS ${:.2} = ${:.2}",
+            "Cost per 1M orders (prices of {}, {}, {} MB): Lambda requests ${:.2} + compute ${:.2} + DynamoDB reads ${:.2} + writes ${:.2} + SQS ${:.2} = ${:.2}",
             cost["prices_date"].as_str().unwrap_or("?"),
+            ARCHITECTURE,
             MEMORY_MB,
             usd["lambda_requests"].as_f64().unwrap_or(f64::NAN),
             usd["lambda_compute"].as_f64().unwrap_or(f64::NAN),
@@ -406,7 +463,9 @@ impl Report {
         let json = json!({
             "date": now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
             "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
-            "cold_start_ms": self.cold.iter().map(|(n, t, i)| json!({"function": n, "total": t, "init": i})).collect::<Vec<_>>(),
+            "smoke": self.smoke,
+            "peer_skipped": self.peer_skipped,
+            "cold_start_ms": self.cold.iter().map(|(n, t, i, cpu, runs)| json!({"function": n, "total": t, "init": i, "cpu": cpu, "runs": runs})).collect::<Vec<_>>(),
             "emulated": self.emulated.iter().map(|(n, r)| json!({"function": n, "run": r})).collect::<Vec<_>>(),
             "in_process_ms": self.in_process.iter().map(|(s, rows)| json!({"store": s, "operations": rows.iter().map(|(op, s)| json!({"operation": op, "latency": s})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
             "dynamodb": self.usage,

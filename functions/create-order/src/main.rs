@@ -4,14 +4,17 @@
 
 use std::sync::Arc;
 
-use checkout_adapters::bootstrap::Environment;
+use checkout_adapters::bootstrap::{warm_up_dynamodb, Environment};
 use checkout_domain::usecases::Storefront;
 use checkout_http::jwks::{Jwks, JwtSettings};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let env = Environment::load().await;
-    let storefront = Storefront::new(Arc::new(env.store()?));
+    let store = env.store()?;
+    // The DynamoDB connection opens while the rest of init and the runtime's first poll run.
+    let _warm_up = warm_up_dynamodb(store.client(), store.table(), "CART#warm-up");
+    let storefront = Storefront::new(Arc::new(store));
     let jwks = Jwks::new(JwtSettings::from_env()?);
     lambda_http::run(checkout_http::lambda::create_order(storefront, jwks)).await
 }

@@ -2,15 +2,23 @@
 //! deduplication and recording in `checkout_domain::usecases::payment_webhook`; this wires
 //! them to the gateway. The Stripe key (refunds and cancellations of payments that do not
 //! fit) and the webhook secrets (`whsec_new,whsec_old` during a rotation) come from Secrets
-//! Manager, read once.
+//! Manager, read once, side by side.
 
-use checkout_adapters::bootstrap::Environment;
+use std::sync::Arc;
+
+use checkout_adapters::bootstrap::{warm_up_dynamodb, Environment};
+use checkout_domain::usecases::Storefront;
 use checkout_http::webhook::WebhookSecrets;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let env = Environment::load().await;
-    let storefront = env.storefront().await?;
-    let secrets = WebhookSecrets::parse(&env.secret("STRIPE_WEBHOOK_SECRETS_ARN").await?);
+    let store = env.store()?;
+    // The DynamoDB connection opens while both secrets are read.
+    let _warm_up = warm_up_dynamodb(store.client(), store.table(), "CART#warm-up");
+    let (stripe, secrets) =
+        tokio::try_join!(env.stripe(), env.secret("STRIPE_WEBHOOK_SECRETS_ARN"))?;
+    let storefront = Storefront::new(Arc::new(store)).with_psp(Arc::new(stripe));
+    let secrets = WebhookSecrets::parse(&secrets);
     lambda_http::run(checkout_http::lambda::payment_webhook(storefront, secrets)).await
 }

@@ -1,15 +1,27 @@
 //! What every function (and the local server) does first: JSON logs, the AWS configuration,
 //! and its settings from the environment. The functions' `main` only wires what this builds.
 
-/// JSON logs, as CloudWatch wants them; `RUST_LOG` filters (default `info`).
+/// JSON logs, as CloudWatch wants them; `RUST_LOG` filters (default `info`): a level, and
+/// `target=level` pairs (`info,aws_smithy_runtime=debug`). A target filter, not `EnvFilter`:
+/// that one's span and field directives cost a regex engine in every binary.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(false)
-        .without_time()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|spec| spec.parse::<tracing_subscriber::filter::Targets>().ok())
+        .unwrap_or_else(|| {
+            tracing_subscriber::filter::Targets::new()
+                .with_default(tracing_subscriber::filter::LevelFilter::INFO)
+        });
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(false)
+                .without_time(),
+        )
+        .with(filter)
         .try_init();
 }
 
@@ -36,10 +48,75 @@ pub fn payment_grace() -> Result<time::Duration, String> {
 
 /// Builds the AWS SDK configuration once, from the environment (region, credentials and
 /// `AWS_ENDPOINT_URL*` for local endpoints), as Lambda and the local server both need.
+///
+/// In a Lambda execution environment (`AWS_LAMBDA_FUNCTION_NAME` set) the region is
+/// `AWS_REGION` and the credentials are the execution role's, in `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`: both are taken from there, without the
+/// provider chains that would look for them (profile files, web identity, ECS, IMDS). Where
+/// Lambda does not set the keys (SnapStart), the default chain finds the container's.
+///
+/// Every SDK client built from it shares one HTTP client, so one connection pool and one TLS
+/// configuration per connector setting rather than per client (the system's root certificates
+/// are read from disk once per process either way).
 pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http_client());
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if var("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        if let Some(region) = var("AWS_REGION") {
+            loader = loader.region(aws_config::Region::new(region));
+        }
+        if var("AWS_ACCESS_KEY_ID").is_some() && var("AWS_SECRET_ACCESS_KEY").is_some() {
+            loader = loader.credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            );
+        }
+    }
+    loader.load().await
+}
+
+/// The SDK's default HTTPS client (hyper 1, rustls with aws-lc, the system's roots, a proxy
+/// from the environment), built once so every client of a configuration shares it.
+fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::{proxy::ProxyConfig, tls, Builder, ConnectorBuilder};
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
+}
+
+/// Starts, in the background, the work the SDK otherwise does on a function's first DynamoDB
+/// request (the HTTP client and its root certificates, the connection, endpoint resolution,
+/// credentials and signing): one GetItem of a key no item has, in `partition`, which must be a
+/// partition the function's policy lets it read (half a read unit). Its outcome is only
+/// logged; the function's own first request no longer pays for any of that.
+pub fn warm_up_dynamodb(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    partition: &str,
+) -> tokio::task::JoinHandle<()> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let request = client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(partition.to_string()))
+        .key("sk", AttributeValue::S("WARMUP".into()))
+        .projection_expression("pk");
+    tokio::spawn(async move {
+        if let Err(error) = request.send().await {
+            tracing::warn!(
+                error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error),
+                "the DynamoDB warm-up request failed"
+            );
+        }
+    })
 }
 
 /// What a function builds from its environment, once per execution environment: the AWS
