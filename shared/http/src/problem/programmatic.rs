@@ -78,12 +78,7 @@ pub fn problem(error: &Error) -> Problem {
             }
         };
     Problem {
-        status,
-        code,
-        title,
-        detail,
-        recovery,
         extensions,
-        retry_after: None,
+        ..Problem::simple(status, code, title, recovery, detail)
     }
 }
