@@ -63,12 +63,14 @@ if [[ -n ${BENCH_BIN_DIR:-} ]]; then
 else
   bin_dir="$target_dir/release"
   step "release build"
+  build_started=$SECONDS
   # One invocation, so the functions and the driver share every dependency's build. Packages
   # named with -p: `--bin` alone selects the whole workspace, whose test crate's features
   # (e.g. serde_dynamo's DynamoDB Streams types) would then be built into everything.
   cargo build --release --locked --bins \
     -p create-order -p payment-webhook -p storefront -p expire-orders \
     -p outbox-relay -p order-created -p checkout-local -p checkout-bench
+  printf 'bench: release build %d s\n' "$((SECONDS - build_started))" >&2
 fi
 
 if [[ -n ${CHECKOUT_TEST_DYNAMODB_ENDPOINT:-} && -n ${CHECKOUT_TEST_AWS_ENDPOINT:-} ]]; then
@@ -84,7 +86,7 @@ fi
 step "bench"
 out_dir="$target_dir/bench"
 mkdir -p "$out_dir"
-stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+stamp="$(date -u +%Y%m%dT%H%M%S.%3NZ)"
 out="$out_dir/bench-$stamp.json"
 [[ $smoke -eq 1 ]] && out="$out_dir/smoke-$stamp.json"
 logs="$out_dir/logs-$stamp"
