@@ -13,9 +13,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The fenced block between the markers, without its fences.
+# The fenced block between the markers `<!-- NAME:FROM -->` and `<!-- NAME:TO -->`, without
+# its fences.
 block() {
-  awk -v start="<!-- walkthrough:$1 -->" -v end="<!-- walkthrough:$2 -->" '
+  awk -v start="<!-- $1:$2 -->" -v end="<!-- $1:$3 -->" '
     $0 == start { inside = 1; next }
     $0 == end { inside = 0 }
     inside && !/^```/ { print }' README.md
@@ -36,13 +37,15 @@ until grep -q '^listening on ' "$work/server.log"; do
   sleep 0.1
 done
 
-block start end | sed "s#http://127.0.0.1:3000#http://127.0.0.1:$port#" >"$work/walkthrough.sh"
-block expected expected-end >"$work/expected.txt"
-bash -euo pipefail "$work/walkthrough.sh" >"$work/actual.txt"
-
-if diff -u "$work/expected.txt" "$work/actual.txt"; then
-  echo "walkthrough: README walk-through prints what it promises ($(wc -l <"$work/walkthrough.sh") lines run)"
-else
-  echo "walkthrough: the README walk-through's output differs (above: - README, + actual)" >&2
-  exit 1
-fi
+# The walk-throughs, in order, on the same server: the storefront's, then programmatic orders'.
+for name in walkthrough programmatic; do
+  block "$name" start end | sed "s#http://127.0.0.1:3000#http://127.0.0.1:$port#" >"$work/$name.sh"
+  block "$name" expected expected-end >"$work/$name.expected"
+  bash -euo pipefail "$work/$name.sh" >"$work/$name.actual"
+  if diff -u "$work/$name.expected" "$work/$name.actual"; then
+    echo "walkthrough: README $name prints what it promises ($(wc -l <"$work/$name.sh") lines run)"
+  else
+    echo "walkthrough: the README $name output differs (above: - README, + actual)" >&2
+    exit 1
+  fi
+done

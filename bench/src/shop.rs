@@ -13,11 +13,14 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use checkout_adapters::psp_simulator::PspSimulator;
-use checkout_domain::identity::Caller;
-use checkout_domain::payment::{Payment, Transaction, TransactionKind, TransactionState};
+use checkout_domain::model::identity::Caller;
+use checkout_domain::model::payment_event::{
+    transaction, unrecorded_payment, PaymentEvent, PaymentOutcome,
+};
+use checkout_domain::model::values::CartId;
 use checkout_domain::ports::Store;
-use checkout_domain::service::{CatalogImport, Storefront};
-use checkout_domain::values::CartId;
+use checkout_domain::usecases::catalog_admin::CatalogImport;
+use checkout_domain::usecases::Storefront;
 use checkout_http::routes;
 use checkout_http::webhook::WebhookSecrets;
 
@@ -37,7 +40,7 @@ pub fn catalog() -> CatalogImport {
             product["stock"] = json!(100_000_000);
         }
     }
-    checkout_domain::input::from_slice(demo.to_string().as_bytes()).expect("a catalog")
+    checkout_http::json::from_slice(demo.to_string().as_bytes()).expect("a catalog")
 }
 
 /// A guest cart: its id, version and session token.
@@ -178,22 +181,20 @@ impl Shop {
         let mut stored = self.store.cart(&id).await.unwrap().expect("the cart");
         let amount = stored.totals.total;
         let reference = format!("pi_{}", uuid::Uuid::new_v4().simple());
-        stored.payments.push(Payment {
-            id: uuid::Uuid::new_v4().to_string(),
-            amount_planned: amount,
-            psp: "stripe".into(),
-            psp_reference: reference.clone(),
-            planned_for_total: None,
-            transactions: vec![Transaction {
-                id: uuid::Uuid::new_v4().to_string(),
-                kind: TransactionKind::Charge,
-                state: TransactionState::Success,
-                amount,
-                interaction_id: reference.clone(),
-                timestamp: self.storefront.now(),
-                reason: None,
-            }],
-        });
+        // Recorded as the payment webhook records a Stripe charge, without its commit.
+        let event = PaymentEvent {
+            event_id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
+            reference: reference.clone(),
+            cart_id: id.clone(),
+            outcome: PaymentOutcome::Charged { amount },
+            interaction_id: reference.clone(),
+            occurred_at: self.storefront.now(),
+        };
+        let index =
+            unrecorded_payment(&mut stored.payments, &event, "stripe").expect("a new payment");
+        stored.payments[index]
+            .transactions
+            .push(transaction(&event, amount));
         stored.payment_revision += 1;
         self.store
             .record_cart_payments(&stored, stored.payment_revision - 1, &[reference])

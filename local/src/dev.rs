@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use checkout_adapters::psp_simulator::PspSimulator;
 use checkout_adapters::stripe;
-use checkout_domain::service::Storefront;
+use checkout_domain::usecases::Storefront;
 use checkout_domain::Error;
 use checkout_http::identity::Deadline;
 use checkout_http::json::Json;

@@ -12,9 +12,10 @@ mod dev;
 
 use checkout_adapters::psp_simulator::PspSimulator;
 use checkout_adapters::{DynamoStore, MemoryStore};
-use checkout_domain::identity::Caller;
+use checkout_domain::model::identity::Caller;
 use checkout_domain::ports::Store;
-use checkout_domain::service::{CatalogImport, Storefront};
+use checkout_domain::usecases::catalog_admin::CatalogImport;
+use checkout_domain::usecases::Storefront;
 use checkout_http::identity::DevTokens;
 use checkout_http::routes;
 use checkout_http::webhook::WebhookSecrets;
@@ -27,7 +28,7 @@ fn env_or(name: &str, default: &str) -> String {
 }
 
 /// What the scheduled `expire-orders` sweeper does in AWS, every 30 seconds here.
-fn spawn_sweeper(storefront: Storefront, grace: checkout_domain::sweeper::Grace) {
+fn spawn_sweeper(storefront: Storefront, grace: checkout_domain::usecases::sweeper::Grace) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
         loop {
@@ -93,7 +94,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let psp = Arc::new(PspSimulator::new());
     let storefront = Storefront::new(store).with_psp(psp.clone());
     let secrets = WebhookSecrets::parse(&env_or("CHECKOUT_STRIPE_WEBHOOK_SECRET", "whsec_dev"));
-    let demo: CatalogImport = checkout_domain::input::from_slice(DEMO_CATALOG.as_bytes())?;
+    let demo: CatalogImport = checkout_http::json::from_slice(DEMO_CATALOG.as_bytes())?;
     storefront.import(&Caller::system(), &demo).await?;
 
     spawn_sweeper(storefront.clone(), checkout_adapters::payment_grace()?);

@@ -18,10 +18,11 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use checkout_adapters::dynamodb::order_from_image;
 use checkout_adapters::memory::OrderChange;
 use checkout_adapters::{HttpErp, MemoryStore};
-use checkout_domain::events::{order_event, OrderEvent};
-use checkout_domain::ports::{
-    DeliveryError, Erp, ErpReceipt, EventQueue, Mailer, OutgoingEmail, QueueMessage,
-};
+use checkout_domain::model::events::{order_event, OrderEvent};
+use checkout_domain::ports::erp::{Erp, ErpReceipt};
+use checkout_domain::ports::mailer::{Mailer, OutgoingEmail};
+use checkout_domain::ports::queue::{EventQueue, QueueMessage};
+use checkout_domain::ports::DeliveryError;
 use checkout_domain::StoreError;
 use checkout_outbox::relay::{Destination, Relay};
 use checkout_outbox::{EmailConfirmation, ErpSync, SideEffect, Subscriber};

@@ -28,20 +28,25 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use checkout_domain::cart::Cart;
-use checkout_domain::catalog::{
-    DiscountDefinition, PricingConfig, Product, ProductTerms, StockWrite,
-};
-use checkout_domain::commit::CommitPlan;
-use checkout_domain::error::StoreError;
-use checkout_domain::idempotency::IdempotencyRecord;
-use checkout_domain::order::Order;
-use checkout_domain::order_number::OrderNumber;
-use checkout_domain::ports::{
-    CartStore, CartWriteError, CatalogStore, CommitError, IdempotencyStore, OrderPage, OrderStore,
-    PaymentStore, PaymentWriteError, ProductWriteError, Store, SweepKind, SweepPage, SweepStore,
-};
-use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
+use checkout_domain::model::cart::Cart;
+use checkout_domain::model::catalog::{Product, ProductTerms, StockWrite};
+use checkout_domain::model::commit_plan::CommitPlan;
+use checkout_domain::model::discount::DiscountDefinition;
+use checkout_domain::model::error::StoreError;
+use checkout_domain::model::gift_card::{GiftCard, GiftCardCode};
+use checkout_domain::model::idempotency::IdempotencyRecord;
+use checkout_domain::model::order::Order;
+use checkout_domain::model::order_number::OrderNumber;
+use checkout_domain::model::pricing_config::PricingConfig;
+use checkout_domain::model::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
+use checkout_domain::ports::carts::{CartStore, CartWriteError};
+use checkout_domain::ports::catalog::{CatalogStore, ProductWriteError};
+use checkout_domain::ports::gift_cards::GiftCardStore;
+use checkout_domain::ports::idempotency::IdempotencyStore;
+use checkout_domain::ports::orders::{CommitError, CommitRead, OrderPage, OrderStore};
+use checkout_domain::ports::payments::{PaymentStore, PaymentWriteError};
+use checkout_domain::ports::sweep::{SweepKind, SweepPage, SweepStore};
+use checkout_domain::ports::Store;
 
 /// Where an injected fault strikes, relative to the inner call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,6 +312,24 @@ impl FaultyStore {
 }
 
 #[async_trait]
+impl GiftCardStore for FaultyStore {
+    async fn gift_card(&self, code: &GiftCardCode) -> Result<Option<GiftCard>, StoreError> {
+        self.read("gift_card", self.inner.gift_card(code)).await
+    }
+    async fn write_gift_card(
+        &self,
+        card: &GiftCard,
+        expected: Option<&GiftCard>,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            "write_gift_card",
+            self.inner.write_gift_card(card, expected),
+        )
+        .await
+    }
+}
+
+#[async_trait]
 impl CatalogStore for FaultyStore {
     async fn write_product(
         &self,
@@ -370,6 +393,10 @@ impl CartStore for FaultyStore {
 impl OrderStore for FaultyStore {
     async fn commit(&self, plan: &CommitPlan) -> Result<(), CommitError> {
         self.write("commit", self.inner.commit(plan)).await
+    }
+    async fn commit_read(&self, cart: &CartId, key: &str) -> Result<CommitRead, StoreError> {
+        self.read("commit_read", self.inner.commit_read(cart, key))
+            .await
     }
     async fn order(&self, number: &OrderNumber) -> Result<Option<Order>, StoreError> {
         self.read("order", self.inner.order(number)).await
@@ -472,7 +499,7 @@ impl IdempotencyStore for FaultyStore {
         )
         .await
     }
-    async fn complete_idempotency(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+    async fn complete_idempotency(&self, record: &IdempotencyRecord) -> Result<bool, StoreError> {
         self.write(
             "complete_idempotency",
             self.inner.complete_idempotency(record),

@@ -20,12 +20,17 @@ use tower::ServiceExt;
 
 use checkout_adapters::psp_simulator::PspSimulator;
 use checkout_adapters::{DynamoStore, MemoryStore};
-use checkout_domain::claim::ClaimTickets;
-use checkout_domain::identity::Caller;
-use checkout_domain::payment::{Payment, Transaction, TransactionKind, TransactionState};
-use checkout_domain::ports::{OutgoingEmail, Store};
-use checkout_domain::service::{CatalogImport, Clock, Storefront};
-use checkout_domain::values::CartId;
+use checkout_domain::model::identity::Caller;
+use checkout_domain::model::payment_event::{
+    transaction, unrecorded_payment, PaymentEvent, PaymentOutcome,
+};
+use checkout_domain::model::values::CartId;
+use checkout_domain::ports::claims::ClaimTickets;
+use checkout_domain::ports::clock::Clock;
+use checkout_domain::ports::mailer::OutgoingEmail;
+use checkout_domain::ports::Store;
+use checkout_domain::usecases::catalog_admin::CatalogImport;
+use checkout_domain::usecases::Storefront;
 use checkout_http::identity::DevTokens;
 use checkout_http::routes;
 use checkout_http::webhook::WebhookSecrets;
@@ -206,8 +211,7 @@ impl App {
         wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
     ) -> App {
         let app = App::empty_with_store(backend, wrap).await;
-        let catalog: CatalogImport =
-            checkout_domain::input::from_slice(CATALOG.as_bytes()).unwrap();
+        let catalog: CatalogImport = checkout_http::json::from_slice(CATALOG.as_bytes()).unwrap();
         app.storefront
             .import(&Caller::system(), &catalog)
             .await
@@ -286,22 +290,20 @@ impl App {
             stored.currency,
         );
         let reference = format!("pi_{}", uuid::Uuid::new_v4().simple());
-        stored.payments.push(Payment {
-            id: uuid::Uuid::new_v4().to_string(),
-            amount_planned: amount,
-            psp: "stripe".into(),
-            psp_reference: reference.clone(),
-            planned_for_total: None,
-            transactions: vec![Transaction {
-                id: uuid::Uuid::new_v4().to_string(),
-                kind: TransactionKind::Charge,
-                state: TransactionState::Success,
-                amount,
-                interaction_id: reference.clone(),
-                timestamp: self.clock.now(),
-                reason: None,
-            }],
-        });
+        // Recorded as the payment webhook records a Stripe charge, without its commit.
+        let event = PaymentEvent {
+            event_id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
+            reference: reference.clone(),
+            cart_id: id.clone(),
+            outcome: PaymentOutcome::Charged { amount },
+            interaction_id: reference.clone(),
+            occurred_at: self.clock.now(),
+        };
+        let index =
+            unrecorded_payment(&mut stored.payments, &event, "stripe").expect("a new payment");
+        stored.payments[index]
+            .transactions
+            .push(transaction(&event, amount));
         stored.payment_revision += 1;
         self.store
             .record_cart_payments(&stored, stored.payment_revision - 1, &[reference])
@@ -379,8 +381,8 @@ impl App {
         &self,
         cart: &CartRef,
     ) -> (
-        checkout_domain::cart::Cart,
-        Option<checkout_domain::order::Order>,
+        checkout_domain::model::cart::Cart,
+        Option<checkout_domain::model::order::Order>,
     ) {
         let (stored, order) = self
             .store
@@ -424,13 +426,13 @@ impl App {
 
     /// Units of `sku` in stock now.
     pub async fn stock(&self, sku: &str) -> u32 {
-        let sku = checkout_domain::values::Sku::parse(sku).unwrap();
+        let sku = checkout_domain::model::values::Sku::parse(sku).unwrap();
         self.store.products(&[sku]).await.unwrap()[0].stock
     }
 
     /// How often `code` has been redeemed.
     pub async fn redemptions(&self, code: &str) -> u32 {
-        let code = checkout_domain::values::DiscountCode::parse(code).unwrap();
+        let code = checkout_domain::model::values::DiscountCode::parse(code).unwrap();
         self.store.discounts(&[code]).await.unwrap()[0].redemptions
     }
 
@@ -450,6 +452,14 @@ impl App {
         )
     }
 
+    /// A caller whose token grants `scope` (e.g. `orders:write`).
+    pub fn with_scope(&self, sub: &str, scope: &str) -> Client {
+        self.anonymous().with_header(
+            "authorization",
+            &format!("Bearer {}", self.tokens.issue(sub, Some(scope))),
+        )
+    }
+
     pub fn admin(&self) -> Client {
         self.anonymous().with_header(
             "authorization",
@@ -466,20 +476,28 @@ impl App {
         }
     }
 
+    /// The store's idempotency records (where the subscribers' effects are logged), whichever
+    /// store the backend runs on.
+    pub fn idempotency_store(
+        &self,
+    ) -> Arc<dyn checkout_domain::ports::idempotency::IdempotencyStore> {
+        match (&self.dynamo, &self.memory) {
+            (Some(dynamo), _) => Arc::new(dynamo.clone()),
+            (None, Some(memory)) => memory.clone(),
+            (None, None) => unreachable!("one of the two stores"),
+        }
+    }
+
     /// The confirmation email of the cart's order, as the email subscriber sends it when the
-    /// order's `OrderCreated` event reaches it (through its effect log on this store).
+    /// order's `OrderCreated` event reaches it (through the idempotency records of this store).
     pub async fn confirmation_email(&self, cart: &CartRef) -> OutgoingEmail {
         let (_, order) = self.stored(cart).await;
-        let event = checkout_domain::events::order_event(None, order.as_ref()).expect("an order");
+        let event =
+            checkout_domain::model::events::order_event(None, order.as_ref()).expect("an order");
         let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
         message.body = Some(serde_json::to_string(&event).unwrap());
         let mailbox = Arc::new(outbox::Mailbox::default());
-        let effect_log: Arc<dyn checkout_domain::ports::EffectLog> =
-            match (&self.dynamo, &self.memory) {
-                (Some(dynamo), _) => Arc::new(dynamo.clone()),
-                (None, Some(memory)) => memory.clone(),
-                (None, None) => unreachable!("one of the two stores"),
-            };
+        let effect_log = self.idempotency_store();
         let subscriber = checkout_outbox::Subscriber::new(
             Arc::new(checkout_outbox::EmailConfirmation {
                 mailer: mailbox.clone(),

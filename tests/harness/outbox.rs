@@ -30,7 +30,9 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use checkout_adapters::{DynamoStore, HttpErp, SesMailer, SqsQueue};
-use checkout_domain::ports::{DeliveryError, EventQueue, Mailer, OutgoingEmail};
+use checkout_domain::ports::mailer::{Mailer, OutgoingEmail};
+use checkout_domain::ports::queue::EventQueue;
+use checkout_domain::ports::DeliveryError;
 use checkout_outbox::relay::{Destination, Relay};
 use checkout_outbox::{EmailConfirmation, ErpSync, Subscriber};
 
@@ -303,7 +305,7 @@ pub struct NoDeadLetters;
 impl EventQueue for NoDeadLetters {
     async fn send(
         &self,
-        messages: &[checkout_domain::ports::QueueMessage],
+        messages: &[checkout_domain::ports::queue::QueueMessage],
     ) -> Result<Vec<String>, checkout_domain::StoreError> {
         panic!("dead-lettered: {messages:?}")
     }

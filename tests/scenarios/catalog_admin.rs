@@ -1,8 +1,8 @@
 //! Catalog administration: who may change it, what it validates, and what an update keeps.
 
-use checkout_domain::catalog::{ProductTerms, StockChange};
-use checkout_domain::ports::ProductWriteError;
-use checkout_domain::values::Sku;
+use checkout_domain::model::catalog::{ProductTerms, StockChange};
+use checkout_domain::model::values::Sku;
+use checkout_domain::ports::catalog::ProductWriteError;
 use checkout_tests::serde_json::{json, Value};
 use checkout_tests::{address_de, cents, on_both_stores, order_request, App, Backend};
 use http::StatusCode;

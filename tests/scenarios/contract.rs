@@ -55,10 +55,15 @@ fn the_gateway_routes_are_the_documented_operations() {
     assert_eq!(
         behind_authorizer,
         [
+            "GET /admin/gift-cards/{code}",
             "GET /orders",
+            "POST /admin/orders",
+            "POST /admin/orders/batch",
+            "POST /admin/orders/{orderNumber}/commands",
             "POST /customers/claim",
             "PUT /admin/config",
             "PUT /admin/discount-codes/{code}",
+            "PUT /admin/gift-cards/{code}",
             "PUT /admin/products/{sku}",
         ]
     );

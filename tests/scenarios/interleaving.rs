@@ -2,19 +2,20 @@
 //! operations against the real router — cart edits, payment intents (full, partial, two
 //! tabs), the PSP's success / failure / authorization / refund events delivered up to 3× and
 //! reordered, storefront commits with and without `Idempotency-Key`, saved orders and their
-//! payments, expiry with a moved clock, and store faults injected between writes — on both
+//! payments, signed-in customers claiming guests' orders with the emailed link, expiry with a
+//! moved clock, and store faults injected between writes — on both
 //! stores, then checks the invariants of rule 11 and reports every violation.
 //!
 //! Run it (DynamoDB Local must be up: `scripts/backends.sh start && source
 //! .tools/run/backends.env`):
 //!
 //! ```sh
-//! cargo nextest run -p checkout-tests --test interleaving
+//! cargo nextest run -p checkout-tests -E 'test(/^interleaving::/)'
 //! # reproduce a failure: the seed is printed with every report
-//! INTERLEAVING_SEED=1234 cargo nextest run -p checkout-tests --test interleaving
+//! INTERLEAVING_SEED=1234 cargo nextest run -p checkout-tests -E 'test(/^interleaving::/)'
 //! # the longer run: 20 seeds in a row, 10,000 operations over 300 carts each
 //! INTERLEAVING_RUNS=20 INTERLEAVING_OPS=10000 INTERLEAVING_CARTS=300 \
-//!   cargo nextest run -p checkout-tests --test interleaving --no-capture
+//!   cargo nextest run -p checkout-tests -E 'test(/^interleaving::/)' --no-capture
 //! ```
 //!
 //! Defaults: a fresh seed per run (from the clock), 2,000 operations, 100 carts, 1 run.
@@ -52,11 +53,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use checkout_adapters::stripe::{self, Interpretation};
-use checkout_domain::order::{Order, OrderState};
-use checkout_domain::order_number::OrderNumber;
-use checkout_domain::payment::{self, PaymentState};
-use checkout_domain::psp::PaymentOutcome;
-use checkout_domain::values::{CartId, Sku};
+use checkout_domain::model::order::{Order, OrderState};
+use checkout_domain::model::order_number::OrderNumber;
+use checkout_domain::model::payment::{self, PaymentState};
+use checkout_domain::model::payment_event::PaymentOutcome;
+use checkout_domain::model::values::{CartId, Sku};
 use checkout_tests::faults::{FaultPoint, FaultSpec, FaultyStore};
 use checkout_tests::serde_json::{self, json, Value};
 use checkout_tests::{address_de, on_both_stores, App, Backend, Client, TestResponse};
@@ -74,10 +75,10 @@ const SETTLE_ADVANCE: time::Duration = time::Duration::hours(6);
 
 /// SplitMix64: small, fast, and the same everywhere.
 #[derive(Debug, Clone)]
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -86,7 +87,7 @@ impl Rng {
     }
 
     /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 
@@ -105,7 +106,7 @@ impl Rng {
     }
 }
 
-fn env_u64(name: &str) -> Option<u64> {
+pub(crate) fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().map(|v| {
         v.trim()
             .parse()
@@ -121,14 +122,19 @@ struct Settings {
     runs: u64,
 }
 
-fn settings() -> Settings {
-    let seed = env_u64("INTERLEAVING_SEED").unwrap_or_else(|| {
+/// The seed in `variable`, or a fresh one from the clock.
+pub(crate) fn seed_from(variable: &str) -> u64 {
+    env_u64(variable).unwrap_or_else(|| {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos() as u64;
         Rng(nanos).next() % 1_000_000_000
-    });
+    })
+}
+
+fn settings() -> Settings {
+    let seed = seed_from("INTERLEAVING_SEED");
     Settings {
         seed,
         ops: env_u64("INTERLEAVING_OPS").unwrap_or(2_000) as usize,
@@ -213,6 +219,10 @@ enum Op {
         cart: usize,
         part: Option<u64>,
     },
+    /// A signed-in customer claims the guest orders of the cart's email with a fresh link.
+    Claim {
+        cart: usize,
+    },
     Expire {
         minutes: i64,
     },
@@ -233,6 +243,7 @@ impl Op {
             Op::Commit { save: true, .. } => "save_order",
             Op::Commit { .. } => "commit",
             Op::PayOrder { .. } => "pay_order",
+            Op::Claim { .. } => "claim",
             Op::Expire { .. } => "expire",
         }
     }
@@ -309,7 +320,7 @@ fn plan(rng: &mut Rng, ops: usize, carts: usize) -> Vec<Vec<Planned>> {
                     pick: rng.next(),
                     copies: rng.range(1, 3),
                 },
-                69..=91 => Op::Commit {
+                69..=89 => Op::Commit {
                     cart,
                     key: match rng.below(10) {
                         0..=3 => Key::None,
@@ -328,6 +339,7 @@ fn plan(rng: &mut Rng, ops: usize, carts: usize) -> Vec<Vec<Planned>> {
                     cart,
                     part: rng.chance(300).then(|| rng.range(200, 800)),
                 },
+                90..=91 => Op::Claim { cart },
                 _ => Op::Expire {
                     minutes: rng.range(1, 40) as i64,
                 },
@@ -510,6 +522,7 @@ impl World {
                 retry,
             } => self.commit(cart, key, save, stale, number, retry).await,
             Op::PayOrder { cart, part } => self.pay_order(cart, part).await,
+            Op::Claim { cart } => self.claim(cart).await,
             Op::Expire { minutes } => {
                 self.app.advance(time::Duration::minutes(minutes));
                 let label = match housekeeping(&self.app).await {
@@ -611,11 +624,7 @@ impl World {
     }
 
     async fn pay_order(&self, cart: usize, part: Option<u64>) {
-        // A cart with an order: the planned one, or the next that the API answered one for.
-        let cart = (0..self.slots.len())
-            .map(|i| (cart + i) % self.slots.len())
-            .find(|&c| !self.slot(c).state.lock().unwrap().numbers.is_empty())
-            .unwrap_or(cart);
+        let cart = self.ordered_cart(cart);
         let slot = self.slot(cart);
         let known = slot.state.lock().unwrap().numbers.iter().next().cloned();
         let number = match known {
@@ -645,6 +654,60 @@ impl World {
             .await;
         self.record("pay_order", &response);
         self.remember_intent(cart, &response, true);
+    }
+
+    /// A cart with an order: the planned one, or the next that the API answered one for.
+    fn ordered_cart(&self, cart: usize) -> usize {
+        (0..self.slots.len())
+            .map(|i| (cart + i) % self.slots.len())
+            .find(|&c| !self.slot(c).state.lock().unwrap().numbers.is_empty())
+            .unwrap_or(cart)
+    }
+
+    /// The emailed link, as the email subscriber mints it, used by one of three customers
+    /// (so one customer may claim several emails, and a claimed email stays claimed).
+    async fn claim(&self, cart: usize) {
+        // A guest's order: among the next carts the API answered an order for.
+        let mut guest_order = None;
+        let ordered = (0..self.slots.len())
+            .map(|i| (cart + i) % self.slots.len())
+            .filter(|&c| !self.slot(c).state.lock().unwrap().numbers.is_empty())
+            .take(10);
+        for candidate in ordered {
+            let id = CartId::parse(&self.slot(candidate).id).expect("a cart id");
+            if let Ok((_, Some(order))) = self.app.store.cart_and_order(&id).await {
+                if order.is_guest() {
+                    guest_order = Some(order);
+                    break;
+                }
+            }
+        }
+        let Some(order) = guest_order else {
+            return self.note("claim", "no guest order");
+        };
+        let Some(email) = order.customer_email.clone() else {
+            return self.note("claim", "no email");
+        };
+        let (token, ticket) =
+            checkout_domain::model::claim::ClaimTicket::mint(&email, self.app.storefront.now());
+        if self
+            .app
+            .claim_tickets()
+            .save_claim_ticket(&ticket)
+            .await
+            .is_err()
+        {
+            return self.note("claim", "ticket not saved");
+        }
+        let response = self
+            .app
+            .customer(&format!("claimer-{}", cart % 3))
+            .post(
+                "/customers/claim",
+                json!({"email": email.as_str(), "token": token.expose()}),
+            )
+            .await;
+        self.record("claim", &response);
     }
 
     fn remember_intent(&self, cart: usize, response: &TestResponse, for_order: bool) {
@@ -977,9 +1040,9 @@ impl World {
 /// crash left half done).
 async fn housekeeping(
     app: &App,
-) -> Result<checkout_domain::sweeper::SweepReport, checkout_domain::Error> {
+) -> Result<checkout_domain::usecases::sweeper::SweepReport, checkout_domain::Error> {
     app.storefront
-        .sweep(checkout_domain::sweeper::DEFAULT_PAYMENT_GRACE)
+        .sweep(checkout_domain::usecases::sweeper::DEFAULT_PAYMENT_GRACE)
         .await
 }
 
@@ -1069,7 +1132,7 @@ impl Violation {
     }
 }
 
-fn describe_payments(payments: &[checkout_domain::payment::Payment]) -> String {
+fn describe_payments(payments: &[checkout_domain::model::payment::Payment]) -> String {
     payments
         .iter()
         .map(|p| {
@@ -1329,7 +1392,7 @@ impl World {
                             .filter_map(|p| dashboard.get(&p.psp_reference))
                             .sum();
                         let paid_before_the_merchant_refunded = merchant_refunded > 0
-                            && checkout_domain::payment::secured(&o.payments, o.currency)
+                            && checkout_domain::model::payment::secured(&o.payments, o.currency)
                                 .cent_amount
                                 + merchant_refunded
                                 >= o.totals.total.cent_amount;

@@ -298,7 +298,7 @@ async fn a_commit_that_failed_after_the_payment_was_recorded_is_retried(backend:
     let (_, order) = app.stored(&cart).await;
     assert_eq!(
         order.expect("ordered").payment_state,
-        checkout_domain::payment::PaymentState::Paid
+        checkout_domain::model::payment::PaymentState::Paid
     );
 }
 

@@ -394,38 +394,44 @@ async fn a_refused_request_does_not_burn_its_key(backend: Backend) {
 }
 
 async fn a_crashed_request_unlocks_its_key_at_its_deadline(backend: Backend) {
-    use checkout_domain::idempotency::{IdempotencyRecord, RecordState};
+    use checkout_domain::model::idempotency::{IdempotencyRecord, RecordState};
     let app = App::start(backend).await;
     let (guest, cart) = app.paid_guest_cart().await;
-    // What a crashed invocation leaves: the key held in flight until its deadline. The key is
-    // scoped to the caller, so take it through the API first and then put it back in flight.
+    // What a crashed invocation leaves: the key held in flight until its deadline. The cart is
+    // ordered through the API first (key k-3); then an invocation with key k-4 for the same
+    // request takes its key and crashes. Keys are scoped to the caller.
     let body = order_request(&cart);
     let created = guest.post_with_key("/orders", "k-3", body.clone()).await;
     created.assert_status(StatusCode::CREATED);
     let now = app.storefront.now();
-    let fingerprint = checkout_domain::idempotency::fingerprint(
+    let fingerprint = checkout_domain::model::idempotency::fingerprint(
         "POST /orders",
-        &checkout_tests::serde_json::from_value::<checkout_domain::commit::CreateOrderInput>(
-            body.clone(),
-        )
+        &checkout_tests::serde_json::from_value::<
+            checkout_domain::usecases::checkout::CreateOrderInput,
+        >(body.clone())
         .unwrap(),
     );
     let session = guest_scope(&app, &cart).await;
     let record = IdempotencyRecord {
-        key: format!("orders#guest:{session}#k-3"),
+        key: format!("orders#guest:{session}#k-4"),
         fingerprint,
         state: RecordState::InFlight {
             locked_until: now + time::Duration::seconds(20),
         },
         expires_at: (now + time::Duration::hours(24)).unix_timestamp(),
     };
-    app.store.complete_idempotency(&record).await.unwrap();
-    let waiting = guest.post_with_key("/orders", "k-3", body.clone()).await;
+    assert!(app
+        .store
+        .claim_idempotency(&record, now)
+        .await
+        .unwrap()
+        .is_none());
+    let waiting = guest.post_with_key("/orders", "k-4", body.clone()).await;
     let problem = waiting.assert_problem(StatusCode::CONFLICT, "RequestInProgress");
     assert_eq!(problem["recovery"], "retry_later");
     assert_eq!(waiting.headers["retry-after"], "20");
     app.advance(time::Duration::seconds(21));
-    let after = guest.post_with_key("/orders", "k-3", body).await;
+    let after = guest.post_with_key("/orders", "k-4", body).await;
     after.assert_status(StatusCode::OK);
     assert_eq!(
         after.body["orderNumber"], created.body["orderNumber"],
@@ -435,9 +441,9 @@ async fn a_crashed_request_unlocks_its_key_at_its_deadline(backend: Backend) {
 
 /// The stored session hash of a guest cart (how idempotency keys are scoped).
 async fn guest_scope(app: &App, cart: &CartRef) -> String {
-    let id = checkout_domain::values::CartId::parse(&cart.id).unwrap();
+    let id = checkout_domain::model::values::CartId::parse(&cart.id).unwrap();
     match app.store.cart(&id).await.unwrap().unwrap().owner {
-        checkout_domain::cart::CartOwner::Guest { session_hash } => session_hash.to_string(),
+        checkout_domain::model::cart::CartOwner::Guest { session_hash } => session_hash.to_string(),
         other => panic!("a guest cart, got {other:?}"),
     }
 }
@@ -648,7 +654,7 @@ async fn an_unpaid_saved_order_releases_its_stock_and_code_when_it_expires(backe
         0,
         "not before its hold ends"
     );
-    app.advance(checkout_domain::commit::SAVED_ORDER_HOLD + time::Duration::seconds(1));
+    app.advance(checkout_domain::model::commit_plan::SAVED_ORDER_HOLD + time::Duration::seconds(1));
     assert_eq!(app.storefront.expire_saved_orders(10).await.unwrap(), 1);
     assert_eq!(
         app.storefront.expire_saved_orders(10).await.unwrap(),
@@ -700,23 +706,20 @@ async fn a_new_order_costs_one_read_and_one_transaction_and_a_replay_one_read() 
         .await
         .assert_status(StatusCode::OK);
     assert_eq!(app.requests.take(), ["Query"]);
-    // With an Idempotency-Key: the key's claim, then the same read and transaction (the
-    // transaction also completes the key); its replay is the failed claim alone.
+    // With an Idempotency-Key: one read of the cart, its order and the key's record, then
+    // the transaction, which also writes the record; its replay is the read alone.
     let (guest, cart) = app.paid_guest_cart().await;
     app.requests.take();
     guest
         .post_with_key("/orders", "budget", order_request(&cart))
         .await
         .assert_status(StatusCode::CREATED);
-    assert_eq!(
-        app.requests.take(),
-        ["PutItem", "Query", "TransactWriteItems"]
-    );
+    assert_eq!(app.requests.take(), ["BatchGetItem", "TransactWriteItems"]);
     guest
         .post_with_key("/orders", "budget", order_request(&cart))
         .await
         .assert_status(StatusCode::OK);
-    assert_eq!(app.requests.take(), ["PutItem"]);
+    assert_eq!(app.requests.take(), ["BatchGetItem"]);
 }
 
 /// DynamoDB ends a Query page at 1 MB with `LastEvaluatedKey`, however few items it holds.
@@ -724,11 +727,11 @@ async fn a_new_order_costs_one_read_and_one_transaction_and_a_replay_one_read() 
 /// history still fills each page and still reaches the oldest order.
 #[tokio::test]
 async fn a_history_page_cut_short_by_dynamodb_continues_where_it_was_cut() {
-    use checkout_domain::ports::OrderStore as _;
+    use checkout_domain::ports::orders::OrderStore as _;
     let app = App::start(Backend::DynamoDb).await;
     let numbers = place_orders(&app, &app.customer("alice"), 5).await;
     let store = app.dynamo.clone().unwrap().with_query_page_items(2);
-    let alice = checkout_domain::values::CustomerId::parse("alice").unwrap();
+    let alice = checkout_domain::model::values::CustomerId::parse("alice").unwrap();
     let mut seen = Vec::new();
     let mut after = None;
     loop {

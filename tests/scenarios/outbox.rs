@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use checkout_adapters::DynamoStore;
-use checkout_domain::ports::{DeliveryError, EventQueue, Mailer, OutgoingEmail, QueueMessage};
+use checkout_domain::ports::mailer::{Mailer, OutgoingEmail};
+use checkout_domain::ports::queue::{EventQueue, QueueMessage};
+use checkout_domain::ports::DeliveryError;
 use checkout_domain::StoreError;
 use checkout_tests::outbox::{
     eventually, FakeErp, Outbox, QueueOptions, QueuePump, StreamOptions, StreamPump, ERP_SECRET,
@@ -451,14 +453,27 @@ fn relay_to(queue: &Arc<RecordingQueue>) -> checkout_outbox::Relay {
     )
 }
 
-fn event(i: usize) -> checkout_domain::events::OrderEvent {
-    checkout_domain::events::OrderEvent {
+fn event(i: usize) -> checkout_domain::model::events::OrderEvent {
+    checkout_domain::model::events::OrderEvent {
         id: format!("order-{i}:1"),
-        kind: checkout_domain::events::EventKind::OrderCreated,
+        kind: checkout_domain::model::events::EventKind::OrderCreated,
         order_id: format!("order-{i}"),
         order_number: format!("N-{i}"),
         sequence: 1,
-        order: json!({}),
+        order: serde_json::from_value(json!({
+            "id": format!("order-{i}"), "orderNumber": "20261124-ABCDEFGH", "cartId": "6f1c0000-0000-4000-8000-000000000001",
+            "cartVersion": 1, "action": "checkout", "state": "Open", "paymentState": "Paid",
+            "isGuest": true, "currency": "EUR", "lineItems": [], "discountCodes": [],
+            "totals": {
+                "subtotal": {"centAmount": 0, "currencyCode": "EUR"},
+                "discount": {"centAmount": 0, "currencyCode": "EUR"},
+                "shipping": {"centAmount": 0, "currencyCode": "EUR"},
+                "tax": {"centAmount": 0, "currencyCode": "EUR"},
+                "total": {"centAmount": 0, "currencyCode": "EUR"}
+            },
+            "createdAt": "2026-11-24T10:00:00Z", "revision": 1
+        }))
+        .expect("a valid order snapshot"),
     }
 }
 
@@ -567,7 +582,7 @@ async fn order_events(
     app: &App,
     expected: usize,
     before: &mut Option<MemoryFeed>,
-) -> Vec<checkout_domain::events::OrderEvent> {
+) -> Vec<checkout_domain::model::events::OrderEvent> {
     let bodies: Vec<String> = match (&app.dynamo, before) {
         (Some(store), _) => {
             let queue = Arc::new(RecordingQueue::default());
@@ -582,7 +597,7 @@ async fn order_events(
             let mut bodies = Vec::new();
             while let Ok((old, new)) = feed.try_recv() {
                 if let Some(event) =
-                    checkout_domain::events::order_event(old.as_ref(), new.as_ref())
+                    checkout_domain::model::events::order_event(old.as_ref(), new.as_ref())
                 {
                     bodies.push(serde_json::to_string(&event).unwrap());
                 }
@@ -594,9 +609,10 @@ async fn order_events(
     bodies
         .iter()
         .map(|body| {
-            let event: checkout_domain::events::OrderEvent = serde_json::from_str(body).unwrap();
+            let event: checkout_domain::model::events::OrderEvent =
+                serde_json::from_str(body).unwrap();
             assert_eq!(event.id, format!("{}:{}", event.order_id, event.sequence));
-            assert_eq!(event.order["orderNumber"], event.order_number.as_str());
+            assert_eq!(event.order.order_number.to_string(), event.order_number);
             event
         })
         .collect()
@@ -637,7 +653,7 @@ async fn a_saved_order_paid_then_refunded_and_one_expired(app: &App) -> (String,
     let expiring = other.post("/orders", body).await;
     expiring.assert_status(StatusCode::CREATED);
     let expired_number = expiring.body["orderNumber"].as_str().unwrap().to_string();
-    app.advance(checkout_domain::commit::SAVED_ORDER_HOLD + time::Duration::seconds(1));
+    app.advance(checkout_domain::model::commit_plan::SAVED_ORDER_HOLD + time::Duration::seconds(1));
     assert_eq!(app.storefront.expire_saved_orders(10).await.unwrap(), 1);
     (paid_number, expired_number)
 }
@@ -685,19 +701,10 @@ impl Mailer for KeptMail {
     }
 }
 
-/// The store's effect log, whichever store the backend runs on.
-fn effect_log(app: &App) -> Arc<dyn checkout_domain::ports::EffectLog> {
-    match (&app.dynamo, &app.memory) {
-        (Some(dynamo), _) => Arc::new(dynamo.clone()),
-        (None, Some(memory)) => memory.clone(),
-        (None, None) => unreachable!("one of the two stores"),
-    }
-}
-
 async fn every_order_change_reaches_the_erp_once_and_only_creation_mails_the_customer(
     backend: Backend,
 ) {
-    use checkout_domain::events::EventKind;
+    use checkout_domain::model::events::EventKind;
     use checkout_outbox::subscriber::Outcome;
     let app = App::start(backend).await;
     let mut feed = app.memory.as_ref().map(|m| m.changes());
@@ -710,7 +717,7 @@ async fn every_order_change_reaches_the_erp_once_and_only_creation_mails_the_cus
         Arc::new(checkout_outbox::ErpSync {
             erp: Arc::new(client.unwrap()),
         }),
-        effect_log(&app),
+        app.idempotency_store(),
         Arc::new(RecordingQueue::default()),
     );
     let mail = Arc::new(KeptMail::default());
@@ -720,7 +727,7 @@ async fn every_order_change_reaches_the_erp_once_and_only_creation_mails_the_cus
             claims: Arc::new(checkout_adapters::MemoryStore::new()),
             claim_url: checkout_tests::outbox::CLAIM_URL.into(),
         }),
-        effect_log(&app),
+        app.idempotency_store(),
         Arc::new(RecordingQueue::default()),
     );
     // Every event delivered twice, to both consumers.
@@ -806,7 +813,8 @@ async fn two_deliveries_of_one_event_at_the_same_time_send_one_email() {
         .await
         .assert_status(StatusCode::CREATED);
     let (_, order) = app.stored(&cart).await;
-    let event = checkout_domain::events::order_event(None, order.as_ref()).expect("OrderCreated");
+    let event =
+        checkout_domain::model::events::order_event(None, order.as_ref()).expect("OrderCreated");
     let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
     message.body = Some(serde_json::to_string(&event).unwrap());
 

@@ -86,7 +86,7 @@ async fn a_second_payment_for_an_ordered_cart_is_refunded_once(backend: Backend)
     let order = order.unwrap();
     assert_eq!(
         order.payment_state,
-        checkout_domain::payment::PaymentState::Paid
+        checkout_domain::model::payment::PaymentState::Paid
     );
     let extra = order
         .payments
@@ -98,7 +98,7 @@ async fn a_second_payment_for_an_ordered_cart_is_refunded_once(backend: Backend)
         .iter()
         .map(|t| (t.kind, t.state))
         .collect();
-    use checkout_domain::payment::{TransactionKind::*, TransactionState::*};
+    use checkout_domain::model::payment::{TransactionKind::*, TransactionState::*};
     assert_eq!(kinds, [(Charge, Success), (Refund, Success)]);
 }
 
@@ -168,10 +168,10 @@ async fn a_failed_payment_leaves_the_cart_orderable_and_never_undoes_a_success(b
     let order = order.expect("ordered");
     assert_eq!(
         order.payment_state,
-        checkout_domain::payment::PaymentState::Paid
+        checkout_domain::model::payment::PaymentState::Paid
     );
     assert_eq!(
-        checkout_domain::payment::secured(&order.payments, order.currency),
+        checkout_domain::model::payment::secured(&order.payments, order.currency),
         order.totals.total
     );
 }
@@ -194,7 +194,7 @@ async fn a_saved_order_is_paid_later_and_refunded_by_stripe(backend: Backend) {
         order.get("expiresAt").is_none(),
         "a paid order no longer expires"
     );
-    app.advance(checkout_domain::commit::SAVED_ORDER_HOLD * 2);
+    app.advance(checkout_domain::model::commit_plan::SAVED_ORDER_HOLD * 2);
     assert_eq!(app.storefront.expire_saved_orders(10).await.unwrap(), 0);
 
     // Stripe reports the charge refunded (from its dashboard, say).
@@ -301,7 +301,7 @@ async fn a_changed_total_after_authorization_cancels_it(backend: Backend) {
     assert_eq!(recorded.body["effect"], "recorded");
     let (stored, _) = app.stored(&cart).await;
     assert_eq!(
-        checkout_domain::payment::secured(&stored.payments, stored.currency),
+        checkout_domain::model::payment::secured(&stored.payments, stored.currency),
         stored.totals.total
     );
 
@@ -538,7 +538,7 @@ async fn soak(backend: Backend) {
             Some(order.order_number.as_str())
         );
         assert_eq!(
-            checkout_domain::payment::secured(&order.payments, order.currency),
+            checkout_domain::model::payment::secured(&order.payments, order.currency),
             order.totals.total,
             "exactly the total is kept: no unrefunded extra payment"
         );

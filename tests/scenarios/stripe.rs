@@ -2,9 +2,10 @@
 //! into payment events, and the REST calls as a fake Stripe server sees them.
 
 use checkout_adapters::stripe::{self, Interpretation, StripeClient};
-use checkout_domain::money::{Currency, Money};
-use checkout_domain::psp::{IntentRequest, PaymentOutcome, PaymentProvider};
-use checkout_domain::values::{CartId, CustomerId};
+use checkout_domain::model::money::{Currency, Money};
+use checkout_domain::model::payment_event::PaymentOutcome;
+use checkout_domain::model::values::{CartId, CustomerId};
+use checkout_domain::ports::psp::{IntentRequest, PaymentProvider};
 use checkout_tests::serde_json::{self, json, Value};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -241,7 +242,7 @@ async fn the_client_sends_what_stripe_expects_with_an_idempotency_key_on_every_c
     assert_eq!(refund.interaction_id, "re_1");
     assert_eq!(
         refund.state,
-        checkout_domain::payment::TransactionState::Success
+        checkout_domain::model::payment::TransactionState::Success
     );
     client.cancel("pi_123", "cancel:pi_123").await.unwrap();
 }

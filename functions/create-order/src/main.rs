@@ -1,21 +1,20 @@
-//! Lambda: `POST /orders`. The commit itself is `checkout_domain::commit`; its DynamoDB
-//! transaction is `checkout_adapters::dynamodb` (`commit.rs`). This only wires them to API Gateway.
+//! Lambda: `POST /orders`. The commit itself is `checkout_domain::usecases::checkout`; its
+//! DynamoDB transaction is `checkout_adapters::dynamodb` (`commit.rs`). This only wires them
+//! to API Gateway: the table, and the identity provider's keys.
 
 use std::sync::Arc;
 
-use checkout_adapters::bootstrap::warm_up_dynamodb;
-use checkout_adapters::{required_env, DynamoStore};
-use checkout_domain::service::Storefront;
+use checkout_adapters::bootstrap::{warm_up_dynamodb, Environment};
+use checkout_domain::usecases::Storefront;
 use checkout_http::jwks::{Jwks, JwtSettings};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    checkout_adapters::bootstrap::init_tracing();
-    let table = required_env("TABLE_NAME")?;
-    let store = DynamoStore::from_config(&checkout_adapters::aws_config().await, table);
+    let env = Environment::load().await;
+    let store = env.store()?;
     // The DynamoDB connection opens while the rest of init and the runtime's first poll run.
     let _warm_up = warm_up_dynamodb(store.client(), store.table(), "CART#warm-up");
+    let storefront = Storefront::new(Arc::new(store));
     let jwks = Jwks::new(JwtSettings::from_env()?);
-    let app = checkout_http::lambda::create_order(Storefront::new(Arc::new(store)), jwks);
-    lambda_http::run(app).await
+    lambda_http::run(checkout_http::lambda::create_order(storefront, jwks)).await
 }

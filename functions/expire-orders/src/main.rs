@@ -1,29 +1,17 @@
 //! Lambda (EventBridge schedule): the sweeper. Cancels saved orders whose hold ended unpaid
 //! (giving back stock, codes and partial payments), gives back the money of paid carts never
-//! ordered within `PAYMENT_GRACE_SECONDS`, and finishes reversals a crash left half done.
-//! The work itself is `checkout_domain::sweeper`.
+//! ordered within `PAYMENT_GRACE_SECONDS`, and finishes reversals a crash left half done,
+//! through Stripe. The work itself is `checkout_domain::usecases::sweeper`.
 
-use std::sync::Arc;
-
-use checkout_adapters::stripe::StripeClient;
-use checkout_adapters::{payment_grace, required_env, DynamoStore, SecretStore};
-use checkout_domain::service::Storefront;
+use checkout_adapters::bootstrap::Environment;
+use checkout_adapters::payment_grace;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    checkout_adapters::bootstrap::init_tracing();
-    let config = checkout_adapters::aws_config().await;
-    let store = DynamoStore::from_config(&config, required_env("TABLE_NAME")?);
-    // Payments are given back through Stripe; its key comes from Secrets Manager, read once.
-    let stripe = StripeClient::new(
-        required_env("STRIPE_API_BASE")?,
-        SecretStore::from_config(&config)
-            .read_env("STRIPE_SECRET_KEY_ARN")
-            .await?,
-    );
-    let storefront = Storefront::new(Arc::new(store)).with_psp(Arc::new(stripe));
+    let env = Environment::load().await;
+    let storefront = env.storefront().await?;
     let grace = payment_grace()?;
     lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| {
         let storefront = storefront.clone();

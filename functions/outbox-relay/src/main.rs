@@ -1,10 +1,11 @@
 //! Lambda (DynamoDB stream of the table, with `ReportBatchItemFailures`): every order change
-//! becomes an event on each consumer's queue. The relay itself is `checkout_outbox::relay`.
+//! becomes an event on each consumer's queue. The relay itself is `checkout_outbox::relay`;
+//! it reads stream images with the DynamoDB adapter's decoder.
 
 use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::Event;
-use checkout_adapters::SqsQueue;
+use checkout_adapters::bootstrap::Environment;
 use checkout_outbox::relay::{Destination, Relay};
 use lambda_runtime::{service_fn, LambdaEvent};
 
@@ -13,14 +14,12 @@ const QUEUES: [(&str, &str); 2] = [("email", "EMAIL_QUEUE_URL"), ("erp", "ERP_QU
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    checkout_adapters::bootstrap::init_tracing();
-    let sqs = aws_sdk_sqs::Client::new(&checkout_adapters::aws_config().await);
+    let env = Environment::load().await;
     let mut destinations = Vec::new();
     for (consumer, variable) in QUEUES {
-        let url = checkout_adapters::required_env(variable)?;
         destinations.push(Destination {
             consumer: consumer.into(),
-            queue: Arc::new(SqsQueue::new(sqs.clone(), url)),
+            queue: Arc::new(env.queue(variable)?),
         });
     }
     let relay = Relay::new(checkout_adapters::dynamodb::order_from_image, destinations);

@@ -34,7 +34,7 @@ pub fn required_env(name: &str) -> Result<String, String> {
 /// its money back (default 1800).
 pub fn payment_grace() -> Result<time::Duration, String> {
     match std::env::var("PAYMENT_GRACE_SECONDS") {
-        Err(_) => Ok(checkout_domain::sweeper::DEFAULT_PAYMENT_GRACE),
+        Err(_) => Ok(checkout_domain::usecases::sweeper::DEFAULT_PAYMENT_GRACE),
         Ok(raw) => raw
             .parse::<u32>()
             .ok()
@@ -117,4 +117,87 @@ pub fn warm_up_dynamodb(
             );
         }
     })
+}
+
+/// What a function builds from its environment, once per execution environment: the AWS
+/// configuration, and from it every store and client a function names. Each function's
+/// `main` shows which of these it needs.
+pub struct Environment {
+    config: aws_config::SdkConfig,
+}
+
+impl Environment {
+    /// JSON logs first, then the AWS configuration.
+    pub async fn load() -> Self {
+        init_tracing();
+        Environment {
+            config: aws_config().await,
+        }
+    }
+
+    pub fn config(&self) -> &aws_config::SdkConfig {
+        &self.config
+    }
+
+    /// The table, `TABLE_NAME`.
+    pub fn store(&self) -> Result<crate::DynamoStore, String> {
+        Ok(crate::DynamoStore::from_config(
+            &self.config,
+            required_env("TABLE_NAME")?,
+        ))
+    }
+
+    /// The secret whose ARN is in the variable `variable`, read now.
+    pub async fn secret(&self, variable: &str) -> Result<String, String> {
+        crate::SecretStore::from_config(&self.config)
+            .read_env(variable)
+            .await
+    }
+
+    /// Stripe at `STRIPE_API_BASE`, with the key in the secret `STRIPE_SECRET_KEY_ARN`.
+    pub async fn stripe(&self) -> Result<crate::stripe::StripeClient, String> {
+        Ok(crate::stripe::StripeClient::new(
+            required_env("STRIPE_API_BASE")?,
+            self.secret("STRIPE_SECRET_KEY_ARN").await?,
+        ))
+    }
+
+    /// The storefront over the table, taking payments (and giving them back) through Stripe.
+    pub async fn storefront(&self) -> Result<checkout_domain::Storefront, String> {
+        Ok(
+            checkout_domain::Storefront::new(std::sync::Arc::new(self.store()?))
+                .with_psp(std::sync::Arc::new(self.stripe().await?)),
+        )
+    }
+
+    /// The SQS queue whose URL is in the variable `url_variable`.
+    pub fn queue(&self, url_variable: &str) -> Result<crate::SqsQueue, String> {
+        Ok(crate::SqsQueue::new(
+            aws_sdk_sqs::Client::new(&self.config),
+            required_env(url_variable)?,
+        ))
+    }
+
+    /// SES v2, sending from `MAIL_FROM`.
+    pub fn mailer(&self) -> Result<crate::SesMailer, String> {
+        Ok(crate::SesMailer::new(
+            aws_sdk_sesv2::Client::new(&self.config),
+            required_env("MAIL_FROM")?,
+        ))
+    }
+
+    /// The ERP at `ERP_ENDPOINT`, signing with the key in the secret `ERP_SECRET_ARN`, giving
+    /// up after `ERP_TIMEOUT_MS` (default 5000).
+    pub async fn erp(&self) -> Result<crate::HttpErp, String> {
+        let timeout = std::env::var("ERP_TIMEOUT_MS")
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(5000);
+        crate::HttpErp::new(
+            required_env("ERP_ENDPOINT")?,
+            self.secret("ERP_SECRET_ARN").await?,
+            std::time::Duration::from_millis(timeout),
+        )
+        .map_err(|e| e.to_string())
+    }
 }

@@ -14,8 +14,9 @@ use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use checkout_domain::events::OrderEvent;
-use checkout_domain::ports::{DeliveryError, Erp, ErpReceipt};
+use checkout_domain::model::events::OrderEvent;
+use checkout_domain::ports::erp::{Erp, ErpReceipt};
+use checkout_domain::ports::DeliveryError;
 
 pub const SIGNATURE_HEADER: &str = "x-checkout-signature";
 

@@ -7,9 +7,12 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use checkout_domain::money::Money;
-use checkout_domain::payment::TransactionState;
-use checkout_domain::psp::{Intent, IntentRequest, PaymentProvider, PspError, Reversal};
+use checkout_domain::model::money::Money;
+use checkout_domain::model::payment::TransactionState;
+use checkout_domain::ports::psp::{
+    Authorization, Capture, Intent, IntentRequest, PaymentProvider, PspError, Reversal,
+    SavedMethodRequest,
+};
 
 #[derive(Debug, Clone)]
 struct SimulatedIntent {
@@ -41,7 +44,16 @@ pub struct PspSimulator {
     requests: Mutex<Vec<PspRequest>>,
     /// Refunds by idempotency key: the intent and the amount.
     refunds: Mutex<HashMap<String, (String, i64)>>,
+    /// Saved-method authorizations by idempotency key: the intent they made (one per key).
+    authorizations: Mutex<HashMap<String, String>>,
+    /// Captured minor units by intent.
+    captures: Mutex<HashMap<String, i64>>,
 }
+
+/// Stripe's test payment method that is always declined.
+pub const DECLINED_METHOD: &str = "pm_card_chargeDeclined";
+/// Stripe's test payment methods that succeed.
+pub const GOOD_METHODS: [&str; 2] = ["pm_card_visa", "pm_card_mastercard"];
 
 impl PspSimulator {
     pub fn new() -> Self {
@@ -73,6 +85,32 @@ impl PspSimulator {
             refunded,
             cancelled,
         }
+    }
+
+    /// Saved-method authorizations neither captured nor cancelled: money held for nothing
+    /// unless an order holds them.
+    pub fn open_authorizations(&self) -> Vec<String> {
+        let captured = self.captures.lock().unwrap().clone();
+        let mut open: Vec<String> = self
+            .authorizations
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|r| !captured.contains_key(*r) && !self.reversed(r).cancelled)
+            .cloned()
+            .collect();
+        open.sort();
+        open
+    }
+
+    /// Minor units captured of the intent `reference`.
+    pub fn captured(&self, reference: &str) -> i64 {
+        self.captures
+            .lock()
+            .unwrap()
+            .get(reference)
+            .copied()
+            .unwrap_or(0)
     }
 
     fn log(&self, operation: &'static str, reference: &str, idempotency_key: &str) {
@@ -149,13 +187,13 @@ impl PaymentProvider for PspSimulator {
     async fn retrieve(
         &self,
         reference: &str,
-    ) -> Result<Option<checkout_domain::values::CartId>, PspError> {
+    ) -> Result<Option<checkout_domain::model::values::CartId>, PspError> {
         self.log("retrieve", reference, "");
         let intents = self.intents.lock().unwrap();
         Ok(intents.get(reference).and_then(|i| {
             i.metadata["cartId"]
                 .as_str()
-                .and_then(|id| checkout_domain::values::CartId::parse(id).ok())
+                .and_then(|id| checkout_domain::model::values::CartId::parse(id).ok())
         }))
     }
 
@@ -185,6 +223,81 @@ impl PaymentProvider for PspSimulator {
             interaction_id: id,
             state: TransactionState::Success,
         })
+    }
+
+    async fn authorize_saved(
+        &self,
+        request: &SavedMethodRequest,
+    ) -> Result<Authorization, PspError> {
+        self.authorize(request).await
+    }
+
+    async fn capture(
+        &self,
+        reference: &str,
+        amount: Money,
+        idempotency_key: &str,
+    ) -> Result<Capture, PspError> {
+        self.log("capture", reference, idempotency_key);
+        let held = self
+            .intents
+            .lock()
+            .unwrap()
+            .get(reference)
+            .map(|i| i.amount);
+        match held {
+            Some(held)
+                if held.cent_amount >= amount.cent_amount
+                    && !self.reversed(reference).cancelled =>
+            {
+                // A repeated capture is the same capture.
+                self.captures
+                    .lock()
+                    .unwrap()
+                    .entry(reference.to_string())
+                    .or_insert(amount.cent_amount);
+                Ok(Capture {
+                    state: TransactionState::Success,
+                    interaction_id: format!("charge:ch_{}", &hex_of(reference)[..24]),
+                })
+            }
+            _ => Err(PspError(format!("no capturable intent {reference}"))),
+        }
+    }
+}
+
+impl PspSimulator {
+    async fn authorize(&self, request: &SavedMethodRequest) -> Result<Authorization, PspError> {
+        let key = &request.idempotency_key;
+        if request.payment_method == DECLINED_METHOD {
+            self.log("authorize", "", key);
+            return Ok(Authorization::Declined {
+                reason: "Your card was declined.".into(),
+            });
+        }
+        if !GOOD_METHODS.contains(&request.payment_method.as_str()) {
+            self.log("authorize", "", key);
+            return Ok(Authorization::Declined {
+                reason: format!("No such PaymentMethod: '{}'", request.payment_method),
+            });
+        }
+        // The same key is the same intent, as at Stripe.
+        let reference = self
+            .authorizations
+            .lock()
+            .unwrap()
+            .entry(key.clone())
+            .or_insert_with(|| format!("pi_{}", uuid::Uuid::new_v4().simple()))
+            .clone();
+        self.log("authorize", &reference, key);
+        self.intents.lock().unwrap().insert(
+            reference.clone(),
+            SimulatedIntent {
+                amount: request.amount,
+                metadata: json!({"cartId": request.cart_id.to_string()}),
+            },
+        );
+        Ok(Authorization::Held { reference })
     }
 }
 

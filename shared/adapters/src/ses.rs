@@ -6,7 +6,8 @@ use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use aws_sdk_sesv2::Client;
 
-use checkout_domain::ports::{DeliveryError, Mailer, OutgoingEmail};
+use checkout_domain::ports::mailer::{Mailer, OutgoingEmail};
+use checkout_domain::ports::DeliveryError;
 
 /// Sends from one verified identity.
 #[derive(Clone)]

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
 use aws_sdk_sqs::Client;
 
-use checkout_domain::ports::{EventQueue, QueueMessage};
+use checkout_domain::ports::queue::{EventQueue, QueueMessage};
 use checkout_domain::StoreError;
 
 use crate::store_error;

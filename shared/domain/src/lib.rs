@@ -1,27 +1,13 @@
-//! The order-commit domain. No AWS types: storage, events, mail and payment providers are
-//! ports (`ports`), implemented by adapters elsewhere.
+//! The order-commit domain, in three layers without circles: `model` (values, aggregates and
+//! their rules), `ports` (what the domain needs from the outside world: stores by aggregate,
+//! clock, payment provider, queue, mailer, ERP) and `usecases` (what the API can be asked to
+//! do, over those ports). No AWS types, no HTTP: adapters and the edge live elsewhere.
 
-pub mod cart;
-pub mod catalog;
-pub mod claim;
-pub mod commit;
-pub mod error;
-pub mod events;
-pub mod idempotency;
-pub mod identity;
-pub mod input;
-pub mod money;
-pub mod order;
-pub mod order_number;
-pub mod orders;
-pub mod payment;
-pub mod payments;
+pub mod model;
 pub mod ports;
-pub mod pricing;
-pub mod psp;
-pub mod service;
-pub mod sweeper;
-pub mod values;
+pub mod usecases;
 
-pub use error::{Error, FieldError, StoreError};
-pub use money::{Currency, Money};
+pub use model::error::{Error, StoreError};
+pub use model::field_error::FieldError;
+pub use model::money::{Currency, Money};
+pub use usecases::Storefront;

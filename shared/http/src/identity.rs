@@ -14,24 +14,13 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::jwks::{Jwks, TokenError};
+use crate::jwks::{scopes, Authenticated, Jwks, TokenError};
 use crate::problem::ApiError;
-use checkout_domain::identity::Caller;
-use checkout_domain::values::{CustomerId, SessionToken};
+use checkout_domain::model::identity::Caller;
+use checkout_domain::model::values::{CustomerId, SessionToken};
 use checkout_domain::{Error, StoreError};
 
 pub const SESSION_HEADER: &str = "x-session-id";
-
-/// The authenticated part of a caller, established before routing.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    pub customer: CustomerId,
-    pub admin: bool,
-}
-
-pub(crate) fn has_admin_scope(scope: &str) -> bool {
-    scope.split_whitespace().any(|s| s == "admin")
-}
 
 /// When this invocation must be done: an idempotency lock taken now expires then, so a
 /// crashed or timed-out invocation never wedges a key.
@@ -90,9 +79,13 @@ pub async fn from_lambda_context(
             .and_then(|a| a.jwt.as_ref())
             .and_then(|jwt| {
                 let customer = CustomerId::parse(jwt.claims.get("sub")?).ok()?;
-                let admin = jwt.claims.get("scope").is_some_and(|s| has_admin_scope(s))
-                    || jwt.scopes.iter().flatten().any(|s| s == "admin");
-                Some(Authenticated { customer, admin })
+                let mut granted = jwt
+                    .claims
+                    .get("scope")
+                    .map(|s| scopes(s))
+                    .unwrap_or_default();
+                granted.extend(jwt.scopes.iter().flatten().cloned());
+                Some(Authenticated::with_scopes(customer, granted))
             }),
         _ => None,
     };
@@ -184,10 +177,10 @@ impl DevTokens {
         {
             return None;
         }
-        Some(Authenticated {
-            customer: CustomerId::parse(&claims.sub).ok()?,
-            admin: claims.scope.as_deref().is_some_and(has_admin_scope),
-        })
+        Some(Authenticated::new(
+            CustomerId::parse(&claims.sub).ok()?,
+            claims.scope.as_deref(),
+        ))
     }
 
     /// Middleware for the local server: a present but invalid token is a 401, not a guest.
@@ -220,10 +213,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Identity {
             .headers
             .get(SESSION_HEADER)
             .and_then(|v| v.to_str().ok())
-            .and_then(SessionToken::from_header);
+            .and_then(SessionToken::from_client);
         Ok(Identity(Caller {
             customer: authenticated.as_ref().map(|a| a.customer.clone()),
-            admin: authenticated.is_some_and(|a| a.admin),
+            admin: authenticated.as_ref().is_some_and(|a| a.admin),
+            scopes: authenticated.map(|a| a.scopes).unwrap_or_default(),
             session,
         }))
     }

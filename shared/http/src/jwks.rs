@@ -16,8 +16,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use tokio::sync::Mutex;
 
-use crate::identity::{has_admin_scope, Authenticated};
-use checkout_domain::values::CustomerId;
+use checkout_domain::model::values::CustomerId;
 
 /// The soonest the keys are fetched again for an unknown key id.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(60);
@@ -26,6 +25,35 @@ pub const REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 const LEEWAY_SECONDS: u64 = 30;
 
 /// Where the identity provider's keys are and what its tokens must say.
+/// The authenticated part of a caller, established before routing.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub customer: CustomerId,
+    pub admin: bool,
+    /// Every scope the token grants (its space-separated `scope` claim).
+    pub scopes: Vec<String>,
+}
+
+impl Authenticated {
+    /// The caller `sub` with the scopes of a `scope` claim.
+    pub fn new(customer: CustomerId, scope: Option<&str>) -> Self {
+        Self::with_scopes(customer, scope.map(scopes).unwrap_or_default())
+    }
+
+    pub fn with_scopes(customer: CustomerId, scopes: Vec<String>) -> Self {
+        Authenticated {
+            admin: scopes.iter().any(|s| s == "admin"),
+            customer,
+            scopes,
+        }
+    }
+}
+
+/// The scopes of a space-separated `scope` claim.
+pub(crate) fn scopes(scope: &str) -> Vec<String> {
+    scope.split_whitespace().map(str::to_string).collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JwtSettings {
     /// `iss` of the tokens (e.g. a Cognito user pool URL).
@@ -122,11 +150,11 @@ impl Jwks {
         validation.leeway = LEEWAY_SECONDS;
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
-        Ok(Authenticated {
-            customer: CustomerId::parse(&data.claims.sub)
+        Ok(Authenticated::new(
+            CustomerId::parse(&data.claims.sub)
                 .map_err(|e| TokenError::Invalid(format!("sub {e}")))?,
-            admin: data.claims.scope.as_deref().is_some_and(has_admin_scope),
-        })
+            data.claims.scope.as_deref(),
+        ))
     }
 
     /// The key with id `kid`: from the cache, or after a (rate-limited) fetch.

@@ -9,7 +9,7 @@ use crate::identity::from_lambda_context;
 use crate::jwks::Jwks;
 use crate::routes::{self, with_problem_fallbacks};
 use crate::webhook::{self, WebhookSecrets};
-use checkout_domain::service::Storefront;
+use checkout_domain::usecases::Storefront;
 
 /// The storefront function: catalog admin, shipping methods, carts, payments, order queries
 /// and the claim.

@@ -7,15 +7,21 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use serde_json::Value;
 
-use crate::identity::{Deadline, Identity};
+use crate::cart_body::UpdateCartBody;
+use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
+use crate::identity::Identity;
 use crate::json::Json;
 use crate::problem::{ApiError, Transport};
-use checkout_domain::cart::{Cart, CartOwner, CreateCartInput, UpdateCartInput};
-use checkout_domain::catalog::{DiscountInput, PricingConfigInput, ProductInput};
-use checkout_domain::commit::{CreateOrderInput, OrderOutcome};
-use checkout_domain::idempotency::{IdempotencyKey, KEY_FORMAT};
-use checkout_domain::orders::{ClaimInput, LookupInput};
-use checkout_domain::service::Storefront;
+use crate::views::{CartView, OrderView};
+use checkout_domain::model::cart::CreateCartInput;
+use checkout_domain::model::catalog::ProductInput;
+use checkout_domain::model::discount::DiscountInput;
+use checkout_domain::model::idempotency::{IdempotencyKey, KEY_FORMAT};
+use checkout_domain::model::pricing_config::PricingConfigInput;
+use checkout_domain::usecases::checkout::{CreateOrderInput, OrderOutcome};
+use checkout_domain::usecases::claims::ClaimInput;
+use checkout_domain::usecases::order_queries::LookupInput;
+use checkout_domain::usecases::Storefront;
 use checkout_domain::Error;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -37,7 +43,8 @@ pub fn storefront(storefront: Storefront) -> Router {
             post(create_order_payment),
         )
         .route("/customers/claim", post(claim_orders))
-        .with_state(storefront)
+        .with_state(storefront.clone())
+        .merge(crate::admin_orders::routes(storefront))
 }
 
 /// `POST /orders`, the commit step, served by its own function.
@@ -63,13 +70,9 @@ pub fn with_problem_fallbacks(router: Router) -> Router {
         .method_not_allowed_fallback(|| async { Transport::MethodNotAllowed })
 }
 
-pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
-pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
-
 async fn place_order(
     State(app): State<Storefront>,
     Identity(caller): Identity,
-    Deadline(deadline): Deadline,
     headers: axum::http::HeaderMap,
     Json(input): Json<CreateOrderInput>,
 ) -> Result<Response> {
@@ -83,17 +86,12 @@ async fn place_order(
                 .map_err(|message| Error::invalid("/headers/Idempotency-Key", message))
         })
         .transpose()?;
-    let answer = app.place_order(&caller, &input, key, deadline).await?;
+    let answer = app.place_order(&caller, &input, key).await?;
     let status = match answer.outcome {
         OrderOutcome::Created => StatusCode::CREATED,
         OrderOutcome::Replayed => StatusCode::OK,
     };
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        answer.body,
-    )
-        .into_response();
+    let mut response = (status, Json(OrderView::from(*answer.order))).into_response();
     if answer.outcome == OrderOutcome::Replayed {
         response.headers_mut().insert(
             IDEMPOTENT_REPLAYED,
@@ -119,7 +117,7 @@ async fn list_orders(
         .orders(&caller, query.cursor.as_deref(), query.limit.as_deref())
         .await?;
     Ok(Json(serde_json::json!({
-        "results": page.orders.iter().map(|o| o.view()).collect::<Vec<_>>(),
+        "results": page.orders.iter().map(OrderView::from).collect::<Vec<_>>(),
         "next": page.next,
     })))
 }
@@ -128,22 +126,24 @@ async fn get_order(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Path(order_number): Path<String>,
-) -> Result<Json<Value>> {
-    Ok(Json(app.order(&caller, &order_number).await?.view()))
+) -> Result<Json<OrderView>> {
+    Ok(Json(OrderView::from(
+        &app.order(&caller, &order_number).await?,
+    )))
 }
 
 async fn lookup_order(
     State(app): State<Storefront>,
     Json(input): Json<LookupInput>,
-) -> Result<Json<Value>> {
-    Ok(Json(app.lookup(&input).await?.view()))
+) -> Result<Json<OrderView>> {
+    Ok(Json(OrderView::from(&app.lookup(&input).await?)))
 }
 
 async fn create_payment(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Path(cart_id): Path<String>,
-    Json(input): Json<checkout_domain::payments::CreatePaymentInput>,
+    Json(input): Json<checkout_domain::usecases::payments::CreatePaymentInput>,
 ) -> Result<Response> {
     let payment = app.create_payment(&caller, &cart_id, &input).await?;
     Ok((StatusCode::CREATED, Json(payment)).into_response())
@@ -153,7 +153,7 @@ async fn create_order_payment(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Path(order_number): Path<String>,
-    Json(input): Json<checkout_domain::payments::CreatePaymentInput>,
+    Json(input): Json<checkout_domain::usecases::payments::CreatePaymentInput>,
 ) -> Result<Response> {
     let payment = app
         .create_order_payment(&caller, &order_number, &input)
@@ -170,24 +170,12 @@ async fn claim_orders(
     Ok(Json(serde_json::json!({ "claimed": claimed })))
 }
 
-/// The cart as clients see it: the stored cart minus how ownership is proven.
-pub fn cart_json(cart: &Cart) -> Value {
-    let mut body = serde_json::to_value(cart).unwrap_or(Value::Null);
-    if let Some(object) = body.as_object_mut() {
-        object.remove("owner");
-        if let CartOwner::Customer { customer_id } = &cart.owner {
-            object.insert("customerId".into(), customer_id.as_str().into());
-        }
-    }
-    body
-}
-
 async fn put_product(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Path(sku): Path<String>,
     Json(input): Json<ProductInput>,
-) -> Result<Json<checkout_domain::catalog::Product>> {
+) -> Result<Json<checkout_domain::model::catalog::Product>> {
     Ok(Json(app.upsert_product(&caller, &sku, &input).await?))
 }
 
@@ -196,7 +184,7 @@ async fn put_discount(
     Identity(caller): Identity,
     Path(code): Path<String>,
     Json(input): Json<DiscountInput>,
-) -> Result<Json<checkout_domain::catalog::DiscountDefinition>> {
+) -> Result<Json<checkout_domain::model::discount::DiscountDefinition>> {
     Ok(Json(app.upsert_discount(&caller, &code, &input).await?))
 }
 
@@ -204,7 +192,7 @@ async fn put_config(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Json(input): Json<PricingConfigInput>,
-) -> Result<Json<checkout_domain::catalog::PricingConfig>> {
+) -> Result<Json<checkout_domain::model::pricing_config::PricingConfig>> {
     Ok(Json(app.put_config(&caller, &input).await?))
 }
 
@@ -231,15 +219,15 @@ async fn create_cart(
     Json(input): Json<CreateCartInput>,
 ) -> Result<Response> {
     let (cart, token) = app.create_cart(&caller, &input).await?;
-    let mut body = cart_json(&cart);
-    if let Some(token) = token {
-        body["sessionToken"] = token.expose().into();
+    let mut view = CartView::new(&cart);
+    if let Some(token) = &token {
+        view = view.with_session(token);
     }
     let location = format!("/carts/{}", cart.id);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
-        Json(body),
+        Json(view),
     )
         .into_response())
 }
@@ -248,17 +236,17 @@ async fn get_cart(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Path(cart_id): Path<String>,
-) -> Result<Json<Value>> {
-    Ok(Json(cart_json(&app.cart(&caller, &cart_id).await?)))
+) -> Result<Response> {
+    let cart = app.cart(&caller, &cart_id).await?;
+    Ok(Json(CartView::new(&cart)).into_response())
 }
 
 async fn update_cart(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Path(cart_id): Path<String>,
-    Json(input): Json<UpdateCartInput>,
-) -> Result<Json<Value>> {
-    Ok(Json(cart_json(
-        &app.update_cart(&caller, &cart_id, &input).await?,
-    )))
+    Json(body): Json<UpdateCartBody>,
+) -> Result<Response> {
+    let cart = app.update_cart(&caller, &cart_id, &(&body).into()).await?;
+    Ok(Json(CartView::new(&cart)).into_response())
 }

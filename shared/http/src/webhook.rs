@@ -1,4 +1,5 @@
-//! `POST /webhooks/stripe`: authenticate, deduplicate by event id, record. Every authentic
+//! `POST /webhooks/stripe`: authenticate and read the event here, then hand it to the
+//! payment webhook use case (dedupe by event id, link, record). Every authentic
 //! event gets a 2xx, duplicates and ignored types included; a bad or stale signature is a
 //! 400 and writes nothing; a malformed body is a 400, never a 5xx.
 
@@ -13,11 +14,10 @@ use std::sync::Arc;
 use crate::identity::Deadline;
 use crate::json::Json;
 use crate::problem::{HttpError, Transport};
-use checkout_domain::idempotency::{self, Begin, StoredResponse};
-use checkout_domain::payments::EventEffect;
-use checkout_domain::service::Storefront;
-use checkout_domain::Error;
-use checkout_stripe::{self as stripe, Interpretation};
+use checkout_domain::usecases::payment_events::EventEffect;
+use checkout_domain::usecases::payment_webhook::WebhookAnswer;
+use checkout_domain::usecases::Storefront;
+use checkout_stripe as stripe;
 
 /// Webhook bodies may be larger than API requests (Stripe objects are verbose).
 pub const WEBHOOK_BODY_LIMIT: usize = 256 * 1024;
@@ -97,82 +97,17 @@ pub async fn receive(
         Some(stripe::TOLERANCE_SECONDS),
     )
     .map_err(|e| Transport::InvalidSignature(e.to_string()))?;
-    let event: stripe::Event = checkout_domain::input::from_slice(body)?;
-    let key = format!("webhook#stripe#{}", event.id);
-    let fingerprint = idempotency::fingerprint("stripe event", &event.id);
-    let ticket = match idempotency::begin(
-        storefront.store().as_ref(),
-        key,
-        fingerprint,
-        now,
-        deadline,
-    )
-    .await
-    {
-        Ok(Begin::Proceed(ticket)) => ticket,
-        // Seen and done: acknowledged.
-        Ok(Begin::Replay(_)) | Err(Error::IdempotencyKeyReused) => {
-            return Ok(json!({"received": true, "duplicate": true}));
-        }
-        // Being handled right now: not acknowledged, so Stripe delivers it again should the
-        // first attempt fail.
-        Err(e @ Error::RequestInProgress { .. }) => return Err(e.into()),
-        Err(e) => return Err(e.into()),
+    let event: stripe::Event = crate::json::from_slice(body)?;
+    let answer = storefront
+        .receive_payment_report("stripe", &event.id, stripe::report(&event), deadline)
+        .await?;
+    let body = match &answer {
+        WebhookAnswer::Handled(effect) => json!({"received": true, "effect": describe(effect)}),
+        WebhookAnswer::Ignored(why) => json!({"received": true, "ignored": why}),
+        WebhookAnswer::Duplicate => json!({"received": true, "duplicate": true}),
     };
-    let mut interpretation = stripe::interpret(&event);
-    if let Ok(Interpretation::NeedsIntent(reference)) = &interpretation {
-        match storefront.psp().retrieve(reference).await {
-            Ok(cart) => interpretation = stripe::interpret_for(&event, cart),
-            Err(e) => {
-                let _ = storefront
-                    .store()
-                    .release_idempotency(&ticket.key, &ticket.fingerprint)
-                    .await;
-                return Err(Error::internal(e).into());
-            }
-        }
-    }
-    let outcome = match interpretation {
-        Ok(Interpretation::Ignored(why)) => Ok(json!({"received": true, "ignored": why})),
-        Ok(Interpretation::NeedsIntent(_)) => {
-            Ok(json!({"received": true, "ignored": "intent is not ours"}))
-        }
-        Ok(Interpretation::Payment(payment)) => storefront
-            .handle_payment_event(&payment)
-            .await
-            .map(|effect| json!({"received": true, "effect": describe(&effect)})),
-        // Authentic but not the shape we know: acknowledged, logged, never retried forever.
-        Err(why) => {
-            tracing::warn!(event = %event.id, kind = %event.kind, %why, "unreadable payment event");
-            Ok(json!({"received": true, "ignored": why}))
-        }
-    };
-    match outcome {
-        Ok(answer) => {
-            let record = ticket.completion(
-                StoredResponse {
-                    status: 200,
-                    body: answer.to_string(),
-                },
-                now,
-            );
-            storefront
-                .store()
-                .complete_idempotency(&record)
-                .await
-                .map_err(Error::Store)?;
-            tracing::info!(event = %event.id, kind = %event.kind, answer = %answer, "payment event");
-            Ok(answer)
-        }
-        Err(e) => {
-            // Not remembered, so Stripe's retry is processed afresh.
-            let _ = storefront
-                .store()
-                .release_idempotency(&ticket.key, &ticket.fingerprint)
-                .await;
-            Err(e.into())
-        }
-    }
+    tracing::info!(event = %event.id, kind = %event.kind, answer = %body, "payment event");
+    Ok(body)
 }
 
 fn describe(effect: &EventEffect) -> Value {

@@ -5,36 +5,14 @@
 use std::sync::OnceLock;
 
 use minijinja::{context, Environment};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 
-use checkout_domain::cart::{GuestDetails, LineItem, ShippingInfo};
-use checkout_domain::order::CommitAction;
-use checkout_domain::payment::PaymentState;
-use checkout_domain::ports::{DeliveryError, OutgoingEmail};
-use checkout_domain::pricing::Totals;
-use checkout_domain::values::Address;
-
-/// The parts of the order view the email shows.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Snapshot {
-    order_number: String,
-    action: CommitAction,
-    payment_state: PaymentState,
-    #[serde(default)]
-    customer_email: Option<String>,
-    #[serde(default)]
-    guest: Option<GuestDetails>,
-    line_items: Vec<LineItem>,
-    totals: Totals,
-    #[serde(default)]
-    shipping_address: Option<Address>,
-    #[serde(default)]
-    billing_address: Option<Address>,
-    #[serde(default)]
-    shipping_info: Option<ShippingInfo>,
-}
+use checkout_domain::model::address::Address;
+use checkout_domain::model::order::CommitAction;
+use checkout_domain::model::order_snapshot::OrderSnapshot;
+use checkout_domain::model::payment::PaymentState;
+use checkout_domain::ports::mailer::OutgoingEmail;
+use checkout_domain::ports::DeliveryError;
 
 #[derive(Serialize)]
 struct Line {
@@ -63,12 +41,9 @@ fn templates() -> &'static Environment<'static> {
     })
 }
 
-impl Snapshot {
-    /// A saved order not paid yet: its confirmation asks for the money rather than thanks
-    /// for it.
-    fn awaits_payment(&self) -> bool {
-        self.action == CommitAction::SaveOrder && self.payment_state != PaymentState::Paid
-    }
+/// A saved order not paid yet: its confirmation asks for the money rather than thanks for it.
+fn awaits_payment(order: &OrderSnapshot) -> bool {
+    order.action == CommitAction::SaveOrder && order.payment_state != PaymentState::Paid
 }
 
 /// An address as the lines of a label.
@@ -84,16 +59,14 @@ fn label(address: &Address) -> Vec<String> {
     lines
 }
 
-/// The confirmation for an order view, with the guest's claim link if there is one; `None`
-/// when the order has no email address. An order view that does not read is a permanent
-/// failure (it will not read better next time).
+/// The confirmation for an order, with the guest's claim link if there is one; `None` when
+/// the order has no email address. A template that does not render is a permanent failure
+/// (it will not render better next time).
 pub fn confirmation(
-    order: &Value,
+    order: &OrderSnapshot,
     claim_link: Option<&str>,
 ) -> Result<Option<OutgoingEmail>, DeliveryError> {
-    let order = Snapshot::deserialize(order)
-        .map_err(|e| DeliveryError::Permanent(format!("unreadable order snapshot: {e}")))?;
-    let Some(to) = order.customer_email.clone() else {
+    let Some(to) = order.customer_email.as_ref().map(ToString::to_string) else {
         return Ok(None);
     };
     let name = order
@@ -120,7 +93,7 @@ pub fn confirmation(
     let t = &order.totals;
     let context = context! {
         order_number => &order.order_number,
-        awaiting_payment => order.awaits_payment(),
+        awaiting_payment => awaits_payment(order),
         name => name,
         lines => lines,
         subtotal => t.subtotal.to_string(),

@@ -14,9 +14,9 @@ use std::time::Duration;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
-use checkout_domain::events::{order_event, OrderEvent};
-use checkout_domain::order::Order;
-use checkout_domain::ports::{EventQueue, QueueMessage};
+use checkout_domain::model::events::{order_event, OrderEvent};
+use checkout_domain::model::order::Order;
+use checkout_domain::ports::queue::{EventQueue, QueueMessage};
 use checkout_domain::StoreError;
 
 /// SQS takes at most ten messages per batch.

@@ -2,10 +2,11 @@
 //! for `OrderCreated` only; the ERP sync, for every event), each behind its own queue, so
 //! one's outage never delays or repeats the other.
 //!
-//! Per message: a lease on the effect (consumer, event id) is claimed by a conditional put;
-//! a done effect is skipped, and one another delivery is performing right now is retried
-//! later, so concurrent duplicates never both act. The effect runs, its record turns done,
-//! and the message is acknowledged. A crash between the effect and the record repeats the
+//! Per message: the effect (consumer, event id) goes through the idempotency layer
+//! (`usecases::idempotency`), like `POST /orders` and the webhook: its key is claimed by a
+//! conditional put until a lease ends; a done effect is skipped, and one another delivery is
+//! performing right now is retried later, so concurrent duplicates never both act. The
+//! effect runs, its record turns done, and the message is acknowledged. A crash between the effect and the record repeats the
 //! effect once the lease ends: the ERP recognizes the event's key and answers 409; an email
 //! would go twice, which is the narrowest window this design leaves. Transient failures fail the message
 //! (SQS redelivers it after its visibility timeout); permanent ones go to the dead-letter
@@ -18,18 +19,38 @@ use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use time::OffsetDateTime;
 
-use checkout_domain::events::{EventKind, OrderEvent};
-use checkout_domain::ports::{
-    DeliveryError, EffectClaim, EffectLog, Erp, ErpReceipt, EventQueue, Mailer, QueueMessage,
-};
+use checkout_domain::model::events::{EventKind, OrderEvent};
+use checkout_domain::model::idempotency::{fingerprint, IdempotentRequest};
+use checkout_domain::model::order_snapshot::OrderSnapshot;
+use checkout_domain::ports::erp::{Erp, ErpReceipt};
+use checkout_domain::ports::idempotency::IdempotencyStore;
+use checkout_domain::ports::mailer::Mailer;
+use checkout_domain::ports::queue::{EventQueue, QueueMessage};
+use checkout_domain::ports::DeliveryError;
+use checkout_domain::usecases::idempotency::{self, Begin};
+use checkout_domain::Error;
 
 use crate::email::confirmation;
-use checkout_domain::claim::{claim_link, ClaimTicket, ClaimTickets};
-use checkout_domain::values::Email;
+use checkout_domain::model::claim::{claim_link, ClaimTicket};
+use checkout_domain::model::values::Email;
+use checkout_domain::ports::claims::ClaimTickets;
 
 /// How long a delivery may take to perform an effect before another may try: well above
 /// an SES call or the ERP timeout, well below the queues' visibility timeouts.
 pub const LEASE: time::Duration = time::Duration::seconds(60);
+
+/// How long an effect is remembered done: longer than a message can live in SQS (14 days)
+/// or a change in the stream (24 hours), so no redelivery outlives it.
+const EFFECT_RETENTION: time::Duration = time::Duration::days(30);
+
+/// An effect's entry in the idempotency layer: one per consumer and event.
+fn effect_request(consumer: &str, event: &OrderEvent) -> IdempotentRequest {
+    IdempotentRequest {
+        key: format!("effect#{consumer}#{}", event.id),
+        fingerprint: fingerprint("effect", &(consumer, &event.id)),
+        retention: EFFECT_RETENTION,
+    }
+}
 
 /// What one consumer does for an event.
 #[async_trait]
@@ -62,6 +83,15 @@ impl SideEffect for EmailConfirmation {
         if event.kind != EventKind::OrderCreated {
             return Ok(false);
         }
+        // A programmatic order asked not to send its receipt.
+        if event
+            .order
+            .programmatic
+            .as_ref()
+            .is_some_and(|terms| !terms.send_receipt)
+        {
+            return Ok(false);
+        }
         let claim_link = match guest_email(&event.order) {
             Some(email) => {
                 // A retry after a failed send mints another token: the unsent one was never
@@ -85,11 +115,8 @@ impl SideEffect for EmailConfirmation {
 }
 
 /// The email of a guest order's view, if it is a guest's and has one.
-fn guest_email(order: &serde_json::Value) -> Option<Email> {
-    if order["isGuest"] != serde_json::Value::Bool(true) {
-        return None;
-    }
-    Email::parse(order["customerEmail"].as_str()?).ok()
+fn guest_email(order: &OrderSnapshot) -> Option<Email> {
+    order.customer_email.clone().filter(|_| order.is_guest)
 }
 
 /// Every order event, pushed to the ERP.
@@ -104,6 +131,15 @@ impl SideEffect for ErpSync {
     }
 
     async fn perform(&self, event: &OrderEvent) -> Result<bool, DeliveryError> {
+        // A programmatic order reaches the ERP only through its `send_to_platform` command.
+        if event
+            .order
+            .programmatic
+            .as_ref()
+            .is_some_and(|terms| !terms.send_to_platform)
+        {
+            return Ok(false);
+        }
         match self.erp.push(event).await? {
             ErpReceipt::Created => {}
             ErpReceipt::AlreadySynced => {
@@ -118,7 +154,7 @@ impl SideEffect for ErpSync {
 #[derive(Clone)]
 pub struct Subscriber {
     effect: Arc<dyn SideEffect>,
-    effects: Arc<dyn EffectLog>,
+    effects: Arc<dyn IdempotencyStore>,
     dead_letters: Arc<dyn EventQueue>,
 }
 
@@ -139,7 +175,7 @@ pub enum Outcome {
 impl Subscriber {
     pub fn new(
         effect: Arc<dyn SideEffect>,
-        effects: Arc<dyn EffectLog>,
+        effects: Arc<dyn IdempotencyStore>,
         dead_letters: Arc<dyn EventQueue>,
     ) -> Self {
         Subscriber {
@@ -180,25 +216,24 @@ impl Subscriber {
             }
         };
         let now = OffsetDateTime::now_utc();
-        match self
-            .effects
-            .claim_effect(consumer, &event.id, now, now + LEASE)
-            .await
-        {
-            Ok(EffectClaim::Claimed) => {}
-            Ok(EffectClaim::Done) => return Outcome::Duplicate,
-            Ok(EffectClaim::Held) => return Outcome::Retry,
-            Err(error) => {
-                tracing::warn!(consumer, event = %event.id, %error, "effect log unavailable");
-                return Outcome::Retry;
-            }
-        }
+        let store = self.effects.as_ref();
+        let ticket =
+            match idempotency::begin(store, effect_request(consumer, &event), now, now + LEASE)
+                .await
+            {
+                Ok(Begin::Proceed(ticket)) => ticket,
+                Ok(Begin::Replay(_)) => return Outcome::Duplicate,
+                // Another delivery is performing it right now.
+                Err(Error::RequestInProgress { .. }) => return Outcome::Retry,
+                Err(error) => {
+                    tracing::warn!(consumer, event = %event.id, %error, "effect log unavailable");
+                    return Outcome::Retry;
+                }
+            };
         let performed = self.effect.perform(&event).await;
         if !matches!(performed, Ok(true)) {
             // Nothing happened: the next delivery may try at once.
-            if let Err(error) = self.effects.release_effect(consumer, &event.id).await {
-                tracing::warn!(consumer, event = %event.id, %error, "lease not released; it expires");
-            }
+            idempotency::release(store, &ticket).await;
         }
         match performed {
             Ok(true) => {}
@@ -212,11 +247,7 @@ impl Subscriber {
                 return self.dead_letter(body).await;
             }
         }
-        match self
-            .effects
-            .record_effect(consumer, &event.id, OffsetDateTime::now_utc())
-            .await
-        {
+        match idempotency::complete(store, &ticket, None, OffsetDateTime::now_utc()).await {
             Ok(true) => {
                 tracing::info!(consumer, event = %event.id, order = %event.order_number, "done");
                 Outcome::Done

@@ -4,10 +4,13 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use std::collections::HashMap;
 
-use checkout_domain::money::Money;
-use checkout_domain::payment::TransactionState;
-use checkout_domain::psp::{Intent, IntentRequest, PaymentProvider, PspError, Reversal};
-use checkout_domain::values::CartId;
+use checkout_domain::model::money::Money;
+use checkout_domain::model::payment::TransactionState;
+use checkout_domain::model::values::CartId;
+use checkout_domain::ports::psp::{
+    Authorization, Capture, Intent, IntentRequest, PaymentProvider, PspError, Reversal,
+    SavedMethodRequest,
+};
 
 /// Stripe's REST API over reqwest (rustls). Every mutating call sends an `Idempotency-Key`.
 #[derive(Clone)]
@@ -23,6 +26,9 @@ struct IntentResponse {
     client_secret: Option<String>,
     #[serde(default)]
     status: String,
+    /// The charge id (Stripe expands it to an object only when asked; we never ask).
+    #[serde(default)]
+    latest_charge: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -44,21 +50,72 @@ impl StripeClient {
         }
     }
 
-    async fn post<T: serde::de::DeserializeOwned>(
+    async fn send(
         &self,
         path: &str,
         form: &[(&str, String)],
         idempotency_key: &str,
-    ) -> Result<T, PspError> {
-        let response = self
-            .http
+    ) -> Result<reqwest::Response, PspError> {
+        self.http
             .post(format!("{}{path}", self.base_url))
             .bearer_auth(&self.secret_key)
             .header("Idempotency-Key", idempotency_key)
             .form(form)
             .send()
             .await
-            .map_err(|e| PspError(format!("POST {path}: {e}")))?;
+            .map_err(|e| PspError(format!("POST {path}: {e}")))
+    }
+
+    /// Like `post`, but a card error (HTTP 402) is an answer, not a failure.
+    async fn post_or_declined<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        form: &[(&str, String)],
+        idempotency_key: &str,
+    ) -> Result<Result<T, String>, PspError> {
+        #[derive(Deserialize)]
+        struct CardError {
+            error: CardErrorBody,
+        }
+        #[derive(Deserialize)]
+        struct CardErrorBody {
+            #[serde(default)]
+            message: Option<String>,
+            #[serde(default)]
+            code: Option<String>,
+        }
+        let response = self.send(path, form, idempotency_key).await?;
+        let status = response.status();
+        if status == reqwest::StatusCode::PAYMENT_REQUIRED {
+            let error: CardError = response
+                .json()
+                .await
+                .map_err(|e| PspError(format!("POST {path}: {e}")))?;
+            let reason = error
+                .error
+                .message
+                .or(error.error.code)
+                .unwrap_or_else(|| "declined".into());
+            return Ok(Err(reason));
+        }
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(PspError(format!("POST {path}: {status}: {body}")));
+        }
+        response
+            .json()
+            .await
+            .map(Ok)
+            .map_err(|e| PspError(format!("POST {path}: {e}")))
+    }
+
+    async fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        form: &[(&str, String)],
+        idempotency_key: &str,
+    ) -> Result<T, PspError> {
+        let response = self.send(path, form, idempotency_key).await?;
         let status = response.status();
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();
@@ -165,6 +222,87 @@ impl PaymentProvider for StripeClient {
             state: refund_state(&refund.status)?,
             interaction_id: refund.id,
         })
+    }
+
+    async fn authorize_saved(
+        &self,
+        request: &SavedMethodRequest,
+    ) -> Result<Authorization, PspError> {
+        let mut form = vec![
+            ("amount", request.amount.cent_amount.to_string()),
+            (
+                "currency",
+                request.amount.currency().code().to_ascii_lowercase(),
+            ),
+            ("payment_method", request.payment_method.clone()),
+            ("confirm", "true".to_string()),
+            ("off_session", "true".to_string()),
+            ("capture_method", "manual".to_string()),
+            ("metadata[cartId]", request.cart_id.to_string()),
+        ];
+        // A saved method belongs to a Stripe customer: sent when the order's customer id is
+        // one (`cus_…`); Stripe refuses a method of another customer.
+        if let Some(customer) = request
+            .customer_id
+            .as_ref()
+            .filter(|c| c.as_str().starts_with("cus_"))
+        {
+            form.push(("customer", customer.to_string()));
+        }
+        let answer = self
+            .post_or_declined("/v1/payment_intents", &form, &request.idempotency_key)
+            .await?;
+        match answer {
+            Ok(intent) => authorization(intent),
+            Err(reason) => Ok(Authorization::Declined { reason }),
+        }
+    }
+
+    async fn capture(
+        &self,
+        reference: &str,
+        amount: Money,
+        idempotency_key: &str,
+    ) -> Result<Capture, PspError> {
+        let form = [("amount_to_capture", amount.cent_amount.to_string())];
+        let intent: IntentResponse = self
+            .post(
+                &format!("/v1/payment_intents/{reference}/capture"),
+                &form,
+                idempotency_key,
+            )
+            .await?;
+        let state = match intent.status.as_str() {
+            "succeeded" => TransactionState::Success,
+            "processing" => TransactionState::Pending,
+            other => return Err(PspError(format!("capture left status {other:?}"))),
+        };
+        // The webhook's `payment_intent.succeeded` names the same charge.
+        let charge = intent
+            .latest_charge
+            .unwrap_or_else(|| format!("{}:charge", intent.id));
+        Ok(Capture {
+            state,
+            interaction_id: format!("charge:{charge}"),
+        })
+    }
+}
+
+/// A confirmed off-session intent's status: `requires_capture` holds the money; a status
+/// that needs the customer (`requires_action`, `requires_payment_method`) is a decline, since
+/// nobody is there to act; anything else is an error, never taken for a hold.
+fn authorization(intent: IntentResponse) -> Result<Authorization, PspError> {
+    match intent.status.as_str() {
+        "requires_capture" => Ok(Authorization::Held {
+            reference: intent.id,
+        }),
+        "requires_action" | "requires_payment_method" => Ok(Authorization::Declined {
+            reason: format!("the payment method needs the customer ({})", intent.status),
+        }),
+        other => Err(PspError(format!(
+            "payment intent {} not authorized: status {other:?}",
+            intent.id
+        ))),
     }
 }
 

@@ -7,9 +7,10 @@ use sha2::Sha256;
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
-use checkout_domain::money::{Currency, Money};
-use checkout_domain::psp::{PaymentEvent, PaymentOutcome};
-use checkout_domain::values::CartId;
+use checkout_domain::model::money::{Currency, Money};
+use checkout_domain::model::payment_event::{PaymentEvent, PaymentOutcome};
+use checkout_domain::model::values::CartId;
+use checkout_domain::ports::psp::ProviderReport;
 
 /// Stripe's default tolerance between a signature's timestamp and now.
 pub const TOLERANCE_SECONDS: i64 = 300;
@@ -80,7 +81,7 @@ pub fn sign(body: &[u8], secret: &str, timestamp: i64) -> String {
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Event {
     pub id: String,
     #[serde(rename = "type")]
@@ -89,7 +90,7 @@ pub struct Event {
     pub data: EventData,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct EventData {
     pub object: serde_json::Value,
 }
@@ -141,6 +142,30 @@ fn money(cents: i64, currency: &str) -> Option<Money> {
     Currency::parse(&currency.to_ascii_uppercase())
         .ok()
         .map(|c| Money::new(cents, c))
+}
+
+/// An authentic event as the domain's report: what `interpret` says, with a refund whose
+/// charge does not name the cart left for the payment webhook to link (it asks Stripe).
+pub fn report(event: &Event) -> ProviderReport {
+    as_report(interpret(event), event)
+}
+
+fn as_report(interpretation: Result<Interpretation, String>, event: &Event) -> ProviderReport {
+    match interpretation {
+        Ok(Interpretation::Payment(payment)) => ProviderReport::Payment(payment),
+        Ok(Interpretation::Ignored(why)) => ProviderReport::Ignored(why),
+        Err(why) => ProviderReport::Unreadable(why),
+        Ok(Interpretation::NeedsIntent(reference)) => {
+            let event = event.clone();
+            ProviderReport::Unlinked {
+                reference,
+                relink: Box::new(move |cart| match cart {
+                    Some(cart) => as_report(interpret_for(&event, Some(cart)), &event),
+                    None => ProviderReport::Ignored("intent is not ours".into()),
+                }),
+            }
+        }
+    }
 }
 
 /// Reads an event's envelope and, for the five payment events we handle, its object.

@@ -6,10 +6,10 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
-use checkout_domain::cart::Cart;
-use checkout_domain::order::Order;
-use checkout_domain::ports::{CartStore, CartWriteError};
-use checkout_domain::values::CartId;
+use checkout_domain::model::cart::Cart;
+use checkout_domain::model::order::Order;
+use checkout_domain::model::values::CartId;
+use checkout_domain::ports::carts::{CartStore, CartWriteError};
 use checkout_domain::StoreError;
 
 use super::codec::{from_item, to_item};

@@ -18,11 +18,11 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use checkout_domain::catalog::{
-    DiscountDefinition, PricingConfig, Product, ProductTerms, ShippingMethod, StockWrite,
-};
-use checkout_domain::ports::{CatalogStore, ProductWriteError};
-use checkout_domain::values::{DiscountCode, Sku};
+use checkout_domain::model::catalog::{Product, ProductTerms, StockWrite};
+use checkout_domain::model::discount::DiscountDefinition;
+use checkout_domain::model::pricing_config::{PricingConfig, ShippingMethod};
+use checkout_domain::model::values::{DiscountCode, Sku};
+use checkout_domain::ports::catalog::{CatalogStore, ProductWriteError};
 use checkout_domain::StoreError;
 
 use super::codec::{encode, epoch, fields, from_item, to_item};

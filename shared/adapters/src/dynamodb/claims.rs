@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use checkout_domain::claim::{ClaimTicket, ClaimTickets};
+use checkout_domain::model::claim::ClaimTicket;
+use checkout_domain::ports::claims::ClaimTickets;
 use checkout_domain::StoreError;
 
 use super::expr::store_error;

@@ -9,9 +9,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use checkout_domain::cart::CartOwner;
-use checkout_domain::order::Order;
-use checkout_domain::ports::history_key;
+use checkout_domain::model::cart::CartOwner;
+use checkout_domain::model::order::Order;
+use checkout_domain::ports::orders::history_key;
 use checkout_domain::StoreError;
 
 use super::expr::Item;

@@ -6,27 +6,34 @@
 //! | 0 | order `CART#id / ORDER` | put | `attribute_not_exists(pk)`: one order per cart |
 //! | 1 | number `ORDERNUMBER#n` | put | `attribute_not_exists(pk)`: numbers are unique |
 //! | 2 | cart | `Active → Ordered`, version + 1 | at the client's version and payment revision, `Active` |
+//!
+//! A programmatic order (`Origin::Programmatic`) has no cart item: row 2 is left out. When it
+//! processes a stored draft, row 0 replaces the draft iff it is still a `Draft` at the revision
+//! read, and row 1 is left out (the draft claimed its number).
 //! | 3.. | product per SKU | stock − quantity | stock suffices, price and tax category as priced |
 //! | .. | discount code | redemptions + 1 | terms as priced, unexpired, redemptions left |
+//! | .. | gift card `GIFTCARD#c` | balance − amount | same currency, balance ≥ amount |
 //! | .. | pricing config | check | tax rates, shipping terms, minimum order value as priced |
 //! | .. | guest customer `EMAIL#e` | `isGuest` record | not a registered customer's |
-//! | .. | idempotency record | put (done) | still ours and in flight |
+//! | .. | idempotency record | put (done) | its key free: absent, expired, or a lock that ran out |
 
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
 
-use checkout_domain::cart::Cart;
-use checkout_domain::catalog::{DiscountDefinition, Product};
-use checkout_domain::commit::{CommitPlan, Rejection};
-use checkout_domain::error::StockShortage;
-use checkout_domain::order::Order;
-use checkout_domain::ports::CommitError;
+use checkout_domain::model::cart::Cart;
+use checkout_domain::model::catalog::Product;
+use checkout_domain::model::commit_plan::{CommitPlan, Origin, PricingExpectation, Rejection};
+use checkout_domain::model::discount::DiscountDefinition;
+use checkout_domain::model::error::StockShortage;
+use checkout_domain::model::gift_card::{GiftCardCode, GiftCardRedemption};
+use checkout_domain::model::order::Order;
+use checkout_domain::ports::orders::CommitError;
 use checkout_domain::StoreError;
 
 use super::codec::{encode, fields, from_item, order_item, time_rfc3339, to_item};
 use super::expr::{check, put, reason_is_condition, transaction, update, Expr};
 use super::schema::{
-    cart_key, config_key, discount_key, email_key, idempotency_key, number_key, product_key,
-    serde_names, SHIPPING_BY_ID, VALID_UNTIL_EPOCH,
+    cart_key, config_key, discount_key, email_key, gift_card_key, idempotency_key, number_key,
+    product_key, serde_names, SHIPPING_BY_ID, VALID_UNTIL_EPOCH,
 };
 use super::DynamoStore;
 
@@ -37,6 +44,7 @@ enum Slot {
     Cart,
     Product(u32),
     Discount(String),
+    GiftCard(GiftCardCode),
     Pricing,
     GuestEmail,
     Idempotency,
@@ -91,8 +99,24 @@ fn discount_redemption(
     )
 }
 
-fn pricing_check(table: &str, plan: &CommitPlan) -> Result<TransactWriteItem, StoreError> {
-    let p = &plan.pricing;
+fn gift_card_redemption(
+    table: &str,
+    redemption: &GiftCardRedemption,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut e = Expr::default();
+    let (balance, currency) = (e.name("balance"), e.name("currency"));
+    let amount = e.number(redemption.amount.cent_amount);
+    let code = e.string(redemption.amount.currency().code());
+    update(
+        table,
+        gift_card_key(&redemption.code),
+        &format!("SET {balance} = {balance} - {amount}"),
+        &format!("{currency} = {code} AND {balance} >= {amount}"),
+        e,
+    )
+}
+
+fn pricing_check(table: &str, p: &PricingExpectation) -> Result<TransactWriteItem, StoreError> {
     let currency = p.shipping_price.currency().code();
     let country = p.country.as_str();
     let mut e = Expr::default();
@@ -122,6 +146,49 @@ fn pricing_check(table: &str, plan: &CommitPlan) -> Result<TransactWriteItem, St
     check(table, config_key(), &conditions.join(" AND "), e)
 }
 
+/// Row 1: the order number, claimed once.
+fn number_claim(table: &str, order: &Order) -> Result<TransactWriteItem, StoreError> {
+    let mut e = Expr::default();
+    let pk = e.name("pk");
+    let mut claim = number_key(&order.order_number);
+    claim.insert(
+        "cartId".into(),
+        AttributeValue::S(order.cart_id.to_string()),
+    );
+    put(table, claim, &format!("attribute_not_exists({pk})"), e)
+}
+
+/// Row 2: the cart, `Active → Ordered` at the version and payment revision the order saw.
+fn cart_ordered(table: &str, plan: &CommitPlan) -> Result<TransactWriteItem, StoreError> {
+    let order = &plan.order;
+    let mut e = Expr::default();
+    let (state, version, number, updated) = (
+        e.name("state"),
+        e.name("version"),
+        e.name("orderNumber"),
+        e.name("updatedAt"),
+    );
+    let payment_revision = e.name("paymentRevision");
+    let seen_payments = e.number(plan.expected_payment_revision);
+    let (ordered, active) = (
+        e.string(serde_names::CART_ORDERED),
+        e.string(serde_names::CART_ACTIVE),
+    );
+    let (next, expected) = (
+        e.number(plan.expected_cart_version + 1),
+        e.number(plan.expected_cart_version),
+    );
+    let number_value = e.string(order.order_number.to_string());
+    let now = e.value(encode(&time_rfc3339(plan.now))?);
+    // An ordered cart's payments live on in the order: the sweeper has nothing to do here.
+    let (sweep_pk, sweep_sk) = (e.name("gsi2pk"), e.name("gsi2sk"));
+    let set = format!("SET {state} = {ordered}, {version} = {next}, {number} = {number_value}, {updated} = {now} REMOVE {sweep_pk}, {sweep_sk}");
+    let condition = format!(
+        "{version} = {expected} AND {state} = {active} AND {payment_revision} = {seen_payments}"
+    );
+    update(table, cart_key(&order.cart_id), &set, &condition, e)
+}
+
 impl DynamoStore {
     pub(crate) async fn commit_plan(&self, plan: &CommitPlan) -> Result<(), CommitError> {
         let table = self.table();
@@ -130,63 +197,30 @@ impl DynamoStore {
         let mut slots = Vec::new();
 
         let mut e = Expr::default();
-        let pk = e.name("pk");
-        items.push(put(
-            table,
-            order_item(order)?,
-            &format!("attribute_not_exists({pk})"),
-            e,
-        )?);
+        let condition = match plan.origin {
+            Origin::Programmatic {
+                draft_revision: Some(revision),
+            } => {
+                let (state, rev) = (e.name("state"), e.name("revision"));
+                let draft = e.string(serde_names::ORDER_DRAFT);
+                format!("{state} = {draft} AND {rev} = {}", e.number(revision))
+            }
+            _ => format!("attribute_not_exists({})", e.name("pk")),
+        };
+        items.push(put(table, order_item(order)?, &condition, e)?);
         slots.push(Slot::Order);
-
-        let mut e = Expr::default();
-        let pk = e.name("pk");
-        let mut claim = number_key(&order.order_number);
-        claim.insert(
-            "cartId".into(),
-            AttributeValue::S(order.cart_id.to_string()),
-        );
-        items.push(put(
-            table,
-            claim,
-            &format!("attribute_not_exists({pk})"),
-            e,
-        )?);
-        slots.push(Slot::Number);
-
-        let mut e = Expr::default();
-        let (state, version, number, updated) = (
-            e.name("state"),
-            e.name("version"),
-            e.name("orderNumber"),
-            e.name("updatedAt"),
-        );
-        let payment_revision = e.name("paymentRevision");
-        let seen_payments = e.number(plan.expected_payment_revision);
-        let (ordered, active) = (
-            e.string(serde_names::CART_ORDERED),
-            e.string(serde_names::CART_ACTIVE),
-        );
-        let (next, expected) = (
-            e.number(plan.expected_cart_version + 1),
-            e.number(plan.expected_cart_version),
-        );
-        let number_value = e.string(order.order_number.to_string());
-        let now = e.value(encode(&time_rfc3339(plan.now))?);
-        // An ordered cart's payments live on in the order: the sweeper has nothing to do here.
-        let (sweep_pk, sweep_sk) = (e.name("gsi2pk"), e.name("gsi2sk"));
-        let set = format!("SET {state} = {ordered}, {version} = {next}, {number} = {number_value}, {updated} = {now} REMOVE {sweep_pk}, {sweep_sk}");
-        let condition =
-            format!("{version} = {expected} AND {state} = {active} AND {payment_revision} = {seen_payments}");
-        items.push(update(
-            table,
-            cart_key(&order.cart_id),
-            &set,
-            &condition,
-            e,
-        )?);
-        slots.push(Slot::Cart);
-
+        if let Origin::Cart
+        | Origin::Programmatic {
+            draft_revision: None,
+        } = plan.origin
+        {
+            items.push(number_claim(table, order)?);
+            slots.push(Slot::Number);
+        }
+        if plan.origin == Origin::Cart {
+            items.push(cart_ordered(table, plan)?);
+            slots.push(Slot::Cart);
+        }
         for r in &plan.reservations {
             let mut e = Expr::default();
             let stock = e.name("stock");
@@ -201,6 +235,10 @@ impl DynamoStore {
             items.push(update(table, product_key(&r.sku), &set, &condition, e)?);
             slots.push(Slot::Product(r.quantity));
         }
+        for redemption in &plan.gift_cards {
+            items.push(gift_card_redemption(table, redemption)?);
+            slots.push(Slot::GiftCard(redemption.code.clone()));
+        }
         for terms in &plan.redemptions {
             items.push(discount_redemption(
                 table,
@@ -209,8 +247,10 @@ impl DynamoStore {
             )?);
             slots.push(Slot::Discount(terms.code.to_string()));
         }
-        items.push(pricing_check(table, plan)?);
-        slots.push(Slot::Pricing);
+        if let Some(pricing) = &plan.pricing {
+            items.push(pricing_check(table, pricing)?);
+            slots.push(Slot::Pricing);
+        }
         if let Some(email) = &plan.guest_email {
             let mut e = Expr::default();
             let customer = e.name("customerId");
@@ -224,13 +264,20 @@ impl DynamoStore {
         }
         if let Some(record) = &plan.idempotency {
             let mut e = Expr::default();
-            let (fingerprint, state) = (e.name("fingerprint"), e.name("state"));
-            let (fingerprint_value, in_flight) = (
-                e.string(record.fingerprint.clone()),
+            let (pk, expires, state, locked) = (
+                e.name("pk"),
+                e.name("expiresAt"),
+                e.name("state"),
+                e.name("lockedUntil"),
+            );
+            let (now, in_flight) = (
+                e.number(plan.now.unix_timestamp()),
                 e.string(serde_names::IN_FLIGHT),
             );
-            let condition =
-                format!("{fingerprint} = {fingerprint_value} AND {state} = {in_flight}");
+            // The key is free: no record, an expired one, or a lock that ran out.
+            let condition = format!(
+                "attribute_not_exists({pk}) OR {expires} <= {now} OR ({state} = {in_flight} AND {locked} <= {now})"
+            );
             items.push(put(
                 table,
                 to_item(idempotency_key(&record.key), record)?,
@@ -310,9 +357,10 @@ fn rejections(
                 None => rejections.push(Rejection::PricingChanged),
             },
             Slot::Discount(code) => rejections.push(Rejection::DiscountUnavailable(code.clone())),
+            Slot::GiftCard(code) => rejections.push(Rejection::GiftCardBalance(code.clone())),
             Slot::Pricing => rejections.push(Rejection::PricingChanged),
             Slot::GuestEmail => rejections.push(Rejection::EmailRegistered),
-            Slot::Idempotency => rejections.push(Rejection::IdempotencyLost),
+            Slot::Idempotency => rejections.push(Rejection::IdempotencyKeyHeld),
         }
     }
     if !shortages.is_empty() {

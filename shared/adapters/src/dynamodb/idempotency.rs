@@ -1,13 +1,14 @@
 //! The idempotency port: a record per `Idempotency-Key`, taken with one conditional put
 //! (absent, expired, or an in-flight record whose lock ran out), completed by the commit's
-//! own transaction (see `commit`) or by a put, released by a conditional delete.
+//! own transaction (see `commit`) or by a conditional put (done is final), released by a
+//! conditional delete. Requests, webhook events and the subscribers' effects all live here.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use time::OffsetDateTime;
 
-use checkout_domain::idempotency::IdempotencyRecord;
-use checkout_domain::ports::IdempotencyStore;
+use checkout_domain::model::idempotency::IdempotencyRecord;
+use checkout_domain::ports::idempotency::IdempotencyStore;
 use checkout_domain::StoreError;
 
 use super::codec::{epoch, from_item, to_item};
@@ -45,8 +46,22 @@ impl IdempotencyStore for DynamoStore {
         }
     }
 
-    async fn complete_idempotency(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
-        self.put(idempotency_key(&record.key), record).await
+    async fn complete_idempotency(&self, record: &IdempotencyRecord) -> Result<bool, StoreError> {
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(to_item(idempotency_key(&record.key), record)?))
+            // Ours while in flight (a lock), first if absent; done is final.
+            .condition_expression("attribute_not_exists(pk) OR #state = :in_flight")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(
+                ":in_flight",
+                AttributeValue::S(serde_names::IN_FLIGHT.into()),
+            )
+            .send()
+            .await;
+        Ok(matches!(conditional(result)?, Conditional::Written(_)))
     }
 
     async fn release_idempotency(&self, key: &str, fingerprint: &str) -> Result<(), StoreError> {

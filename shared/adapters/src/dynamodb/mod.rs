@@ -5,13 +5,12 @@
 //! - [`codec`]: items (the domain's serde forms under a key) and stream images;
 //! - [`expr`]: the expression builder, the failed-condition reading, SDK errors;
 //! - one file per port: [`catalog`], [`carts`], [`commit`] and [`orders`], [`payments`],
-//!   [`idempotency`], [`effects`] (the subscribers' effect log), [`sweep`], [`claims`]
-//!   (guest claim tickets).
+//!   [`idempotency`] (requests, webhook events and the subscribers' effects), [`sweep`], [`claims`]
+//!   (guest claim tickets), [`gift_cards`].
 
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use checkout_domain::StoreError;
 
@@ -23,7 +22,7 @@ mod carts;
 mod catalog;
 mod claims;
 mod commit;
-mod effects;
+mod gift_cards;
 mod idempotency;
 mod orders;
 mod payments;
@@ -31,7 +30,7 @@ mod sweep;
 
 pub use codec::order_from_image;
 
-use codec::{from_item, to_item};
+use codec::from_item;
 use expr::{store_error, Item};
 
 /// Retries for unprocessed batch keys: DynamoDB returns them under throttling.
@@ -101,6 +100,15 @@ impl DynamoStore {
     }
 
     async fn batch_get<T: DeserializeOwned>(&self, keys: Vec<Item>) -> Result<Vec<T>, StoreError> {
+        self.batch_get_items(keys)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    /// Strongly consistent items by key, any order, retrying what DynamoDB left unprocessed.
+    async fn batch_get_items(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
             let mut pending = Some(
@@ -131,7 +139,7 @@ impl DynamoStore {
                     .remove(&self.table)
                     .unwrap_or_default()
                 {
-                    found.push(from_item(item)?);
+                    found.push(item);
                 }
                 pending = output
                     .unprocessed_keys
@@ -144,16 +152,5 @@ impl DynamoStore {
             }
         }
         Ok(found)
-    }
-
-    async fn put<T: Serialize>(&self, key: Item, value: &T) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(key, value)?))
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(())
     }
 }

@@ -7,12 +7,12 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use time::OffsetDateTime;
 
-use checkout_domain::cart::CartOwner;
-use checkout_domain::commit::CommitPlan;
-use checkout_domain::order::Order;
-use checkout_domain::order_number::OrderNumber;
-use checkout_domain::ports::{history_key, CommitError, OrderPage, OrderStore};
-use checkout_domain::values::{CartId, CustomerId, Email, SessionHash};
+use checkout_domain::model::cart::CartOwner;
+use checkout_domain::model::commit_plan::CommitPlan;
+use checkout_domain::model::order::Order;
+use checkout_domain::model::order_number::OrderNumber;
+use checkout_domain::model::values::{CartId, CustomerId, Email, SessionHash};
+use checkout_domain::ports::orders::{history_key, CommitError, CommitRead, OrderPage, OrderStore};
 use checkout_domain::StoreError;
 
 use super::codec::{encode, from_item};
@@ -21,8 +21,9 @@ use super::expr::{
     Item,
 };
 use super::schema::{
-    claim_ticket_key, customer_history, discount_key, email_key, guest_history, number_key,
-    order_key, product_key, serde_names, sweep_mark, HISTORY_INDEX, SWEEP_ORDERS,
+    cart_key, claim_ticket_key, customer_history, discount_key, email_key, guest_history,
+    idempotency_key, number_key, order_key, product_key, serde_names, sweep_mark, HISTORY_INDEX,
+    SK_CART, SK_ORDER, SWEEP_ORDERS,
 };
 use super::DynamoStore;
 
@@ -30,6 +31,23 @@ use super::DynamoStore;
 impl OrderStore for DynamoStore {
     async fn commit(&self, plan: &CommitPlan) -> Result<(), CommitError> {
         self.commit_plan(plan).await
+    }
+
+    async fn commit_read(&self, cart: &CartId, key: &str) -> Result<CommitRead, StoreError> {
+        let items = self
+            .batch_get_items(vec![cart_key(cart), order_key(cart), idempotency_key(key)])
+            .await?;
+        let mut read = CommitRead::default();
+        for item in items {
+            match item.get("sk") {
+                Some(AttributeValue::S(sk)) if sk == SK_CART => read.cart = Some(from_item(item)?),
+                Some(AttributeValue::S(sk)) if sk == SK_ORDER => {
+                    read.order = Some(from_item(item)?)
+                }
+                _ => read.record = Some(from_item(item)?),
+            }
+        }
+        Ok(read)
     }
 
     async fn order(&self, number: &OrderNumber) -> Result<Option<Order>, StoreError> {

@@ -5,9 +5,9 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use checkout_domain::cart::Cart;
-use checkout_domain::order::Order;
-use checkout_domain::ports::{PaymentStore, PaymentWriteError};
+use checkout_domain::model::cart::Cart;
+use checkout_domain::model::order::Order;
+use checkout_domain::ports::payments::{PaymentStore, PaymentWriteError};
 use checkout_domain::StoreError;
 
 use super::codec::{encode, time_rfc3339};

@@ -10,10 +10,10 @@
 //! | order           | `CART#<cart id>` | `ORDER`   |
 //! | order number    | `ORDERNUMBER#<n>`| `ORDERNUMBER` |
 //! | email registry  | `EMAIL#<email>`  | `CUSTOMER`|
-//! | idempotency key | `IDEMPOTENCY#<k>`| `IDEMPOTENCY` |
-//! | side effect done| `EFFECT#<consumer>#<event id>` | `EFFECT` |
+//! | idempotency record (`orders#…`, `webhook#…`, `effect#…`) | `IDEMPOTENCY#<k>`| `IDEMPOTENCY` |
 //! | payment interaction | `INTERACTION#<id>` | `INTERACTION` |
 //! | guest claim ticket | `CLAIM#<sha-256 of the token>` | `CLAIM` |
+//! | gift card       | `GIFTCARD#<code>`| `GIFTCARD`|
 //!
 //! An order lives in its cart's partition, so one Query reads a cart with its order (a replay
 //! costs one read) and `attribute_not_exists` on it means one order per cart. Index `gsi1`
@@ -29,8 +29,9 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use time::OffsetDateTime;
 
-use checkout_domain::order_number::OrderNumber;
-use checkout_domain::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
+use checkout_domain::model::gift_card::GiftCardCode;
+use checkout_domain::model::order_number::OrderNumber;
+use checkout_domain::model::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
 use checkout_domain::StoreError;
 
 use super::expr::{store_error, Expr, Item};
@@ -57,6 +58,10 @@ pub(crate) fn product_key(sku: &Sku) -> Item {
 
 pub(crate) fn discount_key(code: &DiscountCode) -> Item {
     key(format!("DISCOUNT#{code}"), "DISCOUNT")
+}
+
+pub(crate) fn gift_card_key(code: &GiftCardCode) -> Item {
+    key(format!("GIFTCARD#{code}"), "GIFTCARD")
 }
 
 pub(crate) fn config_key() -> Item {
@@ -89,10 +94,6 @@ pub(crate) fn interaction_key(id: &str) -> Item {
 
 pub(crate) fn idempotency_key(key_: &str) -> Item {
     key(format!("IDEMPOTENCY#{key_}"), "IDEMPOTENCY")
-}
-
-pub(crate) fn effect_key(consumer: &str, event_id: &str) -> Item {
-    key(format!("EFFECT#{consumer}#{event_id}"), "EFFECT")
 }
 
 /// Index `gsi1`: order history, by owner, newest first.
@@ -157,6 +158,8 @@ pub(crate) mod serde_names {
     pub const CART_ORDERED: &str = "Ordered";
     /// `OrderState::Open`.
     pub const ORDER_OPEN: &str = "Open";
+    /// `OrderState::Draft`.
+    pub const ORDER_DRAFT: &str = "Draft";
     /// `RecordState::InFlight`, the idempotency record's `state` tag.
     pub const IN_FLIGHT: &str = "inFlight";
     /// `CartOwner::Guest`, the owner's `kind` tag.
@@ -235,10 +238,10 @@ pub(crate) async fn create_table(client: &Client, table: &str) -> Result<(), Sto
 #[cfg(test)]
 mod tests {
     use super::serde_names::*;
-    use checkout_domain::cart::{CartOwner, CartState};
-    use checkout_domain::idempotency::RecordState;
-    use checkout_domain::order::OrderState;
-    use checkout_domain::values::SessionToken;
+    use checkout_domain::model::cart::{CartOwner, CartState};
+    use checkout_domain::model::idempotency::RecordState;
+    use checkout_domain::model::order::OrderState;
+    use checkout_domain::model::values::SessionToken;
     use serde_json::{json, Value};
 
     fn serde_form(value: impl serde::Serialize) -> Value {
@@ -250,6 +253,7 @@ mod tests {
         assert_eq!(serde_form(CartState::Active), json!(CART_ACTIVE));
         assert_eq!(serde_form(CartState::Ordered), json!(CART_ORDERED));
         assert_eq!(serde_form(OrderState::Open), json!(ORDER_OPEN));
+        assert_eq!(serde_form(OrderState::Draft), json!(ORDER_DRAFT));
         let in_flight = RecordState::InFlight {
             locked_until: time::OffsetDateTime::UNIX_EPOCH,
         };

@@ -2,10 +2,10 @@
 
 use async_trait::async_trait;
 
-use checkout_domain::cart::Cart;
-use checkout_domain::order::Order;
-use checkout_domain::ports::{CartStore, CartWriteError};
-use checkout_domain::values::CartId;
+use checkout_domain::model::cart::Cart;
+use checkout_domain::model::order::Order;
+use checkout_domain::model::values::CartId;
+use checkout_domain::ports::carts::{CartStore, CartWriteError};
 use checkout_domain::StoreError;
 
 use super::MemoryStore;
@@ -30,7 +30,7 @@ impl CartStore for MemoryStore {
         match state.carts.get(&cart.id) {
             Some(current)
                 if current.version == expected_version
-                    && current.state == checkout_domain::cart::CartState::Active =>
+                    && current.state == checkout_domain::model::cart::CartState::Active =>
             {
                 // The contents only: payments recorded meanwhile stay (rule 9).
                 let mut next = cart.clone();

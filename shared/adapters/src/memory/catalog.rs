@@ -2,11 +2,11 @@
 
 use async_trait::async_trait;
 
-use checkout_domain::catalog::{
-    DiscountDefinition, PricingConfig, Product, ProductTerms, StockWrite,
-};
-use checkout_domain::ports::{CatalogStore, ProductWriteError};
-use checkout_domain::values::{DiscountCode, Sku};
+use checkout_domain::model::catalog::{Product, ProductTerms, StockWrite};
+use checkout_domain::model::discount::DiscountDefinition;
+use checkout_domain::model::pricing_config::PricingConfig;
+use checkout_domain::model::values::{DiscountCode, Sku};
+use checkout_domain::ports::catalog::{CatalogStore, ProductWriteError};
 use checkout_domain::StoreError;
 
 use super::MemoryStore;

@@ -2,7 +2,8 @@
 
 use async_trait::async_trait;
 
-use checkout_domain::claim::{ClaimTicket, ClaimTickets};
+use checkout_domain::model::claim::ClaimTicket;
+use checkout_domain::ports::claims::ClaimTickets;
 use checkout_domain::StoreError;
 
 use super::{MemoryStore, StoredTicket};

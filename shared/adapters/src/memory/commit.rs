@@ -1,10 +1,10 @@
 //! The commit's conditions, checked as the DynamoDB transaction checks them.
 
-use checkout_domain::cart::CartState;
-use checkout_domain::catalog::PricingConfig;
-use checkout_domain::commit::{CommitPlan, Rejection};
-use checkout_domain::error::StockShortage;
-use checkout_domain::idempotency::RecordState;
+use checkout_domain::model::cart::CartState;
+use checkout_domain::model::commit_plan::{CommitPlan, Origin, Rejection};
+use checkout_domain::model::error::StockShortage;
+use checkout_domain::model::order::OrderState;
+use checkout_domain::model::pricing_config::PricingConfig;
 
 use super::State;
 
@@ -14,18 +14,35 @@ impl State {
         let mut rejections = Vec::new();
         let order = &plan.order;
         let cart = self.carts.get(&order.cart_id);
-        if !cart.is_some_and(|c| {
-            c.version == plan.expected_cart_version
-                && c.payment_revision == plan.expected_payment_revision
-                && c.state == CartState::Active
-        }) || self.orders.contains_key(&order.cart_id)
-        {
+        let stored = self.orders.get(&order.cart_id);
+        let refused = match plan.origin {
+            Origin::Cart => {
+                !cart.is_some_and(|c| {
+                    c.version == plan.expected_cart_version
+                        && c.payment_revision == plan.expected_payment_revision
+                        && c.state == CartState::Active
+                }) || stored.is_some()
+            }
+            Origin::Programmatic {
+                draft_revision: None,
+            } => stored.is_some(),
+            Origin::Programmatic {
+                draft_revision: Some(revision),
+            } => !stored.is_some_and(|o| o.state == OrderState::Draft && o.revision == revision),
+        };
+        if refused {
             rejections.push(Rejection::Cart {
                 current: cart.cloned().map(Box::new),
                 order: self.orders.get(&order.cart_id).cloned().map(Box::new),
             });
         }
-        if self.order_numbers.contains_key(&order.order_number) {
+        let number_claimed = matches!(
+            plan.origin,
+            Origin::Programmatic {
+                draft_revision: Some(_)
+            }
+        );
+        if !number_claimed && self.order_numbers.contains_key(&order.order_number) {
             rejections.push(Rejection::OrderNumberTaken);
         }
         let mut shortages = Vec::new();
@@ -59,6 +76,15 @@ impl State {
                 rejections.push(Rejection::DiscountUnavailable(terms.code.to_string()));
             }
         }
+        for redemption in &plan.gift_cards {
+            let holds = self.gift_cards.get(&redemption.code).is_some_and(|card| {
+                card.currency == redemption.amount.currency()
+                    && card.balance >= redemption.amount.cent_amount
+            });
+            if !holds {
+                rejections.push(Rejection::GiftCardBalance(redemption.code.clone()));
+            }
+        }
         if !pricing_holds(&self.config, plan) {
             rejections.push(Rejection::PricingChanged);
         }
@@ -72,12 +98,12 @@ impl State {
             }
         }
         if let Some(record) = &plan.idempotency {
-            let held = self.idempotency.get(&record.key).is_some_and(|r| {
-                r.fingerprint == record.fingerprint
-                    && matches!(r.state, RecordState::InFlight { .. })
-            });
-            if !held {
-                rejections.push(Rejection::IdempotencyLost);
+            if self
+                .idempotency
+                .get(&record.key)
+                .is_some_and(|r| r.is_live(plan.now))
+            {
+                rejections.push(Rejection::IdempotencyKeyHeld);
             }
         }
         rejections
@@ -85,7 +111,9 @@ impl State {
 }
 
 fn pricing_holds(config: &PricingConfig, plan: &CommitPlan) -> bool {
-    let p = &plan.pricing;
+    let Some(p) = &plan.pricing else {
+        return true;
+    };
     let currency = p.shipping_price.currency();
     let rates = p
         .tax_rates

@@ -4,19 +4,11 @@ use async_trait::async_trait;
 
 use time::OffsetDateTime;
 
-use checkout_domain::idempotency::{IdempotencyRecord, RecordState};
-use checkout_domain::ports::IdempotencyStore;
+use checkout_domain::model::idempotency::{IdempotencyRecord, RecordState};
+use checkout_domain::ports::idempotency::IdempotencyStore;
 use checkout_domain::StoreError;
 
 use super::MemoryStore;
-
-pub(super) fn is_live(record: &IdempotencyRecord, now: OffsetDateTime) -> bool {
-    record.expires_at > now.unix_timestamp()
-        && match record.state {
-            RecordState::InFlight { locked_until } => locked_until > now,
-            RecordState::Done { .. } => true,
-        }
-}
 
 #[async_trait]
 impl IdempotencyStore for MemoryStore {
@@ -27,7 +19,7 @@ impl IdempotencyStore for MemoryStore {
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
         let mut state = self.lock();
         match state.idempotency.get(&record.key) {
-            Some(existing) if is_live(existing, now) => Ok(Some(existing.clone())),
+            Some(existing) if existing.is_live(now) => Ok(Some(existing.clone())),
             _ => {
                 state.idempotency.insert(record.key.clone(), record.clone());
                 Ok(None)
@@ -35,11 +27,18 @@ impl IdempotencyStore for MemoryStore {
         }
     }
 
-    async fn complete_idempotency(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
-        self.lock()
+    async fn complete_idempotency(&self, record: &IdempotencyRecord) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        // Done is final.
+        if state
             .idempotency
-            .insert(record.key.clone(), record.clone());
-        Ok(())
+            .get(&record.key)
+            .is_some_and(|r| matches!(r.state, RecordState::Done { .. }))
+        {
+            return Ok(false);
+        }
+        state.idempotency.insert(record.key.clone(), record.clone());
+        Ok(true)
     }
 
     async fn release_idempotency(&self, key: &str, fingerprint: &str) -> Result<(), StoreError> {

@@ -6,13 +6,13 @@
 //! so they see changes in commit order.
 //!
 //! Its files mirror the DynamoDB adapter's: one per port ([`catalog`], [`carts`], [`commit`]
-//! and [`orders`], [`payments`], [`idempotency`], [`effects`], [`sweep`], [`claims`]).
+//! and [`orders`], [`payments`], [`idempotency`], [`sweep`], [`claims`], [`gift_cards`]).
 
 mod carts;
 mod catalog;
 mod claims;
 mod commit;
-mod effects;
+mod gift_cards;
 mod idempotency;
 mod orders;
 mod payments;
@@ -21,15 +21,16 @@ mod sweep;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use time::OffsetDateTime;
-
-use checkout_domain::cart::Cart;
-use checkout_domain::catalog::{DiscountDefinition, PricingConfig, Product};
-use checkout_domain::claim::ClaimTicket;
-use checkout_domain::idempotency::IdempotencyRecord;
-use checkout_domain::order::Order;
-use checkout_domain::order_number::OrderNumber;
-use checkout_domain::values::{CartId, CustomerId, DiscountCode, SessionHash, Sku};
+use checkout_domain::model::cart::Cart;
+use checkout_domain::model::catalog::Product;
+use checkout_domain::model::claim::ClaimTicket;
+use checkout_domain::model::discount::DiscountDefinition;
+use checkout_domain::model::gift_card::{GiftCard, GiftCardCode};
+use checkout_domain::model::idempotency::IdempotencyRecord;
+use checkout_domain::model::order::Order;
+use checkout_domain::model::order_number::OrderNumber;
+use checkout_domain::model::pricing_config::PricingConfig;
+use checkout_domain::model::values::{CartId, CustomerId, DiscountCode, SessionHash, Sku};
 
 #[derive(Default)]
 struct State {
@@ -44,13 +45,11 @@ struct State {
     /// Customer records by normalized email: `Some(id)` once registered, `None` for guests
     /// only. Guests may not check out with a registered email.
     customers: HashMap<String, Option<CustomerId>>,
-    /// Side effects by `(consumer, event id)`: `Some(lease end)` while being performed,
-    /// `None` once done.
-    effects: HashMap<(String, String), Option<OffsetDateTime>>,
     /// Every payment interaction id ever recorded: unique across all transactions.
     interactions: std::collections::HashSet<String>,
     /// Guest claim tickets by token hash.
     claim_tickets: HashMap<SessionHash, StoredTicket>,
+    gift_cards: HashMap<GiftCardCode, GiftCard>,
 }
 
 struct StoredTicket {

@@ -3,13 +3,13 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use checkout_domain::cart::CartOwner;
-use checkout_domain::cart::CartState;
-use checkout_domain::commit::CommitPlan;
-use checkout_domain::order::{Order, OrderState};
-use checkout_domain::order_number::OrderNumber;
-use checkout_domain::ports::{history_key, CommitError, OrderPage, OrderStore};
-use checkout_domain::values::{CustomerId, Email, SessionHash};
+use checkout_domain::model::cart::CartOwner;
+use checkout_domain::model::cart::CartState;
+use checkout_domain::model::commit_plan::CommitPlan;
+use checkout_domain::model::order::{Order, OrderState};
+use checkout_domain::model::order_number::OrderNumber;
+use checkout_domain::model::values::{CartId, CustomerId, Email, SessionHash};
+use checkout_domain::ports::orders::{history_key, CommitError, CommitRead, OrderPage, OrderStore};
 use checkout_domain::StoreError;
 
 use super::MemoryStore;
@@ -33,6 +33,11 @@ impl OrderStore for MemoryStore {
                 discount.redemptions += 1;
             }
         }
+        for redemption in &plan.gift_cards {
+            if let Some(card) = state.gift_cards.get_mut(&redemption.code) {
+                card.balance -= redemption.amount.cent_amount;
+            }
+        }
         if let Some(cart) = state.carts.get_mut(&order.cart_id) {
             cart.state = CartState::Ordered;
             cart.order_number = Some(order.order_number.to_string());
@@ -42,12 +47,21 @@ impl OrderStore for MemoryStore {
         state
             .order_numbers
             .insert(order.order_number.clone(), order.cart_id.clone());
-        state.orders.insert(order.cart_id.clone(), order.clone());
+        let draft = state.orders.insert(order.cart_id.clone(), order.clone());
         if let Some(record) = &plan.idempotency {
             state.idempotency.insert(record.key.clone(), record.clone());
         }
-        self.publish(None, Some(order.clone()));
+        self.publish(draft, Some(order.clone()));
         Ok(())
+    }
+
+    async fn commit_read(&self, cart: &CartId, key: &str) -> Result<CommitRead, StoreError> {
+        let state = self.lock();
+        Ok(CommitRead {
+            cart: state.carts.get(cart).cloned(),
+            order: state.orders.get(cart).cloned(),
+            record: state.idempotency.get(key).cloned(),
+        })
     }
 
     async fn order(&self, number: &OrderNumber) -> Result<Option<Order>, StoreError> {
@@ -69,7 +83,7 @@ impl OrderStore for MemoryStore {
         let mut orders: Vec<(String, &Order)> = state
             .orders
             .values()
-            .filter(|o| matches!(&o.owner, checkout_domain::cart::CartOwner::Customer { customer_id } if customer_id == customer))
+            .filter(|o| matches!(&o.owner, checkout_domain::model::cart::CartOwner::Customer { customer_id } if customer_id == customer))
             .map(|o| (history_key(o), o))
             .filter(|(key, _)| after.is_none_or(|after| key.as_str() < after))
             .collect();

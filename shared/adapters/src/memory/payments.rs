@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 
-use checkout_domain::cart::{Cart, CartState};
-use checkout_domain::order::Order;
-use checkout_domain::ports::{PaymentStore, PaymentWriteError};
+use checkout_domain::model::cart::{Cart, CartState};
+use checkout_domain::model::order::Order;
+use checkout_domain::ports::payments::{PaymentStore, PaymentWriteError};
 
 use super::{MemoryStore, State};
 

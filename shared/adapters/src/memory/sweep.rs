@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use time::OffsetDateTime;
 
-use checkout_domain::ports::{SweepKind, SweepPage, SweepStore};
-use checkout_domain::values::CartId;
+use checkout_domain::model::values::CartId;
+use checkout_domain::ports::sweep::{SweepKind, SweepPage, SweepStore};
 use checkout_domain::StoreError;
 
 use super::MemoryStore;

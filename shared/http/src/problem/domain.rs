@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use checkout_domain::error::PriceChange;
+use checkout_domain::model::error::PriceChange;
 use checkout_domain::Error;
 
 use super::Problem;
@@ -276,6 +276,11 @@ pub fn problem(error: &Error) -> Problem {
                     format!("A request with this Idempotency-Key is still running; retry in {seconds} s."),
                 )
             }
+            Error::InsufficientPayment { .. }
+            | Error::PaymentDeclined { .. }
+            | Error::CommandFailed { .. }
+            | Error::GiftCardChanged { .. }
+            | Error::TooMany { .. } => return super::programmatic::problem(error),
             Error::Store(_) | Error::Internal(_) => {
                 retry_after = Some(1);
                 (
@@ -288,20 +293,16 @@ pub fn problem(error: &Error) -> Problem {
             }
         };
     Problem {
-        status,
-        code,
-        title,
-        detail,
-        recovery,
         extensions,
         retry_after,
+        ..Problem::simple(status, code, title, recovery, detail)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use checkout_domain::error::FieldError;
+    use checkout_domain::model::field_error::FieldError;
     use checkout_domain::StoreError;
 
     #[test]

@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use checkout_domain::Error;
 
 mod domain;
+mod programmatic;
 
 pub use domain::problem;
 
@@ -56,7 +57,7 @@ impl Problem {
         response
     }
 
-    fn simple(
+    pub(crate) fn simple(
         status: u16,
         code: &'static str,
         title: &'static str,

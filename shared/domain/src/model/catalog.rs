@@ -1,0 +1,241 @@
+//! What the shop sells and on what terms: products, discount codes, shipping methods and tax
+//! rates. Admin inputs arrive as `*Input` structs and are validated by `parse`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::model::error::{Error, FieldErrors};
+use crate::model::field_error::FieldError;
+use crate::model::money::{Currency, Money};
+use crate::model::price_list::{parse_price_list, PriceList};
+use crate::model::pricing_config::PricingConfig;
+use crate::model::values::{Name, Sku, TaxCategory};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    pub sku: Sku,
+    pub name: Name,
+    pub prices: PriceList,
+    /// Units available to sell; commits decrement it conditionally, never below zero.
+    pub stock: u32,
+    pub tax_category: TaxCategory,
+}
+
+impl Product {
+    pub fn price(&self, currency: Currency) -> Option<Money> {
+        self.prices
+            .get(&currency)
+            .map(|&cents| Money::new(cents, currency))
+    }
+}
+
+/// A product as an admin sends it. `stock` sets the stock (a new product's, or an existing
+/// one's against the stock the service read); `stockDelta` adds to it atomically. At most one
+/// of the two; with neither, an existing product keeps its stock and a new one starts at 0.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProductInput {
+    pub name: String,
+    pub prices: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub stock: Option<i64>,
+    #[serde(default)]
+    pub stock_delta: Option<i64>,
+    pub tax_category: String,
+}
+
+/// Everything about a product but its stock: what an admin update sets attribute by attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductTerms {
+    pub sku: Sku,
+    pub name: Name,
+    pub prices: PriceList,
+    pub tax_category: TaxCategory,
+}
+
+/// How an admin update changes the stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockChange {
+    /// Leave it (a new product starts at 0).
+    Keep,
+    /// Set it to this, against the stock the service read.
+    Set(u32),
+    /// Add this (signed) atomically; the result must stay within 0..=u32::MAX.
+    Delta(i64),
+}
+
+/// A validated `PUT /admin/products/{sku}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductUpdate {
+    pub terms: ProductTerms,
+    pub stock: StockChange,
+}
+
+/// The stock write a store performs, each conditioned on what it depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockWrite {
+    /// The product must not exist yet; it starts with this stock.
+    Create(u32),
+    /// The product must exist; its stock is untouched.
+    Keep,
+    /// The stock must still be `read`; it becomes `stock`.
+    Replace { read: u32, stock: u32 },
+    /// The stock (0 for a new product) plus `delta` must stay within 0..=u32::MAX.
+    Add(i64),
+}
+
+impl StockChange {
+    /// The write that applies this change to the product as read (`None`: it does not exist).
+    pub fn write(self, read: Option<&Product>) -> StockWrite {
+        match (self, read) {
+            (StockChange::Keep, None) => StockWrite::Create(0),
+            (StockChange::Keep, Some(_)) => StockWrite::Keep,
+            (StockChange::Set(stock), None) => StockWrite::Create(stock),
+            (StockChange::Set(stock), Some(read)) => StockWrite::Replace {
+                read: read.stock,
+                stock,
+            },
+            (StockChange::Delta(delta), _) => StockWrite::Add(delta),
+        }
+    }
+}
+
+impl StockWrite {
+    /// The range the stock must be in before an `Add`, so the result stays within a `u32`.
+    pub fn add_bounds(delta: i64) -> (i64, i64) {
+        let max = i64::from(u32::MAX);
+        ((-delta).max(0), (max - delta).min(max))
+    }
+
+    /// The stock after this write, given the stock now (`None`: no such product), or `None`
+    /// if the write's condition does not hold. The embedded store's form of the conditions
+    /// the DynamoDB adapter writes as expressions.
+    pub fn apply(self, current: Option<u32>) -> Option<u32> {
+        match (self, current) {
+            (StockWrite::Create(stock), None) => Some(stock),
+            (StockWrite::Keep, Some(stock)) => Some(stock),
+            (StockWrite::Replace { read, stock }, Some(now)) if now == read => Some(stock),
+            (StockWrite::Add(delta), now) => {
+                let (low, high) = Self::add_bounds(delta);
+                let now = i64::from(now.unwrap_or(0));
+                (low..=high)
+                    .contains(&now)
+                    .then(|| u32::try_from(now + delta).ok())
+                    .flatten()
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Product {
+    pub fn new(terms: ProductTerms, stock: u32) -> Self {
+        Product {
+            sku: terms.sku,
+            name: terms.name,
+            prices: terms.prices,
+            stock,
+            tax_category: terms.tax_category,
+        }
+    }
+}
+
+fn parse_stock_change(input: &ProductInput, errors: &mut FieldErrors) -> Option<StockChange> {
+    const MAX: i64 = u32::MAX as i64;
+    match (input.stock, input.stock_delta) {
+        (Some(_), Some(_)) => {
+            errors.push(FieldError::new(
+                "/stockDelta",
+                "cannot be combined with /stock; send one of them",
+            ));
+            None
+        }
+        (Some(stock), None) => errors
+            .check(
+                "/stock",
+                u32::try_from(stock).map_err(|_| format!("must be between 0 and {MAX}")),
+            )
+            .map(StockChange::Set),
+        (None, Some(delta)) => errors
+            .check(
+                "/stockDelta",
+                if (-MAX..=MAX).contains(&delta) {
+                    Ok(delta)
+                } else {
+                    Err(format!("must be between -{MAX} and {MAX}"))
+                },
+            )
+            .map(StockChange::Delta),
+        (None, None) => Some(StockChange::Keep),
+    }
+}
+
+impl ProductUpdate {
+    pub fn parse(sku: &str, input: &ProductInput, config: &PricingConfig) -> Result<Self, Error> {
+        let mut errors = FieldErrors::new();
+        let sku = errors.check("/sku", Sku::parse(sku));
+        let name = errors.check("/name", Name::parse(&input.name));
+        if input.prices.is_empty() {
+            errors.push(FieldError::new("/prices", "needs at least one currency"));
+        }
+        let prices = parse_price_list(&input.prices, "/prices", &mut errors);
+        let stock = parse_stock_change(input, &mut errors);
+        let tax_category = errors
+            .check("/taxCategory", TaxCategory::parse(&input.tax_category))
+            .and_then(|category| {
+                if config.knows_category(&category) {
+                    Some(category)
+                } else {
+                    errors.push(FieldError::new(
+                        "/taxCategory",
+                        format!(
+                            "unknown tax category; configured: {}",
+                            config.categories().join(", ")
+                        ),
+                    ));
+                    None
+                }
+            });
+        let update = match (sku, name, stock, tax_category) {
+            (Some(sku), Some(name), Some(stock), Some(tax_category)) => Some(ProductUpdate {
+                terms: ProductTerms {
+                    sku,
+                    name,
+                    prices,
+                    tax_category,
+                },
+                stock,
+            }),
+            _ => None,
+        };
+        errors.finish(update)
+    }
+}
+
+#[cfg(test)]
+mod stock_tests {
+    use super::StockWrite;
+
+    #[test]
+    fn each_stock_write_holds_only_under_its_condition() {
+        assert_eq!(StockWrite::Create(4).apply(None), Some(4));
+        assert_eq!(StockWrite::Create(4).apply(Some(0)), None);
+        assert_eq!(StockWrite::Keep.apply(Some(7)), Some(7));
+        assert_eq!(StockWrite::Keep.apply(None), None);
+        let replace = StockWrite::Replace { read: 5, stock: 9 };
+        assert_eq!(replace.apply(Some(5)), Some(9));
+        assert_eq!(replace.apply(Some(4)), None, "a sale since the read");
+    }
+
+    #[test]
+    fn a_delta_keeps_the_stock_within_a_u32() {
+        assert_eq!(StockWrite::Add(-3).apply(Some(3)), Some(0));
+        assert_eq!(StockWrite::Add(-3).apply(Some(2)), None);
+        assert_eq!(StockWrite::Add(-1).apply(None), None);
+        assert_eq!(StockWrite::Add(2).apply(None), Some(2));
+        assert_eq!(StockWrite::Add(1).apply(Some(u32::MAX)), None);
+        assert_eq!(StockWrite::Add(1).apply(Some(u32::MAX - 1)), Some(u32::MAX));
+    }
+}

@@ -1,0 +1,262 @@
+//! What a commit writes and under which conditions (a `CommitPlan`), what may refuse it
+//! (`Rejection`), and what a cart needs before it may become an order.
+
+use std::collections::BTreeMap;
+use time::{Duration, OffsetDateTime};
+
+use crate::model::cart::{Cart, CartOwner, DiscountState};
+use crate::model::discount::DiscountDefinition;
+use crate::model::error::{ChangedLine, Error, PriceChange, StockShortage};
+use crate::model::gift_card::{GiftCardCode, GiftCardRedemption};
+use crate::model::idempotency::{IdempotencyRecord, StoredResponse, Ticket};
+use crate::model::money::Money;
+use crate::model::order::{CommitAction, Order};
+use crate::model::payment::{self, PaymentState};
+use crate::model::values::{CountryCode, DiscountCode, Email, ShippingMethodId, Sku, TaxCategory};
+
+/// How long a `save_order` order holds its stock and codes while awaiting payment.
+pub const SAVED_ORDER_HOLD: Duration = Duration::minutes(30);
+
+/// Stock taken for one SKU, valid only while its price and tax category are as snapshotted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    pub sku: Sku,
+    pub quantity: u32,
+    pub unit_price: Money,
+    pub tax_category: TaxCategory,
+}
+
+/// The pricing configuration the cart was priced with, as far as this order depends on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricingExpectation {
+    pub country: CountryCode,
+    pub tax_rates: BTreeMap<TaxCategory, u32>,
+    pub shipping_method: ShippingMethodId,
+    pub shipping_price: Money,
+    pub shipping_free_above: Option<Money>,
+    /// Subtotal less discount, to be at least the configured minimum order value.
+    pub goods_value: Money,
+}
+
+/// Where the order comes from, which decides how its own items are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A customer's cart: it moves `Active → Ordered` at `expected_cart_version`.
+    Cart,
+    /// `POST /admin/orders`: no cart item exists. `draft_revision` is the stored draft this
+    /// commit processes (its number is already claimed), `None` when it creates the order.
+    Programmatic { draft_revision: Option<u64> },
+}
+
+/// Everything one commit writes, and every condition it writes under.
+#[derive(Debug, Clone)]
+pub struct CommitPlan {
+    pub order: Order,
+    pub origin: Origin,
+    pub expected_cart_version: u64,
+    /// The payments the order snapshots are all the cart has: none landed since the read.
+    pub expected_payment_revision: u64,
+    pub reservations: Vec<Reservation>,
+    /// Codes to redeem once each, valid only with these terms, unexpired, with redemptions left.
+    pub redemptions: Vec<DiscountDefinition>,
+    /// Money taken from gift cards, each valid only while the card holds it.
+    pub gift_cards: Vec<GiftCardRedemption>,
+    /// `None` for a draft, which is priced again when it is processed.
+    pub pricing: Option<PricingExpectation>,
+    /// For guests: this email must not belong to a registered customer.
+    pub guest_email: Option<Email>,
+    /// The completed idempotency record, written in the same transaction iff its key is free
+    /// (no live record): the commit claims and completes it at once.
+    pub idempotency: Option<IdempotencyRecord>,
+    pub now: OffsetDateTime,
+}
+
+/// One failed condition of a commit.
+#[derive(Debug, Clone)]
+pub enum Rejection {
+    /// The cart is not `Active` at the expected version (with what is there now).
+    Cart {
+        current: Option<Box<Cart>>,
+        order: Option<Box<Order>>,
+    },
+    OrderNumberTaken,
+    OutOfStock(Vec<StockShortage>),
+    /// A product's price or tax category moved since the cart was priced.
+    ProductChanged(Sku),
+    /// A code's terms changed, it expired, or it ran out of redemptions.
+    DiscountUnavailable(String),
+    /// Tax rates, shipping terms or the minimum order value no longer fit.
+    PricingChanged,
+    EmailRegistered,
+    /// The idempotency key is held: another request with it committed, or runs right now.
+    IdempotencyKeyHeld,
+    /// A gift card no longer holds what the order takes from it (another order took it).
+    GiftCardBalance(GiftCardCode),
+}
+
+/// Everything an order needs before it may be committed; every gap is named at once.
+pub fn check_preconditions(cart: &Cart, action: CommitAction) -> Result<PaymentState, Error> {
+    if cart.line_items.is_empty() {
+        return Err(Error::EmptyCart);
+    }
+    let mut missing = Vec::new();
+    if cart.shipping_address.is_none() {
+        missing.push("shippingAddress");
+    }
+    if cart.shipping_method.is_none() {
+        missing.push("shippingMethod");
+    }
+    if cart.billing_address.is_none() {
+        missing.push("billingAddress");
+    }
+    match &cart.owner {
+        CartOwner::Guest { .. } if cart.guest.is_none() => missing.push("guestDetails"),
+        CartOwner::Customer { .. } if cart.customer_email.is_none() => {
+            missing.push("customerEmail")
+        }
+        _ => {}
+    }
+    if !missing.is_empty() {
+        return Err(Error::CartNotReady { missing });
+    }
+    let total = cart.totals.total;
+    match action {
+        CommitAction::SaveOrder => Ok(payment::payment_state(&cart.payments, total)),
+        // Nothing to pay (a 100 % discount): the order is paid as it is.
+        CommitAction::Checkout if total.is_zero() => Ok(PaymentState::Paid),
+        CommitAction::Checkout => {
+            // Money that is being given back does not pay for anything.
+            let secured = payment::available(&cart.payments, cart.currency);
+            if secured.is_zero() {
+                // A payment that took money and was given back did not fit this cart.
+                if let Some(reversed) = cart
+                    .payments
+                    .iter()
+                    .map(payment::Payment::captured)
+                    .filter(|&c| c > 0)
+                    .max()
+                {
+                    return Err(Error::PaymentAmountMismatch {
+                        authorized: Money::new(reversed, cart.currency),
+                        total,
+                    });
+                }
+                let reported = cart.payments.iter().any(|p| !p.transactions.is_empty());
+                return Err(
+                    if reported && cart.payments.iter().any(|p| p.is_pending()) {
+                        Error::PaymentPending
+                    } else {
+                        Error::PaymentRequired { total }
+                    },
+                );
+            }
+            if secured != total {
+                return Err(Error::PaymentAmountMismatch {
+                    authorized: secured,
+                    total,
+                });
+            }
+            Ok(PaymentState::Paid)
+        }
+    }
+}
+
+pub(crate) fn plan(
+    cart: &Cart,
+    order: Order,
+    expected_cart_version: u64,
+    ticket: Option<&Ticket>,
+    now: OffsetDateTime,
+) -> Result<CommitPlan, Error> {
+    let country = cart
+        .destination()
+        .cloned()
+        .ok_or_else(|| Error::internal("checked: has an address"))?;
+    let shipping = cart
+        .shipping_method
+        .as_ref()
+        .ok_or_else(|| Error::internal("checked: has shipping"))?;
+    let mut tax_rates = BTreeMap::new();
+    for (category, rate) in cart
+        .line_items
+        .iter()
+        .map(|l| (&l.tax_category, l.tax_rate))
+        .chain([(&shipping.tax_category, shipping.tax_rate)])
+    {
+        let rate =
+            rate.ok_or_else(|| Error::internal("a priced cart with a destination has tax rates"))?;
+        tax_rates.insert(category.clone(), rate);
+    }
+    Ok(CommitPlan {
+        origin: Origin::Cart,
+        gift_cards: Vec::new(),
+        expected_cart_version,
+        expected_payment_revision: cart.payment_revision,
+        reservations: cart
+            .line_items
+            .iter()
+            .map(|l| Reservation {
+                sku: l.sku.clone(),
+                quantity: l.quantity.get(),
+                unit_price: l.unit_price,
+                tax_category: l.tax_category.clone(),
+            })
+            .collect(),
+        redemptions: order
+            .discount_codes
+            .iter()
+            .map(|d| d.terms.clone())
+            .collect(),
+        pricing: Some(PricingExpectation {
+            country,
+            tax_rates,
+            shipping_method: shipping.id.clone(),
+            shipping_price: shipping.price,
+            shipping_free_above: shipping.free_above,
+            goods_value: cart
+                .totals
+                .subtotal
+                .checked_sub(cart.totals.discount)
+                .map_err(Error::internal)?,
+        }),
+        guest_email: order
+            .is_guest()
+            .then(|| order.customer_email.clone())
+            .flatten(),
+        idempotency: ticket
+            .map(|t| t.completion(Some(StoredResponse::Order(Box::new(order.snapshot()))), now)),
+        order,
+        now,
+    })
+}
+
+/// Whether `code` counts on the cart as priced (it matched the cart then).
+pub fn cart_code_active(cart: &Cart, code: &DiscountCode) -> bool {
+    cart.discount_codes
+        .iter()
+        .any(|d| &d.code == code && d.state == DiscountState::MatchesCart)
+}
+
+pub fn price_change(before: &Cart, after: &Cart) -> PriceChange {
+    let lines = before
+        .line_items
+        .iter()
+        .filter_map(|old| {
+            let new = after.line_items.iter().find(|l| l.id == old.id)?;
+            (old.unit_price != new.unit_price || old.tax_rate != new.tax_rate).then(|| {
+                ChangedLine {
+                    sku: old.sku.to_string(),
+                    previous_unit_price: old.unit_price,
+                    current_unit_price: new.unit_price,
+                    previous_tax_rate: old.tax_rate,
+                    current_tax_rate: new.tax_rate,
+                }
+            })
+        })
+        .collect();
+    PriceChange {
+        previous: before.totals,
+        current: after.totals,
+        lines,
+    }
+}

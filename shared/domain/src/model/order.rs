@@ -1,0 +1,168 @@
+//! The order: a snapshot of the cart at commit. Later catalog, tax or discount changes never
+//! touch it.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::model::address::Address;
+use crate::model::cart::{AppliedDiscount, Cart, CartOwner, GuestDetails, LineItem, ShippingInfo};
+use crate::model::money::Currency;
+use crate::model::order_commands::{CommandRun, PaymentSource};
+use crate::model::order_number::OrderNumber;
+use crate::model::payment::{Payment, PaymentState};
+use crate::model::pricing::Totals;
+use crate::model::values::{CartId, Email};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrderState {
+    /// A programmatic order not yet processed: it holds no stock, code or gift card, and
+    /// no event leaves for it.
+    Draft,
+    Open,
+    Confirmed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommitAction {
+    /// Payments must already cover the total.
+    Checkout,
+    /// The order is created awaiting payment; stock is reserved until it expires.
+    SaveOrder,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    pub id: String,
+    pub order_number: OrderNumber,
+    pub cart_id: CartId,
+    /// The cart version this order was committed from (a retry with it replays the order).
+    pub cart_version: u64,
+    pub action: CommitAction,
+    pub state: OrderState,
+    pub payment_state: PaymentState,
+    pub owner: CartOwner,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_email: Option<Email>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest: Option<GuestDetails>,
+    pub currency: Currency,
+    pub line_items: Vec<LineItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<Address>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_address: Option<Address>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_info: Option<ShippingInfo>,
+    pub discount_codes: Vec<AppliedDiscount>,
+    #[serde(default)]
+    pub payments: Vec<Payment>,
+    pub totals: Totals,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When an unpaid `save_order` order releases its stock and codes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Counts every change to the order (1 at creation); writes are conditioned on it, and
+    /// consumers order events by it.
+    #[serde(default = "first_revision")]
+    pub revision: u64,
+    /// For an order made by `POST /admin/orders`: what it was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub programmatic: Option<ProgrammaticTerms>,
+}
+
+/// What a programmatic order was asked for, kept so a draft can be carried on and so the
+/// subscribers know whether to send the receipt and tell the ERP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgrammaticTerms {
+    pub send_receipt: bool,
+    pub send_to_platform: bool,
+    /// The commands the order went through, in order.
+    pub commands: Vec<CommandRun>,
+    /// The payments it was asked to take (the order's `payments` are what they took).
+    pub payments: Vec<PaymentSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_method_id: Option<crate::model::values::ShippingMethodId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<crate::model::values::Name>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<crate::model::values::Name>,
+}
+
+fn first_revision() -> u64 {
+    1
+}
+
+impl Order {
+    /// The snapshot of `cart` as an order. Only discounts that took effect are kept.
+    pub fn from_cart(
+        cart: &Cart,
+        order_number: OrderNumber,
+        action: CommitAction,
+        payment_state: PaymentState,
+        now: OffsetDateTime,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Order {
+        Order {
+            id: uuid::Uuid::new_v4().to_string(),
+            order_number,
+            cart_id: cart.id.clone(),
+            cart_version: cart.version,
+            action,
+            state: OrderState::Open,
+            payment_state,
+            owner: cart.owner.clone(),
+            customer_email: cart.customer_email.clone(),
+            guest: cart.guest.clone(),
+            currency: cart.currency,
+            line_items: cart.line_items.clone(),
+            shipping_address: cart.shipping_address.clone(),
+            billing_address: cart.billing_address.clone(),
+            shipping_info: cart.shipping_method.clone(),
+            discount_codes: cart
+                .discount_codes
+                .iter()
+                .filter(|d| d.state == crate::model::cart::DiscountState::MatchesCart)
+                .cloned()
+                .collect(),
+            payments: cart.payments.clone(),
+            totals: cart.totals,
+            created_at: now,
+            expires_at,
+            revision: 1,
+            programmatic: None,
+        }
+    }
+
+    /// A saved order still waiting for (the rest of) its payment, within its hold. Once paid
+    /// its hold is over for good: a later refund does not make it payable again.
+    pub fn awaiting_payment(&self) -> bool {
+        self.action == CommitAction::SaveOrder
+            && self.state == OrderState::Open
+            && self.payment_state != PaymentState::Paid
+            && self.expires_at.is_some()
+    }
+
+    /// When the sweeper must look at this order: a saved order when its hold ends unpaid, a
+    /// cancelled order at once while it still holds money that must be given back.
+    pub fn sweep_at(&self) -> Option<OffsetDateTime> {
+        if self.awaiting_payment() {
+            return self.expires_at;
+        }
+        (self.state == OrderState::Cancelled
+            && crate::model::payment::secured(&self.payments, self.currency).cent_amount > 0)
+            .then_some(self.expires_at.unwrap_or(self.created_at))
+    }
+
+    pub fn is_guest(&self) -> bool {
+        matches!(self.owner, CartOwner::Guest { .. })
+    }
+}

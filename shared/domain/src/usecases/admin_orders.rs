@@ -1,0 +1,332 @@
+//! Programmatic orders, server to server: `POST /admin/orders` (one order through its
+//! commands), `POST /admin/orders/batch` (each body on its own) and
+//! `POST /admin/orders/{orderNumber}/commands` (a draft carried on).
+//!
+//! Idempotency is the `idempotencyKey` of the body, with the semantics of `Idempotency-Key`:
+//! the same key and body replay the first answer, another body is a 422, a key in flight a
+//! 409. The first answer is stored whether it is an order or a refusal (a failed command);
+//! only a failure of the system frees the key. The order's identity (its cart id) is derived
+//! from the key, so a retry after a crash finds the order an earlier attempt committed.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::model::cart::{CartOwner, CatalogView};
+use crate::model::error::{Error, FieldErrors};
+use crate::model::field_error::FieldError;
+use crate::model::idempotency::{
+    fingerprint, IdempotencyKey, IdempotentRequest, StoredResponse, Ticket, RETENTION,
+};
+use crate::model::identity::Caller;
+use crate::model::order::{Order, OrderState};
+use crate::model::order_commands::{Command, CommandRefusal, PaymentSource};
+use crate::model::order_number::OrderNumber;
+use crate::model::programmatic_order::{
+    parse_commands, CommandsInput, Customer, ProgrammaticOrder, ProgrammaticOrderInput, MAX_BATCH,
+};
+use crate::model::values::CartId;
+use crate::usecases::idempotency::{self, Begin};
+use crate::usecases::order_pipeline::Run;
+use crate::usecases::storefront::Storefront;
+
+/// The scope a token needs for programmatic orders (or `admin`).
+pub const ORDERS_WRITE: &str = "orders:write";
+
+/// What a programmatic order request answers.
+#[derive(Debug, Clone)]
+pub enum AdminAnswer {
+    /// An order made now (`POST /admin/orders`: created, or stored as a draft).
+    Created(Box<Order>),
+    /// The order as it stands (a draft carried on, or commands it went through already).
+    Current(Box<Order>),
+    /// The first answer to this key, again.
+    Replayed(StoredResponse),
+}
+
+/// One body of a batch and how it ended.
+#[derive(Debug)]
+pub struct BatchItem {
+    pub index: usize,
+    pub outcome: Result<AdminAnswer, Error>,
+}
+
+impl Storefront {
+    /// `POST /admin/orders`.
+    pub async fn create_admin_order(
+        &self,
+        caller: &Caller,
+        input: &ProgrammaticOrderInput,
+        locked_until: OffsetDateTime,
+    ) -> Result<AdminAnswer, Error> {
+        caller.require_scope(ORDERS_WRITE)?;
+        self.admin_order(caller, input, locked_until).await
+    }
+
+    /// `POST /admin/orders/batch`: every body on its own, in order (a body the edge could
+    /// not read is its error).
+    pub async fn admin_order_batch(
+        &self,
+        caller: &Caller,
+        bodies: Vec<Result<ProgrammaticOrderInput, Error>>,
+        locked_until: OffsetDateTime,
+    ) -> Result<Vec<BatchItem>, Error> {
+        caller.require_scope(ORDERS_WRITE)?;
+        if bodies.len() > MAX_BATCH {
+            return Err(Error::TooMany {
+                what: "orders",
+                limit: MAX_BATCH,
+            });
+        }
+        let mut items = Vec::with_capacity(bodies.len());
+        for (index, body) in bodies.into_iter().enumerate() {
+            let outcome = match body {
+                Ok(input) => self.admin_order(caller, &input, locked_until).await,
+                Err(e) => Err(e),
+            };
+            items.push(BatchItem { index, outcome });
+        }
+        Ok(items)
+    }
+
+    async fn admin_order(
+        &self,
+        caller: &Caller,
+        input: &ProgrammaticOrderInput,
+        locked_until: OffsetDateTime,
+    ) -> Result<AdminAnswer, Error> {
+        let request = input.parse()?;
+        let catalog = self.programmatic_catalog(&request).await?;
+        let now = self.now();
+        let scoped = format!(
+            "admin-orders#{}#{}",
+            caller_scope(caller),
+            request.key.as_str()
+        );
+        let idempotent = IdempotentRequest {
+            key: scoped.clone(),
+            fingerprint: fingerprint("POST /admin/orders", input),
+            retention: RETENTION,
+        };
+        let store = self.store().as_ref();
+        let ticket = match idempotency::begin(store, idempotent, now, locked_until).await? {
+            Begin::Replay(Some(stored)) => return Ok(AdminAnswer::Replayed(stored)),
+            Begin::Replay(None) => return Err(Error::internal("an order request stored nothing")),
+            Begin::Proceed(ticket) => ticket,
+        };
+        let digest = Sha256::digest(scoped.as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        let cart_id = CartId::parse(
+            &uuid::Builder::from_random_bytes(bytes)
+                .into_uuid()
+                .to_string(),
+        )
+        .map_err(Error::internal)?;
+        let key_basis = format!("order:{}", hex::encode(&digest[..16]));
+        let result = match Run::build(
+            request,
+            cart_id,
+            OrderNumber::generate(now),
+            key_basis,
+            &catalog,
+            now,
+        ) {
+            Ok(mut run) => self.resume_or_run(&mut run).await,
+            Err(e) => Err(e),
+        };
+        self.finish(&ticket, result).await
+    }
+
+    /// Runs the pipeline, or, when an earlier attempt with this key committed its order
+    /// (and then failed for a passing reason), carries that order on from there: the
+    /// commands up to `process_order` happened already and are not run again.
+    async fn resume_or_run(&self, run: &mut Run) -> Result<Order, Error> {
+        if let (_, Some(order)) = self.store().cart_and_order(&run.cart.id).await? {
+            if order.state != OrderState::Draft {
+                run.processed = Some(order);
+            }
+        }
+        self.run_commands(run).await
+    }
+
+    /// Stores the first answer (an order, or the command that failed) for replays; frees the
+    /// key otherwise (the system failed, or a refusal before any command ran), so a retry
+    /// runs afresh.
+    async fn finish(
+        &self,
+        ticket: &Ticket,
+        result: Result<Order, Error>,
+    ) -> Result<AdminAnswer, Error> {
+        let store = self.store().as_ref();
+        let stored = match &result {
+            Ok(order) => Some(answer_of(order)),
+            Err(e) => CommandRefusal::of(e).map(|r| StoredResponse::CommandFailed(Box::new(r))),
+        };
+        match stored {
+            Some(stored) => {
+                idempotency::complete(store, ticket, Some(stored), self.now()).await?;
+            }
+            None => idempotency::release(store, ticket).await,
+        }
+        result.map(|order| AdminAnswer::Created(Box::new(order)))
+    }
+
+    /// `POST /admin/orders/{orderNumber}/commands`: carries a draft on.
+    pub async fn admin_order_commands(
+        &self,
+        caller: &Caller,
+        number: &str,
+        input: &CommandsInput,
+    ) -> Result<AdminAnswer, Error> {
+        caller.require_scope(ORDERS_WRITE)?;
+        let commands = parse_commands(&input.commands, "/commands").map_err(Error::Invalid)?;
+        let number = OrderNumber::parse(number).map_err(|_| Error::NotFound)?;
+        let order = self.store().order(&number).await?.ok_or(Error::NotFound)?;
+        let Some(terms) = order.programmatic.clone() else {
+            return Err(Error::NotFound);
+        };
+        if order.state != OrderState::Draft {
+            // A retry of commands that ran: the order as it is.
+            if commands
+                .iter()
+                .all(|c| terms.commands.iter().any(|r| &r.name == c))
+            {
+                return Ok(AdminAnswer::Current(Box::new(order)));
+            }
+            let first = commands.first().copied().unwrap_or(Command::ProcessOrder);
+            return Err(Error::CommandFailed {
+                command: first.name(),
+                index: 0,
+                cause: Box::new(Error::invalid(
+                    "/commands",
+                    "the order is processed already",
+                )),
+            });
+        }
+        let request = ProgrammaticOrder {
+            key: IdempotencyKey::parse(&order.id).map_err(Error::internal)?,
+            currency: order.currency,
+            lines: order
+                .line_items
+                .iter()
+                .map(|l| (l.sku.clone(), l.quantity))
+                .collect(),
+            customer: Customer {
+                email: order.customer_email.clone(),
+                first_name: terms.first_name.clone(),
+                last_name: terms.last_name.clone(),
+                customer_id: match &order.owner {
+                    CartOwner::Customer { customer_id } => Some(customer_id.clone()),
+                    CartOwner::Guest { .. } => None,
+                },
+            },
+            shipping_address: order.shipping_address.clone(),
+            billing_address: order.billing_address.clone(),
+            shipping_method_id: terms
+                .shipping_method_id
+                .clone()
+                .or_else(|| order.shipping_info.as_ref().map(|s| s.id.clone())),
+            discount_codes: order
+                .discount_codes
+                .iter()
+                .map(|d| d.code.clone())
+                .collect(),
+            payments: terms.payments.clone(),
+            send_receipt: terms.send_receipt,
+            commands,
+        };
+        let catalog = self.programmatic_catalog(&request).await?;
+        let key_basis = format!("order:{}:r{}", order.id, order.revision);
+        let mut run = Run::build(
+            request,
+            order.cart_id.clone(),
+            order.order_number.clone(),
+            key_basis,
+            &catalog,
+            self.now(),
+        )?;
+        run.cart.owner = order.owner.clone();
+        run.draft = Some(order);
+        let order = self.run_commands(&mut run).await?;
+        Ok(AdminAnswer::Current(Box::new(order)))
+    }
+
+    /// The catalog a request is priced with; SKUs it does not know and gift cards that do
+    /// not exist in the order's currency are field errors, before anything is written.
+    async fn programmatic_catalog(
+        &self,
+        request: &ProgrammaticOrder,
+    ) -> Result<CatalogView, Error> {
+        let mut skus: Vec<_> = request.lines.iter().map(|(sku, _)| sku.clone()).collect();
+        skus.sort();
+        skus.dedup();
+        let mut codes = request.discount_codes.clone();
+        codes.sort();
+        codes.dedup();
+        let catalog = CatalogView {
+            products: self
+                .store()
+                .products(&skus)
+                .await?
+                .into_iter()
+                .map(|p| (p.sku.clone(), p))
+                .collect::<HashMap<_, _>>(),
+            discounts: self
+                .store()
+                .discounts(&codes)
+                .await?
+                .into_iter()
+                .map(|d| (d.code.clone(), d))
+                .collect(),
+            config: self.store().config().await?,
+        };
+        let mut errors = FieldErrors::new();
+        for (i, (sku, _)) in request.lines.iter().enumerate() {
+            match catalog.products.get(sku) {
+                None => errors.push(FieldError::new(
+                    format!("/lineItems/{i}/sku"),
+                    format!("unknown SKU '{sku}'"),
+                )),
+                Some(p) if p.price(request.currency).is_none() => errors.push(FieldError::new(
+                    format!("/lineItems/{i}/sku"),
+                    format!("'{sku}' is not sold in {}", request.currency),
+                )),
+                Some(_) => {}
+            }
+        }
+        for (i, payment) in request.payments.iter().enumerate() {
+            let PaymentSource::GiftCard { gift_card, .. } = payment else {
+                continue;
+            };
+            let here = format!("/payments/{i}/giftCard");
+            match self.store().gift_card(gift_card).await? {
+                None => errors.push(FieldError::new(here, "unknown gift card")),
+                Some(card) if card.currency != request.currency => errors.push(FieldError::new(
+                    here,
+                    format!(
+                        "the card is in {}, the order in {}",
+                        card.currency, request.currency
+                    ),
+                )),
+                Some(_) => {}
+            }
+        }
+        errors.into_result()?;
+        Ok(catalog)
+    }
+}
+
+/// What a replay of `order` answers.
+fn answer_of(order: &Order) -> StoredResponse {
+    StoredResponse::AdminOrder(Box::new(order.snapshot()))
+}
+
+/// Whose keys these are: a key is only ever replayed to the caller who used it.
+fn caller_scope(caller: &Caller) -> String {
+    caller
+        .customer
+        .as_ref()
+        .map_or("system".to_string(), |c| format!("customer:{c}"))
+}

@@ -1,0 +1,163 @@
+//! Carts: created for their owner, read by their owner only, updated under their version.
+
+use std::collections::HashMap;
+
+use crate::model::cart::{Cart, CartOwner, CartState, CatalogView, CreateCartInput};
+use crate::model::cart_actions::{CartAction, UpdateCartInput};
+use crate::model::error::Error;
+use crate::model::identity::Caller;
+use crate::model::values::{CartId, DiscountCode, SessionToken, Sku};
+use crate::ports::carts::CartWriteError;
+use crate::usecases::storefront::{conflict, Storefront};
+
+impl Storefront {
+    /// Creates a cart for the caller. A guest gets a fresh session token, returned only here.
+    pub async fn create_cart(
+        &self,
+        caller: &Caller,
+        input: &CreateCartInput,
+    ) -> Result<(Cart, Option<SessionToken>), Error> {
+        let (owner, token) = match &caller.customer {
+            Some(customer_id) => (
+                CartOwner::Customer {
+                    customer_id: customer_id.clone(),
+                },
+                None,
+            ),
+            None => {
+                let token = SessionToken::generate();
+                (
+                    CartOwner::Guest {
+                        session_hash: token.hash(),
+                    },
+                    Some(token),
+                )
+            }
+        };
+        let config = self.store.config().await?;
+        let cart = Cart::create(input, owner, &config, self.clock.now())?;
+        self.store.insert_cart(&cart).await.map_err(|e| match e {
+            CartWriteError::Store(e) => Error::Store(e),
+            CartWriteError::Conflict(_) => Error::internal("cart id collision"),
+        })?;
+        Ok((cart, token))
+    }
+
+    /// The caller's cart; anyone else's is `NotFound`.
+    pub async fn cart(&self, caller: &Caller, id: &str) -> Result<Cart, Error> {
+        let id = CartId::parse(id).map_err(|_| Error::NotFound)?;
+        match self.store.cart(&id).await? {
+            Some(cart) if caller.owns(&cart.owner) => Ok(cart),
+            _ => Err(Error::NotFound),
+        }
+    }
+
+    /// Applies a client's actions atomically to the version it saw.
+    pub async fn update_cart(
+        &self,
+        caller: &Caller,
+        id: &str,
+        input: &UpdateCartInput,
+    ) -> Result<Cart, Error> {
+        let actions = CartAction::parse_all(&input.actions)?;
+        let cart = self.cart(caller, id).await?;
+        ensure_updatable(&cart, input.version)?;
+        let catalog = self
+            .catalog_for(
+                &cart,
+                actions.iter().filter_map(CartAction::sku),
+                actions.iter().filter_map(CartAction::code),
+            )
+            .await?;
+        let next = cart.apply(&actions, &catalog, self.clock.now())?;
+        match self.store.replace_cart(&next, input.version).await {
+            Ok(()) => {
+                if next.totals.total != cart.totals.total {
+                    self.release_stale_payments(&next).await?;
+                    // The cart as stored now, with any reversals recorded.
+                    return Ok(self.store.cart(&next.id).await?.unwrap_or(next));
+                }
+                Ok(next)
+            }
+            Err(CartWriteError::Store(e)) => Err(Error::Store(e)),
+            Err(CartWriteError::Conflict(current)) => Err(match current {
+                Some(current) => conflict(&current, input.version),
+                None => Error::NotFound,
+            }),
+        }
+    }
+
+    /// Loads what pricing `cart` (plus the SKUs and codes about to be added) needs.
+    pub async fn catalog_for<'a>(
+        &self,
+        cart: &Cart,
+        extra_skus: impl Iterator<Item = &'a Sku>,
+        extra_codes: impl Iterator<Item = &'a DiscountCode>,
+    ) -> Result<CatalogView, Error> {
+        let mut skus: Vec<Sku> = cart.skus().cloned().chain(extra_skus.cloned()).collect();
+        skus.sort();
+        skus.dedup();
+        let mut codes: Vec<DiscountCode> =
+            cart.codes().cloned().chain(extra_codes.cloned()).collect();
+        codes.sort();
+        codes.dedup();
+        let (products, discounts, config) = futures_join(
+            self.store.products(&skus),
+            self.store.discounts(&codes),
+            self.store.config(),
+        )
+        .await;
+        Ok(CatalogView {
+            products: products?
+                .into_iter()
+                .map(|p| (p.sku.clone(), p))
+                .collect::<HashMap<_, _>>(),
+            discounts: discounts?
+                .into_iter()
+                .map(|d| (d.code.clone(), d))
+                .collect(),
+            config: config?,
+        })
+    }
+}
+
+/// Runs three independent reads concurrently without pulling in an executor-specific join.
+async fn futures_join<A, B, C>(
+    a: impl std::future::Future<Output = A>,
+    b: impl std::future::Future<Output = B>,
+    c: impl std::future::Future<Output = C>,
+) -> (A, B, C) {
+    let (mut a, mut b, mut c) = (std::pin::pin!(a), std::pin::pin!(b), std::pin::pin!(c));
+    let (mut ra, mut rb, mut rc) = (None, None, None);
+    std::future::poll_fn(|cx| {
+        use std::task::Poll;
+        if ra.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v);
+            }
+        }
+        if rc.is_none() {
+            if let Poll::Ready(v) = c.as_mut().poll(cx) {
+                rc = Some(v);
+            }
+        }
+        if ra.is_some() && rb.is_some() && rc.is_some() {
+            Poll::Ready((ra.take().unwrap(), rb.take().unwrap(), rc.take().unwrap()))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+fn ensure_updatable(cart: &Cart, expected: u64) -> Result<(), Error> {
+    if cart.state != CartState::Active || cart.version != expected {
+        return Err(conflict(cart, expected));
+    }
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! Catalog administration: products and stock, discount codes, the pricing configuration,
+//! whole-catalog imports, and the shipping methods offered to a destination.
+
+use crate::model::catalog::{Product, ProductInput, ProductUpdate, StockWrite};
+use crate::model::discount::{DiscountDefinition, DiscountInput};
+use crate::model::error::{Error, FieldErrors};
+use crate::model::identity::Caller;
+use crate::model::money::{Currency, Money};
+use crate::model::pricing_config::{PricingConfig, PricingConfigInput, ShippingMethod};
+use crate::model::values::CountryCode;
+use crate::ports::catalog::ProductWriteError;
+use crate::usecases::storefront::Storefront;
+
+/// A whole catalog in one document: configuration, products by SKU, discount codes by code.
+/// The local server's demo data and test fixtures use this format (see README).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CatalogImport {
+    pub config: PricingConfigInput,
+    pub products: std::collections::BTreeMap<String, ProductInput>,
+    #[serde(default)]
+    pub discount_codes: std::collections::BTreeMap<String, DiscountInput>,
+    /// Gift cards to create (an existing card keeps its balance).
+    #[serde(default)]
+    pub gift_cards: std::collections::BTreeMap<String, crate::model::gift_card::GiftCardInput>,
+}
+
+/// A shipping method as offered for one destination and currency.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShippingOffer {
+    pub id: String,
+    pub name: String,
+    pub price: Money,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub free_above: Option<Money>,
+}
+
+impl Storefront {
+    pub async fn upsert_product(
+        &self,
+        caller: &Caller,
+        sku: &str,
+        input: &ProductInput,
+    ) -> Result<Product, Error> {
+        caller.require_admin()?;
+        let config = self.store.config().await?;
+        let update = ProductUpdate::parse(sku, input, &config)?;
+        let read = self
+            .store
+            .products(std::slice::from_ref(&update.terms.sku))
+            .await?;
+        let write = update.stock.write(read.first());
+        self.store
+            .write_product(&update.terms, write)
+            .await
+            .map_err(|e| stock_refusal(&update, write, e))
+    }
+
+    pub async fn upsert_discount(
+        &self,
+        caller: &Caller,
+        code: &str,
+        input: &DiscountInput,
+    ) -> Result<DiscountDefinition, Error> {
+        caller.require_admin()?;
+        let discount = DiscountDefinition::parse(code, input)?;
+        Ok(self.store.put_discount(&discount).await?)
+    }
+
+    pub async fn put_config(
+        &self,
+        caller: &Caller,
+        input: &PricingConfigInput,
+    ) -> Result<PricingConfig, Error> {
+        caller.require_admin()?;
+        let config = PricingConfig::parse(input)?;
+        self.store.put_config(&config).await?;
+        Ok(config)
+    }
+
+    /// Loads a catalog document through the same validation as the single admin calls;
+    /// the configuration goes first because products are checked against its tax categories.
+    pub async fn import(&self, caller: &Caller, catalog: &CatalogImport) -> Result<(), Error> {
+        self.put_config(caller, &catalog.config).await?;
+        for (sku, product) in &catalog.products {
+            self.upsert_product(caller, sku, product).await?;
+        }
+        for (code, discount) in &catalog.discount_codes {
+            self.upsert_discount(caller, code, discount).await?;
+        }
+        for (code, card) in &catalog.gift_cards {
+            caller.require_admin()?;
+            let card = card.parse(code)?;
+            // Created once: a restart never resets a balance orders have spent.
+            self.store().write_gift_card(&card, None).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn shipping_methods(
+        &self,
+        country: Option<&str>,
+        currency: Option<&str>,
+    ) -> Result<Vec<ShippingOffer>, Error> {
+        let mut errors = FieldErrors::new();
+        let country = errors.check(
+            "/country",
+            country
+                .ok_or("is required".to_string())
+                .and_then(CountryCode::parse),
+        );
+        let currency = errors.check(
+            "/currency",
+            currency
+                .ok_or("is required".to_string())
+                .and_then(Currency::parse),
+        );
+        let (country, currency) = errors.finish(country.zip(currency))?;
+        let config = self.store.config().await?;
+        Ok(config
+            .shipping_methods_for(&country, currency)
+            .map(|m: &ShippingMethod| ShippingOffer {
+                id: m.id.to_string(),
+                name: m.name.to_string(),
+                price: Money::new(m.prices[&currency], currency),
+                free_above: m
+                    .free_above
+                    .get(&currency)
+                    .map(|&c| Money::new(c, currency)),
+            })
+            .collect())
+    }
+}
+
+/// The refusal for a product write whose stock condition failed.
+fn stock_refusal(update: &ProductUpdate, write: StockWrite, error: ProductWriteError) -> Error {
+    let current_stock = match error {
+        ProductWriteError::Store(e) => return Error::Store(e),
+        ProductWriteError::StockConflict { current } => current.unwrap_or(0),
+    };
+    let sku = update.terms.sku.to_string();
+    match write {
+        StockWrite::Add(stock_delta) => Error::StockOutOfRange {
+            sku,
+            current_stock,
+            stock_delta,
+        },
+        _ => Error::StockChanged { sku, current_stock },
+    }
+}

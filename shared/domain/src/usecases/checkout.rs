@@ -1,0 +1,376 @@
+//! The commit step: a cart becomes an order exactly once.
+//!
+//! The fast path reads the cart (with its order, if any) once and sends one atomic write, a
+//! `CommitPlan`, whose conditions re-check everything the cart's price was built on: the cart
+//! version, stock and price of each SKU, the destination's tax rates and the shipping terms,
+//! each discount code's terms and remaining redemptions, the order number's uniqueness. The
+//! store either applies all of it or says which conditions failed; only then does the slow
+//! path read the catalog, to tell the customer exactly what changed.
+
+use crate::model::cart::{Cart, CartState, DiscountState};
+use crate::model::commit_plan::{
+    cart_code_active, check_preconditions, plan, price_change, Rejection, SAVED_ORDER_HOLD,
+};
+use crate::model::error::{Error, FieldErrors};
+use crate::model::idempotency::{
+    fingerprint, IdempotencyKey, IdempotentRequest, StoredResponse, Ticket, RETENTION,
+};
+use crate::model::identity::Caller;
+use crate::model::money::Money;
+use crate::model::order::{CommitAction, Order};
+use crate::model::order_number::OrderNumber;
+use crate::model::order_snapshot::OrderSnapshot;
+use crate::model::payment::PaymentState;
+use crate::model::values::CartId;
+use crate::ports::idempotency::IdempotencyStore;
+use crate::ports::orders::CommitError;
+use crate::usecases::idempotency::{self, Begin};
+use crate::usecases::storefront::{conflict, Storefront};
+
+/// How often a generated order number is redrawn after a collision.
+const ORDER_NUMBER_ATTEMPTS: usize = 3;
+
+/// How often a commit re-reads a cart that changed under it without a version change.
+const MAX_REFRESHES: usize = 3;
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateOrderInput {
+    pub cart_id: String,
+    pub cart_version: u64,
+    #[serde(default)]
+    pub order_number: Option<String>,
+    #[serde(default)]
+    pub action: Option<CommitAction>,
+}
+
+/// How `POST /orders` ended: an order made now, or the answer of an earlier commit again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderOutcome {
+    Created,
+    /// This repeats an earlier commit's answer (an `Idempotency-Key` seen before, or a cart
+    /// already ordered at the version asked for).
+    Replayed,
+}
+
+/// What `POST /orders` answers: the order, made now or by an earlier request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderResponse {
+    pub outcome: OrderOutcome,
+    pub order: Box<OrderSnapshot>,
+}
+
+impl OrderResponse {
+    fn created(order: &Order) -> Self {
+        OrderResponse {
+            outcome: OrderOutcome::Created,
+            order: Box::new(order.snapshot()),
+        }
+    }
+
+    fn replay(order: Box<OrderSnapshot>) -> Self {
+        OrderResponse {
+            outcome: OrderOutcome::Replayed,
+            order,
+        }
+    }
+}
+
+impl Storefront {
+    /// `POST /orders`: commits the caller's cart, at most once per cart and per key. A keyed
+    /// request reads the cart, its order and the key's record at once, and its commit writes
+    /// the record in the same transaction iff the key is still free: two round trips for a new
+    /// order, one for a replay, and no lock to release or to outlive a crash.
+    pub async fn place_order(
+        &self,
+        caller: &Caller,
+        input: &CreateOrderInput,
+        key: Option<IdempotencyKey>,
+    ) -> Result<OrderResponse, Error> {
+        let (cart_id, order_number) = parse_input(input)?;
+        let Some(key) = key else {
+            let (cart, order) = self.store().cart_and_order(&cart_id).await?;
+            return self
+                .commit(caller, (cart, order), input, order_number, None)
+                .await;
+        };
+        let request = IdempotentRequest {
+            key: format!("orders#{}#{}", owner_scope(caller), key.as_str()),
+            fingerprint: fingerprint("POST /orders", input),
+            retention: RETENTION,
+        };
+        let read = self.store().commit_read(&cart_id, &request.key).await?;
+        let ticket = match idempotency::decide(request.clone(), read.record, self.now())? {
+            Begin::Replay(stored) => return replay(stored),
+            Begin::Proceed(ticket) => ticket,
+        };
+        let result = self
+            .commit(
+                caller,
+                (read.cart, read.order),
+                input,
+                order_number,
+                Some(&ticket),
+            )
+            .await;
+        if let Err(Error::RequestInProgress { .. }) = result {
+            // Another request with this key got there first: answer as its record says.
+            let record = self
+                .store()
+                .commit_read(&cart_id, &ticket.key)
+                .await?
+                .record;
+            if let Begin::Replay(stored) = idempotency::decide(request, record, self.now())? {
+                return replay(stored);
+            }
+        }
+        result
+    }
+
+    async fn commit(
+        &self,
+        caller: &Caller,
+        (cart, existing): (Option<Cart>, Option<Order>),
+        input: &CreateOrderInput,
+        requested_number: Option<OrderNumber>,
+        ticket: Option<&Ticket>,
+    ) -> Result<OrderResponse, Error> {
+        let cart = match cart {
+            Some(cart) if caller.owns(&cart.owner) => cart,
+            _ => return Err(Error::NotFound),
+        };
+        if let Some(order) = existing {
+            return self.replay_or_refuse(&order, input, ticket).await;
+        }
+        self.commit_loaded(cart, input, requested_number, ticket)
+            .await
+    }
+
+    /// Commits a cart already read (and its access checked) by the caller.
+    pub(crate) async fn commit_loaded(
+        &self,
+        mut cart: Cart,
+        input: &CreateOrderInput,
+        requested_number: Option<OrderNumber>,
+        ticket: Option<&Ticket>,
+    ) -> Result<OrderResponse, Error> {
+        let action = input.action.unwrap_or(CommitAction::Checkout);
+        let mut refreshed = 0;
+        let mut number = requested_number
+            .clone()
+            .unwrap_or_else(|| OrderNumber::generate(self.now()));
+        let mut attempts = 0;
+        loop {
+            if cart.state != CartState::Active || cart.version != input.cart_version {
+                return Err(conflict(&cart, input.cart_version));
+            }
+            let payment_state = check_preconditions(&cart, action)?;
+            attempts += 1;
+            let now = self.now();
+            // A saved order its payments already cover holds nothing: it is paid.
+            let expires_at = (action == CommitAction::SaveOrder
+                && payment_state != PaymentState::Paid)
+                .then(|| now + SAVED_ORDER_HOLD);
+            let order = Order::from_cart(
+                &cart,
+                number.clone(),
+                action,
+                payment_state,
+                now,
+                expires_at,
+            );
+            let plan = plan(&cart, order, input.cart_version, ticket, now)?;
+            let rejections = match self.store().commit(&plan).await {
+                Ok(()) => return Ok(OrderResponse::created(&plan.order)),
+                Err(CommitError::Store(e)) => return Err(Error::Store(e)),
+                Err(CommitError::Rejected(rejections)) => rejections,
+            };
+            match self.explain(&cart, input, ticket, rejections).await? {
+                Retry::NewNumber
+                    if requested_number.is_none() && attempts < ORDER_NUMBER_ATTEMPTS =>
+                {
+                    number = OrderNumber::generate(self.now());
+                }
+                Retry::NewNumber => {
+                    return Err(Error::OrderNumberTaken {
+                        order_number: number.to_string(),
+                    });
+                }
+                // A payment landed (or the catalog moved without changing this price) between
+                // the read and the write: decide again on the cart as it is now.
+                Retry::Refreshed(fresh) if refreshed < MAX_REFRESHES => {
+                    refreshed += 1;
+                    cart = *fresh;
+                }
+                Retry::Refreshed(_) => return Err(Error::RequestInProgress { retry_after: 1 }),
+                Retry::Answer(answer) => return answer,
+            }
+        }
+    }
+
+    /// Turns failed conditions into the customer's answer, reading the catalog only now.
+    async fn explain(
+        &self,
+        cart: &Cart,
+        input: &CreateOrderInput,
+        ticket: Option<&Ticket>,
+        rejections: Vec<Rejection>,
+    ) -> Result<Retry, Error> {
+        // The cart's own condition decides first: if another request ordered it, replay.
+        for rejection in &rejections {
+            if let Rejection::Cart { current, order } = rejection {
+                if let Some(order) = order {
+                    return Ok(Retry::Answer(
+                        self.replay_or_refuse(order, input, ticket).await,
+                    ));
+                }
+                let (cart_now, order_now) = match current {
+                    Some(current) => (Some(current.as_ref().clone()), None),
+                    None => self.store().cart_and_order(&cart.id).await?,
+                };
+                if let Some(order) = order_now {
+                    return Ok(Retry::Answer(
+                        self.replay_or_refuse(&order, input, ticket).await,
+                    ));
+                }
+                return Ok(Retry::Answer(Err(match cart_now {
+                    Some(now) => conflict(&now, input.cart_version),
+                    None => Error::NotFound,
+                })));
+            }
+        }
+        let mut shortages = Vec::new();
+        let mut prices_moved = false;
+        let mut number_taken = false;
+        for rejection in rejections {
+            match rejection {
+                Rejection::OutOfStock(items) => shortages.extend(items),
+                Rejection::OrderNumberTaken => number_taken = true,
+                Rejection::ProductChanged(_)
+                | Rejection::PricingChanged
+                | Rejection::DiscountUnavailable(_) => prices_moved = true,
+                Rejection::EmailRegistered => {
+                    return Ok(Retry::Answer(Err(Error::EmailAlreadyRegistered)))
+                }
+                Rejection::IdempotencyKeyHeld => {
+                    return Ok(Retry::Answer(Err(Error::RequestInProgress {
+                        retry_after: 1,
+                    })))
+                }
+                Rejection::Cart { .. } => unreachable!("handled above"),
+                // A cart's commit takes nothing from gift cards.
+                Rejection::GiftCardBalance(code) => {
+                    return Err(Error::internal(format!("a cart's commit redeemed {code}")))
+                }
+            }
+        }
+        if !shortages.is_empty() {
+            return Ok(Retry::Answer(Err(Error::OutOfStock(shortages))));
+        }
+        if prices_moved {
+            return self.what_changed(cart).await;
+        }
+        if number_taken {
+            return Ok(Retry::NewNumber);
+        }
+        Err(Error::internal("commit rejected without a reason"))
+    }
+
+    /// Re-prices the cart against today's catalog and says how the customer's total moved.
+    async fn what_changed(&self, cart: &Cart) -> Result<Retry, Error> {
+        let catalog = self
+            .catalog_for(cart, std::iter::empty(), std::iter::empty())
+            .await?;
+        let mut fresh = cart.clone();
+        fresh.reprice(&catalog, self.now())?;
+        let change = price_change(cart, &fresh);
+        let goods = fresh
+            .totals
+            .subtotal
+            .checked_sub(fresh.totals.discount)
+            .map_err(Error::internal)?;
+        if let Some(&minimum) = catalog.config.min_order_value.get(&cart.currency) {
+            if goods.cent_amount < minimum {
+                return Ok(Retry::Answer(Err(Error::BelowMinimumOrderValue {
+                    minimum: Money::new(minimum, cart.currency),
+                    total: goods,
+                })));
+            }
+        }
+        if let Some(lost) = fresh
+            .discount_codes
+            .iter()
+            .find(|d| d.state == DiscountState::DoesNotMatchCart && cart_code_active(cart, &d.code))
+        {
+            return Ok(Retry::Answer(Err(Error::DiscountCodeNonApplicable {
+                code: lost.code.to_string(),
+                reason: lost
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| "no longer applies".into()),
+                change: Some(Box::new(change)),
+            })));
+        }
+        if change.previous != change.current || !change.lines.is_empty() {
+            return Ok(Retry::Answer(Err(Error::PriceChanged(Box::new(change)))));
+        }
+        // Something moved that does not change this customer's price: commit as priced now.
+        Ok(Retry::Refreshed(Box::new(fresh)))
+    }
+
+    async fn replay_or_refuse(
+        &self,
+        order: &Order,
+        input: &CreateOrderInput,
+        ticket: Option<&Ticket>,
+    ) -> Result<OrderResponse, Error> {
+        if order.cart_version != input.cart_version {
+            return Err(Error::CartAlreadyOrdered {
+                order_number: order.order_number.to_string(),
+            });
+        }
+        let order = Box::new(order.snapshot());
+        if let Some(ticket) = ticket {
+            let store: &dyn IdempotencyStore = self.store().as_ref();
+            let response = StoredResponse::Order(order.clone());
+            idempotency::complete(store, ticket, Some(response), self.now()).await?;
+        }
+        Ok(OrderResponse::replay(order))
+    }
+}
+
+enum Retry {
+    NewNumber,
+    Refreshed(Box<Cart>),
+    Answer(Result<OrderResponse, Error>),
+}
+
+fn parse_input(input: &CreateOrderInput) -> Result<(CartId, Option<OrderNumber>), Error> {
+    let mut errors = FieldErrors::new();
+    let cart_id = errors.check("/cartId", CartId::parse(&input.cart_id));
+    let number = match input.order_number.as_deref() {
+        Some(n) => errors
+            .check("/orderNumber", OrderNumber::parse(n))
+            .map(Some),
+        None => Some(None),
+    };
+    errors.finish(cart_id.zip(number))
+}
+
+/// Whose keys these are: a key is only ever replayed to the caller who used it.
+fn owner_scope(caller: &Caller) -> String {
+    match (&caller.customer, &caller.session) {
+        (Some(customer), _) => format!("customer:{customer}"),
+        (None, Some(session)) => format!("guest:{}", session.hash()),
+        (None, None) => "anonymous".into(),
+    }
+}
+
+/// The answer a stored response gives again.
+fn replay(stored: Option<StoredResponse>) -> Result<OrderResponse, Error> {
+    match stored {
+        Some(StoredResponse::Order(order)) => Ok(OrderResponse::replay(order)),
+        // Keys are scoped by operation: another operation's record is never found here.
+        _ => Err(Error::internal("an order request stored no order")),
+    }
+}

@@ -1,0 +1,89 @@
+//! Reading orders: the owner's, a guest's by email and number, and the guest claim.
+
+use serde::Deserialize;
+
+use crate::model::error::{Error, FieldErrors};
+use crate::model::identity::Caller;
+use crate::model::order::Order;
+use crate::model::order_number::OrderNumber;
+use crate::model::values::Email;
+use crate::ports::orders::{decode_cursor, encode_cursor, OrderPage};
+use crate::usecases::Storefront;
+
+/// Orders per page unless the client asks for fewer (or more, up to `MAX_PAGE`).
+pub const DEFAULT_PAGE: usize = 20;
+
+pub const MAX_PAGE: usize = 100;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LookupInput {
+    pub email: String,
+    pub order_number: String,
+}
+
+impl Storefront {
+    /// The caller's order; anyone else's is `NotFound`.
+    pub async fn order(&self, caller: &Caller, number: &str) -> Result<Order, Error> {
+        let number = OrderNumber::parse(number).map_err(|_| Error::NotFound)?;
+        match self.store().order(&number).await? {
+            Some(order) if caller.owns(&order.owner) => Ok(order),
+            _ => Err(Error::NotFound),
+        }
+    }
+
+    /// A signed-in customer's orders, newest first.
+    pub async fn orders(
+        &self,
+        caller: &Caller,
+        cursor: Option<&str>,
+        limit: Option<&str>,
+    ) -> Result<OrderPage, Error> {
+        let customer = caller.customer.as_ref().ok_or(Error::Unauthorized)?;
+        let mut errors = FieldErrors::new();
+        let limit = match limit {
+            None => Some(DEFAULT_PAGE),
+            Some(raw) => errors.check(
+                "/limit",
+                raw.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_PAGE).contains(n))
+                    .ok_or(format!("must be between 1 and {MAX_PAGE}")),
+            ),
+        };
+        let after = match cursor {
+            None => Some(None),
+            Some(raw) => errors
+                .check(
+                    "/cursor",
+                    decode_cursor(raw).ok_or("is not a cursor from this API"),
+                )
+                .map(Some),
+        };
+        let (limit, after) = errors.finish(limit.zip(after))?;
+        let mut page = self
+            .store()
+            .customer_orders(customer, after.as_deref(), limit)
+            .await?;
+        page.next = page.next.as_deref().map(encode_cursor);
+        Ok(page)
+    }
+
+    /// A guest's order by email and number; any mismatch is `NotFound`.
+    pub async fn lookup(&self, input: &LookupInput) -> Result<Order, Error> {
+        let mut errors = FieldErrors::new();
+        let email = errors.check("/email", Email::parse(&input.email));
+        let number = errors.check("/orderNumber", OrderNumber::parse(&input.order_number));
+        let (email, number) = errors.finish(email.zip(number))?;
+        match self.store().order(&number).await? {
+            Some(order)
+                if order.is_guest()
+                    && order.customer_email.as_ref().map(Email::normalized)
+                        == Some(email.normalized()) =>
+            {
+                Ok(order)
+            }
+            _ => Err(Error::NotFound),
+        }
+    }
+}

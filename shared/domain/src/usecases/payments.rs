@@ -1,0 +1,223 @@
+//! Payments: creating a payment intent for a cart, and recording what the provider reports.
+//!
+//! Each reported outcome is recorded once (its interaction id is claimed by a condition) on
+//! the cart, or on the order once the cart is ordered. A successful payment that completes a
+//! cart commits the order through the same path as `POST /orders`; a payment that does not
+//! fit (wrong amount, more than owed, a second payment for an ordered cart) is reversed at the
+//! provider and recorded as reversed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::cart::CartState;
+use crate::model::error::{Error, FieldErrors};
+use crate::model::identity::Caller;
+use crate::model::money::Money;
+use crate::model::order::Order;
+use crate::model::payment::{self, Payment, MAX_PAYMENTS, RECORD_ATTEMPTS};
+use crate::ports::payments::PaymentWriteError;
+use crate::ports::psp::IntentRequest;
+use crate::usecases::Storefront;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreatePaymentInput {
+    /// Minor units; default: what the cart still owes.
+    #[serde(default)]
+    pub amount: Option<i64>,
+    /// A label for the payment method (`card`, `gift_card`, ...).
+    #[serde(default)]
+    pub method: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedPayment {
+    pub id: String,
+    pub amount_planned: Money,
+    pub psp: String,
+    pub psp_reference: String,
+    pub client_secret: String,
+}
+
+/// What a payment needs from its cart or order to be planned.
+struct PlanFor<'a> {
+    payments: &'a [Payment],
+    total: Money,
+    cart_id: &'a crate::model::values::CartId,
+    cart_version: u64,
+}
+
+impl Storefront {
+    /// `POST /carts/{id}/payments`: a payment intent for (part of) what the cart owes.
+    pub async fn create_payment(
+        &self,
+        caller: &Caller,
+        cart_id: &str,
+        input: &CreatePaymentInput,
+    ) -> Result<CreatedPayment, Error> {
+        let mut cart = self.cart(caller, cart_id).await?;
+        if cart.state != CartState::Active {
+            return Err(crate::usecases::conflict(&cart, cart.version));
+        }
+        let (payment, intent) = self
+            .plan_payment(
+                caller,
+                input,
+                PlanFor {
+                    payments: &cart.payments,
+                    total: cart.totals.total,
+                    cart_id: &cart.id,
+                    cart_version: cart.version,
+                },
+                "the cart is paid in full",
+            )
+            .await?;
+        for _ in 0..RECORD_ATTEMPTS {
+            let mut next = cart.clone();
+            next.payments.push(payment.clone());
+            next.payment_revision += 1;
+            match self
+                .store()
+                .record_cart_payments(&next, cart.payment_revision, &[])
+                .await
+            {
+                Ok(()) => return Ok(created(payment, intent)),
+                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction) => {
+                    cart = self.cart(caller, cart_id).await?
+                }
+                Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
+            }
+            if cart.state != CartState::Active {
+                return Err(crate::usecases::conflict(&cart, cart.version));
+            }
+            ensure_room(&cart.payments)?;
+        }
+        Err(Error::RequestInProgress { retry_after: 1 })
+    }
+
+    /// `POST /orders/{orderNumber}/payments`: a payment intent for what a saved order still
+    /// owes (or part of it). Its success makes the order `Paid`.
+    pub async fn create_order_payment(
+        &self,
+        caller: &Caller,
+        order_number: &str,
+        input: &CreatePaymentInput,
+    ) -> Result<CreatedPayment, Error> {
+        let mut order = self.order(caller, order_number).await?;
+        ensure_owes(&order)?;
+        let (payment, intent) = self
+            .plan_payment(
+                caller,
+                input,
+                PlanFor {
+                    payments: &order.payments,
+                    total: order.totals.total,
+                    cart_id: &order.cart_id,
+                    cart_version: order.cart_version,
+                },
+                "the order is paid in full",
+            )
+            .await?;
+        for _ in 0..RECORD_ATTEMPTS {
+            let mut next = order.clone();
+            next.payments.push(payment.clone());
+            next.revision += 1;
+            match self
+                .store()
+                .record_order_payments(&next, order.revision, &[])
+                .await
+            {
+                Ok(()) => return Ok(created(payment, intent)),
+                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction) => {
+                    order = self.order(caller, order_number).await?
+                }
+                Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
+            }
+            ensure_owes(&order)?;
+            ensure_room(&order.payments)?;
+        }
+        Err(Error::RequestInProgress { retry_after: 1 })
+    }
+
+    /// Checks the amount against what is owed and creates the provider's intent.
+    async fn plan_payment(
+        &self,
+        caller: &Caller,
+        input: &CreatePaymentInput,
+        plan: PlanFor<'_>,
+        paid_in_full: &str,
+    ) -> Result<(Payment, crate::ports::psp::Intent), Error> {
+        ensure_room(plan.payments)?;
+        let currency = plan.total.currency();
+        let owed = plan.total.cent_amount - payment::secured(plan.payments, currency).cent_amount;
+        let mut errors = FieldErrors::new();
+        if owed <= 0 {
+            errors.push(crate::model::field_error::FieldError::new("", paid_in_full));
+        }
+        let amount = match input.amount {
+            None => Some(owed),
+            Some(amount) => errors.check(
+                "/amount",
+                if (1..=owed).contains(&amount) {
+                    Ok(amount)
+                } else {
+                    Err(format!("must be between 1 and {owed}, what is still owed"))
+                },
+            ),
+        };
+        if let Some(method) = &input.method {
+            errors.check("/method", crate::model::values::Name::parse(method));
+        }
+        let amount = Money::new(errors.finish(amount)?, currency);
+        let payment_id = uuid::Uuid::new_v4().to_string();
+        let intent = self
+            .psp()
+            .create_intent(&IntentRequest {
+                amount,
+                cart_id: plan.cart_id.clone(),
+                cart_version: plan.cart_version,
+                customer_id: caller.customer.clone(),
+                idempotency_key: format!("intent:{}:{payment_id}", plan.cart_id),
+            })
+            .await
+            .map_err(Error::internal)?;
+        let payment = Payment {
+            id: payment_id,
+            amount_planned: amount,
+            psp: self.psp().name().to_string(),
+            psp_reference: intent.reference.clone(),
+            planned_for_total: Some(plan.total),
+            transactions: Vec::new(),
+        };
+        Ok((payment, intent))
+    }
+}
+
+fn created(payment: Payment, intent: crate::ports::psp::Intent) -> CreatedPayment {
+    CreatedPayment {
+        id: payment.id,
+        amount_planned: payment.amount_planned,
+        psp: payment.psp,
+        psp_reference: intent.reference,
+        client_secret: intent.client_secret,
+    }
+}
+
+/// At most `MAX_PAYMENTS` per cart or order, so an item never outgrows DynamoDB's 400 KB.
+fn ensure_room(payments: &[Payment]) -> Result<(), Error> {
+    if payments.len() >= MAX_PAYMENTS {
+        return Err(Error::TooManyPayments {
+            limit: MAX_PAYMENTS,
+        });
+    }
+    Ok(())
+}
+
+fn ensure_owes(order: &Order) -> Result<(), Error> {
+    if !order.awaiting_payment() {
+        return Err(Error::NothingOwed {
+            order_number: order.order_number.to_string(),
+        });
+    }
+    Ok(())
+}

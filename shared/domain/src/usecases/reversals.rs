@@ -1,0 +1,264 @@
+//! Giving money back: two-phase reversals (recorded as pending under the provider's
+//! idempotency key, then settled with the provider's answer), for carts and orders.
+
+use crate::model::cart::{Cart, CartState};
+use crate::model::error::Error;
+use crate::model::money::Money;
+use crate::model::payment::{
+    self, Payment, Transaction, TransactionKind, TransactionState, RECORD_ATTEMPTS,
+};
+use crate::ports::payments::PaymentWriteError;
+use crate::ports::psp::Reversal;
+use crate::usecases::Storefront;
+
+/// Reversals already asked of the provider in this piece of work, by idempotency key, so a
+/// write conflict never sends the same request twice.
+pub(crate) type Asked = std::collections::HashMap<String, Reversal>;
+
+impl Storefront {
+    /// After a cart's total changed: payments secured for another total no longer fit. Each
+    /// is cancelled (or refunded) at the provider and recorded, and the customer pays the
+    /// new amount. Runs after the cart write, so a refused update moves no money.
+    pub(crate) async fn release_stale_payments(&self, cart: &Cart) -> Result<(), Error> {
+        let total = cart.totals.total;
+        self.give_back_from_cart(
+            &cart.id,
+            "the cart's total changed after this payment",
+            |p| p.planned_for_total != Some(total),
+        )
+        .await
+    }
+
+    /// Gives back every payment an active cart holds (a refused commit, the sweeper).
+    pub(crate) async fn give_back_cart(
+        &self,
+        cart_id: &crate::model::values::CartId,
+        reason: &str,
+    ) -> Result<(), Error> {
+        self.give_back_from_cart(cart_id, reason, |_| true).await
+    }
+
+    /// Money already recorded as secured is given back in two writes, so nobody can order
+    /// with it meanwhile: first each reversal is recorded as pending (which takes the
+    /// payment out of what can pay, and moves the payment revision a commit is conditioned
+    /// on), then the provider is asked and the outcome recorded. A crash in between leaves a
+    /// pending reversal that `settle_reversals` (the sweeper) finishes with the same key.
+    pub(crate) async fn give_back_from_cart(
+        &self,
+        cart_id: &crate::model::values::CartId,
+        reason: &str,
+        which: impl Fn(&Payment) -> bool,
+    ) -> Result<(), Error> {
+        for _ in 0..RECORD_ATTEMPTS {
+            let Some(cart) = self.store().cart(cart_id).await? else {
+                return Ok(());
+            };
+            if cart.state != CartState::Active {
+                return Ok(());
+            }
+            let mut next = cart.clone();
+            let claimed = mark_reversals(&mut next.payments, reason, self.now(), &which);
+            if claimed.is_empty() {
+                return self.settle_cart_reversals(cart_id).await;
+            }
+            next.payment_revision += 1;
+            match self
+                .store()
+                .record_cart_payments(&next, cart.payment_revision, &claimed)
+                .await
+            {
+                Ok(()) => return self.settle_cart_reversals(cart_id).await,
+                Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
+                Err(_) => continue,
+            }
+        }
+        Err(Error::RequestInProgress { retry_after: 1 })
+    }
+
+    /// Asks the provider for every reversal a cart has recorded as pending and records what
+    /// it answered.
+    pub(crate) async fn settle_cart_reversals(
+        &self,
+        cart_id: &crate::model::values::CartId,
+    ) -> Result<(), Error> {
+        let mut asked = Asked::new();
+        for _ in 0..RECORD_ATTEMPTS {
+            let Some(cart) = self.store().cart(cart_id).await? else {
+                return Ok(());
+            };
+            let mut next = cart.clone();
+            if !self.settle(&mut next.payments, &mut asked).await? {
+                return Ok(());
+            }
+            next.payment_revision += 1;
+            match self
+                .store()
+                .record_cart_payments(&next, cart.payment_revision, &[])
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
+                Err(_) => continue,
+            }
+        }
+        Err(Error::RequestInProgress { retry_after: 1 })
+    }
+
+    /// Gives back every payment of an order (a cancelled one), in the same two writes as a
+    /// cart's, then settles what the provider answered.
+    pub(crate) async fn give_back_order(
+        &self,
+        cart_id: &crate::model::values::CartId,
+        reason: &str,
+    ) -> Result<(), Error> {
+        let mut asked = Asked::new();
+        for _ in 0..RECORD_ATTEMPTS * 2 {
+            let Some(order) = self.store().cart_and_order(cart_id).await?.1 else {
+                return Ok(());
+            };
+            let mut next = order.clone();
+            let claimed = mark_reversals(&mut next.payments, reason, self.now(), &|_| true);
+            let settled = claimed.is_empty() && self.settle(&mut next.payments, &mut asked).await?;
+            if claimed.is_empty() && !settled {
+                return Ok(());
+            }
+            next.payment_state = payment::payment_state(&next.payments, next.totals.total);
+            next.revision += 1;
+            match self
+                .store()
+                .record_order_payments(&next, order.revision, &claimed)
+                .await
+            {
+                Ok(()) => continue,
+                Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
+                Err(_) => continue,
+            }
+        }
+        Err(Error::RequestInProgress { retry_after: 1 })
+    }
+
+    /// Asks the provider for each pending reversal this system requested (by its key, so the
+    /// provider answers with the reversal it made) and records the outcome. Returns whether
+    /// anything changed.
+    pub(crate) async fn settle(
+        &self,
+        payments: &mut [Payment],
+        asked: &mut Asked,
+    ) -> Result<bool, Error> {
+        let mut changed = false;
+        for payment in payments.iter_mut() {
+            let reference = payment.psp_reference.clone();
+            for t in payment.transactions.iter_mut() {
+                if !(t.kind.is_reversal()
+                    && t.state == TransactionState::Pending
+                    && payment::is_reversal_key(&t.interaction_id))
+                {
+                    continue;
+                }
+                let reversal = self
+                    .ask_reversal(t.kind, &reference, t.amount, &t.interaction_id, asked)
+                    .await?;
+                if reversal.state != t.state {
+                    t.state = reversal.state;
+                    changed = true;
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Refunds a charge or cancels an authorization at the provider, once per key.
+    pub(crate) async fn ask_reversal(
+        &self,
+        kind: TransactionKind,
+        reference: &str,
+        amount: Money,
+        key: &str,
+        asked: &mut Asked,
+    ) -> Result<Reversal, Error> {
+        if let Some(done) = asked.get(key) {
+            return Ok(done.clone());
+        }
+        let reversal = match kind {
+            TransactionKind::CancelAuthorization => self.psp().cancel(reference, key).await,
+            _ => self.psp().refund(reference, amount, key).await,
+        }
+        .map_err(Error::internal)?;
+        asked.insert(key.to_string(), reversal.clone());
+        Ok(reversal)
+    }
+
+    /// Gives back money not yet recorded (a payment that does not fit), at the provider
+    /// first, and records the reversal on the payment; returns the interaction to claim.
+    pub(crate) async fn give_back(
+        &self,
+        payment: &mut Payment,
+        currency: crate::model::money::Currency,
+        reason: &str,
+        asked: &mut Asked,
+    ) -> Result<Option<String>, Error> {
+        let Some(mut reversal) = planned_reversal(payment, currency, reason, self.now()) else {
+            return Ok(None);
+        };
+        let answer = self
+            .ask_reversal(
+                reversal.kind,
+                &payment.psp_reference,
+                reversal.amount,
+                &reversal.interaction_id,
+                asked,
+            )
+            .await?;
+        reversal.state = answer.state;
+        let id = reversal.interaction_id.clone();
+        payment.transactions.push(reversal);
+        Ok(Some(id))
+    }
+}
+
+/// The reversal that gives back what `payment` secures (pending until the provider
+/// answers), unless it secures nothing or is being given back already.
+fn planned_reversal(
+    payment: &Payment,
+    currency: crate::model::money::Currency,
+    reason: &str,
+    at: time::OffsetDateTime,
+) -> Option<Transaction> {
+    if payment.secured() == 0 || payment.reversal_in_progress() {
+        return None;
+    }
+    let kind = if payment.charged() {
+        TransactionKind::Refund
+    } else {
+        TransactionKind::CancelAuthorization
+    };
+    Some(Transaction {
+        id: uuid::Uuid::new_v4().to_string(),
+        kind,
+        state: TransactionState::Pending,
+        amount: Money::new(payment.secured(), currency),
+        // The provider's idempotency key: the same request however often it is retried.
+        interaction_id: payment.reversal_key(kind),
+        timestamp: at,
+        reason: Some(reason.to_string()),
+    })
+}
+
+/// Records a pending reversal on every payment `which` selects that still secures money;
+/// returns the interactions to claim.
+fn mark_reversals(
+    payments: &mut [Payment],
+    reason: &str,
+    at: time::OffsetDateTime,
+    which: &dyn Fn(&Payment) -> bool,
+) -> Vec<String> {
+    let currency_of = |p: &Payment| p.amount_planned.currency();
+    let mut claimed = Vec::new();
+    for payment in payments.iter_mut().filter(|p| which(p)) {
+        if let Some(reversal) = planned_reversal(payment, currency_of(payment), reason, at) {
+            claimed.push(reversal.interaction_id.clone());
+            payment.transactions.push(reversal);
+        }
+    }
+    claimed
+}

@@ -1,0 +1,98 @@
+//! The storefront: the ports every use case works over, and the refusal for a cart that
+//! moved on.
+
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+use crate::model::cart::{Cart, CartState};
+use crate::model::error::Error;
+use crate::model::money::Money;
+use crate::ports::clock::{Clock, SystemClock};
+use crate::ports::psp::{PaymentProvider, PspError};
+use crate::ports::Store;
+
+#[derive(Clone)]
+pub struct Storefront {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) psp: Arc<dyn PaymentProvider>,
+}
+
+/// The provider of a deployment that takes no payments: every call is refused.
+struct NoPaymentProvider;
+
+#[async_trait::async_trait]
+impl PaymentProvider for NoPaymentProvider {
+    fn name(&self) -> &'static str {
+        "none"
+    }
+
+    async fn create_intent(
+        &self,
+        _: &crate::ports::psp::IntentRequest,
+    ) -> Result<crate::ports::psp::Intent, PspError> {
+        Err(PspError("no payment provider is configured".into()))
+    }
+
+    async fn retrieve(&self, _: &str) -> Result<Option<crate::model::values::CartId>, PspError> {
+        Err(PspError("no payment provider is configured".into()))
+    }
+
+    async fn cancel(&self, _: &str, _: &str) -> Result<crate::ports::psp::Reversal, PspError> {
+        Err(PspError("no payment provider is configured".into()))
+    }
+
+    async fn refund(
+        &self,
+        _: &str,
+        _: Money,
+        _: &str,
+    ) -> Result<crate::ports::psp::Reversal, PspError> {
+        Err(PspError("no payment provider is configured".into()))
+    }
+}
+
+impl Storefront {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self::with_clock(store, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Storefront {
+            store,
+            clock,
+            psp: Arc::new(NoPaymentProvider),
+        }
+    }
+
+    /// The same storefront, taking payments through `psp`.
+    pub fn with_psp(mut self, psp: Arc<dyn PaymentProvider>) -> Self {
+        self.psp = psp;
+        self
+    }
+
+    pub fn psp(&self) -> &dyn PaymentProvider {
+        self.psp.as_ref()
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+}
+
+/// The refusal for a cart that is not (or no longer) at `expected` and `Active`.
+pub fn conflict(current: &Cart, expected: u64) -> Error {
+    match (&current.state, &current.order_number) {
+        (CartState::Ordered, Some(number)) => Error::CartAlreadyOrdered {
+            order_number: number.clone(),
+        },
+        _ => Error::ConcurrentModification {
+            expected,
+            current_version: current.version,
+        },
+    }
+}
