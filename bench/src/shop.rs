@@ -12,11 +12,8 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use checkout_adapters::psp_simulator::PspSimulator;
+use checkout_adapters::psp_simulator::{record_charge, PspSimulator};
 use checkout_domain::model::identity::Caller;
-use checkout_domain::model::payment_event::{
-    transaction, unrecorded_payment, PaymentEvent, PaymentOutcome,
-};
 use checkout_domain::model::values::CartId;
 use checkout_domain::ports::Store;
 use checkout_domain::usecases::catalog_admin::CatalogImport;
@@ -178,34 +175,7 @@ impl Shop {
     pub async fn paid_cart(&self) -> Cart {
         let mut cart = self.ready_cart().await;
         let id = CartId::parse(&cart.id).unwrap();
-        let mut stored = self.store.cart(&id).await.unwrap().expect("the cart");
-        let amount = stored.totals.total;
-        let reference = format!("pi_{}", uuid::Uuid::new_v4().simple());
-        // Recorded as the payment webhook records a Stripe charge, without its commit.
-        let event = PaymentEvent {
-            event_id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
-            reference: reference.clone(),
-            cart_id: id.clone(),
-            outcome: PaymentOutcome::Charged { amount },
-            interaction_id: reference.clone(),
-            occurred_at: self.storefront.now(),
-        };
-        let index =
-            unrecorded_payment(&mut stored.payments, &event, "stripe").expect("a new payment");
-        stored.payments[index]
-            .transactions
-            .push(transaction(&event, amount));
-        stored.payment_revision += 1;
-        self.store
-            .record_cart_payments(&stored, stored.payment_revision - 1, &[reference])
-            .await
-            .expect("record the payment");
-        let expected = stored.version;
-        stored.version += 1;
-        self.store
-            .replace_cart(&stored, expected)
-            .await
-            .expect("bump the version");
+        let stored = record_charge(self.store.as_ref(), &id, None, self.storefront.now()).await;
         cart.version = stored.version;
         cart
     }

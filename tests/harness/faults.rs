@@ -33,7 +33,7 @@ use checkout_domain::model::catalog::{Product, ProductTerms, StockWrite};
 use checkout_domain::model::commit_plan::CommitPlan;
 use checkout_domain::model::discount::DiscountDefinition;
 use checkout_domain::model::error::StoreError;
-use checkout_domain::model::gift_card::{GiftCard, GiftCardCode};
+use checkout_domain::model::gift_card::{GiftCard, GiftCardCode, GiftCardCredit};
 use checkout_domain::model::idempotency::IdempotencyRecord;
 use checkout_domain::model::order::Order;
 use checkout_domain::model::order_number::OrderNumber;
@@ -476,11 +476,12 @@ impl PaymentStore for FaultyStore {
         order: &Order,
         expected_revision: u64,
         interactions: &[String],
+        credits: &[GiftCardCredit],
     ) -> Result<(), PaymentWriteError> {
         self.write(
             "record_order_payments",
             self.inner
-                .record_order_payments(order, expected_revision, interactions),
+                .record_order_payments(order, expected_revision, interactions, credits),
         )
         .await
     }

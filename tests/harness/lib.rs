@@ -18,12 +18,9 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use checkout_adapters::psp_simulator::PspSimulator;
+use checkout_adapters::psp_simulator::{record_charge, PspSimulator};
 use checkout_adapters::{DynamoStore, MemoryStore};
 use checkout_domain::model::identity::Caller;
-use checkout_domain::model::payment_event::{
-    transaction, unrecorded_payment, PaymentEvent, PaymentOutcome,
-};
 use checkout_domain::model::values::CartId;
 use checkout_domain::ports::claims::ClaimTickets;
 use checkout_domain::ports::clock::Clock;
@@ -279,42 +276,7 @@ impl App {
     /// like any cart change it bumps the version. Returns the new version.
     pub async fn pay(&self, cart: &mut CartRef, cents: Option<i64>) -> u64 {
         let id = CartId::parse(&cart.id).unwrap();
-        let mut stored = self
-            .store
-            .cart(&id)
-            .await
-            .unwrap()
-            .expect("the cart exists");
-        let amount = checkout_domain::Money::new(
-            cents.unwrap_or(stored.totals.total.cent_amount),
-            stored.currency,
-        );
-        let reference = format!("pi_{}", uuid::Uuid::new_v4().simple());
-        // Recorded as the payment webhook records a Stripe charge, without its commit.
-        let event = PaymentEvent {
-            event_id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
-            reference: reference.clone(),
-            cart_id: id.clone(),
-            outcome: PaymentOutcome::Charged { amount },
-            interaction_id: reference.clone(),
-            occurred_at: self.clock.now(),
-        };
-        let index =
-            unrecorded_payment(&mut stored.payments, &event, "stripe").expect("a new payment");
-        stored.payments[index]
-            .transactions
-            .push(transaction(&event, amount));
-        stored.payment_revision += 1;
-        self.store
-            .record_cart_payments(&stored, stored.payment_revision - 1, &[reference])
-            .await
-            .expect("record the payment");
-        let expected = stored.version;
-        stored.version += 1;
-        self.store
-            .replace_cart(&stored, expected)
-            .await
-            .expect("bump the version");
+        let stored = record_charge(self.store.as_ref(), &id, cents, self.clock.now()).await;
         cart.version = stored.version;
         stored.version
     }
@@ -345,6 +307,37 @@ impl App {
         self.psp
             .event(reference, succeeded)
             .expect("a known intent")
+    }
+
+    /// `payment_intent.canceled` for the simulator's intent `reference`: the customer gave
+    /// up, or an authorization nobody captured expired (Stripe's 7 days).
+    pub fn canceled_event(&self, reference: &str) -> String {
+        let mut event: Value = serde_json::from_str(&self.payment_event(reference, false)).unwrap();
+        event["type"] = json!("payment_intent.canceled");
+        event["data"]["object"]["status"] = json!("canceled");
+        event["data"]["object"]["last_payment_error"] = Value::Null;
+        event.to_string()
+    }
+
+    /// `charge.refunded` as Stripe sends it, with event id `id`: the charge `charge` of the
+    /// intent `reference`, refunded `amount_refunded` in all so far, without the intent's
+    /// metadata (the webhook looks the intent up for its cart).
+    pub fn refunded_event(
+        &self,
+        reference: &str,
+        charge: &str,
+        amount_refunded: i64,
+        id: &str,
+    ) -> String {
+        let mut event: Value = serde_json::from_str(STRIPE_CHARGE_REFUNDED).unwrap();
+        event["id"] = json!(id);
+        event["data"]["object"]["id"] = json!(charge);
+        event["data"]["object"]["payment_intent"] = json!(reference);
+        event["data"]["object"]["amount_refunded"] = json!(amount_refunded);
+        event["data"]["object"]["currency"] = json!("eur");
+        event["data"]["object"]["metadata"] = json!({});
+        event["created"] = json!(self.storefront.now().unix_timestamp());
+        event.to_string()
     }
 
     /// Delivers a Stripe event body, signed now with the current webhook secret.

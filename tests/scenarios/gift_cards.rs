@@ -1,6 +1,9 @@
 //! Gift cards as a ledger: an administrator writes a card, orders redeem it inside their own
-//! commit transaction, and no interleaving takes more than the balance — on both stores.
+//! commit transaction, no interleaving takes more than the balance, and an order's refund or
+//! expiry gives its share back once — on both stores.
 
+use checkout_domain::model::order_number::OrderNumber;
+use checkout_domain::model::payment::{Payment, PaymentState, TransactionKind, TransactionState};
 use checkout_tests::serde_json::{json, Value};
 use checkout_tests::{address_de, cents, on_both_stores, App, Backend, Client};
 use http::StatusCode;
@@ -166,8 +169,202 @@ async fn an_administrators_stale_write_never_erases_a_redemption(backend: Backen
     assert_eq!(balance(&app, "LEDGER-1").await, 500);
 }
 
+/// An order of five mugs paid by the gift card `code` and a saved card, through `commands`;
+/// returns its number and the card payment's intent and amount.
+async fn split_order(
+    app: &App,
+    key: &str,
+    code: &str,
+    commands: Value,
+) -> (OrderNumber, String, i64) {
+    let mut body = paid_order(
+        key,
+        5,
+        json!([{"giftCard": code}, {"paymentMethod": "pm_card_visa"}]),
+    );
+    body["commands"] = commands;
+    let created = integration(app).post("/admin/orders", body).await;
+    created.assert_status(StatusCode::CREATED);
+    let card = created.body["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["psp"] == "stripe")
+        .expect("a card payment")
+        .clone();
+    let number = OrderNumber::parse(created.body["orderNumber"].as_str().unwrap()).unwrap();
+    let reference = card["pspReference"].as_str().unwrap().to_string();
+    (number, reference, cents(&card["amountPlanned"]))
+}
+
+fn every_command() -> Value {
+    json!([
+        "calculate_shipping",
+        "calculate_tax_rates",
+        "authorize_payments",
+        "process_order",
+        "charge_payments"
+    ])
+}
+
+/// The order's gift card payment as stored.
+async fn gift_card_payment(app: &App, number: &OrderNumber) -> (Payment, PaymentState) {
+    let order = app.store.order(number).await.unwrap().expect("the order");
+    let payment = order
+        .payments
+        .iter()
+        .find(|p| p.is_gift_card())
+        .expect("a gift card payment")
+        .clone();
+    (payment, order.payment_state)
+}
+
+/// A partial refund of the card leaves the gift card's share where it is; once the card is
+/// refunded in full the order is refunded, and the gift card gets exactly its share back —
+/// once, however often Stripe reports it.
+async fn a_refunded_order_gives_its_gift_card_share_back_once(backend: Backend) {
+    let app = App::start(backend).await;
+    put_card(&app, "BACK-20", "EUR", 2_000).await;
+    let (number, reference, card_amount) =
+        split_order(&app, "back-1", "BACK-20", every_command()).await;
+    assert_eq!(balance(&app, "BACK-20").await, 0);
+
+    let partial = app.refunded_event(&reference, "ch_back", 1_000, "evt_back_partial");
+    app.deliver(&partial).await.assert_status(StatusCode::OK);
+    let (gift, state) = gift_card_payment(&app, &number).await;
+    assert_eq!(state, PaymentState::BalanceDue);
+    assert_eq!(
+        gift.secured(),
+        2_000,
+        "a partial refund is the card's money"
+    );
+    assert_eq!(balance(&app, "BACK-20").await, 0);
+
+    let full = app.refunded_event(&reference, "ch_back", card_amount, "evt_back_full");
+    app.deliver(&full).await.assert_status(StatusCode::OK);
+    let (gift, state) = gift_card_payment(&app, &number).await;
+    assert_eq!(state, PaymentState::Refunded);
+    let given_back = gift.transactions.last().expect("a reversal");
+    assert_eq!(
+        (
+            given_back.kind,
+            given_back.state,
+            given_back.amount.cent_amount
+        ),
+        (TransactionKind::Refund, TransactionState::Success, 2_000)
+    );
+    assert_eq!(balance(&app, "BACK-20").await, 2_000);
+
+    // Stripe delivers the event again, and reports the same total in another event.
+    app.deliver(&full).await.assert_status(StatusCode::OK);
+    let again = app.refunded_event(&reference, "ch_back", card_amount, "evt_back_again");
+    app.deliver(&again).await.assert_status(StatusCode::OK);
+    assert_eq!(balance(&app, "BACK-20").await, 2_000, "given back once");
+    let (gift, _) = gift_card_payment(&app, &number).await;
+    assert_eq!(gift.refunded(), 2_000);
+}
+
+/// An order whose card was only authorized: when the authorization ends uncaptured (Stripe
+/// cancels it after 7 days), the gift card gets its share back.
+async fn an_expired_authorization_gives_the_gift_card_share_back(backend: Backend) {
+    let app = App::start(backend).await;
+    put_card(&app, "EXPIRE-20", "EUR", 2_000).await;
+    let commands = json!([
+        "calculate_shipping",
+        "calculate_tax_rates",
+        "authorize_payments",
+        "process_order"
+    ]);
+    let (number, reference, _) = split_order(&app, "expire-1", "EXPIRE-20", commands).await;
+    assert_eq!(balance(&app, "EXPIRE-20").await, 0);
+    assert_eq!(
+        app.psp.open_authorizations(),
+        std::slice::from_ref(&reference)
+    );
+
+    app.deliver(&app.canceled_event(&reference))
+        .await
+        .assert_status(StatusCode::OK);
+    assert_eq!(balance(&app, "EXPIRE-20").await, 2_000);
+    let (_, state) = gift_card_payment(&app, &number).await;
+    assert_eq!(state, PaymentState::Refunded);
+    // Reported again (Stripe retries, with a new event id): nothing twice.
+    app.deliver(&app.canceled_event(&reference))
+        .await
+        .assert_status(StatusCode::OK);
+    assert_eq!(balance(&app, "EXPIRE-20").await, 2_000);
+}
+
+/// Eight reports of the full refund at once (redeliveries and separate events): the order's
+/// write is conditioned on its revision and claims the gift card's reversal key, so the card
+/// gets its share back exactly once.
+async fn refund_reports_racing_give_the_share_back_once(backend: Backend) {
+    let app = App::start(backend).await;
+    put_card(&app, "RACE-BACK", "EUR", 2_000).await;
+    let (number, reference, card_amount) =
+        split_order(&app, "race-back", "RACE-BACK", every_command()).await;
+    let app = std::sync::Arc::new(app);
+    let mut reports = Vec::new();
+    for i in 0..8 {
+        let app = app.clone();
+        let body = app.refunded_event(
+            &reference,
+            "ch_race",
+            card_amount,
+            &format!("evt_race_{}", i % 3),
+        );
+        reports.push(tokio::spawn(async move { app.deliver(&body).await }));
+    }
+    for report in reports {
+        let status = report.await.expect("the task ran").status;
+        // 409: another delivery of that event holds it; Stripe delivers it again later.
+        assert!([200, 409].contains(&status.as_u16()), "{status}");
+    }
+    for i in 0..3 {
+        let body = app.refunded_event(&reference, "ch_race", card_amount, &format!("evt_race_{i}"));
+        app.deliver(&body).await.assert_status(StatusCode::OK);
+    }
+    assert_eq!(balance(&app, "RACE-BACK").await, 2_000);
+    let (gift, state) = gift_card_payment(&app, &number).await;
+    assert_eq!(state, PaymentState::Refunded);
+    assert_eq!(gift.refunded(), 2_000);
+}
+
+/// An administrator rewrote the card in another currency after the order: the refund is
+/// still recorded (never blocked by the card), and the gift card's share is recorded as a
+/// failed reversal for a person to settle, the card untouched.
+async fn a_card_rewritten_in_another_currency_never_blocks_the_refund(backend: Backend) {
+    let app = App::start(backend).await;
+    put_card(&app, "SWAP-20", "EUR", 2_000).await;
+    let (number, reference, card_amount) =
+        split_order(&app, "swap-1", "SWAP-20", every_command()).await;
+    put_card(&app, "SWAP-20", "USD", 500).await;
+
+    let full = app.refunded_event(&reference, "ch_swap", card_amount, "evt_swap");
+    app.deliver(&full).await.assert_status(StatusCode::OK);
+    let order = app.store.order(&number).await.unwrap().expect("the order");
+    let card = order.payments.iter().find(|p| !p.is_gift_card()).unwrap();
+    assert_eq!(card.refunded(), card_amount, "the refund is recorded");
+    let (gift, _) = gift_card_payment(&app, &number).await;
+    let attempt = gift.transactions.last().unwrap();
+    assert_eq!(
+        (attempt.kind, attempt.state),
+        (TransactionKind::Refund, TransactionState::Failure)
+    );
+    assert!(attempt
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("no longer exists in EUR"));
+    assert_eq!(balance(&app, "SWAP-20").await, 500, "the card untouched");
+}
+
 on_both_stores!(
     multi_thread: an_administrators_stale_write_never_erases_a_redemption,
+    a_refunded_order_gives_its_gift_card_share_back_once,
+    an_expired_authorization_gives_the_gift_card_share_back,
+    refund_reports_racing_give_the_share_back_once,
+    a_card_rewritten_in_another_currency_never_blocks_the_refund,
     an_administrator_writes_and_reads_a_card,
     twenty_orders_racing_for_one_card_never_take_more_than_its_balance,
 );

@@ -776,8 +776,7 @@ impl World {
                         .or_default();
                     if *dashboard == 0 && reversed == 0 {
                         *dashboard = intent.amount;
-                        Some(charge_refunded(
-                            &self.app,
+                        Some(self.app.refunded_event(
                             &intent.reference,
                             charge,
                             intent.amount,
@@ -997,15 +996,16 @@ impl World {
                     .copied()
                     .unwrap_or_default();
                 let body = match &intent.side {
-                    PspSide::Captured { charge } if reversed.refunded > 0 => Some(charge_refunded(
-                        &self.app,
-                        &intent.reference,
-                        charge,
-                        (reversed.refunded + dashboard).min(intent.amount),
-                        &format!("evt_refund_echo_{}", intent.reference),
-                    )),
+                    PspSide::Captured { charge } if reversed.refunded > 0 => {
+                        Some(self.app.refunded_event(
+                            &intent.reference,
+                            charge,
+                            (reversed.refunded + dashboard).min(intent.amount),
+                            &format!("evt_refund_echo_{}", intent.reference),
+                        ))
+                    }
                     PspSide::Authorized | PspSide::Open if reversed.cancelled => {
-                        Some(canceled(&self.app, &intent.reference))
+                        Some(self.app.canceled_event(&intent.reference))
                     }
                     _ => None,
                 };
@@ -1053,28 +1053,6 @@ fn authorization(app: &App, reference: &str) -> String {
     event["data"]["object"]["amount_capturable"] = event["data"]["object"]["amount"].clone();
     event["data"]["object"]["amount_received"] = json!(0);
     event["data"]["object"]["status"] = json!("requires_capture");
-    event.to_string()
-}
-
-/// `payment_intent.canceled` for the simulator's intent `reference`.
-fn canceled(app: &App, reference: &str) -> String {
-    let mut event: Value = serde_json::from_str(&app.payment_event(reference, false)).unwrap();
-    event["type"] = json!("payment_intent.canceled");
-    event["data"]["object"]["status"] = json!("canceled");
-    event["data"]["object"]["last_payment_error"] = Value::Null;
-    event.to_string()
-}
-
-/// `charge.refunded` as Stripe sends it: the charge, without the intent's metadata.
-fn charge_refunded(app: &App, reference: &str, charge: &str, total: i64, id: &str) -> String {
-    let mut event: Value = serde_json::from_str(checkout_tests::STRIPE_CHARGE_REFUNDED).unwrap();
-    event["id"] = json!(id);
-    event["data"]["object"]["id"] = json!(charge);
-    event["data"]["object"]["payment_intent"] = json!(reference);
-    event["data"]["object"]["amount_refunded"] = json!(total);
-    event["data"]["object"]["currency"] = json!("eur");
-    event["data"]["object"]["metadata"] = json!({});
-    event["created"] = json!(app.storefront.now().unix_timestamp());
     event.to_string()
 }
 

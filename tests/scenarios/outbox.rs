@@ -634,17 +634,13 @@ async fn a_saved_order_paid_then_refunded_and_one_expired(app: &App) -> (String,
     app.deliver(&app.payment_event(&reference, true))
         .await
         .assert_status(StatusCode::OK);
-    let mut refunded: serde_json::Value =
-        serde_json::from_str(checkout_tests::STRIPE_CHARGE_REFUNDED).unwrap();
-    refunded["id"] = json!(format!("evt_refund_{reference}"));
-    refunded["data"]["object"]["payment_intent"] = json!(reference);
-    refunded["data"]["object"]["amount_refunded"] = json!(cents(&saved.body["totals"]["total"]));
-    refunded["data"]["object"]["currency"] = json!("eur");
-    refunded["data"]["object"]["metadata"] = json!({});
-    refunded["created"] = json!(app.storefront.now().unix_timestamp());
-    app.deliver(&refunded.to_string())
-        .await
-        .assert_status(StatusCode::OK);
+    let refunded = app.refunded_event(
+        &reference,
+        "ch_1",
+        cents(&saved.body["totals"]["total"]),
+        &format!("evt_refund_{reference}"),
+    );
+    app.deliver(&refunded).await.assert_status(StatusCode::OK);
 
     // Another saved order that is never paid and expires.
     let (other, other_cart) = app.ready_guest_cart().await;

@@ -1,16 +1,19 @@
 //! Rule 11 for programmatic orders: a seeded, reproducible randomized run of concurrent
 //! programmatic orders — gift cards shared between them, saved cards that succeed or are
-//! declined, scarce stock, the same key sent twice, and store failures injected before and
-//! after writes — on both stores. The clients retry what failed for a passing reason (503,
+//! declined, scarce stock, the same key sent twice, card payments refunded from Stripe's
+//! dashboard while other orders redeem the same gift cards (each refund reported twice at
+//! once), and store failures injected before and after writes — on both stores. The clients retry what failed for a passing reason (503,
 //! 409) with faults off, as integrations do (a key whose release failed stays locked until
 //! its lock runs out: the clock moves past it, as a client waits `Retry-After`); then the
 //! invariants are checked:
 //!
-//! - (a) gift card ledger: per card, initial balance = balance now + Σ what orders took;
+//! - (a) gift card ledger: per card, initial balance = balance now + Σ what orders took and
+//!   still hold (a refunded order's share is back on its card);
 //! - (b) stock conserved: per SKU, initial stock = stock now + Σ ordered quantities;
 //! - (c) one order per key: every answer to a key names the same order (or the same refusal);
-//! - (d) every order is `Paid`, its payments add up to its total, and each card payment's
-//!   capture at the provider equals its share;
+//! - (d) every order is `Paid` with payments adding up to its total — or, its card refunded,
+//!   `Refunded` and holding nothing — and each card payment's capture at the provider equals
+//!   its share;
 //! - (e) nothing is held for nothing: every authorization a request made is captured by its
 //!   order or cancelled — for every request that saw no injected fault. (A request whose
 //!   commit failed for a passing reason may leave an authorization for an amount its retry
@@ -24,7 +27,7 @@ use std::sync::Arc;
 use checkout_domain::model::order_number::OrderNumber;
 use checkout_tests::faults::{FaultPoint, FaultSpec, FaultyStore};
 use checkout_tests::serde_json::{json, Value};
-use checkout_tests::{on_both_stores, Backend};
+use checkout_tests::{cents, on_both_stores, App, Backend};
 use http::StatusCode;
 
 use crate::gift_cards::{balance, integration, paid_order, put_card};
@@ -33,10 +36,12 @@ use crate::interleaving::{env_u64, seed_from, Rng};
 const CARDS: [(&str, i64); 3] = [("MIX-A", 3_000), ("MIX-B", 5_000), ("MIX-C", 8_000)];
 const SKUS: [&str; 3] = ["MUG", "BOOK", "LAMP"];
 
-/// One request of the run: its body and the fault its first attempt meets.
+/// One request of the run: its body, the fault its first attempt meets, and whether the
+/// merchant refunds its card payment once it is an order.
 struct Request {
     body: Value,
     fault: Option<FaultSpec>,
+    refund: bool,
 }
 
 fn request(rng: &mut Rng, i: u64) -> Request {
@@ -59,7 +64,34 @@ fn request(rng: &mut Rng, i: u64) -> Request {
             FaultPoint::After
         },
     });
-    Request { body, fault }
+    let refund = rng.below(4) == 0;
+    Request {
+        body,
+        fault,
+        refund,
+    }
+}
+
+/// The merchant refunds the card part of `order` in full from Stripe's dashboard, and Stripe
+/// reports it twice at once. Returns the statuses (none: the order has no card payment).
+async fn refund_card(app: &App, order: &Value) -> Vec<StatusCode> {
+    let Some(card) = order["payments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["psp"] == "stripe")
+    else {
+        return Vec::new();
+    };
+    let reference = card["pspReference"].as_str().unwrap();
+    let body = app.refunded_event(
+        reference,
+        &format!("ch_{reference}"),
+        cents(&card["amountPlanned"]),
+        &format!("evt_refund_{reference}"),
+    );
+    let (first, second) = tokio::join!(app.deliver(&body), app.deliver(&body));
+    vec![first.status, second.status]
 }
 
 async fn programmatic_orders_interleaved(backend: Backend) {
@@ -67,6 +99,7 @@ async fn programmatic_orders_interleaved(backend: Backend) {
     let ops = env_u64("PROGRAMMATIC_OPS").unwrap_or(40);
     println!("programmatic interleaving: seed {seed} ({ops} requests); PROGRAMMATIC_SEED={seed} replays it");
     let (app, faults) = FaultyStore::app(backend).await;
+    let app = Arc::new(app);
     for (code, initial) in CARDS {
         put_card(&app, code, "EUR", initial).await;
     }
@@ -83,12 +116,18 @@ async fn programmatic_orders_interleaved(backend: Backend) {
     for (index, request) in requests.iter().enumerate() {
         let copies = if index % 7 == 0 { 2 } else { 1 };
         for copy in 0..copies {
-            let (client, request) = (client.clone(), request.clone());
+            let (client, request, app) = (client.clone(), request.clone(), app.clone());
             let fault = if copy == 0 { request.fault } else { None };
             tasks.spawn(async move {
                 let answer =
                     FaultyStore::scoped(fault, client.post("/admin/orders", request.body.clone()))
                         .await;
+                if request.refund && copy == 0 && answer.status.is_success() {
+                    for status in refund_card(&app, &answer.body).await {
+                        // 409: the other report holds the event; settling delivers it again.
+                        assert!([200, 409].contains(&status.as_u16()), "refund: {status}");
+                    }
+                }
                 (index, answer.status, answer.body)
             });
         }
@@ -130,6 +169,24 @@ async fn programmatic_orders_interleaved(backend: Backend) {
         }
     }
 
+    // Refunds whose reports did not both land (their order came only when settling, or the
+    // other report held the event): Stripe delivers until it gets a 2xx.
+    let mut refunded = 0;
+    for (index, (status, body)) in &finals {
+        if !(requests[*index].refund && status.is_success()) {
+            continue;
+        }
+        for attempt in 1.. {
+            let statuses = refund_card(&app, body).await;
+            if statuses.iter().all(|s| *s == StatusCode::OK) {
+                refunded += usize::from(!statuses.is_empty());
+                break;
+            }
+            assert!(attempt < 20, "request {index}: refund still {statuses:?}");
+            tokio::task::yield_now().await;
+        }
+    }
+
     let mut violations = Vec::new();
     let mut taken: HashMap<String, i64> = HashMap::new();
     let mut ordered: HashMap<String, u64> = HashMap::new();
@@ -163,19 +220,24 @@ async fn programmatic_orders_interleaved(backend: Backend) {
             .await
             .unwrap()
             .expect("the answered order exists");
-        // (d) Paid, payments add up, captures equal shares.
+        // (d) Paid, payments add up (or refunded, holding nothing), captures equal shares.
+        use checkout_domain::model::payment::PaymentState;
         let total = order.totals.total.cent_amount;
         let paid: i64 = order.payments.iter().map(|p| p.secured()).sum();
-        if order.payment_state != checkout_domain::model::payment::PaymentState::Paid
-            || paid != total
-        {
+        let has_card = order.payments.iter().any(|p| !p.is_gift_card());
+        let (state, holds) = if requests[*index].refund && has_card {
+            (PaymentState::Refunded, 0)
+        } else {
+            (PaymentState::Paid, total)
+        };
+        if order.payment_state != state || paid != holds {
             violations.push(format!(
                 "order {number}: {:?}, secured {paid} of {total}",
                 order.payment_state
             ));
         }
         for payment in &order.payments {
-            if payment.psp == "giftCard" {
+            if payment.is_gift_card() {
                 *taken.entry(payment.psp_reference.clone()).or_default() += payment.secured();
             } else if app.psp.captured(&payment.psp_reference) != payment.amount_planned.cent_amount
             {
@@ -215,7 +277,7 @@ async fn programmatic_orders_interleaved(backend: Backend) {
     // (e) nothing held for nothing (see the module's note on faulted commits).
     let open = app.psp.open_authorizations();
     println!(
-        "programmatic interleaving: seed {seed}: {orders} orders of {ops} requests, {} faults injected, {} authorizations left to lapse, cards taken {:?}",
+        "programmatic interleaving: seed {seed}: {orders} orders of {ops} requests ({refunded} refunded), {} faults injected, {} authorizations left to lapse, cards taken {:?}",
         faulted.len(),
         open.len(),
         taken

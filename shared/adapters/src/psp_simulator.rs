@@ -7,12 +7,18 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use checkout_domain::model::cart::Cart;
 use checkout_domain::model::money::Money;
 use checkout_domain::model::payment::TransactionState;
+use checkout_domain::model::payment_event::{
+    transaction, unrecorded_payment, PaymentEvent, PaymentOutcome,
+};
+use checkout_domain::model::values::CartId;
 use checkout_domain::ports::psp::{
     Authorization, Capture, Intent, IntentRequest, PaymentProvider, PspError, Reversal,
     SavedMethodRequest,
 };
+use checkout_domain::ports::Store;
 
 #[derive(Debug, Clone)]
 struct SimulatedIntent {
@@ -54,6 +60,49 @@ pub struct PspSimulator {
 pub const DECLINED_METHOD: &str = "pm_card_chargeDeclined";
 /// Stripe's test payment methods that succeed.
 pub const GOOD_METHODS: [&str; 2] = ["pm_card_visa", "pm_card_mastercard"];
+
+/// Records a Stripe charge of `cents` (the cart's total when `None`) on the cart `cart_id`
+/// exactly as the payment webhook records one — the domain's recording functions and the
+/// production payment write — but without the commit the webhook would then attempt; then
+/// moves the cart's version on, as the storefront's next update would. For the tests and the
+/// bench, which need a paid cart that is not yet an order. Returns the cart as stored.
+pub async fn record_charge(
+    store: &dyn Store,
+    cart_id: &CartId,
+    cents: Option<i64>,
+    now: time::OffsetDateTime,
+) -> Cart {
+    let mut stored = store.cart(cart_id).await.unwrap().expect("the cart exists");
+    let amount = Money::new(
+        cents.unwrap_or(stored.totals.total.cent_amount),
+        stored.currency,
+    );
+    let reference = format!("pi_{}", uuid::Uuid::new_v4().simple());
+    let event = PaymentEvent {
+        event_id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
+        reference: reference.clone(),
+        cart_id: cart_id.clone(),
+        outcome: PaymentOutcome::Charged { amount },
+        interaction_id: reference.clone(),
+        occurred_at: now,
+    };
+    let index = unrecorded_payment(&mut stored.payments, &event, "stripe").expect("a new payment");
+    stored.payments[index]
+        .transactions
+        .push(transaction(&event, amount));
+    stored.payment_revision += 1;
+    store
+        .record_cart_payments(&stored, stored.payment_revision - 1, &[reference])
+        .await
+        .expect("record the payment");
+    let expected = stored.version;
+    stored.version += 1;
+    store
+        .replace_cart(&stored, expected)
+        .await
+        .expect("bump the version");
+    stored
+}
 
 impl PspSimulator {
     pub fn new() -> Self {

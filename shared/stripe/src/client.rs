@@ -109,22 +109,16 @@ impl StripeClient {
             .map_err(|e| PspError(format!("POST {path}: {e}")))
     }
 
+    /// A POST whose every non-2xx answer, a card error included, is a failure.
     async fn post<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         form: &[(&str, String)],
         idempotency_key: &str,
     ) -> Result<T, PspError> {
-        let response = self.send(path, form, idempotency_key).await?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            return Err(PspError(format!("POST {path}: {status}: {body}")));
-        }
-        response
-            .json()
-            .await
-            .map_err(|e| PspError(format!("POST {path}: {e}")))
+        self.post_or_declined(path, form, idempotency_key)
+            .await?
+            .map_err(|reason| PspError(format!("POST {path}: 402: {reason}")))
     }
 }
 

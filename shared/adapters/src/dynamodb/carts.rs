@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
 use checkout_domain::model::cart::Cart;
@@ -13,7 +15,9 @@ use checkout_domain::ports::carts::{CartStore, CartWriteError};
 use checkout_domain::StoreError;
 
 use super::codec::{from_item, to_item};
-use super::expr::{conditional, store_error, update_expression, Conditional, Expr, Item};
+use super::expr::{
+    conditional, store_error, update_expression, Conditional, ConditionalError, Expr,
+};
 use super::schema::{cart_key, cart_partition, serde_names, SK_CART, SK_ORDER};
 use super::DynamoStore;
 
@@ -31,11 +35,16 @@ const CART_OPTIONAL_ATTRIBUTES: &[&str] = &[
     "orderNumber",
 ];
 
-/// A refused cart write: the cart as it is now, if the store said.
-fn conflict(old: Option<Item>) -> Result<(), CartWriteError> {
-    Err(CartWriteError::Conflict(
-        old.map(from_item).transpose()?.map(Box::new),
-    ))
+/// A cart write's outcome: a refusal carries the cart as it is now, if the store said.
+fn cart_written<T, E: ConditionalError>(
+    result: Result<T, SdkError<E, HttpResponse>>,
+) -> Result<(), CartWriteError> {
+    match conditional(result)? {
+        Conditional::Written(_) => Ok(()),
+        Conditional::Failed(old) => Err(CartWriteError::Conflict(
+            old.map(from_item).transpose()?.map(Box::new),
+        )),
+    }
 }
 
 #[async_trait]
@@ -50,10 +59,7 @@ impl CartStore for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match conditional(result)? {
-            Conditional::Written(_) => Ok(()),
-            Conditional::Failed(old) => conflict(old),
-        }
+        cart_written(result)
     }
 
     async fn cart(&self, id: &CartId) -> Result<Option<Cart>, StoreError> {
@@ -96,10 +102,7 @@ impl CartStore for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match conditional(result)? {
-            Conditional::Written(_) => Ok(()),
-            Conditional::Failed(old) => conflict(old),
-        }
+        cart_written(result)
     }
 
     async fn cart_and_order(

@@ -27,6 +27,43 @@ use super::schema::{
 };
 use super::DynamoStore;
 
+/// The update of an order's item to `order.revision` with `sets`, `removes` and its sweep
+/// mark (`Order::sweep_at`), iff the stored order is at `expected_revision` and `condition`
+/// (if not empty) holds. Every order change moves the revision on: it is the change's event
+/// id and sequence.
+pub(super) fn order_update(
+    table: &str,
+    order: &Order,
+    expected_revision: u64,
+    mut e: Expr,
+    mut sets: Vec<String>,
+    mut removes: Vec<String>,
+    condition: &str,
+) -> Result<TransactWriteItem, StoreError> {
+    let revision = e.name("revision");
+    let (next, expected) = (e.number(order.revision), e.number(expected_revision));
+    sets.push(format!("{revision} = {next}"));
+    sweep_mark(
+        &mut e,
+        &mut sets,
+        &mut removes,
+        SWEEP_ORDERS,
+        order.sweep_at(),
+    );
+    let mut conditions = format!("{revision} = {expected}");
+    if !condition.is_empty() {
+        conditions.push_str(" AND ");
+        conditions.push_str(condition);
+    }
+    update(
+        table,
+        order_key(&order.cart_id),
+        &update_expression(&sets, &removes),
+        &conditions,
+        e,
+    )
+}
+
 #[async_trait]
 impl OrderStore for DynamoStore {
     async fn commit(&self, plan: &CommitPlan) -> Result<(), CommitError> {
@@ -110,32 +147,19 @@ impl OrderStore for DynamoStore {
     ) -> Result<bool, StoreError> {
         let mut items = Vec::new();
         let mut e = Expr::default();
-        let (state, revision) = (e.name("state"), e.name("revision"));
-        let (open, cancelled_state, next, expected) = (
+        let state = e.name("state");
+        let (open, cancelled_state) = (
             e.string(serde_names::ORDER_OPEN),
             e.value(encode(&cancelled.state)?),
-            e.number(cancelled.revision),
-            e.number(expected_revision),
         );
-        let mut sets = vec![
-            format!("{state} = {cancelled_state}"),
-            format!("{revision} = {next}"),
-        ];
-        let mut removes = Vec::new();
-        sweep_mark(
-            &mut e,
-            &mut sets,
-            &mut removes,
-            SWEEP_ORDERS,
-            cancelled.sweep_at(),
-        );
-        // Every order change bumps the revision: it is the change's event id and sequence.
-        items.push(update(
+        items.push(order_update(
             self.table(),
-            order_key(&cancelled.cart_id),
-            &update_expression(&sets, &removes),
-            &format!("{revision} = {expected} AND {state} = {open}"),
+            cancelled,
+            expected_revision,
             e,
+            vec![format!("{state} = {cancelled_state}")],
+            Vec::new(),
+            &format!("{state} = {open}"),
         )?);
         let give_back =
             |key: Item, field: &str, amount: i64| -> Result<TransactWriteItem, StoreError> {

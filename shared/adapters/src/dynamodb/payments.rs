@@ -1,19 +1,22 @@
 //! The payment port: a cart's or an order's payments are written under their own revision,
-//! with one put per payment interaction id claiming it across all transactions, in one
-//! transaction. Nothing else of the cart or order is touched (rule 9).
+//! with one put per payment interaction id claiming it across all transactions and, for an
+//! order, one update per gift card credit, in one transaction. Nothing else of the cart or
+//! order is touched (rule 9).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use checkout_domain::model::cart::Cart;
+use checkout_domain::model::gift_card::GiftCardCredit;
 use checkout_domain::model::order::Order;
 use checkout_domain::ports::payments::{PaymentStore, PaymentWriteError};
 use checkout_domain::StoreError;
 
 use super::codec::{encode, time_rfc3339};
 use super::expr::{put, reason_is_condition, transaction, update, update_expression, Expr};
+use super::orders::order_update;
 use super::schema::{
-    cart_key, interaction_key, order_key, serde_names, sweep_mark, SWEEP_CARTS, SWEEP_ORDERS,
+    cart_key, gift_card_key, interaction_key, serde_names, sweep_mark, SWEEP_CARTS,
 };
 use super::DynamoStore;
 
@@ -37,16 +40,34 @@ fn interaction_claims(
         .collect()
 }
 
+/// The update that gives a credit back to its gift card, which must still exist in the
+/// credit's currency.
+fn gift_card_credit(table: &str, credit: &GiftCardCredit) -> Result<TransactWriteItem, StoreError> {
+    let mut e = Expr::default();
+    let (balance, currency) = (e.name("balance"), e.name("currency"));
+    let amount = e.number(credit.amount.cent_amount);
+    let code = e.string(credit.amount.currency().code());
+    update(
+        table,
+        gift_card_key(&credit.code),
+        &format!("SET {balance} = {balance} + {amount}"),
+        &format!("{currency} = {code}"),
+        e,
+    )
+}
+
 impl DynamoStore {
-    /// Sends a payment write: `first` (the cart or order, conditioned on its revision) and the
-    /// interaction claims after it.
+    /// Sends a payment write: `first` (the cart or order, conditioned on its revision), the
+    /// interaction claims after it, then `rest`.
     async fn send_payment_write(
         &self,
         first: TransactWriteItem,
         interactions: &[String],
+        rest: Vec<TransactWriteItem>,
     ) -> Result<(), PaymentWriteError> {
         let mut items = vec![first];
         items.extend(interaction_claims(self.table(), interactions)?);
+        items.extend(rest);
         let result = self
             .client()
             .transact_write_items()
@@ -55,10 +76,16 @@ impl DynamoStore {
             .await;
         match transaction(result)? {
             Ok(_) => Ok(()),
-            Err(reasons) if reasons.iter().skip(1).any(reason_is_condition) => {
+            Err(reasons)
+                if reasons
+                    .iter()
+                    .skip(1)
+                    .take(interactions.len())
+                    .any(reason_is_condition) =>
+            {
                 Err(PaymentWriteError::DuplicateInteraction)
             }
-            // The revision moved, or contention: either way, read again.
+            // The revision moved, a gift card changed, or contention: read again.
             Err(_) => Err(PaymentWriteError::Conflict),
         }
     }
@@ -103,7 +130,8 @@ impl PaymentStore for DynamoStore {
             &format!("{revision} = {expected} AND {state} = {active}"),
             e,
         )?;
-        self.send_payment_write(item, interactions).await
+        self.send_payment_write(item, interactions, Vec::new())
+            .await
     }
 
     async fn record_order_payments(
@@ -111,25 +139,22 @@ impl PaymentStore for DynamoStore {
         order: &Order,
         expected_revision: u64,
         interactions: &[String],
+        credits: &[GiftCardCredit],
     ) -> Result<(), PaymentWriteError> {
         // Only what payments own, so a concurrent claim or cancellation is never undone.
         let mut e = Expr::default();
-        let (payments, payment_state, expires, revision) = (
+        let (payments, payment_state, expires) = (
             e.name("payments"),
             e.name("paymentState"),
             e.name("expiresAt"),
-            e.name("revision"),
         );
-        let (payments_value, state_value, next, expected) = (
+        let (payments_value, state_value) = (
             e.value(encode(&order.payments)?),
             e.value(encode(&order.payment_state)?),
-            e.number(order.revision),
-            e.number(expected_revision),
         );
         let mut sets = vec![
             format!("{payments} = {payments_value}"),
             format!("{payment_state} = {state_value}"),
-            format!("{revision} = {next}"),
         ];
         let mut removes = Vec::new();
         match order.expires_at {
@@ -139,20 +164,11 @@ impl PaymentStore for DynamoStore {
             }
             None => removes.push(expires),
         }
-        sweep_mark(
-            &mut e,
-            &mut sets,
-            &mut removes,
-            SWEEP_ORDERS,
-            order.sweep_at(),
-        );
-        let item = update(
-            self.table(),
-            order_key(&order.cart_id),
-            &update_expression(&sets, &removes),
-            &format!("{revision} = {expected}"),
-            e,
-        )?;
-        self.send_payment_write(item, interactions).await
+        let item = order_update(self.table(), order, expected_revision, e, sets, removes, "")?;
+        let credits = credits
+            .iter()
+            .map(|credit| gift_card_credit(self.table(), credit))
+            .collect::<Result<_, _>>()?;
+        self.send_payment_write(item, interactions, credits).await
     }
 }

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use checkout_domain::model::cart::{Cart, CartState};
+use checkout_domain::model::gift_card::GiftCardCredit;
 use checkout_domain::model::order::Order;
 use checkout_domain::ports::payments::{PaymentStore, PaymentWriteError};
 
@@ -48,6 +49,7 @@ impl PaymentStore for MemoryStore {
         order: &Order,
         expected_revision: u64,
         interactions: &[String],
+        credits: &[GiftCardCredit],
     ) -> Result<(), PaymentWriteError> {
         let mut state = self.lock();
         if state
@@ -57,7 +59,23 @@ impl PaymentStore for MemoryStore {
         {
             return Err(PaymentWriteError::Conflict);
         }
+        let cards_fit = credits.iter().all(|credit| {
+            state
+                .gift_cards
+                .get(&credit.code)
+                .is_some_and(|card| card.currency == credit.amount.currency())
+        });
+        if !cards_fit {
+            return Err(PaymentWriteError::Conflict);
+        }
         state.claim_interactions(interactions)?;
+        for credit in credits {
+            let card = state
+                .gift_cards
+                .get_mut(&credit.code)
+                .expect("checked above");
+            card.balance += credit.amount.cent_amount;
+        }
         // Only what payments own, so a concurrent claim or cancellation is never undone.
         let stored = state.orders.get_mut(&order.cart_id).expect("checked above");
         let before = stored.clone();

@@ -109,6 +109,16 @@ pub struct GiftCardRedemption {
     pub amount: Money,
 }
 
+/// Money an order gives back to a gift card (its provider payments were refunded or their
+/// authorizations ended): written with the order's payments in the one write that claims the
+/// gift card payment's reversal key, so it lands once. The card must still exist in the
+/// credit's currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GiftCardCredit {
+    pub code: GiftCardCode,
+    pub amount: Money,
+}
+
 /// The payment provider name gift card payments are recorded under.
 pub const GIFT_CARD_PSP: &str = "giftCard";
 

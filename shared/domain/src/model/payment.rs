@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::model::gift_card::GIFT_CARD_PSP;
 use crate::model::money::{Currency, Money};
 
 /// Payments a cart or an order takes at most.
@@ -126,14 +127,26 @@ impl Payment {
             && self.secured() > 0
     }
 
+    /// Paid from a gift card (the ledger in this system), not through the payment provider.
+    pub fn is_gift_card(&self) -> bool {
+        self.psp == GIFT_CARD_PSP
+    }
+
     /// The provider's idempotency key for the next reversal of this payment: the same for a
     /// retry after a crash (the provider answers with the reversal it made), a new one once
-    /// the last reversal has an outcome (it failed, or new money arrived after it).
+    /// the last reversal has an outcome (it failed, or new money arrived after it). A gift
+    /// card's reference is its code, shared by every order that used the card, so its keys
+    /// name the payment instead.
     pub fn reversal_key(&self, kind: TransactionKind) -> String {
         let tag = if kind == TransactionKind::Refund {
             "refund"
         } else {
             "cancel"
+        };
+        let reference = if self.is_gift_card() {
+            format!("giftcard:{}", self.id)
+        } else {
+            self.psp_reference.clone()
         };
         let settled = self
             .transactions
@@ -145,8 +158,8 @@ impl Payment {
             })
             .count();
         match settled {
-            0 => format!("{tag}:{}", self.psp_reference),
-            n => format!("{tag}:{}:{n}", self.psp_reference),
+            0 => format!("{tag}:{reference}"),
+            n => format!("{tag}:{reference}:{n}"),
         }
     }
 
@@ -223,6 +236,17 @@ pub fn payment_state(payments: &[Payment], total: Money) -> PaymentState {
     }
 }
 
+/// Whether the payment provider has given back everything it took for these payments (each
+/// charge refunded, each authorization cancelled or expired) while gift cards still hold
+/// money: the order's refund or expiry, whose gift card share goes back to the cards.
+pub fn only_gift_cards_hold(payments: &[Payment]) -> bool {
+    let (cards, provider): (Vec<&Payment>, Vec<&Payment>) =
+        payments.iter().partition(|p| p.is_gift_card());
+    provider.iter().any(|p| p.captured() > 0)
+        && provider.iter().all(|p| p.secured() == 0)
+        && cards.iter().any(|p| p.secured() > 0)
+}
+
 /// Whether an interaction id is one of this system's reversal keys (`refund:…`, `cancel:…`):
 /// the provider's idempotency key of a refund or cancellation this system asked for.
 pub fn is_reversal_key(id: &str) -> bool {
@@ -295,5 +319,50 @@ mod tests {
         assert_eq!(payment_state(&[failed], total), PaymentState::Failed);
         let pending = payment(vec![tx(Authorization, Pending, 1000)]);
         assert_eq!(payment_state(&[pending], total), PaymentState::Pending);
+    }
+
+    #[test]
+    fn gift_cards_alone_hold_once_the_provider_gave_everything_back() {
+        use TransactionKind::*;
+        use TransactionState::*;
+        let gift_card = |id: &str| Payment {
+            id: id.into(),
+            psp: GIFT_CARD_PSP.into(),
+            psp_reference: "GIFT-1".into(),
+            ..payment(vec![tx(Charge, Success, 300)])
+        };
+        let captured = payment(vec![
+            tx(Authorization, Success, 700),
+            tx(Charge, Success, 700),
+        ]);
+        assert!(!only_gift_cards_hold(&[gift_card("a"), captured.clone()]));
+        let mut refunded = captured.clone();
+        refunded.transactions.push(tx(Refund, Success, 400));
+        assert!(
+            !only_gift_cards_hold(&[gift_card("a"), refunded.clone()]),
+            "partly refunded"
+        );
+        refunded.transactions.push(tx(Refund, Success, 300));
+        assert!(only_gift_cards_hold(&[gift_card("a"), refunded]));
+        let expired = payment(vec![
+            tx(Authorization, Success, 700),
+            tx(CancelAuthorization, Success, 700),
+        ]);
+        assert!(only_gift_cards_hold(&[gift_card("a"), expired.clone()]));
+        let declined = payment(vec![tx(Authorization, Failure, 700)]);
+        assert!(
+            !only_gift_cards_hold(&[gift_card("a"), declined]),
+            "took nothing"
+        );
+        assert!(
+            !only_gift_cards_hold(&[gift_card("a")]),
+            "no provider payment"
+        );
+        assert!(!only_gift_cards_hold(&[expired]), "no gift card");
+        // Two orders paid from one card: their reversal keys differ.
+        assert_ne!(
+            gift_card("a").reversal_key(Refund),
+            gift_card("b").reversal_key(Refund)
+        );
     }
 }

@@ -46,7 +46,7 @@ pub fn unrecorded_payment(
 ) -> Option<usize> {
     if let Some(index) = payments
         .iter()
-        .position(|p| p.psp_reference == event.reference)
+        .position(|p| p.psp == psp && p.psp_reference == event.reference)
     {
         let recorded = payments[index]
             .transactions

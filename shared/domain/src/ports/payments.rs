@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use crate::model::cart::Cart;
 use crate::model::error::StoreError;
+use crate::model::gift_card::GiftCardCredit;
 use crate::model::order::Order;
 
 /// Why a payment write did not happen.
@@ -36,11 +37,14 @@ pub trait PaymentStore: Send + Sync + 'static {
     ) -> Result<(), PaymentWriteError>;
     /// Stores the order's payment attributes (payments, payment state, hold and sweep mark)
     /// and its revision iff the stored order is at revision `expected`, claiming each
-    /// interaction id. Leaves everything else (owner, lines, state) alone.
+    /// interaction id and adding each credit to its gift card (which must exist in the
+    /// credit's currency, else `Conflict`), all or nothing. Leaves everything else (owner,
+    /// lines, state) alone.
     async fn record_order_payments(
         &self,
         order: &Order,
         expected_revision: u64,
         interactions: &[String],
+        credits: &[GiftCardCredit],
     ) -> Result<(), PaymentWriteError>;
 }

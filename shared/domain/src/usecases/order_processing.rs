@@ -198,7 +198,7 @@ impl Storefront {
             next.revision += 1;
             match self
                 .store()
-                .record_order_payments(&next, current.revision, &interactions)
+                .record_order_payments(&next, current.revision, &interactions, &[])
                 .await
             {
                 Ok(()) => {

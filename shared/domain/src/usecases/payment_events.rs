@@ -10,7 +10,7 @@ use crate::model::payment::{MAX_TRANSACTIONS, RECORD_ATTEMPTS};
 use crate::model::payment_event::{transaction, unrecorded_payment, PaymentEvent, PaymentOutcome};
 use crate::ports::payments::PaymentWriteError;
 use crate::usecases::checkout::CreateOrderInput;
-use crate::usecases::reversals::Asked;
+use crate::usecases::reversals::{mark_reversals, Asked};
 use crate::usecases::Storefront;
 
 /// What recording an event did, for the logs and the webhook's answer.
@@ -95,12 +95,10 @@ impl Storefront {
                 };
                 if let Some(reason) = misfit {
                     // Nobody relies on money not yet recorded: give it back before recording.
-                    match self
-                        .give_back(&mut next.payments[index], next.currency, reason, asked)
-                        .await
-                    {
-                        Ok(id) => claimed.extend(id),
-                        Err(e) => return Ok(Err(e)),
+                    let payment = &mut next.payments[index];
+                    let given = self.give_back(payment, next.currency, reason, asked, &mut claimed);
+                    if let Err(e) = given.await {
+                        return Ok(Err(e));
                     }
                     effect = EventEffect::Reversed;
                 }
@@ -173,6 +171,7 @@ impl Storefront {
             return Ok(Ok(EventEffect::Ignored("transaction limit reached")));
         }
         let mut claimed = vec![event.interaction_id.clone()];
+        let mut credits = Vec::new();
         let mut effect = EventEffect::Recorded;
         let total = order.totals.total;
         match &event.outcome {
@@ -194,12 +193,10 @@ impl Storefront {
                     None
                 };
                 if let Some(reason) = misfit {
-                    match self
-                        .give_back(&mut next.payments[index], next.currency, reason, asked)
-                        .await
-                    {
-                        Ok(id) => claimed.extend(id),
-                        Err(e) => return Ok(Err(e)),
+                    let payment = &mut next.payments[index];
+                    let given = self.give_back(payment, next.currency, reason, asked, &mut claimed);
+                    if let Err(e) = given.await {
+                        return Ok(Err(e));
                     }
                     effect = EventEffect::Reversed;
                 } else if order.awaiting_payment() {
@@ -212,6 +209,16 @@ impl Storefront {
             }
             outcome => {
                 record_other(&mut next.payments[index], event, outcome);
+                // The provider gave back all it took (refunded, or the authorization ended):
+                // the order's gift card share goes back to its cards, in this same write.
+                if !order.awaiting_payment() && payment::only_gift_cards_hold(&next.payments) {
+                    let reason = "the order's card payments were refunded or cancelled";
+                    let marked = mark_reversals(&mut next.payments, reason, self.now(), &|p| {
+                        p.is_gift_card()
+                    });
+                    claimed.extend(marked.claimed.iter().cloned());
+                    credits = self.credits_that_land(&mut next.payments, marked).await?;
+                }
                 // A refund or cancellation can take the order below its total: it is no
                 // longer `Paid` then (a partial refund leaves a balance, a full one `Refunded`).
                 next.payment_state = payment::payment_state(&next.payments, total);
@@ -219,7 +226,7 @@ impl Storefront {
         }
         next.revision += 1;
         self.store()
-            .record_order_payments(&next, order.revision, &claimed)
+            .record_order_payments(&next, order.revision, &claimed, &credits)
             .await?;
         Ok(Ok(effect))
     }

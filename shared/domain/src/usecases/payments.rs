@@ -124,7 +124,7 @@ impl Storefront {
             next.revision += 1;
             match self
                 .store()
-                .record_order_payments(&next, order.revision, &[])
+                .record_order_payments(&next, order.revision, &[], &[])
                 .await
             {
                 Ok(()) => return Ok(created(payment, intent)),

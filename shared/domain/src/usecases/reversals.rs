@@ -1,8 +1,11 @@
 //! Giving money back: two-phase reversals (recorded as pending under the provider's
-//! idempotency key, then settled with the provider's answer), for carts and orders.
+//! idempotency key, then settled with the provider's answer), for carts and orders. A gift
+//! card's share is given back in one phase: its credit to the card rides in the write that
+//! records the reversal and claims its key.
 
 use crate::model::cart::{Cart, CartState};
-use crate::model::error::Error;
+use crate::model::error::{Error, StoreError};
+use crate::model::gift_card::{GiftCardCode, GiftCardCredit};
 use crate::model::money::Money;
 use crate::model::payment::{
     self, Payment, Transaction, TransactionKind, TransactionState, RECORD_ATTEMPTS,
@@ -57,7 +60,9 @@ impl Storefront {
                 return Ok(());
             }
             let mut next = cart.clone();
-            let claimed = mark_reversals(&mut next.payments, reason, self.now(), &which);
+            // Carts hold no gift card payments (only programmatic orders take them).
+            let which = |p: &Payment| which(p) && !p.is_gift_card();
+            let claimed = mark_reversals(&mut next.payments, reason, self.now(), &which).claimed;
             if claimed.is_empty() {
                 return self.settle_cart_reversals(cart_id).await;
             }
@@ -105,7 +110,7 @@ impl Storefront {
     }
 
     /// Gives back every payment of an order (a cancelled one), in the same two writes as a
-    /// cart's, then settles what the provider answered.
+    /// cart's, then settles what the provider answered; gift cards get theirs in the first.
     pub(crate) async fn give_back_order(
         &self,
         cart_id: &crate::model::values::CartId,
@@ -117,7 +122,9 @@ impl Storefront {
                 return Ok(());
             };
             let mut next = order.clone();
-            let claimed = mark_reversals(&mut next.payments, reason, self.now(), &|_| true);
+            let marked = mark_reversals(&mut next.payments, reason, self.now(), &|_| true);
+            let claimed = marked.claimed.clone();
+            let credits = self.credits_that_land(&mut next.payments, marked).await?;
             let settled = claimed.is_empty() && self.settle(&mut next.payments, &mut asked).await?;
             if claimed.is_empty() && !settled {
                 return Ok(());
@@ -126,7 +133,7 @@ impl Storefront {
             next.revision += 1;
             match self
                 .store()
-                .record_order_payments(&next, order.revision, &claimed)
+                .record_order_payments(&next, order.revision, &claimed, &credits)
                 .await
             {
                 Ok(()) => continue,
@@ -135,6 +142,39 @@ impl Storefront {
             }
         }
         Err(Error::RequestInProgress { retry_after: 1 })
+    }
+
+    /// The gift card credits of `marked` that can land: each card must still exist in the
+    /// credit's currency (an administrator may have rewritten it). A credit that cannot is
+    /// recorded as a failed reversal, logged for a person to settle, so the rest of the
+    /// write (a refund being recorded, say) is never blocked by it.
+    pub(crate) async fn credits_that_land(
+        &self,
+        payments: &mut [Payment],
+        marked: Marked,
+    ) -> Result<Vec<GiftCardCredit>, StoreError> {
+        let mut landing = Vec::new();
+        for (key, credit) in marked.credits {
+            let card = self.store().gift_card(&credit.code).await?;
+            if card.is_some_and(|c| c.currency == credit.amount.currency()) {
+                landing.push(credit);
+                continue;
+            }
+            tracing::error!(gift_card = %credit.code, amount = %credit.amount, "gift card gone or in another currency; its share was not given back");
+            let reversal = payments
+                .iter_mut()
+                .flat_map(|p| p.transactions.iter_mut())
+                .find(|t| t.interaction_id == key);
+            if let Some(t) = reversal {
+                t.state = TransactionState::Failure;
+                t.reason = Some(format!(
+                    "{}; the gift card no longer exists in {}",
+                    t.reason.as_deref().unwrap_or("given back"),
+                    credit.amount.currency().code()
+                ));
+            }
+        }
+        Ok(landing)
     }
 
     /// Asks the provider for each pending reversal this system requested (by its key, so the
@@ -149,6 +189,9 @@ impl Storefront {
         for payment in payments.iter_mut() {
             let reference = payment.psp_reference.clone();
             for t in payment.transactions.iter_mut() {
+                if payment.psp == crate::model::gift_card::GIFT_CARD_PSP {
+                    break;
+                }
                 if !(t.kind.is_reversal()
                     && t.state == TransactionState::Pending
                     && payment::is_reversal_key(&t.interaction_id))
@@ -189,16 +232,17 @@ impl Storefront {
     }
 
     /// Gives back money not yet recorded (a payment that does not fit), at the provider
-    /// first, and records the reversal on the payment; returns the interaction to claim.
+    /// first, and records the reversal on the payment, adding its interaction to `claimed`.
     pub(crate) async fn give_back(
         &self,
         payment: &mut Payment,
         currency: crate::model::money::Currency,
         reason: &str,
         asked: &mut Asked,
-    ) -> Result<Option<String>, Error> {
+        claimed: &mut Vec<String>,
+    ) -> Result<(), Error> {
         let Some(mut reversal) = planned_reversal(payment, currency, reason, self.now()) else {
-            return Ok(None);
+            return Ok(());
         };
         let answer = self
             .ask_reversal(
@@ -210,14 +254,15 @@ impl Storefront {
             )
             .await?;
         reversal.state = answer.state;
-        let id = reversal.interaction_id.clone();
+        claimed.push(reversal.interaction_id.clone());
         payment.transactions.push(reversal);
-        Ok(Some(id))
+        Ok(())
     }
 }
 
 /// The reversal that gives back what `payment` secures (pending until the provider
-/// answers), unless it secures nothing or is being given back already.
+/// answers; a gift card's done at once, its credit written with it), unless it secures
+/// nothing or is being given back already.
 fn planned_reversal(
     payment: &Payment,
     currency: crate::model::money::Currency,
@@ -232,10 +277,15 @@ fn planned_reversal(
     } else {
         TransactionKind::CancelAuthorization
     };
+    let state = if payment.is_gift_card() {
+        TransactionState::Success
+    } else {
+        TransactionState::Pending
+    };
     Some(Transaction {
         id: uuid::Uuid::new_v4().to_string(),
         kind,
-        state: TransactionState::Pending,
+        state,
         amount: Money::new(payment.secured(), currency),
         // The provider's idempotency key: the same request however often it is retried.
         interaction_id: payment.reversal_key(kind),
@@ -244,21 +294,42 @@ fn planned_reversal(
     })
 }
 
-/// Records a pending reversal on every payment `which` selects that still secures money;
-/// returns the interactions to claim.
-fn mark_reversals(
+/// Reversals just recorded on payments, for the write that stores them: the interaction
+/// ids it claims, and the gift card credits (by the reversal's key) it carries.
+#[derive(Debug, Default)]
+pub(crate) struct Marked {
+    pub(crate) claimed: Vec<String>,
+    pub(crate) credits: Vec<(String, GiftCardCredit)>,
+}
+
+/// Records a reversal on every payment `which` selects that still secures money.
+pub(crate) fn mark_reversals(
     payments: &mut [Payment],
     reason: &str,
     at: time::OffsetDateTime,
     which: &dyn Fn(&Payment) -> bool,
-) -> Vec<String> {
+) -> Marked {
     let currency_of = |p: &Payment| p.amount_planned.currency();
-    let mut claimed = Vec::new();
+    let mut marked = Marked::default();
     for payment in payments.iter_mut().filter(|p| which(p)) {
-        if let Some(reversal) = planned_reversal(payment, currency_of(payment), reason, at) {
-            claimed.push(reversal.interaction_id.clone());
-            payment.transactions.push(reversal);
+        let Some(reversal) = planned_reversal(payment, currency_of(payment), reason, at) else {
+            continue;
+        };
+        if payment.is_gift_card() {
+            let Ok(code) = GiftCardCode::parse(&payment.psp_reference) else {
+                tracing::error!(payment = %payment.id, "gift card payment without a code; not given back");
+                continue;
+            };
+            let credit = GiftCardCredit {
+                code,
+                amount: reversal.amount,
+            };
+            marked
+                .credits
+                .push((reversal.interaction_id.clone(), credit));
         }
+        marked.claimed.push(reversal.interaction_id.clone());
+        payment.transactions.push(reversal);
     }
-    claimed
+    marked
 }
