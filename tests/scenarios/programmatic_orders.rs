@@ -526,7 +526,38 @@ impl Erp for CountingErp {
     }
 }
 
+/// Goods worth less than the configured minimum order value: `process_order` fails naming
+/// it, and the card authorized before it is released — not a retry-later that holds the
+/// card until the authorization lapses.
+async fn an_order_below_the_minimum_fails_process_order_and_holds_nothing(backend: Backend) {
+    let app = App::start(backend).await;
+    put_card(&app, "GIFT-20", "EUR", 2_000).await;
+    let mut catalog: Value = checkout_tests::serde_json::from_str(checkout_tests::CATALOG).unwrap();
+    catalog["config"]["minOrderValue"] = json!({"EUR": 100_000});
+    app.admin()
+        .put("/admin/config", catalog["config"].clone())
+        .await
+        .assert_status(StatusCode::OK);
+    let before = holdings(&app).await;
+    let body = paid_order(
+        "below-minimum",
+        1,
+        json!([{"giftCard": "GIFT-20"}, {"paymentMethod": "pm_card_visa"}]),
+    );
+    let refused = integration(&app).post("/admin/orders", body).await;
+    let problem = refused.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "CommandFailed");
+    assert_eq!(problem["command"], "process_order", "{problem}");
+    assert_eq!(
+        problem["cause"]["code"], "BelowMinimumOrderValue",
+        "{problem}"
+    );
+    assert_eq!(holdings(&app).await, before, "nothing held or taken");
+    assert!(app.psp.open_authorizations().is_empty());
+    assert_eq!(app.psp_requests("cancel").len(), 1);
+}
+
 on_both_stores!(
+    an_order_below_the_minimum_fails_process_order_and_holds_nothing,
     a_full_pipeline_pays_with_a_gift_card_and_a_card,
     each_failing_command_is_named_and_changes_nothing,
     only_integrations_and_administrators_may_order,

@@ -30,7 +30,7 @@ use checkout_domain::ports::orders::CommitError;
 use checkout_domain::StoreError;
 
 use super::codec::{encode, fields, from_item, order_item, time_rfc3339, to_item};
-use super::expr::{check, put, reason_is_condition, transaction, update, Expr};
+use super::expr::{check, put, reason_is_condition, update, Expr};
 use super::schema::{
     cart_key, config_key, discount_key, email_key, gift_card_key, idempotency_key, number_key,
     product_key, serde_names, SHIPPING_BY_ID, VALID_UNTIL_EPOCH,
@@ -293,13 +293,7 @@ impl DynamoStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = self
-                .client()
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
-            let reasons = match transaction(result)? {
+            let reasons = match self.transact(items.clone()).await? {
                 Ok(_) => return Ok(()),
                 Err(reasons) => reasons,
             };

@@ -8,7 +8,7 @@
 //!   [`idempotency`] (requests, webhook events and the subscribers' effects), [`sweep`], [`claims`]
 //!   (guest claim tickets), [`gift_cards`].
 
-use aws_sdk_dynamodb::types::KeysAndAttributes;
+use aws_sdk_dynamodb::types::{CancellationReason, KeysAndAttributes, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 
@@ -84,6 +84,21 @@ impl DynamoStore {
     /// the local server; deployments create it through CloudFormation.
     pub async fn create_table(&self) -> Result<(), StoreError> {
         schema::create_table(&self.client, &self.table).await
+    }
+
+    /// Writes `items` in one transaction: `Ok(Err(reasons))` when it was cancelled (one
+    /// reason per item, in order), `Err` for every other failure.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Result<(), Vec<CancellationReason>>, StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        Ok(expr::transaction(result)?.map(|_| ()))
     }
 
     async fn get<T: DeserializeOwned>(&self, key: Item) -> Result<Option<T>, StoreError> {

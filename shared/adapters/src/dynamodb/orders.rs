@@ -17,8 +17,7 @@ use checkout_domain::StoreError;
 
 use super::codec::{encode, from_item};
 use super::expr::{
-    condition_held, reason_is_condition, store_error, transaction, update, update_expression, Expr,
-    Item,
+    condition_held, reason_is_condition, store_error, update, update_expression, Expr, Item,
 };
 use super::schema::{
     cart_key, claim_ticket_key, customer_history, discount_key, email_key, guest_history,
@@ -184,13 +183,7 @@ impl OrderStore for DynamoStore {
         for code in &cancelled.discount_codes {
             items.push(give_back(discount_key(&code.code), "redemptions", -1)?);
         }
-        let result = self
-            .client()
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match transaction(result)? {
+        match self.transact(items).await? {
             Ok(_) => Ok(true),
             // The order moved on (its first item's condition): someone else released or paid it.
             Err(reasons) if reasons.first().is_some_and(reason_is_condition) => Ok(false),

@@ -13,7 +13,7 @@ use checkout_domain::ports::payments::{PaymentStore, PaymentWriteError};
 use checkout_domain::StoreError;
 
 use super::codec::{encode, time_rfc3339};
-use super::expr::{put, reason_is_condition, transaction, update, update_expression, Expr};
+use super::expr::{put, reason_is_condition, update, update_expression, Expr};
 use super::orders::order_update;
 use super::schema::{
     cart_key, gift_card_key, interaction_key, serde_names, sweep_mark, SWEEP_CARTS,
@@ -68,13 +68,7 @@ impl DynamoStore {
         let mut items = vec![first];
         items.extend(interaction_claims(self.table(), interactions)?);
         items.extend(rest);
-        let result = self
-            .client()
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match transaction(result)? {
+        match self.transact(items).await? {
             Ok(_) => Ok(()),
             Err(reasons)
                 if reasons

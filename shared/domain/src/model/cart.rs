@@ -154,6 +154,26 @@ pub struct CreateCartInput {
 }
 
 impl Cart {
+    /// What the goods cost after discounts: the minimum order value applies to this.
+    pub fn goods_value(&self) -> Result<Money, Error> {
+        self.totals
+            .subtotal
+            .checked_sub(self.totals.discount)
+            .map_err(Error::internal)
+    }
+
+    /// Refuses goods worth less than `config`'s minimum order value in the cart's currency.
+    pub fn check_minimum_order(&self, config: &PricingConfig) -> Result<(), Error> {
+        let goods = self.goods_value()?;
+        match config.min_order_value.get(&self.currency) {
+            Some(&minimum) if goods.cent_amount < minimum => Err(Error::BelowMinimumOrderValue {
+                minimum: Money::new(minimum, self.currency),
+                total: goods,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     pub fn create(
         input: &CreateCartInput,
         owner: CartOwner,

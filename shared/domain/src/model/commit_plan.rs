@@ -213,11 +213,7 @@ pub(crate) fn plan(
             shipping_method: shipping.id.clone(),
             shipping_price: shipping.price,
             shipping_free_above: shipping.free_above,
-            goods_value: cart
-                .totals
-                .subtotal
-                .checked_sub(cart.totals.discount)
-                .map_err(Error::internal)?,
+            goods_value: cart.goods_value()?,
         }),
         guest_email: order
             .is_guest()

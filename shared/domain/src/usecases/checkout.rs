@@ -16,7 +16,6 @@ use crate::model::idempotency::{
     fingerprint, IdempotencyKey, IdempotentRequest, StoredResponse, Ticket, RETENTION,
 };
 use crate::model::identity::Caller;
-use crate::model::money::Money;
 use crate::model::order::{CommitAction, Order};
 use crate::model::order_number::OrderNumber;
 use crate::model::order_snapshot::OrderSnapshot;
@@ -284,18 +283,8 @@ impl Storefront {
         let mut fresh = cart.clone();
         fresh.reprice(&catalog, self.now())?;
         let change = price_change(cart, &fresh);
-        let goods = fresh
-            .totals
-            .subtotal
-            .checked_sub(fresh.totals.discount)
-            .map_err(Error::internal)?;
-        if let Some(&minimum) = catalog.config.min_order_value.get(&cart.currency) {
-            if goods.cent_amount < minimum {
-                return Ok(Retry::Answer(Err(Error::BelowMinimumOrderValue {
-                    minimum: Money::new(minimum, cart.currency),
-                    total: goods,
-                })));
-            }
+        if let Err(below) = fresh.check_minimum_order(&catalog.config) {
+            return Ok(Retry::Answer(Err(below)));
         }
         if let Some(lost) = fresh
             .discount_codes

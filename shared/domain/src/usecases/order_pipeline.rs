@@ -19,6 +19,7 @@ use crate::model::order_commands::{
 };
 use crate::model::order_number::OrderNumber;
 use crate::model::payment::PaymentState;
+use crate::model::pricing_config::PricingConfig;
 use crate::model::programmatic_order::ProgrammaticOrder;
 use crate::model::values::{CartId, SessionToken};
 use crate::ports::psp::{Authorization, SavedMethodRequest};
@@ -39,6 +40,8 @@ pub(crate) struct Run {
     pub processed: Option<Order>,
     /// `authorize_payments` ran in this request.
     pub authorize_ran: bool,
+    /// The pricing configuration the cart was priced with (its minimum order value).
+    pub config: PricingConfig,
 }
 
 /// A command's failure, with nothing left held by it.
@@ -147,6 +150,7 @@ impl Run {
             authorized: Vec::new(),
             processed: None,
             authorize_ran: false,
+            config: catalog.config.clone(),
         })
     }
 

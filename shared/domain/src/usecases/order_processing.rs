@@ -33,6 +33,9 @@ enum Committed {
 
 impl Storefront {
     pub(crate) async fn process_order(&self, run: &mut Run) -> Result<(), Error> {
+        // Before anything is held: the commit's own condition on it is for a configuration
+        // that moved since the read.
+        run.cart.check_minimum_order(&run.config)?;
         let total = run.cart.totals.total;
         let balances = self.balances(&run.request.payments).await?;
         let shares = apply_payments(total, &run.request.payments, &balances);

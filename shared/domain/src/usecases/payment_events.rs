@@ -93,14 +93,13 @@ impl Storefront {
                 } else {
                     None
                 };
-                if let Some(reason) = misfit {
-                    // Nobody relies on money not yet recorded: give it back before recording.
-                    let payment = &mut next.payments[index];
-                    let given = self.give_back(payment, next.currency, reason, asked, &mut claimed);
-                    if let Err(e) = given.await {
-                        return Ok(Err(e));
-                    }
-                    effect = EventEffect::Reversed;
+                // Nobody relies on money not yet recorded: give it back before recording.
+                let payment = &mut next.payments[index];
+                let reversal = self.reverse_misfit(payment, misfit, asked, &mut claimed);
+                match reversal.await {
+                    Ok(reversed) if reversed => effect = EventEffect::Reversed,
+                    Ok(_) => {}
+                    Err(e) => return Ok(Err(e)),
                 }
             }
             outcome => record_other(&mut next.payments[index], event, outcome),
@@ -192,14 +191,14 @@ impl Storefront {
                 } else {
                     None
                 };
-                if let Some(reason) = misfit {
-                    let payment = &mut next.payments[index];
-                    let given = self.give_back(payment, next.currency, reason, asked, &mut claimed);
-                    if let Err(e) = given.await {
-                        return Ok(Err(e));
-                    }
-                    effect = EventEffect::Reversed;
-                } else if order.awaiting_payment() {
+                let payment = &mut next.payments[index];
+                let reversal = self.reverse_misfit(payment, misfit, asked, &mut claimed);
+                match reversal.await {
+                    Ok(reversed) if reversed => effect = EventEffect::Reversed,
+                    Ok(_) => {}
+                    Err(e) => return Ok(Err(e)),
+                }
+                if effect == EventEffect::Recorded && order.awaiting_payment() {
                     next.payment_state = payment::payment_state(&next.payments, total);
                     if next.payment_state == PaymentState::Paid {
                         next.expires_at = None;
@@ -229,6 +228,26 @@ impl Storefront {
             .record_order_payments(&next, order.revision, &claimed, &credits)
             .await?;
         Ok(Ok(effect))
+    }
+}
+
+impl Storefront {
+    /// Gives back a payment that does not fit (`misfit` says why; `None`: it fits) before it
+    /// is recorded. Returns whether it did.
+    async fn reverse_misfit(
+        &self,
+        payment: &mut Payment,
+        misfit: Option<&str>,
+        asked: &mut Asked,
+        claimed: &mut Vec<String>,
+    ) -> Result<bool, Error> {
+        let Some(reason) = misfit else {
+            return Ok(false);
+        };
+        let currency = payment.amount_planned.currency();
+        self.give_back(payment, currency, reason, asked, claimed)
+            .await?;
+        Ok(true)
     }
 }
 
