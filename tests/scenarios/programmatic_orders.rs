@@ -556,7 +556,50 @@ async fn an_order_below_the_minimum_fails_process_order_and_holds_nothing(backen
     assert_eq!(app.psp_requests("cancel").len(), 1);
 }
 
+/// A capture that answers `processing` (a method that settles later) is recorded pending;
+/// Stripe's `payment_intent.succeeded` for that same charge then records it captured — not
+/// taken for a report seen before — so a refund of the order is a refund, not a cancel.
+async fn a_capture_still_processing_is_settled_by_the_webhook(backend: Backend) {
+    use checkout_domain::model::payment::{TransactionKind, TransactionState};
+    let app = App::start(backend).await;
+    app.psp.process_captures_later();
+    let body = paid_order(
+        "processing-1",
+        2,
+        json!([{"paymentMethod": "pm_card_visa"}]),
+    );
+    let created = integration(&app).post("/admin/orders", body).await;
+    created.assert_status(StatusCode::CREATED);
+    let number = OrderNumber::parse(created.body["orderNumber"].as_str().unwrap()).unwrap();
+    let card = |order: &checkout_domain::model::order::Order| order.payments[0].clone();
+    let order = app.store.order(&number).await.unwrap().unwrap();
+    let charges: Vec<_> = card(&order)
+        .transactions
+        .iter()
+        .filter(|t| t.kind == TransactionKind::Charge)
+        .map(|t| t.state)
+        .collect();
+    assert_eq!(charges, [TransactionState::Pending]);
+    assert!(!card(&order).charged());
+
+    let reference = card(&order).psp_reference;
+    app.deliver(&app.payment_event(&reference, true))
+        .await
+        .assert_status(StatusCode::OK);
+    let order = app.store.order(&number).await.unwrap().unwrap();
+    assert!(card(&order).charged(), "the webhook settled the capture");
+    assert_eq!(
+        card(&order).secured(),
+        cents(&created.body["totals"]["total"])
+    );
+    assert_eq!(
+        order.payment_state,
+        checkout_domain::model::payment::PaymentState::Paid
+    );
+}
+
 on_both_stores!(
+    a_capture_still_processing_is_settled_by_the_webhook,
     an_order_below_the_minimum_fails_process_order_and_holds_nothing,
     a_full_pipeline_pays_with_a_gift_card_and_a_card,
     each_failing_command_is_named_and_changes_nothing,

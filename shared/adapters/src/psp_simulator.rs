@@ -54,6 +54,9 @@ pub struct PspSimulator {
     authorizations: Mutex<HashMap<String, String>>,
     /// Captured minor units by intent.
     captures: Mutex<HashMap<String, i64>>,
+    /// Captures answer `processing` (as for a method that settles later) instead of
+    /// `succeeded`; the webhook reports the outcome.
+    captures_processing: std::sync::atomic::AtomicBool,
 }
 
 /// Stripe's test payment method that is always declined.
@@ -152,6 +155,12 @@ impl PspSimulator {
         open
     }
 
+    /// From now on captures answer `processing`; their outcome comes by webhook.
+    pub fn process_captures_later(&self) {
+        self.captures_processing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Minor units captured of the intent `reference`.
     pub fn captured(&self, reference: &str) -> i64 {
         self.captures
@@ -198,7 +207,7 @@ impl PspSimulator {
                 "amount_capturable": 0,
                 "currency": currency,
                 "status": if succeeded { "succeeded" } else { "requires_payment_method" },
-                "latest_charge": format!("ch_{}", uuid::Uuid::new_v4().simple()),
+                "latest_charge": charge_of(reference),
                 "last_payment_error": if succeeded { serde_json::Value::Null } else { json!({"code": "card_declined"}) },
                 "metadata": intent.metadata,
             }},
@@ -305,9 +314,16 @@ impl PaymentProvider for PspSimulator {
                     .unwrap()
                     .entry(reference.to_string())
                     .or_insert(amount.cent_amount);
+                let processing = self
+                    .captures_processing
+                    .load(std::sync::atomic::Ordering::SeqCst);
                 Ok(Capture {
-                    state: TransactionState::Success,
-                    interaction_id: format!("charge:ch_{}", &hex_of(reference)[..24]),
+                    state: if processing {
+                        TransactionState::Pending
+                    } else {
+                        TransactionState::Success
+                    },
+                    interaction_id: format!("charge:{}", charge_of(reference)),
                 })
             }
             _ => Err(PspError(format!("no capturable intent {reference}"))),
@@ -348,6 +364,12 @@ impl PspSimulator {
         );
         Ok(Authorization::Held { reference })
     }
+}
+
+/// The intent's one charge (its `latest_charge`), the same in a capture's answer and in the
+/// webhook's report, as at Stripe.
+fn charge_of(reference: &str) -> String {
+    format!("ch_{}", &hex_of(reference)[..24])
 }
 
 fn hex_of(text: &str) -> String {

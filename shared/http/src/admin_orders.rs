@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::headers::IDEMPOTENT_REPLAYED;
 use crate::identity::{Deadline, Identity};
 use crate::json::{from_value, BatchJson, Json};
-use crate::problem::{problem, ApiError, HttpError, PROBLEM_JSON};
+use crate::problem::{logged_problem, problem, ApiError, HttpError, PROBLEM_JSON};
 use crate::views::OrderView;
 use checkout_domain::model::gift_card::{GiftCard, GiftCardInput};
 use checkout_domain::model::idempotency::StoredResponse;
@@ -130,7 +130,8 @@ fn batch_result(item: &BatchItem) -> Value {
             (status, body)
         }
         Err(error) => {
-            let problem = problem(error);
+            // A body's 5xx is answered inside the batch's 200: its cause is logged here.
+            let problem = logged_problem(error);
             (problem.status, problem.to_json())
         }
     };

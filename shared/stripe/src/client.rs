@@ -272,12 +272,9 @@ impl PaymentProvider for StripeClient {
             other => return Err(PspError(format!("capture left status {other:?}"))),
         };
         // The webhook's `payment_intent.succeeded` names the same charge.
-        let charge = intent
-            .latest_charge
-            .unwrap_or_else(|| format!("{}:charge", intent.id));
         Ok(Capture {
             state,
-            interaction_id: format!("charge:{charge}"),
+            interaction_id: crate::webhook::charge_interaction(&intent.id, intent.latest_charge),
         })
     }
 }

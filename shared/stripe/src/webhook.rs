@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 use checkout_domain::model::money::{Currency, Money};
+use checkout_domain::model::payment::authorization_interaction;
 use checkout_domain::model::payment_event::{PaymentEvent, PaymentOutcome};
 use checkout_domain::model::values::CartId;
 use checkout_domain::ports::psp::ProviderReport;
@@ -54,14 +55,9 @@ pub fn verify_signature(
         return Err(SignatureError::Stale);
     }
     let matches = secrets.iter().any(|secret| {
-        signatures.iter().any(|signature| {
-            let mut mac =
-                Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-            mac.update(timestamp.to_string().as_bytes());
-            mac.update(b".");
-            mac.update(body);
-            mac.verify_slice(signature).is_ok()
-        })
+        signatures
+            .iter()
+            .any(|signature| mac(secret, timestamp, body).verify_slice(signature).is_ok())
     });
     if matches {
         Ok(())
@@ -70,15 +66,25 @@ pub fn verify_signature(
     }
 }
 
-/// The header Stripe would send for `body` at `timestamp` (for the simulator and tests).
-pub fn sign(body: &[u8], secret: &str, timestamp: i64) -> String {
+/// The interaction id of the intent `intent`'s charge (`latest_charge`): the same whether
+/// the capture's answer or the webhook's `payment_intent.succeeded` reports it.
+pub(crate) fn charge_interaction(intent: &str, latest_charge: Option<String>) -> String {
+    let charge = latest_charge.unwrap_or_else(|| format!("{intent}:charge"));
+    format!("charge:{charge}")
+}
+
+/// Stripe's signature scheme: HMAC-SHA256 over `"<timestamp>.<body>"`.
+fn mac(secret: &str, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(format!("{timestamp}.").as_bytes());
     mac.update(body);
-    format!(
-        "t={timestamp},v1={}",
-        hex::encode(mac.finalize().into_bytes())
-    )
+    mac
+}
+
+/// The header Stripe would send for `body` at `timestamp` (for the simulator and tests).
+pub fn sign(body: &[u8], secret: &str, timestamp: i64) -> String {
+    let signature = mac(secret, timestamp, body).finalize().into_bytes();
+    format!("t={timestamp},v1={}", hex::encode(signature))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -201,20 +207,19 @@ pub fn interpret_for(event: &Event, known_cart: Option<CartId>) -> Result<Interp
                         .or_else(|| {
                             let charges = pi.charges.as_ref()?;
                             charges["data"][0]["id"].as_str().map(str::to_string)
-                        })
-                        .unwrap_or_else(|| format!("{}:charge", pi.id));
+                        });
                     (
                         PaymentOutcome::Charged {
                             amount: Money::new(pi.amount_received, amount.currency()),
                         },
-                        format!("charge:{charge}"),
+                        charge_interaction(&pi.id, charge),
                     )
                 }
                 "payment_intent.amount_capturable_updated" => (
                     PaymentOutcome::Authorized {
                         amount: Money::new(pi.amount_capturable, amount.currency()),
                     },
-                    format!("authorization:{}", pi.id),
+                    authorization_interaction(&pi.id),
                 ),
                 "payment_intent.payment_failed" => (
                     PaymentOutcome::Failed {

@@ -145,6 +145,17 @@ pub struct CatalogView {
     pub config: PricingConfig,
 }
 
+impl CatalogView {
+    /// The same catalog with no stock limit: a programmatic order is built line by line
+    /// without holding stock; its commit checks the stock.
+    pub fn without_stock_limits(mut self) -> CatalogView {
+        for product in self.products.values_mut() {
+            product.stock = u32::MAX;
+        }
+        self
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateCartInput {

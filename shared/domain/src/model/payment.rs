@@ -247,6 +247,13 @@ pub fn only_gift_cards_hold(payments: &[Payment]) -> bool {
         && cards.iter().any(|p| p.secured() > 0)
 }
 
+/// The interaction id of the authorization of the provider's payment `reference`: the same
+/// whether `authorize_payments` records it or the provider's webhook reports it, so it is
+/// recorded once.
+pub fn authorization_interaction(reference: &str) -> String {
+    format!("authorization:{reference}")
+}
+
 /// Whether an interaction id is one of this system's reversal keys (`refund:…`, `cancel:…`):
 /// the provider's idempotency key of a refund or cancellation this system asked for.
 pub fn is_reversal_key(id: &str) -> bool {

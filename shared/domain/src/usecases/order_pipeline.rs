@@ -96,10 +96,7 @@ impl Run {
         };
         let mut cart = Cart::create(&input, owner, &catalog.config, now)?;
         cart.id = cart_id;
-        let mut building = catalog.clone();
-        for product in building.products.values_mut() {
-            product.stock = u32::MAX;
-        }
+        let building = catalog.clone().without_stock_limits();
         let apply = |cart: &mut Cart, action: CartAction, pointer: &str, strip: &str| {
             *cart = cart
                 .apply(&[action], &building, now)
@@ -284,40 +281,30 @@ impl Storefront {
     }
 
     async fn calculate_shipping(&self, run: &mut Run) -> Result<(), Error> {
-        let config = self.store().config().await?;
+        let building = self
+            .catalog_for(&run.cart, std::iter::empty(), std::iter::empty())
+            .await?
+            .without_stock_limits();
         let country = run
             .cart
             .destination()
             .cloned()
             .ok_or_else(|| Error::invalid("/shippingAddress", "is required"))?;
         let currency = run.cart.currency;
+        let mut serving = building.config.shipping_methods_for(&country, currency);
         let chosen = match &run.request.shipping_method_id {
-            Some(id) => config.shipping_method(id).cloned(),
-            None => config
-                .shipping_methods
-                .iter()
-                .filter(|m| m.serves(&country, currency))
-                .min_by_key(|m| m.prices[&currency])
-                .cloned(),
+            Some(id) => serving.find(|m| &m.id == id),
+            None => serving.min_by_key(|m| m.prices[&currency]),
         };
-        let method = chosen
-            .filter(|m| m.serves(&country, currency))
-            .ok_or_else(|| {
-                Error::invalid(
-                    "/shippingAddress/country",
-                    format!("no shipping method ships to {country} in {currency}"),
-                )
-            })?;
-        let catalog = self
-            .catalog_for(&run.cart, std::iter::empty(), std::iter::empty())
-            .await?;
+        let method = chosen.ok_or_else(|| {
+            Error::invalid(
+                "/shippingAddress/country",
+                format!("no shipping method ships to {country} in {currency}"),
+            )
+        })?;
         let action = CartAction::SetShippingMethod {
             shipping_method_id: method.id.clone(),
         };
-        let mut building = catalog;
-        for product in building.products.values_mut() {
-            product.stock = u32::MAX;
-        }
         run.cart = run
             .cart
             .apply(&[action], &building, self.now())

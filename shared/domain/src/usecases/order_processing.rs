@@ -176,9 +176,16 @@ impl Storefront {
                 else {
                     continue;
                 };
+                // A capture still processing is recorded under an id of its own, so the
+                // provider's report of its outcome (the same charge) lands beside it instead
+                // of being taken for a report seen before.
+                let interaction_id = match capture.state {
+                    TransactionState::Pending => format!("{}:pending", capture.interaction_id),
+                    _ => capture.interaction_id.clone(),
+                };
                 if p.transactions
                     .iter()
-                    .any(|t| t.interaction_id == capture.interaction_id)
+                    .any(|t| t.interaction_id == interaction_id)
                 {
                     continue;
                 }
@@ -187,11 +194,11 @@ impl Storefront {
                     kind: TransactionKind::Charge,
                     state: capture.state,
                     amount: *amount,
-                    interaction_id: capture.interaction_id.clone(),
+                    interaction_id: interaction_id.clone(),
                     timestamp: self.now(),
                     reason: None,
                 });
-                interactions.push(capture.interaction_id.clone());
+                interactions.push(interaction_id);
             }
             if interactions.is_empty() {
                 run.processed = Some(next);
@@ -328,7 +335,7 @@ pub(crate) fn order_payments(
                         transactions: vec![transaction(
                             TransactionKind::Authorization,
                             *amount,
-                            format!("authorization:{reference}"),
+                            payment::authorization_interaction(reference),
                         )],
                     });
                 }

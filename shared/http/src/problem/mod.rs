@@ -146,14 +146,19 @@ impl From<checkout_domain::StoreError> for ApiError {
     }
 }
 
+/// The problem `error` answers with; a server-side failure's cause goes to the logs only (the
+/// client sees a generic problem).
+pub fn logged_problem(error: &Error) -> Problem {
+    let problem = problem(error);
+    if problem.status >= 500 {
+        tracing::error!(%error, cause = ?error, "request failed");
+    }
+    problem
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let problem = problem(&self.0);
-        if problem.status >= 500 {
-            // The client sees a generic problem; the cause goes to the logs only.
-            tracing::error!(error = %self.0, cause = ?self.0, "request failed");
-        }
-        problem.into_response()
+        logged_problem(&self.0).into_response()
     }
 }
 
