@@ -83,13 +83,7 @@ impl SideEffect for EmailConfirmation {
         if event.kind != EventKind::OrderCreated {
             return Ok(false);
         }
-        // A programmatic order asked not to send its receipt.
-        if event
-            .order
-            .programmatic
-            .as_ref()
-            .is_some_and(|terms| !terms.send_receipt)
-        {
+        if !event.order.wants_receipt() {
             return Ok(false);
         }
         let claim_link = match guest_email(&event.order) {
@@ -131,13 +125,7 @@ impl SideEffect for ErpSync {
     }
 
     async fn perform(&self, event: &OrderEvent) -> Result<bool, DeliveryError> {
-        // A programmatic order reaches the ERP only through its `send_to_platform` command.
-        if event
-            .order
-            .programmatic
-            .as_ref()
-            .is_some_and(|terms| !terms.send_to_platform)
-        {
+        if !event.order.goes_to_erp() {
             return Ok(false);
         }
         match self.erp.push(event).await? {

@@ -74,7 +74,7 @@ pub struct Facts {
     pub email: bool,
     pub shipping_address: bool,
     pub billing_address: bool,
-    /// A shipping method is chosen, or none applies (nothing to ship).
+    /// A shipping method is chosen (every order ships).
     pub shipping_settled: bool,
     pub payments: bool,
     pub lines: bool,

@@ -59,6 +59,22 @@ pub struct OrderSnapshot {
     pub programmatic: Option<ProgrammaticTerms>,
 }
 
+impl OrderSnapshot {
+    /// Whether the confirmation email goes out: always, unless a programmatic order asked
+    /// for none (`sendReceipt: false`).
+    pub fn wants_receipt(&self) -> bool {
+        self.programmatic.as_ref().is_none_or(|t| t.send_receipt)
+    }
+
+    /// Whether the ERP hears of the order: always, unless it is a programmatic order that
+    /// did not run `send_to_platform`.
+    pub fn goes_to_erp(&self) -> bool {
+        self.programmatic
+            .as_ref()
+            .is_none_or(|t| t.send_to_platform)
+    }
+}
+
 impl Order {
     pub fn snapshot(&self) -> OrderSnapshot {
         let order = self.clone();

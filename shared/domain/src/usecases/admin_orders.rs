@@ -8,8 +8,6 @@
 //! only a failure of the system frees the key. The order's identity (its cart id) is derived
 //! from the key, so a retry after a crash finds the order an earlier attempt committed.
 
-use std::collections::HashMap;
-
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -259,29 +257,10 @@ impl Storefront {
         &self,
         request: &ProgrammaticOrder,
     ) -> Result<CatalogView, Error> {
-        let mut skus: Vec<_> = request.lines.iter().map(|(sku, _)| sku.clone()).collect();
-        skus.sort();
-        skus.dedup();
-        let mut codes = request.discount_codes.clone();
-        codes.sort();
-        codes.dedup();
-        let catalog = CatalogView {
-            products: self
-                .store()
-                .products(&skus)
-                .await?
-                .into_iter()
-                .map(|p| (p.sku.clone(), p))
-                .collect::<HashMap<_, _>>(),
-            discounts: self
-                .store()
-                .discounts(&codes)
-                .await?
-                .into_iter()
-                .map(|d| (d.code.clone(), d))
-                .collect(),
-            config: self.store().config().await?,
-        };
+        let skus = request.lines.iter().map(|(sku, _)| sku.clone()).collect();
+        let catalog = self
+            .load_catalog(skus, request.discount_codes.clone())
+            .await?;
         let mut errors = FieldErrors::new();
         for (i, (sku, _)) in request.lines.iter().enumerate() {
             match catalog.products.get(sku) {

@@ -2,13 +2,13 @@
 
 use std::collections::HashMap;
 
-use crate::model::cart::{Cart, CartOwner, CartState, CatalogView, CreateCartInput};
+use crate::model::cart::{Cart, CartOwner, CatalogView, CreateCartInput};
 use crate::model::cart_actions::{CartAction, UpdateCartInput};
 use crate::model::error::Error;
 use crate::model::identity::Caller;
 use crate::model::values::{CartId, DiscountCode, SessionToken, Sku};
 use crate::ports::carts::CartWriteError;
-use crate::usecases::storefront::{conflict, Storefront};
+use crate::usecases::storefront::{conflict, ensure_updatable, Storefront};
 
 impl Storefront {
     /// Creates a cart for the caller. A guest gets a fresh session token, returned only here.
@@ -94,11 +94,20 @@ impl Storefront {
         extra_skus: impl Iterator<Item = &'a Sku>,
         extra_codes: impl Iterator<Item = &'a DiscountCode>,
     ) -> Result<CatalogView, Error> {
-        let mut skus: Vec<Sku> = cart.skus().cloned().chain(extra_skus.cloned()).collect();
+        let skus = cart.skus().cloned().chain(extra_skus.cloned()).collect();
+        let codes = cart.codes().cloned().chain(extra_codes.cloned()).collect();
+        self.load_catalog(skus, codes).await
+    }
+
+    /// Loads the products `skus`, the discount codes `codes` and the pricing configuration,
+    /// side by side.
+    pub(crate) async fn load_catalog(
+        &self,
+        mut skus: Vec<Sku>,
+        mut codes: Vec<DiscountCode>,
+    ) -> Result<CatalogView, Error> {
         skus.sort();
         skus.dedup();
-        let mut codes: Vec<DiscountCode> =
-            cart.codes().cloned().chain(extra_codes.cloned()).collect();
         codes.sort();
         codes.dedup();
         let (products, discounts, config) = futures_join(
@@ -153,11 +162,4 @@ async fn futures_join<A, B, C>(
         }
     })
     .await
-}
-
-fn ensure_updatable(cart: &Cart, expected: u64) -> Result<(), Error> {
-    if cart.state != CartState::Active || cart.version != expected {
-        return Err(conflict(cart, expected));
-    }
-    Ok(())
 }

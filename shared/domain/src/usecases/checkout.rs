@@ -7,7 +7,7 @@
 //! store either applies all of it or says which conditions failed; only then does the slow
 //! path read the catalog, to tell the customer exactly what changed.
 
-use crate::model::cart::{Cart, CartState, DiscountState};
+use crate::model::cart::{Cart, DiscountState};
 use crate::model::commit_plan::{
     cart_code_active, check_preconditions, plan, price_change, Rejection, SAVED_ORDER_HOLD,
 };
@@ -24,7 +24,7 @@ use crate::model::values::CartId;
 use crate::ports::idempotency::IdempotencyStore;
 use crate::ports::orders::CommitError;
 use crate::usecases::idempotency::{self, Begin};
-use crate::usecases::storefront::{conflict, Storefront};
+use crate::usecases::storefront::{conflict, ensure_updatable, Storefront};
 
 /// How often a generated order number is redrawn after a collision.
 const ORDER_NUMBER_ATTEMPTS: usize = 3;
@@ -160,9 +160,7 @@ impl Storefront {
             .unwrap_or_else(|| OrderNumber::generate(self.now()));
         let mut attempts = 0;
         loop {
-            if cart.state != CartState::Active || cart.version != input.cart_version {
-                return Err(conflict(&cart, input.cart_version));
-            }
+            ensure_updatable(&cart, input.cart_version)?;
             let payment_state = check_preconditions(&cart, action)?;
             attempts += 1;
             let now = self.now();

@@ -234,16 +234,15 @@ impl Storefront {
 
     /// Stores the order as a draft: its number claimed, nothing held.
     pub(crate) async fn save_draft(&self, run: &mut Run) -> Result<Order, Error> {
+        if let Some(draft) = &run.draft {
+            // Commands that stopped short of processing: the draft as it was.
+            return Ok(draft.clone());
+        }
         let mut attempts = 0;
         loop {
             attempts += 1;
             let now = self.now();
             let mut order = run.draft_order(now);
-            if let Some(draft) = &run.draft {
-                // Commands that stopped short of processing: the draft as it was.
-                order.id = draft.id.clone();
-                return Ok(draft.clone());
-            }
             order.revision = 1;
             let commit = CommitPlan {
                 idempotency: None,

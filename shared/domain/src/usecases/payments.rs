@@ -8,7 +8,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::cart::CartState;
 use crate::model::error::{Error, FieldErrors};
 use crate::model::identity::Caller;
 use crate::model::money::Money;
@@ -16,7 +15,7 @@ use crate::model::order::Order;
 use crate::model::payment::{self, Payment, MAX_PAYMENTS, RECORD_ATTEMPTS};
 use crate::ports::payments::PaymentWriteError;
 use crate::ports::psp::IntentRequest;
-use crate::usecases::Storefront;
+use crate::usecases::storefront::{ensure_updatable, Storefront};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -56,9 +55,7 @@ impl Storefront {
         input: &CreatePaymentInput,
     ) -> Result<CreatedPayment, Error> {
         let mut cart = self.cart(caller, cart_id).await?;
-        if cart.state != CartState::Active {
-            return Err(crate::usecases::conflict(&cart, cart.version));
-        }
+        ensure_updatable(&cart, cart.version)?;
         let (payment, intent) = self
             .plan_payment(
                 caller,
@@ -87,9 +84,7 @@ impl Storefront {
                 }
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
             }
-            if cart.state != CartState::Active {
-                return Err(crate::usecases::conflict(&cart, cart.version));
-            }
+            ensure_updatable(&cart, cart.version)?;
             ensure_room(&cart.payments)?;
         }
         Err(Error::RequestInProgress { retry_after: 1 })

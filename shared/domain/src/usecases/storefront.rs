@@ -84,6 +84,14 @@ impl Storefront {
     }
 }
 
+/// Refuses a cart that is not `Active` at version `expected`.
+pub(crate) fn ensure_updatable(cart: &Cart, expected: u64) -> Result<(), Error> {
+    if cart.state != CartState::Active || cart.version != expected {
+        return Err(conflict(cart, expected));
+    }
+    Ok(())
+}
+
 /// The refusal for a cart that is not (or no longer) at `expected` and `Active`.
 pub fn conflict(current: &Cart, expected: u64) -> Error {
     match (&current.state, &current.order_number) {
