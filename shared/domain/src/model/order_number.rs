@@ -26,6 +26,9 @@ impl From<OrderNumber> for String {
     }
 }
 
+/// How often a commit draws a generated order number before it gives up on collisions.
+pub const DRAW_ATTEMPTS: usize = 3;
+
 impl OrderNumber {
     pub fn generate(now: OffsetDateTime) -> Self {
         let mut bytes = [0u8; 5];

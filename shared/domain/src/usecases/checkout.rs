@@ -17,7 +17,7 @@ use crate::model::idempotency::{
 };
 use crate::model::identity::Caller;
 use crate::model::order::{CommitAction, Order};
-use crate::model::order_number::OrderNumber;
+use crate::model::order_number::{self, OrderNumber};
 use crate::model::order_snapshot::OrderSnapshot;
 use crate::model::payment::PaymentState;
 use crate::model::values::CartId;
@@ -25,9 +25,6 @@ use crate::ports::idempotency::IdempotencyStore;
 use crate::ports::orders::CommitError;
 use crate::usecases::idempotency::{self, Begin};
 use crate::usecases::storefront::{conflict, ensure_updatable, Storefront};
-
-/// How often a generated order number is redrawn after a collision.
-const ORDER_NUMBER_ATTEMPTS: usize = 3;
 
 /// How often a commit re-reads a cart that changed under it without a version change.
 const MAX_REFRESHES: usize = 3;
@@ -184,7 +181,7 @@ impl Storefront {
             };
             match self.explain(&cart, input, ticket, rejections).await? {
                 Retry::NewNumber
-                    if requested_number.is_none() && attempts < ORDER_NUMBER_ATTEMPTS =>
+                    if requested_number.is_none() && attempts < order_number::DRAW_ATTEMPTS =>
                 {
                     number = OrderNumber::generate(self.now());
                 }

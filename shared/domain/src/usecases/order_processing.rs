@@ -12,7 +12,7 @@ use crate::model::gift_card::{GiftCardRedemption, GIFT_CARD_PSP};
 use crate::model::money::Money;
 use crate::model::order::{CommitAction, Order, OrderState};
 use crate::model::order_commands::{apply_payments, PaymentSource};
-use crate::model::order_number::OrderNumber;
+use crate::model::order_number::{self, OrderNumber};
 use crate::model::payment::{
     self, Payment, PaymentState, Transaction, TransactionKind, TransactionState, RECORD_ATTEMPTS,
 };
@@ -20,9 +20,6 @@ use crate::ports::orders::CommitError;
 use crate::ports::payments::PaymentWriteError;
 use crate::usecases::order_pipeline::Run;
 use crate::usecases::storefront::Storefront;
-
-/// How often a generated order number is redrawn after a collision.
-const NUMBER_ATTEMPTS: usize = 3;
 
 /// What a commit came to.
 enum Committed {
@@ -84,7 +81,7 @@ impl Storefront {
                     return Ok(());
                 }
                 Err(Error::OrderNumberTaken { .. })
-                    if run.draft.is_none() && attempts < NUMBER_ATTEMPTS =>
+                    if run.draft.is_none() && attempts < order_number::DRAW_ATTEMPTS =>
                 {
                     run.number = OrderNumber::generate(self.now());
                 }
@@ -262,7 +259,7 @@ impl Storefront {
             match self.commit_programmatic(&commit).await {
                 Ok(Committed::Done) => return Ok(commit.order),
                 Ok(Committed::Already(order)) => return Ok(*order),
-                Err(Error::OrderNumberTaken { .. }) if attempts < NUMBER_ATTEMPTS => {
+                Err(Error::OrderNumberTaken { .. }) if attempts < order_number::DRAW_ATTEMPTS => {
                     run.number = OrderNumber::generate(self.now());
                 }
                 // A retry of a request whose draft is stored already: that draft.
