@@ -236,17 +236,22 @@ impl Report {
         }
         line(String::new());
         let usd = &cost["usd_per_million_orders"];
+        // A part this run did not measure (BENCH_ONLY) has no figure.
+        let dollars = |part: &str| match usd[part].as_f64().filter(|v| v.is_finite()) {
+            Some(v) => format!("${v:.2}"),
+            None => "n/a".to_string(),
+        };
         line(format!(
-            "Cost per 1M orders (prices of {}, {}, {} MB): Lambda requests ${:.2} + compute ${:.2} + DynamoDB reads ${:.2} + writes ${:.2} + SQS ${:.2} = ${:.2}",
+            "Cost per 1M orders (prices of {}, {}, {} MB): Lambda requests {} + compute {} + DynamoDB reads {} + writes {} + SQS {} = {}",
             cost["prices_date"].as_str().unwrap_or("?"),
             ARCHITECTURE,
             MEMORY_MB,
-            usd["lambda_requests"].as_f64().unwrap_or(f64::NAN),
-            usd["lambda_compute"].as_f64().unwrap_or(f64::NAN),
-            usd["dynamodb_reads"].as_f64().unwrap_or(f64::NAN),
-            usd["dynamodb_writes"].as_f64().unwrap_or(f64::NAN),
-            usd["sqs"].as_f64().unwrap_or(f64::NAN),
-            usd["total"].as_f64().unwrap_or(f64::NAN),
+            dollars("lambda_requests"),
+            dollars("lambda_compute"),
+            dollars("dynamodb_reads"),
+            dollars("dynamodb_writes"),
+            dollars("sqs"),
+            dollars("total"),
         ));
         line(String::new());
         line("Budgets".into());
