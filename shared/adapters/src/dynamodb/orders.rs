@@ -26,6 +26,35 @@ use super::schema::{
 };
 use super::DynamoStore;
 
+impl DynamoStore {
+    /// The orders behind a page of the history index, in the index's order. The index keeps
+    /// keys only (an order entering it costs one write unit, not its size); the orders are
+    /// read from the table itself, consistently.
+    async fn orders_behind(&self, index_items: Vec<Item>) -> Result<Vec<Order>, StoreError> {
+        let keys: Vec<Item> = index_items
+            .into_iter()
+            .map(|item| {
+                item.into_iter()
+                    .filter(|(name, _)| name == "pk" || name == "sk")
+                    .collect()
+            })
+            .collect();
+        let mut found: std::collections::HashMap<String, Order> = std::collections::HashMap::new();
+        for item in self.batch_get_items(keys.clone()).await? {
+            if let Some(AttributeValue::S(pk)) = item.get("pk") {
+                found.insert(pk.clone(), from_item(item)?);
+            }
+        }
+        Ok(keys
+            .iter()
+            .filter_map(|key| match key.get("pk") {
+                Some(AttributeValue::S(pk)) => found.remove(pk),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
 /// The update of an order's item to `order.revision` with `sets`, `removes` and its sweep
 /// mark (`Order::sweep_at`), iff the stored order is at `expected_revision` and `condition`
 /// (if not empty) holds. Every order change moves the revision on: it is the change's event
@@ -126,9 +155,7 @@ impl OrderStore for DynamoStore {
                 None => query.key_condition_expression("gsi1pk = :pk"),
             };
             let output = query.send().await.map_err(store_error)?;
-            for item in output.items.unwrap_or_default() {
-                orders.push(from_item::<Order>(item)?);
-            }
+            orders.extend(self.orders_behind(output.items.unwrap_or_default()).await?);
             start = output.last_evaluated_key.filter(|key| !key.is_empty());
             if orders.len() >= wanted || start.is_none() {
                 break;
@@ -209,9 +236,7 @@ impl OrderStore for DynamoStore {
                 .send()
                 .await
                 .map_err(store_error)?;
-            for item in output.items.unwrap_or_default() {
-                orders.push(from_item(item)?);
-            }
+            orders.extend(self.orders_behind(output.items.unwrap_or_default()).await?);
             start = output.last_evaluated_key;
             if start.is_none() {
                 return Ok(orders);

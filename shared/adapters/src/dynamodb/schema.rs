@@ -208,14 +208,14 @@ pub(crate) async fn create_table(client: &Client, table: &str) -> Result<(), Sto
             key("pk", KeyType::Hash),
             key("sk", KeyType::Range),
         ]))
-        // The history is listed from the index itself; the sweeper reads only the cart id
-        // (from `pk`), so its index keeps keys only: a cart or order entering or leaving a
-        // queue costs one write unit there, not its whole size.
+        // Both indexes keep keys only: an item entering or leaving one costs one write unit
+        // there, not its whole size. The history's orders are then read from the table
+        // (`orders_behind`); the sweeper needs only the cart id, from `pk`.
         .global_secondary_indexes(index(
             HISTORY_INDEX,
             "gsi1pk",
             "gsi1sk",
-            ProjectionType::All,
+            ProjectionType::KeysOnly,
         ))
         .global_secondary_indexes(index(
             SWEEP_INDEX,
