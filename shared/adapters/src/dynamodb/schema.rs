@@ -18,7 +18,8 @@
 //! An order lives in its cart's partition, so one Query reads a cart with its order (a replay
 //! costs one read) and `attribute_not_exists` on it means one order per cart. Index `gsi1`
 //! holds a customer's history (`CUSTOMER#<id>`, newest first) and guests' orders by email;
-//! `gsi2` holds the sweeper's queues by due time. `expiresAt` (a number) is the TTL.
+//! `gsi2` holds the sweeper's queues by due time. Both keep keys only (an item entering or
+//! leaving one costs one write unit, not its size). `expiresAt` (a number) is the TTL.
 
 use std::collections::HashMap;
 
