@@ -24,16 +24,17 @@ use checkout_domain::model::catalog::Product;
 use checkout_domain::model::commit_plan::{CommitPlan, Origin, PricingExpectation, Rejection};
 use checkout_domain::model::discount::DiscountDefinition;
 use checkout_domain::model::error::StockShortage;
-use checkout_domain::model::gift_card::{GiftCardCode, GiftCardRedemption};
+use checkout_domain::model::gift_card::GiftCardCode;
 use checkout_domain::model::order::Order;
 use checkout_domain::ports::orders::CommitError;
 use checkout_domain::StoreError;
 
 use super::codec::{encode, fields, from_item, order_item, time_rfc3339, to_item};
 use super::expr::{check, put, reason_is_condition, update, Expr};
+use super::gift_cards::{balance_update, Movement};
 use super::schema::{
-    cart_key, config_key, discount_key, email_key, gift_card_key, idempotency_key, number_key,
-    product_key, serde_names, SHIPPING_BY_ID, VALID_UNTIL_EPOCH,
+    cart_key, config_key, discount_key, email_key, idempotency_key, number_key, product_key,
+    serde_names, SHIPPING_BY_ID, VALID_UNTIL_EPOCH,
 };
 use super::DynamoStore;
 
@@ -95,23 +96,6 @@ fn discount_redemption(
         discount_key(&terms.code),
         &set,
         &conditions.join(" AND "),
-        e,
-    )
-}
-
-fn gift_card_redemption(
-    table: &str,
-    redemption: &GiftCardRedemption,
-) -> Result<TransactWriteItem, StoreError> {
-    let mut e = Expr::default();
-    let (balance, currency) = (e.name("balance"), e.name("currency"));
-    let amount = e.number(redemption.amount.cent_amount);
-    let code = e.string(redemption.amount.currency().code());
-    update(
-        table,
-        gift_card_key(&redemption.code),
-        &format!("SET {balance} = {balance} - {amount}"),
-        &format!("{currency} = {code} AND {balance} >= {amount}"),
         e,
     )
 }
@@ -236,7 +220,12 @@ impl DynamoStore {
             slots.push(Slot::Product(r.quantity));
         }
         for redemption in &plan.gift_cards {
-            items.push(gift_card_redemption(table, redemption)?);
+            items.push(balance_update(
+                table,
+                &redemption.code,
+                redemption.amount,
+                Movement::Redeem,
+            )?);
             slots.push(Slot::GiftCard(redemption.code.clone()));
         }
         for terms in &plan.redemptions {

@@ -14,10 +14,9 @@ use checkout_domain::StoreError;
 
 use super::codec::{encode, time_rfc3339};
 use super::expr::{put, reason_is_condition, update, update_expression, Expr};
+use super::gift_cards::{balance_update, Movement};
 use super::orders::order_update;
-use super::schema::{
-    cart_key, gift_card_key, interaction_key, serde_names, sweep_mark, SWEEP_CARTS,
-};
+use super::schema::{cart_key, interaction_key, serde_names, sweep_mark, SWEEP_CARTS};
 use super::DynamoStore;
 
 /// The puts that claim payment interaction ids: each unique across all transactions.
@@ -38,22 +37,6 @@ fn interaction_claims(
             )
         })
         .collect()
-}
-
-/// The update that gives a credit back to its gift card, which must still exist in the
-/// credit's currency.
-fn gift_card_credit(table: &str, credit: &GiftCardCredit) -> Result<TransactWriteItem, StoreError> {
-    let mut e = Expr::default();
-    let (balance, currency) = (e.name("balance"), e.name("currency"));
-    let amount = e.number(credit.amount.cent_amount);
-    let code = e.string(credit.amount.currency().code());
-    update(
-        table,
-        gift_card_key(&credit.code),
-        &format!("SET {balance} = {balance} + {amount}"),
-        &format!("{currency} = {code}"),
-        e,
-    )
 }
 
 impl DynamoStore {
@@ -161,7 +144,9 @@ impl PaymentStore for DynamoStore {
         let item = order_update(self.table(), order, expected_revision, e, sets, removes, "")?;
         let credits = credits
             .iter()
-            .map(|credit| gift_card_credit(self.table(), credit))
+            .map(|credit| {
+                balance_update(self.table(), &credit.code, credit.amount, Movement::Credit)
+            })
             .collect::<Result<_, _>>()?;
         self.send_payment_write(item, interactions, credits).await
     }

@@ -11,7 +11,7 @@ use crate::model::cart::{Cart, CartOwner, CatalogView, CreateCartInput};
 use crate::model::cart_actions::CartAction;
 use crate::model::error::Error;
 use crate::model::field_error::FieldError;
-use crate::model::gift_card::{GiftCardCode, GIFT_CARD_PSP};
+use crate::model::gift_card::GiftCardCode;
 use crate::model::money::Money;
 use crate::model::order::{CommitAction, Order, OrderState, ProgrammaticTerms};
 use crate::model::order_commands::{
@@ -156,7 +156,7 @@ impl Run {
             .draft
             .iter()
             .chain(self.processed.iter())
-            .any(|o| o.payments.iter().any(|p| p.psp != GIFT_CARD_PSP));
+            .any(|o| o.payments.iter().any(|p| !p.is_gift_card()));
         Facts {
             email: self.cart.customer_email.is_some(),
             shipping_address: self.cart.shipping_address.is_some(),

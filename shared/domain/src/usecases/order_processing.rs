@@ -149,7 +149,7 @@ impl Storefront {
         };
         let mut captured = Vec::new();
         for payment in &order.payments {
-            if payment.psp == GIFT_CARD_PSP || payment.charged() || payment.secured() == 0 {
+            if payment.is_gift_card() || payment.charged() || payment.secured() == 0 {
                 continue;
             }
             let amount = Money::new(payment.secured(), order.currency);

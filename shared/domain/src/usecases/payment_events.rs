@@ -97,8 +97,8 @@ impl Storefront {
                 let payment = &mut next.payments[index];
                 let reversal = self.reverse_misfit(payment, misfit, asked, &mut claimed);
                 match reversal.await {
-                    Ok(reversed) if reversed => effect = EventEffect::Reversed,
-                    Ok(_) => {}
+                    Ok(true) => effect = EventEffect::Reversed,
+                    Ok(false) => {}
                     Err(e) => return Ok(Err(e)),
                 }
             }
@@ -194,8 +194,8 @@ impl Storefront {
                 let payment = &mut next.payments[index];
                 let reversal = self.reverse_misfit(payment, misfit, asked, &mut claimed);
                 match reversal.await {
-                    Ok(reversed) if reversed => effect = EventEffect::Reversed,
-                    Ok(_) => {}
+                    Ok(true) => effect = EventEffect::Reversed,
+                    Ok(false) => {}
                     Err(e) => return Ok(Err(e)),
                 }
                 if effect == EventEffect::Recorded && order.awaiting_payment() {
@@ -212,9 +212,12 @@ impl Storefront {
                 // the order's gift card share goes back to its cards, in this same write.
                 if !order.awaiting_payment() && payment::only_gift_cards_hold(&next.payments) {
                     let reason = "the order's card payments were refunded or cancelled";
-                    let marked = mark_reversals(&mut next.payments, reason, self.now(), &|p| {
-                        p.is_gift_card()
-                    });
+                    let marked = mark_reversals(
+                        &mut next.payments,
+                        reason,
+                        self.now(),
+                        &Payment::is_gift_card,
+                    );
                     claimed.extend(marked.claimed.iter().cloned());
                     credits = self.credits_that_land(&mut next.payments, marked).await?;
                 }
@@ -244,9 +247,7 @@ impl Storefront {
         let Some(reason) = misfit else {
             return Ok(false);
         };
-        let currency = payment.amount_planned.currency();
-        self.give_back(payment, currency, reason, asked, claimed)
-            .await?;
+        self.give_back(payment, reason, asked, claimed).await?;
         Ok(true)
     }
 }

@@ -186,12 +186,10 @@ impl Storefront {
         asked: &mut Asked,
     ) -> Result<bool, Error> {
         let mut changed = false;
-        for payment in payments.iter_mut() {
+        // A gift card's reversal is done when recorded (its credit rides in that write).
+        for payment in payments.iter_mut().filter(|p| !p.is_gift_card()) {
             let reference = payment.psp_reference.clone();
             for t in payment.transactions.iter_mut() {
-                if payment.psp == crate::model::gift_card::GIFT_CARD_PSP {
-                    break;
-                }
                 if !(t.kind.is_reversal()
                     && t.state == TransactionState::Pending
                     && payment::is_reversal_key(&t.interaction_id))
@@ -236,11 +234,11 @@ impl Storefront {
     pub(crate) async fn give_back(
         &self,
         payment: &mut Payment,
-        currency: crate::model::money::Currency,
         reason: &str,
         asked: &mut Asked,
         claimed: &mut Vec<String>,
     ) -> Result<(), Error> {
+        let currency = payment.amount_planned.currency();
         let Some(mut reversal) = planned_reversal(payment, currency, reason, self.now()) else {
             return Ok(());
         };
