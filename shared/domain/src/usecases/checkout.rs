@@ -7,7 +7,7 @@
 //! store either applies all of it or says which conditions failed; only then does the slow
 //! path read the catalog, to tell the customer exactly what changed.
 
-use crate::model::cart::{Cart, DiscountState};
+use crate::model::cart::{Cart, CartState, DiscountState};
 use crate::model::commit_plan::{
     cart_code_active, check_preconditions, plan, price_change, Rejection, SAVED_ORDER_HOLD,
 };
@@ -138,8 +138,31 @@ impl Storefront {
         if let Some(order) = existing {
             return self.replay_or_refuse(&order, input, ticket).await;
         }
+        if cart.state == CartState::Ordered {
+            // The read met another commit half-applied (a batch read is not isolated from a
+            // transaction): the cart is ordered, its order not yet seen. Read it again.
+            return self.answer_for_ordered(&cart.id, input, ticket).await;
+        }
         self.commit_loaded(cart, input, requested_number, ticket)
             .await
+    }
+
+    /// The answer for a cart some commit ordered: its order replayed (or refused for another
+    /// version), or "in progress" while that commit's order is not yet readable.
+    async fn answer_for_ordered(
+        &self,
+        cart_id: &CartId,
+        input: &CreateOrderInput,
+        ticket: Option<&Ticket>,
+    ) -> Result<OrderResponse, Error> {
+        match self.store().cart_and_order(cart_id).await? {
+            (_, Some(order)) => self.replay_or_refuse(&order, input, ticket).await,
+            (Some(cart), None) if cart.state != CartState::Ordered => {
+                Err(conflict(&cart, input.cart_version))
+            }
+            (Some(_), None) => Err(Error::RequestInProgress { retry_after: 1 }),
+            (None, None) => Err(Error::NotFound),
+        }
     }
 
     /// Commits a cart already read (and its access checked) by the caller.
@@ -218,19 +241,13 @@ impl Storefront {
                         self.replay_or_refuse(order, input, ticket).await,
                     ));
                 }
-                let (cart_now, order_now) = match current {
-                    Some(current) => (Some(current.as_ref().clone()), None),
-                    None => self.store().cart_and_order(&cart.id).await?,
-                };
-                if let Some(order) = order_now {
-                    return Ok(Retry::Answer(
-                        self.replay_or_refuse(&order, input, ticket).await,
-                    ));
-                }
-                return Ok(Retry::Answer(Err(match cart_now {
-                    Some(now) => conflict(&now, input.cart_version),
-                    None => Error::NotFound,
-                })));
+                // A cart another commit ordered is answered with that commit's order.
+                return Ok(Retry::Answer(match current {
+                    Some(now) if now.state != CartState::Ordered => {
+                        Err(conflict(now, input.cart_version))
+                    }
+                    _ => self.answer_for_ordered(&cart.id, input, ticket).await,
+                }));
             }
         }
         let mut shortages = Vec::new();
