@@ -15,6 +15,7 @@ use checkout_adapters::{DynamoStore, MemoryStore};
 use checkout_domain::model::identity::Caller;
 use checkout_domain::ports::Store;
 use checkout_domain::usecases::catalog_admin::CatalogImport;
+use checkout_domain::usecases::sweeper::SweepBudget;
 use checkout_domain::usecases::Storefront;
 use checkout_http::identity::DevTokens;
 use checkout_http::routes;
@@ -33,7 +34,10 @@ fn spawn_sweeper(storefront: Storefront, grace: checkout_domain::usecases::sweep
         let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
         loop {
             every.tick().await;
-            match storefront.sweep(grace).await {
+            match storefront
+                .sweep(grace, SweepBudget::time(std::time::Duration::from_secs(25)))
+                .await
+            {
                 Ok(report) if report == Default::default() => {}
                 Ok(report) => tracing::info!(?report, "sweep"),
                 Err(error) => tracing::warn!(%error, "sweep failed"),
@@ -92,7 +96,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let psp = Arc::new(PspSimulator::new());
-    let storefront = Storefront::new(store).with_psp(psp.clone());
+    let storefront = Storefront::new(store)
+        .with_psp(psp.clone())
+        .with_limits(checkout_adapters::bootstrap::limits()?);
     let secrets = WebhookSecrets::parse(&env_or("CHECKOUT_STRIPE_WEBHOOK_SECRET", "whsec_dev"));
     let demo: CatalogImport = checkout_http::json::from_slice(DEMO_CATALOG.as_bytes())?;
     storefront.import(&Caller::system(), &demo).await?;

@@ -477,11 +477,17 @@ impl PaymentStore for FaultyStore {
         expected_revision: u64,
         interactions: &[String],
         credits: &[GiftCardCredit],
+        frees_slot: bool,
     ) -> Result<(), PaymentWriteError> {
         self.write(
             "record_order_payments",
-            self.inner
-                .record_order_payments(order, expected_revision, interactions, credits),
+            self.inner.record_order_payments(
+                order,
+                expected_revision,
+                interactions,
+                credits,
+                frees_slot,
+            ),
         )
         .await
     }

@@ -25,6 +25,7 @@ use checkout_domain::model::values::CartId;
 use checkout_domain::ports::claims::ClaimTickets;
 use checkout_domain::ports::clock::Clock;
 use checkout_domain::ports::mailer::OutgoingEmail;
+use checkout_domain::ports::metrics::{Metric, Metrics};
 use checkout_domain::ports::Store;
 use checkout_domain::usecases::catalog_admin::CatalogImport;
 use checkout_domain::usecases::Storefront;
@@ -192,6 +193,25 @@ pub struct App {
     pub memory: Option<Arc<MemoryStore>>,
     /// The payment provider, simulated.
     pub psp: Arc<PspSimulator>,
+    /// What the storefront counted for operators (`Metric`s).
+    pub metrics: Arc<CountedMetrics>,
+}
+
+/// The metrics a storefront counted, kept for the test to read.
+#[derive(Debug, Default)]
+pub struct CountedMetrics(Mutex<std::collections::BTreeMap<Metric, u64>>);
+
+impl CountedMetrics {
+    /// How many of `metric` were counted so far.
+    pub fn get(&self, metric: Metric) -> u64 {
+        self.0.lock().unwrap().get(&metric).copied().unwrap_or(0)
+    }
+}
+
+impl Metrics for CountedMetrics {
+    fn count(&self, metric: Metric, n: u64) {
+        *self.0.lock().unwrap().entry(metric).or_default() += n;
+    }
 }
 
 impl App {
@@ -242,7 +262,10 @@ impl App {
         let storefront = Storefront::with_clock(store.clone(), clock.clone());
         let tokens = DevTokens::new(DEV_SECRET);
         let psp = Arc::new(PspSimulator::new());
-        let storefront = storefront.with_psp(psp.clone());
+        let metrics = Arc::new(CountedMetrics::default());
+        let storefront = storefront
+            .with_psp(psp.clone())
+            .with_metrics(metrics.clone());
         let router = routes::all(storefront.clone(), webhook_secrets())
             .layer(from_fn_with_state(tokens.clone(), DevTokens::middleware));
         App {
@@ -255,6 +278,7 @@ impl App {
             dynamo,
             memory,
             psp,
+            metrics,
         }
     }
 
@@ -336,6 +360,10 @@ impl App {
         event["data"]["object"]["amount_refunded"] = json!(amount_refunded);
         event["data"]["object"]["currency"] = json!("eur");
         event["data"]["object"]["metadata"] = json!({});
+        // As API versions since 2022-11-15 send it: the running total, no list of refunds.
+        if let Some(charge) = event["data"]["object"].as_object_mut() {
+            charge.remove("refunds");
+        }
         event["created"] = json!(self.storefront.now().unix_timestamp());
         event.to_string()
     }
@@ -393,6 +421,27 @@ impl App {
             .await
             .assert_status(StatusCode::OK);
         (guest, cart)
+    }
+
+    /// A signed-in customer's cart ready to order, as `ready_guest_cart`'s (two mugs,
+    /// addresses, standard shipping) with the customer's email: who may save an order.
+    pub async fn ready_customer_cart(&self, sub: &str) -> (Client, CartRef) {
+        let customer = self.customer(sub);
+        let created = customer
+            .post("/carts", json!({"currency": "EUR", "country": "DE"}))
+            .await;
+        created.assert_status(StatusCode::CREATED);
+        let mut cart = CartRef::from(&created.body);
+        let mut actions = ready_actions(&[("MUG", 2)]);
+        let actions_list = actions.as_array_mut().expect("a list");
+        actions_list.retain(|a| a["action"] != "setGuestDetails");
+        actions_list
+            .push(json!({"action": "setCustomerEmail", "email": format!("{sub}@example.com")}));
+        customer
+            .update(&mut cart, actions)
+            .await
+            .assert_status(StatusCode::OK);
+        (customer, cart)
     }
 
     /// The same, paid in full.

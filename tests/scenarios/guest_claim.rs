@@ -131,13 +131,19 @@ async fn nothing_an_api_response_shows_claims_a_victims_orders(backend: Backend)
     let (_, victim_cart, victim_order) = paid_guest_order(&app, ADA).await;
     let victim_number = victim_order["orderNumber"].as_str().unwrap().to_string();
 
-    let (attacker_guest, attacker_cart, mut seen) = guest_cart_for(&app, ADA).await;
-    let saved = attacker_guest
+    let (attacker_guest, mut attacker_cart, mut seen) = guest_cart_for(&app, ADA).await;
+    // A guest cannot save an unpaid order (an anonymous hold): the attacker pays.
+    attacker_guest
         .post(
             "/orders",
             json!({"cartId": attacker_cart.id, "cartVersion": attacker_cart.version,
                    "action": "save_order"}),
         )
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    app.pay(&mut attacker_cart, None).await;
+    let saved = attacker_guest
+        .post("/orders", order_request(&attacker_cart))
         .await;
     saved.assert_status(StatusCode::CREATED);
     let number = saved.body["orderNumber"].as_str().unwrap().to_string();

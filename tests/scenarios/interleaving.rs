@@ -810,7 +810,7 @@ impl World {
         let cart_id = CartId::parse(&self.slot(cart).id).unwrap();
         let expect = match stripe::interpret_for(&event, Some(cart_id)) {
             Ok(Interpretation::Payment(payment)) => match payment.outcome {
-                PaymentOutcome::Refunded { total_refunded } => {
+                PaymentOutcome::Refunded { total_refunded, .. } => {
                     Expect::RefundedAtLeast(total_refunded.cent_amount)
                 }
                 _ => Expect::Interaction(payment.interaction_id),
@@ -1042,7 +1042,12 @@ async fn housekeeping(
     app: &App,
 ) -> Result<checkout_domain::usecases::sweeper::SweepReport, checkout_domain::Error> {
     app.storefront
-        .sweep(checkout_domain::usecases::sweeper::DEFAULT_PAYMENT_GRACE)
+        .sweep(
+            checkout_domain::usecases::sweeper::DEFAULT_PAYMENT_GRACE,
+            checkout_domain::usecases::sweeper::SweepBudget::time(std::time::Duration::from_secs(
+                60,
+            )),
+        )
         .await
 }
 

@@ -11,6 +11,7 @@ mod contract;
 mod gift_cards;
 mod guest_checkout;
 mod guest_claim;
+mod holds;
 mod identity;
 mod interleaving;
 mod money;

@@ -359,7 +359,7 @@ async fn keys_replay_refuse_other_payloads_and_wait_for_the_first(backend: Backe
         .post_with_key(
             "/orders",
             "k-1",
-            json!({"cartId": cart.id, "cartVersion": cart.version, "action": "save_order"}),
+            json!({"cartId": cart.id, "cartVersion": cart.version, "orderNumber": "K1-OTHER"}),
         )
         .await;
     assert_eq!(
@@ -632,7 +632,7 @@ async fn a_customer_pages_through_their_orders_newest_first(backend: Backend) {
 
 async fn an_unpaid_saved_order_releases_its_stock_and_code_when_it_expires(backend: Backend) {
     let app = App::start(backend).await;
-    let (guest, mut cart) = app.ready_guest_cart().await;
+    let (guest, mut cart) = app.ready_customer_cart("alice").await;
     guest
         .update(
             &mut cart,

@@ -624,7 +624,7 @@ type MemoryFeed = tokio::sync::broadcast::Receiver<checkout_adapters::memory::Or
 /// other never paid, so it expires. Their order numbers, in that order.
 async fn a_saved_order_paid_then_refunded_and_one_expired(app: &App) -> (String, String) {
     // A saved order, paid later through the webhook, then refunded at Stripe.
-    let (guest, cart) = app.ready_guest_cart().await;
+    let (guest, cart) = app.ready_customer_cart("alice").await;
     let reference = app.start_payment(&guest, &cart, None).await;
     let mut body = order_request(&cart);
     body["action"] = json!("save_order");
@@ -643,7 +643,7 @@ async fn a_saved_order_paid_then_refunded_and_one_expired(app: &App) -> (String,
     app.deliver(&refunded).await.assert_status(StatusCode::OK);
 
     // Another saved order that is never paid and expires.
-    let (other, other_cart) = app.ready_guest_cart().await;
+    let (other, other_cart) = app.ready_customer_cart("bob").await;
     let mut body = order_request(&other_cart);
     body["action"] = json!("save_order");
     let expiring = other.post("/orders", body).await;

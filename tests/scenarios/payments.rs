@@ -178,7 +178,7 @@ async fn a_failed_payment_leaves_the_cart_orderable_and_never_undoes_a_success(b
 
 async fn a_saved_order_is_paid_later_and_refunded_by_stripe(backend: Backend) {
     let app = App::start(backend).await;
-    let (guest, cart) = app.ready_guest_cart().await;
+    let (guest, cart) = app.ready_customer_cart("alice").await;
     let reference = app.start_payment(&guest, &cart, None).await;
     let mut body = order_request(&cart);
     body["action"] = json!("save_order");

@@ -3,7 +3,8 @@
 
 use checkout_adapters::stripe::{self, Interpretation, StripeClient};
 use checkout_domain::model::money::{Currency, Money};
-use checkout_domain::model::payment_event::PaymentOutcome;
+use checkout_domain::model::payment::TransactionState;
+use checkout_domain::model::payment_event::{PaymentOutcome, ProviderRefund};
 use checkout_domain::model::values::{CartId, CustomerId};
 use checkout_domain::ports::psp::{IntentRequest, PaymentProvider};
 use checkout_tests::serde_json::{self, json, Value};
@@ -107,6 +108,14 @@ fn real_stripe_payloads_become_payment_events() {
             "charge.refunded",
             PaymentOutcome::Refunded {
                 total_refunded: usd(100),
+                // The 2020-08-27 API version lists the charge's refunds: matched by id.
+                refunds: vec![ProviderRefund {
+                    id: "re_000000000000000000000000".into(),
+                    amount: usd(100),
+                    state: TransactionState::Success,
+                    failure: None,
+                    key: None,
+                }],
             },
         ),
     ];

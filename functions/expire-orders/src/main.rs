@@ -5,19 +5,29 @@
 
 use checkout_adapters::bootstrap::Environment;
 use checkout_adapters::payment_grace;
+use checkout_domain::usecases::sweeper::SweepBudget;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
+use std::time::{Duration, SystemTime};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let env = Environment::load().await;
     let storefront = env.storefront().await?;
     let grace = payment_grace()?;
-    lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let storefront = storefront.clone();
         async move {
+            // Stop starting work a few seconds before the invocation's deadline: what is
+            // left is due again at the next run.
+            let left = event
+                .context
+                .deadline()
+                .duration_since(SystemTime::now())
+                .unwrap_or_default();
+            let budget = left.saturating_sub(Duration::from_secs(5));
             let report = storefront
-                .sweep(grace)
+                .sweep(grace, SweepBudget::time(budget))
                 .await
                 .map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
             tracing::info!(?report, "sweep");

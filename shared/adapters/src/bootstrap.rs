@@ -46,6 +46,19 @@ pub fn payment_grace() -> Result<time::Duration, String> {
     }
 }
 
+/// The bounds on what one caller may hold (rule 13), from the environment:
+/// `MAX_OPEN_SAVED_ORDERS` (default 3) unpaid saved orders per customer.
+pub fn limits() -> Result<checkout_domain::model::limits::Limits, String> {
+    let mut limits = checkout_domain::model::limits::Limits::default();
+    if let Ok(raw) = std::env::var("MAX_OPEN_SAVED_ORDERS") {
+        limits.max_open_saved_orders =
+            raw.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                format!("MAX_OPEN_SAVED_ORDERS must be a positive whole number, not {raw:?}")
+            })?;
+    }
+    Ok(limits)
+}
+
 /// Builds the AWS SDK configuration once, from the environment (region, credentials and
 /// `AWS_ENDPOINT_URL*` for local endpoints), as Lambda and the local server both need.
 ///
@@ -166,7 +179,9 @@ impl Environment {
     pub async fn storefront(&self) -> Result<checkout_domain::Storefront, String> {
         Ok(
             checkout_domain::Storefront::new(std::sync::Arc::new(self.store()?))
-                .with_psp(std::sync::Arc::new(self.stripe().await?)),
+                .with_psp(std::sync::Arc::new(self.stripe().await?))
+                .with_limits(limits()?)
+                .with_metrics(std::sync::Arc::new(crate::metrics::EmfMetrics::from_env())),
         )
     }
 

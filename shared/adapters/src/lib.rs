@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod dynamodb;
 pub mod erp;
 pub mod memory;
+pub mod metrics;
 pub mod psp_simulator;
 pub mod secrets;
 pub mod ses;

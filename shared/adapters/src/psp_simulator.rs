@@ -50,6 +50,11 @@ pub struct PspSimulator {
     requests: Mutex<Vec<PspRequest>>,
     /// Refunds by idempotency key: the intent and the amount.
     refunds: Mutex<HashMap<String, (String, i64)>>,
+    /// Each refund's status by its id (`re_…`), as Stripe would answer a lookup.
+    refund_states: Mutex<HashMap<String, TransactionState>>,
+    /// New refunds answer `pending` (as for a method that settles later) instead of
+    /// `succeeded`; `settle_refund` decides their outcome.
+    refunds_pending: std::sync::atomic::AtomicBool,
     /// Saved-method authorizations by idempotency key: the intent they made (one per key).
     authorizations: Mutex<HashMap<String, String>>,
     /// Captured minor units by intent.
@@ -117,15 +122,18 @@ impl PspSimulator {
         self.requests.lock().unwrap().clone()
     }
 
-    /// What was refunded or cancelled for the intent `reference` so far.
+    /// What was refunded (and has not failed) or cancelled for the intent `reference` so far.
     pub fn reversed(&self, reference: &str) -> Reversed {
+        let states = self.refund_states.lock().unwrap().clone();
         let refunded = self
             .refunds
             .lock()
             .unwrap()
-            .values()
-            .filter(|(r, _)| r == reference)
-            .map(|(_, amount)| amount)
+            .iter()
+            .filter(|(key, (r, _))| {
+                r == reference && states.get(&refund_id(key)) != Some(&TransactionState::Failure)
+            })
+            .map(|(_, (_, amount))| amount)
             .sum();
         let cancelled = self
             .requests
@@ -153,6 +161,69 @@ impl PspSimulator {
             .collect();
         open.sort();
         open
+    }
+
+    /// From now on refunds answer `pending`; `settle_refund` gives each its outcome.
+    pub fn answer_refunds_pending(&self) {
+        self.refunds_pending
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The ids (`re_…`) of the refunds made of the intent `reference`, oldest key first.
+    pub fn refund_ids(&self, reference: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .refunds
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, (r, _))| r == reference)
+            .map(|(key, _)| refund_id(key))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// The refund `id` reaches `state` at Stripe (a pending one succeeds, or one fails
+    /// later), and the `charge.refund.updated` webhook Stripe would send for it.
+    pub fn settle_refund(&self, id: &str, state: TransactionState) -> Option<String> {
+        let (key, (reference, amount)) = self
+            .refunds
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(key, _)| refund_id(key) == id)
+            .map(|(k, v)| (k.clone(), v.clone()))?;
+        self.refund_states
+            .lock()
+            .unwrap()
+            .insert(id.to_string(), state);
+        let intent = self.intents.lock().unwrap().get(&reference).cloned()?;
+        let status = match state {
+            TransactionState::Success => "succeeded",
+            TransactionState::Pending => "pending",
+            TransactionState::Failure => "failed",
+        };
+        let body = json!({
+            "id": format!("evt_{}", uuid::Uuid::new_v4().simple()),
+            "object": "event",
+            "api_version": "2024-06-20",
+            "created": time::OffsetDateTime::now_utc().unix_timestamp(),
+            "type": "charge.refund.updated",
+            "livemode": false,
+            "pending_webhooks": 1,
+            "data": {"object": {
+                "id": id,
+                "object": "refund",
+                "amount": amount,
+                "currency": intent.amount.currency().code().to_ascii_lowercase(),
+                "status": status,
+                "charge": charge_of(&reference),
+                "payment_intent": reference,
+                "failure_reason": (state == TransactionState::Failure).then_some("expired_or_canceled_card"),
+                "metadata": {"reversalKey": key},
+            }},
+        });
+        Some(body.to_string())
     }
 
     /// From now on captures answer `processing`; their outcome comes by webhook.
@@ -276,10 +347,39 @@ impl PaymentProvider for PspSimulator {
             .entry(idempotency_key.to_string())
             .or_insert_with(|| (reference.to_string(), amount.cent_amount));
         // The same key gets the same refund back, as at Stripe.
-        let id = format!("re_{}", &hex_of(idempotency_key)[..24]);
+        let id = refund_id(idempotency_key);
+        let first = if self
+            .refunds_pending
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            TransactionState::Pending
+        } else {
+            TransactionState::Success
+        };
+        let state = *self
+            .refund_states
+            .lock()
+            .unwrap()
+            .entry(id.clone())
+            .or_insert(first);
         Ok(Reversal {
             interaction_id: id,
-            state: TransactionState::Success,
+            state,
+        })
+    }
+
+    async fn refund_status(&self, refund_id: &str) -> Result<Reversal, PspError> {
+        self.log("refund_status", refund_id, "");
+        let state = self
+            .refund_states
+            .lock()
+            .unwrap()
+            .get(refund_id)
+            .copied()
+            .ok_or_else(|| PspError(format!("no such refund: {refund_id}")))?;
+        Ok(Reversal {
+            interaction_id: refund_id.to_string(),
+            state,
         })
     }
 
@@ -370,6 +470,11 @@ impl PspSimulator {
 /// webhook's report, as at Stripe.
 fn charge_of(reference: &str) -> String {
     format!("ch_{}", &hex_of(reference)[..24])
+}
+
+/// The refund a key makes: the same for a repeated key, as at Stripe.
+fn refund_id(idempotency_key: &str) -> String {
+    format!("re_{}", &hex_of(idempotency_key)[..24])
 }
 
 fn hex_of(text: &str) -> String {

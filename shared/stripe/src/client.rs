@@ -186,6 +186,29 @@ impl PaymentProvider for StripeClient {
             .and_then(|id| CartId::parse(id).ok()))
     }
 
+    async fn refund_status(&self, refund_id: &str) -> Result<Reversal, PspError> {
+        let path = format!("/v1/refunds/{refund_id}");
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .bearer_auth(&self.secret_key)
+            .send()
+            .await
+            .map_err(|e| PspError(format!("GET {path}: {e}")))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(PspError(format!("GET {path}: {status}")));
+        }
+        let refund: RefundResponse = response
+            .json()
+            .await
+            .map_err(|e| PspError(format!("GET {path}: {e}")))?;
+        Ok(Reversal {
+            state: refund_state(&refund.status)?,
+            interaction_id: refund.id,
+        })
+    }
+
     async fn cancel(&self, reference: &str, idempotency_key: &str) -> Result<Reversal, PspError> {
         let intent: IntentResponse = self
             .post(
@@ -207,9 +230,12 @@ impl PaymentProvider for StripeClient {
         amount: Money,
         idempotency_key: &str,
     ) -> Result<Reversal, PspError> {
+        // The key rides along in the refund's metadata, so its webhook reports
+        // (`charge.refund.updated`) match it even before this answer was recorded.
         let form = [
             ("payment_intent", reference.to_string()),
             ("amount", amount.cent_amount.to_string()),
+            ("metadata[reversalKey]", idempotency_key.to_string()),
         ];
         let refund: RefundResponse = self.post("/v1/refunds", &form, idempotency_key).await?;
         Ok(Reversal {
@@ -300,7 +326,7 @@ fn authorization(intent: IntentResponse) -> Result<Authorization, PspError> {
 /// A refund's status in the domain's words, exactly as Stripe documents them
 /// (`succeeded`, `pending`, `requires_action`, `failed`, `canceled`): only `succeeded` gives
 /// the money back; a status we do not know is an error, never taken for success.
-fn refund_state(status: &str) -> Result<TransactionState, PspError> {
+pub(crate) fn refund_state(status: &str) -> Result<TransactionState, PspError> {
     match status {
         "succeeded" => Ok(TransactionState::Success),
         "pending" | "requires_action" => Ok(TransactionState::Pending),

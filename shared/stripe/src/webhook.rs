@@ -9,7 +9,9 @@ use time::OffsetDateTime;
 
 use checkout_domain::model::money::{Currency, Money};
 use checkout_domain::model::payment::authorization_interaction;
-use checkout_domain::model::payment_event::{PaymentEvent, PaymentOutcome};
+use checkout_domain::model::payment_event::{PaymentEvent, PaymentOutcome, ProviderRefund};
+
+use crate::client::refund_state;
 use checkout_domain::model::values::CartId;
 use checkout_domain::ports::psp::ProviderReport;
 
@@ -132,6 +134,47 @@ struct ChargeObject {
     currency: String,
     #[serde(default)]
     metadata: HashMap<String, String>,
+    /// API versions before 2022-11-15 list the charge's refunds here (later ones only when
+    /// expanded): each is matched by its id.
+    #[serde(default)]
+    refunds: Option<RefundList>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RefundList {
+    #[serde(default)]
+    data: Vec<RefundObject>,
+}
+
+/// A refund object (`charge.refund.updated`'s, or one of a charge's).
+#[derive(Debug, Deserialize)]
+struct RefundObject {
+    id: String,
+    amount: i64,
+    currency: String,
+    status: String,
+    #[serde(default)]
+    payment_intent: Option<String>,
+    #[serde(default)]
+    failure_reason: Option<String>,
+    #[serde(default)]
+    metadata: HashMap<String, String>,
+}
+
+impl RefundObject {
+    /// The refund in the domain's words; `None` for a currency we do not sell in.
+    fn provider_refund(&self) -> Result<Option<ProviderRefund>, String> {
+        let Some(amount) = money(self.amount, &self.currency) else {
+            return Ok(None);
+        };
+        Ok(Some(ProviderRefund {
+            id: self.id.clone(),
+            amount,
+            state: refund_state(&self.status).map_err(|e| e.0)?,
+            failure: self.failure_reason.clone(),
+            key: self.metadata.get("reversalKey").cloned(),
+        }))
+    }
 }
 
 /// What an authentic event means for us.
@@ -248,14 +291,42 @@ pub fn interpret_for(event: &Event, known_cart: Option<CartId>) -> Result<Interp
             let Some(reference) = charge.payment_intent.clone() else {
                 return ignore("charge without a payment intent");
             };
+            let refunds = charge
+                .refunds
+                .iter()
+                .flat_map(|list| &list.data)
+                .map(RefundObject::provider_refund)
+                .filter_map(Result::transpose)
+                .collect::<Result<Vec<_>, _>>()?;
             (
                 reference,
                 charge.metadata,
                 PaymentOutcome::Refunded {
                     total_refunded: refunded,
+                    refunds,
                 },
                 // The running total names each refund step.
                 format!("refunded:{}:{}", charge.id, charge.amount_refunded),
+            )
+        }
+        // A refund's status moved (`failed` or `canceled` puts the money back to
+        // outstanding). `refund.updated` / `refund.failed` carry the same object in newer
+        // API versions.
+        "charge.refund.updated" | "refund.updated" | "refund.failed" => {
+            let refund: RefundObject = serde_json::from_value(event.data.object.clone())
+                .map_err(|e| format!("refund: {e}"))?;
+            let Some(reported) = refund.provider_refund()? else {
+                return ignore("unsupported currency");
+            };
+            let Some(reference) = refund.payment_intent.clone() else {
+                return ignore("refund without a payment intent");
+            };
+            (
+                reference,
+                refund.metadata,
+                PaymentOutcome::RefundUpdated(reported),
+                // Each status a refund reaches is one report.
+                format!("refund-status:{}:{}", refund.id, refund.status),
             )
         }
         _ => return ignore("not handled"),
@@ -266,8 +337,8 @@ pub fn interpret_for(event: &Event, known_cart: Option<CartId>) -> Result<Interp
         .or(known_cart)
     {
         Some(cart_id) => cart_id,
-        // Charges do not inherit their intent's metadata.
-        None if event.kind == "charge.refunded" => {
+        // Charges and refunds do not inherit their intent's metadata.
+        None if !event.kind.starts_with("payment_intent.") => {
             return Ok(Interpretation::NeedsIntent(reference))
         }
         None => return ignore("no cartId in metadata"),

@@ -15,6 +15,7 @@
 //! | .. | gift card `GIFTCARD#c` | balance − amount | same currency, balance ≥ amount |
 //! | .. | pricing config | check | tax rates, shipping terms, minimum order value as priced |
 //! | .. | guest customer `EMAIL#e` | `isGuest` record | not a registered customer's |
+//! | .. | saved orders `SAVED#customer` | add the cart id | fewer than the limit (a customer's unpaid saved order) |
 //! | .. | idempotency record | put (done) | its key free: absent, expired, or a lock that ran out |
 
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
@@ -48,6 +49,7 @@ enum Slot {
     GiftCard(GiftCardCode),
     Pricing,
     GuestEmail,
+    SavedOrders(u32),
     Idempotency,
 }
 
@@ -251,6 +253,10 @@ impl DynamoStore {
             )?);
             slots.push(Slot::GuestEmail);
         }
+        if let Some(slot) = &plan.saved_order_slot {
+            items.push(super::saved_orders::take(table, slot, &order.cart_id)?);
+            slots.push(Slot::SavedOrders(slot.limit));
+        }
         if let Some(record) = &plan.idempotency {
             let mut e = Expr::default();
             let (pk, expires, state, locked) = (
@@ -343,6 +349,7 @@ fn rejections(
             Slot::GiftCard(code) => rejections.push(Rejection::GiftCardBalance(code.clone())),
             Slot::Pricing => rejections.push(Rejection::PricingChanged),
             Slot::GuestEmail => rejections.push(Rejection::EmailRegistered),
+            Slot::SavedOrders(limit) => rejections.push(Rejection::TooManyOpenOrders(*limit)),
             Slot::Idempotency => rejections.push(Rejection::IdempotencyKeyHeld),
         }
     }

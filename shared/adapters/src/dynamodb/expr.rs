@@ -129,6 +129,24 @@ pub(crate) fn update(
     )
 }
 
+/// An update that holds whatever the item is (or creates it), as one item of a transaction.
+pub(crate) fn unconditional_update(
+    table: &str,
+    key: Item,
+    set: &str,
+    expr: Expr,
+) -> Result<TransactWriteItem, StoreError> {
+    let built = Update::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .update_expression(set)
+        .set_expression_attribute_names(expr.names())
+        .set_expression_attribute_values(expr.values())
+        .build()
+        .map_err(|e| StoreError(e.to_string()))?;
+    Ok(TransactWriteItem::builder().update(built).build())
+}
+
 /// A condition on an item the transaction does not write.
 pub(crate) fn check(
     table: &str,

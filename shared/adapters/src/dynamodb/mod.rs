@@ -26,6 +26,7 @@ mod gift_cards;
 mod idempotency;
 mod orders;
 mod payments;
+mod saved_orders;
 mod sweep;
 
 pub use codec::order_from_image;

@@ -210,6 +210,13 @@ impl OrderStore for DynamoStore {
         for code in &cancelled.discount_codes {
             items.push(give_back(discount_key(&code.code), "redemptions", -1)?);
         }
+        if let Some(customer) = cancelled.slot_owner() {
+            items.push(super::saved_orders::give_back(
+                self.table(),
+                customer,
+                &cancelled.cart_id,
+            )?);
+        }
         match self.transact(items).await? {
             Ok(_) => Ok(true),
             // The order moved on (its first item's condition): someone else released or paid it.

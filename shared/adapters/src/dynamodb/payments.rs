@@ -16,6 +16,7 @@ use super::codec::{encode, time_rfc3339};
 use super::expr::{put, reason_is_condition, update, update_expression, Expr};
 use super::gift_cards::{balance_update, Movement};
 use super::orders::order_update;
+use super::saved_orders;
 use super::schema::{cart_key, interaction_key, serde_names, sweep_mark, SWEEP_CARTS};
 use super::DynamoStore;
 
@@ -53,17 +54,21 @@ impl DynamoStore {
         items.extend(rest);
         match self.transact(items).await? {
             Ok(_) => Ok(()),
-            Err(reasons)
-                if reasons
+            Err(reasons) => {
+                let claimed: Vec<String> = reasons
                     .iter()
                     .skip(1)
-                    .take(interactions.len())
-                    .any(reason_is_condition) =>
-            {
-                Err(PaymentWriteError::DuplicateInteraction)
+                    .zip(interactions)
+                    .filter(|(reason, _)| reason_is_condition(reason))
+                    .map(|(_, id)| id.clone())
+                    .collect();
+                if claimed.is_empty() {
+                    // The revision moved, a gift card changed, or contention: read again.
+                    Err(PaymentWriteError::Conflict)
+                } else {
+                    Err(PaymentWriteError::DuplicateInteraction(claimed))
+                }
             }
-            // The revision moved, a gift card changed, or contention: read again.
-            Err(_) => Err(PaymentWriteError::Conflict),
         }
     }
 }
@@ -117,6 +122,7 @@ impl PaymentStore for DynamoStore {
         expected_revision: u64,
         interactions: &[String],
         credits: &[GiftCardCredit],
+        frees_slot: bool,
     ) -> Result<(), PaymentWriteError> {
         // Only what payments own, so a concurrent claim or cancellation is never undone.
         let mut e = Expr::default();
@@ -142,12 +148,19 @@ impl PaymentStore for DynamoStore {
             None => removes.push(expires),
         }
         let item = order_update(self.table(), order, expected_revision, e, sets, removes, "")?;
-        let credits = credits
+        let mut rest = credits
             .iter()
             .map(|credit| {
                 balance_update(self.table(), &credit.code, credit.amount, Movement::Credit)
             })
-            .collect::<Result<_, _>>()?;
-        self.send_payment_write(item, interactions, credits).await
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(customer) = order.slot_owner().filter(|_| frees_slot) {
+            rest.push(saved_orders::give_back(
+                self.table(),
+                customer,
+                &order.cart_id,
+            )?);
+        }
+        self.send_payment_write(item, interactions, rest).await
     }
 }

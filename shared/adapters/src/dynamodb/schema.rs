@@ -14,6 +14,7 @@
 //! | payment interaction | `INTERACTION#<id>` | `INTERACTION` |
 //! | guest claim ticket | `CLAIM#<sha-256 of the token>` | `CLAIM` |
 //! | gift card       | `GIFTCARD#<code>`| `GIFTCARD`|
+//! | a customer's open saved orders | `SAVED#<customer id>` | `SAVED` |
 //!
 //! An order lives in its cart's partition, so one Query reads a cart with its order (a replay
 //! costs one read) and `attribute_not_exists` on it means one order per cart. Index `gsi1`
@@ -63,6 +64,12 @@ pub(crate) fn discount_key(code: &DiscountCode) -> Item {
 
 pub(crate) fn gift_card_key(code: &GiftCardCode) -> Item {
     key(format!("GIFTCARD#{code}"), "GIFTCARD")
+}
+
+/// The set of a customer's unpaid saved orders (`openOrders`, their cart ids): rule 13's
+/// per-owner cap is a condition on its size.
+pub(crate) fn saved_orders_key(customer: &CustomerId) -> Item {
+    key(format!("SAVED#{customer}"), "SAVED")
 }
 
 pub(crate) fn config_key() -> Item {

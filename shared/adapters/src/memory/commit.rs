@@ -97,6 +97,12 @@ impl State {
                 rejections.push(Rejection::EmailRegistered);
             }
         }
+        if let Some(slot) = &plan.saved_order_slot {
+            let taken = self.saved_orders.get(&slot.customer).map_or(0, |s| s.len());
+            if taken >= slot.limit as usize {
+                rejections.push(Rejection::TooManyOpenOrders(slot.limit));
+            }
+        }
         if let Some(record) = &plan.idempotency {
             if self
                 .idempotency
@@ -107,6 +113,17 @@ impl State {
             }
         }
         rejections
+    }
+}
+
+impl State {
+    /// Gives the open-order slot of `order` back (whether or not it is still taken).
+    pub(super) fn give_back_slot(&mut self, order: &checkout_domain::model::order::Order) {
+        if let Some(customer) = order.slot_owner() {
+            if let Some(slots) = self.saved_orders.get_mut(customer) {
+                slots.remove(&order.cart_id);
+            }
+        }
     }
 }
 

@@ -50,6 +50,8 @@ struct State {
     /// Guest claim tickets by token hash.
     claim_tickets: HashMap<SessionHash, StoredTicket>,
     gift_cards: HashMap<GiftCardCode, GiftCard>,
+    /// Each customer's unpaid saved orders (their cart ids): the open-order slots taken.
+    saved_orders: HashMap<CustomerId, std::collections::BTreeSet<CartId>>,
 }
 
 struct StoredTicket {

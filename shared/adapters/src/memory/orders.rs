@@ -51,6 +51,13 @@ impl OrderStore for MemoryStore {
         if let Some(record) = &plan.idempotency {
             state.idempotency.insert(record.key.clone(), record.clone());
         }
+        if let Some(slot) = &plan.saved_order_slot {
+            state
+                .saved_orders
+                .entry(slot.customer.clone())
+                .or_default()
+                .insert(order.cart_id.clone());
+        }
         self.publish(draft, Some(order.clone()));
         Ok(())
     }
@@ -122,6 +129,7 @@ impl OrderStore for MemoryStore {
                 discount.redemptions = discount.redemptions.saturating_sub(1);
             }
         }
+        state.give_back_slot(cancelled);
         if let Some(stored) = state.orders.get_mut(&cancelled.cart_id) {
             let before = stored.clone();
             stored.state = cancelled.state;

@@ -14,8 +14,13 @@ impl State {
         &mut self,
         interactions: &[String],
     ) -> Result<(), PaymentWriteError> {
-        if interactions.iter().any(|i| self.interactions.contains(i)) {
-            return Err(PaymentWriteError::DuplicateInteraction);
+        let claimed: Vec<String> = interactions
+            .iter()
+            .filter(|i| self.interactions.contains(*i))
+            .cloned()
+            .collect();
+        if !claimed.is_empty() {
+            return Err(PaymentWriteError::DuplicateInteraction(claimed));
         }
         self.interactions.extend(interactions.iter().cloned());
         Ok(())
@@ -50,6 +55,7 @@ impl PaymentStore for MemoryStore {
         expected_revision: u64,
         interactions: &[String],
         credits: &[GiftCardCredit],
+        frees_slot: bool,
     ) -> Result<(), PaymentWriteError> {
         let mut state = self.lock();
         if state
@@ -69,6 +75,9 @@ impl PaymentStore for MemoryStore {
             return Err(PaymentWriteError::Conflict);
         }
         state.claim_interactions(interactions)?;
+        if frees_slot {
+            state.give_back_slot(order);
+        }
         for credit in credits {
             let card = state
                 .gift_cards

@@ -50,13 +50,13 @@ impl Address {
             value
                 .as_deref()
                 .filter(|v| !v.trim().is_empty())
-                .and_then(|v| errors.check(pointer, Name::parse(v)))
+                .and_then(|v| errors.check(pointer, Name::parse_plain(v)))
         };
-        let first_name = errors.check("/firstName", Name::parse(&input.first_name));
-        let last_name = errors.check("/lastName", Name::parse(&input.last_name));
-        let line1 = errors.check("/line1", Name::parse(&input.line1));
+        let first_name = errors.check("/firstName", Name::parse_person(&input.first_name));
+        let last_name = errors.check("/lastName", Name::parse_person(&input.last_name));
+        let line1 = errors.check("/line1", Name::parse_plain(&input.line1));
         let line2 = optional(&mut errors, "/line2", &input.line2);
-        let city = errors.check("/city", Name::parse(&input.city));
+        let city = errors.check("/city", Name::parse_plain(&input.city));
         let region = optional(&mut errors, "/region", &input.region);
         let postal_code = errors.check("/postalCode", bounded(&input.postal_code, 2, 12));
         let country = errors.check("/country", CountryCode::parse(&input.country));

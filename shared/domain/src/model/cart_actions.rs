@@ -198,7 +198,7 @@ impl CartAction {
                 .map(|email| CartAction::SetCustomerEmail { email }),
             CartActionInput::SetGuestDetails { email, name, phone } => {
                 let email = errors.check(&at("/email"), Email::parse(email));
-                let name = errors.check(&at("/name"), Name::parse(name));
+                let name = errors.check(&at("/name"), Name::parse_person(name));
                 let phone = errors.check(&at("/phone"), Phone::parse(phone));
                 match (email, name, phone) {
                     (Some(email), Some(name), Some(phone)) => {

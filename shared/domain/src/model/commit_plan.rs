@@ -12,7 +12,9 @@ use crate::model::idempotency::{IdempotencyRecord, StoredResponse, Ticket};
 use crate::model::money::Money;
 use crate::model::order::{CommitAction, Order};
 use crate::model::payment::{self, PaymentState};
-use crate::model::values::{CountryCode, DiscountCode, Email, ShippingMethodId, Sku, TaxCategory};
+use crate::model::values::{
+    CountryCode, CustomerId, DiscountCode, Email, ShippingMethodId, Sku, TaxCategory,
+};
 
 /// How long a `save_order` order holds its stock and codes while awaiting payment.
 pub const SAVED_ORDER_HOLD: Duration = Duration::minutes(30);
@@ -65,10 +67,21 @@ pub struct CommitPlan {
     pub pricing: Option<PricingExpectation>,
     /// For guests: this email must not belong to a registered customer.
     pub guest_email: Option<Email>,
+    /// A saved order that awaits payment takes one of its customer's open-order slots, iff
+    /// one is free (rule 13: a hold has an owner and a limit).
+    pub saved_order_slot: Option<SavedOrderSlot>,
     /// The completed idempotency record, written in the same transaction iff its key is free
     /// (no live record): the commit claims and completes it at once.
     pub idempotency: Option<IdempotencyRecord>,
     pub now: OffsetDateTime,
+}
+
+/// One of a customer's slots for unpaid saved orders: the commit takes it iff the customer
+/// holds fewer than `limit`; the order gives it back when it is paid or released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedOrderSlot {
+    pub customer: CustomerId,
+    pub limit: u32,
 }
 
 /// One failed condition of a commit.
@@ -92,6 +105,8 @@ pub enum Rejection {
     IdempotencyKeyHeld,
     /// A gift card no longer holds what the order takes from it (another order took it).
     GiftCardBalance(GiftCardCode),
+    /// The customer already holds as many unpaid saved orders as allowed.
+    TooManyOpenOrders(u32),
 }
 
 /// Everything an order needs before it may be committed; every gap is named at once.
@@ -121,12 +136,23 @@ pub fn check_preconditions(cart: &Cart, action: CommitAction) -> Result<PaymentS
     }
     let total = cart.totals.total;
     match action {
-        CommitAction::SaveOrder => Ok(payment::payment_state(&cart.payments, total)),
+        // Only money that fits counts: never a payment being given back or paid for an older
+        // total (the commit's payment-revision condition re-checks what this read saw).
+        CommitAction::SaveOrder => {
+            let fitting = payment::fitting(&cart.payments, total);
+            if fitting.cent_amount > total.cent_amount {
+                return Err(Error::PaymentAmountMismatch {
+                    authorized: fitting,
+                    total,
+                });
+            }
+            Ok(payment::awaiting_state(&cart.payments, total))
+        }
         // Nothing to pay (a 100 % discount): the order is paid as it is.
         CommitAction::Checkout if total.is_zero() => Ok(PaymentState::Paid),
         CommitAction::Checkout => {
-            // Money that is being given back does not pay for anything.
-            let secured = payment::available(&cart.payments, cart.currency);
+            // Money that is being given back, or was paid for another total, pays for nothing.
+            let secured = payment::fitting(&cart.payments, total);
             if secured.is_zero() {
                 // A payment that took money and was given back did not fit this cart.
                 if let Some(reversed) = cart
@@ -219,6 +245,7 @@ pub(crate) fn plan(
             .is_guest()
             .then(|| order.customer_email.clone())
             .flatten(),
+        saved_order_slot: None,
         idempotency: ticket
             .map(|t| t.completion(Some(StoredResponse::Order(Box::new(order.snapshot()))), now)),
         order,

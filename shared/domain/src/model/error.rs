@@ -142,6 +142,8 @@ pub enum Error {
     OrderNumberTaken { order_number: String },
     #[error("at most {limit} payments per cart or order")]
     TooManyPayments { limit: usize },
+    #[error("at most {limit} unpaid saved orders at once")]
+    TooManyOpenOrders { limit: u32 },
     #[error("order {order_number} owes nothing")]
     NothingOwed { order_number: String },
     #[error("prices changed")]

@@ -16,6 +16,7 @@ pub mod field_error;
 pub mod gift_card;
 pub mod idempotency;
 pub mod identity;
+pub mod limits;
 pub mod money;
 pub mod order;
 pub mod order_commands;

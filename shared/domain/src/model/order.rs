@@ -11,7 +11,7 @@ use crate::model::order_commands::{CommandRun, PaymentSource};
 use crate::model::order_number::OrderNumber;
 use crate::model::payment::{Payment, PaymentState};
 use crate::model::pricing::Totals;
-use crate::model::values::{CartId, Email};
+use crate::model::values::{CartId, CustomerId, Email};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderState {
@@ -151,15 +151,43 @@ impl Order {
             && self.expires_at.is_some()
     }
 
+    /// The customer whose open-order slot this order takes while it awaits payment: a
+    /// signed-in customer's saved order (rule 13).
+    pub fn slot_owner(&self) -> Option<&CustomerId> {
+        match &self.owner {
+            CartOwner::Customer { customer_id } if self.action == CommitAction::SaveOrder => {
+                Some(customer_id)
+            }
+            _ => None,
+        }
+    }
+
     /// When the sweeper must look at this order: a saved order when its hold ends unpaid, a
     /// cancelled order at once while it still holds money that must be given back.
+    ///
+    /// Any order is due, too, while a reversal of one of its payments is pending at the
+    /// provider or failed and is to be asked for again (`Payment::reversal_due_at`): it stays
+    /// in the sweeper's queue until the money is back.
     pub fn sweep_at(&self) -> Option<OffsetDateTime> {
-        if self.awaiting_payment() {
-            return self.expires_at;
-        }
-        (self.state == OrderState::Cancelled
-            && crate::model::payment::secured(&self.payments, self.currency).cent_amount > 0)
-            .then_some(self.expires_at.unwrap_or(self.created_at))
+        let reversal = self
+            .payments
+            .iter()
+            .filter_map(Payment::reversal_due_at)
+            .min();
+        let own = if self.awaiting_payment() {
+            self.expires_at
+        } else {
+            (self.state == OrderState::Cancelled && self.holds_money())
+                .then_some(self.expires_at.unwrap_or(self.created_at))
+        };
+        own.into_iter().chain(reversal).min()
+    }
+
+    /// Whether any payment still secures money that nobody gave up on giving back.
+    pub fn holds_money(&self) -> bool {
+        self.payments
+            .iter()
+            .any(|p| p.secured() > 0 && !p.reversal_given_up())
     }
 
     pub fn is_guest(&self) -> bool {

@@ -10,9 +10,21 @@ use crate::model::money::{Currency, Money};
 /// Payments a cart or an order takes at most.
 pub const MAX_PAYMENTS: usize = 10;
 
-/// Transactions one payment records at most; reports beyond are logged, not stored, so an
-/// item never outgrows DynamoDB's 400 KB.
+/// Money movements (authorizations, charges, reversals) one payment records at most, so an
+/// item never outgrows DynamoDB's 400 KB. Failed attempts do not count: they are compacted
+/// (`KEPT_FAILURES`), so a run of declines never crowds out the success that follows.
 pub const MAX_TRANSACTIONS: usize = 50;
+
+/// Failed payment attempts a payment keeps in full; older ones are only counted
+/// (`Payment::failures_compacted`).
+pub const KEPT_FAILURES: usize = 5;
+
+/// Times the sweeper asks the provider anew for a reversal that failed before leaving it to
+/// a person (each failure is counted: `Metric::ReversalFailed`, which an alarm watches).
+pub const MAX_REVERSAL_ATTEMPTS: usize = 5;
+
+/// How soon the sweeper looks again at a reversal still pending at the provider.
+pub const PENDING_RECHECK: time::Duration = time::Duration::minutes(5);
 
 /// Attempts at recording one event when concurrent writers move the cart or order.
 pub const RECORD_ATTEMPTS: usize = 8;
@@ -47,6 +59,18 @@ pub struct Transaction {
     /// last unit was sold before the order could be placed").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The provider's own id of this movement where it has one (Stripe's refund `re_…`):
+    /// its later reports are matched to this transaction by it, never counted again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
+}
+
+impl Transaction {
+    /// A failed attempt to pay (a decline, a 3-D Secure failure): compacted beyond
+    /// `KEPT_FAILURES`. A failed reversal is not one: it says money is still owed back.
+    pub fn is_failed_attempt(&self) -> bool {
+        self.state == TransactionState::Failure && !self.kind.is_reversal()
+    }
 }
 
 impl TransactionKind {
@@ -71,9 +95,144 @@ pub struct Payment {
     pub planned_for_total: Option<Money>,
     #[serde(default)]
     pub transactions: Vec<Transaction>,
+    /// Failed attempts dropped from `transactions` to keep the last `KEPT_FAILURES`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failures_compacted: u32,
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A payment holds `MAX_TRANSACTIONS` money movements already: the next cannot be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransactionsFull;
+
 impl Payment {
+    /// Records `transaction`. A failed attempt always fits (the oldest failures beyond
+    /// `KEPT_FAILURES` are compacted into a count); a money movement fits while the payment
+    /// holds fewer than `MAX_TRANSACTIONS` of them.
+    pub fn record(&mut self, transaction: Transaction) -> Result<(), TransactionsFull> {
+        if transaction.is_failed_attempt() {
+            self.transactions.push(transaction);
+            while self
+                .transactions
+                .iter()
+                .filter(|t| t.is_failed_attempt())
+                .count()
+                > KEPT_FAILURES
+            {
+                let oldest = self
+                    .transactions
+                    .iter()
+                    .position(Transaction::is_failed_attempt)
+                    .expect("counted above");
+                self.transactions.remove(oldest);
+                self.failures_compacted += 1;
+            }
+            return Ok(());
+        }
+        if !self.has_room() {
+            return Err(TransactionsFull);
+        }
+        self.transactions.push(transaction);
+        Ok(())
+    }
+
+    /// Applies a provider's report of one refund: the refund this system asked for (by the
+    /// provider's id, or by its key) or one counted from a running total takes the reported
+    /// id and state; any other is a new refund (made elsewhere, e.g. the dashboard). A state
+    /// only moves forward (`Pending` → `Success` → `Failure`), so a report delivered late
+    /// never undoes a newer one.
+    pub fn apply_refund(
+        &mut self,
+        refund: &ProviderRefund,
+        at: OffsetDateTime,
+    ) -> Result<(), TransactionsFull> {
+        let matches = |t: &Transaction| {
+            t.kind == TransactionKind::Refund
+                && (t.provider_id.as_deref() == Some(refund.id.as_str())
+                    || refund.key.as_deref() == Some(t.interaction_id.as_str()))
+        };
+        if let Some(known) = self.transactions.iter_mut().find(|t| matches(t)) {
+            known.provider_id = Some(refund.id.clone());
+            settle_state(known, refund);
+            return Ok(());
+        }
+        // A refund an earlier running total counted without knowing its id.
+        let counted = self.transactions.iter().position(|t| {
+            t.kind == TransactionKind::Refund
+                && t.provider_id.is_none()
+                && !is_reversal_key(&t.interaction_id)
+                && t.state == TransactionState::Success
+                && t.amount.cent_amount >= refund.amount.cent_amount
+        });
+        if let Some(index) = counted {
+            if self.transactions[index].amount == refund.amount {
+                let counted = &mut self.transactions[index];
+                counted.provider_id = Some(refund.id.clone());
+                settle_state(counted, refund);
+                return Ok(());
+            }
+            if !self.has_room() {
+                return Err(TransactionsFull);
+            }
+            self.transactions[index].amount.cent_amount -= refund.amount.cent_amount;
+        }
+        let mut reported = Transaction {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind: TransactionKind::Refund,
+            state: TransactionState::Pending,
+            amount: refund.amount,
+            interaction_id: format!("provider-refund:{}", refund.id),
+            timestamp: at,
+            reason: None,
+            provider_id: Some(refund.id.clone()),
+        };
+        settle_state(&mut reported, refund);
+        self.record(reported)
+    }
+
+    /// Applies a provider's running total refunded for this payment: whatever the refunds
+    /// already recorded (done, or still pending at the provider) do not explain is one more
+    /// refund, recorded under `interaction`.
+    pub fn apply_refund_total(
+        &mut self,
+        total: Money,
+        interaction: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), TransactionsFull> {
+        let accounted: i64 = self
+            .transactions
+            .iter()
+            .filter(|t| t.kind == TransactionKind::Refund && t.state != TransactionState::Failure)
+            .map(|t| t.amount.cent_amount)
+            .sum();
+        let unexplained = total.cent_amount - accounted;
+        if unexplained <= 0 {
+            return Ok(());
+        }
+        self.record(Transaction {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind: TransactionKind::Refund,
+            state: TransactionState::Success,
+            amount: Money::new(unexplained, total.currency()),
+            interaction_id: interaction.to_string(),
+            timestamp: at,
+            reason: None,
+            provider_id: None,
+        })
+    }
+
+    /// Whether another money movement can be stored.
+    pub fn has_room(&self) -> bool {
+        self.transactions
+            .iter()
+            .filter(|t| !t.is_failed_attempt())
+            .count()
+            < MAX_TRANSACTIONS
+    }
+
     fn sum(&self, kinds: &[TransactionKind], state: TransactionState) -> i64 {
         self.transactions
             .iter()
@@ -125,6 +284,63 @@ impl Payment {
             .iter()
             .any(|t| t.kind.is_reversal() && t.state == TransactionState::Pending)
             && self.secured() > 0
+    }
+
+    /// This system decided to give the money back and its last attempt failed: the money is
+    /// still outstanding and must be asked for again (the sweeper does).
+    pub fn owes_reversal(&self) -> bool {
+        let last_give_back = self
+            .transactions
+            .iter()
+            .rfind(|t| t.kind.is_reversal() && is_reversal_key(&t.interaction_id));
+        // A gift card's credit fails only when the card is gone: asking again cannot help.
+        !self.is_gift_card()
+            && last_give_back.is_some_and(|t| t.state == TransactionState::Failure)
+            && self.secured() > 0
+    }
+
+    /// The reversals this system asked for (its own keys), oldest first.
+    fn give_backs(&self) -> impl Iterator<Item = &Transaction> {
+        self.transactions
+            .iter()
+            .filter(|t| t.kind.is_reversal() && is_reversal_key(&t.interaction_id))
+    }
+
+    /// The provider refused or failed every one of `MAX_REVERSAL_ATTEMPTS` reversals: the
+    /// sweeper stops asking, and a person settles it (each failure raised the alarm).
+    pub fn reversal_given_up(&self) -> bool {
+        self.owes_reversal()
+            && self
+                .give_backs()
+                .filter(|t| t.state == TransactionState::Failure)
+                .count()
+                >= MAX_REVERSAL_ATTEMPTS
+    }
+
+    /// When the sweeper should next look at this payment's reversal: a pending one a little
+    /// after it was asked (the provider may still be processing it, or its answer was lost);
+    /// a failed one after a backoff that doubles with each failure; `None` when there is
+    /// nothing to chase, or it was given up.
+    pub fn reversal_due_at(&self) -> Option<OffsetDateTime> {
+        if self.is_gift_card() || self.secured() == 0 {
+            return None;
+        }
+        if let Some(pending) = self
+            .give_backs()
+            .filter(|t| t.state == TransactionState::Pending)
+            .last()
+        {
+            return Some(pending.timestamp + PENDING_RECHECK);
+        }
+        if !self.owes_reversal() || self.reversal_given_up() {
+            return None;
+        }
+        let failures = self
+            .give_backs()
+            .filter(|t| t.state == TransactionState::Failure)
+            .count() as i32;
+        let last = self.give_backs().last().map(|t| t.timestamp)?;
+        Some(last + PENDING_RECHECK * 2i32.pow((failures - 1).clamp(0, 10) as u32))
     }
 
     /// Paid from a gift card (the ledger in this system), not through the payment provider.
@@ -184,6 +400,43 @@ impl Payment {
     }
 }
 
+/// One refund as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRefund {
+    /// The provider's refund id (Stripe `re_…`).
+    pub id: String,
+    pub amount: Money,
+    pub state: TransactionState,
+    /// Why it failed, when it did.
+    pub failure: Option<String>,
+    /// The idempotency key this system asked for it with, when the provider echoes it (the
+    /// refund's metadata): matches it before the provider's answer was recorded.
+    pub key: Option<String>,
+}
+
+/// Moves `t` to the state `refund` reports, never backwards.
+fn settle_state(t: &mut Transaction, refund: &ProviderRefund) {
+    let rank = |s: TransactionState| match s {
+        TransactionState::Pending => 0,
+        TransactionState::Success => 1,
+        TransactionState::Failure => 2,
+    };
+    if rank(refund.state) <= rank(t.state) {
+        return;
+    }
+    t.state = refund.state;
+    if refund.state == TransactionState::Failure {
+        let why = refund
+            .failure
+            .as_deref()
+            .unwrap_or("the provider could not return it");
+        t.reason = Some(match t.reason.take() {
+            Some(reason) => format!("{reason}; the refund failed: {why}"),
+            None => format!("the refund failed: {why}"),
+        });
+    }
+}
+
 /// How the money for a cart or order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PaymentState {
@@ -216,6 +469,53 @@ pub fn available(payments: &[Payment], currency: Currency) -> Money {
             .sum(),
         currency,
     )
+}
+
+/// Whether `payment` can pay toward `total`: it is not being given back (nor owed back after
+/// a reversal that failed), and it was planned for this total (or reported by the provider
+/// alone, with no plan).
+pub fn fits(payment: &Payment, total: Money) -> bool {
+    payment.amount_planned.currency() == total.currency()
+        && !payment.reversal_in_progress()
+        && !payment.owes_reversal()
+        && payment
+            .planned_for_total
+            .is_none_or(|planned| planned == total)
+}
+
+/// The money `payments` can pay `total` with: what the payments that fit it secure. A saved
+/// order, a checkout and a new payment's plan all count this, never money being given back
+/// or paid for an older total.
+pub fn fitting(payments: &[Payment], total: Money) -> Money {
+    Money::new(
+        payments
+            .iter()
+            .filter(|p| fits(p, total))
+            .map(Payment::secured)
+            .sum(),
+        total.currency(),
+    )
+}
+
+/// The payment state of an order that awaits payment of `total` (or of a cart saved as one):
+/// `Paid` once the money that fits covers it, `BalanceDue` while it covers part, otherwise
+/// still `Pending` (or `Failed` when every attempt failed).
+pub fn awaiting_state(payments: &[Payment], total: Money) -> PaymentState {
+    let fitting = fitting(payments, total).cent_amount;
+    if fitting >= total.cent_amount {
+        PaymentState::Paid
+    } else if fitting > 0 {
+        PaymentState::BalanceDue
+    } else if payments.is_empty() || payments.iter().any(|p| fits(p, total) && p.is_pending()) {
+        PaymentState::Pending
+    } else if payments
+        .iter()
+        .all(|p| p.captured() == 0 && !p.is_pending())
+    {
+        PaymentState::Failed
+    } else {
+        PaymentState::Pending
+    }
 }
 
 /// The payment state of something that costs `total`.
@@ -264,7 +564,7 @@ pub fn is_reversal_key(id: &str) -> bool {
 pub fn holding_since(payments: &[Payment]) -> Option<OffsetDateTime> {
     payments
         .iter()
-        .filter(|p| p.secured() > 0)
+        .filter(|p| p.secured() > 0 && !p.reversal_given_up())
         .filter_map(Payment::secured_since)
         .min()
 }
@@ -282,6 +582,7 @@ mod tests {
             interaction_id: uuid::Uuid::new_v4().to_string(),
             timestamp: OffsetDateTime::UNIX_EPOCH,
             reason: None,
+            provider_id: None,
         }
     }
 
@@ -293,6 +594,7 @@ mod tests {
             psp_reference: "pi_1".into(),
             planned_for_total: None,
             transactions,
+            failures_compacted: 0,
         }
     }
 
@@ -370,6 +672,181 @@ mod tests {
         assert_ne!(
             gift_card("a").reversal_key(Refund),
             gift_card("b").reversal_key(Refund)
+        );
+    }
+
+    fn refund(id: &str, cents: i64, state: TransactionState, key: Option<&str>) -> ProviderRefund {
+        ProviderRefund {
+            id: id.into(),
+            amount: Money::new(cents, Currency::EUR),
+            state,
+            failure: (state == TransactionState::Failure)
+                .then(|| "expired_or_canceled_card".into()),
+            key: key.map(str::to_string),
+        }
+    }
+
+    fn refunded(payment: &Payment) -> i64 {
+        payment.refunded()
+    }
+
+    #[test]
+    fn declines_beyond_the_kept_few_are_counted_and_a_success_still_fits() {
+        use TransactionKind::*;
+        use TransactionState::*;
+        let mut p = payment(vec![]);
+        for _ in 0..60 {
+            p.record(tx(Charge, Failure, 1000)).unwrap();
+        }
+        assert_eq!(p.transactions.len(), KEPT_FAILURES);
+        assert_eq!(p.failures_compacted, 55);
+        p.record(tx(Charge, Success, 1000)).unwrap();
+        assert_eq!(p.secured(), 1000);
+        for _ in 1..MAX_TRANSACTIONS {
+            p.record(tx(Refund, Pending, 1)).unwrap();
+        }
+        assert_eq!(p.record(tx(Refund, Pending, 1)), Err(TransactionsFull));
+        p.record(tx(Charge, Failure, 1000))
+            .expect("a decline always fits");
+    }
+
+    #[test]
+    fn a_refund_reported_while_the_systems_own_is_pending_counts_once() {
+        use TransactionKind::*;
+        use TransactionState::*;
+        let mut p = payment(vec![tx(Charge, Success, 1000)]);
+        let mut own = tx(Refund, Pending, 1000);
+        own.interaction_id = p.reversal_key(Refund);
+        p.transactions.push(own);
+        // The running total includes the pending refund: nothing new to count.
+        p.apply_refund_total(
+            Money::new(1000, Currency::EUR),
+            "refunded:ch_1:1000",
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(p.transactions.len(), 2);
+        // Its report, matched by the key in its metadata, settles it.
+        p.apply_refund(
+            &refund("re_1", 1000, Success, Some("refund:pi_1")),
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(p.transactions.len(), 2);
+        assert_eq!(refunded(&p), 1000);
+        assert_eq!(p.transactions[1].provider_id.as_deref(), Some("re_1"));
+        // Reported again by id: still once.
+        p.apply_refund(
+            &refund("re_1", 1000, Success, None),
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(refunded(&p), 1000);
+    }
+
+    #[test]
+    fn a_refund_that_fails_later_puts_the_money_back_to_outstanding() {
+        use TransactionKind::*;
+        use TransactionState::*;
+        let mut p = payment(vec![tx(Charge, Success, 1000)]);
+        let mut own = tx(Refund, Success, 1000);
+        own.interaction_id = p.reversal_key(Refund);
+        own.provider_id = Some("re_1".into());
+        p.transactions.push(own);
+        assert_eq!(p.secured(), 0);
+        p.apply_refund(
+            &refund("re_1", 1000, Failure, None),
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(p.secured(), 1000, "outstanding again");
+        assert!(p.owes_reversal());
+        assert!(p.reversal_due_at().is_some(), "the sweeper asks again");
+        // A late report of its success never undoes the failure.
+        p.apply_refund(
+            &refund("re_1", 1000, Success, None),
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(p.secured(), 1000);
+        assert_ne!(
+            p.reversal_key(Refund),
+            "refund:pi_1",
+            "a new attempt, a new key"
+        );
+    }
+
+    #[test]
+    fn a_dashboard_refund_counted_from_a_total_takes_its_id_when_reported() {
+        use TransactionKind::*;
+        use TransactionState::*;
+        let mut p = payment(vec![tx(Charge, Success, 1000)]);
+        p.apply_refund_total(
+            Money::new(600, Currency::EUR),
+            "refunded:ch_1:600",
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(refunded(&p), 600);
+        // Two refunds made the 600; the first is reported by id, then fails.
+        p.apply_refund(
+            &refund("re_a", 200, Success, None),
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(refunded(&p), 600);
+        p.apply_refund(
+            &refund("re_a", 200, Failure, None),
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(refunded(&p), 400);
+        // The provider's total no longer counts the failed one; a new refund of 100 raises it.
+        p.apply_refund_total(
+            Money::new(500, Currency::EUR),
+            "refunded:ch_1:500",
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(refunded(&p), 500);
+        assert_eq!(p.secured(), 500);
+    }
+
+    #[test]
+    fn only_money_that_fits_pays_a_saved_order() {
+        use TransactionKind::*;
+        use TransactionState::*;
+        let total = Money::new(1000, Currency::EUR);
+        let mut old = payment(vec![tx(Charge, Success, 1200)]);
+        old.planned_for_total = Some(Money::new(1200, Currency::EUR));
+        assert_eq!(
+            fitting(std::slice::from_ref(&old), total).cent_amount,
+            0,
+            "another total"
+        );
+        let mut reversing = payment(vec![tx(Charge, Success, 1000)]);
+        reversing.planned_for_total = Some(total);
+        let mut pending_refund = tx(Refund, Pending, 1000);
+        pending_refund.interaction_id = reversing.reversal_key(Refund);
+        reversing.transactions.push(pending_refund);
+        assert_eq!(
+            fitting(std::slice::from_ref(&reversing), total).cent_amount,
+            0,
+            "being given back"
+        );
+        assert_eq!(
+            secured(std::slice::from_ref(&reversing), Currency::EUR).cent_amount,
+            1000
+        );
+        assert_ne!(
+            awaiting_state(&[old.clone(), reversing.clone()], total),
+            PaymentState::Paid
+        );
+        let mut fresh = payment(vec![tx(Charge, Success, 1000)]);
+        fresh.planned_for_total = Some(total);
+        assert_eq!(
+            awaiting_state(&[old, reversing, fresh], total),
+            PaymentState::Paid
         );
     }
 }

@@ -4,6 +4,7 @@
 use time::OffsetDateTime;
 
 use crate::model::money::Money;
+pub use crate::model::payment::ProviderRefund;
 use crate::model::payment::{Payment, Transaction, TransactionKind, TransactionState};
 use crate::model::values::CartId;
 
@@ -20,8 +21,15 @@ pub enum PaymentOutcome {
     },
     /// The intent was cancelled (its authorization released).
     Canceled { amount: Money },
-    /// The provider's running total refunded for this payment.
-    Refunded { total_refunded: Money },
+    /// The provider's running total refunded for this payment, with the refunds it lists
+    /// (each matched by its id; what the list does not explain counts as one more refund).
+    Refunded {
+        total_refunded: Money,
+        refunds: Vec<ProviderRefund>,
+    },
+    /// One refund's status changed (a refund that fails later puts the money back to
+    /// outstanding).
+    RefundUpdated(ProviderRefund),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +67,8 @@ pub fn unrecorded_payment(
         | PaymentOutcome::Authorized { amount }
         | PaymentOutcome::Failed { amount, .. }
         | PaymentOutcome::Canceled { amount } => *amount,
-        PaymentOutcome::Refunded { total_refunded } => *total_refunded,
+        PaymentOutcome::Refunded { total_refunded, .. } => *total_refunded,
+        PaymentOutcome::RefundUpdated(refund) => refund.amount,
     };
     payments.push(Payment {
         id: uuid::Uuid::new_v4().to_string(),
@@ -67,6 +76,7 @@ pub fn unrecorded_payment(
         psp: psp.to_string(),
         psp_reference: event.reference.clone(),
         planned_for_total: None,
+        failures_compacted: 0,
         transactions: Vec::new(),
     });
     Some(payments.len() - 1)
@@ -74,7 +84,7 @@ pub fn unrecorded_payment(
 
 /// The transaction an event reports, of `amount`.
 pub fn transaction(event: &PaymentEvent, amount: Money) -> Transaction {
-    let (kind, state) = match event.outcome {
+    let (kind, state) = match &event.outcome {
         PaymentOutcome::Charged { .. } => (TransactionKind::Charge, TransactionState::Success),
         PaymentOutcome::Authorized { .. } => {
             (TransactionKind::Authorization, TransactionState::Success)
@@ -85,6 +95,7 @@ pub fn transaction(event: &PaymentEvent, amount: Money) -> Transaction {
             TransactionState::Success,
         ),
         PaymentOutcome::Refunded { .. } => (TransactionKind::Refund, TransactionState::Success),
+        PaymentOutcome::RefundUpdated(refund) => (TransactionKind::Refund, refund.state),
     };
     Transaction {
         id: uuid::Uuid::new_v4().to_string(),
@@ -94,5 +105,6 @@ pub fn transaction(event: &PaymentEvent, amount: Money) -> Transaction {
         interaction_id: event.interaction_id.clone(),
         timestamp: event.occurred_at,
         reason: None,
+        provider_id: None,
     }
 }

@@ -263,6 +263,45 @@ impl Name {
     pub fn parse(value: &str) -> Result<Self, String> {
         bounded(value, 1, 200).map(|v| Name(v.to_string()))
     }
+
+    /// A person's name as a customer types it, which the shop's emails greet them by: 1–100
+    /// letters (any script), digits, spaces and `' ’ - . ,`, a dot never directly before a
+    /// letter or digit (`J. Doe`, not `evil.example`): plain text that can carry no link,
+    /// address, markup or line break into a message sent to whatever address the caller chose.
+    pub fn parse_person(value: &str) -> Result<Self, String> {
+        let value = bounded(value, 1, 100)?;
+        let chars: Vec<char> = value.chars().collect();
+        let plain = chars.iter().enumerate().all(|(i, &c)| {
+            let allowed = c.is_alphanumeric()
+                || matches!(c, ' ' | '\'' | '’' | '-' | '.' | ',')
+                // Combining marks (accents typed as their own code point).
+                || ('\u{0300}'..='\u{036F}').contains(&c);
+            let dotted_word = c == '.' && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric());
+            allowed && !dotted_word
+        });
+        if plain {
+            Ok(Name(value.to_string()))
+        } else {
+            Err("must be plain text: letters, digits, spaces and ' - . , (at most 100)".into())
+        }
+    }
+
+    /// Free text that is shown back to its author and in their emails (an address line): no
+    /// control characters, no markup, no link.
+    pub fn parse_plain(value: &str) -> Result<Self, String> {
+        let name = Name::parse(value)?;
+        let lower = name.0.to_lowercase();
+        if name
+            .0
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '<' | '>'))
+            || lower.contains("://")
+            || lower.contains("www.")
+        {
+            return Err("must be plain text (no markup, links or control characters)".into());
+        }
+        Ok(name)
+    }
 }
 
 string_value!(

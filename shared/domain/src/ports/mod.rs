@@ -13,6 +13,7 @@ pub mod erp;
 pub mod gift_cards;
 pub mod idempotency;
 pub mod mailer;
+pub mod metrics;
 pub mod orders;
 pub mod payments;
 pub mod psp;

@@ -12,8 +12,9 @@ use crate::model::order::Order;
 pub enum PaymentWriteError {
     /// The cart or order moved on (or is no longer where the payment belongs): read again.
     Conflict,
-    /// An interaction id was already recorded: the event was seen before.
-    DuplicateInteraction,
+    /// These interaction ids were already claimed: an event seen before, or a reversal
+    /// another writer recorded first.
+    DuplicateInteraction(Vec<String>),
     Store(StoreError),
 }
 
@@ -38,13 +39,15 @@ pub trait PaymentStore: Send + Sync + 'static {
     /// Stores the order's payment attributes (payments, payment state, hold and sweep mark)
     /// and its revision iff the stored order is at revision `expected`, claiming each
     /// interaction id and adding each credit to its gift card (which must exist in the
-    /// credit's currency, else `Conflict`), all or nothing. Leaves everything else (owner,
-    /// lines, state) alone.
+    /// credit's currency, else `Conflict`), all or nothing. `frees_slot`: the order no longer
+    /// awaits payment, so its customer's open-order slot (`Order::slot_owner`) is given back
+    /// in the same write. Leaves everything else (owner, lines, state) alone.
     async fn record_order_payments(
         &self,
         order: &Order,
         expected_revision: u64,
         interactions: &[String],
         credits: &[GiftCardCredit],
+        frees_slot: bool,
     ) -> Result<(), PaymentWriteError>;
 }

@@ -89,6 +89,14 @@ pub trait PaymentProvider: Send + Sync + 'static {
         amount: Money,
         idempotency_key: &str,
     ) -> Result<Reversal, PspError>;
+    /// A refund this system asked for, as it stands now at the provider (by the provider's
+    /// refund id): how a pending refund is settled without asking for it again.
+    async fn refund_status(&self, refund_id: &str) -> Result<Reversal, PspError> {
+        Err(PspError(format!(
+            "{} cannot look up refund {refund_id}",
+            self.name()
+        )))
+    }
     /// Authorizes a saved payment method with manual capture (server to server).
     async fn authorize_saved(
         &self,

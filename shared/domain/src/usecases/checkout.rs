@@ -9,7 +9,8 @@
 
 use crate::model::cart::{Cart, CartState, DiscountState};
 use crate::model::commit_plan::{
-    cart_code_active, check_preconditions, plan, price_change, Rejection, SAVED_ORDER_HOLD,
+    cart_code_active, check_preconditions, plan, price_change, Rejection, SavedOrderSlot,
+    SAVED_ORDER_HOLD,
 };
 use crate::model::error::{Error, FieldErrors};
 use crate::model::idempotency::{
@@ -84,6 +85,10 @@ impl Storefront {
         key: Option<IdempotencyKey>,
     ) -> Result<OrderResponse, Error> {
         let (cart_id, order_number) = parse_input(input)?;
+        // A hold needs an owner (rule 13): an anonymous one is a free way to take stock off sale.
+        if input.action == Some(CommitAction::SaveOrder) && caller.customer.is_none() {
+            return Err(Error::Unauthorized);
+        }
         let Some(key) = key else {
             let (cart, order) = self.store().cart_and_order(&cart_id).await?;
             return self
@@ -196,7 +201,15 @@ impl Storefront {
                 now,
                 expires_at,
             );
-            let plan = plan(&cart, order, input.cart_version, ticket, now)?;
+            let mut plan = plan(&cart, order, input.cart_version, ticket, now)?;
+            plan.saved_order_slot = plan
+                .order
+                .slot_owner()
+                .filter(|_| plan.order.awaiting_payment())
+                .map(|customer| SavedOrderSlot {
+                    customer: customer.clone(),
+                    limit: self.limits.max_open_saved_orders,
+                });
             let rejections = match self.store().commit(&plan).await {
                 Ok(()) => return Ok(OrderResponse::created(&plan.order)),
                 Err(CommitError::Store(e)) => return Err(Error::Store(e)),
@@ -267,6 +280,9 @@ impl Storefront {
                     return Ok(Retry::Answer(Err(Error::RequestInProgress {
                         retry_after: 1,
                     })))
+                }
+                Rejection::TooManyOpenOrders(limit) => {
+                    return Ok(Retry::Answer(Err(Error::TooManyOpenOrders { limit })))
                 }
                 Rejection::Cart { .. } => unreachable!("handled above"),
                 // A cart's commit takes nothing from gift cards.

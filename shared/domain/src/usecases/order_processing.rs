@@ -122,6 +122,11 @@ impl Storefront {
                     });
                 }
                 Rejection::EmailRegistered => return Err(Error::EmailAlreadyRegistered),
+                Rejection::TooManyOpenOrders(_) => {
+                    return Err(Error::internal(
+                        "a programmatic order took a saved-order slot",
+                    ))
+                }
                 Rejection::OrderNumberTaken => {
                     return Err(Error::OrderNumberTaken {
                         order_number: commit.order.order_number.to_string(),
@@ -194,6 +199,7 @@ impl Storefront {
                     interaction_id: interaction_id.clone(),
                     timestamp: self.now(),
                     reason: None,
+                    provider_id: None,
                 });
                 interactions.push(interaction_id);
             }
@@ -205,7 +211,7 @@ impl Storefront {
             next.revision += 1;
             match self
                 .store()
-                .record_order_payments(&next, current.revision, &interactions, &[])
+                .record_order_payments(&next, current.revision, &interactions, &[], false)
                 .await
             {
                 Ok(()) => {
@@ -214,7 +220,7 @@ impl Storefront {
                 }
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
                 // The webhook recorded the capture first, or the order moved: read it again.
-                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction)
+                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction(_))
                     if attempt < RECORD_ATTEMPTS =>
                 {
                     current = self
@@ -254,6 +260,7 @@ impl Storefront {
                 gift_cards: Vec::new(),
                 pricing: None,
                 guest_email: None,
+                saved_order_slot: None,
                 now,
             };
             match self.commit_programmatic(&commit).await {
@@ -293,6 +300,7 @@ pub(crate) fn order_payments(
         interaction_id,
         timestamp: now,
         reason: None,
+        provider_id: None,
     };
     for (index, (source, share)) in run.request.payments.iter().zip(shares).enumerate() {
         match source {
@@ -313,6 +321,7 @@ pub(crate) fn order_payments(
                     psp: GIFT_CARD_PSP.into(),
                     psp_reference: gift_card.to_string(),
                     planned_for_total: Some(total),
+                    failures_compacted: 0,
                     transactions: vec![transaction(
                         TransactionKind::Charge,
                         *share,
@@ -328,6 +337,7 @@ pub(crate) fn order_payments(
                         psp: "stripe".into(),
                         psp_reference: reference.clone(),
                         planned_for_total: Some(total),
+                        failures_compacted: 0,
                         transactions: vec![transaction(
                             TransactionKind::Authorization,
                             *amount,

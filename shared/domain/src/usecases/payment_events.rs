@@ -3,11 +3,11 @@
 
 use crate::model::cart::{Cart, CartState};
 use crate::model::error::Error;
-use crate::model::money::Money;
 use crate::model::order::{CommitAction, Order, OrderState};
 use crate::model::payment::{self, Payment, PaymentState};
-use crate::model::payment::{MAX_TRANSACTIONS, RECORD_ATTEMPTS};
+use crate::model::payment::{TransactionKind, TransactionsFull, RECORD_ATTEMPTS};
 use crate::model::payment_event::{transaction, unrecorded_payment, PaymentEvent, PaymentOutcome};
+use crate::ports::metrics::Metric;
 use crate::ports::payments::PaymentWriteError;
 use crate::usecases::checkout::CreateOrderInput;
 use crate::usecases::reversals::{mark_reversals, Asked};
@@ -44,9 +44,16 @@ impl Storefront {
                 (None, None) => return Ok(EventEffect::Ignored("unknown cart")),
             };
             match attempt {
-                // Moved on, or another delivery recorded it first: decide again on what is
-                // stored now.
-                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction) => {
+                // This very report was recorded already (a redelivery whose effect left no
+                // transaction of its own: a compacted failure, a refund's status applied).
+                Err(PaymentWriteError::DuplicateInteraction(ids))
+                    if ids.contains(&event.interaction_id) =>
+                {
+                    return Ok(EventEffect::Duplicate)
+                }
+                // Moved on, or another writer claimed a reversal first: decide again on what
+                // is stored now.
+                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction(_)) => {
                     continue
                 }
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
@@ -67,17 +74,16 @@ impl Storefront {
             // Seen before; the commit it should have led to may not have happened.
             return Ok(self.order_paid_cart(cart, EventEffect::Duplicate).await);
         };
-        if next.payments[index].transactions.len() >= MAX_TRANSACTIONS {
-            tracing::error!(cart = %cart.id, payment = %event.reference, "transaction limit reached; event not recorded");
-            return Ok(Ok(EventEffect::Ignored("transaction limit reached")));
-        }
         let mut claimed = vec![event.interaction_id.clone()];
         let mut effect = EventEffect::Recorded;
         match &event.outcome {
             PaymentOutcome::Charged { amount } | PaymentOutcome::Authorized { amount } => {
-                next.payments[index]
-                    .transactions
-                    .push(transaction(event, *amount));
+                if next.payments[index]
+                    .record(transaction(event, *amount))
+                    .is_err()
+                {
+                    return Ok(self.unstorable(&next.payments[index], event, asked).await);
+                }
                 let planned = next.payments[index].amount_planned;
                 let misfit = if *amount != planned {
                     Some("the amount paid is not the amount planned")
@@ -86,7 +92,7 @@ impl Storefront {
                     .is_some_and(|t| t != next.totals.total)
                 {
                     Some("the cart's total changed after this payment was started")
-                } else if payment::secured(&next.payments, next.currency).cent_amount
+                } else if payment::fitting(&next.payments, next.totals.total).cent_amount
                     > next.totals.total.cent_amount
                 {
                     Some("the cart was already paid")
@@ -102,7 +108,11 @@ impl Storefront {
                     Err(e) => return Ok(Err(e)),
                 }
             }
-            outcome => record_other(&mut next.payments[index], event, outcome),
+            outcome => {
+                if record_other(&mut next.payments[index], event, outcome).is_err() {
+                    return Ok(self.unstorable(&next.payments[index], event, asked).await);
+                }
+            }
         }
         next.payment_revision += 1;
         self.store()
@@ -124,7 +134,7 @@ impl Storefront {
         otherwise: EventEffect,
     ) -> Result<EventEffect, Error> {
         let total = cart.totals.total;
-        if total.is_zero() || payment::available(&cart.payments, cart.currency) != total {
+        if total.is_zero() || payment::fitting(&cart.payments, total) != total {
             return Ok(otherwise);
         }
         let input = CreateOrderInput {
@@ -165,22 +175,20 @@ impl Storefront {
         let Some(index) = unrecorded_payment(&mut next.payments, event, self.psp().name()) else {
             return Ok(Ok(EventEffect::Duplicate));
         };
-        if next.payments[index].transactions.len() >= MAX_TRANSACTIONS {
-            tracing::error!(order = %order.order_number, payment = %event.reference, "transaction limit reached; event not recorded");
-            return Ok(Ok(EventEffect::Ignored("transaction limit reached")));
-        }
         let mut claimed = vec![event.interaction_id.clone()];
         let mut credits = Vec::new();
         let mut effect = EventEffect::Recorded;
         let total = order.totals.total;
         match &event.outcome {
             PaymentOutcome::Charged { amount } | PaymentOutcome::Authorized { amount } => {
-                next.payments[index]
-                    .transactions
-                    .push(transaction(event, *amount));
+                if next.payments[index]
+                    .record(transaction(event, *amount))
+                    .is_err()
+                {
+                    return Ok(self.unstorable(&next.payments[index], event, asked).await);
+                }
                 let misfit = if order.awaiting_payment() {
-                    (payment::secured(&next.payments, next.currency).cent_amount
-                        > total.cent_amount)
+                    (payment::fitting(&next.payments, total).cent_amount > total.cent_amount)
                         .then_some("the order was already paid")
                 } else if !counted {
                     Some(if order.state == OrderState::Cancelled {
@@ -199,7 +207,7 @@ impl Storefront {
                     Err(e) => return Ok(Err(e)),
                 }
                 if effect == EventEffect::Recorded && order.awaiting_payment() {
-                    next.payment_state = payment::payment_state(&next.payments, total);
+                    next.payment_state = payment::awaiting_state(&next.payments, total);
                     if next.payment_state == PaymentState::Paid {
                         next.expires_at = None;
                         effect = EventEffect::OrderPaid(order.order_number.to_string());
@@ -207,7 +215,9 @@ impl Storefront {
                 }
             }
             outcome => {
-                record_other(&mut next.payments[index], event, outcome);
+                if record_other(&mut next.payments[index], event, outcome).is_err() {
+                    return Ok(self.unstorable(&next.payments[index], event, asked).await);
+                }
                 // The provider gave back all it took (refunded, or the authorization ended):
                 // the order's gift card share goes back to its cards, in this same write.
                 if !order.awaiting_payment() && payment::only_gift_cards_hold(&next.payments) {
@@ -223,18 +233,56 @@ impl Storefront {
                 }
                 // A refund or cancellation can take the order below its total: it is no
                 // longer `Paid` then (a partial refund leaves a balance, a full one `Refunded`).
-                next.payment_state = payment::payment_state(&next.payments, total);
+                // An order still awaiting payment counts only the money that fits it.
+                next.payment_state = if order.awaiting_payment() {
+                    payment::awaiting_state(&next.payments, total)
+                } else {
+                    payment::payment_state(&next.payments, total)
+                };
             }
         }
         next.revision += 1;
+        let frees_slot = order.awaiting_payment() && !next.awaiting_payment();
         self.store()
-            .record_order_payments(&next, order.revision, &claimed, &credits)
+            .record_order_payments(&next, order.revision, &claimed, &credits, frees_slot)
             .await?;
         Ok(Ok(effect))
     }
 }
 
 impl Storefront {
+    /// A report that cannot be stored (its payment holds `MAX_TRANSACTIONS` money movements
+    /// already; nothing a provider sends in practice reaches it): a success is given back at
+    /// the provider at once, since nobody could ever see it; either way an operator is
+    /// alarmed, and the provider is answered so it stops redelivering.
+    async fn unstorable(
+        &self,
+        payment: &Payment,
+        event: &PaymentEvent,
+        asked: &mut Asked,
+    ) -> Result<EventEffect, Error> {
+        self.count(Metric::UnstorableReport, 1);
+        let (kind, amount) = match &event.outcome {
+            PaymentOutcome::Charged { amount } => (TransactionKind::Refund, *amount),
+            PaymentOutcome::Authorized { amount } => {
+                (TransactionKind::CancelAuthorization, *amount)
+            }
+            _ => {
+                tracing::error!(cart = %event.cart_id, payment = %event.reference, event = %event.event_id, "payment at its transaction bound: report not stored");
+                return Ok(EventEffect::Ignored("transaction limit reached"));
+            }
+        };
+        tracing::error!(cart = %event.cart_id, payment = %event.reference, event = %event.event_id, "payment at its transaction bound: giving the unstorable success back");
+        let key = format!(
+            "{}:unstorable:{}",
+            payment.reversal_key(kind),
+            event.interaction_id
+        );
+        self.ask_reversal(kind, &payment.psp_reference, amount, &key, asked)
+            .await?;
+        Ok(EventEffect::Reversed)
+    }
+
     /// Gives back a payment that does not fit (`misfit` says why; `None`: it fits) before it
     /// is recorded. Returns whether it did.
     async fn reverse_misfit(
@@ -253,21 +301,27 @@ impl Storefront {
 }
 
 /// Failures, cancellations and refunds: recorded as reported. An older failure never undoes
-/// a newer success, because a payment's standing is the sum of its successful transactions.
-fn record_other(payment: &mut Payment, event: &PaymentEvent, outcome: &PaymentOutcome) {
+/// a newer success, because a payment's standing is the sum of its successful transactions;
+/// a refund is matched to the one already recorded by the provider's id, never counted twice.
+fn record_other(
+    payment: &mut Payment,
+    event: &PaymentEvent,
+    outcome: &PaymentOutcome,
+) -> Result<(), TransactionsFull> {
     match outcome {
         PaymentOutcome::Failed { amount, .. } | PaymentOutcome::Canceled { amount } => {
-            payment.transactions.push(transaction(event, *amount));
+            payment.record(transaction(event, *amount))
         }
-        PaymentOutcome::Refunded { total_refunded } => {
-            let delta = total_refunded.cent_amount - payment.refunded();
-            if delta > 0 {
-                payment.transactions.push(transaction(
-                    event,
-                    Money::new(delta, total_refunded.currency()),
-                ));
+        PaymentOutcome::Refunded {
+            total_refunded,
+            refunds,
+        } => {
+            for refund in refunds {
+                payment.apply_refund(refund, event.occurred_at)?;
             }
+            payment.apply_refund_total(*total_refunded, &event.interaction_id, event.occurred_at)
         }
-        PaymentOutcome::Charged { .. } | PaymentOutcome::Authorized { .. } => {}
+        PaymentOutcome::RefundUpdated(refund) => payment.apply_refund(refund, event.occurred_at),
+        PaymentOutcome::Charged { .. } | PaymentOutcome::Authorized { .. } => Ok(()),
     }
 }

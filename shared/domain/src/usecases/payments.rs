@@ -79,7 +79,7 @@ impl Storefront {
                 .await
             {
                 Ok(()) => return Ok(created(payment, intent)),
-                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction) => {
+                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction(_)) => {
                     cart = self.cart(caller, cart_id).await?
                 }
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
@@ -119,11 +119,11 @@ impl Storefront {
             next.revision += 1;
             match self
                 .store()
-                .record_order_payments(&next, order.revision, &[], &[])
+                .record_order_payments(&next, order.revision, &[], &[], false)
                 .await
             {
                 Ok(()) => return Ok(created(payment, intent)),
-                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction) => {
+                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction(_)) => {
                     order = self.order(caller, order_number).await?
                 }
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
@@ -144,7 +144,9 @@ impl Storefront {
     ) -> Result<(Payment, crate::ports::psp::Intent), Error> {
         ensure_room(plan.payments)?;
         let currency = plan.total.currency();
-        let owed = plan.total.cent_amount - payment::secured(plan.payments, currency).cent_amount;
+        // What the payments that fit this total have not covered yet: money being given back,
+        // or paid for an older total, pays for nothing.
+        let owed = plan.total.cent_amount - payment::fitting(plan.payments, plan.total).cent_amount;
         let mut errors = FieldErrors::new();
         if owed <= 0 {
             errors.push(crate::model::field_error::FieldError::new("", paid_in_full));
@@ -182,6 +184,7 @@ impl Storefront {
             psp: self.psp().name().to_string(),
             psp_reference: intent.reference.clone(),
             planned_for_total: Some(plan.total),
+            failures_compacted: 0,
             transactions: Vec::new(),
         };
         Ok((payment, intent))

@@ -10,6 +10,7 @@ use crate::model::money::Money;
 use crate::model::payment::{
     self, Payment, Transaction, TransactionKind, TransactionState, RECORD_ATTEMPTS,
 };
+use crate::ports::metrics::Metric;
 use crate::ports::payments::PaymentWriteError;
 use crate::ports::psp::Reversal;
 use crate::usecases::Storefront;
@@ -109,12 +110,15 @@ impl Storefront {
         Err(Error::RequestInProgress { retry_after: 1 })
     }
 
-    /// Gives back every payment of an order (a cancelled one), in the same two writes as a
-    /// cart's, then settles what the provider answered; gift cards get theirs in the first.
+    /// Gives back the payments of an order that `which` selects (all of a cancelled one; those
+    /// owed back of any other), in the same two writes as a cart's, then settles what the
+    /// provider answered (every pending reversal of the order); gift cards get theirs in the
+    /// first.
     pub(crate) async fn give_back_order(
         &self,
         cart_id: &crate::model::values::CartId,
         reason: &str,
+        which: &(dyn Fn(&Payment) -> bool + Sync),
     ) -> Result<(), Error> {
         let mut asked = Asked::new();
         for _ in 0..RECORD_ATTEMPTS * 2 {
@@ -122,7 +126,7 @@ impl Storefront {
                 return Ok(());
             };
             let mut next = order.clone();
-            let marked = mark_reversals(&mut next.payments, reason, self.now(), &|_| true);
+            let marked = mark_reversals(&mut next.payments, reason, self.now(), which);
             let claimed = marked.claimed.clone();
             let credits = self.credits_that_land(&mut next.payments, marked).await?;
             let settled = claimed.is_empty() && self.settle(&mut next.payments, &mut asked).await?;
@@ -133,7 +137,7 @@ impl Storefront {
             next.revision += 1;
             match self
                 .store()
-                .record_order_payments(&next, order.revision, &claimed, &credits)
+                .record_order_payments(&next, order.revision, &claimed, &credits, false)
                 .await
             {
                 Ok(()) => continue,
@@ -177,9 +181,11 @@ impl Storefront {
         Ok(landing)
     }
 
-    /// Asks the provider for each pending reversal this system requested (by its key, so the
-    /// provider answers with the reversal it made) and records the outcome. Returns whether
-    /// anything changed.
+    /// Asks the provider for each pending reversal this system requested and records the
+    /// outcome: by the provider's refund id once known (a status lookup, which never moves
+    /// money), else by its key (so the provider answers with the reversal it made). A failed
+    /// one is counted (`ReversalFailed`): the money is outstanding again and the sweeper asks
+    /// anew. Returns whether anything changed.
     pub(crate) async fn settle(
         &self,
         payments: &mut [Payment],
@@ -196,16 +202,57 @@ impl Storefront {
                 {
                     continue;
                 }
-                let reversal = self
-                    .ask_reversal(t.kind, &reference, t.amount, &t.interaction_id, asked)
-                    .await?;
-                if reversal.state != t.state {
-                    t.state = reversal.state;
-                    changed = true;
-                }
+                let reversal = match (t.kind, t.provider_id.as_deref()) {
+                    (TransactionKind::Refund, Some(refund_id)) => {
+                        self.refund_status(refund_id, &t.interaction_id, asked)
+                            .await?
+                    }
+                    _ => {
+                        self.ask_reversal(t.kind, &reference, t.amount, &t.interaction_id, asked)
+                            .await?
+                    }
+                };
+                changed |= self.settle_one(t, &reversal);
             }
         }
         Ok(changed)
+    }
+
+    /// Records the provider's answer on the reversal `t` asked for; returns whether it moved.
+    fn settle_one(&self, t: &mut Transaction, answer: &Reversal) -> bool {
+        let mut changed = false;
+        if t.provider_id.is_none() {
+            t.provider_id = Some(answer.interaction_id.clone());
+            changed = true;
+        }
+        if answer.state != t.state {
+            t.state = answer.state;
+            changed = true;
+            if answer.state == TransactionState::Failure {
+                self.count(Metric::ReversalFailed, 1);
+                tracing::error!(key = %t.interaction_id, provider_id = ?t.provider_id, "the provider did not give the money back; it is outstanding again");
+            }
+        }
+        changed
+    }
+
+    /// A refund's state at the provider, looked up once per piece of work.
+    async fn refund_status(
+        &self,
+        refund_id: &str,
+        key: &str,
+        asked: &mut Asked,
+    ) -> Result<Reversal, Error> {
+        if let Some(done) = asked.get(key) {
+            return Ok(done.clone());
+        }
+        let reversal = self
+            .psp()
+            .refund_status(refund_id)
+            .await
+            .map_err(Error::internal)?;
+        asked.insert(key.to_string(), reversal.clone());
+        Ok(reversal)
     }
 
     /// Refunds a charge or cancels an authorization at the provider, once per key.
@@ -251,7 +298,8 @@ impl Storefront {
                 asked,
             )
             .await?;
-        reversal.state = answer.state;
+        reversal.state = TransactionState::Pending;
+        self.settle_one(&mut reversal, &answer);
         claimed.push(reversal.interaction_id.clone());
         payment.transactions.push(reversal);
         Ok(())
@@ -267,7 +315,7 @@ fn planned_reversal(
     reason: &str,
     at: time::OffsetDateTime,
 ) -> Option<Transaction> {
-    if payment.secured() == 0 || payment.reversal_in_progress() {
+    if payment.secured() == 0 || payment.reversal_in_progress() || payment.reversal_given_up() {
         return None;
     }
     let kind = if payment.charged() {
@@ -289,6 +337,7 @@ fn planned_reversal(
         interaction_id: payment.reversal_key(kind),
         timestamp: at,
         reason: Some(reason.to_string()),
+        provider_id: None,
     })
 }
 

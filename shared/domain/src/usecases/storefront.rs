@@ -6,8 +6,10 @@ use time::OffsetDateTime;
 
 use crate::model::cart::{Cart, CartState};
 use crate::model::error::Error;
+use crate::model::limits::Limits;
 use crate::model::money::Money;
 use crate::ports::clock::{Clock, SystemClock};
+use crate::ports::metrics::{Metric, Metrics, NoMetrics};
 use crate::ports::psp::{PaymentProvider, PspError};
 use crate::ports::Store;
 
@@ -16,6 +18,8 @@ pub struct Storefront {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) psp: Arc<dyn PaymentProvider>,
+    pub(crate) limits: Limits,
+    pub(crate) metrics: Arc<dyn Metrics>,
 }
 
 /// The provider of a deployment that takes no payments: every call is refused.
@@ -62,7 +66,31 @@ impl Storefront {
             store,
             clock,
             psp: Arc::new(NoPaymentProvider),
+            limits: Limits::default(),
+            metrics: Arc::new(NoMetrics),
         }
+    }
+
+    /// The same storefront, counting what operators alarm on into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub(crate) fn count(&self, metric: Metric, n: u64) {
+        if n > 0 {
+            self.metrics.count(metric, n);
+        }
+    }
+
+    /// The same storefront, holding callers to `limits`.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The same storefront, taking payments through `psp`.

@@ -227,6 +227,18 @@ pub fn problem(error: &Error) -> Problem {
                     format!("A cart or order takes at most {limit} payments."),
                 )
             }
+            Error::TooManyOpenOrders { limit } => {
+                extensions.insert("limit".into(), json!(limit));
+                (
+                    409,
+                    "TooManyOpenOrders",
+                    "Too many unpaid orders",
+                    Some("pay_or_cancel"),
+                    format!(
+                        "You hold {limit} unpaid saved orders, the most at once; pay one or let it expire first."
+                    ),
+                )
+            }
             Error::NothingOwed { order_number } => {
                 extensions.insert("orderNumber".into(), json!(order_number));
                 (

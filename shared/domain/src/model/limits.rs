@@ -1,0 +1,20 @@
+//! Bounds on what one caller may hold (rule 13): each is a setting with the contract's default.
+
+/// Unpaid saved orders one customer may hold at once (`MAX_OPEN_SAVED_ORDERS`).
+pub const DEFAULT_MAX_OPEN_SAVED_ORDERS: u32 = 3;
+
+/// The bounds a storefront enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Unpaid saved orders a customer holds at once; the next `save_order` is refused with
+    /// `TooManyOpenOrders`, by a condition of its commit.
+    pub max_open_saved_orders: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_open_saved_orders: DEFAULT_MAX_OPEN_SAVED_ORDERS,
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Operational counts an operator alarms on (a sweeper that keeps failing, money that could
+//! not be recorded). The domain counts; an adapter publishes (CloudWatch's embedded metric
+//! format in the functions).
+
+/// What is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    /// A cart or order the sweeper could not finish this time (it tries again next time).
+    SweepFailures,
+    /// Saved orders the sweeper cancelled because their hold ended unpaid.
+    SweepOrdersReleased,
+    /// Orders whose money the sweeper gave back (or went on giving back).
+    SweepOrdersReversed,
+    /// Paid carts never ordered within the grace period whose money the sweeper gave back.
+    SweepCartsReversed,
+    /// A refund or cancellation the provider refused or that failed later: the money is
+    /// outstanding again (retried by the sweeper a few times, then a person's).
+    ReversalFailed,
+    /// A provider's report that could not be stored (a payment at its transaction bound);
+    /// a success among them was given back at the provider.
+    UnstorableReport,
+}
+
+impl Metric {
+    /// The metric's name as published.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::SweepFailures => "SweepFailures",
+            Metric::SweepOrdersReleased => "SweepOrdersReleased",
+            Metric::SweepOrdersReversed => "SweepOrdersReversed",
+            Metric::SweepCartsReversed => "SweepCartsReversed",
+            Metric::ReversalFailed => "ReversalFailed",
+            Metric::UnstorableReport => "UnstorableReport",
+        }
+    }
+}
+
+/// Where counts go.
+pub trait Metrics: Send + Sync + 'static {
+    fn count(&self, metric: Metric, n: u64);
+}
+
+/// Counts nobody publishes (tests that do not look, deployments without metrics).
+pub struct NoMetrics;
+
+impl Metrics for NoMetrics {
+    fn count(&self, _: Metric, _: u64) {}
+}
