@@ -4,7 +4,12 @@
 //! reordered, storefront commits with and without `Idempotency-Key`, saved orders and their
 //! payments, signed-in customers claiming guests' orders with the emailed link, expiry with a
 //! moved clock, and store faults injected between writes — on both
-//! stores, then checks the invariants of rule 11 and reports every violation.
+//! stores, then checks the invariants of rule 11 and reports every violation. Rule 13's
+//! abuse runs among them: guests try to save orders (holding stock unpaid), a few customers
+//! own many carts and meet the cap on unpaid saved orders, card testing piles declines on one
+//! payment beyond what it keeps in full, and in half the runs refunds stay pending at the
+//! PSP while its reports race the system's own, and refunds fail later (even after they
+//! succeeded).
 //!
 //! Run it (DynamoDB Local must be up: `scripts/backends.sh start && source
 //! .tools/run/backends.env`):
@@ -28,25 +33,30 @@
 //! - (1) at most one order per cart, every order number unique, and every order number the
 //!   API answered for a cart is that cart's one order — at every moment;
 //! - (2) no recorded transaction lost: every PSP event the webhook answered with 2xx appears
-//!   on its cart or that cart's order (its interaction id; for `charge.refunded`, the refunded
-//!   running total) — at every moment after the 2xx, since Stripe does not redeliver an
-//!   acknowledged event;
-//! - (3) every `Paid` order's net capture (Σ secured over its payments) equals its total —
-//!   at every moment (a payment write records the money and the state together);
+//!   on its cart or that cart's order (its interaction id; a decline may be compacted into
+//!   the payment's count; for `charge.refunded`, the refunded running total; for
+//!   `charge.refund.updated`, the refund's id at that state or later) — at every moment after
+//!   the 2xx, since Stripe does not redeliver an acknowledged event;
+//! - (3) every `Paid` order's net capture (Σ secured over its payments that fit it: not
+//!   on their way back) equals its total — at every moment (a payment write records the
+//!   money and the state together);
 //! - (4) stock conserved: per SKU, initial stock = stock now + Σ quantities of orders that
 //!   are not `Cancelled` (stock is unsigned and never written below zero) — at every moment
 //!   (each commit and each release is one transaction);
 //! - (5) every payment that succeeded at the PSP (charged or authorized) is counted in a
 //!   non-cancelled `Paid` order of its cart, or fully reversed at the PSP (refunded or, for
 //!   an authorization, cancelled) — only after settling: until then a payment may be in
-//!   flight, a commit may wait for the redirect, a sweeper may not have run yet.
+//!   flight, a commit may wait for the redirect, a sweeper may not have run yet;
+//! - (6) holds have an owner and a limit: no guest order was saved unpaid, and no customer
+//!   holds more unpaid saved orders than `MAX_OPEN_SAVED_ORDERS` — at every moment.
 //!
-//! Checks (1)–(4) run twice: when the concurrent phase has drained (before anything is
+//! Checks (1)–(4) and (6) run twice: when the concurrent phase has drained (before anything is
 //! redelivered, so a lost acknowledged event is not masked), and after settling. Settling:
-//! faults off; every event the PSP produced is delivered again until it is acknowledged
+//! faults off; the PSP finishes every pending refund (and says so); every event the PSP
+//! produced is delivered again until it is acknowledged
 //! (Stripe's retries), plus the events the PSP sends for the refunds and cancellations the
 //! system asked for; the clock moves past every hold and grace period and housekeeping
-//! (expiry, the sweeper) runs; then (1)–(5) are checked.
+//! (expiry, the sweeper) runs; then (1)–(6) are checked.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -226,6 +236,19 @@ enum Op {
     Expire {
         minutes: i64,
     },
+    /// Card testing: a run of declined attempts at one of the cart's open intents, more than
+    /// a payment keeps in full.
+    Declines {
+        cart: usize,
+        pick: u64,
+        count: u64,
+    },
+    /// The PSP settles one of the refunds it made: a pending one succeeds (or fails), or one
+    /// that succeeded fails later; it tells the webhook.
+    RefundOutcome {
+        pick: u64,
+        fail: bool,
+    },
 }
 
 impl Op {
@@ -245,6 +268,8 @@ impl Op {
             Op::PayOrder { .. } => "pay_order",
             Op::Claim { .. } => "claim",
             Op::Expire { .. } => "expire",
+            Op::Declines { .. } => "webhook:declines",
+            Op::RefundOutcome { .. } => "webhook:refund_updated",
         }
     }
 }
@@ -272,7 +297,7 @@ fn plan(rng: &mut Rng, ops: usize, carts: usize) -> Vec<Vec<Planned>> {
             } else {
                 rng.below(carts as u64) as usize
             };
-            let roll = rng.below(100);
+            let roll = rng.below(110);
             let op = match roll {
                 0..=21 => Op::Edit {
                     cart,
@@ -340,8 +365,17 @@ fn plan(rng: &mut Rng, ops: usize, carts: usize) -> Vec<Vec<Planned>> {
                     part: rng.chance(300).then(|| rng.range(200, 800)),
                 },
                 90..=91 => Op::Claim { cart },
-                _ => Op::Expire {
+                98..=99 => Op::Expire {
                     minutes: rng.range(1, 40) as i64,
+                },
+                100..=104 => Op::Declines {
+                    cart,
+                    pick: rng.next(),
+                    count: rng.range(3, 9),
+                },
+                _ => Op::RefundOutcome {
+                    pick: rng.next(),
+                    fail: rng.chance(400),
                 },
             };
             // Before: the nth store call of the operation fails unwritten; After: its nth
@@ -412,8 +446,14 @@ struct Slot {
 #[derive(Debug, Clone)]
 enum Expect {
     Interaction(String),
-    /// `charge.refunded`: the payment's refunds reach at least this running total.
+    /// A declined attempt: recorded, or compacted into the payment's count of older ones.
+    Failure(String),
+    /// `charge.refunded`: the payment's refunds (whatever became of them since) reach at
+    /// least this running total.
     RefundedAtLeast(i64),
+    /// `charge.refund.updated`: the refund with this provider id has reached this state (or
+    /// a later one).
+    RefundState(String, payment::TransactionState),
 }
 
 #[derive(Debug, Clone)]
@@ -523,6 +563,8 @@ impl World {
             } => self.commit(cart, key, save, stale, number, retry).await,
             Op::PayOrder { cart, part } => self.pay_order(cart, part).await,
             Op::Claim { cart } => self.claim(cart).await,
+            Op::Declines { cart, pick, count } => self.declines(cart, pick, count).await,
+            Op::RefundOutcome { pick, fail } => self.refund_outcome(pick, fail).await,
             Op::Expire { minutes } => {
                 self.app.advance(time::Duration::minutes(minutes));
                 let label = match housekeeping(&self.app).await {
@@ -804,6 +846,70 @@ impl World {
         }
     }
 
+    /// Card testing: `count` declined attempts at one of the cart's intents still open at the
+    /// PSP, each its own event, delivered one after another.
+    async fn declines(&self, cart: usize, pick: u64, count: u64) {
+        let entries: Vec<usize> = {
+            let mut state = self.slot(cart).state.lock().unwrap();
+            let open: Vec<usize> = (0..state.intents.len())
+                .filter(|&i| state.intents[i].side == PspSide::Open)
+                .collect();
+            let Some(&index) = open.get((pick % open.len().max(1) as u64) as usize) else {
+                drop(state);
+                return self.note("declines", "no open intent");
+            };
+            let intent = &mut state.intents[index];
+            (0..count)
+                .map(|_| {
+                    let body = self.app.payment_event(&intent.reference, false);
+                    let entry = self.add_event(cart, &intent.reference, body);
+                    intent.events.push(entry);
+                    entry
+                })
+                .collect()
+        };
+        for entry in entries {
+            self.deliver(entry, 3).await;
+        }
+    }
+
+    /// The PSP settles one of its refunds (a pending one succeeds, or fails when `fail`; one
+    /// that succeeded fails later when `fail`) and sends `charge.refund.updated`.
+    async fn refund_outcome(&self, pick: u64, fail: bool) {
+        let mut candidates = Vec::new();
+        for (cart, slot) in self.slots.iter().enumerate() {
+            for intent in &slot.state.lock().unwrap().intents {
+                for id in self.app.psp.refund_ids(&intent.reference) {
+                    candidates.push((cart, intent.reference.clone(), id));
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return self.note("refund outcome", "no refund");
+        }
+        let (cart, reference, id) = candidates[(pick % candidates.len() as u64) as usize].clone();
+        let next = match (self.app.psp.refund_state(&id), fail) {
+            (Some(payment::TransactionState::Pending), false) => payment::TransactionState::Success,
+            (Some(payment::TransactionState::Pending | payment::TransactionState::Success), true) => {
+                payment::TransactionState::Failure
+            }
+            _ => return self.note("refund outcome", "already settled"),
+        };
+        let Some(body) = self.app.psp.settle_refund(&id, next) else {
+            return self.note("refund outcome", "unknown refund");
+        };
+        let entry = self.add_event(cart, &reference, body);
+        self.slot(cart)
+            .state
+            .lock()
+            .unwrap()
+            .intents
+            .iter_mut()
+            .filter(|i| i.reference == reference)
+            .for_each(|i| i.events.push(entry));
+        self.deliver(entry, 3).await;
+    }
+
     /// Adds an event to the ledger (what its acknowledgment must leave behind included).
     fn add_event(&self, cart: usize, reference: &str, body: String) -> usize {
         let event: stripe::Event = serde_json::from_str(&body).expect("a Stripe event");
@@ -813,6 +919,8 @@ impl World {
                 PaymentOutcome::Refunded { total_refunded, .. } => {
                     Expect::RefundedAtLeast(total_refunded.cent_amount)
                 }
+                PaymentOutcome::RefundUpdated(refund) => Expect::RefundState(refund.id, refund.state),
+                PaymentOutcome::Failed { .. } => Expect::Failure(payment.interaction_id),
                 _ => Expect::Interaction(payment.interaction_id),
             },
             other => panic!("the test builds only payment events, got {other:?}"),
@@ -972,6 +1080,42 @@ impl World {
 
     async fn settle(&self, rng: &mut Rng) -> usize {
         self.faults.set_enabled(false);
+        // The PSP finishes every refund still pending (and makes new ones at once), and says
+        // so; a refund that failed is for the sweeper to ask anew.
+        self.app.psp.answer_refunds_pending(false);
+        let pending: Vec<(usize, String)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .flat_map(|(cart, slot)| {
+                let intents = slot.state.lock().unwrap().intents.clone();
+                intents
+                    .into_iter()
+                    .map(move |intent| (cart, intent.reference))
+            })
+            .collect();
+        for (cart, reference) in pending {
+            for id in self.app.psp.refund_ids(&reference) {
+                if self.app.psp.refund_state(&id) != Some(payment::TransactionState::Pending) {
+                    continue;
+                }
+                if let Some(body) = self
+                    .app
+                    .psp
+                    .settle_refund(&id, payment::TransactionState::Success)
+                {
+                    let entry = self.add_event(cart, &reference, body);
+                    self.slot(cart)
+                        .state
+                        .lock()
+                        .unwrap()
+                        .intents
+                        .iter_mut()
+                        .filter(|i| i.reference == reference)
+                        .for_each(|i| i.events.push(entry));
+                }
+            }
+        }
         // Stripe retries every event until it is acknowledged; here every event the PSP
         // produced is delivered once more (retried while the answer is not 2xx).
         let mut order: Vec<usize> = (0..self.ledger.lock().unwrap().events.len()).collect();
@@ -1232,10 +1376,11 @@ impl World {
                 }
             }
 
-            // (3) a Paid order's net capture equals its total.
+            // (3) a Paid order's net capture equals its total (money on its way back, or
+            // owed back after a refund that failed, is not the order's).
             if let Some(order) = &order {
                 if order.payment_state == PaymentState::Paid {
-                    let secured = payment::secured(&order.payments, order.currency);
+                    let secured = payment::fitting(&order.payments, order.totals.total);
                     if secured != order.totals.total {
                         flag(
                             3,
@@ -1254,6 +1399,33 @@ impl World {
             }
             carts.push(cart);
             orders.push(order);
+        }
+
+        // (6) holds have an owner and a limit: no guest holds a saved order, and no customer
+        // holds more unpaid saved orders than the limit.
+        let mut open_saved: HashMap<String, usize> = HashMap::new();
+        for order in orders.iter().flatten() {
+            if order.action == checkout_domain::model::order::CommitAction::SaveOrder
+                && order.is_guest()
+                && order.programmatic.is_none()
+            {
+                flag(
+                    6,
+                    Some(order.cart_id.as_str()),
+                    format!("guest order {} was saved unpaid", order.order_number),
+                );
+            }
+            if let Some(customer) = order.slot_owner().filter(|_| order.awaiting_payment()) {
+                *open_saved.entry(customer.to_string()).or_default() += 1;
+            }
+        }
+        let limit = checkout_domain::model::limits::DEFAULT_MAX_OPEN_SAVED_ORDERS as usize;
+        for (customer, open) in open_saved.into_iter().filter(|(_, n)| *n > limit) {
+            flag(
+                6,
+                None,
+                format!("customer {customer} holds {open} unpaid saved orders (limit {limit})"),
+            );
         }
 
         // (1) again, on DynamoDB: every order item in the table is one of these.
@@ -1300,11 +1472,34 @@ impl World {
                 .chain(orders[event.cart].iter().flat_map(|o| o.payments.iter()))
                 .filter(|p| p.psp_reference == event.reference)
                 .collect();
+            let has = |p: &&payment::Payment, id: &str| {
+                p.transactions.iter().any(|t| t.interaction_id == id)
+            };
+            let rank = |s: payment::TransactionState| match s {
+                payment::TransactionState::Pending => 0,
+                payment::TransactionState::Success => 1,
+                payment::TransactionState::Failure => 2,
+            };
             let recorded = match &event.expect {
-                Expect::Interaction(id) => payments
+                Expect::Interaction(id) => payments.iter().any(|p| has(p, id)),
+                Expect::Failure(id) => payments
                     .iter()
-                    .any(|p| p.transactions.iter().any(|t| &t.interaction_id == id)),
-                Expect::RefundedAtLeast(total) => payments.iter().any(|p| p.refunded() >= *total),
+                    .any(|p| has(p, id) || p.failures_compacted > 0),
+                Expect::RefundedAtLeast(total) => payments.iter().any(|p| {
+                    let reported: i64 = p
+                        .transactions
+                        .iter()
+                        .filter(|t| t.kind == payment::TransactionKind::Refund)
+                        .map(|t| t.amount.cent_amount)
+                        .sum();
+                    reported >= *total
+                }),
+                Expect::RefundState(id, state) => payments.iter().any(|p| {
+                    p.transactions.iter().any(|t| {
+                        t.provider_id.as_deref() == Some(id.as_str())
+                            && rank(t.state) >= rank(*state)
+                    })
+                }),
             };
             if !recorded {
                 flag(2, Some(cart.id.as_str()), format!(
@@ -1435,6 +1630,11 @@ impl World {
 async fn setup(backend: Backend, seed: u64, carts: usize, rng: &mut Rng) -> World {
     let (app, faults) = FaultyStore::app(backend).await;
     faults.set_enabled(false);
+    // In half the runs refunds stay pending at the PSP until it settles them (or fails them),
+    // so reports of them race the system's own.
+    if rng.chance(500) {
+        app.psp.answer_refunds_pending(true);
+    }
     // A product of which only a few units exist, so carts race for the last ones.
     app.admin()
         .put(
@@ -1452,7 +1652,10 @@ async fn setup(backend: Backend, seed: u64, carts: usize, rng: &mut Rng) -> Worl
     // address or shipping method (so a payment alone cannot commit them).
     let mut plans = Vec::new();
     for i in 0..carts {
-        let customer = rng.chance(400).then(|| format!("il{seed}-customer-{i}"));
+        // A few customers own many carts, so their saved orders meet the cap.
+        let customer = rng
+            .chance(400)
+            .then(|| format!("il{seed}-customer-{}", i % 6));
         let mut actions = vec![
             json!({"action": "addLineItem", "sku": SKUS[rng.below(SKUS.len() as u64) as usize], "quantity": rng.range(1, 2)}),
         ];

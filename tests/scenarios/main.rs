@@ -21,5 +21,7 @@ mod payments;
 mod pricing;
 mod programmatic_interleaving;
 mod programmatic_orders;
+mod refunds;
 mod secrets;
 mod stripe;
+mod sweeper;

@@ -435,7 +435,57 @@ async fn fifty_declines_then_a_success_still_make_the_order(backend: Backend) {
     assert!(app.psp_requests("refund").is_empty(), "nothing given back");
 }
 
+/// Money being given back, or paid for an older total, pays for nothing: a payment started
+/// for two mugs succeeds after the customer went down to one, so the webhook gives it back
+/// (its refund still pending at Stripe). The new total is still owed: planning a payment asks
+/// for all of it, and the saved order awaits payment rather than being `Paid` with money
+/// that is on its way back.
+async fn money_being_given_back_never_pays_a_saved_order(backend: Backend) {
+    let app = App::start(backend).await;
+    app.psp.answer_refunds_pending(true);
+    let (alice, mut cart) = app.ready_customer_cart("alice").await;
+    let reference = app.start_payment(&alice, &cart, None).await;
+    let line = alice.get(&format!("/carts/{}", cart.id)).await.body["lineItems"][0]["id"].clone();
+    alice
+        .update(
+            &mut cart,
+            json!([{"action": "changeLineItemQuantity", "lineItemId": line, "quantity": 1}]),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+    let late = app.deliver(&app.payment_event(&reference, true)).await;
+    assert_eq!(late.body["effect"], "reversed");
+    let total = app.stored(&cart).await.0.totals.total.cent_amount;
+
+    let planned = alice
+        .post(&format!("/carts/{}/payments", cart.id), json!({}))
+        .await;
+    planned.assert_status(StatusCode::CREATED);
+    assert_eq!(
+        cents(&planned.body["amountPlanned"]),
+        total,
+        "all of it is owed"
+    );
+
+    let mut body = order_request(&cart);
+    body["action"] = json!("save_order");
+    let saved = alice.post("/orders", body).await;
+    saved.assert_status(StatusCode::CREATED);
+    assert_eq!(saved.body["paymentState"], "Pending");
+    assert!(
+        saved.body["expiresAt"].is_string(),
+        "it still holds, and expires"
+    );
+    let number = saved.body["orderNumber"].as_str().unwrap();
+    let owed = alice
+        .post(&format!("/orders/{number}/payments"), json!({}))
+        .await;
+    owed.assert_status(StatusCode::CREATED);
+    assert_eq!(cents(&owed.body["amountPlanned"]), total);
+}
+
 on_both_stores!(
+    money_being_given_back_never_pays_a_saved_order,
     a_commit_that_failed_after_the_payment_was_recorded_is_retried,
     a_commit_whose_answer_was_lost_is_not_repeated,
     a_cart_that_costs_nothing_checks_out_without_paying,

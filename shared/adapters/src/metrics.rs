@@ -1,7 +1,8 @@
 //! The domain's counts as CloudWatch metrics, in the embedded metric format: one JSON line on
 //! standard output per count, which Lambda's log delivery turns into a metric (no API call,
-//! no extra latency). Namespace `METRICS_NAMESPACE` (default `Checkout`), one dimension:
-//! the function's name.
+//! no extra latency). Namespace `METRICS_NAMESPACE` (default `Checkout`); each count is
+//! published per function (dimension `Function`) and across all functions (no dimension),
+//! which the template's alarms watch.
 
 use std::io::Write;
 
@@ -34,7 +35,8 @@ impl EmfMetrics {
                 "Timestamp": timestamp_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": self.namespace,
-                    "Dimensions": [["Function"]],
+                    // Per function, and across all functions (an empty set) for alarms.
+                    "Dimensions": [["Function"], []],
                     "Metrics": [{"Name": metric.name(), "Unit": "Count"}],
                 }],
             },
@@ -71,6 +73,7 @@ mod tests {
         let directive = &line["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], "Checkout");
         assert_eq!(directive["Dimensions"][0][0], "Function");
+        assert_eq!(directive["Dimensions"][1], serde_json::json!([]));
         assert_eq!(directive["Metrics"][0]["Name"], "SweepFailures");
         assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000i64);
     }

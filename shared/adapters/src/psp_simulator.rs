@@ -163,10 +163,16 @@ impl PspSimulator {
         open
     }
 
-    /// From now on refunds answer `pending`; `settle_refund` gives each its outcome.
-    pub fn answer_refunds_pending(&self) {
+    /// From now on new refunds answer `pending` (`settle_refund` gives each its outcome), or
+    /// again `succeeded` at once.
+    pub fn answer_refunds_pending(&self, pending: bool) {
         self.refunds_pending
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+            .store(pending, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The refund `id`'s status now.
+    pub fn refund_state(&self, id: &str) -> Option<TransactionState> {
+        self.refund_states.lock().unwrap().get(id).copied()
     }
 
     /// The ids (`re_…`) of the refunds made of the intent `reference`, oldest key first.

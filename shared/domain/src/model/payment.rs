@@ -306,6 +306,13 @@ impl Payment {
             .filter(|t| t.kind.is_reversal() && is_reversal_key(&t.interaction_id))
     }
 
+    /// How many of the reversals this system asked for failed.
+    pub fn failed_give_backs(&self) -> usize {
+        self.give_backs()
+            .filter(|t| t.state == TransactionState::Failure)
+            .count()
+    }
+
     /// The provider refused or failed every one of `MAX_REVERSAL_ATTEMPTS` reversals: the
     /// sweeper stops asking, and a person settles it (each failure raised the alarm).
     pub fn reversal_given_up(&self) -> bool {

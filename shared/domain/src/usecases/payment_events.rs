@@ -118,6 +118,7 @@ impl Storefront {
         self.store()
             .record_cart_payments(&next, cart.payment_revision, &claimed)
             .await?;
+        self.count_failed_reversals(&cart.payments, &next.payments);
         if effect != EventEffect::Recorded {
             return Ok(Ok(effect));
         }
@@ -246,11 +247,24 @@ impl Storefront {
         self.store()
             .record_order_payments(&next, order.revision, &claimed, &credits, frees_slot)
             .await?;
+        self.count_failed_reversals(&order.payments, &next.payments);
         Ok(Ok(effect))
     }
 }
 
 impl Storefront {
+    /// Counts the reversals this system asked for that a report just turned into failures:
+    /// money outstanding again, which an alarm watches.
+    fn count_failed_reversals(&self, before: &[Payment], after: &[Payment]) {
+        let failed = |payments: &[Payment]| -> usize {
+            payments.iter().map(Payment::failed_give_backs).sum()
+        };
+        self.count(
+            Metric::ReversalFailed,
+            failed(after).saturating_sub(failed(before)) as u64,
+        );
+    }
+
     /// A report that cannot be stored (its payment holds `MAX_TRANSACTIONS` money movements
     /// already; nothing a provider sends in practice reaches it): a success is given back at
     /// the provider at once, since nobody could ever see it; either way an operator is

@@ -298,6 +298,15 @@ impl Storefront {
                 asked,
             )
             .await?;
+        // Its report may have come first (a crash before this write, then the provider's
+        // webhook): the refund is recorded under its id already, never twice.
+        if payment
+            .transactions
+            .iter()
+            .any(|t| t.provider_id.as_deref() == Some(answer.interaction_id.as_str()))
+        {
+            return Ok(());
+        }
         reversal.state = TransactionState::Pending;
         self.settle_one(&mut reversal, &answer);
         claimed.push(reversal.interaction_id.clone());
