@@ -17,6 +17,7 @@ pub mod gift_card;
 pub mod idempotency;
 pub mod identity;
 pub mod money;
+pub mod not_null;
 pub mod order;
 pub mod order_commands;
 pub mod order_number;
