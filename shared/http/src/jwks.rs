@@ -6,15 +6,17 @@
 //!
 //! Keys are fetched on the first token (never on a guest's request), cached, and fetched
 //! again when a token names a key id the cache does not know (a rotation at the provider),
-//! at most once per [`REFRESH_INTERVAL`] so a flood of made-up key ids costs one fetch.
+//! at most once per [`REFRESH_INTERVAL`], failed fetches included, so a flood of made-up key
+//! ids costs one fetch even while the provider is down. One fetch runs at a time and tokens
+//! with unknown key ids wait for its outcome; the cache's lock is never held across it, so a
+//! token whose key is cached never waits for a fetch.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use tokio::sync::Mutex;
 
 use checkout_domain::model::values::CustomerId;
 
@@ -90,7 +92,11 @@ pub enum TokenError {
 #[derive(Default)]
 struct Cache {
     keys: HashMap<String, DecodingKey>,
-    fetched_at: Option<Instant>,
+    /// When the keys were last asked for, whatever came of it: the rate limit counts a
+    /// failed fetch too.
+    attempted_at: Option<Instant>,
+    /// Why the last fetch failed, until one succeeds.
+    failure: Option<String>,
 }
 
 /// Verifies RS256 tokens against the provider's JWKS. Cheap to clone; clones share the cache.
@@ -99,7 +105,10 @@ pub struct Jwks {
     settings: Arc<JwtSettings>,
     refresh_interval: Duration,
     http: reqwest::Client,
+    /// Locked only to read or replace the keys, never across a fetch.
     cache: Arc<Mutex<Cache>>,
+    /// Held by the one fetch in progress, so concurrent unknown key ids cause one fetch.
+    refresh: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -119,6 +128,7 @@ impl Jwks {
                 .build()
                 .unwrap_or_default(),
             cache: Arc::default(),
+            refresh: Arc::default(),
         }
     }
 
@@ -159,25 +169,60 @@ impl Jwks {
 
     /// The key with id `kid`: from the cache, or after a (rate-limited) fetch.
     async fn key(&self, kid: &str) -> Result<DecodingKey, TokenError> {
-        let mut cache = self.cache.lock().await;
-        if let Some(key) = cache.keys.get(kid) {
-            return Ok(key.clone());
+        if let Some(key) = self.cached(kid) {
+            return Ok(key);
         }
-        let may_fetch = cache
-            .fetched_at
-            .is_none_or(|at| at.elapsed() >= self.refresh_interval);
-        if !may_fetch {
-            return Err(TokenError::UnknownKey(Some(kid.to_string())));
+        // One fetch at a time: whoever waited here finds the keys it brought (or, within the
+        // interval, learns that the key id is unknown or the provider down) without fetching.
+        let refreshing = self.refresh.clone().lock_owned().await;
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(key) = cache.keys.get(kid) {
+                return Ok(key.clone());
+            }
+            let due = cache
+                .attempted_at
+                .is_none_or(|at| at.elapsed() >= self.refresh_interval);
+            if !due {
+                return Err(match &cache.failure {
+                    Some(cause) => TokenError::KeysUnavailable(cause.clone()),
+                    None => TokenError::UnknownKey(Some(kid.to_string())),
+                });
+            }
+            cache.attempted_at = Some(Instant::now());
         }
-        let keys = self.fetch().await?;
-        cache.fetched_at = Some(Instant::now());
-        tracing::info!(keys = keys.len(), "fetched the identity provider's keys");
-        cache.keys = keys;
-        cache
-            .keys
+        // In a task of its own, holding the single-flight lock, so that a request dropped
+        // mid-fetch neither cancels the fetch nor lets a second one start beside it.
+        let jwks = self.clone();
+        let fetched = tokio::spawn(async move {
+            let fetched = jwks.fetch().await;
+            let mut cache = jwks.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            match &fetched {
+                Ok(keys) => {
+                    tracing::info!(keys = keys.len(), "fetched the identity provider's keys");
+                    cache.keys = keys.clone();
+                    cache.failure = None;
+                }
+                Err(TokenError::KeysUnavailable(cause)) => {
+                    tracing::warn!(%cause, "fetching the identity provider's keys failed");
+                    cache.failure = Some(cause.clone());
+                }
+                Err(other) => cache.failure = Some(other.to_string()),
+            }
+            drop(refreshing);
+            fetched
+        })
+        .await
+        .map_err(|e| TokenError::KeysUnavailable(e.to_string()))??;
+        fetched
             .get(kid)
             .cloned()
             .ok_or_else(|| TokenError::UnknownKey(Some(kid.to_string())))
+    }
+
+    fn cached(&self, kid: &str) -> Option<DecodingKey> {
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.keys.get(kid).cloned()
     }
 
     async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, TokenError> {
