@@ -13,7 +13,7 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
-use checkout_http::jwks::{Jwks, JwtSettings};
+use checkout_http::jwks::{AudienceClaim, Jwks, JwtSettings};
 use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
 
 pub const ISSUER: &str = "https://idp.example.com/pool-1";
@@ -115,6 +115,7 @@ impl IdentityProvider {
         JwtSettings {
             issuer: ISSUER.into(),
             audience: AUDIENCE.into(),
+            audience_claim: AudienceClaim::Aud,
             jwks_url: self.jwks_url.clone(),
         }
     }
@@ -123,6 +124,14 @@ impl IdentityProvider {
     pub fn jwks(&self) -> Jwks {
         Jwks::new(self.settings())
     }
+
+    /// A verifier that finds the app client in `claim` (`JWT_AUDIENCE_CLAIM`).
+    pub fn jwks_by(&self, claim: AudienceClaim) -> Jwks {
+        Jwks::new(JwtSettings {
+            audience_claim: claim,
+            ..self.settings()
+        })
+    }
 }
 
 /// The claims of a valid token for `sub`, valid for an hour from now.
@@ -130,6 +139,17 @@ pub fn claims(sub: &str) -> Value {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     json!({"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "nbf": now - 5,
            "exp": now + 3600, "token_use": "access"})
+}
+
+/// The claims of a Cognito access token for `sub` issued to the app client `client_id`: no
+/// `aud`, the client in `client_id`, `token_use: access`.
+pub fn access_claims(sub: &str, client_id: &str) -> Value {
+    let mut claims = claims(sub);
+    let object = claims.as_object_mut().unwrap();
+    object.remove("aud");
+    object.insert("client_id".into(), client_id.into());
+    object.insert("token_use".into(), "access".into());
+    claims
 }
 
 /// `claims` signed RS256 with `pem` under key id `kid`.

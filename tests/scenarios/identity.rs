@@ -11,8 +11,8 @@ use http::StatusCode;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use checkout_http::jwks::TokenError;
-use checkout_tests::identity::{self, claims, sign, token, IdentityProvider};
+use checkout_http::jwks::{AudienceClaim, TokenError};
+use checkout_tests::identity::{self, access_claims, claims, sign, token, IdentityProvider};
 use checkout_tests::serde_json::{json, Value};
 use checkout_tests::{on_both_stores, ready_actions, App, Backend, CartRef, WEBHOOK_SECRET};
 
@@ -228,6 +228,7 @@ async fn an_unreachable_identity_provider_is_a_503_not_a_guest_and_not_a_401() {
     let jwks = checkout_http::jwks::Jwks::new(checkout_http::jwks::JwtSettings {
         issuer: identity::ISSUER.into(),
         audience: identity::AUDIENCE.into(),
+        audience_claim: checkout_http::jwks::AudienceClaim::Aud,
         jwks_url,
     });
     let app = App::start(Backend::Memory).await.behind_api_gateway(jwks);
@@ -354,6 +355,72 @@ async fn a_token_with_a_cached_key_does_not_wait_for_a_fetch_in_progress() {
         fetching.await.unwrap(),
         Err(TokenError::UnknownKey(_))
     ));
+}
+
+/// Cognito's access tokens name the app client in `client_id` and carry no `aud`: with
+/// `JWT_AUDIENCE_CLAIM=client_id` they are accepted (and another client's, or an ID token,
+/// refused); by default, checking `aud`, they are a 401.
+async fn cognito_access_tokens_are_accepted_by_client_id_when_so_configured(backend: Backend) {
+    let idp = IdentityProvider::start().await;
+    let access = |client: &str| {
+        sign(
+            &access_claims("alice", client),
+            identity::SIGNING_KEY,
+            identity::KEY_ID,
+        )
+    };
+    let mut id_token = claims("alice");
+    id_token["token_use"] = json!("id");
+    let id_token = sign(&id_token, identity::SIGNING_KEY, identity::KEY_ID);
+    // The right client, but not an access token.
+    let mut not_access = access_claims("alice", identity::AUDIENCE);
+    not_access["token_use"] = json!("id");
+    let not_access = sign(&not_access, identity::SIGNING_KEY, identity::KEY_ID);
+    let create_cart = |app: &App, token: &str| {
+        let client = app
+            .anonymous()
+            .with_header("authorization", &format!("Bearer {token}"));
+        async move {
+            client
+                .post("/carts", json!({"currency": "EUR", "country": "DE"}))
+                .await
+        }
+    };
+
+    let by_client = App::start(backend)
+        .await
+        .behind_api_gateway(idp.jwks_by(AudienceClaim::ClientId));
+    let created = create_cart(&by_client, &access(identity::AUDIENCE)).await;
+    created.assert_status(StatusCode::CREATED);
+    assert_eq!(created.body["customerId"], "alice");
+    let cart = CartRef::from(&created.body);
+    let alice = by_client.anonymous().with_header(
+        "authorization",
+        &format!("Bearer {}", access(identity::AUDIENCE)),
+    );
+    alice
+        .get(&format!("/carts/{}", cart.id))
+        .await
+        .assert_status(StatusCode::OK);
+    for refused in [access("another-app"), id_token.clone(), not_access] {
+        create_cart(&by_client, &refused)
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+        alice
+            .clone()
+            .with_header("authorization", &format!("Bearer {refused}"))
+            .post("/orders", checkout_tests::order_request(&cart))
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+
+    let by_aud = App::start(backend).await.behind_api_gateway(idp.jwks());
+    create_cart(&by_aud, &access(identity::AUDIENCE))
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    create_cart(&by_aud, &id_token)
+        .await
+        .assert_status(StatusCode::CREATED);
 }
 
 /// The three HTTP functions, routed as the HTTP API routes them.
@@ -520,4 +587,5 @@ on_both_stores!(
     every_bad_token_is_a_401_and_writes_nothing,
     a_guest_and_a_customer_share_the_cart_routes,
     a_signed_in_customer_orders_through_the_lambda_handlers,
+    cognito_access_tokens_are_accepted_by_client_id_when_so_configured,
 );

@@ -56,23 +56,53 @@ pub(crate) fn scopes(scope: &str) -> Vec<String> {
     scope.split_whitespace().map(str::to_string).collect()
 }
 
+/// Which claim of a token names the app client it was issued to (`JWT_AUDIENCE_CLAIM`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AudienceClaim {
+    /// `aud`: ID tokens, and the access tokens of most providers.
+    #[default]
+    Aud,
+    /// `client_id`, on a token whose `token_use` is `access`: Cognito's access tokens, which
+    /// carry no `aud`. Its ID tokens (`token_use: id`) are refused then.
+    ClientId,
+}
+
+impl AudienceClaim {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value {
+            "aud" => Ok(AudienceClaim::Aud),
+            "client_id" => Ok(AudienceClaim::ClientId),
+            other => Err(format!(
+                "JWT_AUDIENCE_CLAIM must be `aud` or `client_id`, not {other:?}"
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JwtSettings {
     /// `iss` of the tokens (e.g. a Cognito user pool URL).
     pub issuer: String,
-    /// `aud` the tokens must carry (the app client id).
+    /// The app client id the tokens must be issued to, in `audience_claim`.
     pub audience: String,
+    /// The claim that carries `audience`.
+    pub audience_claim: AudienceClaim,
     /// The provider's JWKS document (e.g. `<issuer>/.well-known/jwks.json`).
     pub jwks_url: String,
 }
 
 impl JwtSettings {
-    /// From `JWT_ISSUER`, `JWT_AUDIENCE` and `JWT_JWKS_URL`.
+    /// From `JWT_ISSUER`, `JWT_AUDIENCE`, `JWT_JWKS_URL` and, optionally,
+    /// `JWT_AUDIENCE_CLAIM` (`aud`, the default, or `client_id`).
     pub fn from_env() -> Result<Self, String> {
         let var = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
         Ok(JwtSettings {
             issuer: var("JWT_ISSUER")?,
             audience: var("JWT_AUDIENCE")?,
+            audience_claim: match std::env::var("JWT_AUDIENCE_CLAIM") {
+                Ok(claim) if !claim.is_empty() => AudienceClaim::parse(&claim)?,
+                _ => AudienceClaim::default(),
+            },
             jwks_url: var("JWT_JWKS_URL")?,
         })
     }
@@ -116,6 +146,10 @@ struct Claims {
     sub: String,
     #[serde(default)]
     scope: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    token_use: Option<String>,
 }
 
 impl Jwks {
@@ -154,12 +188,31 @@ impl Jwks {
         let key = self.key(&kid).await?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[&self.settings.issuer]);
-        validation.set_audience(&[&self.settings.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        match self.settings.audience_claim {
+            AudienceClaim::Aud => {
+                validation.set_audience(&[&self.settings.audience]);
+                validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+            }
+            // Checked below, on the claims.
+            AudienceClaim::ClientId => {
+                validation.validate_aud = false;
+                validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+            }
+        }
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECONDS;
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        if self.settings.audience_claim == AudienceClaim::ClientId {
+            if data.claims.token_use.as_deref() != Some("access") {
+                return Err(TokenError::Invalid("token_use is not access".into()));
+            }
+            if data.claims.client_id.as_deref() != Some(self.settings.audience.as_str()) {
+                return Err(TokenError::Invalid(
+                    "client_id is not the app client".into(),
+                ));
+            }
+        }
         Ok(Authenticated::new(
             CustomerId::parse(&data.claims.sub)
                 .map_err(|e| TokenError::Invalid(format!("sub {e}")))?,
@@ -245,5 +298,21 @@ impl Jwks {
                 DecodingKey::from_jwk(jwk).ok().map(|key| (kid, key))
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audience_claim_is_aud_or_client_id() {
+        assert_eq!(AudienceClaim::parse("aud"), Ok(AudienceClaim::Aud));
+        assert_eq!(
+            AudienceClaim::parse("client_id"),
+            Ok(AudienceClaim::ClientId)
+        );
+        assert!(AudienceClaim::parse("clientId").is_err());
+        assert_eq!(AudienceClaim::default(), AudienceClaim::Aud);
     }
 }
