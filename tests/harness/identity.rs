@@ -1,6 +1,7 @@
 //! An identity provider for tests: RS256 keys (test-only, `fixtures/jwt/`), a JWKS endpoint on
-//! 127.0.0.1 that counts its fetches and can rotate to a second key, and tokens signed as the
-//! provider (or an impostor) would sign them.
+//! 127.0.0.1 that counts its fetches, can rotate to a second key, fail (an outage) or hold
+//! every fetch until released, and tokens signed as the provider (or an impostor) would sign
+//! them.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,7 +13,8 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
-use checkout_http::jwks::{Jwks, JwtSettings};
+use checkout_http::jwks::{AudienceClaim, Jwks, JwtSettings};
+use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
 
 pub const ISSUER: &str = "https://idp.example.com/pool-1";
 pub const AUDIENCE: &str = "storefront-client";
@@ -30,6 +32,9 @@ pub struct IdentityProvider {
     pub jwks_url: String,
     fetches: Arc<AtomicUsize>,
     rotated: Arc<AtomicBool>,
+    failing: Arc<AtomicBool>,
+    /// A fetch passes only while nobody holds this for writing (`hold`).
+    gate: Arc<RwLock<()>>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -44,17 +49,31 @@ impl IdentityProvider {
     pub async fn start() -> IdentityProvider {
         let fetches = Arc::new(AtomicUsize::new(0));
         let rotated = Arc::new(AtomicBool::new(false));
-        let (count, rotation) = (fetches.clone(), rotated.clone());
+        let failing = Arc::new(AtomicBool::new(false));
+        let gate = Arc::new(RwLock::new(()));
+        let (count, rotation, outage, pass) = (
+            fetches.clone(),
+            rotated.clone(),
+            failing.clone(),
+            gate.clone(),
+        );
         let app = Router::new().route(
             "/.well-known/jwks.json",
-            get(move || {
+            get(move || async move {
+                // Counted on arrival, so a test sees a held fetch has started.
                 count.fetch_add(1, Ordering::SeqCst);
+                let _pass = pass.read().await;
+                let status = if outage.load(Ordering::SeqCst) {
+                    http::StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    http::StatusCode::OK
+                };
                 let body = if rotation.load(Ordering::SeqCst) {
                     JWKS_ROTATED
                 } else {
                     JWKS
                 };
-                async move { ([("content-type", "application/json")], body) }
+                (status, [("content-type", "application/json")], body)
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -66,6 +85,8 @@ impl IdentityProvider {
             jwks_url: format!("http://{address}/.well-known/jwks.json"),
             fetches,
             rotated,
+            failing,
+            gate,
             server,
         }
     }
@@ -80,10 +101,21 @@ impl IdentityProvider {
         self.rotated.store(true, Ordering::SeqCst);
     }
 
+    /// From now on (`true`) every fetch answers 503, as during an outage; `false` ends it.
+    pub fn fail(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// Every fetch from now on waits until the returned guard is dropped.
+    pub async fn hold(&self) -> OwnedRwLockWriteGuard<()> {
+        self.gate.clone().write_owned().await
+    }
+
     pub fn settings(&self) -> JwtSettings {
         JwtSettings {
             issuer: ISSUER.into(),
             audience: AUDIENCE.into(),
+            audience_claim: AudienceClaim::Aud,
             jwks_url: self.jwks_url.clone(),
         }
     }
@@ -92,6 +124,14 @@ impl IdentityProvider {
     pub fn jwks(&self) -> Jwks {
         Jwks::new(self.settings())
     }
+
+    /// A verifier that finds the app client in `claim` (`JWT_AUDIENCE_CLAIM`).
+    pub fn jwks_by(&self, claim: AudienceClaim) -> Jwks {
+        Jwks::new(JwtSettings {
+            audience_claim: claim,
+            ..self.settings()
+        })
+    }
 }
 
 /// The claims of a valid token for `sub`, valid for an hour from now.
@@ -99,6 +139,17 @@ pub fn claims(sub: &str) -> Value {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     json!({"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "nbf": now - 5,
            "exp": now + 3600, "token_use": "access"})
+}
+
+/// The claims of a Cognito access token for `sub` issued to the app client `client_id`: no
+/// `aud`, the client in `client_id`, `token_use: access`.
+pub fn access_claims(sub: &str, client_id: &str) -> Value {
+    let mut claims = claims(sub);
+    let object = claims.as_object_mut().unwrap();
+    object.remove("aud");
+    object.insert("client_id".into(), client_id.into());
+    object.insert("token_use".into(), "access".into());
+    claims
 }
 
 /// `claims` signed RS256 with `pem` under key id `kid`.

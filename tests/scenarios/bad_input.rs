@@ -1,8 +1,8 @@
 //! Bad input always gets a clear problem+json answer with JSON pointers, changes nothing, and
 //! never a 5xx.
 
-use checkout_tests::serde_json::json;
-use checkout_tests::{on_both_stores, App, Backend};
+use checkout_tests::serde_json::{json, Value};
+use checkout_tests::{address_de, on_both_stores, App, Backend};
 use http::{Method, StatusCode};
 
 async fn malformed_json_and_wrong_types_point_at_the_problem(backend: Backend) {
@@ -164,6 +164,148 @@ async fn unknown_routes_methods_and_ids_are_problems_too(backend: Backend) {
     assert_eq!(bad.pointers(), ["/country", "/currency"]);
 }
 
+/// Optional members the contract does not make nullable may be left out, but `null` is not
+/// a value of their type; a batch's bodies are objects (serde would read a body from an
+/// array's elements, in order). Each is a 400 pointing at the member, and nothing is written.
+async fn null_for_an_optional_member_and_a_batch_of_non_objects_are_refused(backend: Backend) {
+    let app = App::start(backend).await;
+    let erp = app.with_scope("erp-bridge", "orders:write");
+    let draft = |key: &str| {
+        json!({"idempotencyKey": key, "lineItems": [{"sku": "MUG", "quantity": 1}],
+               "customer": {"email": "b2b@example.com"}, "shippingAddress": address_de(),
+               "payments": [{"paymentMethod": "pm_card_visa"}],
+               "commands": ["calculate_shipping"]})
+    };
+    let with_null = |pointer: &str| {
+        let mut body = draft("nulls-1");
+        let (parent, member) = pointer.rsplit_once('/').unwrap();
+        body.pointer_mut(parent).unwrap()[member] = Value::Null;
+        body
+    };
+    for pointer in [
+        "/sendReceipt",
+        "/idempotencyKey",
+        "/currency",
+        "/customer",
+        "/customer/email",
+        "/customer/firstName",
+        "/customer/customerId",
+        "/shippingAddress",
+        "/billingAddress",
+        "/shippingMethodId",
+        "/lineItems/0/key",
+        "/payments/0/paymentMethod",
+        "/payments/0/amount",
+    ] {
+        let refused = erp.post("/admin/orders", with_null(pointer)).await;
+        assert_eq!(refused.pointers(), [pointer], "{}", refused.body);
+    }
+    let batch = erp
+        .post("/admin/orders/batch", json!({"orders": [[null, null]]}))
+        .await;
+    assert_eq!(batch.pointers(), ["/orders/0"]);
+    let mixed = erp
+        .post(
+            "/admin/orders/batch",
+            json!({"orders": [draft("nulls-2"), "x"]}),
+        )
+        .await;
+    assert_eq!(mixed.pointers(), ["/orders/1"]);
+
+    let product = json!({"name": "Mug", "prices": {"EUR": 1299}, "taxCategory": "standard"});
+    for member in ["stock", "stockDelta"] {
+        let mut body = product.clone();
+        body[member] = Value::Null;
+        let refused = app.admin().put("/admin/products/MUG", body).await;
+        assert_eq!(refused.pointers(), [format!("/{member}")]);
+    }
+
+    // Nothing was written: the stock is as it was and both keys are still free.
+    assert_eq!(app.stock("MUG").await, 100);
+    for key in ["nulls-1", "nulls-2"] {
+        erp.post("/admin/orders", draft(key))
+            .await
+            .assert_status(StatusCode::CREATED);
+    }
+    // Members the contract makes nullable still take `null`.
+    let mut nullable = draft("nulls-3");
+    nullable["shippingAddress"]["line2"] = Value::Null;
+    erp.post("/admin/orders", nullable)
+        .await
+        .assert_status(StatusCode::CREATED);
+    app.anonymous()
+        .post("/carts", json!({"currency": "EUR", "country": null}))
+        .await
+        .assert_status(StatusCode::CREATED);
+}
+
+/// Where the contract says object, an array is refused too (serde alone would read a struct
+/// from an array's elements in order), at any depth; text after the body is malformed JSON.
+async fn an_array_is_no_object_and_text_after_the_body_is_malformed(backend: Backend) {
+    let app = App::start(backend).await;
+    let erp = app.with_scope("erp-bridge", "orders:write");
+    let anonymous = app.anonymous();
+    let create_cart = |body: &'static str| anonymous.post_raw("/carts", body);
+    assert_eq!(create_cart(r#"["EUR"]"#).await.pointers(), [""]);
+    assert_eq!(
+        create_cart(r#"{"currency": "EUR"} x"#).await.pointers(),
+        [""]
+    );
+    assert_eq!(
+        create_cart(r#"{"currency": "EUR"} {}"#).await.pointers(),
+        [""]
+    );
+    let (guest, cart) = app.guest_with_cart("EUR", "DE").await;
+    let path = format!("/carts/{}", cart.id);
+    let address = guest
+        .post(
+            &path,
+            json!({"version": 1, "actions": [{"action": "setShippingAddress",
+                "address": ["Ada", "Lovelace", "Hauptstr. 1", null, "Berlin", null, "10115", "DE"]}]}),
+        )
+        .await;
+    assert_eq!(address.pointers(), ["/actions/0/address"]);
+    for (body, pointer) in [
+        (json!(["arrays-1"]), ""),
+        (
+            json!({"idempotencyKey": "arrays-1", "customer": ["b2b@example.com"]}),
+            "/customer",
+        ),
+        (
+            json!({"idempotencyKey": "arrays-1", "customer": []}),
+            "/customer",
+        ),
+        (
+            json!({"idempotencyKey": "arrays-1", "lineItems": [["MUG", 1]]}),
+            "/lineItems/0",
+        ),
+        (
+            json!({"idempotencyKey": "arrays-1", "payments": [["pm_card_visa"]]}),
+            "/payments/0",
+        ),
+    ] {
+        let refused = erp.post("/admin/orders", body).await;
+        assert_eq!(refused.pointers(), [pointer], "{}", refused.body);
+    }
+    let batch = erp
+        .post(
+            "/admin/orders/batch",
+            json!({"orders": [{"idempotencyKey": "arrays-2", "customer": []}]}),
+        )
+        .await;
+    batch.assert_status(StatusCode::OK);
+    assert_eq!(batch.body["results"][0]["status"], 400);
+    assert_eq!(
+        batch.body["results"][0]["problem"]["errors"][0]["pointer"],
+        "/customer"
+    );
+    // Nothing was written: the cart is as it was and the keys are free.
+    assert_unchanged(&guest, &path).await;
+    erp.post("/admin/orders", json!({"idempotencyKey": "arrays-1"}))
+        .await
+        .assert_status(StatusCode::CREATED);
+}
+
 async fn assert_unchanged(guest: &checkout_tests::Client, path: &str) {
     let cart = guest.get(path).await;
     cart.assert_status(StatusCode::OK);
@@ -177,4 +319,6 @@ on_both_stores!(
     unknown_skus_and_empty_action_lists_are_refused,
     oversized_bodies_get_413,
     unknown_routes_methods_and_ids_are_problems_too,
+    null_for_an_optional_member_and_a_batch_of_non_objects_are_refused,
+    an_array_is_no_object_and_text_after_the_body_is_malformed,
 );

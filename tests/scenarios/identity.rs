@@ -11,7 +11,8 @@ use http::StatusCode;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use checkout_tests::identity::{self, claims, sign, token, IdentityProvider};
+use checkout_http::jwks::{AudienceClaim, TokenError};
+use checkout_tests::identity::{self, access_claims, claims, sign, token, IdentityProvider};
 use checkout_tests::serde_json::{json, Value};
 use checkout_tests::{on_both_stores, ready_actions, App, Backend, CartRef, WEBHOOK_SECRET};
 
@@ -227,6 +228,7 @@ async fn an_unreachable_identity_provider_is_a_503_not_a_guest_and_not_a_401() {
     let jwks = checkout_http::jwks::Jwks::new(checkout_http::jwks::JwtSettings {
         issuer: identity::ISSUER.into(),
         audience: identity::AUDIENCE.into(),
+        audience_claim: checkout_http::jwks::AudienceClaim::Aud,
         jwks_url,
     });
     let app = App::start(Backend::Memory).await.behind_api_gateway(jwks);
@@ -239,6 +241,186 @@ async fn an_unreachable_identity_provider_is_a_503_not_a_guest_and_not_a_401() {
     assert!(refused.headers.contains_key("retry-after"));
     // Guests never need the provider.
     app.guest_with_cart("EUR", "DE").await;
+}
+
+/// A token with a made-up key id, `n`: none of them is among the provider's keys.
+fn unknown_key(n: usize) -> String {
+    sign(
+        &claims("mallory"),
+        identity::ROTATED_KEY,
+        &format!("made-up-{n}"),
+    )
+}
+
+/// Polls `condition` every 10 ms until it holds; fails after 5 s.
+async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_tokens_with_unknown_key_ids_at_once_cause_one_fetch() {
+    let idp = IdentityProvider::start().await;
+    let jwks = idp.jwks();
+    let mut checks = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let jwks = jwks.clone();
+        checks.spawn(async move { jwks.verify(&unknown_key(n)).await });
+    }
+    let valid = jwks.clone();
+    checks.spawn(async move { valid.verify(&token("alice")).await });
+    let mut refused = 0;
+    while let Some(checked) = checks.join_next().await {
+        match checked.unwrap() {
+            Ok(who) => assert_eq!(who.customer.as_str(), "alice"),
+            Err(TokenError::UnknownKey(_)) => refused += 1,
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(refused, 20);
+    assert_eq!(idp.fetches(), 1, "one fetch for all of them");
+}
+
+/// During the provider's outage a flood of tokens (their key ids unknown to a cold cache)
+/// costs one fetch per interval, failed fetches counted: each is a 503's cause, not a 401's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_identity_provider_is_not_hammered() {
+    let idp = IdentityProvider::start().await;
+    idp.fail(true);
+    let jwks = idp.jwks();
+    let mut checks = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let (unknown, known) = (jwks.clone(), jwks.clone());
+        checks.spawn(async move { unknown.verify(&unknown_key(n)).await });
+        checks.spawn(async move { known.verify(&token("alice")).await });
+    }
+    while let Some(checked) = checks.join_next().await {
+        assert!(
+            matches!(checked.unwrap(), Err(TokenError::KeysUnavailable(_))),
+            "the keys are unavailable, the tokens not refused"
+        );
+    }
+    for n in 0..20 {
+        assert!(jwks.verify(&unknown_key(n)).await.is_err());
+    }
+    assert_eq!(idp.fetches(), 1, "one failed fetch, not one per token");
+
+    // Once the interval has passed, one fetch again; when the provider is back, it works.
+    let quick = idp.jwks().with_refresh_interval(Duration::from_millis(200));
+    assert!(quick.verify(&token("alice")).await.is_err());
+    assert!(quick.verify(&token("alice")).await.is_err());
+    assert_eq!(idp.fetches(), 2);
+    idp.fail(false);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match quick.verify(&token("alice")).await {
+            Ok(who) => break assert_eq!(who.customer.as_str(), "alice"),
+            Err(TokenError::KeysUnavailable(_)) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "never fetched again"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(idp.fetches(), 3, "one fetch after the interval");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_token_with_a_cached_key_does_not_wait_for_a_fetch_in_progress() {
+    let idp = IdentityProvider::start().await;
+    let jwks = idp.jwks().with_refresh_interval(Duration::ZERO);
+    jwks.verify(&token("alice"))
+        .await
+        .expect("the keys, fetched");
+    assert_eq!(idp.fetches(), 1);
+
+    let held = idp.hold().await;
+    let stuck = jwks.clone();
+    let fetching = tokio::spawn(async move { stuck.verify(&unknown_key(1)).await });
+    eventually("the fetch reaches the provider", || idp.fetches() == 2).await;
+    let who = tokio::time::timeout(Duration::from_secs(5), jwks.verify(&token("bob")))
+        .await
+        .expect("a cached key is checked without waiting for the fetch")
+        .expect("a valid token");
+    assert_eq!(who.customer.as_str(), "bob");
+    assert!(!fetching.is_finished(), "the fetch was still held");
+    drop(held);
+    assert!(matches!(
+        fetching.await.unwrap(),
+        Err(TokenError::UnknownKey(_))
+    ));
+}
+
+/// Cognito's access tokens name the app client in `client_id` and carry no `aud`: with
+/// `JWT_AUDIENCE_CLAIM=client_id` they are accepted (and another client's, or an ID token,
+/// refused); by default, checking `aud`, they are a 401.
+async fn cognito_access_tokens_are_accepted_by_client_id_when_so_configured(backend: Backend) {
+    let idp = IdentityProvider::start().await;
+    let access = |client: &str| {
+        sign(
+            &access_claims("alice", client),
+            identity::SIGNING_KEY,
+            identity::KEY_ID,
+        )
+    };
+    let mut id_token = claims("alice");
+    id_token["token_use"] = json!("id");
+    let id_token = sign(&id_token, identity::SIGNING_KEY, identity::KEY_ID);
+    // The right client, but not an access token.
+    let mut not_access = access_claims("alice", identity::AUDIENCE);
+    not_access["token_use"] = json!("id");
+    let not_access = sign(&not_access, identity::SIGNING_KEY, identity::KEY_ID);
+    let create_cart = |app: &App, token: &str| {
+        let client = app
+            .anonymous()
+            .with_header("authorization", &format!("Bearer {token}"));
+        async move {
+            client
+                .post("/carts", json!({"currency": "EUR", "country": "DE"}))
+                .await
+        }
+    };
+
+    let by_client = App::start(backend)
+        .await
+        .behind_api_gateway(idp.jwks_by(AudienceClaim::ClientId));
+    let created = create_cart(&by_client, &access(identity::AUDIENCE)).await;
+    created.assert_status(StatusCode::CREATED);
+    assert_eq!(created.body["customerId"], "alice");
+    let cart = CartRef::from(&created.body);
+    let alice = by_client.anonymous().with_header(
+        "authorization",
+        &format!("Bearer {}", access(identity::AUDIENCE)),
+    );
+    alice
+        .get(&format!("/carts/{}", cart.id))
+        .await
+        .assert_status(StatusCode::OK);
+    for refused in [access("another-app"), id_token.clone(), not_access] {
+        create_cart(&by_client, &refused)
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+        alice
+            .clone()
+            .with_header("authorization", &format!("Bearer {refused}"))
+            .post("/orders", checkout_tests::order_request(&cart))
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+
+    let by_aud = App::start(backend).await.behind_api_gateway(idp.jwks());
+    create_cart(&by_aud, &access(identity::AUDIENCE))
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "Unauthorized");
+    create_cart(&by_aud, &id_token)
+        .await
+        .assert_status(StatusCode::CREATED);
 }
 
 /// The three HTTP functions, routed as the HTTP API routes them.
@@ -405,4 +587,5 @@ on_both_stores!(
     every_bad_token_is_a_401_and_writes_nothing,
     a_guest_and_a_customer_share_the_cart_routes,
     a_signed_in_customer_orders_through_the_lambda_handlers,
+    cognito_access_tokens_are_accepted_by_client_id_when_so_configured,
 );

@@ -274,6 +274,34 @@ async fn webhooks_are_authenticated_deduplicated_and_never_fail_on_bodies(backen
         .assert_status(StatusCode::OK);
 }
 
+/// Rule 13: a 200 KB body under a header of 2,500 empty `v1` entries (one unauthenticated
+/// request took 12 s to answer while every entry was hashed) is refused for the header's
+/// size before any hashing: 400, nothing recorded, even with a valid signature among them.
+async fn a_hostile_signature_header_is_refused_by_its_bounds(backend: Backend) {
+    let app = App::start(backend).await;
+    let (guest, cart) = app.ready_guest_cart().await;
+    let reference = app.start_payment(&guest, &cart, None).await;
+    let mut event: Value = serde_json::from_str(&app.payment_event(&reference, true)).unwrap();
+    event["data"]["object"]["description"] = json!("x".repeat(200 * 1024));
+    let body = event.to_string();
+    let now = app.storefront.now().unix_timestamp();
+    let valid = checkout_adapters::stripe::sign(body.as_bytes(), WEBHOOK_SECRET, now);
+    let empties = ",v1=".repeat(2_500);
+    for header in [format!("t={now}{empties}"), format!("{valid}{empties}")] {
+        let refused = app.deliver_signed(&body, &header).await;
+        let problem = refused.assert_problem(StatusCode::BAD_REQUEST, "InvalidSignature");
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains("over 1024 bytes"), "{detail}");
+    }
+    let (stored, order) = app.stored(&cart).await;
+    assert!(order.is_none(), "nothing was recorded");
+    assert!(stored.payments[0].transactions.is_empty());
+    // The body itself is fine: under Stripe's own header it commits the order.
+    let accepted = app.deliver_signed(&body, &valid).await;
+    accepted.assert_status(StatusCode::OK);
+    assert!(accepted.body["effect"]["ordered"].is_string());
+}
+
 /// The authorization event of the simulator's intent `reference` (manual capture).
 fn authorization(app: &App, reference: &str) -> String {
     let mut event: Value = serde_json::from_str(&app.payment_event(reference, true)).unwrap();
@@ -407,6 +435,7 @@ on_both_stores!(
     a_failed_payment_leaves_the_cart_orderable_and_never_undoes_a_success,
     a_saved_order_is_paid_later_and_refunded_by_stripe,
     webhooks_are_authenticated_deduplicated_and_never_fail_on_bodies,
+    a_hostile_signature_header_is_refused_by_its_bounds,
     a_changed_total_after_authorization_cancels_it,
     an_authorization_for_an_older_total_is_cancelled,
     payments_are_only_for_the_owner_and_for_what_is_owed,

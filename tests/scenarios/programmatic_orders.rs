@@ -598,6 +598,49 @@ async fn a_capture_still_processing_is_settled_by_the_webhook(backend: Backend) 
     );
 }
 
+/// An `idempotencyKey`'s record is kept 24 hours; the order the key made lives on and
+/// remembers the request it was made for. After the record expired, the same body replays
+/// that order (nothing runs again) and another body is still a 422 — a draft's key too.
+async fn a_key_reused_after_its_record_expired_answers_only_its_own_body(backend: Backend) {
+    let app = App::start(backend).await;
+    let body = paid_order("expiring-1", 1, json!([{"paymentMethod": "pm_card_visa"}]));
+    let mut draft = paid_order("expiring-2", 2, json!([{"paymentMethod": "pm_card_visa"}]));
+    draft["commands"] = json!(["calculate_shipping"]);
+    let client = integration(&app);
+    let order = client.post("/admin/orders", body.clone()).await;
+    order.assert_status(StatusCode::CREATED);
+    let saved = client.post("/admin/orders", draft.clone()).await;
+    saved.assert_status(StatusCode::CREATED);
+    assert_eq!(saved.body["state"], "Draft");
+    let mugs = app.stock("MUG").await;
+
+    app.advance(time::Duration::hours(24) + time::Duration::minutes(1));
+    for (first, answered) in [(&body, &order), (&draft, &saved)] {
+        let mut other = first.clone();
+        other["lineItems"][0]["quantity"] = 3.into();
+        other["sendReceipt"] = false.into();
+        client
+            .post("/admin/orders", other.clone())
+            .await
+            .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "IdempotencyKeyReused");
+        let replay = client.post("/admin/orders", first.clone()).await;
+        replay.assert_status(StatusCode::OK);
+        assert_eq!(replay.headers["idempotent-replayed"], "true");
+        assert_eq!(replay.body["orderNumber"], answered.body["orderNumber"]);
+        assert_eq!(replay.body["state"], answered.body["state"]);
+        assert_eq!(replay.body["totals"], answered.body["totals"]);
+        // The replay stored the key's answer again; the other body is still refused.
+        client
+            .post("/admin/orders", other)
+            .await
+            .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "IdempotencyKeyReused");
+    }
+    assert_eq!(app.stock("MUG").await, mugs, "nothing taken again");
+    assert_eq!(app.psp_requests("authorize").len(), 1);
+    assert_eq!(app.psp_requests("capture").len(), 1);
+    assert!(app.psp.open_authorizations().is_empty());
+}
+
 on_both_stores!(
     a_capture_still_processing_is_settled_by_the_webhook,
     an_order_below_the_minimum_fails_process_order_and_holds_nothing,
@@ -612,6 +655,7 @@ on_both_stores!(
     a_crash_after_the_capture_is_finished_by_the_retry,
     the_same_key_twice_at_once_makes_one_order,
     a_draft_processed_twice_at_once_is_processed_once,
+    a_key_reused_after_its_record_expired_answers_only_its_own_body,
 );
 
 /// The Stripe adapter under the pipeline, against a fake Stripe: the authorization sends the

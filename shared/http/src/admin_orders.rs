@@ -101,7 +101,9 @@ async fn create_order(
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BatchInput {
-    orders: Vec<Value>,
+    /// Objects, each read on its own below; anything else is the whole batch's 400 (serde
+    /// would read a struct from an array's elements in order).
+    orders: Vec<serde_json::Map<String, Value>>,
 }
 
 async fn batch(
@@ -116,7 +118,7 @@ async fn batch(
     let bodies = input
         .orders
         .into_iter()
-        .map(|body| from_value(body).map_err(|e| Error::Invalid(vec![e])))
+        .map(|body| from_value(Value::Object(body)).map_err(|e| Error::Invalid(vec![e])))
         .collect();
     let items = app.admin_order_batch(&caller, bodies, deadline).await?;
     let results: Vec<Value> = items.iter().map(batch_result).collect();

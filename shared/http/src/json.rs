@@ -9,6 +9,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::objects::Objects;
 use crate::problem::{HttpError, Transport};
 use checkout_domain::{Error, FieldError};
 
@@ -65,18 +66,24 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
-/// Parses a request body; an empty or malformed body is a field error at the root.
+/// Parses a request body; an empty or malformed body (trailing characters included) is a
+/// field error at the root. Structs are read from objects only (`Objects`).
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::invalid("", "a JSON body is required"));
     }
-    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|e| Error::Invalid(vec![field_error(e)]))
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(Objects(&mut deserializer))
+        .map_err(|e| Error::Invalid(vec![field_error(e)]))?;
+    deserializer
+        .end()
+        .map_err(|e| Error::invalid("", format!("malformed JSON: {e}")))?;
+    Ok(value)
 }
 
 /// Parses an already decoded JSON value (e.g. one element of an array).
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, FieldError> {
-    serde_path_to_error::deserialize(value).map_err(field_error)
+    serde_path_to_error::deserialize(Objects(value)).map_err(field_error)
 }
 
 fn field_error(error: serde_path_to_error::Error<serde_json::Error>) -> FieldError {
@@ -117,6 +124,19 @@ mod tests {
             panic!()
         };
         assert_eq!(errors[0].pointer, "/version");
+    }
+
+    #[test]
+    fn trailing_characters_are_malformed_json() {
+        let Error::Invalid(errors) =
+            from_slice::<UpdateCartBody>(br#"{"version": 1, "actions": []} []"#).unwrap_err()
+        else {
+            panic!()
+        };
+        assert_eq!(errors[0].pointer, "");
+        assert!(errors[0]
+            .message
+            .starts_with("malformed JSON: trailing characters"));
     }
 
     #[test]

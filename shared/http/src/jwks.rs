@@ -6,15 +6,17 @@
 //!
 //! Keys are fetched on the first token (never on a guest's request), cached, and fetched
 //! again when a token names a key id the cache does not know (a rotation at the provider),
-//! at most once per [`REFRESH_INTERVAL`] so a flood of made-up key ids costs one fetch.
+//! at most once per [`REFRESH_INTERVAL`], failed fetches included, so a flood of made-up key
+//! ids costs one fetch even while the provider is down. One fetch runs at a time and tokens
+//! with unknown key ids wait for its outcome; the cache's lock is never held across it, so a
+//! token whose key is cached never waits for a fetch.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use tokio::sync::Mutex;
 
 use checkout_domain::model::values::CustomerId;
 
@@ -54,23 +56,53 @@ pub(crate) fn scopes(scope: &str) -> Vec<String> {
     scope.split_whitespace().map(str::to_string).collect()
 }
 
+/// Which claim of a token names the app client it was issued to (`JWT_AUDIENCE_CLAIM`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AudienceClaim {
+    /// `aud`: ID tokens, and the access tokens of most providers.
+    #[default]
+    Aud,
+    /// `client_id`, on a token whose `token_use` is `access`: Cognito's access tokens, which
+    /// carry no `aud`. Its ID tokens (`token_use: id`) are refused then.
+    ClientId,
+}
+
+impl AudienceClaim {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value {
+            "aud" => Ok(AudienceClaim::Aud),
+            "client_id" => Ok(AudienceClaim::ClientId),
+            other => Err(format!(
+                "JWT_AUDIENCE_CLAIM must be `aud` or `client_id`, not {other:?}"
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JwtSettings {
     /// `iss` of the tokens (e.g. a Cognito user pool URL).
     pub issuer: String,
-    /// `aud` the tokens must carry (the app client id).
+    /// The app client id the tokens must be issued to, in `audience_claim`.
     pub audience: String,
+    /// The claim that carries `audience`.
+    pub audience_claim: AudienceClaim,
     /// The provider's JWKS document (e.g. `<issuer>/.well-known/jwks.json`).
     pub jwks_url: String,
 }
 
 impl JwtSettings {
-    /// From `JWT_ISSUER`, `JWT_AUDIENCE` and `JWT_JWKS_URL`.
+    /// From `JWT_ISSUER`, `JWT_AUDIENCE`, `JWT_JWKS_URL` and, optionally,
+    /// `JWT_AUDIENCE_CLAIM` (`aud`, the default, or `client_id`).
     pub fn from_env() -> Result<Self, String> {
         let var = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
         Ok(JwtSettings {
             issuer: var("JWT_ISSUER")?,
             audience: var("JWT_AUDIENCE")?,
+            audience_claim: match std::env::var("JWT_AUDIENCE_CLAIM") {
+                Ok(claim) if !claim.is_empty() => AudienceClaim::parse(&claim)?,
+                _ => AudienceClaim::default(),
+            },
             jwks_url: var("JWT_JWKS_URL")?,
         })
     }
@@ -90,7 +122,11 @@ pub enum TokenError {
 #[derive(Default)]
 struct Cache {
     keys: HashMap<String, DecodingKey>,
-    fetched_at: Option<Instant>,
+    /// When the keys were last asked for, whatever came of it: the rate limit counts a
+    /// failed fetch too.
+    attempted_at: Option<Instant>,
+    /// Why the last fetch failed, until one succeeds.
+    failure: Option<String>,
 }
 
 /// Verifies RS256 tokens against the provider's JWKS. Cheap to clone; clones share the cache.
@@ -99,7 +135,10 @@ pub struct Jwks {
     settings: Arc<JwtSettings>,
     refresh_interval: Duration,
     http: reqwest::Client,
+    /// Locked only to read or replace the keys, never across a fetch.
     cache: Arc<Mutex<Cache>>,
+    /// Held by the one fetch in progress, so concurrent unknown key ids cause one fetch.
+    refresh: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -107,6 +146,10 @@ struct Claims {
     sub: String,
     #[serde(default)]
     scope: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    token_use: Option<String>,
 }
 
 impl Jwks {
@@ -119,6 +162,7 @@ impl Jwks {
                 .build()
                 .unwrap_or_default(),
             cache: Arc::default(),
+            refresh: Arc::default(),
         }
     }
 
@@ -144,12 +188,31 @@ impl Jwks {
         let key = self.key(&kid).await?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[&self.settings.issuer]);
-        validation.set_audience(&[&self.settings.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        match self.settings.audience_claim {
+            AudienceClaim::Aud => {
+                validation.set_audience(&[&self.settings.audience]);
+                validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+            }
+            // Checked below, on the claims.
+            AudienceClaim::ClientId => {
+                validation.validate_aud = false;
+                validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+            }
+        }
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECONDS;
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        if self.settings.audience_claim == AudienceClaim::ClientId {
+            if data.claims.token_use.as_deref() != Some("access") {
+                return Err(TokenError::Invalid("token_use is not access".into()));
+            }
+            if data.claims.client_id.as_deref() != Some(self.settings.audience.as_str()) {
+                return Err(TokenError::Invalid(
+                    "client_id is not the app client".into(),
+                ));
+            }
+        }
         Ok(Authenticated::new(
             CustomerId::parse(&data.claims.sub)
                 .map_err(|e| TokenError::Invalid(format!("sub {e}")))?,
@@ -159,25 +222,60 @@ impl Jwks {
 
     /// The key with id `kid`: from the cache, or after a (rate-limited) fetch.
     async fn key(&self, kid: &str) -> Result<DecodingKey, TokenError> {
-        let mut cache = self.cache.lock().await;
-        if let Some(key) = cache.keys.get(kid) {
-            return Ok(key.clone());
+        if let Some(key) = self.cached(kid) {
+            return Ok(key);
         }
-        let may_fetch = cache
-            .fetched_at
-            .is_none_or(|at| at.elapsed() >= self.refresh_interval);
-        if !may_fetch {
-            return Err(TokenError::UnknownKey(Some(kid.to_string())));
+        // One fetch at a time: whoever waited here finds the keys it brought (or, within the
+        // interval, learns that the key id is unknown or the provider down) without fetching.
+        let refreshing = self.refresh.clone().lock_owned().await;
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(key) = cache.keys.get(kid) {
+                return Ok(key.clone());
+            }
+            let due = cache
+                .attempted_at
+                .is_none_or(|at| at.elapsed() >= self.refresh_interval);
+            if !due {
+                return Err(match &cache.failure {
+                    Some(cause) => TokenError::KeysUnavailable(cause.clone()),
+                    None => TokenError::UnknownKey(Some(kid.to_string())),
+                });
+            }
+            cache.attempted_at = Some(Instant::now());
         }
-        let keys = self.fetch().await?;
-        cache.fetched_at = Some(Instant::now());
-        tracing::info!(keys = keys.len(), "fetched the identity provider's keys");
-        cache.keys = keys;
-        cache
-            .keys
+        // In a task of its own, holding the single-flight lock, so that a request dropped
+        // mid-fetch neither cancels the fetch nor lets a second one start beside it.
+        let jwks = self.clone();
+        let fetched = tokio::spawn(async move {
+            let fetched = jwks.fetch().await;
+            let mut cache = jwks.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            match &fetched {
+                Ok(keys) => {
+                    tracing::info!(keys = keys.len(), "fetched the identity provider's keys");
+                    cache.keys = keys.clone();
+                    cache.failure = None;
+                }
+                Err(TokenError::KeysUnavailable(cause)) => {
+                    tracing::warn!(%cause, "fetching the identity provider's keys failed");
+                    cache.failure = Some(cause.clone());
+                }
+                Err(other) => cache.failure = Some(other.to_string()),
+            }
+            drop(refreshing);
+            fetched
+        })
+        .await
+        .map_err(|e| TokenError::KeysUnavailable(e.to_string()))??;
+        fetched
             .get(kid)
             .cloned()
             .ok_or_else(|| TokenError::UnknownKey(Some(kid.to_string())))
+    }
+
+    fn cached(&self, kid: &str) -> Option<DecodingKey> {
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.keys.get(kid).cloned()
     }
 
     async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, TokenError> {
@@ -200,5 +298,21 @@ impl Jwks {
                 DecodingKey::from_jwk(jwk).ok().map(|key| (kid, key))
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audience_claim_is_aud_or_client_id() {
+        assert_eq!(AudienceClaim::parse("aud"), Ok(AudienceClaim::Aud));
+        assert_eq!(
+            AudienceClaim::parse("client_id"),
+            Ok(AudienceClaim::ClientId)
+        );
+        assert!(AudienceClaim::parse("clientId").is_err());
+        assert_eq!(AudienceClaim::default(), AudienceClaim::Aud);
     }
 }

@@ -1,6 +1,7 @@
 //! Stripe's webhooks: signatures (two secrets during a rotation), and events into the
 //! domain's `PaymentEvent`.
 
+use hmac::digest::CtOutput;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
@@ -18,20 +19,82 @@ use checkout_domain::ports::psp::ProviderReport;
 /// Stripe's default tolerance between a signature's timestamp and now.
 pub const TOLERANCE_SECONDS: i64 = 300;
 
+/// The longest `Stripe-Signature` header read. Stripe's own (a timestamp, two `v1` during a
+/// secret's rotation and a `v0`) is about 250 bytes; anything past this bound is refused
+/// before any parsing or hashing, so an unauthenticated request cannot buy work with it.
+pub const MAX_HEADER_BYTES: usize = 1024;
+
+/// The most `v1` entries a header may list (Stripe sends one per active secret: two during
+/// a rotation). More is refused, whatever the entries hold, before any hashing.
+pub const MAX_SIGNATURES: usize = 8;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     #[error("the Stripe-Signature header is missing")]
     Missing,
     #[error("the Stripe-Signature header has no timestamp or no v1 signature")]
     Malformed,
+    #[error(
+        "the Stripe-Signature header is over {MAX_HEADER_BYTES} bytes or lists more than \
+         {MAX_SIGNATURES} v1 signatures"
+    )]
+    Oversized,
     #[error("the signature's timestamp is outside the tolerance")]
     Stale,
     #[error("no v1 signature matches")]
     Mismatch,
 }
 
+/// A `Stripe-Signature` header, read: its timestamp and the `v1` candidates that can be
+/// signatures at all (exactly 32 bytes, as 64 hex digits). An empty, non-hex or
+/// wrongly sized `v1` is not one and is skipped, as Stripe's libraries skip it (a valid one
+/// after it still verifies), but it counts toward [`MAX_SIGNATURES`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureHeader {
+    pub timestamp: i64,
+    pub candidates: Vec<[u8; 32]>,
+}
+
+impl SignatureHeader {
+    /// Reads `t=<unix>,v1=<hex>[,v1=<hex>…]` within the bounds, touching no body.
+    pub fn parse(header: &str) -> Result<Self, SignatureError> {
+        if header.len() > MAX_HEADER_BYTES {
+            return Err(SignatureError::Oversized);
+        }
+        let mut timestamp = None;
+        let mut entries = 0;
+        let mut candidates = Vec::new();
+        for part in header.split(',') {
+            match part.trim().split_once('=') {
+                Some(("t", t)) => timestamp = t.parse::<i64>().ok(),
+                Some(("v1", hex_signature)) => {
+                    entries += 1;
+                    if entries > MAX_SIGNATURES {
+                        return Err(SignatureError::Oversized);
+                    }
+                    let mut signature = [0u8; 32];
+                    if hex::decode_to_slice(hex_signature, &mut signature).is_ok() {
+                        candidates.push(signature);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let timestamp = timestamp.ok_or(SignatureError::Malformed)?;
+        if candidates.is_empty() {
+            return Err(SignatureError::Malformed);
+        }
+        Ok(SignatureHeader {
+            timestamp,
+            candidates,
+        })
+    }
+}
+
 /// Checks `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…]` over `"<t>.<body>"` against each
-/// secret (two during a rotation), in constant time. `tolerance: None` skips the age check.
+/// secret (two during a rotation). The header is read within its bounds first; then each
+/// secret's MAC is computed once and compared with every candidate in constant time.
+/// `tolerance: None` skips the age check.
 pub fn verify_signature(
     header: Option<&str>,
     body: &[u8],
@@ -39,27 +102,17 @@ pub fn verify_signature(
     now: i64,
     tolerance: Option<i64>,
 ) -> Result<(), SignatureError> {
-    let header = header.ok_or(SignatureError::Missing)?;
-    let mut timestamp = None;
-    let mut signatures = Vec::new();
-    for part in header.split(',') {
-        match part.trim().split_once('=') {
-            Some(("t", t)) => timestamp = t.parse::<i64>().ok(),
-            Some(("v1", hex_signature)) => signatures.extend(hex::decode(hex_signature).ok()),
-            _ => {}
-        }
-    }
-    let timestamp = timestamp.ok_or(SignatureError::Malformed)?;
-    if signatures.is_empty() {
-        return Err(SignatureError::Malformed);
-    }
-    if tolerance.is_some_and(|tolerance| now - timestamp > tolerance) {
+    let header = SignatureHeader::parse(header.ok_or(SignatureError::Missing)?)?;
+    if tolerance.is_some_and(|tolerance| now - header.timestamp > tolerance) {
         return Err(SignatureError::Stale);
     }
     let matches = secrets.iter().any(|secret| {
-        signatures
+        let expected = mac(secret, header.timestamp, body).finalize();
+        header
+            .candidates
             .iter()
-            .any(|signature| mac(secret, timestamp, body).verify_slice(signature).is_ok())
+            // `CtOutput`'s equality is constant-time.
+            .any(|candidate| expected == CtOutput::new((*candidate).into()))
     });
     if matches {
         Ok(())
@@ -77,6 +130,8 @@ pub(crate) fn charge_interaction(intent: &str, latest_charge: Option<String>) ->
 
 /// Stripe's signature scheme: HMAC-SHA256 over `"<timestamp>.<body>"`.
 fn mac(secret: &str, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
+    #[cfg(test)]
+    tests::MACS.with(|count| count.set(count.get() + 1));
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(format!("{timestamp}.").as_bytes());
     mac.update(body);
@@ -351,4 +406,127 @@ pub fn interpret_for(event: &Event, known_cart: Option<CartId>) -> Result<Interp
         interaction_id,
         occurred_at,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// MACs computed on this thread (`mac` counts itself in tests).
+        pub(super) static MACS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn macs_during(f: impl FnOnce()) -> usize {
+        MACS.with(|count| count.set(0));
+        f();
+        MACS.with(Cell::get)
+    }
+
+    const BODY: &[u8] = br#"{"id":"evt_1"}"#;
+
+    fn secrets() -> Vec<String> {
+        vec!["whsec_new".into(), "whsec_old".into()]
+    }
+
+    fn v1(secret: &str) -> String {
+        sign(BODY, secret, 1_000)
+            .split_once(",v1=")
+            .unwrap()
+            .1
+            .to_string()
+    }
+
+    #[test]
+    fn each_secret_is_hashed_once_however_many_candidates() {
+        let header = format!(
+            "t=1000,v1={},v1={},v1={}",
+            "0".repeat(64),
+            "f".repeat(64),
+            v1("whsec_old")
+        );
+        let macs = macs_during(|| {
+            assert_eq!(
+                verify_signature(Some(&header), BODY, &secrets(), 1_000, Some(300)),
+                Ok(())
+            )
+        });
+        assert_eq!(macs, 2, "one MAC per secret");
+        let wrong = format!("t=1000,v1={},v1={}", "0".repeat(64), "f".repeat(64));
+        let macs = macs_during(|| {
+            assert_eq!(
+                verify_signature(Some(&wrong), BODY, &secrets(), 1_000, Some(300)),
+                Err(SignatureError::Mismatch)
+            )
+        });
+        assert_eq!(macs, 2);
+    }
+
+    #[test]
+    fn empty_non_hex_and_wrongly_sized_entries_are_no_signatures() {
+        for header in [
+            "t=1000,v1=",
+            "t=1000,v1=,v1=,v1=",
+            "t=1000,v1=zz",
+            "t=1000,v1=abcd",
+            &format!("t=1000,v1={}", "a".repeat(66)),
+            &format!("t=1000,v1={}", "g".repeat(64)),
+        ] {
+            let macs = macs_during(|| {
+                assert_eq!(
+                    verify_signature(Some(header), BODY, &secrets(), 1_000, Some(300)),
+                    Err(SignatureError::Malformed),
+                    "{header}"
+                )
+            });
+            assert_eq!(macs, 0, "{header}: nothing hashed");
+        }
+        // Skipped, not fatal: a valid signature after them still verifies.
+        let header = format!("t=1000,v1=,v1=abcd,v1={}", v1("whsec_new"));
+        assert_eq!(
+            verify_signature(Some(&header), BODY, &secrets(), 1_000, Some(300)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn an_oversized_header_is_refused_before_any_hashing() {
+        let valid = v1("whsec_new");
+        // 2,500 empty entries (the hostile header), and a valid signature among too many.
+        let empties = format!("t=1000{}", ",v1=".repeat(2_500));
+        let padded = format!("{empties},v1={valid}");
+        let too_many = format!("t=1000{},v1={valid}", ",v1=".repeat(MAX_SIGNATURES));
+        let too_long = format!("t=1000,v1={valid},v0={}", "0".repeat(MAX_HEADER_BYTES));
+        for header in [&empties, &padded, &too_many, &too_long] {
+            let macs = macs_during(|| {
+                assert!(
+                    matches!(
+                        SignatureHeader::parse(header),
+                        Err(SignatureError::Oversized)
+                    ),
+                    "{} bytes",
+                    header.len()
+                );
+                assert_eq!(
+                    verify_signature(Some(header), BODY, &secrets(), 1_000, Some(300)),
+                    Err(SignatureError::Oversized)
+                );
+            });
+            assert_eq!(macs, 0, "nothing hashed");
+        }
+        // At the bounds: MAX_SIGNATURES entries, and a header of MAX_HEADER_BYTES, verify.
+        let at_count = format!("t=1000{},v1={valid}", ",v1=".repeat(MAX_SIGNATURES - 1));
+        assert_eq!(
+            verify_signature(Some(&at_count), BODY, &secrets(), 1_000, Some(300)),
+            Ok(())
+        );
+        let short = format!("t=1000,v1={valid},v0=");
+        let at_length = format!("{short}{}", "0".repeat(MAX_HEADER_BYTES - short.len()));
+        assert_eq!(at_length.len(), MAX_HEADER_BYTES);
+        assert_eq!(
+            verify_signature(Some(&at_length), BODY, &secrets(), 1_000, Some(300)),
+            Ok(())
+        );
+    }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::model::error::{Error, FieldErrors};
 use crate::model::field_error::FieldError;
 use crate::model::money::{Currency, Money};
+use crate::model::not_null::not_null;
 use crate::model::price_list::{parse_price_list, PriceList};
 use crate::model::pricing_config::PricingConfig;
 use crate::model::values::{Name, Sku, TaxCategory};
@@ -38,9 +39,9 @@ impl Product {
 pub struct ProductInput {
     pub name: String,
     pub prices: BTreeMap<String, i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub stock: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub stock_delta: Option<i64>,
     pub tax_category: String,
 }

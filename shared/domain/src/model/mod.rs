@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod limits;
 pub mod money;
+pub mod not_null;
 pub mod order;
 pub mod order_commands;
 pub mod order_number;

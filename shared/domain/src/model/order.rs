@@ -95,6 +95,12 @@ pub struct ProgrammaticTerms {
     pub first_name: Option<crate::model::values::Name>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_name: Option<crate::model::values::Name>,
+    /// The fingerprint of the `POST /admin/orders` request the order was made for. The
+    /// key's record is kept for `RETENTION`; the order keeps this for as long as it lives,
+    /// so the key reused with another body is refused after its record expired too. Not in
+    /// the snapshot (an internal detail); `None` on orders made before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_fingerprint: Option<String>,
 }
 
 fn first_revision() -> u64 {

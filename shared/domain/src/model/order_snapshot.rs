@@ -105,7 +105,10 @@ impl Order {
             created_at: order.created_at,
             expires_at: order.expires_at,
             revision: order.revision,
-            programmatic: order.programmatic,
+            programmatic: order.programmatic.map(|terms| ProgrammaticTerms {
+                request_fingerprint: None,
+                ..terms
+            }),
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::model::field_error::FieldError;
 use crate::model::gift_card::GiftCardCode;
 use crate::model::idempotency::IdempotencyKey;
 use crate::model::money::{Currency, Money};
+use crate::model::not_null::not_null;
 use crate::model::order_commands::{Command, PaymentSource};
 use crate::model::quantity::Quantity;
 use crate::model::values::{CustomerId, DiscountCode, Email, Name, ShippingMethodId, Sku};
@@ -23,25 +24,25 @@ pub const DEFAULT_CURRENCY: Currency = Currency::EUR;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProgrammaticOrderInput {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub idempotency_key: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub currency: Option<String>,
     #[serde(default)]
     pub line_items: Vec<LineInput>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub customer: Option<CustomerInput>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub shipping_address: Option<AddressInput>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub billing_address: Option<AddressInput>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub shipping_method_id: Option<String>,
     #[serde(default)]
     pub discount_codes: Vec<String>,
     #[serde(default)]
     pub payments: Vec<PaymentInput>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub send_receipt: Option<bool>,
     #[serde(default)]
     pub commands: Vec<String>,
@@ -52,31 +53,31 @@ pub struct ProgrammaticOrderInput {
 pub struct LineInput {
     pub sku: String,
     pub quantity: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub key: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CustomerInput {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub email: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub first_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub last_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub customer_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PaymentInput {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub gift_card: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub payment_method: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub amount: Option<i64>,
 }
 

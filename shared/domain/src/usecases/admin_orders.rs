@@ -6,7 +6,9 @@
 //! the same key and body replay the first answer, another body is a 422, a key in flight a
 //! 409. The first answer is stored whether it is an order or a refusal (a failed command);
 //! only a failure of the system frees the key. The order's identity (its cart id) is derived
-//! from the key, so a retry after a crash finds the order an earlier attempt committed.
+//! from the key, so a retry after a crash finds the order an earlier attempt committed. The
+//! order keeps its request's fingerprint, so once the key's record has expired (24 hours)
+//! the same body still replays the order and another body is still a 422.
 
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -102,9 +104,10 @@ impl Storefront {
             caller_scope(caller),
             request.key.as_str()
         );
+        let request_fingerprint = fingerprint("POST /admin/orders", input);
         let idempotent = IdempotentRequest {
             key: scoped.clone(),
-            fingerprint: fingerprint("POST /admin/orders", input),
+            fingerprint: request_fingerprint.clone(),
             retention: RETENTION,
         };
         let store = self.store().as_ref();
@@ -122,6 +125,32 @@ impl Storefront {
                 .to_string(),
         )
         .map_err(Error::internal)?;
+        // The order this key made, if any: the key's record is gone (expired, or freed by a
+        // failure), but the order, with the request it was made for, lives on.
+        let earlier = match self.store().cart_and_order(&cart_id).await {
+            Ok((_, order)) => order,
+            Err(e) => {
+                idempotency::release(store, &ticket).await;
+                return Err(e.into());
+            }
+        };
+        if let Some(order) = &earlier {
+            let made_for = order
+                .programmatic
+                .as_ref()
+                .and_then(|terms| terms.request_fingerprint.as_deref());
+            if made_for.is_some_and(|made_for| made_for != request_fingerprint) {
+                idempotency::release(store, &ticket).await;
+                return Err(Error::IdempotencyKeyReused);
+            }
+            // Older than the key's record lives: that record answered this request and
+            // expired. The order as it stands is the answer again, and nothing runs.
+            if made_for.is_some() && order.created_at + RETENTION <= now {
+                let stored = answer_of(order);
+                idempotency::complete(store, &ticket, Some(stored.clone()), now).await?;
+                return Ok(AdminAnswer::Replayed(stored));
+            }
+        }
         let key_basis = format!("order:{}", hex::encode(&digest[..16]));
         let result = match Run::build(
             request,
@@ -131,7 +160,10 @@ impl Storefront {
             &catalog,
             now,
         ) {
-            Ok(mut run) => self.resume_or_run(&mut run).await,
+            Ok(mut run) => {
+                run.request_fingerprint = Some(request_fingerprint);
+                self.resume_or_run(&mut run, earlier).await
+            }
             Err(e) => Err(e),
         };
         self.finish(&ticket, result).await
@@ -140,8 +172,8 @@ impl Storefront {
     /// Runs the pipeline, or, when an earlier attempt with this key committed its order
     /// (and then failed for a passing reason), carries that order on from there: the
     /// commands up to `process_order` happened already and are not run again.
-    async fn resume_or_run(&self, run: &mut Run) -> Result<Order, Error> {
-        if let (_, Some(order)) = self.store().cart_and_order(&run.cart.id).await? {
+    async fn resume_or_run(&self, run: &mut Run, earlier: Option<Order>) -> Result<Order, Error> {
+        if let Some(order) = earlier {
             if order.state != OrderState::Draft {
                 run.processed = Some(order);
             }
@@ -246,6 +278,7 @@ impl Storefront {
             self.now(),
         )?;
         run.cart.owner = order.owner.clone();
+        run.request_fingerprint = terms.request_fingerprint.clone();
         run.draft = Some(order);
         let order = self.run_commands(&mut run).await?;
         Ok(AdminAnswer::Current(Box::new(order)))

@@ -42,6 +42,8 @@ pub(crate) struct Run {
     pub authorize_ran: bool,
     /// The pricing configuration the cart was priced with (its minimum order value).
     pub config: PricingConfig,
+    /// The fingerprint of the request the order is made for, which the order keeps.
+    pub request_fingerprint: Option<String>,
 }
 
 /// A command's failure, with nothing left held by it.
@@ -148,6 +150,7 @@ impl Run {
             processed: None,
             authorize_ran: false,
             config: catalog.config.clone(),
+            request_fingerprint: None,
         })
     }
 
@@ -194,6 +197,7 @@ impl Run {
             shipping_method_id: self.request.shipping_method_id.clone(),
             first_name: self.request.customer.first_name.clone(),
             last_name: self.request.customer.last_name.clone(),
+            request_fingerprint: self.request_fingerprint.clone(),
         }
     }
 
