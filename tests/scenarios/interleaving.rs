@@ -890,9 +890,10 @@ impl World {
         let (cart, reference, id) = candidates[(pick % candidates.len() as u64) as usize].clone();
         let next = match (self.app.psp.refund_state(&id), fail) {
             (Some(payment::TransactionState::Pending), false) => payment::TransactionState::Success,
-            (Some(payment::TransactionState::Pending | payment::TransactionState::Success), true) => {
-                payment::TransactionState::Failure
-            }
+            (
+                Some(payment::TransactionState::Pending | payment::TransactionState::Success),
+                true,
+            ) => payment::TransactionState::Failure,
             _ => return self.note("refund outcome", "already settled"),
         };
         let Some(body) = self.app.psp.settle_refund(&id, next) else {
@@ -919,7 +920,9 @@ impl World {
                 PaymentOutcome::Refunded { total_refunded, .. } => {
                     Expect::RefundedAtLeast(total_refunded.cent_amount)
                 }
-                PaymentOutcome::RefundUpdated(refund) => Expect::RefundState(refund.id, refund.state),
+                PaymentOutcome::RefundUpdated(refund) => {
+                    Expect::RefundState(refund.id, refund.state)
+                }
                 PaymentOutcome::Failed { .. } => Expect::Failure(payment.interaction_id),
                 _ => Expect::Interaction(payment.interaction_id),
             },
