@@ -77,6 +77,12 @@ use http::StatusCode;
 const SKUS: &[&str] = &["MUG", "BOOK", "PEN", "LAMP", "LAST"];
 /// Order numbers clients choose from this small pool collide across carts.
 const SHARED_NUMBERS: u64 = 8;
+/// The signed-in customer who owns cart `cart` (of three), or `None` for a guest's: two carts
+/// in five are customers', each customer owning many, so their saved orders meet the cap.
+fn owner_of(cart: usize) -> Option<usize> {
+    (cart % 5 < 2).then_some(cart % 3)
+}
+
 /// Far enough past every saved-order hold and payment grace period.
 const SETTLE_ADVANCE: time::Duration = time::Duration::hours(6);
 
@@ -355,7 +361,9 @@ fn plan(rng: &mut Rng, ops: usize, carts: usize) -> Vec<Vec<Planned>> {
                             same: rng.chance(750),
                         },
                     },
-                    save: rng.chance(200),
+                    // Customers save orders often (and meet their cap); guests try now and
+                    // then (and are refused).
+                    save: rng.chance(if owner_of(cart).is_some() { 450 } else { 100 }),
                     stale: rng.chance(150),
                     number: rng.chance(150).then(|| rng.below(2 * SHARED_NUMBERS)),
                     retry: rng.chance(500),
@@ -849,15 +857,23 @@ impl World {
     /// Card testing: `count` declined attempts at one of the cart's intents still open at the
     /// PSP, each its own event, delivered one after another.
     async fn declines(&self, cart: usize, pick: u64, count: u64) {
+        // An intent still open at the PSP: the planned cart's, or the next cart's that has one.
+        let open_in = |c: usize| -> Vec<usize> {
+            let state = self.slot(c).state.lock().unwrap();
+            (0..state.intents.len())
+                .filter(|&i| state.intents[i].side == PspSide::Open)
+                .collect()
+        };
+        let Some((cart, open)) = (0..self.slots.len())
+            .map(|i| (cart + i) % self.slots.len())
+            .map(|c| (c, open_in(c)))
+            .find(|(_, open)| !open.is_empty())
+        else {
+            return self.note("declines", "no open intent");
+        };
         let entries: Vec<usize> = {
             let mut state = self.slot(cart).state.lock().unwrap();
-            let open: Vec<usize> = (0..state.intents.len())
-                .filter(|&i| state.intents[i].side == PspSide::Open)
-                .collect();
-            let Some(&index) = open.get((pick % open.len().max(1) as u64) as usize) else {
-                drop(state);
-                return self.note("declines", "no open intent");
-            };
+            let index = open[(pick % open.len() as u64) as usize];
             let intent = &mut state.intents[index];
             (0..count)
                 .map(|_| {
@@ -888,6 +904,16 @@ impl World {
             return self.note("refund outcome", "no refund");
         }
         let (cart, reference, id) = candidates[(pick % candidates.len() as u64) as usize].clone();
+        // A bank refuses a refund now and then, not every attempt: at most two per payment
+        // fail, so the system's retries (five) always end in the money given back.
+        let failed_before = self
+            .app
+            .psp
+            .refund_ids(&reference)
+            .iter()
+            .filter(|id| self.app.psp.refund_state(id) == Some(payment::TransactionState::Failure))
+            .count();
+        let fail = fail && failed_before < 2;
         let next = match (self.app.psp.refund_state(&id), fail) {
             (Some(payment::TransactionState::Pending), false) => payment::TransactionState::Success,
             (
@@ -1655,10 +1681,7 @@ async fn setup(backend: Backend, seed: u64, carts: usize, rng: &mut Rng) -> Worl
     // address or shipping method (so a payment alone cannot commit them).
     let mut plans = Vec::new();
     for i in 0..carts {
-        // A few customers own many carts, so their saved orders meet the cap.
-        let customer = rng
-            .chance(400)
-            .then(|| format!("il{seed}-customer-{}", i % 6));
+        let customer = owner_of(i).map(|c| format!("il{seed}-customer-{c}"));
         let mut actions = vec![
             json!({"action": "addLineItem", "sku": SKUS[rng.below(SKUS.len() as u64) as usize], "quantity": rng.range(1, 2)}),
         ];

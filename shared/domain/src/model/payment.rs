@@ -258,6 +258,22 @@ impl Payment {
         (captured - overlap - released).max(0)
     }
 
+    /// What this payment keeps: what it secures less what is on its way back (a reversal
+    /// still pending at the provider), or nothing when it is owed back after a reversal of
+    /// the system's failed.
+    pub fn kept(&self) -> i64 {
+        if self.owes_reversal() {
+            return 0;
+        }
+        let on_its_way_back: i64 = self
+            .transactions
+            .iter()
+            .filter(|t| t.kind.is_reversal() && t.state == TransactionState::Pending)
+            .map(|t| t.amount.cent_amount)
+            .sum();
+        (self.secured() - on_its_way_back).max(0)
+    }
+
     pub fn refunded(&self) -> i64 {
         self.sum(&[TransactionKind::Refund], TransactionState::Success)
     }
@@ -466,39 +482,25 @@ pub fn secured(payments: &[Payment], currency: Currency) -> Money {
     )
 }
 
-/// What `payments` can pay with: the money they secure, less payments being given back.
-pub fn available(payments: &[Payment], currency: Currency) -> Money {
-    Money::new(
-        payments
-            .iter()
-            .filter(|p| p.amount_planned.currency() == currency && !p.reversal_in_progress())
-            .map(Payment::secured)
-            .sum(),
-        currency,
-    )
-}
 
-/// Whether `payment` can pay toward `total`: it is not being given back (nor owed back after
-/// a reversal that failed), and it was planned for this total (or reported by the provider
-/// alone, with no plan).
+/// Whether `payment` was made toward `total`: in its currency, planned for this total (or
+/// reported by the provider alone, with no plan).
 pub fn fits(payment: &Payment, total: Money) -> bool {
     payment.amount_planned.currency() == total.currency()
-        && !payment.reversal_in_progress()
-        && !payment.owes_reversal()
         && payment
             .planned_for_total
             .is_none_or(|planned| planned == total)
 }
 
-/// The money `payments` can pay `total` with: what the payments that fit it secure. A saved
-/// order, a checkout and a new payment's plan all count this, never money being given back
-/// or paid for an older total.
+/// The money `payments` can pay `total` with: what the payments made toward it keep
+/// (`Payment::kept`: never money on its way back, or owed back). A checkout, a saved order,
+/// a new payment's plan and an order's payment state all count this.
 pub fn fitting(payments: &[Payment], total: Money) -> Money {
     Money::new(
         payments
             .iter()
             .filter(|p| fits(p, total))
-            .map(Payment::secured)
+            .map(Payment::kept)
             .sum(),
         total.currency(),
     )
@@ -528,9 +530,11 @@ pub fn awaiting_state(payments: &[Payment], total: Money) -> PaymentState {
 /// The payment state of something that costs `total`.
 pub fn payment_state(payments: &[Payment], total: Money) -> PaymentState {
     let secured = secured(payments, total.currency()).cent_amount;
+    let kept = fitting(payments, total).cent_amount;
     let refunded: i64 = payments.iter().map(Payment::refunded).sum();
-    // A total of zero (a 100 % discount) is paid by nothing.
-    if secured >= total.cent_amount && (total.cent_amount > 0 || refunded == 0) {
+    // A total of zero (a 100 % discount) is paid by nothing. Money on its way back pays
+    // nothing: an order whose refund is pending shows a balance until it lands.
+    if kept >= total.cent_amount && (total.cent_amount > 0 || refunded == 0) {
         PaymentState::Paid
     } else if secured == 0 && refunded > 0 {
         PaymentState::Refunded
