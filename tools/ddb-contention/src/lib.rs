@@ -44,7 +44,9 @@
 //! they are forwarded), PartiQL (`ExecuteStatement`, `ExecuteTransaction`), throttling of
 //! reads, of `BatchWriteItem`, of a partition shared by several items and of index
 //! partitions, and the stored item's size for an `Update`, `Delete` or `ConditionCheck`
-//! (their units are counted from what the request carries: exact under 1 KB).
+//! (their units are counted from what the request carries: exact under 1 KB). Transactions
+//! are admitted whole, so of two overlapping ones the first accepted always goes through;
+//! DynamoDB, which prepares item by item, may cancel both when they share several items.
 //!
 //! # Use
 //!
@@ -216,7 +218,7 @@ impl Emulator {
 
     /// The counters now.
     pub fn stats(&self) -> Stats {
-        self.shared.core().stats()
+        self.shared.core().stats(Instant::now())
     }
 
     /// Zeroes the counters (holds and throttle buckets are kept).

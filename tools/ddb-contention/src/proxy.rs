@@ -250,7 +250,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 }
 
 async fn stats(State(shared): State<Arc<Shared>>) -> Response {
-    Json(shared.core().stats()).into_response()
+    Json(shared.core().stats(Instant::now())).into_response()
 }
 
 async fn reset_stats(State(shared): State<Arc<Shared>>) -> StatusCode {

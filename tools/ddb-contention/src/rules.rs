@@ -370,7 +370,9 @@ impl Core {
         self.held(key)
     }
 
-    pub fn stats(&self) -> Stats {
+    /// The counters, and the items held at `now`.
+    pub fn stats(&mut self, now: Instant) -> Stats {
+        self.expire(now);
         let c = &self.counts;
         let mut items: Vec<ItemStats> = self.items.values().cloned().collect();
         items.sort_by(|a, b| {
@@ -444,7 +446,7 @@ mod tests {
         // Held until the answer plus the hold time, then free.
         assert!(core.begin_transaction(t0 + ms(24), &[slot("b")]).is_err());
         assert!(core.begin_transaction(t0 + ms(25), &[slot("b")]).is_ok());
-        let stats = core.stats();
+        let stats = core.stats(t0);
         assert_eq!(stats.transactions, 5);
         assert_eq!(stats.transactions_cancelled_conflict, 2);
         assert_eq!(stats.items[0].item, "t pk=b");
@@ -465,7 +467,7 @@ mod tests {
         // With no hold time the item is free as soon as the answer is in.
         core.finish_transaction(t0, transaction, true);
         assert!(core.begin_write(t0, slot("a")).is_ok());
-        assert_eq!(core.stats().write_conflicts, 1);
+        assert_eq!(core.stats(t0).write_conflicts, 1);
     }
 
     #[test]
@@ -500,7 +502,7 @@ mod tests {
         core.finish_transaction(t0, transaction, true);
         let read = core.begin_transact_get(t0, vec![key("a")]).unwrap();
         assert!(core.finish_transact_get(read).is_ok());
-        assert_eq!(core.stats().transact_gets_cancelled_conflict, 2);
+        assert_eq!(core.stats(t0).transact_gets_cancelled_conflict, 2);
     }
 
     #[test]
@@ -539,7 +541,7 @@ mod tests {
         );
         assert!(transaction.is_ok());
         assert!(core.begin_write(t1, small("a")).is_ok());
-        let stats = core.stats();
+        let stats = core.stats(t0);
         assert_eq!(stats.throttles, 2);
         assert_eq!(stats.write_units, 4 + 4 + 1);
     }
