@@ -314,7 +314,8 @@ async fn emulate(shared: &Shared, parts: &Parts, body: Bytes, operation: Operati
             return respond(shared.forward(parts, body).await);
         }
     };
-    let now = Instant::now();
+    // Each `Instant::now()` below is taken once the lock is held, so the rules see time
+    // move forward.
     match operation {
         Operation::TransactWrite(targets) => {
             let slots: Vec<Slot> = targets
@@ -325,7 +326,7 @@ async fn emulate(shared: &Shared, parts: &Parts, body: Bytes, operation: Operati
                     units: request::write_units(target.size, true),
                 })
                 .collect();
-            let claim = match shared.core().begin_transaction(now, &slots) {
+            let claim = match shared.core().begin_transaction(Instant::now(), &slots) {
                 Ok(ticket) => Claim::new(shared, ticket, Kind::Transaction),
                 Err(reasons) => return wire::cancelled(&reasons),
             };
@@ -340,7 +341,7 @@ async fn emulate(shared: &Shared, parts: &Parts, body: Bytes, operation: Operati
                 key: keys.into_iter().next().expect("one key"),
                 units: request::write_units(target.size, false),
             };
-            let claim = match shared.core().begin_write(now, slot) {
+            let claim = match shared.core().begin_write(Instant::now(), slot) {
                 Ok(ticket) => Claim::new(shared, ticket, Kind::Write),
                 Err(Refusal::Conflict) => return wire::write_conflict(),
                 Err(Refusal::Throttled) => {
@@ -357,7 +358,7 @@ async fn emulate(shared: &Shared, parts: &Parts, body: Bytes, operation: Operati
             respond(answer)
         }
         Operation::TransactGet(_) => {
-            let claim = match shared.core().begin_transact_get(now, keys) {
+            let claim = match shared.core().begin_transact_get(Instant::now(), keys) {
                 Ok(ticket) => Claim::new(shared, ticket, Kind::Read),
                 Err(reasons) => return wire::cancelled(&reasons),
             };

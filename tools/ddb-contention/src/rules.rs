@@ -173,7 +173,7 @@ impl Core {
             });
             let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
             bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
-            bucket.at = now;
+            bucket.at = bucket.at.max(now);
             refused.push(bucket.tokens < slot.units as f64);
         }
         if !refused.contains(&true) {
