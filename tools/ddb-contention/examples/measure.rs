@@ -15,90 +15,34 @@
 //! The in-process emulator uses the default settings (20 ms hold) and DynamoDB's 1,000 WCU
 //! per item. A running binary is used as it was started.
 
-use std::collections::HashMap;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
-    ScalarAttributeType, TransactWriteItem, Update,
-};
 use aws_sdk_dynamodb::Client;
 use ddb_contention::{Emulator, Settings, Stats, Throttle};
+
+use support::{bump, item, key, put_of};
 
 const SEQUENTIAL: usize = 300;
 const WORKERS: usize = 32;
 const RUN: Duration = Duration::from_secs(5);
+/// Bytes of data in each item written (every item stays under 1 KB).
+const PADDING: usize = 200;
 
 fn client(endpoint: &str) -> Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "local"))
-        .retry_config(RetryConfig::disabled())
-        .build();
-    Client::from_conf(config)
+    support::client_with(endpoint, RetryConfig::disabled())
 }
 
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_string())
-}
-
-fn key(pk: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s("ITEM"))])
-}
-
-fn put(table: &str, pk: &str) -> TransactWriteItem {
-    let mut item = key(pk);
-    item.insert("data".into(), s(&"x".repeat(200)));
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .build()
-        .expect("put");
-    TransactWriteItem::builder().put(put).build()
-}
-
-fn bump(table: &str, pk: &str) -> TransactWriteItem {
-    let update = Update::builder()
-        .table_name(table)
-        .set_key(Some(key(pk)))
-        .update_expression("ADD n :one")
-        .expression_attribute_values(":one", AttributeValue::N("1".into()))
-        .build()
-        .expect("update");
-    TransactWriteItem::builder().update(update).build()
+fn put(table: &str, pk: &str) -> aws_sdk_dynamodb::types::TransactWriteItem {
+    put_of(table, pk, PADDING)
 }
 
 async fn create_table(client: &Client) -> String {
     let name = format!("measure-{}", std::process::id());
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute")
-    };
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("key")
-    };
-    client
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("pk"))
-        .attribute_definitions(attribute("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .send()
-        .await
-        .expect("create the table");
+    support::create_table(client, &name).await;
     name
 }
 
@@ -135,12 +79,10 @@ async fn sequential(client: &Client, table: &str, kind: &str, run: &str) -> Vec<
                     .expect("get");
             }
             "PutItem" => {
-                let mut item = key(&own);
-                item.insert("data".into(), s(&"x".repeat(200)));
                 client
                     .put_item()
                     .table_name(table)
-                    .set_item(Some(item))
+                    .set_item(Some(item(&own, PADDING)))
                     .send()
                     .await
                     .map(|_| ())

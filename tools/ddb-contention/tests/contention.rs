@@ -7,12 +7,13 @@
 //! are made with [`Emulator::pause`] (a request waits, holding its items, until the test lets
 //! it go) or with a hold longer than the test, never by timing.
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -20,35 +21,15 @@ use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, CancellationReason, ConditionCheck, Get,
-    KeySchemaElement, KeyType, Put, ScalarAttributeType, TransactGetItem, TransactWriteItem,
-    Update,
+    AttributeDefinition, AttributeValue, BillingMode, CancellationReason, Get, KeySchemaElement,
+    KeyType, Put, ScalarAttributeType, TransactGetItem, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
-use ddb_contention::{Emulator, Settings, Stats, Throttle, CONFLICT_MESSAGE};
+use ddb_contention::{Emulator, Pause, Settings, Stats, Throttle, CONFLICT_MESSAGE};
 use serde_json::json;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
-/// DynamoDB Local's endpoint, as the project's test harness finds it.
-fn upstream() -> String {
-    std::env::var("CHECKOUT_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "CHECKOUT_TEST_DYNAMODB_ENDPOINT is not set: run the suite with scripts/test.sh, which \
-             starts DynamoDB Local (or `scripts/backends.sh start` and source its env)"
-        )
-    })
-}
-
-fn client_with(endpoint: &str, retry: RetryConfig) -> Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "local"))
-        .retry_config(retry)
-        .build();
-    Client::from_conf(config)
-}
+use support::{bump, check, client_with, item, key, put, s, transact, upstream};
 
 /// An SDK client as the product builds one (standard retries).
 fn client(endpoint: &str) -> Client {
@@ -74,40 +55,8 @@ fn unique(prefix: &str) -> String {
 /// A fresh table keyed `pk`/`sk` (strings), created through `client`.
 async fn table(client: &Client) -> String {
     let name = unique("contention");
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute")
-    };
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("key")
-    };
-    client
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("pk"))
-        .attribute_definitions(attribute("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .send()
-        .await
-        .expect("create the table");
+    support::create_table(client, &name).await;
     name
-}
-
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_string())
-}
-
-fn key(pk: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s("ITEM"))])
 }
 
 /// The key as the emulator's `is_held` takes it.
@@ -118,53 +67,21 @@ fn json_key(pk: &str) -> serde_json::Map<String, serde_json::Value> {
         .expect("an object")
 }
 
-fn item(pk: &str, padding: usize) -> HashMap<String, AttributeValue> {
-    let mut item = key(pk);
-    item.insert("data".to_string(), s(&"x".repeat(padding)));
-    item
-}
-
-fn put(table: &str, pk: &str) -> TransactWriteItem {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item(pk, 10)))
-        .build()
-        .expect("put");
-    TransactWriteItem::builder().put(put).build()
-}
-
-/// `ADD n 1` on the item: a counter, like a stock shard.
-fn bump(table: &str, pk: &str) -> TransactWriteItem {
-    let update = Update::builder()
-        .table_name(table)
-        .set_key(Some(key(pk)))
-        .update_expression("ADD n :one")
-        .expression_attribute_values(":one", AttributeValue::N("1".into()))
-        .build()
-        .expect("update");
-    TransactWriteItem::builder().update(update).build()
-}
-
-fn check(table: &str, pk: &str) -> TransactWriteItem {
-    let check = ConditionCheck::builder()
-        .table_name(table)
-        .set_key(Some(key(pk)))
-        .condition_expression("attribute_not_exists(locked)")
-        .build()
-        .expect("condition check");
-    TransactWriteItem::builder().condition_check(check).build()
-}
-
-async fn transact(
+/// Sends `items` as a transaction that the emulator admits and then keeps waiting, its items
+/// held, until the returned pause is resumed; the handle gives its outcome.
+async fn held(
+    emulator: &Emulator,
     client: &Client,
     items: Vec<TransactWriteItem>,
-) -> Result<(), SdkError<TransactWriteItemsError>> {
-    client
-        .transact_write_items()
-        .set_transact_items(Some(items))
-        .send()
-        .await
-        .map(|_| ())
+) -> (
+    Pause,
+    JoinHandle<Result<(), SdkError<TransactWriteItemsError>>>,
+) {
+    let pause = emulator.pause();
+    let client = client.clone();
+    let transaction = tokio::spawn(async move { transact(&client, items).await });
+    pause.parked(1).await;
+    (pause, transaction)
 }
 
 /// The cancellation reasons of a cancelled transaction, as the production adapter reads them.
@@ -211,14 +128,12 @@ async fn two_transactions_on_one_item_one_commits_and_the_other_is_cancelled_on_
     let client = client(emulator.endpoint());
     let table = table(&client).await;
 
-    let pause = emulator.pause();
-    let first = {
-        let (client, table) = (client.clone(), table.clone());
-        tokio::spawn(
-            async move { transact(&client, vec![put(&table, "A"), bump(&table, "X")]).await },
-        )
-    };
-    pause.parked(1).await;
+    let (pause, first) = held(
+        &emulator,
+        &client,
+        vec![put(&table, "A"), bump(&table, "X")],
+    )
+    .await;
     let second = transact(
         &client,
         vec![put(&table, "B"), bump(&table, "X"), put(&table, "C")],
@@ -322,14 +237,12 @@ async fn a_condition_check_holds_its_item_like_a_write() {
     let table = table(&client).await;
 
     // A transaction that only checks X: X is part of it all the same.
-    let pause = emulator.pause();
-    let checking = {
-        let (client, table) = (client.clone(), table.clone());
-        tokio::spawn(
-            async move { transact(&client, vec![check(&table, "X"), put(&table, "A")]).await },
-        )
-    };
-    pause.parked(1).await;
+    let (pause, checking) = held(
+        &emulator,
+        &client,
+        vec![check(&table, "X"), put(&table, "A")],
+    )
+    .await;
     let error = transact(&client, vec![bump(&table, "X")])
         .await
         .unwrap_err();
@@ -338,12 +251,7 @@ async fn a_condition_check_holds_its_item_like_a_write() {
     checking.await.expect("joined").expect("the check passes");
 
     // And a ConditionCheck on an item another transaction holds is cancelled.
-    let pause = emulator.pause();
-    let writing = {
-        let (client, table) = (client.clone(), table.clone());
-        tokio::spawn(async move { transact(&client, vec![bump(&table, "Y")]).await })
-    };
-    pause.parked(1).await;
+    let (pause, writing) = held(&emulator, &client, vec![bump(&table, "Y")]).await;
     let error = transact(&client, vec![put(&table, "Z"), check(&table, "Y")])
         .await
         .unwrap_err();
@@ -360,12 +268,7 @@ async fn a_plain_write_on_a_held_item_fails_with_transaction_conflict_exception(
     let client = client(emulator.endpoint());
     let table = table(&client).await;
 
-    let pause = emulator.pause();
-    let holding = {
-        let (client, table) = (client.clone(), table.clone());
-        tokio::spawn(async move { transact(&client, vec![bump(&table, "X")]).await })
-    };
-    pause.parked(1).await;
+    let (pause, holding) = held(&emulator, &client, vec![bump(&table, "X")]).await;
 
     let put = client
         .put_item()
@@ -490,12 +393,7 @@ async fn a_transactional_read_of_a_held_item_is_cancelled() {
         TransactGetItem::builder().get(get).build()
     };
 
-    let pause = emulator.pause();
-    let holding = {
-        let (client, table) = (client.clone(), table.clone());
-        tokio::spawn(async move { transact(&client, vec![bump(&table, "X")]).await })
-    };
-    pause.parked(1).await;
+    let (pause, holding) = held(&emulator, &client, vec![bump(&table, "X")]).await;
     let error = client
         .transact_get_items()
         .transact_items(get("Y"))
@@ -794,19 +692,17 @@ async fn the_key_schema_is_asked_of_dynamodb_when_no_table_traffic_came_through(
         ])
     };
 
-    let pause = emulator.pause();
-    let holding = {
-        let (client, table, item) = (client.clone(), table.clone(), row("first"));
-        tokio::spawn(async move {
-            let put = Put::builder()
-                .table_name(table)
-                .set_item(Some(item))
-                .build()
-                .expect("put");
-            transact(&client, vec![TransactWriteItem::builder().put(put).build()]).await
-        })
-    };
-    pause.parked(1).await;
+    let put = Put::builder()
+        .table_name(&table)
+        .set_item(Some(row("first")))
+        .build()
+        .expect("put");
+    let (pause, holding) = held(
+        &emulator,
+        &client,
+        vec![TransactWriteItem::builder().put(put).build()],
+    )
+    .await;
     let error = client
         .put_item()
         .table_name(&table)
