@@ -1,0 +1,548 @@
+//! The conflict rule and the throttle, without any I/O: which item is part of an ongoing
+//! transaction, who may write it, what it costs, and the counters. The proxy calls it under
+//! one lock, with the time passed in, so these rules are tested here without a clock.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::request::ItemKey;
+use crate::stats::{ItemStats, Stats};
+use crate::Throttle;
+
+/// Why one slot of a transaction (or a plain write) was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Part of another ongoing transaction: `TransactionConflict`.
+    Conflict,
+    /// Over the item's write-unit rate: `ThrottlingError`.
+    Throttled,
+}
+
+/// One item a write touches and the write units it costs.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub key: ItemKey,
+    pub units: u64,
+}
+
+/// An admitted transaction's or write's claim, returned to [`Core`] when its answer arrives.
+#[derive(Debug)]
+pub struct Ticket {
+    id: u64,
+    keys: Vec<ItemKey>,
+}
+
+#[derive(Debug)]
+struct Holder {
+    transaction: u64,
+    /// `None` while the transaction's request is with DynamoDB; then the end of its hold.
+    until: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct Read {
+    keys: Vec<ItemKey>,
+    /// Slots a write touched while the read was with DynamoDB.
+    written: Vec<bool>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    requests: u64,
+    transactions: u64,
+    transactions_cancelled_conflict: u64,
+    transactions_cancelled_throttle: u64,
+    writes: u64,
+    write_conflicts: u64,
+    writes_throttled: u64,
+    transact_gets: u64,
+    transact_gets_cancelled_conflict: u64,
+    batch_writes: u64,
+    unemulated: u64,
+    write_units: u64,
+}
+
+/// The emulator's state: holds, in-flight writes and reads, token buckets, counters.
+#[derive(Debug)]
+pub struct Core {
+    hold: Duration,
+    throttle: Option<Throttle>,
+    next_id: u64,
+    /// Items that are part of an ongoing write transaction.
+    holds: HashMap<ItemKey, Holder>,
+    /// Hold ends in the order they were set (the hold is one duration, so also in time order).
+    ends: VecDeque<(Instant, ItemKey, u64)>,
+    /// Plain writes (and batch writes) with DynamoDB, per item.
+    writing: HashMap<ItemKey, u32>,
+    /// `TransactGetItems` with DynamoDB, by id.
+    reads: HashMap<u64, Read>,
+    buckets: HashMap<ItemKey, Bucket>,
+    buckets_swept: Option<Instant>,
+    counts: Counts,
+    items: HashMap<ItemKey, ItemStats>,
+}
+
+impl Core {
+    pub fn new(hold: Duration, throttle: Option<Throttle>) -> Self {
+        Core {
+            hold,
+            throttle,
+            next_id: 0,
+            holds: HashMap::new(),
+            ends: VecDeque::new(),
+            writing: HashMap::new(),
+            reads: HashMap::new(),
+            buckets: HashMap::new(),
+            buckets_swept: None,
+            counts: Counts::default(),
+            items: HashMap::new(),
+        }
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub fn count_request(&mut self) {
+        self.counts.requests += 1;
+    }
+
+    /// A write forwarded without the rules: its items could not be named (a body DynamoDB
+    /// will refuse, an unknown table, one item twice in a transaction).
+    pub fn count_unemulated(&mut self) {
+        self.counts.unemulated += 1;
+    }
+
+    /// Ends the holds whose time is up.
+    fn expire(&mut self, now: Instant) {
+        while let Some((until, _, _)) = self.ends.front() {
+            if *until > now {
+                break;
+            }
+            let (until, key, transaction) = self.ends.pop_front().expect("front exists");
+            if let Some(holder) = self.holds.get(&key) {
+                if holder.transaction == transaction && holder.until == Some(until) {
+                    self.holds.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn held(&self, key: &ItemKey) -> bool {
+        self.holds.contains_key(key)
+    }
+
+    /// Marks the reads with DynamoDB that include `key` as overlapped by a write.
+    fn overlap_reads(&mut self, key: &ItemKey) {
+        for read in self.reads.values_mut() {
+            for (slot, read_key) in read.keys.iter().enumerate() {
+                if read_key == key {
+                    read.written[slot] = true;
+                }
+            }
+        }
+    }
+
+    fn item(&mut self, key: &ItemKey) -> &mut ItemStats {
+        self.items.entry(key.clone()).or_insert_with(|| ItemStats {
+            item: key.to_string(),
+            ..ItemStats::default()
+        })
+    }
+
+    /// Which slots the throttle refuses now; takes the units only when none is refused.
+    fn take_units(&mut self, now: Instant, slots: &[Slot]) -> Vec<bool> {
+        let Some(throttle) = self.throttle else {
+            return vec![false; slots.len()];
+        };
+        let capacity = throttle.units as f64;
+        let rate = capacity / throttle.per.as_secs_f64().max(f64::MIN_POSITIVE);
+        self.sweep_buckets(now, capacity, rate, throttle.per);
+        let mut refused = Vec::with_capacity(slots.len());
+        for slot in slots {
+            let bucket = self.buckets.entry(slot.key.clone()).or_insert(Bucket {
+                tokens: capacity,
+                at: now,
+            });
+            let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+            bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
+            bucket.at = bucket.at.max(now);
+            refused.push(bucket.tokens < slot.units as f64);
+        }
+        if !refused.contains(&true) {
+            for slot in slots {
+                if let Some(bucket) = self.buckets.get_mut(&slot.key) {
+                    bucket.tokens -= slot.units as f64;
+                }
+            }
+        }
+        refused
+    }
+
+    /// Forgets the buckets that have refilled (a fresh one starts full), once per period.
+    fn sweep_buckets(&mut self, now: Instant, capacity: f64, rate: f64, per: Duration) {
+        if self
+            .buckets_swept
+            .is_some_and(|swept| now.saturating_duration_since(swept) < per)
+        {
+            return;
+        }
+        self.buckets_swept = Some(now);
+        self.buckets.retain(|_, bucket| {
+            let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+            bucket.tokens + elapsed * rate < capacity
+        });
+    }
+
+    /// A `TransactWriteItems` arrives: admitted (its items held until [`Core::finish`]) or
+    /// refused, with the reason of each refused slot (`None` for the others). A transaction
+    /// conflicts when any of its items is part of another ongoing transaction; only then is
+    /// the throttle asked, and a refused transaction holds and costs nothing.
+    pub fn begin_transaction(
+        &mut self,
+        now: Instant,
+        slots: &[Slot],
+    ) -> Result<Ticket, Vec<Option<Refusal>>> {
+        self.expire(now);
+        self.counts.transactions += 1;
+        let conflicts: Vec<bool> = slots.iter().map(|slot| self.held(&slot.key)).collect();
+        if conflicts.contains(&true) {
+            self.counts.transactions_cancelled_conflict += 1;
+            for (slot, _) in slots.iter().zip(&conflicts).filter(|(_, c)| **c) {
+                self.item(&slot.key).conflicts += 1;
+            }
+            return Err(refusals(&conflicts, Refusal::Conflict));
+        }
+        let throttled = self.take_units(now, slots);
+        if throttled.contains(&true) {
+            self.counts.transactions_cancelled_throttle += 1;
+            for (slot, _) in slots.iter().zip(&throttled).filter(|(_, t)| **t) {
+                self.item(&slot.key).throttles += 1;
+            }
+            return Err(refusals(&throttled, Refusal::Throttled));
+        }
+        let id = self.id();
+        for slot in slots {
+            self.counts.write_units += slot.units;
+            self.holds.insert(
+                slot.key.clone(),
+                Holder {
+                    transaction: id,
+                    until: None,
+                },
+            );
+            self.overlap_reads(&slot.key);
+        }
+        Ok(Ticket {
+            id,
+            keys: slots.iter().map(|slot| slot.key.clone()).collect(),
+        })
+    }
+
+    /// A transaction's answer came back (or its caller went away): its items stay held for
+    /// the hold time when DynamoDB ran it (`ran`: it committed or its conditions were
+    /// evaluated), and are free at once when DynamoDB refused the request outright.
+    pub fn finish_transaction(&mut self, now: Instant, ticket: Ticket, ran: bool) {
+        self.expire(now);
+        let until = now + self.hold;
+        for key in ticket.keys {
+            let Some(holder) = self.holds.get_mut(&key) else {
+                continue;
+            };
+            if holder.transaction != ticket.id {
+                continue;
+            }
+            if ran && !self.hold.is_zero() {
+                holder.until = Some(until);
+                self.ends.push_back((until, key, ticket.id));
+            } else {
+                self.holds.remove(&key);
+            }
+        }
+    }
+
+    /// A `PutItem`, `UpdateItem` or `DeleteItem` arrives: refused on an item that is part of an
+    /// ongoing transaction (`TransactionConflictException`) or over the item's rate.
+    pub fn begin_write(&mut self, now: Instant, slot: Slot) -> Result<Ticket, Refusal> {
+        self.expire(now);
+        self.counts.writes += 1;
+        if self.held(&slot.key) {
+            self.counts.write_conflicts += 1;
+            self.item(&slot.key).conflicts += 1;
+            return Err(Refusal::Conflict);
+        }
+        if self.take_units(now, std::slice::from_ref(&slot))[0] {
+            self.counts.writes_throttled += 1;
+            self.item(&slot.key).throttles += 1;
+            return Err(Refusal::Throttled);
+        }
+        self.counts.write_units += slot.units;
+        Ok(self.begin_writing(vec![slot.key]))
+    }
+
+    /// A `BatchWriteItem` arrives: not refused (DynamoDB documents no conflict for it), but
+    /// its items are being written for the transactional reads that overlap it.
+    pub fn begin_batch_write(&mut self, keys: Vec<ItemKey>) -> Ticket {
+        self.counts.batch_writes += 1;
+        self.begin_writing(keys)
+    }
+
+    fn begin_writing(&mut self, keys: Vec<ItemKey>) -> Ticket {
+        for key in &keys {
+            *self.writing.entry(key.clone()).or_default() += 1;
+            self.overlap_reads(key);
+        }
+        Ticket {
+            id: self.id(),
+            keys,
+        }
+    }
+
+    pub fn finish_write(&mut self, ticket: Ticket) {
+        for key in ticket.keys {
+            if let Some(count) = self.writing.get_mut(&key) {
+                *count -= 1;
+                if *count == 0 {
+                    self.writing.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// A `TransactGetItems` arrives: cancelled when one of its items is part of an ongoing
+    /// write transaction or a write with DynamoDB.
+    pub fn begin_transact_get(
+        &mut self,
+        now: Instant,
+        keys: Vec<ItemKey>,
+    ) -> Result<Ticket, Vec<Option<Refusal>>> {
+        self.expire(now);
+        self.counts.transact_gets += 1;
+        let conflicts: Vec<bool> = keys
+            .iter()
+            .map(|key| self.held(key) || self.writing.contains_key(key))
+            .collect();
+        if conflicts.contains(&true) {
+            self.cancel_get(&keys, &conflicts);
+            return Err(refusals(&conflicts, Refusal::Conflict));
+        }
+        let id = self.id();
+        self.reads.insert(
+            id,
+            Read {
+                written: vec![false; keys.len()],
+                keys: keys.clone(),
+            },
+        );
+        Ok(Ticket { id, keys })
+    }
+
+    /// A `TransactGetItems` answer came back: cancelled after all when a write touched one of
+    /// its items meanwhile.
+    pub fn finish_transact_get(&mut self, ticket: Ticket) -> Result<(), Vec<Option<Refusal>>> {
+        let Some(read) = self.reads.remove(&ticket.id) else {
+            return Ok(());
+        };
+        if !read.written.contains(&true) {
+            return Ok(());
+        }
+        self.cancel_get(&read.keys, &read.written);
+        Err(refusals(&read.written, Refusal::Conflict))
+    }
+
+    fn cancel_get(&mut self, keys: &[ItemKey], conflicts: &[bool]) {
+        self.counts.transact_gets_cancelled_conflict += 1;
+        for (key, _) in keys.iter().zip(conflicts).filter(|(_, c)| **c) {
+            self.item(key).conflicts += 1;
+        }
+    }
+
+    /// Whether `key` is part of an ongoing transaction now.
+    pub fn is_held(&mut self, now: Instant, key: &ItemKey) -> bool {
+        self.expire(now);
+        self.held(key)
+    }
+
+    /// The counters, and the items held at `now`.
+    pub fn stats(&mut self, now: Instant) -> Stats {
+        self.expire(now);
+        let c = &self.counts;
+        let mut items: Vec<ItemStats> = self.items.values().cloned().collect();
+        items.sort_by(|a, b| {
+            (b.conflicts + b.throttles)
+                .cmp(&(a.conflicts + a.throttles))
+                .then_with(|| a.item.cmp(&b.item))
+        });
+        Stats {
+            requests: c.requests,
+            transactions: c.transactions,
+            transactions_cancelled_conflict: c.transactions_cancelled_conflict,
+            transactions_cancelled_throttle: c.transactions_cancelled_throttle,
+            writes: c.writes,
+            write_conflicts: c.write_conflicts,
+            writes_throttled: c.writes_throttled,
+            transact_gets: c.transact_gets,
+            transact_gets_cancelled_conflict: c.transact_gets_cancelled_conflict,
+            batch_writes: c.batch_writes,
+            throttles: c.transactions_cancelled_throttle + c.writes_throttled,
+            unemulated: c.unemulated,
+            write_units: c.write_units,
+            held_items: self.holds.len() as u64,
+            items,
+        }
+    }
+
+    /// Zeroes the counters (the holds and buckets stay: they are state, not counts).
+    pub fn reset_stats(&mut self) {
+        self.counts = Counts::default();
+        self.items.clear();
+    }
+}
+
+fn refusals(refused: &[bool], why: Refusal) -> Vec<Option<Refusal>> {
+    refused.iter().map(|r| r.then_some(why)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key(pk: &str) -> ItemKey {
+        let key = json!({"pk": {"S": pk}});
+        ItemKey::new("t", key.as_object().unwrap())
+    }
+
+    fn slot(pk: &str) -> Slot {
+        Slot {
+            key: key(pk),
+            units: 2,
+        }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn an_item_of_an_ongoing_transaction_cancels_the_next_on_that_slot_only() {
+        let t0 = Instant::now();
+        let mut core = Core::new(ms(20), None);
+        let first = core.begin_transaction(t0, &[slot("a"), slot("b")]).unwrap();
+        let refused = core
+            .begin_transaction(t0, &[slot("c"), slot("b"), slot("d")])
+            .unwrap_err();
+        assert_eq!(refused, [None, Some(Refusal::Conflict), None]);
+        // The refused one holds nothing: c and d are free.
+        assert!(core.begin_transaction(t0, &[slot("c"), slot("d")]).is_ok());
+        core.finish_transaction(t0 + ms(5), first, true);
+        // Held until the answer plus the hold time, then free.
+        assert!(core.begin_transaction(t0 + ms(24), &[slot("b")]).is_err());
+        assert!(core.begin_transaction(t0 + ms(25), &[slot("b")]).is_ok());
+        let stats = core.stats(t0);
+        assert_eq!(stats.transactions, 5);
+        assert_eq!(stats.transactions_cancelled_conflict, 2);
+        assert_eq!(stats.items[0].item, "t pk=b");
+        assert_eq!(stats.items[0].conflicts, 2);
+    }
+
+    #[test]
+    fn a_plain_write_on_a_held_item_conflicts_and_a_free_one_passes() {
+        let t0 = Instant::now();
+        let mut core = Core::new(ms(0), None);
+        let transaction = core.begin_transaction(t0, &[slot("a")]).unwrap();
+        assert_eq!(
+            core.begin_write(t0, slot("a")).unwrap_err(),
+            Refusal::Conflict
+        );
+        let write = core.begin_write(t0, slot("b")).unwrap();
+        core.finish_write(write);
+        // With no hold time the item is free as soon as the answer is in.
+        core.finish_transaction(t0, transaction, true);
+        assert!(core.begin_write(t0, slot("a")).is_ok());
+        assert_eq!(core.stats(t0).write_conflicts, 1);
+    }
+
+    #[test]
+    fn a_request_dynamodb_refused_outright_releases_at_once() {
+        let t0 = Instant::now();
+        let mut core = Core::new(ms(1000), None);
+        let transaction = core.begin_transaction(t0, &[slot("a")]).unwrap();
+        core.finish_transaction(t0, transaction, false);
+        assert!(!core.is_held(t0, &key("a")));
+    }
+
+    #[test]
+    fn a_transactional_read_conflicts_with_writes_before_and_during_it() {
+        let t0 = Instant::now();
+        let mut core = Core::new(ms(0), None);
+        let write = core.begin_write(t0, slot("a")).unwrap();
+        assert_eq!(
+            core.begin_transact_get(t0, vec![key("b"), key("a")])
+                .unwrap_err(),
+            [None, Some(Refusal::Conflict)]
+        );
+        core.finish_write(write);
+        let read = core
+            .begin_transact_get(t0, vec![key("a"), key("b")])
+            .unwrap();
+        // A transaction may write b while the read is with DynamoDB; the read then fails.
+        let transaction = core.begin_transaction(t0, &[slot("b")]).unwrap();
+        assert_eq!(
+            core.finish_transact_get(read).unwrap_err(),
+            [None, Some(Refusal::Conflict)]
+        );
+        core.finish_transaction(t0, transaction, true);
+        let read = core.begin_transact_get(t0, vec![key("a")]).unwrap();
+        assert!(core.finish_transact_get(read).is_ok());
+        assert_eq!(core.stats(t0).transact_gets_cancelled_conflict, 2);
+    }
+
+    #[test]
+    fn the_throttle_refills_at_its_rate_and_a_refused_transaction_costs_nothing() {
+        let t0 = Instant::now();
+        let throttle = Throttle {
+            units: 4,
+            per: Duration::from_secs(1),
+        };
+        let mut core = Core::new(ms(0), Some(throttle));
+        let small = |pk| Slot {
+            key: key(pk),
+            units: 1,
+        };
+        for _ in 0..4 {
+            let write = core.begin_write(t0, small("a")).unwrap();
+            core.finish_write(write);
+        }
+        assert_eq!(
+            core.begin_write(t0, small("a")).unwrap_err(),
+            Refusal::Throttled
+        );
+        // One unit back after a quarter second.
+        let t1 = t0 + ms(250);
+        let refused = core
+            .begin_transaction(t1, &[slot("b"), slot("a")])
+            .unwrap_err();
+        assert_eq!(refused, [None, Some(Refusal::Throttled)]);
+        // b was not charged for the refused transaction: its full 4 units remain.
+        let transaction = core.begin_transaction(
+            t1,
+            &[Slot {
+                key: key("b"),
+                units: 4,
+            }],
+        );
+        assert!(transaction.is_ok());
+        assert!(core.begin_write(t1, small("a")).is_ok());
+        let stats = core.stats(t0);
+        assert_eq!(stats.throttles, 2);
+        assert_eq!(stats.write_units, 4 + 4 + 1);
+    }
+}
