@@ -82,7 +82,9 @@ impl Shop {
     /// A shop over `store`, with the catalog imported (`import`: only once per table).
     pub async fn new(store: Arc<dyn Store>, import: bool) -> Shop {
         let psp = Arc::new(PspSimulator::new());
-        let storefront = Storefront::new(store.clone()).with_psp(psp.clone());
+        let storefront = Storefront::new(store.clone())
+            .with_psp(psp.clone())
+            .with_pause(Arc::new(checkout_adapters::bootstrap::TokioPause));
         if import {
             storefront
                 .import(&Caller::system(), &catalog())

@@ -96,9 +96,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let psp = Arc::new(PspSimulator::new());
-    let storefront = Storefront::new(store)
+    // Metrics are CloudWatch's (lines in a Lambda's log); the local server keeps its output
+    // for people.
+    let storefront = checkout_adapters::bootstrap::storefront_over(store)?
         .with_psp(psp.clone())
-        .with_limits(checkout_adapters::bootstrap::limits()?);
+        .with_metrics(Arc::new(checkout_domain::ports::metrics::NoMetrics));
     let secrets = WebhookSecrets::parse(&env_or("CHECKOUT_STRIPE_WEBHOOK_SECRET", "whsec_dev"));
     let demo: CatalogImport = checkout_http::json::from_slice(DEMO_CATALOG.as_bytes())?;
     storefront.import(&Caller::system(), &demo).await?;

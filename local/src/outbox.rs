@@ -40,7 +40,7 @@ impl EventQueue for ChannelQueue {
         for message in messages {
             self.0
                 .send(message.body.clone())
-                .map_err(|_| StoreError("the consumer has stopped".into()))?;
+                .map_err(|_| StoreError::new("the consumer has stopped"))?;
         }
         Ok(Vec::new())
     }

@@ -29,7 +29,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use checkout_domain::model::cart::Cart;
-use checkout_domain::model::catalog::{Product, ProductTerms, StockWrite};
+use checkout_domain::model::catalog::{Product, ProductTerms, ShardedWrite, StockWrite};
 use checkout_domain::model::commit_plan::CommitPlan;
 use checkout_domain::model::discount::DiscountDefinition;
 use checkout_domain::model::error::StoreError;
@@ -266,7 +266,7 @@ impl FaultyStore {
             point,
             written,
         });
-        StoreError(format!(
+        StoreError::new(format!(
             "injected fault {} {method}",
             if written { "after" } else { "before" }
         ))
@@ -339,8 +339,26 @@ impl CatalogStore for FaultyStore {
         self.write("write_product", self.inner.write_product(terms, stock))
             .await
     }
+    async fn write_sharded_product(
+        &self,
+        terms: &ProductTerms,
+        write: &ShardedWrite,
+    ) -> Result<Product, ProductWriteError> {
+        self.write(
+            "write_sharded_product",
+            self.inner.write_sharded_product(terms, write),
+        )
+        .await
+    }
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
         self.read("products", self.inner.products(skus)).await
+    }
+    async fn mark_sold_out(&self, sku: &Sku, stock_revision: u64) -> Result<(), StoreError> {
+        self.write(
+            "mark_sold_out",
+            self.inner.mark_sold_out(sku, stock_revision),
+        )
+        .await
     }
     async fn put_discount(
         &self,
@@ -355,7 +373,7 @@ impl CatalogStore for FaultyStore {
     ) -> Result<Vec<DiscountDefinition>, StoreError> {
         self.read("discounts", self.inner.discounts(codes)).await
     }
-    async fn put_config(&self, config: &PricingConfig) -> Result<(), StoreError> {
+    async fn put_config(&self, config: &PricingConfig) -> Result<bool, StoreError> {
         self.write("put_config", self.inner.put_config(config))
             .await
     }

@@ -265,7 +265,8 @@ impl App {
         let metrics = Arc::new(CountedMetrics::default());
         let storefront = storefront
             .with_psp(psp.clone())
-            .with_metrics(metrics.clone());
+            .with_metrics(metrics.clone())
+            .with_pause(Arc::new(checkout_adapters::bootstrap::TokioPause));
         let router = routes::all(storefront.clone(), webhook_secrets())
             .layer(from_fn_with_state(tokens.clone(), DevTokens::middleware));
         App {
@@ -280,6 +281,54 @@ impl App {
             psp,
             metrics,
         }
+    }
+
+    /// The same backend reached through DynamoDB's transaction-conflict rule: a second app
+    /// over this app's table (and clock, catalog and payment provider), whose store talks to
+    /// DynamoDB Local through the contention emulator started with `settings`. Set the scene
+    /// with `self` (no contention), then race through the returned app. DynamoDB backends only.
+    pub async fn contended(
+        &self,
+        settings: ddb_contention::Settings,
+        limits: checkout_domain::model::limits::Limits,
+    ) -> (App, ddb_contention::Emulator) {
+        let dynamo = self.dynamo.as_ref().expect("a DynamoDB backend");
+        let upstream =
+            std::env::var(LocalService::DynamoDb.variable()).expect("DynamoDB Local's endpoint");
+        let emulator = ddb_contention::Emulator::start(&upstream, settings)
+            .await
+            .expect("start the contention emulator");
+        let config = aws_sdk_dynamodb::config::Builder::from(local_aws(LocalService::DynamoDb))
+            .endpoint_url(emulator.endpoint())
+            .interceptor(CountingInterceptor(self.requests.clone()))
+            .build();
+        let through = DynamoStore::new(
+            aws_sdk_dynamodb::Client::from_conf(config),
+            dynamo.table().to_string(),
+        );
+        let store: Arc<dyn Store> = Arc::new(through.clone());
+        let storefront = Storefront::with_clock(store.clone(), self.clock.clone())
+            .with_psp(self.psp.clone())
+            .with_metrics(self.metrics.clone())
+            .with_pause(Arc::new(checkout_adapters::bootstrap::TokioPause))
+            .with_limits(limits);
+        let router = routes::all(storefront.clone(), webhook_secrets()).layer(from_fn_with_state(
+            self.tokens.clone(),
+            DevTokens::middleware,
+        ));
+        let app = App {
+            router,
+            store,
+            storefront,
+            tokens: self.tokens.clone(),
+            clock: self.clock.clone(),
+            requests: self.requests.clone(),
+            dynamo: Some(through),
+            memory: None,
+            psp: self.psp.clone(),
+            metrics: self.metrics.clone(),
+        };
+        (app, emulator)
     }
 
     /// This backend as the Lambda functions serve it: a bearer token is verified against the
@@ -590,6 +639,16 @@ impl From<&Value> for CartRef {
 pub struct Client {
     app: App,
     headers: HeaderMap,
+}
+
+impl Client {
+    /// The same caller (its token or session) talking to `app` instead.
+    pub fn on(&self, app: &App) -> Client {
+        Client {
+            app: app.clone(),
+            headers: self.headers.clone(),
+        }
+    }
 }
 
 #[derive(Debug)]

@@ -7,6 +7,7 @@
 mod bad_input;
 mod carts;
 mod catalog_admin;
+mod contention;
 mod contract;
 mod gift_cards;
 mod guest_checkout;

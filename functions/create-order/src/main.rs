@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use checkout_adapters::bootstrap::{limits, warm_up_dynamodb, Environment};
-use checkout_domain::usecases::Storefront;
+use checkout_adapters::bootstrap::{storefront_over, warm_up_dynamodb, Environment};
 use checkout_http::jwks::{Jwks, JwtSettings};
 
 #[tokio::main]
@@ -14,7 +13,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let store = env.store()?;
     // The DynamoDB connection opens while the rest of init and the runtime's first poll run.
     let _warm_up = warm_up_dynamodb(store.client(), store.table(), "CART#warm-up");
-    let storefront = Storefront::new(Arc::new(store)).with_limits(limits()?);
+    let storefront = storefront_over(Arc::new(store))?;
     let jwks = Jwks::new(JwtSettings::from_env()?);
     lambda_http::run(checkout_http::lambda::create_order(storefront, jwks)).await
 }

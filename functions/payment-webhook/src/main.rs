@@ -6,9 +6,7 @@
 
 use std::sync::Arc;
 
-use checkout_adapters::bootstrap::{warm_up_dynamodb, Environment};
-use checkout_adapters::metrics::EmfMetrics;
-use checkout_domain::usecases::Storefront;
+use checkout_adapters::bootstrap::{storefront_over, warm_up_dynamodb, Environment};
 use checkout_http::webhook::WebhookSecrets;
 
 #[tokio::main]
@@ -19,9 +17,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let _warm_up = warm_up_dynamodb(store.client(), store.table(), "CART#warm-up");
     let (stripe, secrets) =
         tokio::try_join!(env.stripe(), env.secret("STRIPE_WEBHOOK_SECRETS_ARN"))?;
-    let storefront = Storefront::new(Arc::new(store))
-        .with_psp(Arc::new(stripe))
-        .with_metrics(Arc::new(EmfMetrics::from_env()));
+    let storefront = storefront_over(Arc::new(store))?.with_psp(Arc::new(stripe));
     let secrets = WebhookSecrets::parse(&secrets);
     lambda_http::run(checkout_http::lambda::payment_webhook(storefront, secrets)).await
 }

@@ -5,9 +5,7 @@
 
 use std::sync::Arc;
 
-use checkout_adapters::bootstrap::{warm_up_dynamodb, Environment};
-use checkout_adapters::metrics::EmfMetrics;
-use checkout_domain::usecases::Storefront;
+use checkout_adapters::bootstrap::{storefront_over, warm_up_dynamodb, Environment};
 use checkout_http::jwks::{Jwks, JwtSettings};
 
 #[tokio::main]
@@ -16,9 +14,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let store = env.store()?;
     // The DynamoDB connection opens while the Stripe key is read.
     let _warm_up = warm_up_dynamodb(store.client(), store.table(), "CART#warm-up");
-    let storefront = Storefront::new(Arc::new(store))
-        .with_psp(Arc::new(env.stripe().await?))
-        .with_metrics(Arc::new(EmfMetrics::from_env()));
+    let storefront = storefront_over(Arc::new(store))?.with_psp(Arc::new(env.stripe().await?));
     let jwks = Jwks::new(JwtSettings::from_env()?);
     lambda_http::run(checkout_http::lambda::storefront(storefront, jwks)).await
 }

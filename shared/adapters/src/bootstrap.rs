@@ -46,17 +46,51 @@ pub fn payment_grace() -> Result<time::Duration, String> {
     }
 }
 
-/// The bounds on what one caller may hold (rule 13), from the environment:
-/// `MAX_OPEN_SAVED_ORDERS` (default 3) unpaid saved orders per customer.
+/// The bounds a storefront holds callers to (rule 13), from the environment:
+/// `MAX_OPEN_SAVED_ORDERS` (default 3) unpaid saved orders per customer, and
+/// `CONTENTION_BUDGET_MS` (default 3000), how long a request retries a contended write before
+/// it answers 503 `Contended`.
 pub fn limits() -> Result<checkout_domain::model::limits::Limits, String> {
     let mut limits = checkout_domain::model::limits::Limits::default();
-    if let Ok(raw) = std::env::var("MAX_OPEN_SAVED_ORDERS") {
-        limits.max_open_saved_orders =
-            raw.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| {
-                format!("MAX_OPEN_SAVED_ORDERS must be a positive whole number, not {raw:?}")
-            })?;
+    let positive = |name: &str| -> Result<Option<u32>, String> {
+        match std::env::var(name) {
+            Err(_) => Ok(None),
+            Ok(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|&n| n > 0)
+                .map(Some)
+                .ok_or_else(|| format!("{name} must be a positive whole number, not {raw:?}")),
+        }
+    };
+    if let Some(n) = positive("MAX_OPEN_SAVED_ORDERS")? {
+        limits.max_open_saved_orders = n;
+    }
+    if let Some(ms) = positive("CONTENTION_BUDGET_MS")? {
+        limits.contention_budget = std::time::Duration::from_millis(ms.into());
     }
     Ok(limits)
+}
+
+/// The runtime's timer, for the storefront's backoff between attempts at a contended write.
+pub struct TokioPause;
+
+#[async_trait::async_trait]
+impl checkout_domain::ports::pause::Pause for TokioPause {
+    async fn pause(&self, duration: std::time::Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+/// A storefront over `store` as every deployed function runs it: the runtime's timer for
+/// backoff, the limits from the environment, and its metrics published.
+pub fn storefront_over(
+    store: std::sync::Arc<dyn checkout_domain::ports::Store>,
+) -> Result<checkout_domain::Storefront, String> {
+    Ok(checkout_domain::Storefront::new(store)
+        .with_pause(std::sync::Arc::new(TokioPause))
+        .with_limits(limits()?)
+        .with_metrics(std::sync::Arc::new(crate::metrics::EmfMetrics::from_env())))
 }
 
 /// Builds the AWS SDK configuration once, from the environment (region, credentials and
@@ -177,12 +211,8 @@ impl Environment {
 
     /// The storefront over the table, taking payments (and giving them back) through Stripe.
     pub async fn storefront(&self) -> Result<checkout_domain::Storefront, String> {
-        Ok(
-            checkout_domain::Storefront::new(std::sync::Arc::new(self.store()?))
-                .with_psp(std::sync::Arc::new(self.stripe().await?))
-                .with_limits(limits()?)
-                .with_metrics(std::sync::Arc::new(crate::metrics::EmfMetrics::from_env())),
-        )
+        Ok(storefront_over(std::sync::Arc::new(self.store()?))?
+            .with_psp(std::sync::Arc::new(self.stripe().await?)))
     }
 
     /// The SQS queue whose URL is in the variable `url_variable`.

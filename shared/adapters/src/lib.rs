@@ -17,15 +17,39 @@ pub use bootstrap::{aws_config, payment_grace, required_env};
 pub use dynamodb::DynamoStore;
 
 /// Any AWS SDK error, as the domain's storage failure (its detail stays in logs, never in
-/// answers).
+/// answers); contention (a transaction conflict, throttling) is marked so.
 pub(crate) fn store_error<E, R>(
     error: aws_sdk_dynamodb::error::SdkError<E, R>,
 ) -> checkout_domain::StoreError
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
-    checkout_domain::StoreError(aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string())
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+    let contended = error.code().is_some_and(is_contention);
+    let detail = aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string();
+    if contended {
+        checkout_domain::StoreError::contended(detail)
+    } else {
+        checkout_domain::StoreError::new(detail)
+    }
+}
+
+/// Whether an error code or a transaction's cancellation reason is contention: DynamoDB could
+/// not take the write now (another transaction holds the item, or it throttled), which a
+/// later attempt may pass; never a refusal.
+pub(crate) fn is_contention(code: &str) -> bool {
+    matches!(
+        code,
+        "TransactionConflict"
+            | "TransactionConflictException"
+            | "TransactionInProgressException"
+            | "ThrottlingError"
+            | "ThrottlingException"
+            | "ProvisionedThroughputExceeded"
+            | "ProvisionedThroughputExceededException"
+            | "RequestLimitExceeded"
+    )
 }
 pub use erp::HttpErp;
 pub use memory::MemoryStore;

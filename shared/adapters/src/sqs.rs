@@ -46,7 +46,7 @@ impl EventQueue for SqsQueue {
                     .id(&m.id)
                     .message_body(&m.body)
                     .build()
-                    .map_err(|e| StoreError(e.to_string()))
+                    .map_err(|e| StoreError::new(e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let output = self
@@ -116,7 +116,7 @@ pub async fn redrive(client: &Client, from: &str, to: &str) -> Result<usize, Sto
                 .map_err(store_error)?;
         }
         if !failed.is_empty() {
-            return Err(StoreError(format!(
+            return Err(StoreError::new(format!(
                 "{} messages were not accepted by {to}; they stay in {from}",
                 failed.len()
             )));

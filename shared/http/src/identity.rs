@@ -99,7 +99,7 @@ pub async fn from_lambda_context(
             match jwks.verify(&token).await {
                 Ok(authenticated) => Some(authenticated),
                 Err(TokenError::KeysUnavailable(cause)) => {
-                    return ApiError(Error::Store(StoreError(cause))).into_response()
+                    return ApiError(Error::Store(StoreError::new(cause))).into_response()
                 }
                 Err(refused) => {
                     tracing::info!(%refused, "bearer token refused");

@@ -12,7 +12,7 @@ use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 use crate::identity::Identity;
 use crate::json::Json;
 use crate::problem::{ApiError, Transport};
-use crate::views::{CartView, OrderView};
+use crate::views::{CartView, OrderView, ProductView};
 use checkout_domain::model::cart::CreateCartInput;
 use checkout_domain::model::catalog::ProductInput;
 use checkout_domain::model::discount::DiscountInput;
@@ -28,7 +28,7 @@ type Result<T> = std::result::Result<T, ApiError>;
 
 pub fn storefront(storefront: Storefront) -> Router {
     Router::new()
-        .route("/admin/products/{sku}", put(put_product))
+        .route("/admin/products/{sku}", get(get_product).put(put_product))
         .route("/admin/discount-codes/{code}", put(put_discount))
         .route("/admin/config", put(put_config))
         .route("/shipping-methods", get(shipping_methods))
@@ -170,13 +170,23 @@ async fn claim_orders(
     Ok(Json(serde_json::json!({ "claimed": claimed })))
 }
 
+async fn get_product(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Path(sku): Path<String>,
+) -> Result<Json<ProductView>> {
+    Ok(Json(ProductView::of(app.product(&caller, &sku).await?)))
+}
+
 async fn put_product(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Path(sku): Path<String>,
     Json(input): Json<ProductInput>,
-) -> Result<Json<checkout_domain::model::catalog::Product>> {
-    Ok(Json(app.upsert_product(&caller, &sku, &input).await?))
+) -> Result<Json<ProductView>> {
+    Ok(Json(ProductView::of(
+        app.upsert_product(&caller, &sku, &input).await?,
+    )))
 }
 
 async fn put_discount(

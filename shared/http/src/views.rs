@@ -105,3 +105,32 @@ impl<'a> CartView<'a> {
         self
     }
 }
+
+/// A product as administrators see it: its total stock over its shards.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductView {
+    sku: checkout_domain::model::values::Sku,
+    name: checkout_domain::model::values::Name,
+    prices: checkout_domain::model::price_list::PriceList,
+    /// Units available over all shards.
+    stock: u32,
+    stock_shards: u32,
+    tax_category: checkout_domain::model::values::TaxCategory,
+    /// An order found every shard empty (any write that adds stock clears it).
+    sold_out: bool,
+}
+
+impl ProductView {
+    pub fn of(product: checkout_domain::model::catalog::Product) -> Self {
+        ProductView {
+            sku: product.sku,
+            name: product.name,
+            prices: product.prices,
+            stock: product.stock,
+            stock_shards: product.stock_shards,
+            tax_category: product.tax_category,
+            sold_out: product.sold_out,
+        }
+    }
+}

@@ -12,13 +12,23 @@
 //! | `Add(d)` | `stock = if_not_exists(stock, 0) + d` | `stock BETWEEN low AND high` (or absent, when `d ≥ 0`) |
 //!
 //! A failed condition answers with the product as it is, so the refusal carries its stock.
+//! Every stock write moves `stockRevision` on and clears the sold-out mark; every product is
+//! in index `gsi1` under `CATALOG#PRODUCTS`, which a configuration change reads to stamp its
+//! revision on each product's items.
+//!
+//! A product whose stock is spread over shards (`stockShards` > 1) keeps shard 0 on its own
+//! item and shard k on `PRODUCT#<sku>#<k>`, each with a copy of the terms a commit checks
+//! (prices, tax category, configuration revision). An administrator's write of such a
+//! product is one transaction over all its shards, each against the stock read.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 
-use checkout_domain::model::catalog::{Product, ProductTerms, StockWrite};
+use checkout_domain::model::catalog::{Product, ProductTerms, ShardedWrite, StockWrite};
 use checkout_domain::model::discount::DiscountDefinition;
 use checkout_domain::model::pricing_config::{PricingConfig, ShippingMethod};
 use checkout_domain::model::values::{DiscountCode, Sku};
@@ -26,8 +36,14 @@ use checkout_domain::ports::catalog::{CatalogStore, ProductWriteError};
 use checkout_domain::StoreError;
 
 use super::codec::{encode, epoch, fields, from_item, to_item};
-use super::expr::{conditional, store_error, update_expression, Conditional, Expr};
-use super::schema::{config_key, discount_key, product_key, SHIPPING_BY_ID, VALID_UNTIL_EPOCH};
+use super::expr::{
+    cancellation_error, condition_held, conditional, delete, reason_is_condition, store_error,
+    update, update_expression, Conditional, Expr, Item,
+};
+use super::schema::{
+    config_key, discount_key, product_key, stock_shard_key, CATALOG_PRODUCTS, HISTORY_INDEX,
+    SHIPPING_BY_ID, VALID_UNTIL_EPOCH,
+};
 use super::DynamoStore;
 
 /// The optional attributes of a discount item that an update must clear when absent.
@@ -50,6 +66,21 @@ fn product_expressions(
         .map(|(name, value)| format!("{} = {}", expr.name(&name), expr.value(value)))
         .collect();
     let stock_name = expr.name("stock");
+    let (gsi1pk, gsi1sk) = (expr.name("gsi1pk"), expr.name("gsi1sk"));
+    let (catalog, sku) = (
+        expr.string(CATALOG_PRODUCTS),
+        expr.string(terms.sku.as_str()),
+    );
+    sets.push(format!("{gsi1pk} = {catalog}"));
+    sets.push(format!("{gsi1sk} = {sku}"));
+    let mut removes = Vec::new();
+    if stock != StockWrite::Keep {
+        let (revision, zero, one) = (expr.name("stockRevision"), expr.number(0), expr.number(1));
+        sets.push(format!(
+            "{revision} = if_not_exists({revision}, {zero}) + {one}"
+        ));
+        removes.push(expr.name("soldOut"));
+    }
     let condition = match stock {
         StockWrite::Create(n) => {
             sets.push(format!("{stock_name} = {}", expr.number(n)));
@@ -79,7 +110,153 @@ fn product_expressions(
             }
         }
     };
-    Ok((expr, update_expression(&sets, &[]), condition))
+    Ok((expr, update_expression(&sets, &removes), condition))
+}
+
+/// One shard item of a sharded product as stored (shard k ≥ 1 carries only its stock and the
+/// terms a commit checks).
+#[derive(serde::Deserialize)]
+struct ShardItem {
+    stock: u32,
+}
+
+/// The attributes a sharded product's shard k ≥ 1 carries: its stock and the commit's terms.
+fn shard_update(
+    table: &str,
+    terms: &ProductTerms,
+    shard: u32,
+    stock: u32,
+    config_revision: u64,
+    read: Option<u32>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut e = Expr::default();
+    let (stock_name, prices, category, revision) = (
+        e.name("stock"),
+        e.name("prices"),
+        e.name("taxCategory"),
+        e.name("configRevision"),
+    );
+    let set = format!(
+        "SET {stock_name} = {}, {prices} = {}, {category} = {}, {revision} = {}",
+        e.number(stock),
+        e.value(encode(&terms.prices)?),
+        e.string(terms.tax_category.as_str()),
+        e.number(config_revision),
+    );
+    let condition = match read {
+        Some(read) => format!("{stock_name} = {}", e.number(read)),
+        None => format!("attribute_not_exists({})", e.name("pk")),
+    };
+    update(
+        table,
+        stock_shard_key(&terms.sku, shard),
+        &set,
+        &condition,
+        e,
+    )
+}
+
+impl DynamoStore {
+    /// Each shard's stock of the sharded products among `products` (shard 0 is the product's
+    /// own), so `stock` is their sum; products marked sold out are not read further (their
+    /// shards are all empty).
+    async fn read_shards(&self, products: &mut [Product]) -> Result<(), StoreError> {
+        let keys: Vec<Item> = products
+            .iter()
+            .filter(|p| p.stock_shards > 1 && !p.sold_out)
+            .flat_map(|p| (1..p.stock_shards).map(|k| stock_shard_key(&p.sku, k)))
+            .collect();
+        let mut shards: HashMap<String, u32> = HashMap::new();
+        if !keys.is_empty() {
+            for item in self.batch_get_items(keys).await? {
+                let pk = match item.get("pk") {
+                    Some(AttributeValue::S(pk)) => pk.clone(),
+                    _ => continue,
+                };
+                shards.insert(pk, from_item::<ShardItem>(item)?.stock);
+            }
+        }
+        for product in products.iter_mut() {
+            let own = product.stock;
+            // Marked sold out: every shard was read empty, and only writes that clear the
+            // mark add stock since.
+            product.shard_stock = if product.sold_out {
+                vec![0; product.stock_shards as usize]
+            } else {
+                std::iter::once(own)
+                    .chain((1..product.stock_shards).map(|k| {
+                        shards
+                            .get(&format!("PRODUCT#{}#{k}", product.sku))
+                            .copied()
+                            .unwrap_or(0)
+                    }))
+                    .collect()
+            };
+            product.stock = product.shard_stock.iter().sum();
+        }
+        Ok(())
+    }
+
+    /// Stamps configuration revision `revision` on every product's items (a product already
+    /// stamped newer is left as it is).
+    async fn stamp_catalog(&self, revision: u64) -> Result<(), StoreError> {
+        let mut start = None;
+        loop {
+            let page = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .index_name(HISTORY_INDEX)
+                .key_condition_expression("gsi1pk = :catalog")
+                .expression_attribute_values(":catalog", AttributeValue::S(CATALOG_PRODUCTS.into()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            let keys: Vec<Item> = page
+                .items()
+                .iter()
+                .map(|item| {
+                    item.iter()
+                        .filter(|(name, _)| *name == "pk" || *name == "sk")
+                        .map(|(n, v)| (n.clone(), v.clone()))
+                        .collect()
+                })
+                .collect();
+            let products: Vec<Product> = self.batch_get(keys).await?;
+            let mut tasks = tokio::task::JoinSet::new();
+            for product in products {
+                for shard in 0..product.stock_shards {
+                    let (client, table) = (self.client().clone(), self.table().to_string());
+                    let key = stock_shard_key(&product.sku, shard);
+                    tasks.spawn(async move {
+                        let result = client
+                            .update_item()
+                            .table_name(table)
+                            .set_key(Some(key))
+                            .update_expression("SET configRevision = :revision")
+                            .condition_expression(
+                                "attribute_exists(pk) AND (attribute_not_exists(configRevision) OR configRevision < :revision)",
+                            )
+                            .expression_attribute_values(
+                                ":revision",
+                                AttributeValue::N(revision.to_string()),
+                            )
+                            .send()
+                            .await;
+                        condition_held(result).map(|_| ())
+                    });
+                }
+            }
+            while let Some(done) = tasks.join_next().await {
+                done.map_err(|e| StoreError::new(e.to_string()))??;
+            }
+            start = page.last_evaluated_key().cloned().filter(|k| !k.is_empty());
+            if start.is_none() {
+                return Ok(());
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -114,8 +291,108 @@ impl CatalogStore for DynamoStore {
         }
     }
 
+    async fn write_sharded_product(
+        &self,
+        terms: &ProductTerms,
+        write: &ShardedWrite,
+    ) -> Result<Product, ProductWriteError> {
+        let table = self.table();
+        let shards = write.stock.len() as u32;
+        let read_shards = write.read.len() as u32;
+        let mut items = Vec::new();
+        // Shard 0: the product's own item, with its terms and shard count.
+        let mut e = Expr::default();
+        let mut sets: Vec<String> = fields(terms)?
+            .into_iter()
+            .map(|(name, value)| format!("{} = {}", e.name(&name), e.value(value)))
+            .collect();
+        for (name, value) in [
+            ("stock", e.number(write.stock[0])),
+            ("stockShards", e.number(shards)),
+            ("stockRevision", e.number(write.stock_revision + 1)),
+            ("configRevision", e.number(write.config_revision)),
+            ("gsi1pk", e.string(CATALOG_PRODUCTS)),
+            ("gsi1sk", e.string(terms.sku.as_str())),
+        ] {
+            sets.push(format!("{} = {value}", e.name(name)));
+        }
+        let removes = vec![e.name("soldOut")];
+        let condition = match write.read.first() {
+            None => format!("attribute_not_exists({})", e.name("pk")),
+            Some(&read) => format!("{} = {}", e.name("stock"), e.number(read)),
+        };
+        items.push(update(
+            table,
+            product_key(&terms.sku),
+            &update_expression(&sets, &removes),
+            &condition,
+            e,
+        )?);
+        for shard in 1..shards.max(read_shards) {
+            let read = write.read.get(shard as usize).copied();
+            match write.stock.get(shard as usize) {
+                Some(&stock) => items.push(shard_update(
+                    table,
+                    terms,
+                    shard,
+                    stock,
+                    write.config_revision,
+                    read,
+                )?),
+                // Beyond the new count: its units are in the others now.
+                None => {
+                    let mut e = Expr::default();
+                    let stock_name = e.name("stock");
+                    let condition = format!("{stock_name} = {}", e.number(read.unwrap_or(0)));
+                    items.push(delete(
+                        table,
+                        stock_shard_key(&terms.sku, shard),
+                        &condition,
+                        e,
+                    )?);
+                }
+            }
+        }
+        match self.transact(items).await? {
+            Ok(()) => {
+                let mut product = Product::new(terms.clone(), write.stock.iter().sum());
+                product.stock_shards = shards;
+                product.shard_stock = write.stock.clone();
+                product.config_revision = write.config_revision;
+                product.stock_revision = write.stock_revision + 1;
+                Ok(product)
+            }
+            Err(reasons) if reasons.iter().any(reason_is_condition) => {
+                Err(ProductWriteError::StockConflict { current: None })
+            }
+            Err(reasons) => Err(cancellation_error("product write", &reasons).into()),
+        }
+    }
+
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
-        self.batch_get(skus.iter().map(product_key).collect()).await
+        let mut products: Vec<Product> = self
+            .batch_get(skus.iter().map(product_key).collect())
+            .await?;
+        self.read_shards(&mut products).await?;
+        Ok(products)
+    }
+
+    async fn mark_sold_out(&self, sku: &Sku, stock_revision: u64) -> Result<(), StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(product_key(sku)))
+            .update_expression("SET soldOut = :yes")
+            .condition_expression(
+                "stock = :zero AND (attribute_not_exists(stockRevision) OR stockRevision = :revision)",
+            )
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":revision", AttributeValue::N(stock_revision.to_string()))
+            .send()
+            .await;
+        condition_held(result).map(|_| ())
     }
 
     async fn put_discount(
@@ -164,7 +441,7 @@ impl CatalogStore for DynamoStore {
             .await
     }
 
-    async fn put_config(&self, config: &PricingConfig) -> Result<(), StoreError> {
+    async fn put_config(&self, config: &PricingConfig) -> Result<bool, StoreError> {
         let mut item = to_item(config_key(), config)?;
         let by_id: HashMap<String, &ShippingMethod> = config
             .shipping_methods
@@ -172,14 +449,26 @@ impl CatalogStore for DynamoStore {
             .map(|m| (m.id.to_string(), m))
             .collect();
         item.insert(SHIPPING_BY_ID.into(), encode(&by_id)?);
-        self.client()
+        // One revision after the stored one (or the first).
+        let result = self
+            .client()
             .put_item()
             .table_name(self.table())
             .set_item(Some(item))
+            .condition_expression(
+                "attribute_not_exists(pk) OR attribute_not_exists(revision) OR revision = :before",
+            )
+            .expression_attribute_values(
+                ":before",
+                AttributeValue::N(config.revision.saturating_sub(1).to_string()),
+            )
             .send()
-            .await
-            .map_err(store_error)?;
-        Ok(())
+            .await;
+        if !condition_held(result)? {
+            return Ok(false);
+        }
+        self.stamp_catalog(config.revision).await?;
+        Ok(true)
     }
 
     async fn config(&self) -> Result<PricingConfig, StoreError> {

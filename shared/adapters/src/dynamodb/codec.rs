@@ -16,7 +16,8 @@ use checkout_domain::StoreError;
 
 use super::expr::Item;
 use super::schema::{
-    customer_history, guest_history, order_key, sweep_sort_key, SK_ORDER, SWEEP_ORDERS,
+    customer_history, guest_history, order_key, sweep_partition, sweep_sort_key, SK_ORDER,
+    SWEEP_ORDERS,
 };
 
 /// A domain value stored under its key. `flatten` keeps the value's fields top-level, so
@@ -31,7 +32,7 @@ struct Keyed<T> {
 
 /// A value's attributes, without a key.
 pub(crate) fn fields<T: Serialize>(value: &T) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(value).map_err(|e| StoreError(format!("encode: {e}")))
+    serde_dynamo::to_item(value).map_err(|e| StoreError::new(format!("encode: {e}")))
 }
 
 /// A value's attributes under `key`.
@@ -45,12 +46,12 @@ pub(crate) fn to_item<T: Serialize>(key: Item, value: &T) -> Result<Item, StoreE
 pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item::<_, Keyed<T>>(item)
         .map(|keyed| keyed.value)
-        .map_err(|e| StoreError(format!("decode: {e}")))
+        .map_err(|e| StoreError::new(format!("decode: {e}")))
 }
 
 /// One value as an attribute.
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
-    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError(format!("encode: {e}")))
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::new(format!("encode: {e}")))
 }
 
 /// A time as the domain's serde writes it (RFC 3339).
@@ -77,7 +78,10 @@ pub(crate) fn order_item(order: &Order) -> Result<Item, StoreError> {
         item.insert("gsi1sk".into(), AttributeValue::S(history_key(order)));
     }
     if let Some(at) = order.sweep_at() {
-        item.insert("gsi2pk".into(), AttributeValue::S(SWEEP_ORDERS.into()));
+        item.insert(
+            "gsi2pk".into(),
+            AttributeValue::S(sweep_partition(SWEEP_ORDERS, &order.cart_id)),
+        );
         item.insert("gsi2sk".into(), AttributeValue::S(sweep_sort_key(at)));
     }
     Ok(item)
@@ -94,5 +98,5 @@ pub fn order_from_image(image: serde_dynamo::Item) -> Result<Option<Order>, Stor
     }
     serde_dynamo::from_item::<_, Keyed<Order>>(image)
         .map(|keyed| Some(keyed.value))
-        .map_err(|e| StoreError(format!("decode order image: {e}")))
+        .map_err(|e| StoreError::new(format!("decode order image: {e}")))
 }

@@ -10,44 +10,60 @@
 //! A programmatic order (`Origin::Programmatic`) has no cart item: row 2 is left out. When it
 //! processes a stored draft, row 0 replaces the draft iff it is still a `Draft` at the revision
 //! read, and row 1 is left out (the draft claimed its number).
-//! | 3.. | product per SKU | stock − quantity | stock suffices, price and tax category as priced |
+//! | 3.. | a stock shard per SKU (usually one) | stock − units | stock suffices, price and tax category as priced, no newer configuration revision stamped |
 //! | .. | discount code | redemptions + 1 | terms as priced, unexpired, redemptions left |
 //! | .. | gift card `GIFTCARD#c` | balance − amount | same currency, balance ≥ amount |
-//! | .. | pricing config | check | tax rates, shipping terms, minimum order value as priced |
 //! | .. | guest customer `EMAIL#e` | `isGuest` record | not a registered customer's |
+//!
+//! No item every order shares (rule 12): the pricing configuration (tax rates, shipping terms,
+//! minimum order value) is not checked on its own item; its revision is stamped on every
+//! product's items when it changes, and each stock row checks it.
 //! | .. | saved orders `SAVED#customer` | add the cart id | fewer than the limit (a customer's unpaid saved order) |
 //! | .. | idempotency record | put (done) | its key free: absent, expired, or a lock that ran out |
 
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
 
 use checkout_domain::model::cart::Cart;
-use checkout_domain::model::catalog::Product;
-use checkout_domain::model::commit_plan::{CommitPlan, Origin, PricingExpectation, Rejection};
+use checkout_domain::model::commit_plan::{CommitPlan, Origin, Rejection, Reservation};
 use checkout_domain::model::discount::DiscountDefinition;
 use checkout_domain::model::error::StockShortage;
 use checkout_domain::model::gift_card::GiftCardCode;
 use checkout_domain::model::order::Order;
+use checkout_domain::model::values::Sku;
 use checkout_domain::ports::orders::CommitError;
 use checkout_domain::StoreError;
 
 use super::codec::{encode, fields, from_item, order_item, time_rfc3339, to_item};
-use super::expr::{check, put, reason_is_condition, update, Expr};
+use super::expr::{cancellation_error, check, put, reason_is_condition, update, Expr};
 use super::gift_cards::{balance_update, Movement};
 use super::schema::{
-    cart_key, config_key, discount_key, email_key, idempotency_key, number_key, product_key,
-    serde_names, SHIPPING_BY_ID, VALID_UNTIL_EPOCH,
+    cart_key, discount_key, email_key, idempotency_key, number_key, serde_names, stock_shard_key,
+    VALID_UNTIL_EPOCH,
 };
 use super::DynamoStore;
+
+/// What a stock item held when the commit's condition on it failed.
+#[derive(serde::Deserialize)]
+struct TakenShard {
+    stock: u32,
+    /// The product's own item has its name; a shard item does not.
+    #[serde(default)]
+    name: Option<String>,
+}
 
 /// What each transaction item stands for, to read its cancellation reason.
 enum Slot {
     Order,
     Number,
     Cart,
-    Product(u32),
+    Product {
+        sku: Sku,
+        shard: u32,
+        quantity: u32,
+        sharded: bool,
+    },
     Discount(String),
     GiftCard(GiftCardCode),
-    Pricing,
     GuestEmail,
     SavedOrders(u32),
     Idempotency,
@@ -84,15 +100,23 @@ fn discount_redemption(
     ] {
         conditions.push(equals_or_absent(&mut e, field, stored.get(field).cloned()));
     }
-    let max = e.name("maxRedemptions");
-    conditions.push(format!(
-        "(attribute_not_exists({max}) OR {redemptions} < {max})"
-    ));
     if terms.valid_until.is_some() {
         let epoch = e.name(VALID_UNTIL_EPOCH);
         let now = e.number(now_epoch);
         conditions.push(format!("{epoch} >= {now}"));
     }
+    // A code without a redemption limit counts nothing: orders only check its terms, and
+    // write nothing to it.
+    if terms.max_redemptions.is_none() {
+        return check(
+            table,
+            discount_key(&terms.code),
+            &conditions.join(" AND "),
+            e,
+        );
+    }
+    let max = e.name("maxRedemptions");
+    conditions.push(format!("{redemptions} < {max}"));
     update(
         table,
         discount_key(&terms.code),
@@ -102,34 +126,33 @@ fn discount_redemption(
     )
 }
 
-fn pricing_check(table: &str, p: &PricingExpectation) -> Result<TransactWriteItem, StoreError> {
-    let currency = p.shipping_price.currency().code();
-    let country = p.country.as_str();
+/// Units taken from one shard of a SKU's stock (shard 0 is the product's own item), valid only
+/// while its price, tax category and configuration revision are as the cart was priced.
+fn stock_take(
+    table: &str,
+    r: &Reservation,
+    shard: u32,
+    quantity: u32,
+    revision: Option<u64>,
+) -> Result<TransactWriteItem, StoreError> {
     let mut e = Expr::default();
-    let mut conditions = Vec::new();
-    for (category, rate) in &p.tax_rates {
-        let path = e.path(&["taxRates", country, category.as_str()]);
-        let rate = e.number(rate);
-        conditions.push(format!("{path} = {rate}"));
+    let stock = e.name("stock");
+    let units = e.number(quantity);
+    let price = e.path(&["prices", r.unit_price.currency().code()]);
+    let price_value = e.number(r.unit_price.cent_amount);
+    let category = e.name("taxCategory");
+    let category_value = e.string(r.tax_category.as_str());
+    let set = format!("SET {stock} = {stock} - {units}");
+    let mut condition =
+        format!("{stock} >= {units} AND {price} = {price_value} AND {category} = {category_value}");
+    if let Some(revision) = revision {
+        let stamp = e.name("configRevision");
+        let priced = e.number(revision);
+        condition.push_str(&format!(
+            " AND (attribute_not_exists({stamp}) OR {stamp} <= {priced})"
+        ));
     }
-    let method = p.shipping_method.as_str();
-    let price = e.path(&[SHIPPING_BY_ID, method, "prices", currency]);
-    let price_value = e.number(p.shipping_price.cent_amount);
-    conditions.push(format!("{price} = {price_value}"));
-    let countries = e.path(&[SHIPPING_BY_ID, method, "countries"]);
-    let country_value = e.string(country);
-    conditions.push(format!("contains({countries}, {country_value})"));
-    let free = e.path(&[SHIPPING_BY_ID, method, "freeAbove", currency]);
-    conditions.push(match p.shipping_free_above {
-        Some(threshold) => format!("{free} = {}", e.number(threshold.cent_amount)),
-        None => format!("attribute_not_exists({free})"),
-    });
-    let minimum = e.path(&["minOrderValue", currency]);
-    let goods = e.number(p.goods_value.cent_amount);
-    conditions.push(format!(
-        "(attribute_not_exists({minimum}) OR {minimum} <= {goods})"
-    ));
-    check(table, config_key(), &conditions.join(" AND "), e)
+    update(table, stock_shard_key(&r.sku, shard), &set, &condition, e)
 }
 
 /// Row 1: the order number, claimed once.
@@ -207,19 +230,19 @@ impl DynamoStore {
             items.push(cart_ordered(table, plan)?);
             slots.push(Slot::Cart);
         }
+        // The configuration the cart was priced with: no item the order takes stock from may
+        // carry a newer revision (a configuration change stamps every product's items).
+        let revision = plan.pricing.as_ref().map(|p| p.revision);
         for r in &plan.reservations {
-            let mut e = Expr::default();
-            let stock = e.name("stock");
-            let quantity = e.number(r.quantity);
-            let price = e.path(&["prices", r.unit_price.currency().code()]);
-            let price_value = e.number(r.unit_price.cent_amount);
-            let category = e.name("taxCategory");
-            let category_value = e.string(r.tax_category.as_str());
-            let set = format!("SET {stock} = {stock} - {quantity}");
-            let condition =
-                format!("{stock} >= {quantity} AND {price} = {price_value} AND {category} = {category_value}");
-            items.push(update(table, product_key(&r.sku), &set, &condition, e)?);
-            slots.push(Slot::Product(r.quantity));
+            for &(shard, quantity) in &r.takes {
+                items.push(stock_take(table, r, shard, quantity, revision)?);
+                slots.push(Slot::Product {
+                    sku: r.sku.clone(),
+                    shard,
+                    quantity,
+                    sharded: r.shards > 1,
+                });
+            }
         }
         for redemption in &plan.gift_cards {
             items.push(balance_update(
@@ -237,10 +260,6 @@ impl DynamoStore {
                 plan.now.unix_timestamp(),
             )?);
             slots.push(Slot::Discount(terms.code.to_string()));
-        }
-        if let Some(pricing) = &plan.pricing {
-            items.push(pricing_check(table, pricing)?);
-            slots.push(Slot::Pricing);
         }
         if let Some(email) = &plan.guest_email {
             let mut e = Expr::default();
@@ -282,49 +301,31 @@ impl DynamoStore {
             slots.push(Slot::Idempotency);
         }
 
-        // Concurrent transactions on one item (a popular SKU) cancel each other with
-        // `TransactionConflict` rather than a failed condition: that is contention, retried
-        // a few times with jittered backoff before it is reported.
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let reasons = match self.transact(items.clone()).await? {
-                Ok(_) => return Ok(()),
-                Err(reasons) => reasons,
-            };
-            let rejections = rejections(&slots, reasons)?;
-            if !rejections.is_empty() {
-                return Err(CommitError::Rejected(rejections));
-            }
-            if attempt >= CONFLICT_ATTEMPTS {
-                return Err(CommitError::Store(StoreError(
-                    "transaction conflict persisted".into(),
-                )));
-            }
-            let jitter = u64::from(uuid_byte()) % 20;
-            tokio::time::sleep(std::time::Duration::from_millis((10 << attempt) + jitter)).await;
+        // Contention (another transaction holds an item, throttling) is not a refusal: the
+        // domain's commit backs off and tries again within its budget.
+        let reasons = match self.transact(items).await? {
+            Ok(_) => return Ok(()),
+            Err(reasons) => reasons,
+        };
+        let rejections = rejections(&slots, &reasons)?;
+        if rejections.is_empty() {
+            return Err(CommitError::Store(cancellation_error("commit", &reasons)));
         }
+        Err(CommitError::Rejected(rejections))
     }
-}
-
-const CONFLICT_ATTEMPTS: u32 = 6;
-
-/// A random byte for jitter, without another dependency.
-fn uuid_byte() -> u8 {
-    uuid::Uuid::new_v4().as_bytes()[0]
 }
 
 fn rejections(
     slots: &[Slot],
-    reasons: Vec<CancellationReason>,
+    reasons: &[CancellationReason],
 ) -> Result<Vec<Rejection>, StoreError> {
     let mut rejections = Vec::new();
     let mut shortages = Vec::new();
     for (slot, reason) in slots.iter().zip(reasons) {
-        if !reason_is_condition(&reason) {
+        if !reason_is_condition(reason) {
             continue;
         }
-        let old = reason.item.filter(|item| !item.is_empty());
+        let old = reason.item.clone().filter(|item| !item.is_empty());
         match slot {
             Slot::Order => rejections.push(Rejection::Cart {
                 current: None,
@@ -335,19 +336,34 @@ fn rejections(
                 current: old.map(from_item::<Cart>).transpose()?.map(Box::new),
                 order: None,
             }),
-            Slot::Product(quantity) => match old.map(from_item::<Product>).transpose()? {
-                Some(product) if product.stock < *quantity => shortages.push(StockShortage {
-                    sku: product.sku.to_string(),
-                    name: product.name.to_string(),
+            Slot::Product {
+                sku,
+                shard,
+                quantity,
+                sharded,
+            } => match old.map(from_item::<TakenShard>).transpose()? {
+                // One shard of several ran short: the commit takes from another.
+                Some(taken) if taken.stock < *quantity && *sharded => {
+                    rejections.push(Rejection::ShardShort {
+                        sku: sku.clone(),
+                        shard: *shard,
+                        available: taken.stock,
+                    })
+                }
+                Some(taken) if taken.stock < *quantity => shortages.push(StockShortage {
+                    sku: sku.to_string(),
+                    name: taken.name.unwrap_or_else(|| sku.to_string()),
                     requested: *quantity,
-                    available: product.stock,
+                    available: taken.stock,
                 }),
-                Some(product) => rejections.push(Rejection::ProductChanged(product.sku)),
+                // Its price, tax category or configuration moved (or the shard is gone: the
+                // SKU was spread anew): the cart is priced again.
+                Some(_) => rejections.push(Rejection::ProductChanged(sku.clone())),
+                None if *shard > 0 => rejections.push(Rejection::ProductChanged(sku.clone())),
                 None => rejections.push(Rejection::PricingChanged),
             },
             Slot::Discount(code) => rejections.push(Rejection::DiscountUnavailable(code.clone())),
             Slot::GiftCard(code) => rejections.push(Rejection::GiftCardBalance(code.clone())),
-            Slot::Pricing => rejections.push(Rejection::PricingChanged),
             Slot::GuestEmail => rejections.push(Rejection::EmailRegistered),
             Slot::SavedOrders(limit) => rejections.push(Rejection::TooManyOpenOrders(*limit)),
             Slot::Idempotency => rejections.push(Rejection::IdempotencyKeyHeld),

@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, CancellationReason, ConditionCheck, Delete, Put,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use checkout_domain::StoreError;
@@ -94,7 +94,7 @@ macro_rules! transaction_item {
             .set_expression_attribute_values($expr.values())
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
-            .map_err(|e| StoreError(e.to_string()))?;
+            .map_err(|e| StoreError::new(e.to_string()))?;
         Ok(TransactWriteItem::builder().$slot(built).build())
     }};
 }
@@ -143,8 +143,18 @@ pub(crate) fn unconditional_update(
         .set_expression_attribute_names(expr.names())
         .set_expression_attribute_values(expr.values())
         .build()
-        .map_err(|e| StoreError(e.to_string()))?;
+        .map_err(|e| StoreError::new(e.to_string()))?;
     Ok(TransactWriteItem::builder().update(built).build())
+}
+
+/// A conditional delete, as one item of a transaction.
+pub(crate) fn delete(
+    table: &str,
+    key: Item,
+    condition: &str,
+    expr: Expr,
+) -> Result<TransactWriteItem, StoreError> {
+    transaction_item!(Delete, set_key, delete, table, key, condition, expr)
 }
 
 /// A condition on an item the transaction does not write.
@@ -171,7 +181,31 @@ pub(crate) use crate::store_error;
 pub(crate) fn service_store_error(
     error: impl ProvideErrorMetadata + std::error::Error,
 ) -> StoreError {
-    StoreError(DisplayErrorContext(&error).to_string())
+    let detail = DisplayErrorContext(&error).to_string();
+    match error.code() {
+        Some(code) if crate::is_contention(code) => StoreError::contended(detail),
+        _ => StoreError::new(detail),
+    }
+}
+
+/// Whether a cancelled transaction met only contention (a conflict with another transaction,
+/// throttling) and no failed condition: the same write may pass if tried again.
+pub(crate) fn cancelled_by_contention(reasons: &[CancellationReason]) -> bool {
+    !reasons.iter().any(reason_is_condition)
+        && reasons
+            .iter()
+            .any(|r| r.code.as_deref().is_some_and(crate::is_contention))
+}
+
+/// The storage failure a transaction cancelled without a failed condition stands for.
+pub(crate) fn cancellation_error(what: &str, reasons: &[CancellationReason]) -> StoreError {
+    let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code.as_deref()).collect();
+    let detail = format!("{what} cancelled: {codes:?}");
+    if cancelled_by_contention(reasons) {
+        StoreError::contended(detail)
+    } else {
+        StoreError::new(detail)
+    }
 }
 
 /// The operations whose condition can fail, and the item they report when it does.

@@ -132,15 +132,13 @@ impl DynamoStore {
                     .set_keys(Some(chunk.to_vec()))
                     .consistent_read(true)
                     .build()
-                    .map_err(|e| StoreError(e.to_string()))?,
+                    .map_err(|e| StoreError::new(e.to_string()))?,
             );
             let mut attempts = 0;
             while let Some(request) = pending.take() {
                 attempts += 1;
                 if attempts > BATCH_ATTEMPTS {
-                    return Err(StoreError(
-                        "batch read still throttled after retries".into(),
-                    ));
+                    return Err(StoreError::new("batch read still throttled after retries"));
                 }
                 let output = self
                     .client

@@ -17,7 +17,8 @@ use checkout_domain::StoreError;
 
 use super::codec::{encode, from_item};
 use super::expr::{
-    condition_held, reason_is_condition, store_error, update, update_expression, Expr, Item,
+    cancellation_error, condition_held, reason_is_condition, store_error, update,
+    update_expression, Expr, Item,
 };
 use super::schema::{
     cart_key, claim_ticket_key, customer_history, discount_key, email_key, guest_history,
@@ -75,7 +76,7 @@ pub(super) fn order_update(
         &mut e,
         &mut sets,
         &mut removes,
-        SWEEP_ORDERS,
+        (SWEEP_ORDERS, &order.cart_id),
         order.sweep_at(),
     );
     let mut conditions = format!("{revision} = {expected}");
@@ -187,28 +188,42 @@ impl OrderStore for DynamoStore {
             Vec::new(),
             &format!("{state} = {open}"),
         )?);
-        let give_back =
-            |key: Item, field: &str, amount: i64| -> Result<TransactWriteItem, StoreError> {
-                let mut e = Expr::default();
-                let (f, pk) = (e.name(field), e.name("pk"));
-                let n = e.number(amount);
-                update(
-                    self.table(),
-                    key,
-                    &format!("SET {f} = {f} + {n}"),
-                    &format!("attribute_exists({pk})"),
-                    e,
-                )
+        let give_back = |key: Item,
+                         field: &str,
+                         amount: i64,
+                         clear: &str|
+         -> Result<TransactWriteItem, StoreError> {
+            let mut e = Expr::default();
+            let (f, pk) = (e.name(field), e.name("pk"));
+            let n = e.number(amount);
+            let remove = match clear {
+                "" => String::new(),
+                clear => format!(" REMOVE {}", e.name(clear)),
             };
+            update(
+                self.table(),
+                key,
+                &format!("SET {f} = {f} + {n}{remove}"),
+                &format!("attribute_exists({pk})"),
+                e,
+            )
+        };
+        // Stock goes back to shard 0, the product's own item, clearing a sold-out mark.
         for line in &cancelled.line_items {
             items.push(give_back(
                 product_key(&line.sku),
                 "stock",
                 line.quantity.get() as i64,
+                "soldOut",
             )?);
         }
-        for code in &cancelled.discount_codes {
-            items.push(give_back(discount_key(&code.code), "redemptions", -1)?);
+        // Only a limited code counts its redemptions.
+        for code in cancelled
+            .discount_codes
+            .iter()
+            .filter(|c| c.terms.max_redemptions.is_some())
+        {
+            items.push(give_back(discount_key(&code.code), "redemptions", -1, "")?);
         }
         if let Some(customer) = cancelled.slot_owner() {
             items.push(super::saved_orders::give_back(
@@ -221,10 +236,7 @@ impl OrderStore for DynamoStore {
             Ok(_) => Ok(true),
             // The order moved on (its first item's condition): someone else released or paid it.
             Err(reasons) if reasons.first().is_some_and(reason_is_condition) => Ok(false),
-            Err(reasons) => Err(StoreError(format!(
-                "release cancelled: {:?}",
-                reasons.iter().map(|r| r.code.clone()).collect::<Vec<_>>()
-            ))),
+            Err(reasons) => Err(cancellation_error("release", &reasons)),
         }
     }
 
@@ -291,7 +303,7 @@ impl OrderStore for DynamoStore {
             );
             let owner_value = e.value(
                 serde_dynamo::to_attribute_value(&claimed.owner)
-                    .map_err(|e| StoreError(format!("encode: {e}")))?,
+                    .map_err(|e| StoreError::new(format!("encode: {e}")))?,
             );
             let (history_pk, history_sk) = (
                 e.string(customer_history(customer)),

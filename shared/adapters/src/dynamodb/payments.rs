@@ -13,7 +13,9 @@ use checkout_domain::ports::payments::{PaymentStore, PaymentWriteError};
 use checkout_domain::StoreError;
 
 use super::codec::{encode, time_rfc3339};
-use super::expr::{put, reason_is_condition, update, update_expression, Expr};
+use super::expr::{
+    cancelled_by_contention, put, reason_is_condition, update, update_expression, Expr,
+};
 use super::gift_cards::{balance_update, Movement};
 use super::orders::order_update;
 use super::saved_orders;
@@ -62,8 +64,10 @@ impl DynamoStore {
                     .filter(|(reason, _)| reason_is_condition(reason))
                     .map(|(_, id)| id.clone())
                     .collect();
-                if claimed.is_empty() {
-                    // The revision moved, a gift card changed, or contention: read again.
+                if claimed.is_empty() && cancelled_by_contention(&reasons) {
+                    Err(PaymentWriteError::Contended)
+                } else if claimed.is_empty() {
+                    // The revision moved, or a gift card changed: read again.
                     Err(PaymentWriteError::Conflict)
                 } else {
                     Err(PaymentWriteError::DuplicateInteraction(claimed))
@@ -102,7 +106,7 @@ impl PaymentStore for DynamoStore {
             &mut e,
             &mut sets,
             &mut removes,
-            SWEEP_CARTS,
+            (SWEEP_CARTS, &cart.id),
             cart.holding_since(),
         );
         let item = update(

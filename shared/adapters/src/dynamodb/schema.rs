@@ -3,7 +3,8 @@
 //!
 //! | item            | pk               | sk        |
 //! |-----------------|------------------|-----------|
-//! | product         | `PRODUCT#<sku>`  | `PRODUCT` |
+//! | product (its stock shard 0) | `PRODUCT#<sku>`  | `PRODUCT` |
+//! | a product's stock shard k ≥ 1 | `PRODUCT#<sku>#<k>` | `STOCK` |
 //! | discount code   | `DISCOUNT#<code>`| `DISCOUNT`|
 //! | pricing config  | `CONFIG`         | `PRICING` |
 //! | cart            | `CART#<id>`      | `CART`    |
@@ -57,6 +58,19 @@ pub(crate) fn cart_partition(id: &CartId) -> String {
 pub(crate) fn product_key(sku: &Sku) -> Item {
     key(format!("PRODUCT#{sku}"), "PRODUCT")
 }
+
+/// Shard `shard` of a SKU's stock: the product's own item for shard 0, an item of its own
+/// (its own partition) for each other.
+pub(crate) fn stock_shard_key(sku: &Sku, shard: u32) -> Item {
+    match shard {
+        0 => product_key(sku),
+        k => key(format!("PRODUCT#{sku}#{k}"), "STOCK"),
+    }
+}
+
+/// Index `gsi1`'s partition of every product (its SKU the sort key): what a configuration
+/// change stamps. Only an administrator's writes touch it.
+pub(crate) const CATALOG_PRODUCTS: &str = "CATALOG#PRODUCTS";
 
 pub(crate) fn discount_key(code: &DiscountCode) -> Item {
     key(format!("DISCOUNT#{code}"), "DISCOUNT")
@@ -125,28 +139,47 @@ pub(crate) const VALID_UNTIL_EPOCH: &str = "validUntilEpoch";
 pub(crate) const SHIPPING_BY_ID: &str = "shippingById";
 
 /// The sweeper's two queues in `gsi2`: orders by `Order::sweep_at`, carts by
-/// `Cart::holding_since`.
+/// `Cart::holding_since`. Each is write-sharded over `SWEEP_SHARDS` partitions by the cart
+/// id (`SWEEP#CART#7`), so no index partition takes every paid cart's write (rule 12); the
+/// sweeper reads the shards one after another.
 pub(crate) const SWEEP_ORDERS: &str = "SWEEP#ORDER";
 pub(crate) const SWEEP_CARTS: &str = "SWEEP#CART";
+pub(crate) const SWEEP_SHARDS: u32 = 16;
+
+/// The `gsi2` partition of `cart`'s entry in `queue`.
+pub(crate) fn sweep_partition(queue: &str, cart: &CartId) -> String {
+    format!("{queue}#{}", sweep_shard(cart))
+}
+
+/// A stable shard of a cart id (FNV-1a: the same in every process, unlike std's hasher).
+pub(crate) fn sweep_shard(cart: &CartId) -> u32 {
+    let hash = cart.as_str().bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash % SWEEP_SHARDS
+}
 
 /// A `gsi2` sort key: zero-padded unix seconds, so lexical order is time order.
 pub(crate) fn sweep_sort_key(at: OffsetDateTime) -> String {
     format!("{:020}", at.unix_timestamp().max(0))
 }
 
-/// Adds the sweeper's mark (`gsi2pk`/`gsi2sk`) to an update: set when due at `at`,
+/// Adds the sweeper's mark (`gsi2pk`/`gsi2sk`) of `cart` to an update: set when due at `at`,
 /// removed otherwise.
 pub(crate) fn sweep_mark(
     e: &mut Expr,
     sets: &mut Vec<String>,
     removes: &mut Vec<String>,
-    queue: &str,
+    (queue, cart): (&str, &CartId),
     at: Option<OffsetDateTime>,
 ) {
     let (pk, sk) = (e.name("gsi2pk"), e.name("gsi2sk"));
     match at {
         Some(at) => {
-            let (queue, key) = (e.string(queue), e.string(sweep_sort_key(at)));
+            let (queue, key) = (
+                e.string(sweep_partition(queue, cart)),
+                e.string(sweep_sort_key(at)),
+            );
             sets.push(format!("{pk} = {queue}"));
             sets.push(format!("{sk} = {key}"));
         }

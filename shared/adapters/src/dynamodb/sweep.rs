@@ -1,7 +1,9 @@
 //! The sweeper's port: carts and orders due for its attention, from index `gsi2`, a page at a
-//! time; the cursor is the index's last evaluated key as JSON.
+//! time. Each queue is write-sharded over `SWEEP_SHARDS` index partitions; a page comes from
+//! one shard, and the cursor is the shard with the index's last evaluated key in it, as JSON.
+//! A full pass costs one Query per shard (17 with the legacy partition) however little is due.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -12,25 +14,35 @@ use checkout_domain::ports::sweep::{SweepKind, SweepPage, SweepStore};
 use checkout_domain::StoreError;
 
 use super::expr::{store_error, Item};
-use super::schema::{sweep_sort_key, SWEEP_CARTS, SWEEP_INDEX, SWEEP_ORDERS};
+use super::schema::{sweep_sort_key, SWEEP_CARTS, SWEEP_INDEX, SWEEP_ORDERS, SWEEP_SHARDS};
 use super::DynamoStore;
 
-/// The sweeper's cursor: the index's last evaluated key, as JSON (only string keys).
-fn encode_sweep_cursor(key: &Item) -> String {
-    let plain: BTreeMap<&str, &str> = key
-        .iter()
-        .filter_map(|(name, value)| value.as_s().ok().map(|v| (name.as_str(), v.as_str())))
-        .collect();
-    serde_json::to_string(&plain).unwrap_or_default()
+/// Where a queue's reading stands: the shard, and the last key read in it (`None`: its start).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Cursor {
+    shard: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<BTreeMap<String, String>>,
 }
 
-fn decode_sweep_cursor(cursor: &str) -> Result<Item, StoreError> {
-    let plain: HashMap<String, String> =
-        serde_json::from_str(cursor).map_err(|e| StoreError(format!("sweep cursor: {e}")))?;
-    Ok(plain
-        .into_iter()
-        .map(|(name, value)| (name, AttributeValue::S(value)))
-        .collect())
+fn encode_sweep_cursor(shard: u32, key: Option<&Item>) -> String {
+    let after = key.map(|key| {
+        key.iter()
+            .filter_map(|(name, value)| value.as_s().ok().map(|v| (name.clone(), v.clone())))
+            .collect()
+    });
+    serde_json::to_string(&Cursor { shard, after }).unwrap_or_default()
+}
+
+fn decode_sweep_cursor(cursor: &str) -> Result<(u32, Option<Item>), StoreError> {
+    let cursor: Cursor =
+        serde_json::from_str(cursor).map_err(|e| StoreError::new(format!("sweep cursor: {e}")))?;
+    let after = cursor.after.map(|key| {
+        key.into_iter()
+            .map(|(name, value)| (name, AttributeValue::S(value)))
+            .collect()
+    });
+    Ok((cursor.shard, after))
 }
 
 #[async_trait]
@@ -46,35 +58,56 @@ impl SweepStore for DynamoStore {
             SweepKind::Orders => SWEEP_ORDERS,
             SweepKind::Carts => SWEEP_CARTS,
         };
-        let start = cursor.map(decode_sweep_cursor).transpose()?;
-        let output = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name(SWEEP_INDEX)
-            .key_condition_expression("gsi2pk = :queue AND gsi2sk <= :due")
-            .expression_attribute_values(":queue", AttributeValue::S(queue.into()))
-            .expression_attribute_values(":due", AttributeValue::S(sweep_sort_key(due_by)))
-            .projection_expression("pk")
-            .set_exclusive_start_key(start)
-            .limit(limit as i32)
-            .send()
-            .await
-            .map_err(store_error)?;
-        let carts = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|item| match item.get("pk") {
-                Some(AttributeValue::S(pk)) => pk
-                    .strip_prefix("CART#")
-                    .and_then(|id| CartId::parse(id).ok()),
-                _ => None,
-            })
-            .collect();
-        let next = output
-            .last_evaluated_key
-            .map(|key| encode_sweep_cursor(&key));
-        Ok(SweepPage { carts, next })
+        let (mut shard, mut start) = match cursor {
+            Some(cursor) => decode_sweep_cursor(cursor)?,
+            None => (0, None),
+        };
+        // The page comes from the first shard with anything due, from where it stood. After
+        // the shards, the unsharded partition an older version wrote (`SWEEP#CART`), so an
+        // upgraded stack's queue is drained too.
+        let partition = |shard: u32| match shard {
+            SWEEP_SHARDS => queue.to_string(),
+            shard => format!("{queue}#{shard}"),
+        };
+        while shard <= SWEEP_SHARDS {
+            let output = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .index_name(SWEEP_INDEX)
+                .key_condition_expression("gsi2pk = :queue AND gsi2sk <= :due")
+                .expression_attribute_values(":queue", AttributeValue::S(partition(shard)))
+                .expression_attribute_values(":due", AttributeValue::S(sweep_sort_key(due_by)))
+                .projection_expression("pk")
+                .set_exclusive_start_key(start.take())
+                .limit(limit as i32)
+                .send()
+                .await
+                .map_err(store_error)?;
+            let carts: Vec<CartId> = output
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|item| match item.get("pk") {
+                    Some(AttributeValue::S(pk)) => pk
+                        .strip_prefix("CART#")
+                        .and_then(|id| CartId::parse(id).ok()),
+                    _ => None,
+                })
+                .collect();
+            let next = match output.last_evaluated_key.filter(|k| !k.is_empty()) {
+                Some(key) => Some(encode_sweep_cursor(shard, Some(&key))),
+                None if shard < SWEEP_SHARDS => Some(encode_sweep_cursor(shard + 1, None)),
+                None => None,
+            };
+            if !carts.is_empty() || next.is_none() {
+                return Ok(SweepPage { carts, next });
+            }
+            // Nothing due in this shard: on to the next one, in this same call.
+            let (following, after) = decode_sweep_cursor(next.as_deref().unwrap_or_default())?;
+            shard = following;
+            start = after;
+        }
+        Ok(SweepPage::default())
     }
 }

@@ -13,7 +13,7 @@ impl ClaimTickets for MemoryStore {
     async fn save_claim_ticket(&self, ticket: &ClaimTicket) -> Result<(), StoreError> {
         let mut state = self.lock();
         if state.claim_tickets.contains_key(&ticket.token_hash) {
-            return Err(StoreError("claim ticket exists".into()));
+            return Err(StoreError::new("claim ticket exists"));
         }
         state.claim_tickets.insert(
             ticket.token_hash.clone(),

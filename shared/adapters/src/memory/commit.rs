@@ -4,7 +4,6 @@ use checkout_domain::model::cart::CartState;
 use checkout_domain::model::commit_plan::{CommitPlan, Origin, Rejection};
 use checkout_domain::model::error::StockShortage;
 use checkout_domain::model::order::OrderState;
-use checkout_domain::model::pricing_config::PricingConfig;
 
 use super::State;
 
@@ -46,18 +45,37 @@ impl State {
             rejections.push(Rejection::OrderNumberTaken);
         }
         let mut shortages = Vec::new();
+        let revision = plan.pricing.as_ref().map(|p| p.revision);
         for r in &plan.reservations {
-            match self.products.get(&r.sku) {
-                Some(p) if p.stock < r.quantity => shortages.push(StockShortage {
-                    sku: r.sku.to_string(),
-                    name: p.name.to_string(),
-                    requested: r.quantity,
-                    available: p.stock,
-                }),
-                Some(p)
-                    if p.price(r.unit_price.currency()) == Some(r.unit_price)
-                        && p.tax_category == r.tax_category => {}
-                _ => rejections.push(Rejection::ProductChanged(r.sku.clone())),
+            let Some(p) = self.products.get(&r.sku) else {
+                rejections.push(Rejection::PricingChanged);
+                continue;
+            };
+            for &(shard, quantity) in &r.takes {
+                // As the DynamoDB items' conditions: this shard's stock, the terms on it.
+                let Some(&units) = p.shard_stock.get(shard as usize) else {
+                    rejections.push(Rejection::ProductChanged(r.sku.clone()));
+                    continue;
+                };
+                let terms_hold = p.price(r.unit_price.currency()) == Some(r.unit_price)
+                    && p.tax_category == r.tax_category
+                    && revision.is_none_or(|priced| p.config_revision <= priced);
+                if units < quantity && r.shards > 1 {
+                    rejections.push(Rejection::ShardShort {
+                        sku: r.sku.clone(),
+                        shard,
+                        available: units,
+                    });
+                } else if units < quantity {
+                    shortages.push(StockShortage {
+                        sku: r.sku.to_string(),
+                        name: p.name.to_string(),
+                        requested: quantity,
+                        available: units,
+                    });
+                } else if !terms_hold {
+                    rejections.push(Rejection::ProductChanged(r.sku.clone()));
+                }
             }
         }
         if !shortages.is_empty() {
@@ -84,9 +102,6 @@ impl State {
             if !holds {
                 rejections.push(Rejection::GiftCardBalance(redemption.code.clone()));
             }
-        }
-        if !pricing_holds(&self.config, plan) {
-            rejections.push(Rejection::PricingChanged);
         }
         if let Some(email) = &plan.guest_email {
             if self
@@ -125,25 +140,4 @@ impl State {
             }
         }
     }
-}
-
-fn pricing_holds(config: &PricingConfig, plan: &CommitPlan) -> bool {
-    let Some(p) = &plan.pricing else {
-        return true;
-    };
-    let currency = p.shipping_price.currency();
-    let rates = p
-        .tax_rates
-        .iter()
-        .all(|(category, rate)| config.tax_rate(&p.country, category) == Some(*rate));
-    let shipping = config.shipping_method(&p.shipping_method).is_some_and(|m| {
-        m.countries.contains(&p.country)
-            && m.prices.get(&currency) == Some(&p.shipping_price.cent_amount)
-            && m.free_above.get(&currency) == p.shipping_free_above.map(|f| f.cent_amount).as_ref()
-    });
-    let minimum = config
-        .min_order_value
-        .get(&currency)
-        .is_none_or(|&min| p.goods_value.cent_amount >= min);
-    rates && shipping && minimum
 }

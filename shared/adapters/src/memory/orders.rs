@@ -25,10 +25,18 @@ impl OrderStore for MemoryStore {
         let order = &plan.order;
         for r in &plan.reservations {
             if let Some(product) = state.products.get_mut(&r.sku) {
-                product.stock -= r.quantity;
+                for &(shard, units) in &r.takes {
+                    product.shard_stock[shard as usize] -= units;
+                }
+                product.stock = product.shard_stock.iter().sum();
             }
         }
-        for terms in &plan.redemptions {
+        // Only a limited code counts its redemptions (an unlimited one is not written).
+        for terms in plan
+            .redemptions
+            .iter()
+            .filter(|t| t.max_redemptions.is_some())
+        {
             if let Some(discount) = state.discounts.get_mut(&terms.code) {
                 discount.redemptions += 1;
             }
@@ -119,12 +127,22 @@ impl OrderStore for MemoryStore {
         if !still_open {
             return Ok(false);
         }
+        // Back to shard 0, the product's own item, which clears a sold-out mark.
         for line in &cancelled.line_items {
             if let Some(product) = state.products.get_mut(&line.sku) {
-                product.stock += line.quantity.get();
+                if product.shard_stock.is_empty() {
+                    product.shard_stock = vec![0; product.stock_shards as usize];
+                }
+                product.shard_stock[0] += line.quantity.get();
+                product.stock = product.shard_stock.iter().sum();
+                product.sold_out = false;
             }
         }
-        for code in &cancelled.discount_codes {
+        for code in cancelled
+            .discount_codes
+            .iter()
+            .filter(|c| c.terms.max_redemptions.is_some())
+        {
             if let Some(discount) = state.discounts.get_mut(&code.code) {
                 discount.redemptions = discount.redemptions.saturating_sub(1);
             }

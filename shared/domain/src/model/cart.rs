@@ -3,7 +3,7 @@
 //! be shown without the catalog, and so a commit can tell when the catalog moved on.
 
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use time::OffsetDateTime;
 
 use crate::model::address::Address;
@@ -135,6 +135,21 @@ pub struct Cart {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// The pricing configuration's revision the cart was last priced with.
+    #[serde(default)]
+    pub config_revision: u64,
+    /// Where each SKU's stock was at the last pricing, for the commit to pick a shard that
+    /// has some without reading them all.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stock_hints: BTreeMap<Sku, StockHint>,
+}
+
+/// A SKU's stock layout as last read: how many shards, and which held stock (bit k: shard k).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StockHint {
+    pub shards: u32,
+    pub in_stock: u64,
 }
 
 /// Everything in the catalog a cart's prices depend on, loaded once per request.
@@ -230,6 +245,8 @@ impl Cart {
             order_number: None,
             created_at: now,
             updated_at: now,
+            config_revision: 0,
+            stock_hints: BTreeMap::new(),
         })
     }
 
@@ -276,6 +293,8 @@ impl Cart {
                 .as_ref()
                 .and_then(|country| config.tax_rate(country, category))
         };
+        self.config_revision = config.revision;
+        self.stock_hints.clear();
         for line in &mut self.line_items {
             if let Some(product) = catalog.products.get(&line.sku) {
                 if let Some(price) = product.price(self.currency) {
@@ -283,6 +302,13 @@ impl Cart {
                 }
                 line.name = product.name.clone();
                 line.tax_category = product.tax_category.clone();
+                self.stock_hints.insert(
+                    line.sku.clone(),
+                    StockHint {
+                        shards: product.stock_shards,
+                        in_stock: product.shards_in_stock(),
+                    },
+                );
             }
             line.tax_rate = rate(&line.tax_category);
         }

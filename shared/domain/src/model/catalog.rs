@@ -12,15 +12,72 @@ use crate::model::price_list::{parse_price_list, PriceList};
 use crate::model::pricing_config::PricingConfig;
 use crate::model::values::{Name, Sku, TaxCategory};
 
+/// Most items a SKU's stock is spread over.
+pub const MAX_STOCK_SHARDS: u32 = 64;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Product {
     pub sku: Sku,
     pub name: Name,
     pub prices: PriceList,
-    /// Units available to sell; commits decrement it conditionally, never below zero.
+    /// Units available to sell, over all shards (as stored on one item: that shard's);
+    /// commits decrement a shard conditionally, never below zero.
     pub stock: u32,
     pub tax_category: TaxCategory,
+    /// Items the stock is spread over (1–64), so concurrent orders for the SKU do not
+    /// contend on one item (rule 12). Shard 0 is the product's own item.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub stock_shards: u32,
+    /// Each shard's stock as last read (shard 0 first); `stock` is their sum.
+    #[serde(skip)]
+    pub shard_stock: Vec<u32>,
+    /// The pricing configuration's revision stamped on the product's items when the
+    /// configuration changed: a commit priced with an older one is refused.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub config_revision: u64,
+    /// Every shard was found empty by an order: later reads need not look at the shards.
+    /// Any write that adds stock clears it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sold_out: bool,
+    /// Counts the administrator's stock writes, so the sold-out mark is never set over a
+    /// restock it did not see.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stock_revision: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Product {
+    /// Which shards held stock at the last read, as a bit set (bit k: shard k).
+    pub fn shards_in_stock(&self) -> u64 {
+        if self.shard_stock.is_empty() {
+            return if self.stock > 0 { 1 } else { 0 };
+        }
+        self.shard_stock
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .fold(0, |bits, (k, _)| bits | (1 << k))
+    }
+}
+
+/// `total` units spread over `shards` items as evenly as they go (the first get the rest).
+pub fn spread(total: u32, shards: u32) -> Vec<u32> {
+    let shards = shards.clamp(1, MAX_STOCK_SHARDS);
+    (0..shards)
+        .map(|k| total / shards + u32::from(k < total % shards))
+        .collect()
 }
 
 impl Product {
@@ -44,6 +101,9 @@ pub struct ProductInput {
     #[serde(default, deserialize_with = "not_null")]
     pub stock_delta: Option<i64>,
     pub tax_category: String,
+    /// Items to spread the stock over (1–64); absent: as it is (1 for a new product).
+    #[serde(default, deserialize_with = "not_null")]
+    pub stock_shards: Option<i64>,
 }
 
 /// Everything about a product but its stock: what an admin update sets attribute by attribute.
@@ -72,6 +132,22 @@ pub enum StockChange {
 pub struct ProductUpdate {
     pub terms: ProductTerms,
     pub stock: StockChange,
+    /// The shard count asked for; `None`: as it is.
+    pub shards: Option<u32>,
+}
+
+/// An administrator's write of a product whose stock is (or is to be) spread over shards:
+/// every shard's stock, each against what was read, in one atomic write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardedWrite {
+    /// Each shard's stock as read (shard 0 first); empty: the product does not exist yet.
+    pub read: Vec<u32>,
+    /// Each shard's stock to be; its length is the new shard count.
+    pub stock: Vec<u32>,
+    /// The configuration revision the product's items carry (new shards get it too).
+    pub config_revision: u64,
+    /// The product's stock revision as read; the write moves it on.
+    pub stock_revision: u64,
 }
 
 /// The stock write a store performs, each conditioned on what it depends on.
@@ -139,6 +215,11 @@ impl Product {
             prices: terms.prices,
             stock,
             tax_category: terms.tax_category,
+            stock_shards: 1,
+            shard_stock: vec![stock],
+            config_revision: 0,
+            sold_out: false,
+            stock_revision: 0,
         }
     }
 }
@@ -183,6 +264,18 @@ impl ProductUpdate {
         }
         let prices = parse_price_list(&input.prices, "/prices", &mut errors);
         let stock = parse_stock_change(input, &mut errors);
+        let shards = match input.stock_shards {
+            None => Some(None),
+            Some(n) => errors
+                .check(
+                    "/stockShards",
+                    u32::try_from(n)
+                        .ok()
+                        .filter(|n| (1..=MAX_STOCK_SHARDS).contains(n))
+                        .ok_or_else(|| format!("must be between 1 and {MAX_STOCK_SHARDS}")),
+                )
+                .map(Some),
+        };
         let tax_category = errors
             .check("/taxCategory", TaxCategory::parse(&input.tax_category))
             .and_then(|category| {
@@ -199,16 +292,19 @@ impl ProductUpdate {
                     None
                 }
             });
-        let update = match (sku, name, stock, tax_category) {
-            (Some(sku), Some(name), Some(stock), Some(tax_category)) => Some(ProductUpdate {
-                terms: ProductTerms {
-                    sku,
-                    name,
-                    prices,
-                    tax_category,
-                },
-                stock,
-            }),
+        let update = match (sku, name, stock, tax_category, shards) {
+            (Some(sku), Some(name), Some(stock), Some(tax_category), Some(shards)) => {
+                Some(ProductUpdate {
+                    terms: ProductTerms {
+                        sku,
+                        name,
+                        prices,
+                        tax_category,
+                    },
+                    stock,
+                    shards,
+                })
+            }
             _ => None,
         };
         errors.finish(update)

@@ -26,6 +26,41 @@ pub struct Reservation {
     pub quantity: u32,
     pub unit_price: Money,
     pub tax_category: TaxCategory,
+    /// Items the SKU's stock is spread over, as last read (shard 0: the product's own).
+    pub shards: u32,
+    /// Which shards held stock at the last read (bit k: shard k): where to look first.
+    pub in_stock: u64,
+    /// Where the units come from: `(shard, units)`, summing to `quantity`.
+    pub takes: Vec<(u32, u32)>,
+}
+
+impl Reservation {
+    /// Takes every unit from one shard: one that held stock at the last read, at random
+    /// among those not in `tried` (any untried one when none is left).
+    pub fn take_from_one(&mut self, tried: u64) {
+        let shards = self
+            .shards
+            .clamp(1, crate::model::catalog::MAX_STOCK_SHARDS);
+        let all = if shards == 64 {
+            u64::MAX
+        } else {
+            (1u64 << shards) - 1
+        };
+        let untried = all & !tried;
+        let hinted = self.in_stock & untried;
+        let pool = if hinted != 0 { hinted } else { untried };
+        let shard = match pool.count_ones() {
+            0 => 0,
+            n => {
+                let nth = crate::model::random::below(u64::from(n)) as u32;
+                (0..64)
+                    .filter(|k| pool & (1 << k) != 0)
+                    .nth(nth as usize)
+                    .unwrap_or(0)
+            }
+        };
+        self.takes = vec![(shard, self.quantity)];
+    }
 }
 
 /// The pricing configuration the cart was priced with, as far as this order depends on it.
@@ -38,6 +73,9 @@ pub struct PricingExpectation {
     pub shipping_free_above: Option<Money>,
     /// Subtotal less discount, to be at least the configured minimum order value.
     pub goods_value: Money,
+    /// The configuration revision the cart was priced with: each item the order takes stock
+    /// from must not be stamped with a newer one.
+    pub revision: u64,
 }
 
 /// Where the order comes from, which decides how its own items are written.
@@ -107,6 +145,12 @@ pub enum Rejection {
     GiftCardBalance(GiftCardCode),
     /// The customer already holds as many unpaid saved orders as allowed.
     TooManyOpenOrders(u32),
+    /// One shard of a sharded SKU had fewer units than taken from it (others may have more).
+    ShardShort {
+        sku: Sku,
+        shard: u32,
+        available: u32,
+    },
 }
 
 /// Everything an order needs before it may be committed; every gap is named at once.
@@ -221,11 +265,19 @@ pub(crate) fn plan(
         reservations: cart
             .line_items
             .iter()
-            .map(|l| Reservation {
-                sku: l.sku.clone(),
-                quantity: l.quantity.get(),
-                unit_price: l.unit_price,
-                tax_category: l.tax_category.clone(),
+            .map(|l| {
+                let hint = cart.stock_hints.get(&l.sku);
+                let mut reservation = Reservation {
+                    sku: l.sku.clone(),
+                    quantity: l.quantity.get(),
+                    unit_price: l.unit_price,
+                    tax_category: l.tax_category.clone(),
+                    shards: hint.map_or(1, |h| h.shards),
+                    in_stock: hint.map_or(u64::MAX, |h| h.in_stock),
+                    takes: Vec::new(),
+                };
+                reservation.take_from_one(0);
+                reservation
             })
             .collect(),
         redemptions: order
@@ -240,6 +292,7 @@ pub(crate) fn plan(
             shipping_price: shipping.price,
             shipping_free_above: shipping.free_above,
             goods_value: cart.goods_value()?,
+            revision: cart.config_revision,
         }),
         guest_email: order
             .is_guest()

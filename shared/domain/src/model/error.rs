@@ -92,8 +92,31 @@ pub struct ChangedLine {
 
 /// Why a storage call failed for reasons that are not the client's.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("storage unavailable: {0}")]
-pub struct StoreError(pub String);
+#[error("storage unavailable: {detail}")]
+pub struct StoreError {
+    pub detail: String,
+    /// The store could not take the write in time: other writes held its items (DynamoDB's
+    /// transaction conflicts) or it throttled them. The client is told `Contended`, with
+    /// `Retry-After`; nothing was written.
+    pub contended: bool,
+}
+
+impl StoreError {
+    pub fn new(detail: impl Into<String>) -> Self {
+        StoreError {
+            detail: detail.into(),
+            contended: false,
+        }
+    }
+
+    /// Contention that outlasted the retries.
+    pub fn contended(detail: impl Into<String>) -> Self {
+        StoreError {
+            detail: detail.into(),
+            contended: true,
+        }
+    }
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {

@@ -3,18 +3,25 @@
 /// Unpaid saved orders one customer may hold at once (`MAX_OPEN_SAVED_ORDERS`).
 pub const DEFAULT_MAX_OPEN_SAVED_ORDERS: u32 = 3;
 
+/// How long one request keeps trying a write other writers hold (`CONTENTION_BUDGET_MS`)
+/// before it answers `Contended`.
+pub const DEFAULT_CONTENTION_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The bounds a storefront enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Unpaid saved orders a customer holds at once; the next `save_order` is refused with
     /// `TooManyOpenOrders`, by a condition of its commit.
     pub max_open_saved_orders: u32,
+    /// How long a request retries writes that meet contention (with backoff).
+    pub contention_budget: std::time::Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_open_saved_orders: DEFAULT_MAX_OPEN_SAVED_ORDERS,
+            contention_budget: DEFAULT_CONTENTION_BUDGET,
         }
     }
 }

@@ -30,4 +30,5 @@ pub mod pricing;
 pub mod pricing_config;
 pub mod programmatic_order;
 pub mod quantity;
+pub mod random;
 pub mod values;

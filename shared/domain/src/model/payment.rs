@@ -482,7 +482,6 @@ pub fn secured(payments: &[Payment], currency: Currency) -> Money {
     )
 }
 
-
 /// Whether `payment` was made toward `total`: in its currency, planned for this total (or
 /// reported by the provider alone, with no plan).
 pub fn fits(payment: &Payment, total: Money) -> bool {

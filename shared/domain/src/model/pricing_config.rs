@@ -43,6 +43,11 @@ pub struct PricingConfig {
     /// Minimum subtotal per currency for any order (enforced at commit).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub min_order_value: PriceList,
+    /// Counts the configuration's changes. Each change is stamped on every product's items,
+    /// which every order writes: a commit priced with an older revision is refused there,
+    /// with no item every order shares (rule 12).
+    #[serde(default)]
+    pub revision: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -158,6 +163,7 @@ impl PricingConfig {
             tax_rates,
             shipping_methods,
             min_order_value,
+            revision: 0,
         })
     }
 

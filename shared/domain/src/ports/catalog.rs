@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::model::catalog::{Product, ProductTerms, StockWrite};
+use crate::model::catalog::{Product, ProductTerms, ShardedWrite, StockWrite};
 use crate::model::discount::DiscountDefinition;
 use crate::model::error::StoreError;
 use crate::model::pricing_config::PricingConfig;
@@ -28,8 +28,21 @@ pub trait CatalogStore: Send + Sync + 'static {
         terms: &ProductTerms,
         stock: StockWrite,
     ) -> Result<Product, ProductWriteError>;
-    /// The products that exist among `skus`, in any order.
+    /// Writes a product whose stock is (or is to be) spread over shards: its terms on every
+    /// shard, each shard's stock iff it is still as read (`StockConflict` otherwise), shards
+    /// beyond the new count removed, the sold-out mark cleared; all or nothing.
+    async fn write_sharded_product(
+        &self,
+        terms: &ProductTerms,
+        write: &ShardedWrite,
+    ) -> Result<Product, ProductWriteError>;
+    /// The products that exist among `skus`, in any order, read consistently: `stock` is the
+    /// sum over the SKU's shards, `shard_stock` each shard's (all 0, unread, when it is marked
+    /// sold out).
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError>;
+    /// Marks `sku` sold out iff its own item's stock is 0 and no administrator wrote its
+    /// stock since `stock_revision` (a release, a restock clear it).
+    async fn mark_sold_out(&self, sku: &Sku, stock_revision: u64) -> Result<(), StoreError>;
     /// Inserts or replaces a discount code's terms, keeping its redemption count; returns the
     /// stored definition.
     async fn put_discount(
@@ -41,7 +54,10 @@ pub trait CatalogStore: Send + Sync + 'static {
         &self,
         codes: &[DiscountCode],
     ) -> Result<Vec<DiscountDefinition>, StoreError>;
-    async fn put_config(&self, config: &PricingConfig) -> Result<(), StoreError>;
+    /// Stores the configuration (its `revision` one past the stored one's, else `Ok(false)`:
+    /// another write came first), then stamps that revision on every product's items, so
+    /// commits priced with an older configuration are refused there.
+    async fn put_config(&self, config: &PricingConfig) -> Result<bool, StoreError>;
     /// The pricing configuration; empty until one is stored.
     async fn config(&self) -> Result<PricingConfig, StoreError>;
 }

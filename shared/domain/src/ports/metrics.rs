@@ -19,6 +19,18 @@ pub enum Metric {
     /// A provider's report that could not be stored (a payment at its transaction bound);
     /// a success among them was given back at the provider.
     UnstorableReport,
+    /// Orders committed.
+    OrdersCommitted,
+    /// Commit attempts another transaction held an item of (or the store throttled).
+    CommitConflicts,
+    /// Commits tried again after contention.
+    CommitRetries,
+    /// Requests answered `Contended` (503): contention outlasted the retry budget.
+    Contended,
+    /// Commits refused `OutOfStock`.
+    SoldOut,
+    /// Writes other than commits that met contention and were tried again.
+    WriteConflicts,
 }
 
 impl Metric {
@@ -31,6 +43,12 @@ impl Metric {
             Metric::SweepCartsReversed => "SweepCartsReversed",
             Metric::ReversalFailed => "ReversalFailed",
             Metric::UnstorableReport => "UnstorableReport",
+            Metric::OrdersCommitted => "OrdersCommitted",
+            Metric::CommitConflicts => "CommitConflicts",
+            Metric::CommitRetries => "CommitRetries",
+            Metric::Contended => "Contended",
+            Metric::SoldOut => "SoldOut",
+            Metric::WriteConflicts => "WriteConflicts",
         }
     }
 }

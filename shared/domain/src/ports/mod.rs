@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod mailer;
 pub mod metrics;
 pub mod orders;
+pub mod pause;
 pub mod payments;
 pub mod psp;
 pub mod queue;

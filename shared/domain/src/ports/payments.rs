@@ -15,6 +15,8 @@ pub enum PaymentWriteError {
     /// These interaction ids were already claimed: an event seen before, or a reversal
     /// another writer recorded first.
     DuplicateInteraction(Vec<String>),
+    /// Other writes held the cart or order (or the store throttled): try again after a wait.
+    Contended,
     Store(StoreError),
 }
 

@@ -1,7 +1,9 @@
 //! Catalog administration: products and stock, discount codes, the pricing configuration,
 //! whole-catalog imports, and the shipping methods offered to a destination.
 
-use crate::model::catalog::{Product, ProductInput, ProductUpdate, StockWrite};
+use crate::model::catalog::{
+    spread, Product, ProductInput, ProductUpdate, ShardedWrite, StockChange, StockWrite,
+};
 use crate::model::discount::{DiscountDefinition, DiscountInput};
 use crate::model::error::{Error, FieldErrors};
 use crate::model::identity::Caller;
@@ -37,6 +39,17 @@ pub struct ShippingOffer {
 }
 
 impl Storefront {
+    /// `GET /admin/products/{sku}`: the product with its total stock over its shards.
+    pub async fn product(&self, caller: &Caller, sku: &str) -> Result<Product, Error> {
+        caller.require_admin()?;
+        let sku = crate::model::values::Sku::parse(sku).map_err(|e| Error::invalid("/sku", e))?;
+        self.store
+            .products(std::slice::from_ref(&sku))
+            .await?
+            .pop()
+            .ok_or(Error::NotFound)
+    }
+
     pub async fn upsert_product(
         &self,
         caller: &Caller,
@@ -46,15 +59,47 @@ impl Storefront {
         caller.require_admin()?;
         let config = self.store.config().await?;
         let update = ProductUpdate::parse(sku, input, &config)?;
-        let read = self
-            .store
-            .products(std::slice::from_ref(&update.terms.sku))
-            .await?;
-        let write = update.stock.write(read.first());
-        self.store
-            .write_product(&update.terms, write)
-            .await
-            .map_err(|e| stock_refusal(&update, write, e))
+        let mut backoff = self.backoff();
+        loop {
+            let read = self
+                .store
+                .products(std::slice::from_ref(&update.terms.sku))
+                .await?
+                .pop();
+            let shards_now = read.as_ref().map_or(1, |p| p.stock_shards);
+            let shards = update.shards.unwrap_or(shards_now);
+            if shards == 1 && shards_now == 1 {
+                let write = update.stock.write(read.as_ref());
+                return self
+                    .store
+                    .write_product(&update.terms, write)
+                    .await
+                    .map_err(|e| stock_refusal(&update, write, e));
+            }
+            let write = sharded_write(&update, read.as_ref(), shards, config.revision)?;
+            match self
+                .store
+                .write_sharded_product(&update.terms, &write)
+                .await
+            {
+                Ok(product) => return Ok(product),
+                // The stock was set against what the administrator read: a sale since is theirs
+                // to see.
+                Err(ProductWriteError::StockConflict { .. })
+                    if matches!(update.stock, StockChange::Set(_)) =>
+                {
+                    return Err(Error::StockChanged {
+                        sku: update.terms.sku.to_string(),
+                        current_stock: read.map_or(0, |p| p.stock),
+                    })
+                }
+                // A sale moved a shard meanwhile: read them again.
+                Err(ProductWriteError::StockConflict { .. }) => {
+                    backoff.wait("the product's shards").await?
+                }
+                Err(ProductWriteError::Store(e)) => return Err(Error::Store(e)),
+            }
+        }
     }
 
     pub async fn upsert_discount(
@@ -74,9 +119,16 @@ impl Storefront {
         input: &PricingConfigInput,
     ) -> Result<PricingConfig, Error> {
         caller.require_admin()?;
-        let config = PricingConfig::parse(input)?;
-        self.store.put_config(&config).await?;
-        Ok(config)
+        let mut config = PricingConfig::parse(input)?;
+        let mut backoff = self.backoff();
+        loop {
+            config.revision = self.store.config().await?.revision + 1;
+            if self.store.put_config(&config).await? {
+                return Ok(config);
+            }
+            // Another administrator's change came first: this one goes on top of it.
+            backoff.wait("the configuration").await?;
+        }
     }
 
     /// Loads a catalog document through the same validation as the single admin calls;
@@ -134,6 +186,36 @@ impl Storefront {
 }
 
 /// The refusal for a product write whose stock condition failed.
+/// The write that spreads the product's new total stock over `shards`, against the shards as
+/// read (the total keeps its meaning: `stock` sets it, `stockDelta` adds to it).
+fn sharded_write(
+    update: &ProductUpdate,
+    read: Option<&Product>,
+    shards: u32,
+    config_revision: u64,
+) -> Result<ShardedWrite, Error> {
+    let total_now = read.map_or(0, |p| p.stock);
+    let total = match update.stock {
+        StockChange::Keep => Some(total_now),
+        StockChange::Set(stock) => Some(stock),
+        StockChange::Delta(delta) => u32::try_from(i64::from(total_now) + delta).ok(),
+    }
+    .ok_or_else(|| Error::StockOutOfRange {
+        sku: update.terms.sku.to_string(),
+        current_stock: total_now,
+        stock_delta: match update.stock {
+            StockChange::Delta(delta) => delta,
+            _ => 0,
+        },
+    })?;
+    Ok(ShardedWrite {
+        read: read.map_or_else(Vec::new, |p| p.shard_stock.clone()),
+        stock: spread(total, shards),
+        config_revision: read.map_or(config_revision, |p| p.config_revision.max(config_revision)),
+        stock_revision: read.map_or(0, |p| p.stock_revision),
+    })
+}
+
 fn stock_refusal(update: &ProductUpdate, write: StockWrite, error: ProductWriteError) -> Error {
     let current_stock = match error {
         ProductWriteError::Store(e) => return Error::Store(e),

@@ -9,21 +9,21 @@
 
 use crate::model::cart::{Cart, CartState, DiscountState};
 use crate::model::commit_plan::{
-    cart_code_active, check_preconditions, plan, price_change, Rejection, SavedOrderSlot,
+    cart_code_active, check_preconditions, plan, price_change, CommitPlan, SavedOrderSlot,
     SAVED_ORDER_HOLD,
 };
-use crate::model::error::{Error, FieldErrors};
+use crate::model::error::{Error, FieldErrors, StoreError};
 use crate::model::idempotency::{
     fingerprint, IdempotencyKey, IdempotentRequest, StoredResponse, Ticket, RETENTION,
 };
 use crate::model::identity::Caller;
 use crate::model::order::{CommitAction, Order};
-use crate::model::order_number::{self, OrderNumber};
+use crate::model::order_number::OrderNumber;
 use crate::model::order_snapshot::OrderSnapshot;
 use crate::model::payment::PaymentState;
 use crate::model::values::CartId;
 use crate::ports::idempotency::IdempotencyStore;
-use crate::ports::orders::CommitError;
+use crate::usecases::commit::{Number, Refusal};
 use crate::usecases::idempotency::{self, Begin};
 use crate::usecases::storefront::{conflict, ensure_updatable, Storefront};
 
@@ -170,7 +170,8 @@ impl Storefront {
         }
     }
 
-    /// Commits a cart already read (and its access checked) by the caller.
+    /// Commits a cart already read (and its access checked) by the caller, through the one
+    /// commit path; a refusal becomes the customer's answer here.
     pub(crate) async fn commit_loaded(
         &self,
         mut cart: Cart,
@@ -179,128 +180,86 @@ impl Storefront {
         ticket: Option<&Ticket>,
     ) -> Result<OrderResponse, Error> {
         let action = input.action.unwrap_or(CommitAction::Checkout);
+        let number = match requested_number {
+            Some(n) => Number::Requested(n),
+            None => Number::Generated,
+        };
         let mut refreshed = 0;
-        let mut number = requested_number
-            .clone()
-            .unwrap_or_else(|| OrderNumber::generate(self.now()));
-        let mut attempts = 0;
         loop {
             ensure_updatable(&cart, input.cart_version)?;
             let payment_state = check_preconditions(&cart, action)?;
-            attempts += 1;
-            let now = self.now();
-            // A saved order its payments already cover holds nothing: it is paid.
-            let expires_at = (action == CommitAction::SaveOrder
-                && payment_state != PaymentState::Paid)
-                .then(|| now + SAVED_ORDER_HOLD);
-            let order = Order::from_cart(
-                &cart,
-                number.clone(),
-                action,
-                payment_state,
-                now,
-                expires_at,
-            );
-            let mut plan = plan(&cart, order, input.cart_version, ticket, now)?;
-            plan.saved_order_slot = plan
-                .order
-                .slot_owner()
-                .filter(|_| plan.order.awaiting_payment())
-                .map(|customer| SavedOrderSlot {
-                    customer: customer.clone(),
-                    limit: self.limits.max_open_saved_orders,
-                });
-            let rejections = match self.store().commit(&plan).await {
-                Ok(()) => return Ok(OrderResponse::created(&plan.order)),
-                Err(CommitError::Store(e)) => return Err(Error::Store(e)),
-                Err(CommitError::Rejected(rejections)) => rejections,
+            let refusal = match self
+                .commit_order(number.clone(), |number| {
+                    self.cart_plan(&cart, input, number, action, payment_state, ticket)
+                })
+                .await?
+            {
+                Ok(plan) => return Ok(OrderResponse::created(&plan.order)),
+                Err(refusal) => refusal,
             };
-            match self.explain(&cart, input, ticket, rejections).await? {
-                Retry::NewNumber
-                    if requested_number.is_none() && attempts < order_number::DRAW_ATTEMPTS =>
-                {
-                    number = OrderNumber::generate(self.now());
+            return match refusal {
+                // Another request ordered the cart: replay its order (or refuse another
+                // version's); a cart that moved otherwise is a conflict.
+                Refusal::Moved {
+                    order: Some(order), ..
+                } => self.replay_or_refuse(&order, input, ticket).await,
+                Refusal::Moved {
+                    cart: Some(now), ..
+                } if now.state != CartState::Ordered => Err(conflict(&now, input.cart_version)),
+                Refusal::Moved { .. } => self.answer_for_ordered(&cart.id, input, ticket).await,
+                Refusal::KeyHeld => Err(Error::RequestInProgress { retry_after: 1 }),
+                Refusal::OutOfStock(items) => Err(Error::OutOfStock(items)),
+                Refusal::TermsChanged => match self.what_changed(&cart).await? {
+                    // A payment landed, or the catalog moved without changing this price,
+                    // between the read and the write: decide again on the cart as it is now.
+                    Retry::Refreshed(fresh) if refreshed < MAX_REFRESHES => {
+                        refreshed += 1;
+                        cart = *fresh;
+                        continue;
+                    }
+                    Retry::Refreshed(_) => Err(Error::Store(StoreError::contended(
+                        "the catalog kept moving under the commit",
+                    ))),
+                    Retry::Answer(answer) => answer,
+                },
+                Refusal::EmailRegistered => Err(Error::EmailAlreadyRegistered),
+                Refusal::TooManyOpenOrders(limit) => Err(Error::TooManyOpenOrders { limit }),
+                Refusal::NumberTaken => Err(Error::OrderNumberTaken {
+                    order_number: input.order_number.clone().unwrap_or_default(),
+                }),
+                // A cart's commit takes nothing from gift cards.
+                Refusal::GiftCardBalance(code) => {
+                    Err(Error::internal(format!("a cart's commit redeemed {code}")))
                 }
-                Retry::NewNumber => {
-                    return Err(Error::OrderNumberTaken {
-                        order_number: number.to_string(),
-                    });
-                }
-                // A payment landed (or the catalog moved without changing this price) between
-                // the read and the write: decide again on the cart as it is now.
-                Retry::Refreshed(fresh) if refreshed < MAX_REFRESHES => {
-                    refreshed += 1;
-                    cart = *fresh;
-                }
-                Retry::Refreshed(_) => return Err(Error::RequestInProgress { retry_after: 1 }),
-                Retry::Answer(answer) => return answer,
-            }
+            };
         }
     }
 
-    /// Turns failed conditions into the customer's answer, reading the catalog only now.
-    async fn explain(
+    /// The commit plan of `cart` as order `number`.
+    fn cart_plan(
         &self,
         cart: &Cart,
         input: &CreateOrderInput,
+        number: OrderNumber,
+        action: CommitAction,
+        payment_state: PaymentState,
         ticket: Option<&Ticket>,
-        rejections: Vec<Rejection>,
-    ) -> Result<Retry, Error> {
-        // The cart's own condition decides first: if another request ordered it, replay.
-        for rejection in &rejections {
-            if let Rejection::Cart { current, order } = rejection {
-                if let Some(order) = order {
-                    return Ok(Retry::Answer(
-                        self.replay_or_refuse(order, input, ticket).await,
-                    ));
-                }
-                // A cart another commit ordered is answered with that commit's order.
-                return Ok(Retry::Answer(match current {
-                    Some(now) if now.state != CartState::Ordered => {
-                        Err(conflict(now, input.cart_version))
-                    }
-                    _ => self.answer_for_ordered(&cart.id, input, ticket).await,
-                }));
-            }
-        }
-        let mut shortages = Vec::new();
-        let mut prices_moved = false;
-        let mut number_taken = false;
-        for rejection in rejections {
-            match rejection {
-                Rejection::OutOfStock(items) => shortages.extend(items),
-                Rejection::OrderNumberTaken => number_taken = true,
-                Rejection::ProductChanged(_)
-                | Rejection::PricingChanged
-                | Rejection::DiscountUnavailable(_) => prices_moved = true,
-                Rejection::EmailRegistered => {
-                    return Ok(Retry::Answer(Err(Error::EmailAlreadyRegistered)))
-                }
-                Rejection::IdempotencyKeyHeld => {
-                    return Ok(Retry::Answer(Err(Error::RequestInProgress {
-                        retry_after: 1,
-                    })))
-                }
-                Rejection::TooManyOpenOrders(limit) => {
-                    return Ok(Retry::Answer(Err(Error::TooManyOpenOrders { limit })))
-                }
-                Rejection::Cart { .. } => unreachable!("handled above"),
-                // A cart's commit takes nothing from gift cards.
-                Rejection::GiftCardBalance(code) => {
-                    return Err(Error::internal(format!("a cart's commit redeemed {code}")))
-                }
-            }
-        }
-        if !shortages.is_empty() {
-            return Ok(Retry::Answer(Err(Error::OutOfStock(shortages))));
-        }
-        if prices_moved {
-            return self.what_changed(cart).await;
-        }
-        if number_taken {
-            return Ok(Retry::NewNumber);
-        }
-        Err(Error::internal("commit rejected without a reason"))
+    ) -> Result<CommitPlan, Error> {
+        let now = self.now();
+        // A saved order its payments already cover holds nothing: it is paid.
+        let expires_at = (action == CommitAction::SaveOrder && payment_state != PaymentState::Paid)
+            .then(|| now + SAVED_ORDER_HOLD);
+        let order = Order::from_cart(cart, number, action, payment_state, now, expires_at);
+        let mut plan = plan(cart, order, input.cart_version, ticket, now)?;
+        plan.saved_order_slot = plan
+            .order
+            .slot_owner()
+            .filter(|_| plan.order.awaiting_payment())
+            .map(|customer| SavedOrderSlot {
+                customer: customer.clone(),
+                limit: self.limits.max_open_saved_orders,
+            });
+        Ok(plan)
     }
 
     /// Re-prices the cart against today's catalog and says how the customer's total moved.
@@ -357,7 +316,6 @@ impl Storefront {
 }
 
 enum Retry {
-    NewNumber,
     Refreshed(Box<Cart>),
     Answer(Result<OrderResponse, Error>),
 }

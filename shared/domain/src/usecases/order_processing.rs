@@ -6,27 +6,19 @@
 
 use time::OffsetDateTime;
 
-use crate::model::commit_plan::{plan, CommitPlan, Origin, Rejection};
+use crate::model::commit_plan::{plan, CommitPlan, Origin};
 use crate::model::error::Error;
 use crate::model::gift_card::{GiftCardRedemption, GIFT_CARD_PSP};
 use crate::model::money::Money;
 use crate::model::order::{CommitAction, Order, OrderState};
 use crate::model::order_commands::{apply_payments, PaymentSource};
-use crate::model::order_number::{self, OrderNumber};
 use crate::model::payment::{
-    self, Payment, PaymentState, Transaction, TransactionKind, TransactionState, RECORD_ATTEMPTS,
+    self, Payment, PaymentState, Transaction, TransactionKind, TransactionState,
 };
-use crate::ports::orders::CommitError;
 use crate::ports::payments::PaymentWriteError;
+use crate::usecases::commit::{Number, Refusal};
 use crate::usecases::order_pipeline::Run;
 use crate::usecases::storefront::Storefront;
-
-/// What a commit came to.
-enum Committed {
-    Done,
-    /// An earlier attempt of the same request committed this order (a retry after a crash).
-    Already(Box<Order>),
-}
 
 impl Storefront {
     pub(crate) async fn process_order(&self, run: &mut Run) -> Result<(), Error> {
@@ -41,109 +33,53 @@ impl Storefront {
         if covered.cent_amount < total.cent_amount {
             return Err(Error::InsufficientPayment { total, covered });
         }
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let now = self.now();
-            let mut cart = run.cart.clone();
-            cart.payments = payments.clone();
-            let mut order = Order::from_cart(
-                &cart,
-                run.number.clone(),
-                CommitAction::Checkout,
-                PaymentState::Paid,
-                now,
-                None,
-            );
-            order.programmatic = Some(run.terms());
-            if let Some(draft) = &run.draft {
-                order.id = draft.id.clone();
-                order.revision = draft.revision + 1;
-            }
-            let mut commit = plan(&cart, order, cart.version, None, now)?;
-            commit.origin = Origin::Programmatic {
-                draft_revision: run.draft.as_ref().map(|d| d.revision),
-            };
-            commit.gift_cards = gift_cards.clone();
-            match self.commit_programmatic(&commit).await {
-                Ok(Committed::Done) => {
-                    run.processed = Some(commit.order);
-                    return Ok(());
-                }
-                Ok(Committed::Already(order)) => {
-                    // An earlier attempt committed; an authorization this attempt made that
-                    // the order does not hold (the amounts moved) is released.
-                    run.authorized.retain(|(_, reference, _)| {
-                        !order.payments.iter().any(|p| &p.psp_reference == reference)
-                    });
-                    self.cancel_authorizations(run).await;
-                    run.processed = Some(*order);
-                    return Ok(());
-                }
-                Err(Error::OrderNumberTaken { .. })
-                    if run.draft.is_none() && attempts < order_number::DRAW_ATTEMPTS =>
-                {
-                    run.number = OrderNumber::generate(self.now());
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Commits `plan`, or says which condition refused it.
-    async fn commit_programmatic(&self, commit: &CommitPlan) -> Result<Committed, Error> {
-        let rejections = match self.store().commit(commit).await {
-            Ok(()) => return Ok(Committed::Done),
-            Err(CommitError::Store(e)) => return Err(Error::Store(e)),
-            Err(CommitError::Rejected(rejections)) => rejections,
+        // A draft's number is claimed already; a new order's is drawn (again if taken).
+        let number = match &run.draft {
+            Some(draft) => Number::Requested(draft.order_number.clone()),
+            None => Number::Generated,
         };
-        let total = commit.order.totals.total;
-        let mut shortages = Vec::new();
-        for rejection in rejections {
-            match rejection {
-                Rejection::Cart {
-                    order: Some(order), ..
-                } if order.state != OrderState::Draft => return Ok(Committed::Already(order)),
-                // The draft moved on (another request is processing it).
-                Rejection::Cart { .. } | Rejection::IdempotencyKeyHeld => {
-                    return Err(Error::RequestInProgress { retry_after: 1 })
+        let committed = self
+            .commit_order(number, |number| {
+                let now = self.now();
+                let mut cart = run.cart.clone();
+                cart.payments = payments.clone();
+                let mut order = Order::from_cart(
+                    &cart,
+                    number,
+                    CommitAction::Checkout,
+                    PaymentState::Paid,
+                    now,
+                    None,
+                );
+                order.programmatic = Some(run.terms());
+                if let Some(draft) = &run.draft {
+                    order.id = draft.id.clone();
+                    order.revision = draft.revision + 1;
                 }
-                Rejection::OutOfStock(items) => shortages.extend(items),
-                Rejection::GiftCardBalance(code) => {
-                    let share: i64 = commit
-                        .gift_cards
-                        .iter()
-                        .filter(|r| r.code == code)
-                        .map(|r| r.amount.cent_amount)
-                        .sum();
-                    return Err(Error::InsufficientPayment {
-                        total,
-                        covered: Money::new(total.cent_amount - share, total.currency()),
-                    });
-                }
-                Rejection::EmailRegistered => return Err(Error::EmailAlreadyRegistered),
-                Rejection::TooManyOpenOrders(_) => {
-                    return Err(Error::internal(
-                        "a programmatic order took a saved-order slot",
-                    ))
-                }
-                Rejection::OrderNumberTaken => {
-                    return Err(Error::OrderNumberTaken {
-                        order_number: commit.order.order_number.to_string(),
-                    })
-                }
-                // The catalog moved between this request's read and its write: try again.
-                Rejection::ProductChanged(_)
-                | Rejection::DiscountUnavailable(_)
-                | Rejection::PricingChanged => {
-                    return Err(Error::RequestInProgress { retry_after: 1 })
-                }
+                let mut commit = plan(&cart, order, cart.version, None, now)?;
+                commit.origin = Origin::Programmatic {
+                    draft_revision: run.draft.as_ref().map(|d| d.revision),
+                };
+                commit.gift_cards = gift_cards.clone();
+                Ok(commit)
+            })
+            .await?;
+        let order = match committed {
+            Ok(commit) => Box::new(commit.order),
+            Err(refusal) => {
+                // An earlier attempt of this request committed; an authorization this
+                // attempt made that the order does not hold (the amounts moved) is released.
+                let order = programmatic_refusal(refusal, &gift_cards, total)?;
+                run.authorized.retain(|(_, reference, _)| {
+                    !order.payments.iter().any(|p| &p.psp_reference == reference)
+                });
+                self.cancel_authorizations(run).await;
+                order
             }
-        }
-        if shortages.is_empty() {
-            return Err(Error::internal("commit rejected without a reason"));
-        }
-        Err(Error::OutOfStock(shortages))
+        };
+        run.number = order.order_number.clone();
+        run.processed = Some(*order);
+        Ok(())
     }
 
     /// Captures every authorization the order holds that is not captured yet, and records
@@ -167,7 +103,8 @@ impl Storefront {
             captured.push((payment.psp_reference.clone(), amount, capture));
         }
         let mut current = order;
-        for attempt in 1..=RECORD_ATTEMPTS {
+        let mut backoff = self.backoff();
+        loop {
             let mut next = current.clone();
             let mut interactions = Vec::new();
             for (reference, amount, capture) in &captured {
@@ -219,20 +156,18 @@ impl Storefront {
                     return Ok(());
                 }
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
-                // The webhook recorded the capture first, or the order moved: read it again.
-                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction(_))
-                    if attempt < RECORD_ATTEMPTS =>
-                {
+                // The webhook recorded the capture first, the order moved, or contention:
+                // read it again.
+                Err(_) => {
+                    backoff.wait("the order's captures").await?;
                     current = self
                         .store()
                         .order(&current.order_number)
                         .await?
                         .ok_or_else(|| Error::internal("a processed order vanished"))?;
                 }
-                Err(_) => return Err(Error::RequestInProgress { retry_after: 1 }),
             }
         }
-        Err(Error::RequestInProgress { retry_after: 1 })
     }
 
     /// Stores the order as a draft: its number claimed, nothing held.
@@ -241,44 +176,80 @@ impl Storefront {
             // Commands that stopped short of processing: the draft as it was.
             return Ok(draft.clone());
         }
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let now = self.now();
-            let mut order = run.draft_order(now);
-            order.revision = 1;
-            let commit = CommitPlan {
-                idempotency: None,
-                order,
-                origin: Origin::Programmatic {
-                    draft_revision: None,
-                },
-                expected_cart_version: 0,
-                expected_payment_revision: 0,
-                reservations: Vec::new(),
-                redemptions: Vec::new(),
-                gift_cards: Vec::new(),
-                pricing: None,
-                guest_email: None,
-                saved_order_slot: None,
-                now,
-            };
-            match self.commit_programmatic(&commit).await {
-                Ok(Committed::Done) => return Ok(commit.order),
-                Ok(Committed::Already(order)) => return Ok(*order),
-                Err(Error::OrderNumberTaken { .. }) if attempts < order_number::DRAW_ATTEMPTS => {
-                    run.number = OrderNumber::generate(self.now());
+        let committed = self
+            .commit_order(Number::Generated, |number| {
+                let now = self.now();
+                run.number = number;
+                let mut order = run.draft_order(now);
+                order.revision = 1;
+                Ok(CommitPlan {
+                    idempotency: None,
+                    order,
+                    origin: Origin::Programmatic {
+                        draft_revision: None,
+                    },
+                    expected_cart_version: 0,
+                    expected_payment_revision: 0,
+                    reservations: Vec::new(),
+                    redemptions: Vec::new(),
+                    gift_cards: Vec::new(),
+                    pricing: None,
+                    guest_email: None,
+                    saved_order_slot: None,
+                    now,
+                })
+            })
+            .await?;
+        match committed {
+            Ok(commit) => Ok(commit.order),
+            Err(Refusal::Moved {
+                order: Some(order), ..
+            }) => Ok(*order),
+            // A retry of a request whose draft is stored already: that draft.
+            Err(Refusal::Moved { .. } | Refusal::KeyHeld) => {
+                match self.store().cart_and_order(&run.cart.id).await? {
+                    (_, Some(order)) => Ok(order),
+                    _ => Err(Error::RequestInProgress { retry_after: 1 }),
                 }
-                // A retry of a request whose draft is stored already: that draft.
-                Err(Error::RequestInProgress { .. }) => {
-                    match self.store().cart_and_order(&run.cart.id).await? {
-                        (_, Some(order)) => return Ok(order),
-                        _ => return Err(Error::RequestInProgress { retry_after: 1 }),
-                    }
-                }
-                Err(e) => return Err(e),
             }
+            Err(refusal) => programmatic_refusal(refusal, &[], run.cart.totals.total).map(|o| *o),
         }
+    }
+}
+
+/// What a refused programmatic commit answers: the order an earlier attempt of the same
+/// request committed (`Ok`), or the refusal in the pipeline's words.
+fn programmatic_refusal(
+    refusal: Refusal,
+    gift_cards: &[GiftCardRedemption],
+    total: Money,
+) -> Result<Box<Order>, Error> {
+    match refusal {
+        Refusal::Moved {
+            order: Some(order), ..
+        } if order.state != OrderState::Draft => Ok(order),
+        // The draft moved on (another request is processing it), or the catalog moved
+        // between this request's read and its write: try again.
+        Refusal::Moved { .. } | Refusal::KeyHeld | Refusal::TermsChanged => {
+            Err(Error::RequestInProgress { retry_after: 1 })
+        }
+        Refusal::OutOfStock(items) => Err(Error::OutOfStock(items)),
+        Refusal::GiftCardBalance(code) => {
+            let share: i64 = gift_cards
+                .iter()
+                .filter(|r| r.code == code)
+                .map(|r| r.amount.cent_amount)
+                .sum();
+            Err(Error::InsufficientPayment {
+                total,
+                covered: Money::new(total.cent_amount - share, total.currency()),
+            })
+        }
+        Refusal::EmailRegistered => Err(Error::EmailAlreadyRegistered),
+        Refusal::NumberTaken => Err(Error::internal("every drawn order number was taken")),
+        Refusal::TooManyOpenOrders(_) => Err(Error::internal(
+            "a programmatic order took a saved-order slot",
+        )),
     }
 }
 

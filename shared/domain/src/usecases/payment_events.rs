@@ -5,7 +5,7 @@ use crate::model::cart::{Cart, CartState};
 use crate::model::error::Error;
 use crate::model::order::{CommitAction, Order, OrderState};
 use crate::model::payment::{self, Payment, PaymentState};
-use crate::model::payment::{TransactionKind, TransactionsFull, RECORD_ATTEMPTS};
+use crate::model::payment::{TransactionKind, TransactionsFull};
 use crate::model::payment_event::{transaction, unrecorded_payment, PaymentEvent, PaymentOutcome};
 use crate::ports::metrics::Metric;
 use crate::ports::payments::PaymentWriteError;
@@ -33,7 +33,8 @@ impl Storefront {
     /// reason is tried again on every later report for the cart.
     pub async fn handle_payment_event(&self, event: &PaymentEvent) -> Result<EventEffect, Error> {
         let mut asked = Asked::new();
-        for _ in 0..RECORD_ATTEMPTS {
+        let mut backoff = self.backoff();
+        loop {
             let (cart, order) = self.store().cart_and_order(&event.cart_id).await?;
             let attempt = match (cart, order) {
                 (_, Some(order)) => self.on_order(order, event, &mut asked).await,
@@ -51,16 +52,13 @@ impl Storefront {
                 {
                     return Ok(EventEffect::Duplicate)
                 }
-                // Moved on, or another writer claimed a reversal first: decide again on what
-                // is stored now.
-                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction(_)) => {
-                    continue
-                }
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
+                // Moved on, another writer claimed a reversal first, or contention: decide
+                // again on what is stored now.
+                Err(_) => backoff.wait("the payment's report").await?,
                 Ok(effect) => return effect,
             }
         }
-        Err(Error::RequestInProgress { retry_after: 1 })
     }
 
     pub(crate) async fn on_cart(

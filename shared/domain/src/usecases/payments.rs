@@ -12,7 +12,7 @@ use crate::model::error::{Error, FieldErrors};
 use crate::model::identity::Caller;
 use crate::model::money::Money;
 use crate::model::order::Order;
-use crate::model::payment::{self, Payment, MAX_PAYMENTS, RECORD_ATTEMPTS};
+use crate::model::payment::{self, Payment, MAX_PAYMENTS};
 use crate::ports::payments::PaymentWriteError;
 use crate::ports::psp::IntentRequest;
 use crate::usecases::storefront::{ensure_updatable, Storefront};
@@ -69,7 +69,8 @@ impl Storefront {
                 "the cart is paid in full",
             )
             .await?;
-        for _ in 0..RECORD_ATTEMPTS {
+        let mut backoff = self.backoff();
+        loop {
             let mut next = cart.clone();
             next.payments.push(payment.clone());
             next.payment_revision += 1;
@@ -79,15 +80,15 @@ impl Storefront {
                 .await
             {
                 Ok(()) => return Ok(created(payment, intent)),
-                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction(_)) => {
+                Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
+                Err(_) => {
+                    backoff.wait("the cart's payments").await?;
                     cart = self.cart(caller, cart_id).await?
                 }
-                Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
             }
             ensure_updatable(&cart, cart.version)?;
             ensure_room(&cart.payments)?;
         }
-        Err(Error::RequestInProgress { retry_after: 1 })
     }
 
     /// `POST /orders/{orderNumber}/payments`: a payment intent for what a saved order still
@@ -113,7 +114,8 @@ impl Storefront {
                 "the order is paid in full",
             )
             .await?;
-        for _ in 0..RECORD_ATTEMPTS {
+        let mut backoff = self.backoff();
+        loop {
             let mut next = order.clone();
             next.payments.push(payment.clone());
             next.revision += 1;
@@ -123,15 +125,15 @@ impl Storefront {
                 .await
             {
                 Ok(()) => return Ok(created(payment, intent)),
-                Err(PaymentWriteError::Conflict | PaymentWriteError::DuplicateInteraction(_)) => {
+                Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
+                Err(_) => {
+                    backoff.wait("the order's payments").await?;
                     order = self.order(caller, order_number).await?
                 }
-                Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
             }
             ensure_owes(&order)?;
             ensure_room(&order.payments)?;
         }
-        Err(Error::RequestInProgress { retry_after: 1 })
     }
 
     /// Checks the amount against what is owed and creates the provider's intent.

@@ -7,9 +7,7 @@ use crate::model::cart::{Cart, CartState};
 use crate::model::error::{Error, StoreError};
 use crate::model::gift_card::{GiftCardCode, GiftCardCredit};
 use crate::model::money::Money;
-use crate::model::payment::{
-    self, Payment, Transaction, TransactionKind, TransactionState, RECORD_ATTEMPTS,
-};
+use crate::model::payment::{self, Payment, Transaction, TransactionKind, TransactionState};
 use crate::ports::metrics::Metric;
 use crate::ports::payments::PaymentWriteError;
 use crate::ports::psp::Reversal;
@@ -53,7 +51,8 @@ impl Storefront {
         reason: &str,
         which: impl Fn(&Payment) -> bool,
     ) -> Result<(), Error> {
-        for _ in 0..RECORD_ATTEMPTS {
+        let mut backoff = self.backoff();
+        loop {
             let Some(cart) = self.store().cart(cart_id).await? else {
                 return Ok(());
             };
@@ -75,10 +74,9 @@ impl Storefront {
             {
                 Ok(()) => return self.settle_cart_reversals(cart_id).await,
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
-                Err(_) => continue,
+                Err(_) => backoff.wait("the cart's reversals").await?,
             }
         }
-        Err(Error::RequestInProgress { retry_after: 1 })
     }
 
     /// Asks the provider for every reversal a cart has recorded as pending and records what
@@ -88,7 +86,8 @@ impl Storefront {
         cart_id: &crate::model::values::CartId,
     ) -> Result<(), Error> {
         let mut asked = Asked::new();
-        for _ in 0..RECORD_ATTEMPTS {
+        let mut backoff = self.backoff();
+        loop {
             let Some(cart) = self.store().cart(cart_id).await? else {
                 return Ok(());
             };
@@ -104,10 +103,9 @@ impl Storefront {
             {
                 Ok(()) => return Ok(()),
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
-                Err(_) => continue,
+                Err(_) => backoff.wait("the cart's reversals").await?,
             }
         }
-        Err(Error::RequestInProgress { retry_after: 1 })
     }
 
     /// Gives back the payments of an order that `which` selects (all of a cancelled one; those
@@ -121,7 +119,8 @@ impl Storefront {
         which: &(dyn Fn(&Payment) -> bool + Sync),
     ) -> Result<(), Error> {
         let mut asked = Asked::new();
-        for _ in 0..RECORD_ATTEMPTS * 2 {
+        let mut backoff = self.backoff();
+        loop {
             let Some(order) = self.store().cart_and_order(cart_id).await?.1 else {
                 return Ok(());
             };
@@ -140,12 +139,12 @@ impl Storefront {
                 .record_order_payments(&next, order.revision, &claimed, &credits, false)
                 .await
             {
+                // Recorded: settle what the provider answered, or finish.
                 Ok(()) => continue,
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
-                Err(_) => continue,
+                Err(_) => backoff.wait("the order's reversals").await?,
             }
         }
-        Err(Error::RequestInProgress { retry_after: 1 })
     }
 
     /// The gift card credits of `marked` that can land: each card must still exist in the

@@ -10,6 +10,7 @@ use crate::model::limits::Limits;
 use crate::model::money::Money;
 use crate::ports::clock::{Clock, SystemClock};
 use crate::ports::metrics::{Metric, Metrics, NoMetrics};
+use crate::ports::pause::{NoPause, Pause};
 use crate::ports::psp::{PaymentProvider, PspError};
 use crate::ports::Store;
 
@@ -20,6 +21,7 @@ pub struct Storefront {
     pub(crate) psp: Arc<dyn PaymentProvider>,
     pub(crate) limits: Limits,
     pub(crate) metrics: Arc<dyn Metrics>,
+    pub(crate) pause: Arc<dyn Pause>,
 }
 
 /// The provider of a deployment that takes no payments: every call is refused.
@@ -68,7 +70,20 @@ impl Storefront {
             psp: Arc::new(NoPaymentProvider),
             limits: Limits::default(),
             metrics: Arc::new(NoMetrics),
+            pause: Arc::new(NoPause),
         }
+    }
+
+    /// The same storefront, waiting between retries of contended writes with `pause` (the
+    /// runtime's timer; every deployed storefront is given one).
+    pub fn with_pause(mut self, pause: Arc<dyn Pause>) -> Self {
+        self.pause = pause;
+        self
+    }
+
+    /// Waits between the attempts of one piece of work, within the contention budget.
+    pub(crate) fn backoff(&self) -> crate::usecases::retry::Backoff<'_> {
+        crate::usecases::retry::Backoff::new(self.pause.as_ref(), self.limits.contention_budget)
     }
 
     /// The same storefront, counting what operators alarm on into `metrics`.

@@ -38,9 +38,6 @@ pub const DEFAULT_PAYMENT_GRACE: Grace = Duration::seconds(1800);
 /// Items read per page.
 const PAGE: usize = 100;
 
-/// Attempts at one cart or order when concurrent writers move it.
-const ATTEMPTS: usize = 8;
-
 /// How much one sweep may do: it starts no new page once `time` has passed or `pages` pages
 /// were read (of `page_size` items each); what is left is due next time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,7 +190,8 @@ impl Storefront {
         now: OffsetDateTime,
         report: &mut SweepReport,
     ) -> Result<(), Error> {
-        for _ in 0..ATTEMPTS {
+        let mut backoff = self.backoff();
+        loop {
             let Some(order) = self.store().cart_and_order(cart_id).await?.1 else {
                 return Ok(());
             };
@@ -208,6 +206,7 @@ impl Storefront {
                     .await?
                 {
                     // A payment or a claim moved it meanwhile: decide again.
+                    backoff.wait("the saved order's release").await?;
                     continue;
                 }
                 report.orders_released += 1;
@@ -235,7 +234,6 @@ impl Storefront {
             }
             return Ok(());
         }
-        Err(Error::RequestInProgress { retry_after: 1 })
     }
 
     pub(crate) async fn sweep_cart(

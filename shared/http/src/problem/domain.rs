@@ -293,6 +293,19 @@ pub fn problem(error: &Error) -> Problem {
             | Error::CommandFailed { .. }
             | Error::GiftCardChanged { .. }
             | Error::TooMany { .. } => return super::programmatic::problem(error),
+            // Contention outlasted the retries (DynamoDB's transaction conflicts or
+            // throttling, as in a sale): nothing was written; the client tries again shortly.
+            Error::Store(e) if e.contended => {
+                retry_after = Some(1);
+                (
+                    503,
+                    "Contended",
+                    "Too many orders at once",
+                    Some("retry_later"),
+                    "Many customers are ordering the same items right now; please try again in a moment."
+                        .into(),
+                )
+            }
             Error::Store(_) | Error::Internal(_) => {
                 retry_after = Some(1);
                 (
@@ -332,12 +345,25 @@ mod tests {
 
     #[test]
     fn storage_failures_leak_nothing() {
-        let body = problem(&Error::Store(StoreError(
-            "table arn:aws:... throttled".into(),
+        let body = problem(&Error::Store(StoreError::new(
+            "table arn:aws:... throttled".to_string(),
         )))
         .to_json();
         assert!(!body.to_string().contains("arn:aws"));
         assert_eq!(body["status"], 503);
+    }
+
+    #[test]
+    fn contention_is_contended_with_a_retry_after() {
+        let problem = problem(&Error::Store(StoreError::contended(
+            "commit: TransactionConflict on PRODUCT#MUG",
+        )));
+        assert_eq!(problem.retry_after, Some(1));
+        let body = problem.to_json();
+        assert_eq!(body["status"], 503);
+        assert_eq!(body["code"], "Contended");
+        assert_eq!(body["recovery"], "retry_later");
+        assert!(!body.to_string().contains("PRODUCT#"));
     }
 
     #[test]
