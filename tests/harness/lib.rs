@@ -58,7 +58,14 @@ pub fn webhook_secrets() -> WebhookSecrets {
 pub enum Backend {
     Memory,
     DynamoDb,
+    /// DynamoDB Local behind the contention emulator: DynamoDB's transaction-conflict rule
+    /// applied, each transaction's items held for its round trip plus `CONTENTION_HOLD`.
+    DynamoDbContended,
 }
+
+/// The transaction hold the contended backend emulates (DynamoDB's, as the bench measures
+/// it).
+pub const CONTENTION_HOLD: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// A clock the test moves by hand.
 pub struct TestClock(Mutex<OffsetDateTime>);
@@ -160,9 +167,17 @@ pub async fn dynamodb_store() -> DynamoStore {
 
 /// A fresh DynamoDB Local table whose every request is counted.
 pub async fn dynamodb_store_counted(counter: Arc<RequestCounter>) -> DynamoStore {
+    let endpoint = std::env::var(LocalService::DynamoDb.variable()).unwrap_or_default();
+    dynamodb_store_at(&endpoint, counter).await
+}
+
+/// A fresh table reached at `endpoint` (DynamoDB Local, or the emulator in front of it),
+/// its every request counted.
+pub async fn dynamodb_store_at(endpoint: &str, counter: Arc<RequestCounter>) -> DynamoStore {
     let config = local_aws(LocalService::DynamoDb);
     let table = format!("test-{}", uuid::Uuid::new_v4());
     let client_config = aws_sdk_dynamodb::config::Builder::from(config)
+        .endpoint_url(endpoint)
         .interceptor(CountingInterceptor(counter))
         .build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(client_config), table);
@@ -173,7 +188,7 @@ pub async fn dynamodb_store_counted(counter: Arc<RequestCounter>) -> DynamoStore
 pub async fn store(backend: Backend) -> Arc<dyn Store> {
     match backend {
         Backend::Memory => Arc::new(MemoryStore::new()),
-        Backend::DynamoDb => Arc::new(dynamodb_store().await),
+        Backend::DynamoDb | Backend::DynamoDbContended => Arc::new(dynamodb_store().await),
     }
 }
 
@@ -195,6 +210,8 @@ pub struct App {
     pub psp: Arc<PspSimulator>,
     /// What the storefront counted for operators (`Metric`s).
     pub metrics: Arc<CountedMetrics>,
+    /// The contention emulator the store talks through (contended backends only).
+    pub emulator: Option<Arc<ddb_contention::Emulator>>,
 }
 
 /// The metrics a storefront counted, kept for the test to read.
@@ -247,9 +264,23 @@ impl App {
         wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
     ) -> App {
         let requests = Arc::new(RequestCounter::default());
+        let mut emulator = None;
         let dynamo = match backend {
             Backend::Memory => None,
             Backend::DynamoDb => Some(dynamodb_store_counted(requests.clone()).await),
+            Backend::DynamoDbContended => {
+                let upstream = std::env::var(LocalService::DynamoDb.variable())
+                    .expect("DynamoDB Local's endpoint");
+                let started = ddb_contention::Emulator::start(
+                    &upstream,
+                    ddb_contention::Settings::default().hold(CONTENTION_HOLD),
+                )
+                .await
+                .expect("start the contention emulator");
+                let store = dynamodb_store_at(started.endpoint(), requests.clone()).await;
+                emulator = Some(Arc::new(started));
+                Some(store)
+            }
         };
         let memory = dynamo.is_none().then(|| Arc::new(MemoryStore::new()));
         let store: Arc<dyn Store> = match (&dynamo, &memory) {
@@ -280,6 +311,7 @@ impl App {
             memory,
             psp,
             metrics,
+            emulator,
         }
     }
 
@@ -327,6 +359,7 @@ impl App {
             memory: None,
             psp: self.psp.clone(),
             metrics: self.metrics.clone(),
+            emulator: None,
         };
         (app, emulator)
     }

@@ -84,9 +84,6 @@ fn discount_redemption(
     now_epoch: i64,
 ) -> Result<TransactWriteItem, StoreError> {
     let mut e = Expr::default();
-    let redemptions = e.name("redemptions");
-    let one = e.number(1);
-    let set = format!("SET {redemptions} = {redemptions} + {one}");
     let mut conditions = vec![];
     // The stored terms must be the terms the customer saw.
     let stored = fields(terms)?;
@@ -115,7 +112,8 @@ fn discount_redemption(
             e,
         );
     }
-    let max = e.name("maxRedemptions");
+    let (redemptions, max, one) = (e.name("redemptions"), e.name("maxRedemptions"), e.number(1));
+    let set = format!("SET {redemptions} = {redemptions} + {one}");
     conditions.push(format!("{redemptions} < {max}"));
     update(
         table,

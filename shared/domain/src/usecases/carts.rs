@@ -8,6 +8,7 @@ use crate::model::error::Error;
 use crate::model::identity::Caller;
 use crate::model::values::{CartId, DiscountCode, SessionToken, Sku};
 use crate::ports::carts::CartWriteError;
+use crate::ports::metrics::Metric;
 use crate::usecases::storefront::{conflict, ensure_updatable, Storefront};
 
 impl Storefront {
@@ -70,7 +71,19 @@ impl Storefront {
             )
             .await?;
         let next = cart.apply(&actions, &catalog, self.clock.now())?;
-        match self.store.replace_cart(&next, input.version).await {
+        // The same write again while other writers hold the cart (a payment being recorded):
+        // nothing was written, and the version condition still guards it.
+        let mut backoff = self.backoff();
+        let written = loop {
+            match self.store.replace_cart(&next, input.version).await {
+                Err(CartWriteError::Store(e)) if e.contended => {
+                    self.count(Metric::WriteConflicts, 1);
+                    backoff.wait("the cart").await?;
+                }
+                written => break written,
+            }
+        };
+        match written {
             Ok(()) => {
                 if next.totals.total != cart.totals.total {
                     self.release_stale_payments(&next).await?;
