@@ -33,6 +33,7 @@ use checkout_domain::model::catalog::{Product, ProductTerms, ShardedWrite, Stock
 use checkout_domain::model::commit_plan::CommitPlan;
 use checkout_domain::model::discount::DiscountDefinition;
 use checkout_domain::model::error::StoreError;
+use checkout_domain::model::fulfillment::HistoryEntry;
 use checkout_domain::model::gift_card::{GiftCard, GiftCardCode, GiftCardCredit};
 use checkout_domain::model::idempotency::IdempotencyRecord;
 use checkout_domain::model::order::Order;
@@ -353,6 +354,9 @@ impl CatalogStore for FaultyStore {
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
         self.read("products", self.inner.products(skus)).await
     }
+    async fn restock(&self, sku: &Sku, units: u32) -> Result<(), StoreError> {
+        self.write("restock", self.inner.restock(sku, units)).await
+    }
     async fn mark_sold_out(&self, sku: &Sku, stock_revision: u64) -> Result<(), StoreError> {
         self.write(
             "mark_sold_out",
@@ -430,6 +434,21 @@ impl OrderStore for FaultyStore {
             self.inner.customer_orders(customer, after, limit),
         )
         .await
+    }
+    async fn write_fulfillments(
+        &self,
+        order: &Order,
+        expected_revision: u64,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            "write_fulfillments",
+            self.inner.write_fulfillments(order, expected_revision),
+        )
+        .await
+    }
+    async fn order_history(&self, cart: &CartId) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.read("order_history", self.inner.order_history(cart))
+            .await
     }
     async fn release_order(
         &self,

@@ -15,6 +15,7 @@ mod guest_claim;
 mod holds;
 mod identity;
 mod interleaving;
+mod merchant;
 mod money;
 mod orders;
 mod outbox;

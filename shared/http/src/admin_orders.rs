@@ -57,8 +57,14 @@ fn answer(answer: &AdminAnswer) -> (u16, Value, bool) {
             let problem = problem(&refusal.error());
             (problem.status, problem.to_json(), true)
         }
-        AdminAnswer::Replayed(StoredResponse::Order(order)) => {
+        AdminAnswer::Replayed(StoredResponse::Order(order))
+        | AdminAnswer::Replayed(StoredResponse::ChangedOrder(order)) => {
             (200, json!(OrderView::from(order.as_ref().clone())), true)
+        }
+        // Keys are scoped by operation: these never answer a programmatic order's key.
+        AdminAnswer::Replayed(StoredResponse::Refund(refund)) => (200, json!(refund), true),
+        AdminAnswer::Replayed(StoredResponse::Fulfillment(shipment)) => {
+            (200, json!(shipment), true)
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod identity;
 pub mod json;
 pub mod jwks;
 pub mod lambda;
+pub mod merchant;
 mod objects;
 pub mod problem;
 pub mod routes;

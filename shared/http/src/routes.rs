@@ -44,7 +44,8 @@ pub fn storefront(storefront: Storefront) -> Router {
         )
         .route("/customers/claim", post(claim_orders))
         .with_state(storefront.clone())
-        .merge(crate::admin_orders::routes(storefront))
+        .merge(crate::admin_orders::routes(storefront.clone()))
+        .merge(crate::merchant::routes(storefront))
 }
 
 /// `POST /orders`, the commit step, served by its own function.

@@ -377,6 +377,21 @@ impl CatalogStore for DynamoStore {
         Ok(products)
     }
 
+    async fn restock(&self, sku: &Sku, units: u32) -> Result<(), StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(product_key(sku)))
+            .update_expression("SET stock = stock + :units REMOVE soldOut")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":units", AttributeValue::N(units.to_string()))
+            .send()
+            .await;
+        // A product deleted since has nothing to put back.
+        condition_held(result).map(|_| ())
+    }
+
     async fn mark_sold_out(&self, sku: &Sku, stock_revision: u64) -> Result<(), StoreError> {
         let result = self
             .client()

@@ -9,21 +9,22 @@ use time::OffsetDateTime;
 
 use checkout_domain::model::cart::CartOwner;
 use checkout_domain::model::commit_plan::CommitPlan;
+use checkout_domain::model::fulfillment::HistoryEntry;
 use checkout_domain::model::order::Order;
 use checkout_domain::model::order_number::OrderNumber;
 use checkout_domain::model::values::{CartId, CustomerId, Email, SessionHash};
 use checkout_domain::ports::orders::{history_key, CommitError, CommitRead, OrderPage, OrderStore};
 use checkout_domain::StoreError;
 
-use super::codec::{encode, from_item};
+use super::codec::{encode, from_item, time_rfc3339, to_item};
 use super::expr::{
-    cancellation_error, condition_held, reason_is_condition, store_error, update,
+    cancellation_error, condition_held, put, reason_is_condition, store_error, update,
     update_expression, Expr, Item,
 };
 use super::schema::{
-    cart_key, claim_ticket_key, customer_history, discount_key, email_key, guest_history,
-    idempotency_key, number_key, order_key, product_key, serde_names, sweep_mark, HISTORY_INDEX,
-    SK_CART, SK_ORDER, SWEEP_ORDERS,
+    cart_key, cart_partition, claim_ticket_key, customer_history, discount_key, email_key,
+    guest_history, history_entry_key, idempotency_key, number_key, order_key, product_key,
+    serde_names, sweep_mark, HISTORY_INDEX, SK_CART, SK_HISTORY, SK_ORDER, SWEEP_ORDERS,
 };
 use super::DynamoStore;
 
@@ -91,6 +92,21 @@ pub(super) fn order_update(
         &conditions,
         e,
     )
+}
+
+/// The put of the history entry `order`'s change made, if it notes one: its own item beside
+/// the order, written in the same transaction as the change.
+pub(super) fn history_put(
+    table: &str,
+    order: &Order,
+) -> Result<Option<TransactWriteItem>, StoreError> {
+    let Some(entry) = &order.change else {
+        return Ok(None);
+    };
+    let mut e = Expr::default();
+    let sk = e.name("sk");
+    let item = to_item(history_entry_key(&order.cart_id, entry.revision), entry)?;
+    put(table, item, &format!("attribute_not_exists({sk})"), e).map(Some)
 }
 
 #[async_trait]
@@ -179,15 +195,21 @@ impl OrderStore for DynamoStore {
             e.string(serde_names::ORDER_OPEN),
             e.value(encode(&cancelled.state)?),
         );
+        let mut sets = vec![format!("{state} = {cancelled_state}")];
+        if let Some(at) = cancelled.cancelled_at {
+            let (name, value) = (e.name("cancelledAt"), e.value(encode(&time_rfc3339(at))?));
+            sets.push(format!("{name} = {value}"));
+        }
         items.push(order_update(
             self.table(),
             cancelled,
             expected_revision,
             e,
-            vec![format!("{state} = {cancelled_state}")],
+            sets,
             Vec::new(),
             &format!("{state} = {open}"),
         )?);
+        items.extend(history_put(self.table(), cancelled)?);
         let give_back = |key: Item,
                          field: &str,
                          amount: i64,
@@ -209,11 +231,11 @@ impl OrderStore for DynamoStore {
             )
         };
         // Stock goes back to shard 0, the product's own item, clearing a sold-out mark.
-        for line in &cancelled.line_items {
+        for (sku, units) in cancelled.units_held() {
             items.push(give_back(
-                product_key(&line.sku),
+                product_key(&sku),
                 "stock",
-                line.quantity.get() as i64,
+                i64::from(units),
                 "soldOut",
             )?);
         }
@@ -237,6 +259,66 @@ impl OrderStore for DynamoStore {
             // The order moved on (its first item's condition): someone else released or paid it.
             Err(reasons) if reasons.first().is_some_and(reason_is_condition) => Ok(false),
             Err(reasons) => Err(cancellation_error("release", &reasons)),
+        }
+    }
+
+    async fn write_fulfillments(
+        &self,
+        order: &Order,
+        expected_revision: u64,
+    ) -> Result<bool, StoreError> {
+        let mut e = Expr::default();
+        let (state, shipment, fulfillments) = (
+            e.name("state"),
+            e.name("shipmentState"),
+            e.name("fulfillments"),
+        );
+        let sets = vec![
+            format!("{state} = {}", e.value(encode(&order.state)?)),
+            format!("{shipment} = {}", e.value(encode(&order.shipment_state)?)),
+            format!("{fulfillments} = {}", e.value(encode(&order.fulfillments)?)),
+        ];
+        let cancelled = e.string(serde_names::ORDER_CANCELLED);
+        let mut items = vec![order_update(
+            self.table(),
+            order,
+            expected_revision,
+            e,
+            sets,
+            Vec::new(),
+            &format!("{state} <> {cancelled}"),
+        )?];
+        items.extend(history_put(self.table(), order)?);
+        match self.transact(items).await? {
+            Ok(_) => Ok(true),
+            Err(reasons) if reasons.first().is_some_and(reason_is_condition) => Ok(false),
+            Err(reasons) => Err(cancellation_error("fulfilment", &reasons)),
+        }
+    }
+
+    async fn order_history(&self, cart: &CartId) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut entries = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk AND begins_with(sk, :history)")
+                .expression_attribute_values(":pk", AttributeValue::S(cart_partition(cart)))
+                .expression_attribute_values(":history", AttributeValue::S(SK_HISTORY.into()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in page.items.unwrap_or_default() {
+                entries.push(from_item(item)?);
+            }
+            start = page.last_evaluated_key.filter(|k| !k.is_empty());
+            if start.is_none() {
+                return Ok(entries);
+            }
         }
     }
 
@@ -320,21 +402,24 @@ impl OrderStore for DynamoStore {
             } else {
                 format!("{revision} = {read_at}")
             };
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(order_key(&order.cart_id)))
-                .update_expression(format!(
+            let claim = update(
+                self.table(),
+                order_key(&order.cart_id),
+                &format!(
                     "SET {owner} = {owner_value}, {gsi1pk} = {history_pk}, \
                      {gsi1sk} = {history_sk}, {revision} = {next}"
-                ))
-                .condition_expression(format!("{at_revision} AND {owner}.{kind} = {guest}"))
-                .set_expression_attribute_names(Some(e.names))
-                .set_expression_attribute_values(Some(e.values))
-                .send()
-                .await;
-            if condition_held(result)? {
+                ),
+                &format!("{at_revision} AND {owner}.{kind} = {guest}"),
+                e,
+            )?;
+            let mut items = vec![claim];
+            items.extend(history_put(self.table(), order)?);
+            let result = match self.transact(items).await? {
+                Ok(()) => Ok(()),
+                Err(reasons) if reasons.first().is_some_and(reason_is_condition) => Err(()),
+                Err(reasons) => return Err(cancellation_error("claim", &reasons)),
+            };
+            if result.is_ok() {
                 moved.push(order.order_number.clone());
             }
         }

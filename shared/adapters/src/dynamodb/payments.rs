@@ -17,7 +17,7 @@ use super::expr::{
     cancelled_by_contention, put, reason_is_condition, update, update_expression, Expr,
 };
 use super::gift_cards::{balance_update, Movement};
-use super::orders::order_update;
+use super::orders::{history_put, order_update};
 use super::saved_orders;
 use super::schema::{cart_key, interaction_key, serde_names, sweep_mark, SWEEP_CARTS};
 use super::DynamoStore;
@@ -139,9 +139,12 @@ impl PaymentStore for DynamoStore {
             e.value(encode(&order.payments)?),
             e.value(encode(&order.payment_state)?),
         );
+        let refunds = e.name("refunds");
+        let refunds_value = e.value(encode(&order.refunds)?);
         let mut sets = vec![
             format!("{payments} = {payments_value}"),
             format!("{payment_state} = {state_value}"),
+            format!("{refunds} = {refunds_value}"),
         ];
         let mut removes = Vec::new();
         match order.expires_at {
@@ -165,6 +168,7 @@ impl PaymentStore for DynamoStore {
                 &order.cart_id,
             )?);
         }
+        rest.extend(history_put(self.table(), order)?);
         self.send_payment_write(item, interactions, rest).await
     }
 }

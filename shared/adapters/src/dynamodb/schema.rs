@@ -9,6 +9,7 @@
 //! | pricing config  | `CONFIG`         | `PRICING` |
 //! | cart            | `CART#<id>`      | `CART`    |
 //! | order           | `CART#<cart id>` | `ORDER`   |
+//! | an order's history entry | `CART#<cart id>` | `HISTORY#<revision>` |
 //! | order number    | `ORDERNUMBER#<n>`| `ORDERNUMBER` |
 //! | email registry  | `EMAIL#<email>`  | `CUSTOMER`|
 //! | idempotency record (`orders#…`, `webhook#…`, `effect#…`) | `IDEMPOTENCY#<k>`| `IDEMPOTENCY` |
@@ -100,6 +101,14 @@ pub(crate) fn number_key(number: &OrderNumber) -> Item {
 
 pub(crate) fn order_key(cart: &CartId) -> Item {
     key(cart_partition(cart), SK_ORDER)
+}
+
+/// The sort key prefix of an order's history entries, beside it in its cart's partition.
+pub(crate) const SK_HISTORY: &str = "HISTORY#";
+
+/// The history entry an order change at `revision` wrote.
+pub(crate) fn history_entry_key(cart: &CartId, revision: u64) -> Item {
+    key(cart_partition(cart), &format!("{SK_HISTORY}{revision:012}"))
 }
 
 pub(crate) fn email_key(email: &Email) -> Item {
@@ -201,6 +210,8 @@ pub(crate) mod serde_names {
     pub const ORDER_OPEN: &str = "Open";
     /// `OrderState::Draft`.
     pub const ORDER_DRAFT: &str = "Draft";
+    /// `OrderState::Cancelled`.
+    pub const ORDER_CANCELLED: &str = "Cancelled";
     /// `RecordState::InFlight`, the idempotency record's `state` tag.
     pub const IN_FLIGHT: &str = "inFlight";
     /// `CartOwner::Guest`, the owner's `kind` tag.
@@ -304,6 +315,7 @@ mod tests {
         assert_eq!(serde_form(CartState::Ordered), json!(CART_ORDERED));
         assert_eq!(serde_form(OrderState::Open), json!(ORDER_OPEN));
         assert_eq!(serde_form(OrderState::Draft), json!(ORDER_DRAFT));
+        assert_eq!(serde_form(OrderState::Cancelled), json!(ORDER_CANCELLED));
         let in_flight = RecordState::InFlight {
             locked_until: time::OffsetDateTime::UNIX_EPOCH,
         };

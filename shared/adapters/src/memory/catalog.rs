@@ -82,6 +82,18 @@ impl CatalogStore for MemoryStore {
             .collect())
     }
 
+    async fn restock(&self, sku: &Sku, units: u32) -> Result<(), StoreError> {
+        if let Some(product) = self.lock().products.get_mut(sku) {
+            if product.shard_stock.is_empty() {
+                product.shard_stock = vec![0; product.stock_shards as usize];
+            }
+            product.shard_stock[0] += units;
+            product.stock = product.shard_stock.iter().sum();
+            product.sold_out = false;
+        }
+        Ok(())
+    }
+
     async fn mark_sold_out(&self, sku: &Sku, stock_revision: u64) -> Result<(), StoreError> {
         let mut state = self.lock();
         if let Some(product) = state.products.get_mut(sku) {

@@ -52,6 +52,20 @@ struct State {
     gift_cards: HashMap<GiftCardCode, GiftCard>,
     /// Each customer's unpaid saved orders (their cart ids): the open-order slots taken.
     saved_orders: HashMap<CustomerId, std::collections::BTreeSet<CartId>>,
+    /// Each order's history entries (beside it, as in DynamoDB), oldest first.
+    history: HashMap<CartId, Vec<checkout_domain::model::fulfillment::HistoryEntry>>,
+}
+
+impl State {
+    /// Stores the history entry `order`'s change notes, if any.
+    fn note(&mut self, order: &Order) {
+        if let Some(entry) = &order.change {
+            self.history
+                .entry(order.cart_id.clone())
+                .or_default()
+                .push(entry.clone());
+        }
+    }
 }
 
 struct StoredTicket {

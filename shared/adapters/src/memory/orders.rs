@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use checkout_domain::model::cart::CartOwner;
 use checkout_domain::model::cart::CartState;
 use checkout_domain::model::commit_plan::CommitPlan;
+use checkout_domain::model::fulfillment::HistoryEntry;
 use checkout_domain::model::order::{Order, OrderState};
 use checkout_domain::model::order_number::OrderNumber;
 use checkout_domain::model::values::{CartId, CustomerId, Email, SessionHash};
@@ -128,12 +129,12 @@ impl OrderStore for MemoryStore {
             return Ok(false);
         }
         // Back to shard 0, the product's own item, which clears a sold-out mark.
-        for line in &cancelled.line_items {
-            if let Some(product) = state.products.get_mut(&line.sku) {
+        for (sku, units) in cancelled.units_held() {
+            if let Some(product) = state.products.get_mut(&sku) {
                 if product.shard_stock.is_empty() {
                     product.shard_stock = vec![0; product.stock_shards as usize];
                 }
-                product.shard_stock[0] += line.quantity.get();
+                product.shard_stock[0] += units;
                 product.stock = product.shard_stock.iter().sum();
                 product.sold_out = false;
             }
@@ -148,14 +149,45 @@ impl OrderStore for MemoryStore {
             }
         }
         state.give_back_slot(cancelled);
+        state.note(cancelled);
         if let Some(stored) = state.orders.get_mut(&cancelled.cart_id) {
             let before = stored.clone();
             stored.state = cancelled.state;
+            stored.cancelled_at = cancelled.cancelled_at;
             stored.revision = cancelled.revision;
             let after = stored.clone();
             self.publish(Some(before), Some(after));
         }
         Ok(true)
+    }
+
+    async fn write_fulfillments(
+        &self,
+        order: &Order,
+        expected_revision: u64,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let writable = state
+            .orders
+            .get(&order.cart_id)
+            .is_some_and(|o| o.revision == expected_revision && o.state != OrderState::Cancelled);
+        if !writable {
+            return Ok(false);
+        }
+        state.note(order);
+        let stored = state.orders.get_mut(&order.cart_id).expect("checked above");
+        let before = stored.clone();
+        stored.state = order.state;
+        stored.shipment_state = order.shipment_state;
+        stored.fulfillments = order.fulfillments.clone();
+        stored.revision = order.revision;
+        let after = stored.clone();
+        self.publish(Some(before), Some(after));
+        Ok(true)
+    }
+
+    async fn order_history(&self, cart: &CartId) -> Result<Vec<HistoryEntry>, StoreError> {
+        Ok(self.lock().history.get(cart).cloned().unwrap_or_default())
     }
 
     async fn guest_orders(&self, email: &Email) -> Result<Vec<Order>, StoreError> {
@@ -203,6 +235,7 @@ impl OrderStore for MemoryStore {
             let after = stored.clone();
             moved.push(after.order_number.clone());
             self.publish(Some(before), Some(after));
+            state.note(order);
         }
         Ok(Some(moved))
     }

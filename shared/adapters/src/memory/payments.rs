@@ -85,10 +85,12 @@ impl PaymentStore for MemoryStore {
                 .expect("checked above");
             card.balance += credit.amount.cent_amount;
         }
+        state.note(order);
         // Only what payments own, so a concurrent claim or cancellation is never undone.
         let stored = state.orders.get_mut(&order.cart_id).expect("checked above");
         let before = stored.clone();
         stored.payments = order.payments.clone();
+        stored.refunds = order.refunds.clone();
         stored.payment_state = order.payment_state;
         stored.expires_at = order.expires_at;
         stored.revision = order.revision;

@@ -167,6 +167,14 @@ pub enum Error {
     TooManyPayments { limit: usize },
     #[error("at most {limit} unpaid saved orders at once")]
     TooManyOpenOrders { limit: u32 },
+    #[error("the order has shipped; refund it instead")]
+    OrderAlreadyShipped,
+    #[error("refunds may give back at most {refundable}")]
+    RefundExceedsCaptured { refundable: Money },
+    #[error("the order cannot be fulfilled: {why}")]
+    OrderNotFulfillable { why: &'static str },
+    #[error("the order can no longer be cancelled: {why}")]
+    CancellationNotAllowed { why: &'static str },
     #[error("order {order_number} owes nothing")]
     NothingOwed { order_number: String },
     #[error("prices changed")]

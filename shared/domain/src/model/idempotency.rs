@@ -49,6 +49,12 @@ pub enum StoredResponse {
     AdminOrder(Box<OrderSnapshot>),
     /// `POST /admin/orders`: the command that failed, and why.
     CommandFailed(Box<CommandRefusal>),
+    /// A merchant's (or a customer's) change of an order: the order after it.
+    ChangedOrder(Box<OrderSnapshot>),
+    /// `POST /admin/orders/{n}/refunds`: the refund made.
+    Refund(Box<crate::model::fulfillment::RefundView>),
+    /// `POST /admin/orders/{n}/fulfillments`: the shipment recorded.
+    Fulfillment(Box<crate::model::fulfillment::Fulfillment>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

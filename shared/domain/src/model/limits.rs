@@ -15,6 +15,9 @@ pub struct Limits {
     pub max_open_saved_orders: u32,
     /// How long a request retries writes that meet contention (with backoff).
     pub contention_budget: std::time::Duration,
+    /// How long after it was placed a customer may cancel a paid, unshipped order
+    /// themselves (`CANCEL_WINDOW_SECONDS`; 0: never, only unpaid saved orders).
+    pub cancel_window: time::Duration,
 }
 
 impl Default for Limits {
@@ -22,6 +25,7 @@ impl Default for Limits {
         Limits {
             max_open_saved_orders: DEFAULT_MAX_OPEN_SAVED_ORDERS,
             contention_budget: DEFAULT_CONTENTION_BUDGET,
+            cancel_window: time::Duration::ZERO,
         }
     }
 }

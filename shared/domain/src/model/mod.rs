@@ -13,6 +13,7 @@ pub mod discount;
 pub mod error;
 pub mod events;
 pub mod field_error;
+pub mod fulfillment;
 pub mod gift_card;
 pub mod idempotency;
 pub mod identity;

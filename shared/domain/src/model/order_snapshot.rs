@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 
 use crate::model::address::Address;
 use crate::model::cart::{AppliedDiscount, CartOwner, GuestDetails, LineItem, ShippingInfo};
-use crate::model::money::Currency;
+use crate::model::fulfillment::{Fulfillment, ShipmentState};
+use crate::model::money::{Currency, Money};
 use crate::model::order::{CommitAction, Order, OrderState, ProgrammaticTerms};
 use crate::model::order_number::OrderNumber;
 use crate::model::payment::{Payment, PaymentState};
@@ -57,6 +58,18 @@ pub struct OrderSnapshot {
     /// What a programmatic order was asked for (its commands, receipt, ERP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub programmatic: Option<ProgrammaticTerms>,
+    #[serde(default)]
+    pub shipment_state: ShipmentState,
+    /// Money the order's payments took and gave back since.
+    pub refunded_amount: Money,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub cancelled_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub fulfillments: Vec<Fulfillment>,
 }
 
 impl OrderSnapshot {
@@ -109,6 +122,10 @@ impl Order {
                 request_fingerprint: None,
                 ..terms
             }),
+            shipment_state: order.shipment_state,
+            refunded_amount: self.refunded_amount(),
+            cancelled_at: order.cancelled_at,
+            fulfillments: order.fulfillments,
         }
     }
 }

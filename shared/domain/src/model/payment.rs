@@ -348,11 +348,13 @@ impl Payment {
         if self.is_gift_card() || self.secured() == 0 {
             return None;
         }
-        if let Some(pending) = self
-            .give_backs()
-            .filter(|t| t.state == TransactionState::Pending)
-            .last()
-        {
+        // A reversal this system asked for (a give-back, or a merchant's refund) still pending.
+        if let Some(pending) = self.transactions.iter().rfind(|t| {
+            t.kind.is_reversal()
+                && t.state == TransactionState::Pending
+                && (is_reversal_key(&t.interaction_id)
+                    || crate::model::fulfillment::is_merchant_refund(&t.interaction_id))
+        }) {
             return Some(pending.timestamp + PENDING_RECHECK);
         }
         if !self.owes_reversal() || self.reversal_given_up() {
@@ -467,6 +469,8 @@ pub enum PaymentState {
     Paid,
     BalanceDue,
     Failed,
+    /// Paid in full once, then given back in part.
+    PartiallyRefunded,
     Refunded,
 }
 
@@ -505,6 +509,19 @@ pub fn fitting(payments: &[Payment], total: Money) -> Money {
     )
 }
 
+/// What payments made toward `total` took for it and gave back since: what they took (at
+/// most `total`; a second tab's extra payment never paid for it) less what they still secure.
+/// Money on its way back counts once it landed.
+pub fn refunded_amount(payments: &[Payment], total: Money) -> Money {
+    let toward: Vec<&Payment> = payments.iter().filter(|p| fits(p, total)).collect();
+    let took: i64 = toward.iter().map(|p| p.captured()).sum();
+    let holds: i64 = toward.iter().map(|p| p.secured()).sum();
+    Money::new(
+        (took.min(total.cent_amount) - holds).max(0),
+        total.currency(),
+    )
+}
+
 /// The payment state of an order that awaits payment of `total` (or of a cart saved as one):
 /// `Paid` once the money that fits covers it, `BalanceDue` while it covers part, otherwise
 /// still `Pending` (or `Failed` when every attempt failed).
@@ -537,6 +554,8 @@ pub fn payment_state(payments: &[Payment], total: Money) -> PaymentState {
         PaymentState::Paid
     } else if secured == 0 && refunded > 0 {
         PaymentState::Refunded
+    } else if refunded_amount(payments, total).cent_amount > 0 && kept > 0 {
+        PaymentState::PartiallyRefunded
     } else if secured > 0 {
         PaymentState::BalanceDue
     } else if payments.is_empty() || payments.iter().any(Payment::is_pending) {

@@ -40,6 +40,8 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// sum over the SKU's shards, `shard_stock` each shard's (all 0, unread, when it is marked
     /// sold out).
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError>;
+    /// Puts `units` of `sku` back on sale (on its own item, clearing a sold-out mark).
+    async fn restock(&self, sku: &Sku, units: u32) -> Result<(), StoreError>;
     /// Marks `sku` sold out iff its own item's stock is 0 and no administrator wrote its
     /// stock since `stock_revision` (a release, a restock clear it).
     async fn mark_sold_out(&self, sku: &Sku, stock_revision: u64) -> Result<(), StoreError>;

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::model::cart::Cart;
 use crate::model::commit_plan::{CommitPlan, Rejection};
 use crate::model::error::StoreError;
+use crate::model::fulfillment::HistoryEntry;
 use crate::model::idempotency::IdempotencyRecord;
 use crate::model::order::Order;
 use crate::model::order_number::OrderNumber;
@@ -89,14 +90,27 @@ pub trait OrderStore: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> Result<OrderPage, StoreError>;
-    /// Writes `cancelled` (a saved order, now `Cancelled`, at revision `expected + 1`): its
-    /// state, revision and sweep mark, and gives back its stock and code redemptions, iff the
-    /// stored order is still open at `expected_revision`. Returns whether it did.
+    /// Writes `cancelled` (now `Cancelled`, at revision `expected + 1`): its state,
+    /// cancellation time, revision, sweep mark and history entry, and gives back the stock it
+    /// holds (`Order::units_held`), its limited codes' redemptions and its customer's
+    /// open-order slot, iff the stored order is still open at `expected_revision`. Returns
+    /// whether it did.
     async fn release_order(
         &self,
         cancelled: &Order,
         expected_revision: u64,
     ) -> Result<bool, StoreError>;
+    /// Writes an order's shipment attributes (state, shipment state, fulfilments) and its
+    /// history entry iff the stored order is at `expected_revision` and not cancelled.
+    /// Returns whether it did.
+    async fn write_fulfillments(
+        &self,
+        order: &Order,
+        expected_revision: u64,
+    ) -> Result<bool, StoreError>;
+    /// The history entries stored beside the order of `cart`, oldest first (its creation is
+    /// the order's own `created_at`).
+    async fn order_history(&self, cart: &CartId) -> Result<Vec<HistoryEntry>, StoreError>;
     /// Guest orders placed with `email` (normalized match), any order.
     async fn guest_orders(&self, email: &Email) -> Result<Vec<Order>, StoreError>;
     /// Marks the claim ticket with `token_hash` used by `customer`, iff it exists, was sent

@@ -55,6 +55,21 @@ impl Storefront {
             if orders.is_empty() {
                 break;
             }
+            // Each claim goes into its order's history (at the revision it makes).
+            let now = self.now();
+            let orders: Vec<_> = orders
+                .into_iter()
+                .map(|mut order| {
+                    order.change = Some(crate::model::fulfillment::HistoryEntry {
+                        at: now,
+                        actor: customer.to_string(),
+                        action: "claimed".into(),
+                        detail: "the guest's order was added to this customer's account".into(),
+                        revision: order.revision + 1,
+                    });
+                    order
+                })
+                .collect();
             let moved = self
                 .store()
                 .claim_guest_orders(customer, &email, &orders)

@@ -9,6 +9,7 @@ pub mod claims;
 pub mod commit;
 pub mod gift_cards;
 pub mod idempotency;
+pub mod merchant_orders;
 pub mod order_pipeline;
 pub mod order_processing;
 pub mod order_queries;

@@ -146,6 +146,12 @@ impl Storefront {
             }
             next.payment_state = payment::payment_state(&next.payments, next.totals.total);
             next.revision += 1;
+            next.note(
+                self.now(),
+                crate::model::fulfillment::SYSTEM,
+                "payment",
+                "authorized payments captured",
+            );
             match self
                 .store()
                 .record_order_payments(&next, current.revision, &interactions, &[], false)

@@ -3,6 +3,7 @@
 
 use crate::model::cart::{Cart, CartState};
 use crate::model::error::Error;
+use crate::model::fulfillment::SYSTEM;
 use crate::model::order::{CommitAction, Order, OrderState};
 use crate::model::payment::{self, Payment, PaymentState};
 use crate::model::payment::{TransactionKind, TransactionsFull};
@@ -241,6 +242,12 @@ impl Storefront {
             }
         }
         next.revision += 1;
+        let action = if matches!(effect, EventEffect::OrderPaid(_)) {
+            "paid"
+        } else {
+            "payment"
+        };
+        next.note(self.now(), SYSTEM, action, describe(event));
         let frees_slot = order.awaiting_payment() && !next.awaiting_payment();
         self.store()
             .record_order_payments(&next, order.revision, &claimed, &credits, frees_slot)
@@ -310,6 +317,32 @@ impl Storefront {
         self.give_back(payment, reason, asked, claimed).await?;
         Ok(true)
     }
+}
+
+/// A provider's report in a line of the order's history.
+fn describe(event: &PaymentEvent) -> String {
+    let what = match &event.outcome {
+        PaymentOutcome::Charged { amount } => format!("charged {amount}"),
+        PaymentOutcome::Authorized { amount } => format!("authorized {amount}"),
+        PaymentOutcome::Failed { amount, reason } => format!(
+            "declined {amount}{}",
+            reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ),
+        PaymentOutcome::Canceled { amount } => format!("authorization of {amount} cancelled"),
+        PaymentOutcome::Refunded { total_refunded, .. } => {
+            format!("refunded {total_refunded} in all")
+        }
+        PaymentOutcome::RefundUpdated(refund) => {
+            format!(
+                "refund {} of {} is {:?}",
+                refund.id, refund.amount, refund.state
+            )
+        }
+    };
+    format!("{what} ({})", event.reference)
 }
 
 /// Failures, cancellations and refunds: recorded as reported. An older failure never undoes

@@ -119,6 +119,15 @@ impl Storefront {
             let mut next = order.clone();
             next.payments.push(payment.clone());
             next.revision += 1;
+            next.note(
+                self.now(),
+                &caller
+                    .customer
+                    .as_ref()
+                    .map_or_else(|| "guest".to_string(), ToString::to_string),
+                "payment",
+                format!("a payment of {} started", payment.amount_planned),
+            );
             match self
                 .store()
                 .record_order_payments(&next, order.revision, &[], &[], false)

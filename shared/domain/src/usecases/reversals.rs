@@ -134,6 +134,16 @@ impl Storefront {
             }
             next.payment_state = payment::payment_state(&next.payments, next.totals.total);
             next.revision += 1;
+            next.note(
+                self.now(),
+                crate::model::fulfillment::SYSTEM,
+                "reversal",
+                if claimed.is_empty() {
+                    "the provider answered"
+                } else {
+                    reason
+                },
+            );
             match self
                 .store()
                 .record_order_payments(&next, order.revision, &claimed, &credits, false)
@@ -197,7 +207,8 @@ impl Storefront {
             for t in payment.transactions.iter_mut() {
                 if !(t.kind.is_reversal()
                     && t.state == TransactionState::Pending
-                    && payment::is_reversal_key(&t.interaction_id))
+                    && (payment::is_reversal_key(&t.interaction_id)
+                        || crate::model::fulfillment::is_merchant_refund(&t.interaction_id)))
                 {
                     continue;
                 }

@@ -199,7 +199,14 @@ impl Storefront {
             if expired {
                 let mut cancelled = order.clone();
                 cancelled.state = OrderState::Cancelled;
+                cancelled.cancelled_at = Some(now);
                 cancelled.revision += 1;
+                cancelled.note(
+                    now,
+                    crate::model::fulfillment::SYSTEM,
+                    "expired",
+                    "the saved order's hold ended unpaid",
+                );
                 if !self
                     .store()
                     .release_order(&cancelled, order.revision)

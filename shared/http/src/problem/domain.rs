@@ -239,6 +239,37 @@ pub fn problem(error: &Error) -> Problem {
                     ),
                 )
             }
+            Error::OrderAlreadyShipped => (
+                409,
+                "OrderAlreadyShipped",
+                "The order has shipped",
+                Some("refund"),
+                "A shipment left already: refund the order (or its lines) instead.".into(),
+            ),
+            Error::RefundExceedsCaptured { refundable } => {
+                extensions.insert("refundable".into(), json!(refundable));
+                (
+                    409,
+                    "RefundExceedsCaptured",
+                    "More than the order holds",
+                    Some("fix_request"),
+                    format!("At most {refundable} can still be refunded."),
+                )
+            }
+            Error::OrderNotFulfillable { why } => (
+                409,
+                "OrderNotFulfillable",
+                "The order cannot be fulfilled",
+                None,
+                format!("It cannot ship: {why}."),
+            ),
+            Error::CancellationNotAllowed { why } => (
+                409,
+                "CancellationNotAllowed",
+                "The order can no longer be cancelled",
+                Some("contact_support"),
+                format!("It cannot be cancelled here: {why}."),
+            ),
             Error::NothingOwed { order_number } => {
                 extensions.insert("orderNumber".into(), json!(order_number));
                 (

@@ -1,0 +1,148 @@
+//! Merchant operations over HTTP (after the order exists): `GET /admin/orders/{n}` with its
+//! history, its cancellation, refunds, shipments and their delivery; and the customer's own
+//! `POST /orders/{n}/cancel`. A replayed key answers 200 with `Idempotent-Replayed: true`.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
+use crate::identity::Identity;
+use crate::json::Json;
+use crate::problem::ApiError;
+use crate::views::OrderView;
+use checkout_domain::model::idempotency::{IdempotencyKey, StoredResponse, KEY_FORMAT};
+use checkout_domain::usecases::merchant_orders::{
+    CancelInput, Changed, DeliveredInput, FulfillmentInput, RefundInput,
+};
+use checkout_domain::usecases::Storefront;
+use checkout_domain::Error;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+pub fn routes(storefront: Storefront) -> Router {
+    Router::new()
+        .route("/admin/orders/{order_number}", get(order_with_history))
+        .route("/admin/orders/{order_number}/cancel", post(cancel))
+        .route("/admin/orders/{order_number}/refunds", post(refund))
+        .route("/admin/orders/{order_number}/fulfillments", post(fulfill))
+        .route(
+            "/admin/orders/{order_number}/fulfillments/{fulfillment_id}/delivered",
+            post(delivered),
+        )
+        .route("/orders/{order_number}/cancel", post(customer_cancel))
+        .with_state(storefront)
+}
+
+/// A change's answer: `created` for a first answer that made something (a refund, a
+/// shipment), 200 otherwise and for every replay.
+fn respond(changed: Changed, created: bool) -> Response {
+    let body: Value = match &changed.response {
+        StoredResponse::ChangedOrder(order)
+        | StoredResponse::Order(order)
+        | StoredResponse::AdminOrder(order) => json!(OrderView::from(order.as_ref().clone())),
+        StoredResponse::Refund(refund) => json!(refund),
+        StoredResponse::Fulfillment(shipment) => json!(shipment),
+        StoredResponse::CommandFailed(_) => json!({}),
+    };
+    let status = if created && !changed.replayed {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (status, Json(body)).into_response();
+    if changed.replayed {
+        response
+            .headers_mut()
+            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+async fn order_with_history(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Path(number): Path<String>,
+) -> Result<Json<Value>> {
+    let (order, history) = app.order_with_history(&caller, &number).await?;
+    let mut body = json!(OrderView::from(order.snapshot()));
+    if let Some(object) = body.as_object_mut() {
+        object.insert("history".into(), json!(history));
+    }
+    Ok(Json(body))
+}
+
+async fn cancel(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Path(number): Path<String>,
+    Json(input): Json<CancelInput>,
+) -> Result<Response> {
+    Ok(respond(
+        app.cancel_order(&caller, &number, &input).await?,
+        false,
+    ))
+}
+
+async fn refund(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Path(number): Path<String>,
+    Json(input): Json<RefundInput>,
+) -> Result<Response> {
+    Ok(respond(
+        app.refund_order(&caller, &number, &input).await?,
+        true,
+    ))
+}
+
+async fn fulfill(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Path(number): Path<String>,
+    Json(input): Json<FulfillmentInput>,
+) -> Result<Response> {
+    Ok(respond(
+        app.fulfill_order(&caller, &number, &input).await?,
+        true,
+    ))
+}
+
+async fn delivered(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Path((number, fulfillment)): Path<(String, String)>,
+    Json(input): Json<DeliveredInput>,
+) -> Result<Response> {
+    Ok(respond(
+        app.mark_delivered(&caller, &number, &fulfillment, &input)
+            .await?,
+        false,
+    ))
+}
+
+async fn customer_cancel(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Path(number): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response> {
+    let key = headers
+        .get(IDEMPOTENCY_KEY)
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| KEY_FORMAT.to_string())
+                .and_then(|key| IdempotencyKey::parse(key).map(|k| k.as_str().to_string()))
+                .map_err(|message| Error::invalid("/headers/Idempotency-Key", message))
+        })
+        .transpose()?;
+    Ok(respond(
+        app.customer_cancel(&caller, &number, key.as_deref())
+            .await?,
+        false,
+    ))
+}
