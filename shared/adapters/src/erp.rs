@@ -1,5 +1,7 @@
 //! The ERP over HTTP behind the `Erp` port: `POST` of each order event as JSON (`kind`:
-//! `OrderCreated`, `OrderPaid`, `OrderCancelled` or `OrderRefunded`; `id`, `orderId`,
+//! `OrderCreated`, `OrderPaid`, `OrderCancelled`, `OrderRefunded`, `OrderShipped` or
+//! `OrderDelivered`; `refunded` (the money a refund gave back) and `fulfillmentId` (the
+//! shipment shipped or delivered) where they apply; `id`, `orderId`,
 //! `orderNumber`, `sequence` (the order's revision) and `order`, the order view), keyed by
 //! `Idempotency-Key: <order number>:<sequence>` and signed with a shared secret, so the ERP
 //! can recognize a repeat of one event, order events by sequence, and trust the sender.

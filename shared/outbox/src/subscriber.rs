@@ -1,6 +1,7 @@
-//! The order event subscribers: one side effect per consumer (the confirmation email, sent
-//! for `OrderCreated` only; the ERP sync, for every event), each behind its own queue, so
-//! one's outage never delays or repeats the other.
+//! The order event subscribers: one side effect per consumer (the customer's email: the
+//! confirmation for `OrderCreated`, the news of `OrderCancelled`, `OrderRefunded` and
+//! `OrderShipped`; the ERP sync, for every event), each behind its own queue, so one's outage
+//! never delays or repeats the other.
 //!
 //! Per message: the effect (consumer, event id) goes through the idempotency layer
 //! (`usecases::idempotency`), like `POST /orders` and the webhook: its key is claimed by a
@@ -21,6 +22,7 @@ use time::OffsetDateTime;
 
 use checkout_domain::model::events::{EventKind, OrderEvent};
 use checkout_domain::model::idempotency::{fingerprint, IdempotentRequest};
+use checkout_domain::model::order::OrderState;
 use checkout_domain::model::order_snapshot::OrderSnapshot;
 use checkout_domain::ports::erp::{Erp, ErpReceipt};
 use checkout_domain::ports::idempotency::IdempotencyStore;
@@ -30,7 +32,7 @@ use checkout_domain::ports::DeliveryError;
 use checkout_domain::usecases::idempotency::{self, Begin};
 use checkout_domain::Error;
 
-use crate::email::confirmation;
+use crate::email::{cancellation, confirmation, refund, shipment};
 use checkout_domain::model::claim::{claim_link, ClaimTicket};
 use checkout_domain::model::values::Email;
 use checkout_domain::ports::claims::ClaimTickets;
@@ -61,10 +63,19 @@ pub trait SideEffect: Send + Sync + 'static {
     async fn perform(&self, event: &OrderEvent) -> Result<bool, DeliveryError>;
 }
 
-/// The order confirmation, to the customer's email: once per order, at its creation (a
-/// saved order's says it awaits payment; its later payment sends nothing more). A guest's
-/// carries a claim link: a fresh token minted here, whose hash is stored (with the email and
-/// a 7-day expiry) before the email leaves, so the token exists in the email and nowhere else.
+/// The customer's emails, each once per event (so once per change of the order):
+/// - `OrderCreated`: the order confirmation (a saved order's says it awaits payment; its
+///   later payment sends nothing more). A guest's carries a claim link: a fresh token minted
+///   here, whose hash is stored (with the email and a 7-day expiry) before the email leaves,
+///   so the token exists in the email and nowhere else.
+/// - `OrderCancelled`: the cancellation, with the money that goes back.
+/// - `OrderRefunded`: the amount given back, once it landed; not for a cancelled order,
+///   whose cancellation email said its money goes back.
+/// - `OrderShipped`: the shipment's carrier, tracking number and link.
+/// - `OrderPaid`, `OrderDelivered`: nothing.
+///
+/// A programmatic order with `sendReceipt: false` gets none of them: its integration talks
+/// to its customer itself.
 pub struct EmailConfirmation {
     pub mailer: Arc<dyn Mailer>,
     pub claims: Arc<dyn ClaimTickets>,
@@ -80,31 +91,47 @@ impl SideEffect for EmailConfirmation {
     }
 
     async fn perform(&self, event: &OrderEvent) -> Result<bool, DeliveryError> {
-        if event.kind != EventKind::OrderCreated {
-            return Ok(false);
-        }
         if !event.order.wants_receipt() {
             return Ok(false);
         }
-        let claim_link = match guest_email(&event.order) {
-            Some(email) => {
-                // A retry after a failed send mints another token: the unsent one was never
-                // seen by anyone, and expires unused.
-                let (token, ticket) = ClaimTicket::mint(&email, OffsetDateTime::now_utc());
-                self.claims
-                    .save_claim_ticket(&ticket)
-                    .await
-                    .map_err(|e| DeliveryError::Transient(e.to_string()))?;
-                Some(claim_link(&self.claim_url, email.as_str(), &token))
+        let email = match event.kind {
+            EventKind::OrderCreated => {
+                let claim_link = self.claim_link(&event.order).await?;
+                confirmation(&event.order, claim_link.as_deref())?
             }
-            None => None,
+            EventKind::OrderCancelled => cancellation(&event.order)?,
+            EventKind::OrderRefunded => match event.refunded {
+                Some(amount) if !amount.is_zero() && event.order.state != OrderState::Cancelled => {
+                    refund(&event.order, amount)?
+                }
+                _ => return Ok(false),
+            },
+            EventKind::OrderShipped => shipment(&event.order, event.fulfillment_id.as_deref())?,
+            EventKind::OrderPaid | EventKind::OrderDelivered => return Ok(false),
         };
-        let Some(email) = confirmation(&event.order, claim_link.as_deref())? else {
-            tracing::warn!(order = %event.order_number, "order without an email address: no confirmation");
+        let Some(email) = email else {
+            tracing::warn!(order = %event.order_number, kind = ?event.kind, "order without an email address: no email");
             return Ok(false);
         };
         self.mailer.send(&email).await?;
         Ok(true)
+    }
+}
+
+impl EmailConfirmation {
+    /// A guest's claim link for the order's confirmation: `None` for a customer's order.
+    async fn claim_link(&self, order: &OrderSnapshot) -> Result<Option<String>, DeliveryError> {
+        let Some(email) = guest_email(order) else {
+            return Ok(None);
+        };
+        // A retry after a failed send mints another token: the unsent one was never seen
+        // by anyone, and expires unused.
+        let (token, ticket) = ClaimTicket::mint(&email, OffsetDateTime::now_utc());
+        self.claims
+            .save_claim_ticket(&ticket)
+            .await
+            .map_err(|e| DeliveryError::Transient(e.to_string()))?;
+        Ok(Some(claim_link(&self.claim_url, email.as_str(), &token)))
     }
 }
 
