@@ -10,13 +10,13 @@ use http::StatusCode;
 use crate::gift_cards::{balance, integration, paid_order, put_card};
 
 /// Support's token: reads and changes orders.
-fn support(app: &App) -> Client {
+pub(crate) fn support(app: &App) -> Client {
     app.with_scope("support-1", "orders:read orders:write")
 }
 
 /// A guest's paid order of two mugs (4,998 with shipping and tax in the fixture catalog):
 /// its number and total.
-async fn paid_order_of_two_mugs(app: &App) -> (String, i64) {
+pub(crate) async fn paid_order_of_two_mugs(app: &App) -> (String, i64) {
     let (guest, cart) = app.paid_guest_cart().await;
     let created = guest.post("/orders", order_request(&cart)).await;
     created.assert_status(StatusCode::CREATED);
@@ -26,7 +26,7 @@ async fn paid_order_of_two_mugs(app: &App) -> (String, i64) {
     )
 }
 
-fn line_id(order: &Value, index: usize) -> String {
+pub(crate) fn line_id(order: &Value, index: usize) -> String {
     order["lineItems"][index]["id"]
         .as_str()
         .unwrap()

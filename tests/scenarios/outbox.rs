@@ -413,7 +413,7 @@ async fn one_failing_email_in_a_batch_of_ten_is_the_only_one_retried() {
 
 /// A queue that records every batch it is given and refuses the listed ids once each.
 #[derive(Default)]
-struct RecordingQueue {
+pub(crate) struct RecordingQueue {
     batches: Mutex<Vec<Vec<String>>>,
     bodies: Mutex<Vec<String>>,
     refuse_once: Mutex<Vec<String>>,
@@ -474,6 +474,8 @@ fn event(i: usize) -> checkout_domain::model::events::OrderEvent {
             "createdAt": "2026-11-24T10:00:00Z", "revision": 1
         }))
         .expect("a valid order snapshot"),
+        refunded: None,
+        fulfillment_id: None,
     }
 }
 
@@ -578,7 +580,7 @@ async fn events_seen(app: &App, expected: usize, before: &mut Option<MemoryFeed>
 
 /// The events a store's changes made (at least `expected` of them on DynamoDB), checked for
 /// their id and order number.
-async fn order_events(
+pub(crate) async fn order_events(
     app: &App,
     expected: usize,
     before: &mut Option<MemoryFeed>,
@@ -618,7 +620,8 @@ async fn order_events(
         .collect()
 }
 
-type MemoryFeed = tokio::sync::broadcast::Receiver<checkout_adapters::memory::OrderChange>;
+pub(crate) type MemoryFeed =
+    tokio::sync::broadcast::Receiver<checkout_adapters::memory::OrderChange>;
 
 /// Two saved orders' lives: one paid later through the webhook, then refunded at Stripe; the
 /// other never paid, so it expires. Their order numbers, in that order.
@@ -687,7 +690,7 @@ async fn order_changes_are_events_in_revision_order(backend: Backend) {
 
 /// A mailer that keeps what it is given.
 #[derive(Default)]
-struct KeptMail(Mutex<Vec<OutgoingEmail>>);
+pub(crate) struct KeptMail(pub(crate) Mutex<Vec<OutgoingEmail>>);
 
 #[async_trait]
 impl Mailer for KeptMail {
@@ -697,7 +700,7 @@ impl Mailer for KeptMail {
     }
 }
 
-async fn every_order_change_reaches_the_erp_once_and_only_creation_mails_the_customer(
+async fn every_order_change_reaches_the_erp_once_and_the_customer_hears_of_each_once(
     backend: Backend,
 ) {
     use checkout_domain::model::events::EventKind;
@@ -733,11 +736,11 @@ async fn every_order_change_reaches_the_erp_once_and_only_creation_mails_the_cus
         assert_eq!(erp_sync.process(&message).await, Outcome::Done);
         assert_eq!(erp_sync.process(&message).await, Outcome::Duplicate);
         let mailed = confirmations.process(&message).await;
-        if event.kind == EventKind::OrderCreated {
-            assert_eq!(mailed, Outcome::Done);
-            assert_eq!(confirmations.process(&message).await, Outcome::Duplicate);
+        if event.kind == EventKind::OrderPaid {
+            assert_eq!(mailed, Outcome::Skipped, "a payment mails nobody");
         } else {
-            assert_eq!(mailed, Outcome::Skipped, "{:?} mails nobody", event.kind);
+            assert_eq!(mailed, Outcome::Done, "{:?} mails the customer", event.kind);
+            assert_eq!(confirmations.process(&message).await, Outcome::Duplicate);
         }
     }
 
@@ -762,16 +765,23 @@ async fn every_order_change_reaches_the_erp_once_and_only_creation_mails_the_cus
     assert_eq!(records[&format!("{expired}:2")].order["state"], "Cancelled");
 
     // One confirmation per saved order, saying it awaits payment; the payment sent none.
+    // The refund at Stripe and the expiry (a cancellation) are news to the customer, once.
     let sent = mail.0.lock().unwrap().clone();
     let mut subjects: Vec<&str> = sent.iter().map(|e| e.subject.as_str()).collect();
     subjects.sort();
     let mut wanted = [
         format!("Your order {paid}"),
         format!("Your order {expired}"),
+        format!("Your refund for order {paid}"),
+        format!("Your order {expired} has been cancelled"),
     ];
     wanted.sort();
     assert_eq!(subjects, wanted);
-    for email in &sent {
+    let confirmations = [
+        format!("Your order {paid}"),
+        format!("Your order {expired}"),
+    ];
+    for email in sent.iter().filter(|e| confirmations.contains(&e.subject)) {
         assert!(email.text.contains("awaiting payment"), "{}", email.text);
         assert!(email.html.contains("awaiting payment"), "{}", email.html);
     }
@@ -779,7 +789,7 @@ async fn every_order_change_reaches_the_erp_once_and_only_creation_mails_the_cus
 
 checkout_tests::on_both_stores!(
     order_changes_are_events_in_revision_order,
-    every_order_change_reaches_the_erp_once_and_only_creation_mails_the_customer,
+    every_order_change_reaches_the_erp_once_and_the_customer_hears_of_each_once,
 );
 
 /// A mailer that holds its first send open until the test lets it finish.
