@@ -14,6 +14,7 @@ use checkout_tests::serde_json::json;
 use checkout_tests::{on_both_stores, order_request, App, Backend};
 use http::StatusCode;
 
+use crate::gift_cards::{integration, paid_order};
 use crate::merchant::{line_id, paid_order_of_two_mugs, support};
 use crate::outbox::{order_events, KeptMail, RecordingQueue};
 
@@ -400,7 +401,55 @@ async fn a_refund_and_shipments_mail_the_customer_once_each_and_delivery_only_te
     assert!(!without.html.contains("<a "), "no link: {}", without.html);
 }
 
+/// A programmatic order that asked for no receipt (`sendReceipt: false`) gets no email at
+/// all, as its confirmation is not sent: its integration talks to its customer. The ERP,
+/// which it asked to be told (`send_to_platform`), hears every change.
+async fn an_order_without_receipts_mails_nobody_and_still_tells_the_erp(backend: Backend) {
+    let app = App::start(backend).await;
+    let mut feed = app.memory.as_ref().map(|m| m.changes());
+    let mut body = paid_order("quiet-1", 2, json!([{"paymentMethod": "pm_card_visa"}]));
+    body["sendReceipt"] = json!(false);
+    body["commands"] = json!([
+        "calculate_shipping",
+        "authorize_payments",
+        "process_order",
+        "send_to_platform",
+        "charge_payments"
+    ]);
+    let created = integration(&app).post("/admin/orders", body).await;
+    created.assert_status(StatusCode::CREATED);
+    let number = created.body["orderNumber"].as_str().unwrap().to_string();
+    support(&app)
+        .post(
+            &format!("/admin/orders/{number}/refunds"),
+            json!({"idempotencyKey": "r1", "amount": 500, "reason": "Goodwill"}),
+        )
+        .await
+        .assert_status(StatusCode::CREATED);
+    support(&app)
+        .post(
+            &format!("/admin/orders/{number}/fulfillments"),
+            json!({"idempotencyKey": "s1", "carrier": "DHL", "trackingNumber": "JJD1"}),
+        )
+        .await
+        .assert_status(StatusCode::CREATED);
+    let events = order_events(&app, 3, &mut feed).await;
+    assert_eq!(
+        kinds(&events, &number),
+        [
+            EventKind::OrderCreated,
+            EventKind::OrderRefunded,
+            EventKind::OrderShipped
+        ]
+    );
+    let consumers = consumers(&app).await;
+    assert_eq!(consumers.deliver_twice(&events).await, []);
+    assert!(consumers.mail.0.lock().unwrap().is_empty());
+    assert_eq!(consumers.erp_took(&number).len(), 3);
+}
+
 on_both_stores!(
     cancellations_mail_the_customer_once_and_reach_the_erp_once,
     a_refund_and_shipments_mail_the_customer_once_each_and_delivery_only_tells_the_erp,
+    an_order_without_receipts_mails_nobody_and_still_tells_the_erp,
 );
