@@ -1,6 +1,6 @@
 //! Lambda (SQS, with `ReportBatchItemFailures`): one order-created subscriber, chosen by
-//! `CONSUMER`. `email`: the confirmation through SES v2 from `MAIL_FROM`, with a claim link to
-//! `CLAIM_URL` for guests. `erp`: the order to `ERP_ENDPOINT`, signed with the key in the
+//! `CONSUMER`. `email`: the customer's emails (the confirmation, with a claim link to
+//! `CLAIM_URL` for guests; a cancellation, a refund, a shipment) through SES v2 from `MAIL_FROM`. `erp`: the order to `ERP_ENDPOINT`, signed with the key in the
 //! Secrets Manager secret `ERP_SECRET_ARN` (`ERP_TIMEOUT_MS`, default 5000). Both record
 //! their effects in `TABLE_NAME` and send refused messages to `DLQ_URL`. The logic is
 //! `checkout_outbox::subscriber`.
