@@ -33,7 +33,7 @@ pub mod limits {
     pub const MAX_STOCK_SHARDS: u32 = 64;
     /// The sweeper's queues in `gsi2` are write-sharded over this many partitions each
     /// (`SWEEP_SHARDS` in the adapter's schema).
-    pub const SWEEP_SHARDS: f64 = 16.0;
+    pub const SWEEP_SHARDS: f64 = 32.0;
 }
 
 use limits::*;
@@ -219,13 +219,13 @@ mod tests {
 
     #[test]
     fn the_sweepers_partitions_bound_the_store() {
-        // 16 partitions × 1,000 units / 2 writes an order = 8,000 orders a second.
-        assert_eq!(store_orders(&inputs(20)), 8000.0);
+        // 32 partitions × 1,000 units / 2 writes an order = 16,000 orders a second.
+        assert_eq!(by_sweep_partitions(&inputs(20)), 16_000.0);
         let need = table_need(10_000.0, &inputs(20));
-        assert_eq!(need.sweep_partition_write_units, 1250.0);
+        assert_eq!(need.sweep_partition_write_units, 625.0);
         let mut one = inputs(20);
         one.sweep_index_writes = 1.0;
-        assert_eq!(store_orders(&one), 16_000.0);
+        assert_eq!(by_sweep_partitions(&one), 32_000.0);
     }
 
     #[test]

@@ -254,7 +254,8 @@ impl Report {
                 thousands(model::by_product_reads(&drop))
             ),
             format!(
-                "  the sweeper's index (gsi2): 16 partitions × 1,000 WCU/s / {} writes an order = {} orders/s",
+                "  the sweeper's index (gsi2): {} partitions × 1,000 WCU/s / {} writes an order = {} orders/s",
+                model::limits::SWEEP_SHARDS,
                 store.sweep_index_writes,
                 thousands(model::by_sweep_partitions(&store))
             ),
