@@ -17,6 +17,7 @@ mod identity;
 mod interleaving;
 mod merchant;
 mod money;
+mod order_search;
 mod orders;
 mod outbox;
 mod payments;

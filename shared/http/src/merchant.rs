@@ -17,10 +17,10 @@ use crate::views::OrderView;
 use checkout_domain::model::field_error::FieldError;
 use checkout_domain::model::idempotency::{IdempotencyKey, StoredResponse, KEY_FORMAT};
 use checkout_domain::model::order::Order;
-use checkout_domain::usecases::order_search::SearchInput;
 use checkout_domain::usecases::merchant_orders::{
     CancelInput, Changed, DeliveredInput, FulfillmentInput, RefundInput,
 };
+use checkout_domain::usecases::order_search::SearchInput;
 use checkout_domain::usecases::Storefront;
 use checkout_domain::Error;
 
@@ -92,7 +92,10 @@ fn pointer(name: &str) -> String {
 async fn search(
     State(app): State<Storefront>,
     Identity(caller): Identity,
-    query: std::result::Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
+    query: std::result::Result<
+        Query<Vec<(String, String)>>,
+        axum::extract::rejection::QueryRejection,
+    >,
 ) -> Result<Json<Value>> {
     let Query(pairs) = query.map_err(|e| Error::invalid("", e.body_text()))?;
     let mut input = SearchInput::default();

@@ -26,8 +26,8 @@ use checkout_domain::StoreError;
 use super::codec::from_item;
 use super::expr::{store_error, Item};
 use super::schema::{
-    customer_history, search_month, search_partition, HISTORY_INDEX, SEARCH_DRAFTS,
-    SEARCH_INDEX, SEARCH_ORDERS, SEARCH_SHARDS,
+    customer_history, search_month, search_partition, HISTORY_INDEX, SEARCH_DRAFTS, SEARCH_INDEX,
+    SEARCH_ORDERS, SEARCH_SHARDS,
 };
 use super::DynamoStore;
 

@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::model::cart::Cart;
+use crate::model::cart::CartOwner;
 use crate::model::commit_plan::{CommitPlan, Rejection};
 use crate::model::error::StoreError;
-use crate::model::cart::CartOwner;
 use crate::model::fulfillment::{HistoryEntry, ShipmentState};
 use crate::model::idempotency::IdempotencyRecord;
 use crate::model::order::{Order, OrderState};
@@ -116,7 +116,9 @@ impl OrderFilter {
             && email
             && customer
             && self.payment_state.is_none_or(|s| order.payment_state == s)
-            && self.shipment_state.is_none_or(|s| order.shipment_state == s)
+            && self
+                .shipment_state
+                .is_none_or(|s| order.shipment_state == s)
     }
 }
 

@@ -89,7 +89,10 @@ impl Storefront {
             state: input.state.as_deref().and_then(|raw| {
                 errors.check::<OrderState>(
                     "/state",
-                    one_of(raw, &["Draft", "Open", "Confirmed", "Cancelled", "Complete"]),
+                    one_of(
+                        raw,
+                        &["Draft", "Open", "Confirmed", "Cancelled", "Complete"],
+                    ),
                 )
             }),
             payment_state: input.payment_state.as_deref().and_then(|raw| {
