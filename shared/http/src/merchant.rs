@@ -1,6 +1,7 @@
 //! Merchant operations over HTTP (after the order exists): the search `GET /admin/orders`,
-//! `GET /admin/orders/{n}` with its history, its cancellation, refunds, shipments and their delivery; and the customer's own
-//! `POST /orders/{n}/cancel`. A replayed key answers 200 with `Idempotent-Replayed: true`.
+//! `GET /admin/orders/{n}` with its history, its cancellation, refunds, shipments and their
+//! delivery; and the customer's own `POST /orders/{n}/cancel`. A replayed key answers 200
+//! with `Idempotent-Replayed: true`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -97,6 +98,8 @@ async fn search(
         axum::extract::rejection::QueryRejection,
     >,
 ) -> Result<Json<Value>> {
+    // The scope first: a caller without it learns nothing about the parameters.
+    caller.require_scope("orders:read")?;
     let Query(pairs) = query.map_err(|e| Error::invalid("", e.body_text()))?;
     let mut input = SearchInput::default();
     let mut errors = Vec::new();
@@ -123,8 +126,6 @@ async fn search(
             errors.push(FieldError::new(pointer(&name), "must be given once"));
         }
     }
-    // The scope first: a caller without it learns nothing about the parameters.
-    caller.require_scope("orders:read")?;
     if !errors.is_empty() {
         return Err(Error::Invalid(errors).into());
     }
