@@ -44,7 +44,9 @@ use checkout_domain::ports::carts::{CartStore, CartWriteError};
 use checkout_domain::ports::catalog::{CatalogStore, ProductWriteError};
 use checkout_domain::ports::gift_cards::GiftCardStore;
 use checkout_domain::ports::idempotency::IdempotencyStore;
-use checkout_domain::ports::orders::{CommitError, CommitRead, OrderPage, OrderStore};
+use checkout_domain::ports::orders::{
+    CommitError, CommitRead, KeyRange, OrderFilter, OrderPage, OrderStore,
+};
 use checkout_domain::ports::payments::{PaymentStore, PaymentWriteError};
 use checkout_domain::ports::sweep::{SweepKind, SweepPage, SweepStore};
 use checkout_domain::ports::Store;
@@ -432,6 +434,18 @@ impl OrderStore for FaultyStore {
         self.read(
             "customer_orders",
             self.inner.customer_orders(customer, after, limit),
+        )
+        .await
+    }
+    async fn search_orders(
+        &self,
+        filter: &OrderFilter,
+        range: &KeyRange,
+        limit: usize,
+    ) -> Result<OrderPage, StoreError> {
+        self.read(
+            "search_orders",
+            self.inner.search_orders(filter, range, limit),
         )
         .await
     }

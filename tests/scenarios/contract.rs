@@ -56,6 +56,7 @@ fn the_gateway_routes_are_the_documented_operations() {
         behind_authorizer,
         [
             "GET /admin/gift-cards/{code}",
+            "GET /admin/orders",
             "GET /admin/orders/{orderNumber}",
             "GET /admin/products/{sku}",
             "GET /orders",

@@ -18,6 +18,7 @@ mod interleaving;
 mod merchant;
 mod money;
 mod order_events;
+mod order_search;
 mod orders;
 mod outbox;
 mod payments;

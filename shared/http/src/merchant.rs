@@ -1,8 +1,9 @@
-//! Merchant operations over HTTP (after the order exists): `GET /admin/orders/{n}` with its
-//! history, its cancellation, refunds, shipments and their delivery; and the customer's own
-//! `POST /orders/{n}/cancel`. A replayed key answers 200 with `Idempotent-Replayed: true`.
+//! Merchant operations over HTTP (after the order exists): the search `GET /admin/orders`,
+//! `GET /admin/orders/{n}` with its history, its cancellation, refunds, shipments and their
+//! delivery; and the customer's own `POST /orders/{n}/cancel`. A replayed key answers 200
+//! with `Idempotent-Replayed: true`.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,10 +15,13 @@ use crate::identity::Identity;
 use crate::json::Json;
 use crate::problem::ApiError;
 use crate::views::OrderView;
+use checkout_domain::model::field_error::FieldError;
 use checkout_domain::model::idempotency::{IdempotencyKey, StoredResponse, KEY_FORMAT};
+use checkout_domain::model::order::Order;
 use checkout_domain::usecases::merchant_orders::{
     CancelInput, Changed, DeliveredInput, FulfillmentInput, RefundInput,
 };
+use checkout_domain::usecases::order_search::SearchInput;
 use checkout_domain::usecases::Storefront;
 use checkout_domain::Error;
 
@@ -25,6 +29,7 @@ type Result<T> = std::result::Result<T, ApiError>;
 
 pub fn routes(storefront: Storefront) -> Router {
     Router::new()
+        .route("/admin/orders", get(search))
         .route("/admin/orders/{order_number}", get(order_with_history))
         .route("/admin/orders/{order_number}/cancel", post(cancel))
         .route("/admin/orders/{order_number}/refunds", post(refund))
@@ -60,6 +65,76 @@ fn respond(changed: Changed, created: bool) -> Response {
             .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
     }
     response
+}
+
+/// One order of a search's page.
+fn summary(order: &Order) -> Value {
+    let mut summary = json!({
+        "orderNumber": order.order_number,
+        "state": order.state,
+        "paymentState": order.payment_state,
+        "shipmentState": order.shipment_state,
+        "total": order.totals.total,
+        "createdAt": order.created_at.format(&time::format_description::well_known::Rfc3339).ok(),
+    });
+    if let (Some(object), Some(email)) = (summary.as_object_mut(), &order.customer_email) {
+        object.insert("customerEmail".into(), json!(email));
+    }
+    summary
+}
+
+/// The JSON pointer of a query parameter.
+fn pointer(name: &str) -> String {
+    format!("/{}", name.replace('~', "~0").replace('/', "~1"))
+}
+
+/// `GET /admin/orders`: each parameter once, none but the documented ones (a misspelt filter
+/// would otherwise list every order).
+async fn search(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    query: std::result::Result<
+        Query<Vec<(String, String)>>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> Result<Json<Value>> {
+    // The scope first: a caller without it learns nothing about the parameters.
+    caller.require_scope("orders:read")?;
+    let Query(pairs) = query.map_err(|e| Error::invalid("", e.body_text()))?;
+    let mut input = SearchInput::default();
+    let mut errors = Vec::new();
+    for (name, value) in pairs {
+        let slot = match name.as_str() {
+            "email" => &mut input.email,
+            "customerId" => &mut input.customer_id,
+            "state" => &mut input.state,
+            "paymentState" => &mut input.payment_state,
+            "shipmentState" => &mut input.shipment_state,
+            "createdFrom" => &mut input.created_from,
+            "createdTo" => &mut input.created_to,
+            "limit" => &mut input.limit,
+            "cursor" => &mut input.cursor,
+            _ => {
+                errors.push(FieldError::new(
+                    pointer(&name),
+                    "is not a parameter of this search",
+                ));
+                continue;
+            }
+        };
+        if slot.replace(value).is_some() {
+            errors.push(FieldError::new(pointer(&name), "must be given once"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors).into());
+    }
+    let page = app.search_orders(&caller, &input).await?;
+    let mut body = json!({"results": page.orders.iter().map(summary).collect::<Vec<_>>()});
+    if let (Some(object), Some(next)) = (body.as_object_mut(), page.next) {
+        object.insert("nextCursor".into(), json!(next));
+    }
+    Ok(Json(body))
 }
 
 async fn order_with_history(

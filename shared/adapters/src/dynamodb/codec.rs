@@ -16,8 +16,8 @@ use checkout_domain::StoreError;
 
 use super::expr::Item;
 use super::schema::{
-    customer_history, guest_history, order_key, sweep_partition, sweep_sort_key, SK_ORDER,
-    SWEEP_ORDERS,
+    customer_history, guest_history, order_key, order_search_partition, sweep_partition,
+    sweep_sort_key, SK_ORDER, SWEEP_ORDERS,
 };
 
 /// A domain value stored under its key. `flatten` keeps the value's fields top-level, so
@@ -66,9 +66,16 @@ pub(crate) fn epoch(at: OffsetDateTime) -> AttributeValue {
 }
 
 /// An order with its index keys: history (customers), by email (guests), the sweeper's
-/// queue (saved, unpaid orders and cancelled ones still holding money, so it stays small).
+/// queue (saved, unpaid orders and cancelled ones still holding money, so it stays small),
+/// and merchants' search (every order, by month and shard; keys that never change after the
+/// commit, so no later update of the order writes that index again).
 pub(crate) fn order_item(order: &Order) -> Result<Item, StoreError> {
     let mut item = to_item(order_key(&order.cart_id), order)?;
+    item.insert(
+        "gsi3pk".into(),
+        AttributeValue::S(order_search_partition(order)),
+    );
+    item.insert("gsi3sk".into(), AttributeValue::S(history_key(order)));
     let owner_key = match &order.owner {
         CartOwner::Customer { customer_id } => Some(customer_history(customer_id)),
         CartOwner::Guest { .. } => order.customer_email.as_ref().map(guest_history),

@@ -24,6 +24,7 @@ mod claims;
 mod commit;
 mod gift_cards;
 mod idempotency;
+mod order_search;
 mod orders;
 mod payments;
 mod saved_orders;
@@ -43,6 +44,9 @@ pub struct DynamoStore {
     table: String,
     /// At most this many items per paginated Query page (`None`: DynamoDB's own 1 MB cut).
     query_page_items: Option<usize>,
+    /// What one merchant's search may read before it answers the page so far
+    /// (`order_search::SEARCH_BUDGET` unless a test sets another).
+    search_budget: usize,
 }
 
 impl DynamoStore {
@@ -51,6 +55,7 @@ impl DynamoStore {
             client,
             table: table.into(),
             query_page_items: None,
+            search_budget: order_search::SEARCH_BUDGET,
         }
     }
 
@@ -59,6 +64,13 @@ impl DynamoStore {
     /// makes the cut happen with small items.
     pub fn with_query_page_items(mut self, items: usize) -> Self {
         self.query_page_items = Some(items.max(1));
+        self
+    }
+
+    /// The same store, whose merchants' searches stop at `reads` (index queries plus orders
+    /// read) and answer the page so far with a cursor. For tests.
+    pub fn with_search_budget(mut self, reads: usize) -> Self {
+        self.search_budget = reads.max(1);
         self
     }
 

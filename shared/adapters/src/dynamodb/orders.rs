@@ -13,7 +13,9 @@ use checkout_domain::model::fulfillment::HistoryEntry;
 use checkout_domain::model::order::Order;
 use checkout_domain::model::order_number::OrderNumber;
 use checkout_domain::model::values::{CartId, CustomerId, Email, SessionHash};
-use checkout_domain::ports::orders::{history_key, CommitError, CommitRead, OrderPage, OrderStore};
+use checkout_domain::ports::orders::{
+    history_key, CommitError, CommitRead, KeyRange, OrderFilter, OrderPage, OrderStore,
+};
 use checkout_domain::StoreError;
 
 use super::codec::{encode, from_item, time_rfc3339, to_item};
@@ -181,6 +183,15 @@ impl OrderStore for DynamoStore {
         let next = (orders.len() > limit).then(|| history_key(&orders[limit - 1]));
         orders.truncate(limit);
         Ok(OrderPage { orders, next })
+    }
+
+    async fn search_orders(
+        &self,
+        filter: &OrderFilter,
+        range: &KeyRange,
+        limit: usize,
+    ) -> Result<OrderPage, StoreError> {
+        self.search(filter, range, limit).await
     }
 
     async fn release_order(

@@ -21,8 +21,10 @@
 //! An order lives in its cart's partition, so one Query reads a cart with its order (a replay
 //! costs one read) and `attribute_not_exists` on it means one order per cart. Index `gsi1`
 //! holds a customer's history (`CUSTOMER#<id>`, newest first) and guests' orders by email;
-//! `gsi2` holds the sweeper's queues by due time. Both keep keys only (an item entering or
-//! leaving one costs one write unit, not its size). `expiresAt` (a number) is the TTL.
+//! `gsi2` holds the sweeper's queues by due time; `gsi3` every order by month, write-sharded
+//! (`ORDERS#<yyyy-mm>#<k>`, drafts under `DRAFTS#…`), for merchants' search. All keep keys
+//! only (an item entering or leaving one costs one write unit, not its size). `expiresAt` (a
+//! number) is the TTL.
 
 use std::collections::HashMap;
 
@@ -34,6 +36,7 @@ use aws_sdk_dynamodb::Client;
 use time::OffsetDateTime;
 
 use checkout_domain::model::gift_card::GiftCardCode;
+use checkout_domain::model::order::{Order, OrderState};
 use checkout_domain::model::order_number::OrderNumber;
 use checkout_domain::model::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
 use checkout_domain::StoreError;
@@ -131,6 +134,8 @@ pub(crate) fn idempotency_key(key_: &str) -> Item {
 pub(crate) const HISTORY_INDEX: &str = "gsi1";
 /// Index `gsi2`: the sweeper's queues, by due time.
 pub(crate) const SWEEP_INDEX: &str = "gsi2";
+/// Index `gsi3`: every order, by month and shard, newest first (merchants' search).
+pub(crate) const SEARCH_INDEX: &str = "gsi3";
 
 /// A customer's history partition in `gsi1`.
 pub(crate) fn customer_history(customer: &CustomerId) -> String {
@@ -165,10 +170,44 @@ pub(crate) fn sweep_partition(queue: &str, cart: &CartId) -> String {
 
 /// A stable shard of a cart id (FNV-1a: the same in every process, unlike std's hasher).
 pub(crate) fn sweep_shard(cart: &CartId) -> u32 {
-    let hash = cart.as_str().bytes().fold(0x811c_9dc5_u32, |h, b| {
+    fnv1a(cart) % SWEEP_SHARDS
+}
+
+fn fnv1a(cart: &CartId) -> u32 {
+    cart.as_str().bytes().fold(0x811c_9dc5_u32, |h, b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    hash % SWEEP_SHARDS
+    })
+}
+
+/// Merchants' search index `gsi3`: every order under its creation month (UTC), write-sharded
+/// over `SEARCH_SHARDS` partitions by its cart id (`ORDERS#2026-11#7`), its history key the
+/// sort key. A day's (a sale's) orders spread over 16 partitions instead of sharing one (rule
+/// 12); a search reads a month's shards and merges them. Drafts (programmatic orders not yet
+/// processed) have partitions of their own (`DRAFTS#…`), so a search for placed orders never
+/// reads past them; processing a draft moves it (its item is put again, created now).
+pub(crate) const SEARCH_ORDERS: &str = "ORDERS";
+pub(crate) const SEARCH_DRAFTS: &str = "DRAFTS";
+pub(crate) const SEARCH_SHARDS: u32 = 16;
+
+/// The calendar month (UTC) of a creation time in unix nanoseconds: `2026-11`.
+pub(crate) fn search_month(nanos: i128) -> String {
+    let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!("{:04}-{:02}", at.year(), u8::from(at.month()))
+}
+
+/// Shard `shard` of `month`'s partitions of `kind` (`SEARCH_ORDERS`, `SEARCH_DRAFTS`).
+pub(crate) fn search_partition(kind: &str, month: &str, shard: u32) -> String {
+    format!("{kind}#{month}#{shard}")
+}
+
+/// The `gsi3` partition of `order`.
+pub(crate) fn order_search_partition(order: &Order) -> String {
+    let kind = match order.state {
+        OrderState::Draft => SEARCH_DRAFTS,
+        _ => SEARCH_ORDERS,
+    };
+    let month = search_month(order.created_at.unix_timestamp_nanos());
+    search_partition(kind, &month, fnv1a(&order.cart_id) % SEARCH_SHARDS)
 }
 
 /// A `gsi2` sort key: zero-padded unix seconds, so lexical order is time order.
@@ -258,14 +297,16 @@ pub(crate) async fn create_table(client: &Client, table: &str) -> Result<(), Sto
             attribute("gsi1sk"),
             attribute("gsi2pk"),
             attribute("gsi2sk"),
+            attribute("gsi3pk"),
+            attribute("gsi3sk"),
         ]))
         .set_key_schema(Some(vec![
             key("pk", KeyType::Hash),
             key("sk", KeyType::Range),
         ]))
-        // Both indexes keep keys only: an item entering or leaving one costs one write unit
-        // there, not its whole size. The history's orders are then read from the table
-        // (`orders_behind`); the sweeper needs only the cart id, from `pk`.
+        // Every index keeps keys only: an item entering or leaving one costs one write unit
+        // there, not its whole size. The history's and the search's orders are then read from
+        // the table by key; the sweeper needs only the cart id, from `pk`.
         .global_secondary_indexes(index(
             HISTORY_INDEX,
             "gsi1pk",
@@ -276,6 +317,12 @@ pub(crate) async fn create_table(client: &Client, table: &str) -> Result<(), Sto
             SWEEP_INDEX,
             "gsi2pk",
             "gsi2sk",
+            ProjectionType::KeysOnly,
+        ))
+        .global_secondary_indexes(index(
+            SEARCH_INDEX,
+            "gsi3pk",
+            "gsi3sk",
             ProjectionType::KeysOnly,
         ))
         .stream_specification(

@@ -6,12 +6,14 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::model::cart::Cart;
+use crate::model::cart::CartOwner;
 use crate::model::commit_plan::{CommitPlan, Rejection};
 use crate::model::error::StoreError;
-use crate::model::fulfillment::HistoryEntry;
+use crate::model::fulfillment::{HistoryEntry, ShipmentState};
 use crate::model::idempotency::IdempotencyRecord;
-use crate::model::order::Order;
+use crate::model::order::{Order, OrderState};
 use crate::model::order_number::OrderNumber;
+use crate::model::payment::PaymentState;
 use crate::model::values::{CartId, CustomerId, Email, SessionHash};
 
 /// Why a commit did not happen.
@@ -58,6 +60,108 @@ pub fn decode_cursor(cursor: &str) -> Option<String> {
     .then_some(key)
 }
 
+/// A position in the order of history keys, inside a cursor this API issued: an order's
+/// history key, or a time alone (`{:020}` unix nanoseconds: every key of an earlier
+/// nanosecond sorts below it, every key of that nanosecond above). The next page lists the
+/// keys below it.
+pub fn decode_position(cursor: &str) -> Option<String> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    let key = String::from_utf8(raw).ok()?;
+    let nanos = key.get(..20)?;
+    let valid = nanos.bytes().all(|b| b.is_ascii_digit())
+        && match &key[20..] {
+            "" => true,
+            rest => rest
+                .strip_prefix('#')
+                .is_some_and(|number| OrderNumber::parse(number).is_ok()),
+        };
+    valid.then_some(key)
+}
+
+/// What a merchant's search (`GET /admin/orders`) asks of each order: every filter given
+/// holds. Drafts (programmatic orders not yet processed) are listed only when `state` asks
+/// for `Draft`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    /// The order's `customerEmail`, compared normalized: guests' and customers' orders alike.
+    pub email: Option<Email>,
+    /// The owning customer (a guest order once claimed included).
+    pub customer: Option<CustomerId>,
+    pub state: Option<OrderState>,
+    pub payment_state: Option<PaymentState>,
+    pub shipment_state: Option<ShipmentState>,
+}
+
+impl OrderFilter {
+    /// Whether the search lists drafts (and only drafts).
+    pub fn drafts(&self) -> bool {
+        self.state == Some(OrderState::Draft)
+    }
+
+    pub fn matches(&self, order: &Order) -> bool {
+        let state = match self.state {
+            Some(state) => order.state == state,
+            None => order.state != OrderState::Draft,
+        };
+        let email = self.email.as_ref().is_none_or(|email| {
+            order.customer_email.as_ref().map(Email::normalized) == Some(email.normalized())
+        });
+        let customer = self.customer.as_ref().is_none_or(|customer| {
+            matches!(&order.owner, CartOwner::Customer { customer_id } if customer_id == customer)
+        });
+        state
+            && email
+            && customer
+            && self.payment_state.is_none_or(|s| order.payment_state == s)
+            && self
+                .shipment_state
+                .is_none_or(|s| order.shipment_state == s)
+    }
+}
+
+/// A span of history keys (`history_key`): from `from` (inclusive) to `before` (exclusive),
+/// each a position as `decode_position` reads one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRange {
+    pub from: String,
+    pub before: String,
+}
+
+impl KeyRange {
+    pub fn contains(&self, key: &str) -> bool {
+        self.from.as_str() <= key && key < self.before.as_str()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.from >= self.before
+    }
+
+    /// The earliest creation time (unix nanoseconds) a key in the range can have.
+    pub fn first_nanos(&self) -> i128 {
+        nanos_of(&self.from)
+    }
+
+    /// The latest creation time (unix nanoseconds) a key in the range can have: `before`'s
+    /// own nanosecond when it is an order's key, the one before when it is a time alone.
+    pub fn last_nanos(&self) -> i128 {
+        match self.before.len() > 20 {
+            true => nanos_of(&self.before),
+            false => nanos_of(&self.before) - 1,
+        }
+    }
+}
+
+/// The unix nanoseconds at the head of a position.
+fn nanos_of(position: &str) -> i128 {
+    position
+        .get(..20)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default()
+}
+
 /// What a keyed commit reads first.
 #[derive(Debug, Clone, Default)]
 pub struct CommitRead {
@@ -88,6 +192,17 @@ pub trait OrderStore: Send + Sync + 'static {
         &self,
         customer: &CustomerId,
         after: Option<&str>,
+        limit: usize,
+    ) -> Result<OrderPage, StoreError>;
+    /// A merchant's search: the orders that match `filter` whose history key lies in
+    /// `range`, newest first, at most `limit`. `next` is the position the next page lists
+    /// below (its range's new `before`), `None` once the range is exhausted. A page is short
+    /// of `limit` only at the end of the range, or when a store stopped at its per-request
+    /// read budget (DynamoDB), `next` then saying where it stopped.
+    async fn search_orders(
+        &self,
+        filter: &OrderFilter,
+        range: &KeyRange,
         limit: usize,
     ) -> Result<OrderPage, StoreError>;
     /// Writes `cancelled` (now `Cancelled`, at revision `expected + 1`): its state,

@@ -13,6 +13,7 @@ pub mod merchant_orders;
 pub mod order_pipeline;
 pub mod order_processing;
 pub mod order_queries;
+pub mod order_search;
 pub mod payment_events;
 pub mod payment_webhook;
 pub mod payments;
