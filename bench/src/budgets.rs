@@ -44,8 +44,35 @@ impl Report {
     /// durations; SQS: a `SendMessageBatch` per queue, and Lambda's `ReceiveMessage` and
     /// `DeleteMessageBatch` per batch. Batches of one are the worst case (quiet traffic).
     pub(crate) fn cost(&self) -> Value {
+        // DynamoDB's units by the documented rules when this run computed them; DynamoDB
+        // Local's reported units otherwise (they leave out part of what transactions cost).
+        match (
+            self.computed_worst("new order, key"),
+            self.computed_worst("subscriber message"),
+        ) {
+            (Some(order), Some(subscriber)) => self.cost_of(
+                "by the documented rules",
+                (order.read_units, order.write_total() as f64),
+                (subscriber.read_units, subscriber.write_total() as f64),
+            ),
+            _ => self.reported_cost(),
+        }
+    }
+
+    /// [`Report::cost`] with the units DynamoDB Local reports.
+    pub(crate) fn reported_cost(&self) -> Value {
         let order = self.worst("new order, key").unwrap_or_default();
         let subscriber = self.worst("subscriber message").unwrap_or_default();
+        self.cost_of(
+            "as DynamoDB Local reports them",
+            (order.read_units, order.write_units),
+            (subscriber.read_units, subscriber.write_units),
+        )
+    }
+
+    /// The cost per 1M orders with these read and write units per order and per
+    /// subscriber message.
+    fn cost_of(&self, units: &str, order: (f64, f64), subscriber: (f64, f64)) -> Value {
         let billed = |ms: Option<f64>| ms.map_or(f64::NAN, f64::ceil);
         let durations = [
             (
@@ -69,8 +96,8 @@ impl Report {
             .iter()
             .map(|(_, ms, n)| ms / 1000.0 * MEMORY_MB / 1024.0 * n)
             .sum();
-        let read_units = order.read_units + 2.0 * subscriber.read_units;
-        let write_units = order.write_units + 2.0 * subscriber.write_units;
+        let read_units = order.0 + 2.0 * subscriber.0;
+        let write_units = order.1 + 2.0 * subscriber.1;
         let sqs_requests = 2.0 * 3.0;
         let million = 1_000_000.0;
         let lambda_requests = invocations * self.price(&["lambda", "requests_per_million"]);
@@ -83,6 +110,7 @@ impl Report {
         let sqs = sqs_requests * self.price(&["sqs", "standard_requests_per_million"]);
         let total = lambda_requests + lambda_compute + ddb_reads + ddb_writes + sqs;
         json!({
+            "units": units,
             "prices_date": self.prices["date"],
             "architecture": ARCHITECTURE,
             "per_order": {
@@ -102,6 +130,35 @@ impl Report {
                 "total": total,
             }
         })
+    }
+
+    /// What the cost leaves out or would be with the other units: DynamoDB Local's reported
+    /// units, and the writes of the whole order (cart, payment) at the same price.
+    pub(crate) fn cost_notes(&self, cost: &Value) -> Vec<String> {
+        let mut notes = Vec::new();
+        let price = self.price(&["dynamodb_on_demand", "write_request_units_per_million"]);
+        let reported = self.reported_cost();
+        let total = |c: &Value| c["usd_per_million_orders"]["total"].as_f64();
+        if cost["units"] != reported["units"] {
+            if let (Some(ours), Some(theirs)) = (total(cost), total(&reported)) {
+                notes.push(format!(
+                    "  with DynamoDB Local's reported units instead: ${theirs:.2} ({:.1} write units an order and its two messages, {:.1} by the rules: ${ours:.2})",
+                    reported["per_order"]["dynamodb_write_units"].as_f64().unwrap_or(f64::NAN),
+                    cost["per_order"]["dynamodb_write_units"].as_f64().unwrap_or(f64::NAN),
+                ));
+            }
+        }
+        if let (Some(whole), Some(subscriber)) = (
+            self.computed_worst(crate::model::WHOLE_ORDER),
+            self.computed_worst("subscriber message"),
+        ) {
+            let units = whole.write_total() as f64 + 2.0 * subscriber.write_total() as f64;
+            notes.push(format!(
+                "  the whole order's DynamoDB writes (cart made and made ready, payment, webhook, commit, two messages): {units:.0} units = ${:.2} per 1M orders (API Gateway, the storefront's and webhook's Lambda time not included)",
+                units * price
+            ));
+        }
+        notes
     }
 
     pub(crate) fn budgets(&self, cost: &Value) -> Vec<(String, String, Option<bool>)> {
@@ -192,6 +249,7 @@ impl Report {
                 Some(run.peak_rss_mib * 1.048_576 <= 40.0),
             ));
         }
+        budgets.extend(self.sale_budgets());
         let total = cost["usd_per_million_orders"]["total"]
             .as_f64()
             .unwrap_or(f64::NAN);

@@ -153,7 +153,21 @@ pub fn store(
     table: &str,
     meter: Option<Arc<Meter>>,
 ) -> DynamoStore {
+    store_at(config, None, table, meter)
+}
+
+/// [`store`], its requests sent to `endpoint` (a proxy in front of DynamoDB Local: the
+/// contention emulator, the capacity sizer) instead of the configuration's.
+pub fn store_at(
+    config: &aws_config::SdkConfig,
+    endpoint: Option<&str>,
+    table: &str,
+    meter: Option<Arc<Meter>>,
+) -> DynamoStore {
     let mut builder = aws_sdk_dynamodb::config::Builder::from(config);
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
     if let Some(meter) = meter {
         builder = builder.interceptor(Metering(meter));
     }

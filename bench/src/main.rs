@@ -10,17 +10,22 @@
 //! | `BENCH_PRICES` | the dated AWS price table (`bench/aws-prices.json`) |
 //! | `BENCH_OUT`, `BENCH_LOG_DIR` | where the JSON and the functions' logs go |
 //! | `BENCH_SMOKE=1` | one cold run and a few warm ones of each, a short load: proves it runs |
-//! | `BENCH_ONLY` | a comma list of parts to run (`cold,warm,size,in-process,load`; default all), for tuning |
+//! | `BENCH_ONLY` | a comma list of parts to run (`cold,warm,size,in-process,contention,load`; default all), for tuning |
 //! | `BENCH_FUNCTIONS` | a comma list of functions to measure (default all six), for tuning |
 //! | `BENCH_COLD_RUNS` | cold starts per function (default 7; 1 with `BENCH_SMOKE=1`) |
+//! | `BENCH_HOLD_MS` | the contention emulator's hold, and the model's (default 20) |
 
 mod budgets;
+mod capacity;
+mod contention;
 mod ddb;
 mod emulator;
 mod events;
 mod lambda;
 mod load;
+mod model;
 mod report;
+mod sale;
 mod settings;
 mod shop;
 mod stats;
@@ -56,6 +61,7 @@ async fn bench() -> Result<()> {
     if settings.smoke {
         report.smoke();
     }
+    report.hold(settings.contention.hold);
 
     // --- DynamoDB Local: one table for the functions, one for the in-process measurements.
     let config = ddb::sdk_config(&settings.dynamodb).await;
@@ -174,42 +180,61 @@ async fn bench() -> Result<()> {
             in_process(&inproc_shop, sizes.warm_dynamodb).await?,
         );
 
+        // Every request of the samples is metered (DynamoDB Local's reported capacity) and
+        // sized (the documented rules, from the items' stored images: `capacity`).
         let meter = Arc::new(ddb::Meter::default());
-        let metered = ddb::store(&config, inproc_table, Some(meter.clone()));
+        let sizer = capacity::Sizer::start(&settings.dynamodb).await?;
+        capacity::check_layout(inproc.client(), inproc_table).await?;
+        let metered = ddb::store_at(
+            &config,
+            Some(sizer.endpoint()),
+            inproc_table,
+            Some(meter.clone()),
+        );
         let metered_shop = Shop::new(Arc::new(metered.clone()), false).await;
+        let admin = Shop::over(metered_shop.storefront.clone(), metered_shop.psp.clone());
+        admin.put_product(model::SALE_SKU, 1_000_000, 8).await?;
         let subscriber = Subscriber::new(
             Arc::new(NoEffect),
             Arc::new(metered.clone()),
             Arc::new(NoQueue),
         );
+        let forget = || {
+            meter.take();
+            sizer.take();
+        };
+        let mut record = |what: &str| {
+            report.usage(what, meter.take());
+            report.computed(what, sizer.take());
+        };
         for _ in 0..sizes.usage_samples {
             let cart = metered_shop.paid_cart().await;
             let key = uuid::Uuid::new_v4().to_string();
-            meter.take();
+            forget();
             let answer = metered_shop.order(&cart, &key).await;
             if answer.status != 201 {
                 return Err(format!("metered order: {} {}", answer.status, answer.body));
             }
-            report.usage("new order, key", meter.take());
+            record("new order, key");
             let answer = metered_shop.order(&cart, &key).await;
             if answer.status != 200 || !answer.replayed {
                 return Err(format!("metered replay: {} {}", answer.status, answer.body));
             }
-            report.usage("replay, key", meter.take());
+            record("replay, key");
             let cart = metered_shop.paid_cart().await;
-            meter.take();
+            forget();
             let answer = metered_shop.order_without_key(&cart).await;
             if answer.status != 201 {
                 return Err(format!("metered order: {} {}", answer.status, answer.body));
             }
-            report.usage("new order, no key", meter.take());
+            record("new order, no key");
             let answer = metered_shop.order_without_key(&cart).await;
             if answer.status != 200 {
                 return Err(format!("metered replay: {} {}", answer.status, answer.body));
             }
-            report.usage("replay, no key", meter.take());
+            record("replay, no key");
             let (_, body, signature) = metered_shop.cart_with_intent().await;
-            meter.take();
+            forget();
             let answer = metered_shop.deliver(&body, &signature).await;
             if answer.status != 200 {
                 return Err(format!(
@@ -217,16 +242,82 @@ async fn bench() -> Result<()> {
                     answer.status, answer.body
                 ));
             }
-            report.usage("webhook-created order", meter.take());
+            record("webhook-created order");
             let message: aws_lambda_events::event::sqs::SqsMessage =
                 serde_json::from_value(events.sqs()?["Records"][0].clone())
                     .map_err(|e| e.to_string())?;
-            meter.take();
+            forget();
             let outcome = subscriber.process(&message).await;
             if outcome != checkout_outbox::subscriber::Outcome::Done {
                 return Err(format!("metered subscriber: {outcome:?}"));
             }
-            report.usage("subscriber message", meter.take());
+            record("subscriber message");
+            // A whole order, every write and read of it: the cart made, filled and made
+            // ready in one update, a payment started, the provider's webhook (which commits
+            // the order) and the browser's `POST /orders` after it. Once the store's
+            // standard cart, once one unit of a SKU spread over 8 shards (a drop's order).
+            for (what, actions) in [
+                (model::WHOLE_ORDER, shop::ready_actions()),
+                (
+                    model::WHOLE_DROP_ORDER,
+                    shop::ready_actions_for(
+                        model::SALE_SKU,
+                        1,
+                        &format!("buyer-{}@example.com", uuid::Uuid::new_v4().simple()),
+                    ),
+                ),
+            ] {
+                forget();
+                let (cart, body, signature) = metered_shop.cart_with_intent_for(actions).await;
+                let answer = metered_shop.deliver(&body, &signature).await;
+                if answer.status != 200 {
+                    return Err(format!("{what}: webhook {} {}", answer.status, answer.body));
+                }
+                let answer = metered_shop
+                    .order(&cart, &uuid::Uuid::new_v4().to_string())
+                    .await;
+                if !answer.status.is_success() {
+                    return Err(format!(
+                        "{what}: POST /orders {} {}",
+                        answer.status, answer.body
+                    ));
+                }
+                record(what);
+            }
+        }
+    }
+
+    if settings.runs("contention") {
+        // --- Contention: orders raced through DynamoDB's conflict rule (the emulator).
+        let sizes = &settings.contention;
+        say(&format!(
+            "contention through the emulator (hold {} ms)",
+            sizes.hold.as_millis()
+        ));
+        let table = name("contention");
+        let contention = contention::Contention::new(&config, &settings.dynamodb, &table).await?;
+        report.contention(
+            contention
+                .store_mix(
+                    &run,
+                    sizes.store_orders,
+                    sizes.store_concurrency,
+                    sizes.hold,
+                )
+                .await?,
+        );
+        for &shards in &sizes.drop_shards {
+            report.contention(
+                contention
+                    .drop(
+                        &run,
+                        sizes.drop_buyers,
+                        sizes.drop_stock,
+                        shards,
+                        sizes.hold,
+                    )
+                    .await?,
+            );
         }
     }
 
@@ -244,7 +335,27 @@ async fn bench() -> Result<()> {
         report.throughput(throughput);
     }
 
-    report.finish(&settings.out)
+    report.finish(&settings.out)?;
+    // A figure that misses its budget is reported; an order sold twice, a unit lost or an
+    // answer that is neither an order nor `OutOfStock` is a failure, smoke or not.
+    if let Some(wrong) = report
+        .contention
+        .iter()
+        .find(|o| !o.sold_exactly_once() || o.units_taken != o.created)
+    {
+        return Err(format!(
+            "contention: {}: {} sold, {} OutOfStock, {} other ({}), stock down by {}, {} oversold, {} unsold",
+            wrong.name,
+            wrong.created,
+            wrong.out_of_stock,
+            wrong.failed,
+            wrong.first_failure.as_deref().unwrap_or("-"),
+            wrong.units_taken,
+            wrong.oversold,
+            wrong.unsold
+        ));
+    }
+    Ok(())
 }
 
 /// Warm latency through the router, per operation, each on fresh state.

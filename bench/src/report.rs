@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
+use crate::capacity::Computed;
+use crate::contention::Outcome;
 use crate::ddb::Usage;
 use crate::lambda::Run;
 use crate::load::Throughput;
@@ -28,6 +30,12 @@ pub struct Report {
     pub(crate) sizes: Vec<(String, u64, u64)>,
     pub(crate) in_process: Vec<(String, Vec<(String, Summary)>)>,
     pub(crate) usage: BTreeMap<String, Vec<Usage>>,
+    /// The same samples' capacity by DynamoDB's documented rules (`capacity`).
+    pub(crate) computed: BTreeMap<String, Vec<Computed>>,
+    /// The contention section's scenarios.
+    pub(crate) contention: Vec<Outcome>,
+    /// The emulator's hold, which the model takes as a transaction's hold time.
+    pub(crate) hold: std::time::Duration,
     pub(crate) throughput: Option<Throughput>,
     /// No Python peer in this run (`BENCH_PYTHON` unset): no ratio.
     pub(crate) peer_skipped: bool,
@@ -93,6 +101,27 @@ impl Report {
 
     pub fn usage(&mut self, what: &str, usage: Usage) {
         self.usage.entry(what.into()).or_default().push(usage);
+    }
+
+    pub fn computed(&mut self, what: &str, computed: Computed) {
+        self.computed.entry(what.into()).or_default().push(computed);
+    }
+
+    pub fn contention(&mut self, outcome: Outcome) {
+        eprintln!(
+            "bench: {}: {} created, {} OutOfStock, {} failed, {:.1} orders/s, {} conflicts",
+            outcome.name,
+            outcome.created,
+            outcome.out_of_stock,
+            outcome.failed,
+            outcome.orders_per_second,
+            outcome.conflicts
+        );
+        self.contention.push(outcome);
+    }
+
+    pub fn hold(&mut self, hold: std::time::Duration) {
+        self.hold = hold;
     }
 
     pub fn throughput(&mut self, throughput: Throughput) {
@@ -186,33 +215,8 @@ impl Report {
             }
         }
         line(String::new());
-        line(
-            "DynamoDB per operation (ReturnConsumedCapacity=INDEXES as DynamoDB Local reports it, in process; worst sample; WCU includes the GSI's)"
-                .into(),
-        );
-        line(format!(
-            "  {:<24} {:>8} {:>6} {:>6} {:>8}   {}",
-            "operation", "requests", "RCU", "WCU", "GSI WCU", "requests sent"
-        ));
-        for what in [
-            "new order, key",
-            "replay, key",
-            "new order, no key",
-            "replay, no key",
-            "webhook-created order",
-            "subscriber message",
-        ] {
-            if let Some(u) = self.worst(what) {
-                line(format!(
-                    "  {:<24} {:>8} {:>6.1} {:>6.1} {:>8.1}   {}",
-                    what,
-                    u.requests.len(),
-                    u.read_units,
-                    u.write_units,
-                    u.index_write_units,
-                    u.requests.join(", ")
-                ));
-            }
+        for text in self.dynamodb_lines() {
+            line(text);
         }
         line(String::new());
         if let Some(t) = &self.throughput {
@@ -235,6 +239,14 @@ impl Report {
             ));
         }
         line(String::new());
+        for section in [self.contention_lines(), self.model_lines()] {
+            if !section.is_empty() {
+                for text in section {
+                    line(text);
+                }
+                line(String::new());
+            }
+        }
         let usd = &cost["usd_per_million_orders"];
         // A part this run did not measure (BENCH_ONLY) has no figure.
         let dollars = |part: &str| match usd[part].as_f64().filter(|v| v.is_finite()) {
@@ -242,10 +254,11 @@ impl Report {
             None => "n/a".to_string(),
         };
         line(format!(
-            "Cost per 1M orders (prices of {}, {}, {} MB): Lambda requests {} + compute {} + DynamoDB reads {} + writes {} + SQS {} = {}",
+            "Cost per 1M orders (prices of {}, {}, {} MB; DynamoDB units {}): Lambda requests {} + compute {} + DynamoDB reads {} + writes {} + SQS {} = {}",
             cost["prices_date"].as_str().unwrap_or("?"),
             ARCHITECTURE,
             MEMORY_MB,
+            cost["units"].as_str().unwrap_or("?"),
             dollars("lambda_requests"),
             dollars("lambda_compute"),
             dollars("dynamodb_reads"),
@@ -253,6 +266,9 @@ impl Report {
             dollars("sqs"),
             dollars("total"),
         ));
+        for text in self.cost_notes(&cost) {
+            line(text);
+        }
         line(String::new());
         line("Budgets".into());
         for (budget, value, held) in &budgets {
@@ -274,6 +290,9 @@ impl Report {
             "emulated": self.emulated.iter().map(|(n, r)| json!({"function": n, "run": r})).collect::<Vec<_>>(),
             "in_process_ms": self.in_process.iter().map(|(s, rows)| json!({"store": s, "operations": rows.iter().map(|(op, s)| json!({"operation": op, "latency": s})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
             "dynamodb": self.usage,
+            "dynamodb_by_the_rules": self.computed,
+            "contention": self.contention,
+            "model": self.model_json(),
             "throughput": self.throughput,
             "sizes_bytes": self.sizes.iter().map(|(n, s, z)| json!({"function": n, "stripped": s, "zipped": z})).collect::<Vec<_>>(),
             "cost": cost,

@@ -34,6 +34,8 @@ pub(crate) struct Settings {
     pub(crate) out: PathBuf,
     pub(crate) log_dir: PathBuf,
     pub(crate) sizes: Sizes,
+    /// The contention section's scenarios and the emulator's hold (`BENCH_HOLD_MS`).
+    pub(crate) contention: crate::contention::Sizes,
     pub(crate) smoke: bool,
     /// `BENCH_ONLY`, `BENCH_FUNCTIONS` (`None`: all).
     pub(crate) only: Option<Vec<String>>,
@@ -78,6 +80,33 @@ impl Settings {
                 format!("BENCH_COLD_RUNS must be a positive number, not {runs:?}")
             })?;
         }
+        let hold_ms: u64 = match std::env::var("BENCH_HOLD_MS") {
+            Ok(ms) => ms.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                format!("BENCH_HOLD_MS must be a positive number of milliseconds, not {ms:?}")
+            })?,
+            // The hold the contention tests use: no published figure for DynamoDB's item
+            // lock time was found (docs/capacity.md).
+            Err(_) => 20,
+        };
+        let contention = if smoke {
+            crate::contention::Sizes {
+                store_orders: 8,
+                store_concurrency: 8,
+                drop_buyers: 8,
+                drop_stock: 5,
+                drop_shards: vec![1, 8, 64],
+                hold: Duration::from_millis(hold_ms),
+            }
+        } else {
+            crate::contention::Sizes {
+                store_orders: 256,
+                store_concurrency: 64,
+                drop_buyers: 64,
+                drop_stock: 40,
+                drop_shards: vec![1, 8, 64],
+                hold: Duration::from_millis(hold_ms),
+            }
+        };
         let list = |name: &str| {
             std::env::var(name).ok().map(|v| {
                 v.split(',')
@@ -100,6 +129,7 @@ impl Settings {
             out: var("BENCH_OUT")?.into(),
             log_dir: var("BENCH_LOG_DIR")?.into(),
             sizes,
+            contention,
             smoke,
         })
     }

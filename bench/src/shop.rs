@@ -18,11 +18,15 @@ use checkout_domain::model::values::CartId;
 use checkout_domain::ports::Store;
 use checkout_domain::usecases::catalog_admin::CatalogImport;
 use checkout_domain::usecases::Storefront;
+use checkout_http::identity::DevTokens;
 use checkout_http::routes;
 use checkout_http::webhook::WebhookSecrets;
 
 /// The webhook secret the in-process shop and the bench's webhook function share.
 pub const WEBHOOK_SECRET: &str = "whsec_bench";
+
+/// Signs the administrator's tokens of a shop with admin routes ([`Shop::over`]).
+const ADMIN_SECRET: &str = "bench-admin-secret";
 
 /// The local server's demo catalog (`local/demo.json`), as JSON.
 pub fn catalog_json() -> Value {
@@ -52,6 +56,8 @@ pub struct Cart {
 pub struct Answer {
     pub status: StatusCode,
     pub replayed: bool,
+    /// `Retry-After`, in seconds.
+    pub retry_after: Option<u64>,
     pub body: Value,
     pub elapsed: Duration,
 }
@@ -62,6 +68,8 @@ pub struct Shop {
     pub store: Arc<dyn Store>,
     pub storefront: Storefront,
     pub psp: Arc<PspSimulator>,
+    /// Bearer tokens are verified (the admin routes work): shops made by [`Shop::over`].
+    tokens: Option<DevTokens>,
 }
 
 /// The walk-through's cart: two mugs and a book to a German address, free standard shipping.
@@ -76,6 +84,23 @@ pub fn ready_actions() -> Value {
         {"action": "setShippingMethod", "shippingMethodId": "standard"},
         {"action": "setGuestDetails", "email": "ada@example.com", "name": "Ada Lovelace", "phone": "+49 30 1234567"}
     ])
+}
+
+/// A cart of `quantity` × `sku` to a German address, standard shipping, for a guest with
+/// `email` (orders by one email check one customer record: they would share an item).
+pub fn ready_actions_for(sku: &str, quantity: u32, email: &str) -> Value {
+    let mut actions = ready_actions();
+    let list = actions.as_array_mut().expect("a list");
+    list.retain(|a| a["action"] != "addLineItem" && a["action"] != "setGuestDetails");
+    list.insert(
+        0,
+        json!({"action": "addLineItem", "sku": sku, "quantity": quantity}),
+    );
+    list.push(
+        json!({"action": "setGuestDetails", "email": email, "name": "Ada Lovelace",
+        "phone": "+49 30 1234567"}),
+    );
+    actions
 }
 
 impl Shop {
@@ -97,7 +122,76 @@ impl Shop {
             store,
             storefront,
             psp,
+            tokens: None,
         }
+    }
+
+    /// A shop over `storefront` (taking payments through `psp`) that also verifies bearer
+    /// tokens, as the local server does, so [`Shop::admin`] requests pass. The timed shops
+    /// are made by [`Shop::new`]: the same router the Lambdas serve, no extra layer.
+    pub fn over(storefront: Storefront, psp: Arc<PspSimulator>) -> Shop {
+        let tokens = DevTokens::new(ADMIN_SECRET);
+        let router = routes::all(storefront.clone(), WebhookSecrets::parse(WEBHOOK_SECRET)).layer(
+            axum::middleware::from_fn_with_state(tokens.clone(), DevTokens::middleware),
+        );
+        Shop {
+            router,
+            store: storefront.store().clone(),
+            storefront,
+            psp,
+            tokens: Some(tokens),
+        }
+    }
+
+    /// An administrator's request (a shop made by [`Shop::over`]).
+    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let token = self
+            .tokens
+            .as_ref()
+            .expect("a shop made by Shop::over")
+            .issue("bench-admin", Some("admin"));
+        let bearer = format!("Bearer {token}");
+        self.send(
+            method,
+            path,
+            &[("authorization", &bearer)],
+            body.map(|b| b.to_string()),
+        )
+        .await
+    }
+
+    /// `PUT /admin/products/{sku}`: a product at 10.00 EUR (standard tax) with `stock` units
+    /// spread over `shards` items.
+    pub async fn put_product(&self, sku: &str, stock: u32, shards: u32) -> Result<(), String> {
+        let answer = self
+            .admin(
+                Method::PUT,
+                &format!("/admin/products/{sku}"),
+                Some(json!({"name": sku, "prices": {"EUR": 1000}, "stock": stock,
+                    "taxCategory": "standard", "stockShards": shards})),
+            )
+            .await;
+        if answer.status != StatusCode::OK {
+            return Err(format!(
+                "PUT product {sku}: {} {}",
+                answer.status, answer.body
+            ));
+        }
+        Ok(())
+    }
+
+    /// `GET /admin/products/{sku}`: the product with its total stock.
+    pub async fn product(&self, sku: &str) -> Result<Value, String> {
+        let answer = self
+            .admin(Method::GET, &format!("/admin/products/{sku}"), None)
+            .await;
+        if answer.status != StatusCode::OK {
+            return Err(format!(
+                "GET product {sku}: {} {}",
+                answer.status, answer.body
+            ));
+        }
+        Ok(answer.body)
     }
 
     pub async fn send(
@@ -121,12 +215,18 @@ impl Shop {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let replayed = response.headers().contains_key("idempotent-replayed");
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let elapsed = started.elapsed();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Answer {
             status,
             replayed,
+            retry_after,
             body,
             elapsed,
         }
@@ -157,15 +257,16 @@ impl Shop {
         .to_string()
     }
 
-    /// A cart ready to order (lines, addresses, shipping, guest details), not paid.
-    pub async fn ready_cart(&self) -> Cart {
+    /// A cart made ready by `actions` in one update (lines, addresses, shipping, guest
+    /// details: [`ready_actions`]), not paid.
+    pub async fn ready_cart_with(&self, actions: Value) -> Cart {
         let mut cart = self.cart().await;
         let answer = self
             .send(
                 Method::POST,
                 &format!("/carts/{}", cart.id),
                 &[("x-session-id", &cart.session)],
-                Some(json!({"version": cart.version, "actions": ready_actions()}).to_string()),
+                Some(json!({"version": cart.version, "actions": actions}).to_string()),
             )
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
@@ -175,7 +276,12 @@ impl Shop {
 
     /// A ready cart paid in full, as the webhook records a charge (the order is not placed).
     pub async fn paid_cart(&self) -> Cart {
-        let mut cart = self.ready_cart().await;
+        self.paid_cart_with(ready_actions()).await
+    }
+
+    /// A cart made ready by `actions`, paid in full as the webhook records a charge.
+    pub async fn paid_cart_with(&self, actions: Value) -> Cart {
+        let mut cart = self.ready_cart_with(actions).await;
         let id = CartId::parse(&cart.id).unwrap();
         let stored = record_charge(self.store.as_ref(), &id, None, self.storefront.now()).await;
         cart.version = stored.version;
@@ -185,7 +291,12 @@ impl Shop {
     /// A ready cart with a payment intent for its total; returns the cart and the signed
     /// Stripe webhook delivery (body, `Stripe-Signature`) of that payment's success.
     pub async fn cart_with_intent(&self) -> (Cart, String, String) {
-        let cart = self.ready_cart().await;
+        self.cart_with_intent_for(ready_actions()).await
+    }
+
+    /// [`Shop::cart_with_intent`] for a cart made ready by `actions`.
+    pub async fn cart_with_intent_for(&self, actions: Value) -> (Cart, String, String) {
+        let cart = self.ready_cart_with(actions).await;
         let answer = self
             .send(
                 Method::POST,

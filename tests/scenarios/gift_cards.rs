@@ -232,7 +232,7 @@ async fn a_refunded_order_gives_its_gift_card_share_back_once(backend: Backend) 
     let partial = app.refunded_event(&reference, "ch_back", 1_000, "evt_back_partial");
     app.deliver(&partial).await.assert_status(StatusCode::OK);
     let (gift, state) = gift_card_payment(&app, &number).await;
-    assert_eq!(state, PaymentState::BalanceDue);
+    assert_eq!(state, PaymentState::PartiallyRefunded);
     assert_eq!(
         gift.secured(),
         2_000,

@@ -258,6 +258,19 @@ enum Op {
         pick: u64,
         fail: bool,
     },
+    /// Support cancels an order (of this cart, or the next one that has an order).
+    MerchantCancel {
+        cart: usize,
+    },
+    /// Support refunds part of an order (`per mille` of what it still holds), or all of it.
+    MerchantRefund {
+        cart: usize,
+        part: Option<u64>,
+    },
+    /// The warehouse ships an order's unshipped lines.
+    Ship {
+        cart: usize,
+    },
 }
 
 impl Op {
@@ -279,6 +292,9 @@ impl Op {
             Op::Expire { .. } => "expire",
             Op::Declines { .. } => "webhook:declines",
             Op::RefundOutcome { .. } => "webhook:refund_updated",
+            Op::MerchantCancel { .. } => "merchant:cancel",
+            Op::MerchantRefund { .. } => "merchant:refund",
+            Op::Ship { .. } => "merchant:ship",
         }
     }
 }
@@ -306,7 +322,7 @@ fn plan(rng: &mut Rng, ops: usize, carts: usize) -> Vec<Vec<Planned>> {
             } else {
                 rng.below(carts as u64) as usize
             };
-            let roll = rng.below(110);
+            let roll = rng.below(125);
             let op = match roll {
                 0..=21 => Op::Edit {
                     cart,
@@ -384,10 +400,16 @@ fn plan(rng: &mut Rng, ops: usize, carts: usize) -> Vec<Vec<Planned>> {
                     pick: rng.next(),
                     count: rng.range(3, 9),
                 },
-                _ => Op::RefundOutcome {
+                105..=109 => Op::RefundOutcome {
                     pick: rng.next(),
                     fail: rng.chance(400),
                 },
+                110..=114 => Op::MerchantCancel { cart },
+                115..=119 => Op::MerchantRefund {
+                    cart,
+                    part: rng.chance(600).then(|| rng.range(100, 700)),
+                },
+                _ => Op::Ship { cart },
             };
             // Before: the nth store call of the operation fails unwritten; After: its nth
             // write happens and then fails (a crash or timeout between write and answer).
@@ -576,6 +598,9 @@ impl World {
             Op::Claim { cart } => self.claim(cart).await,
             Op::Declines { cart, pick, count } => self.declines(cart, pick, count).await,
             Op::RefundOutcome { pick, fail } => self.refund_outcome(pick, fail).await,
+            Op::MerchantCancel { cart } => self.merchant("cancel", cart, None).await,
+            Op::MerchantRefund { cart, part } => self.merchant("refund", cart, part).await,
+            Op::Ship { cart } => self.merchant("ship", cart, None).await,
             Op::Expire { minutes } => {
                 self.app.advance(time::Duration::minutes(minutes));
                 let label = match housekeeping(&self.app).await {
@@ -707,6 +732,67 @@ impl World {
             .await;
         self.record("pay_order", &response);
         self.remember_intent(cart, &response, true);
+    }
+
+    /// Support at work on an order: `cancel` it, `refund` part of it (or all), or `ship` its
+    /// unshipped lines; each with a fresh idempotency key, sometimes sent twice at once (a
+    /// retry racing the first).
+    async fn merchant(&self, what: &str, cart: usize, part: Option<u64>) {
+        let cart = self.ordered_cart(cart);
+        let Some(number) = self
+            .slot(cart)
+            .state
+            .lock()
+            .unwrap()
+            .numbers
+            .iter()
+            .next()
+            .cloned()
+        else {
+            return self.note(&format!("merchant:{what}"), "no order");
+        };
+        let support = self.app.with_scope("support", "orders:read orders:write");
+        let key = format!(
+            "m-{}-{}",
+            self.seed,
+            self.key_counter
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let (path, body) = match what {
+            "cancel" => (
+                format!("/admin/orders/{number}/cancel"),
+                json!({"idempotencyKey": key, "reason": "support"}),
+            ),
+            "refund" => {
+                let order = support.get(&format!("/admin/orders/{number}")).await;
+                let held = order.body["totals"]["total"]["centAmount"]
+                    .as_i64()
+                    .unwrap_or(0)
+                    - order.body["refundedAmount"]["centAmount"]
+                        .as_i64()
+                        .unwrap_or(0);
+                let mut body = json!({"idempotencyKey": key, "reason": "goodwill"});
+                if let Some(per_mille) = part {
+                    body["amount"] = json!((held * per_mille as i64 / 1000).max(1));
+                }
+                (format!("/admin/orders/{number}/refunds"), body)
+            }
+            _ => (
+                format!("/admin/orders/{number}/fulfillments"),
+                json!({"idempotencyKey": key, "carrier": "DHL", "trackingNumber": "IL1"}),
+            ),
+        };
+        let twice = part.is_some_and(|p| p % 2 == 0);
+        let copies = if twice { 2 } else { 1 };
+        let answers = join_all(
+            (0..copies)
+                .map(|_| support.post(&path, body.clone()))
+                .collect(),
+        )
+        .await;
+        for answer in &answers {
+            self.record(&format!("merchant:{what}"), answer);
+        }
     }
 
     /// A cart with an order: the planned one, or the next that the API answered one for.
@@ -1554,13 +1640,14 @@ impl World {
         let products = store.products(&skus).await.expect("read with faults off");
         for product in products {
             let sku = product.sku.to_string();
+            // What live orders hold: their lines less the units refunds put back on sale.
             let ordered: u64 = orders
                 .iter()
                 .flatten()
                 .filter(|o| o.state != OrderState::Cancelled)
-                .flat_map(|o| o.line_items.iter())
-                .filter(|l| l.sku == product.sku)
-                .map(|l| u64::from(l.quantity.get()))
+                .flat_map(|o| o.units_held())
+                .filter(|(sku, _)| *sku == product.sku)
+                .map(|(_, units)| u64::from(units))
                 .sum();
             let initial = u64::from(self.initial_stock[&sku]);
             if initial != u64::from(product.stock) + ordered {
@@ -1570,6 +1657,68 @@ impl World {
                     format!(
                         "{sku}: initial stock {initial} ≠ stock now {} + {ordered} in live orders",
                         product.stock
+                    ),
+                );
+            }
+        }
+
+        // (7) refunds never exceed what was captured; (9) a shipped order is never
+        // cancelled; (8) after settling, a cancelled order holds no money.
+        for order in orders.iter().flatten() {
+            for p in &order.payments {
+                let refunded: i64 = p
+                    .transactions
+                    .iter()
+                    .filter(|t| {
+                        t.kind == payment::TransactionKind::Refund
+                            && t.state != payment::TransactionState::Failure
+                    })
+                    .map(|t| t.amount.cent_amount)
+                    .sum();
+                if refunded > p.captured() {
+                    flag(
+                        7,
+                        Some(order.cart_id.as_str()),
+                        format!(
+                            "order {} payment {} refunds {refunded} of {} captured: {}",
+                            order.order_number,
+                            p.psp_reference,
+                            p.captured(),
+                            describe_payments(std::slice::from_ref(p))
+                        ),
+                    );
+                }
+            }
+            if order.refunded_amount().cent_amount > order.totals.total.cent_amount {
+                flag(
+                    7,
+                    Some(order.cart_id.as_str()),
+                    format!(
+                        "order {} refunded {} of a {} total",
+                        order.order_number,
+                        order.refunded_amount(),
+                        order.totals.total
+                    ),
+                );
+            }
+            if order.state == OrderState::Cancelled && !order.fulfillments.is_empty() {
+                flag(
+                    9,
+                    Some(order.cart_id.as_str()),
+                    format!("order {} shipped and was cancelled", order.order_number),
+                );
+            }
+            if phase == Phase::Settled
+                && order.state == OrderState::Cancelled
+                && payment::secured(&order.payments, order.currency).cent_amount > 0
+            {
+                flag(
+                    8,
+                    Some(order.cart_id.as_str()),
+                    format!(
+                        "cancelled order {} still holds money: {}",
+                        order.order_number,
+                        describe_payments(&order.payments)
                     ),
                 );
             }
@@ -1606,9 +1755,16 @@ impl World {
                                 .cent_amount
                                 + merchant_refunded
                                 >= o.totals.total.cent_amount;
+                        // Support's refunds keep the rest of the payment in the order.
+                        let support_refunded = !o.refunds.is_empty()
+                            && matches!(
+                                o.payment_state,
+                                PaymentState::PartiallyRefunded | PaymentState::Refunded
+                            );
                         o.state != OrderState::Cancelled
                             && (o.payment_state == PaymentState::Paid
-                                || paid_before_the_merchant_refunded)
+                                || paid_before_the_merchant_refunded
+                                || support_refunded)
                             && o.payments
                                 .iter()
                                 .any(|p| p.psp_reference == intent.reference && p.secured() > 0)

@@ -29,7 +29,8 @@ impl From<&Order> for OrderView {
 }
 
 impl From<OrderSnapshot> for OrderView {
-    fn from(snapshot: OrderSnapshot) -> Self {
+    fn from(mut snapshot: OrderSnapshot) -> Self {
+        snapshot.refunded_amount = Some(snapshot.refunded());
         OrderView(snapshot)
     }
 }

@@ -60,8 +60,11 @@ pub struct OrderSnapshot {
     pub programmatic: Option<ProgrammaticTerms>,
     #[serde(default)]
     pub shipment_state: ShipmentState,
-    /// Money the order's payments took and gave back since.
-    pub refunded_amount: Money,
+    /// Money the order's payments took and gave back since. Always written; absent only from
+    /// snapshots stored before it existed (events in flight, idempotent replays), which
+    /// [`OrderSnapshot::refunded`] derives from the payments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_amount: Option<Money>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -73,6 +76,13 @@ pub struct OrderSnapshot {
 }
 
 impl OrderSnapshot {
+    /// The money given back so far, read from the snapshot or derived from its payments.
+    pub fn refunded(&self) -> Money {
+        self.refunded_amount.unwrap_or_else(|| {
+            crate::model::payment::refunded_amount(&self.payments, self.totals.total)
+        })
+    }
+
     /// Whether the confirmation email goes out: always, unless a programmatic order asked
     /// for none (`sendReceipt: false`).
     pub fn wants_receipt(&self) -> bool {
@@ -123,7 +133,7 @@ impl Order {
                 ..terms
             }),
             shipment_state: order.shipment_state,
-            refunded_amount: self.refunded_amount(),
+            refunded_amount: Some(self.refunded_amount()),
             cancelled_at: order.cancelled_at,
             fulfillments: order.fulfillments,
         }

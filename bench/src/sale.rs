@@ -1,0 +1,464 @@
+//! The report's sale figures: DynamoDB capacity by the documented rules beside what
+//! DynamoDB Local reports, the contention scenarios, the capacity model, and their budgets.
+
+use serde_json::{json, Value};
+
+use crate::capacity::Computed;
+use crate::model::{self, Inputs, DROP_TARGET, STORE_TARGET, WHOLE_DROP_ORDER, WHOLE_ORDER};
+use crate::report::Report;
+
+/// The operations the DynamoDB table shows, in order.
+const OPERATIONS: [&str; 8] = [
+    "new order, key",
+    "replay, key",
+    "new order, no key",
+    "replay, no key",
+    "webhook-created order",
+    "subscriber message",
+    WHOLE_ORDER,
+    WHOLE_DROP_ORDER,
+];
+
+/// `1,234` for 1234.4.
+pub(crate) fn thousands(value: f64) -> String {
+    if !value.is_finite() {
+        return "unbounded".into();
+    }
+    let digits = format!("{:.0}", value.round());
+    let (sign, digits) = digits
+        .strip_prefix('-')
+        .map_or(("", digits.as_str()), |d| ("-", d));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{sign}{out}")
+}
+
+impl Report {
+    /// The sample of `what` that wrote the most by the rules.
+    pub(crate) fn computed_worst(&self, what: &str) -> Option<&Computed> {
+        self.computed.get(what)?.iter().max_by(|a, b| {
+            (a.write_total(), a.read_units)
+                .partial_cmp(&(b.write_total(), b.read_units))
+                .unwrap()
+        })
+    }
+
+    /// The model's inputs from the whole-order sample `sample` (plus two subscriber
+    /// messages), and the emulator's hold.
+    pub(crate) fn model_inputs(&self, sample: &str) -> Option<Inputs> {
+        let order = self.computed_worst(sample)?;
+        let subscriber = self
+            .computed_worst("subscriber message")
+            .cloned()
+            .unwrap_or_default();
+        let stock_item_write_units = self
+            .computed
+            .values()
+            .flatten()
+            .flat_map(Computed::transaction_items)
+            .filter(|item| item.item.starts_with("PRODUCT/"))
+            .map(|item| item.write_units)
+            .max()? as f64;
+        let product_item = format!("PRODUCT#{}/PRODUCT", model::SALE_SKU);
+        let product_item_read_units = if sample == WHOLE_DROP_ORDER {
+            self.computed[sample]
+                .iter()
+                .map(|c| c.reads_by_item.get(&product_item).copied().unwrap_or(0.0))
+                .fold(0.0, f64::max)
+        } else {
+            // The store's orders share no SKU: no item is read by all of them.
+            0.0
+        };
+        let mut index_write_units: Vec<(String, f64)> = crate::capacity::INDEXES
+            .iter()
+            .map(|(name, _, _)| {
+                let units = |c: &Computed| c.index_write_units.get(*name).copied().unwrap_or(0);
+                (
+                    name.to_string(),
+                    (units(order) + 2 * units(&subscriber)) as f64,
+                )
+            })
+            .collect();
+        index_write_units.retain(|(_, units)| *units > 0.0);
+        let sweep_index_writes = index_write_units
+            .iter()
+            .find(|(name, _)| name == "gsi2")
+            .map_or(0.0, |(_, units)| *units);
+        Some(Inputs {
+            hold: self.hold,
+            stock_item_write_units,
+            product_item_read_units,
+            table_write_units: (order.table_write_units + 2 * subscriber.table_write_units) as f64,
+            index_write_units,
+            sweep_index_writes,
+        })
+    }
+
+    /// Each operation's capacity as DynamoDB Local reports it and by the rules, and the
+    /// commit's items one by one.
+    pub(crate) fn dynamodb_lines(&self) -> Vec<String> {
+        let mut lines = vec![
+            "DynamoDB per operation, in process, worst sample: as DynamoDB Local reports it (ReturnConsumedCapacity=INDEXES) | by DynamoDB's documented rules from the items' sizes (docs/capacity.md); WCU includes the GSIs'".into(),
+            format!(
+                "  {:<37} {:>4} {:>6} {:>6} {:>7} | {:>6} {:>6} {:>7}   {}",
+                "operation", "reqs", "RCU", "WCU", "GSI WCU", "RCU", "WCU", "GSI WCU", "requests sent"
+            ),
+        ];
+        for what in OPERATIONS {
+            let Some(u) = self.worst(what) else { continue };
+            let (rcu, wcu, gsi) = self.computed_worst(what).map_or(
+                ("-".to_string(), "-".to_string(), "-".to_string()),
+                |c| {
+                    (
+                        format!("{:.1}", c.read_units),
+                        format!("{}", c.write_total()),
+                        format!("{}", c.index_total()),
+                    )
+                },
+            );
+            let mut requests = u.requests.join(", ");
+            if requests.len() > 60 {
+                requests = format!("{} requests", u.requests.len());
+            }
+            lines.push(format!(
+                "  {:<37} {:>4} {:>6.1} {:>6.1} {:>7.1} | {:>6} {:>6} {:>7}   {}",
+                what,
+                u.requests.len(),
+                u.read_units,
+                u.write_units,
+                u.index_write_units,
+                rcu,
+                wcu,
+                gsi,
+                requests
+            ));
+        }
+        if let Some(commit) = self.computed_worst("new order, key") {
+            lines.push(String::new());
+            lines.push(
+                "The commit of a new order (POST /orders with a key), item by item, by the rules (transactional: 2 WCU per started KB; a ConditionCheck 2 per KB of the item checked)"
+                    .into(),
+            );
+            lines.push(format!(
+                "  {:<22} {:<7} {:>6} {:>4}   {}",
+                "item", "action", "bytes", "WCU", "index WCU"
+            ));
+            for item in commit.transaction_items() {
+                let index = item
+                    .index_units
+                    .iter()
+                    .map(|(name, units)| format!("{name} {units}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                lines.push(format!(
+                    "  {:<22} {:<7} {:>6} {:>4}   {}",
+                    item.item,
+                    format!("{:?}", item.action),
+                    item.bytes,
+                    item.write_units,
+                    index
+                ));
+            }
+        }
+        lines
+    }
+
+    pub(crate) fn contention_lines(&self) -> Vec<String> {
+        if self.contention.is_empty() {
+            return Vec::new();
+        }
+        let mut lines = vec![
+            format!(
+                "Contention: POST /orders through the contention emulator (DynamoDB's conflict rule; an item is held for DynamoDB Local's round trip + {} ms), buyers send a 503 Contended again after Retry-After",
+                self.hold.as_millis()
+            ),
+            format!(
+                "  {:<44} {:>6} {:>5} {:>5} {:>5} {:>5} {:>4} {:>4} {:>9} {:>10} {:>8} {:>8} {:>7} {:>8} {:>6}",
+                "scenario", "buyers", "conc", "stock", "sold", "OOS", "fail", "503", "orders/s", "confl/ord", "p50 ms", "p99 ms", "tx ms", "oversold", "unsold"
+            ),
+        ];
+        for o in &self.contention {
+            lines.push(format!(
+                "  {:<44} {:>6} {:>5} {:>5} {:>5} {:>5} {:>4} {:>4} {:>9.1} {:>10.2} {:>8.1} {:>8.1} {:>7.1} {:>8} {:>6}",
+                o.name,
+                o.buyers,
+                o.concurrency,
+                o.stock,
+                o.created,
+                o.out_of_stock,
+                o.failed,
+                o.contended,
+                o.orders_per_second,
+                o.conflicts_per_order,
+                o.latency.p50_ms,
+                o.latency.p99_ms,
+                o.transaction_round_trip.p50_ms,
+                o.oversold,
+                o.unsold
+            ));
+        }
+        lines.push("  (sold: 201 answers; OOS: 409 OutOfStock; 503: Contended answers retried; orders/s: sold / the time to the last sale; confl/ord: transactions the emulator cancelled for a conflict per order; p50/p99: a buyer's first request to final answer; tx ms: p50 of a committed TransactWriteItems through the emulator)".into());
+        for o in &self.contention {
+            let Some(shards) = o.shards else { continue };
+            let hold = o.transaction_round_trip.p50_ms + self.hold.as_secs_f64() * 1000.0;
+            lines.push(format!(
+                "  {}: {:.1} orders/s a shard; in this emulation a shard's ceiling is 1 / (tx {:.1} ms + hold {} ms) = {:.1}",
+                o.name,
+                o.orders_per_second / f64::from(shards),
+                o.transaction_round_trip.p50_ms,
+                self.hold.as_millis(),
+                1000.0 / hold
+            ));
+        }
+        for o in self.contention.iter().filter(|o| o.hottest.is_some()) {
+            if let Some((item, refusals)) = &o.hottest {
+                lines.push(format!(
+                    "  hottest in {}: {item} ({refusals} refusals), {} transactions, {} commit retries",
+                    o.name, o.transactions, o.commit_retries
+                ));
+            }
+        }
+        if let Some(failure) = self.contention.iter().find_map(|o| o.first_failure.clone()) {
+            lines.push(format!("  first failure: {failure}"));
+        }
+        lines
+    }
+
+    pub(crate) fn model_lines(&self) -> Vec<String> {
+        let (Some(drop), Some(store)) = (
+            self.model_inputs(WHOLE_DROP_ORDER),
+            self.model_inputs(WHOLE_ORDER),
+        ) else {
+            return Vec::new();
+        };
+        let hold_ms = drop.hold.as_secs_f64() * 1000.0;
+        let mut lines = vec![
+            format!(
+                "Capacity model (docs/capacity.md): a transaction holds its items {hold_ms:.0} ms (the emulator's hold, standing for DynamoDB's), DynamoDB's documented limits, the units computed above"
+            ),
+            format!(
+                "  one stock item: min(1 / {hold_ms:.0} ms = {}, 1,000 WCU/s / {} WCU a commit = {}) = {} orders/s",
+                thousands(1000.0 / hold_ms),
+                drop.stock_item_write_units,
+                thousands(model::limits::ITEM_WRITE_UNITS / drop.stock_item_write_units),
+                thousands(model::per_shard(&drop))
+            ),
+            format!(
+                "  the SKU's product item, read by every buyer: 3,000 RCU/s / {} RCU an order = {} orders/s, whatever the shards",
+                drop.product_item_read_units,
+                thousands(model::by_product_reads(&drop))
+            ),
+            format!(
+                "  the sweeper's index (gsi2): 16 partitions × 1,000 WCU/s / {} writes an order = {} orders/s",
+                store.sweep_index_writes,
+                thousands(model::by_sweep_partitions(&store))
+            ),
+        ];
+        let shards = [1, 8, 16, 32, 64];
+        lines.push(format!(
+            "  one SKU, orders/s by stockShards: {}",
+            shards
+                .iter()
+                .map(|&n| format!("{n}: {}", thousands(model::sku_orders(n, &drop))))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        lines.push(format!(
+            "  {:<26} {:>14} {:>13} {:>20} {:>14} {:>12} {:>15} {:>13}",
+            "target",
+            "shards",
+            "table WCU/s",
+            "indexes WCU/s",
+            "per gsi2 part.",
+            "write quota",
+            "by doubling",
+            "warm (t / i)"
+        ));
+        let drop_shards = model::shards_for(DROP_TARGET, &drop);
+        for (name, inputs, target, shards) in [
+            (
+                "one-SKU drop, 5,000/s",
+                &drop,
+                DROP_TARGET,
+                drop_shards.map_or("none does".into(), |n| n.to_string()),
+            ),
+            ("store, 10,000/s", &store, STORE_TARGET, "-".into()),
+        ] {
+            let need = model::table_need(target, inputs);
+            lines.push(format!(
+                "  {:<26} {:>14} {:>13} {:>20} {:>14} {:>12} {:>15} {:>13}",
+                name,
+                shards,
+                thousands(need.table_write_units),
+                need.index_write_units
+                    .iter()
+                    .map(|(n, u)| format!("{n} {}", thousands(*u)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                thousands(need.sweep_partition_write_units),
+                thousands(need.write_quota),
+                format!("{:.0} min", need.minutes_by_doubling),
+                format!(
+                    "{}k / {}k",
+                    need.table_warm_write_units / 1000.0,
+                    need.index_warm_write_units / 1000.0
+                )
+            ));
+        }
+        lines.push(format!(
+            "  (per order: table {} WCU, {} — the whole order plus two subscriber messages; the default write quota is 40,000 per table and per index)",
+            store.table_write_units,
+            store
+                .index_write_units
+                .iter()
+                .map(|(n, u)| format!("{n} {u}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        lines
+    }
+
+    pub(crate) fn model_json(&self) -> Value {
+        let inputs = |sample: &str| self.model_inputs(sample);
+        let Some(drop) = inputs(WHOLE_DROP_ORDER) else {
+            return Value::Null;
+        };
+        let Some(store) = inputs(WHOLE_ORDER) else {
+            return Value::Null;
+        };
+        let by_shards: Vec<Value> = [1, 8, 16, 32, 64]
+            .iter()
+            .map(|&n| json!({"shards": n, "orders_per_second": model::sku_orders(n, &drop)}))
+            .collect();
+        json!({
+            "drop_inputs": drop,
+            "store_inputs": store,
+            "per_shard_orders": model::per_shard(&drop),
+            "product_item_orders": model::by_product_reads(&drop),
+            "sweep_partition_orders": model::by_sweep_partitions(&store),
+            "sku_orders_by_shards": by_shards,
+            "drop_target": {"orders_per_second": DROP_TARGET, "shards": model::shards_for(DROP_TARGET, &drop), "table": model::table_need(DROP_TARGET, &drop)},
+            "store_target": {"orders_per_second": STORE_TARGET, "store_orders": model::store_orders(&store), "table": model::table_need(STORE_TARGET, &store)},
+        })
+    }
+
+    pub(crate) fn sale_budgets(&self) -> Vec<(String, String, Option<bool>)> {
+        let mut budgets = Vec::new();
+        if let Some(mix) = self.contention.iter().find(|o| o.shards.is_none()) {
+            let conflicts = mix.conflicts + mix.other_conflicts;
+            budgets.push((
+                "orders sharing nothing: 0 conflicts at any concurrency".into(),
+                format!(
+                    "{conflicts} conflicts in {} transactions, {} orders, {} at once ({} sold, {} failed)",
+                    mix.transactions, mix.buyers, mix.concurrency, mix.created, mix.failed
+                ),
+                Some(conflicts == 0 && mix.failed == 0 && mix.units_taken == mix.created),
+            ));
+        }
+        for o in self.contention.iter().filter(|o| o.shards.is_some()) {
+            budgets.push((
+                format!(
+                    "{}, {} buyers for {} units: every unit sold once, the rest OutOfStock, 0 oversold, 0 unsold",
+                    o.name, o.buyers, o.stock
+                ),
+                format!(
+                    "{} sold, {} OutOfStock, {} other; stock down by {}; {} oversold, {} unsold; {} Contended retried",
+                    o.created, o.out_of_stock, o.failed, o.units_taken, o.oversold, o.unsold, o.contended
+                ),
+                Some(o.sold_exactly_once() && o.created == o.stock.min(o.buyers as u64)),
+            ));
+        }
+        let per_order = |shards: u32| {
+            self.contention
+                .iter()
+                .find(|o| o.shards == Some(shards))
+                .map(|o| o.conflicts_per_order)
+        };
+        if let (Some(one), Some(eight)) = (per_order(1), per_order(8)) {
+            let ratio = if eight > 0.0 {
+                one / eight
+            } else {
+                f64::INFINITY
+            };
+            budgets.push((
+                "one-SKU drop: 8 shards >= 3x fewer conflicts than 1".into(),
+                format!(
+                    "{one:.2} vs {eight:.2} conflicts per order: {}",
+                    if ratio.is_finite() {
+                        format!("{ratio:.1}x fewer")
+                    } else {
+                        "none with 8".into()
+                    }
+                ),
+                Some(ratio >= 3.0),
+            ));
+        }
+        if let (Some(drop), Some(store)) = (
+            self.model_inputs(WHOLE_DROP_ORDER),
+            self.model_inputs(WHOLE_ORDER),
+        ) {
+            let shards = model::shards_for(DROP_TARGET, &drop);
+            let need = model::table_need(DROP_TARGET, &drop);
+            let cap = model::limits::MAX_STOCK_SHARDS;
+            let value = match shards {
+                Some(n) if n <= cap => format!("{n} shards"),
+                Some(n) => format!(
+                    "{n} shards at {} orders/s a shard, over the API's {cap} ({} orders/s with {cap})",
+                    thousands(model::per_shard(&drop)),
+                    thousands(model::sku_orders(cap, &drop))
+                ),
+                None => format!(
+                    "no shard count: the product item's reads allow {} orders/s, the sweeper's partitions {}",
+                    thousands(model::by_product_reads(&drop)),
+                    thousands(model::by_sweep_partitions(&drop))
+                ),
+            };
+            budgets.push((
+                "model: a one-SKU drop at >= 5,000 orders/s within DynamoDB's limits".into(),
+                format!(
+                    "{value}; table {} WCU/s (write quota {}, warm throughput {} / indexes {})",
+                    thousands(need.table_write_units),
+                    thousands(need.write_quota),
+                    thousands(need.table_warm_write_units),
+                    thousands(need.index_warm_write_units)
+                ),
+                Some(shards.is_some_and(|n| n <= cap)),
+            ));
+            let need = model::table_need(STORE_TARGET, &store);
+            let ceiling = model::store_orders(&store);
+            budgets.push((
+                "model: a store at >= 10,000 orders/s within DynamoDB's limits".into(),
+                format!(
+                    "the sweeper's gsi2 partitions allow {} orders/s ({} WCU/s on each at 10,000/s, limit 1,000); table {} WCU/s, write quota {} (default 40,000), warm throughput {} / indexes {}",
+                    thousands(ceiling),
+                    thousands(need.sweep_partition_write_units),
+                    thousands(need.table_write_units),
+                    thousands(need.write_quota),
+                    thousands(need.table_warm_write_units),
+                    thousands(need.index_warm_write_units)
+                ),
+                Some(ceiling >= STORE_TARGET),
+            ));
+        }
+        budgets
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0.0), "0");
+        assert_eq!(thousands(999.4), "999");
+        assert_eq!(thousands(1234.5), "1,235");
+        assert_eq!(thousands(1_000_000.0), "1,000,000");
+        assert_eq!(thousands(f64::INFINITY), "unbounded");
+    }
+}
