@@ -25,7 +25,7 @@ use crate::model::values::CartId;
 use crate::ports::carts::CartWriteError;
 use crate::ports::idempotency::IdempotencyStore;
 use crate::usecases::checkout::owner_scope;
-use crate::usecases::idempotency::{self, Begin};
+use crate::usecases::idempotency;
 use crate::usecases::Storefront;
 
 /// How long a keyed request holds its key while it runs.
@@ -61,44 +61,27 @@ impl Storefront {
         let scoped = format!("replicate#{}#{}", owner_scope(caller), key.as_str());
         let request = IdempotentRequest {
             key: scoped.clone(),
+            // What the key is bound to: this order. The same key for another is refused.
             fingerprint: fingerprint(
                 "POST /orders/{orderNumber}/replicate",
                 &order.order_number.to_string(),
             ),
             retention: RETENTION,
         };
+        let id = derived_cart_id(&scoped, &order)?;
         let store: &dyn IdempotencyStore = self.store().as_ref();
         let now = self.now();
-        let ticket = match idempotency::begin(store, request, now, now + KEY_LOCK).await? {
-            Begin::Replay(Some(StoredResponse::ReplicatedCart(replicated))) => {
-                return Ok(Replication {
-                    replicated: *replicated,
-                    replayed: true,
-                })
-            }
-            // Keys are scoped by operation: another operation's record is never found here.
-            Begin::Replay(_) => return Err(Error::internal("a replication stored no cart")),
-            Begin::Proceed(ticket) => ticket,
+        let work = async {
+            let replicated = self.replicate_into(&order, id, true).await?;
+            Ok(StoredResponse::ReplicatedCart(Box::new(replicated)))
         };
-        let id = derived_cart_id(&scoped, &order)?;
-        match self.replicate_into(&order, id, true).await {
-            Ok(replicated) => {
-                let answer = StoredResponse::ReplicatedCart(Box::new(replicated.clone()));
-                if let Err(error) =
-                    idempotency::complete(store, &ticket, Some(answer), self.now()).await
-                {
-                    // The cart is made; a retry finds it by its derived id once the lock ends.
-                    tracing::warn!(%error, key = %ticket.key, "recording a replication's answer failed");
-                }
-                Ok(Replication {
-                    replicated,
-                    replayed: false,
-                })
-            }
-            Err(e) => {
-                idempotency::release(store, &ticket).await;
-                Err(e)
-            }
+        match idempotency::once(store, request, now, now + KEY_LOCK, work).await? {
+            (StoredResponse::ReplicatedCart(replicated), replayed) => Ok(Replication {
+                replicated: *replicated,
+                replayed,
+            }),
+            // Keys are scoped by operation: another operation's record is never found here.
+            _ => Err(Error::internal("a replication stored no cart")),
         }
     }
 
@@ -114,14 +97,20 @@ impl Storefront {
         let catalog = self
             .load_catalog(
                 order.line_items.iter().map(|l| l.sku.clone()).collect(),
-                order.discount_codes.iter().map(|d| d.code.clone()).collect(),
+                order
+                    .discount_codes
+                    .iter()
+                    .map(|d| d.code.clone())
+                    .collect(),
             )
             .await?;
         let replicated = Cart::replicate(order, id, order.owner.clone(), &catalog, self.now())?;
         match self.store().insert_cart(&replicated.cart).await {
             Ok(()) => Ok(replicated),
             // What this attempt would leave out stands for what that one did.
-            Err(CartWriteError::Conflict(Some(earlier))) if keyed && earlier.owner == order.owner => {
+            Err(CartWriteError::Conflict(Some(earlier)))
+                if keyed && earlier.owner == order.owner =>
+            {
                 Ok(Replicated {
                     cart: *earlier,
                     not_replicated: replicated.not_replicated,
