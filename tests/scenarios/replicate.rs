@@ -261,20 +261,34 @@ async fn nobody_else_replicates_an_order(backend: Backend) {
 async fn a_cancelled_unpaid_order_becomes_a_new_cart(backend: Backend) {
     let app = App::start(backend).await;
     let (alice, mut cart) = app.ready_customer_cart("alice").await;
+    alice
+        .update(
+            &mut cart,
+            json!([{"action": "addDiscountCode", "code": "ONCE"}]),
+        )
+        .await
+        .assert_status(StatusCode::OK);
     let number = place(&app, &alice, &mut cart, true).await;
     assert_eq!(app.stock("MUG").await, 98, "a saved order holds its stock");
+    assert_eq!(app.redemptions("ONCE").await, 1, "and its one-time code");
     let cancelled = alice
         .post(&format!("/orders/{number}/cancel"), json!({}))
         .await;
     cancelled.assert_status(StatusCode::OK);
     assert_eq!(cancelled.body["state"], "Cancelled");
     assert_eq!(app.stock("MUG").await, 100);
+    assert_eq!(app.redemptions("ONCE").await, 0);
 
     let replicated = alice
         .post_with_key(&replicate_path(&number), "change-my-order", json!({}))
         .await;
     made(&replicated);
     assert_eq!(lines(&replicated.body), [("MUG".to_string(), 2)]);
+    assert_eq!(
+        codes(&replicated.body),
+        ["ONCE"],
+        "given back, so it applies"
+    );
     assert_eq!(replicated.body["notReplicated"], json!([]));
     assert_eq!(app.stock("MUG").await, 100, "a cart holds no stock");
 
@@ -289,6 +303,7 @@ async fn a_cancelled_unpaid_order_becomes_a_new_cart(backend: Backend) {
     let new_number = place(&app, &alice, &mut next, false).await;
     assert_ne!(new_number, number);
     assert_eq!(app.stock("MUG").await, 98);
+    assert_eq!(app.redemptions("ONCE").await, 1);
     assert_eq!(
         alice.get(&format!("/orders/{number}")).await.body["state"],
         "Cancelled"
@@ -351,8 +366,8 @@ async fn an_expired_code_is_left_out_and_a_valid_one_re_applied(backend: Backend
         )
         .await
         .assert_status(StatusCode::OK);
-    let (guest, number) = guest_order(&app, &[("MUG", 3)], &["FLASH", "FIVE"]).await;
-    // FLASH has expired since.
+    let (guest, number) = guest_order(&app, &[("MUG", 3)], &["FLASH", "FIVE", "ONCE"]).await;
+    // ONCE was used up by this very order; FLASH has expired since.
     app.admin()
         .put(
             "/admin/discount-codes/FLASH",
@@ -369,10 +384,20 @@ async fn an_expired_code_is_left_out_and_a_valid_one_re_applied(backend: Backend
     assert_eq!(body["discountCodes"][0]["state"], "MatchesCart");
     assert_eq!(cents(&body["totals"]["discount"]), 500);
     let left_out = body["notReplicated"].as_array().unwrap();
-    assert_eq!(left_out.len(), 1, "{left_out:#?}");
-    assert_eq!(left_out[0]["code"], "FLASH");
-    assert_eq!(left_out[0]["reason"], "DiscountCodeNonApplicable");
-    assert!(left_out[0].get("sku").is_none());
+    assert_eq!(left_out.len(), 2, "{left_out:#?}");
+    for (listed, code, why) in [
+        (&left_out[0], "FLASH", "expired"),
+        (&left_out[1], "ONCE", "fully redeemed"),
+    ] {
+        assert_eq!(listed["code"], code);
+        assert_eq!(listed["reason"], "DiscountCodeNonApplicable");
+        assert!(listed.get("sku").is_none());
+        assert!(
+            listed["detail"].as_str().unwrap().contains(why),
+            "{listed:#}"
+        );
+    }
+    assert_eq!(app.redemptions("ONCE").await, 1, "the order's own, once");
     assert_eq!(
         app.redemptions("FIVE").await,
         redeemed,
