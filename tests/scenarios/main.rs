@@ -26,6 +26,7 @@ mod pricing;
 mod programmatic_interleaving;
 mod programmatic_orders;
 mod refunds;
+mod replicate;
 mod secrets;
 mod stripe;
 mod sweeper;

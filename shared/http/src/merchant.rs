@@ -51,7 +51,8 @@ fn respond(changed: Changed, created: bool) -> Response {
         | StoredResponse::AdminOrder(order) => json!(OrderView::from(order.as_ref().clone())),
         StoredResponse::Refund(refund) => json!(refund),
         StoredResponse::Fulfillment(shipment) => json!(shipment),
-        StoredResponse::CommandFailed(_) => json!({}),
+        // Keys are scoped by operation: these never answer an order change's key.
+        StoredResponse::CommandFailed(_) | StoredResponse::ReplicatedCart(_) => json!({}),
     };
     let status = if created && !changed.replayed {
         StatusCode::CREATED

@@ -12,7 +12,7 @@ use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 use crate::identity::Identity;
 use crate::json::Json;
 use crate::problem::{ApiError, Transport};
-use crate::views::{CartView, OrderView, ProductView};
+use crate::views::{CartView, OrderView, ProductView, ReplicatedCartView};
 use checkout_domain::model::cart::CreateCartInput;
 use checkout_domain::model::catalog::ProductInput;
 use checkout_domain::model::discount::DiscountInput;
@@ -42,6 +42,7 @@ pub fn storefront(storefront: Storefront) -> Router {
             "/orders/{order_number}/payments",
             post(create_order_payment),
         )
+        .route("/orders/{order_number}/replicate", post(replicate_order))
         .route("/customers/claim", post(claim_orders))
         .with_state(storefront.clone())
         .merge(crate::admin_orders::routes(storefront.clone()))
@@ -260,4 +261,44 @@ async fn update_cart(
 ) -> Result<Response> {
     let cart = app.update_cart(&caller, &cart_id, &(&body).into()).await?;
     Ok(Json(CartView::new(&cart)).into_response())
+}
+
+/// `POST /orders/{orderNumber}/replicate`: 201 with the new cart (and its `Location`); a
+/// replayed `Idempotency-Key` answers that cart again, 200 with `Idempotent-Replayed: true`.
+async fn replicate_order(
+    State(app): State<Storefront>,
+    Identity(caller): Identity,
+    Path(order_number): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response> {
+    let key = headers
+        .get(IDEMPOTENCY_KEY)
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| KEY_FORMAT.to_string())
+                .and_then(IdempotencyKey::parse)
+                .map_err(|message| Error::invalid("/headers/Idempotency-Key", message))
+        })
+        .transpose()?;
+    let answer = app.replicate_order(&caller, &order_number, key).await?;
+    let status = if answer.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let location = format!("/carts/{}", answer.replicated.cart.id);
+    let mut response = (
+        status,
+        [(header::LOCATION, location)],
+        Json(ReplicatedCartView::new(&answer.replicated)),
+    )
+        .into_response();
+    if answer.replayed {
+        response.headers_mut().insert(
+            IDEMPOTENT_REPLAYED,
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
 }

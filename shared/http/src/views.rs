@@ -9,6 +9,7 @@ use checkout_domain::model::address::Address;
 use checkout_domain::model::cart::{
     AppliedDiscount, Cart, CartOwner, CartState, GuestDetails, LineItem, ShippingInfo,
 };
+use checkout_domain::model::cart_replicate::{NotReplicated, Replicated};
 use checkout_domain::model::money::Currency;
 use checkout_domain::model::order::Order;
 use checkout_domain::model::order_snapshot::OrderSnapshot;
@@ -104,6 +105,24 @@ impl<'a> CartView<'a> {
     pub fn with_session(mut self, token: &'a SessionToken) -> Self {
         self.session_token = Some(token.expose());
         self
+    }
+}
+
+/// The cart `POST /orders/{n}/replicate` made, with what of the order it leaves out.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicatedCartView<'a> {
+    #[serde(flatten)]
+    cart: CartView<'a>,
+    not_replicated: &'a [NotReplicated],
+}
+
+impl<'a> ReplicatedCartView<'a> {
+    pub fn new(replicated: &'a Replicated) -> Self {
+        ReplicatedCartView {
+            cart: CartView::new(&replicated.cart),
+            not_replicated: &replicated.not_replicated,
+        }
     }
 }
 

@@ -55,6 +55,8 @@ pub enum StoredResponse {
     Refund(Box<crate::model::fulfillment::RefundView>),
     /// `POST /admin/orders/{n}/fulfillments`: the shipment recorded.
     Fulfillment(Box<crate::model::fulfillment::Fulfillment>),
+    /// `POST /orders/{n}/replicate`: the cart made, and what it left out.
+    ReplicatedCart(Box<crate::model::cart_replicate::Replicated>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

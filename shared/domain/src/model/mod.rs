@@ -6,6 +6,7 @@ pub mod address;
 pub mod cart;
 pub mod cart_actions;
 pub mod cart_apply;
+pub mod cart_replicate;
 pub mod catalog;
 pub mod claim;
 pub mod commit_plan;

@@ -333,7 +333,7 @@ fn parse_input(input: &CreateOrderInput) -> Result<(CartId, Option<OrderNumber>)
 }
 
 /// Whose keys these are: a key is only ever replayed to the caller who used it.
-fn owner_scope(caller: &Caller) -> String {
+pub(crate) fn owner_scope(caller: &Caller) -> String {
     match (&caller.customer, &caller.session) {
         (Some(customer), _) => format!("customer:{customer}"),
         (None, Some(session)) => format!("guest:{}", session.hash()),

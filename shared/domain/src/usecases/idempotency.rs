@@ -99,3 +99,30 @@ pub async fn release(store: &dyn IdempotencyStore, ticket: &Ticket) {
         tracing::warn!(%error, key = %ticket.key, "releasing an idempotency key failed; its lock expires");
     }
 }
+
+/// Runs `work` once per request key: claims the key until `locked_until`, records what
+/// `work` answers (or gives the key back when it fails), and answers a request the key has
+/// answered before with that answer again. The flag says whether the answer is a replay.
+pub async fn once(
+    store: &dyn IdempotencyStore,
+    request: IdempotentRequest,
+    now: OffsetDateTime,
+    locked_until: OffsetDateTime,
+    work: impl std::future::Future<Output = Result<StoredResponse, Error>>,
+) -> Result<(StoredResponse, bool), Error> {
+    let ticket = match begin(store, request, now, locked_until).await? {
+        Begin::Replay(Some(response)) => return Ok((response, true)),
+        Begin::Replay(None) => return Err(Error::internal("a keyed request stored no answer")),
+        Begin::Proceed(ticket) => ticket,
+    };
+    match work.await {
+        Ok(response) => {
+            complete(store, &ticket, Some(response.clone()), now).await?;
+            Ok((response, false))
+        }
+        Err(e) => {
+            release(store, &ticket).await;
+            Err(e)
+        }
+    }
+}

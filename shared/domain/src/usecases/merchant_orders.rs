@@ -24,7 +24,7 @@ use crate::model::payment::{self, PaymentState, Transaction, TransactionKind, Tr
 use crate::model::values::{LineItemId, Name};
 use crate::ports::idempotency::IdempotencyStore;
 use crate::ports::payments::PaymentWriteError;
-use crate::usecases::idempotency::{self, Begin};
+use crate::usecases::idempotency;
 use crate::usecases::reversals::Asked;
 use crate::usecases::Storefront;
 
@@ -195,31 +195,15 @@ impl Storefront {
             fingerprint: fingerprint(scope, body),
             retention: RETENTION,
         };
-        let ticket =
-            match idempotency::begin(store, request, now, now + time::Duration::seconds(30)).await?
-            {
-                Begin::Replay(Some(response)) => {
-                    return Ok(Changed {
-                        response,
-                        replayed: true,
-                    })
-                }
-                Begin::Replay(None) => return Err(Error::internal("a change stored no answer")),
-                Begin::Proceed(ticket) => ticket,
-            };
-        match change.await {
-            Ok(response) => {
-                idempotency::complete(store, &ticket, Some(response.clone()), now).await?;
-                Ok(Changed {
-                    response,
-                    replayed: false,
-                })
-            }
-            Err(e) => {
-                idempotency::release(store, &ticket).await;
-                Err(e)
-            }
-        }
+        let (response, replayed) = idempotency::once(
+            store,
+            request,
+            now,
+            now + time::Duration::seconds(30),
+            change,
+        )
+        .await?;
+        Ok(Changed { response, replayed })
     }
 
     /// `POST /admin/orders/{n}/cancel`.

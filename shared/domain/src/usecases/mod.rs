@@ -17,6 +17,7 @@ pub mod order_search;
 pub mod payment_events;
 pub mod payment_webhook;
 pub mod payments;
+pub mod replicate;
 pub mod retry;
 pub mod reversals;
 pub mod storefront;
