@@ -490,7 +490,7 @@ async fn deliver_like_stripe(app: &App, body: &str) {
 
 /// 200 carts paid, every success delivered 3 times in shuffled order while the storefront
 /// orders half of them; 30 carts paid twice (two tabs). Exactly 200 orders, every extra
-/// payment refunded, each refund requested from the PSP once.
+/// payment refunded once, under one idempotency key per payment.
 async fn soak(backend: Backend) {
     const CARTS: usize = 200;
     const TWO_TABS: usize = 30;
@@ -556,6 +556,7 @@ async fn soak(backend: Backend) {
     }
 
     let mut orders = std::collections::HashSet::new();
+    let mut total = 0;
     for cart in &carts {
         let (stored, order) = app.stored(cart).await;
         let order = order.unwrap_or_else(|| panic!("cart {} has no order", cart.id));
@@ -568,13 +569,24 @@ async fn soak(backend: Backend) {
             order.totals.total,
             "exactly the total is kept: no unrefunded extra payment"
         );
+        total = order.totals.total.cent_amount;
         orders.insert(order.order_number.to_string());
     }
     assert_eq!(orders.len(), CARTS);
+    // A refund is asked for before it is recorded, so a delivery whose record failed (a
+    // store error under load) is redelivered and asks again: with the same key, which the
+    // provider answers with the same refund. One key per extra payment, refunded once.
     let refunds = app.psp_requests("refund");
+    let keyed: std::collections::HashSet<_> = refunds
+        .iter()
+        .map(|r| (r.reference.clone(), r.idempotency_key.clone()))
+        .collect();
     let refunded: std::collections::HashSet<_> =
         refunds.iter().map(|r| r.reference.clone()).collect();
-    assert_eq!(refunds.len(), TWO_TABS, "each refund requested once");
-    assert_eq!(refunded.len(), TWO_TABS);
+    assert_eq!(refunded.len(), TWO_TABS, "every extra payment refunded");
+    assert_eq!(keyed.len(), TWO_TABS, "each refund asked for under one key");
+    for reference in &refunded {
+        assert_eq!(app.psp.reversed(reference).refunded, total, "refunded once");
+    }
     assert_eq!(app.stock("SOAK").await, 10_000 - CARTS as u32);
 }
