@@ -37,8 +37,9 @@ until grep -q '^listening on ' "$work/server.log"; do
   sleep 0.1
 done
 
-# The walk-throughs, in order, on the same server: the storefront's, then programmatic orders'.
-for name in walkthrough programmatic; do
+# The walk-throughs, in order, on the same server: the storefront's, programmatic orders',
+# then support's day.
+for name in walkthrough programmatic support; do
   block "$name" start end | sed "s#http://127.0.0.1:3000#http://127.0.0.1:$port#" >"$work/$name.sh"
   block "$name" expected expected-end >"$work/$name.expected"
   bash -euo pipefail "$work/$name.sh" >"$work/$name.actual"

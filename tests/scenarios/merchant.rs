@@ -45,7 +45,25 @@ async fn support_finds_an_order_with_its_history(backend: Backend) {
     assert_eq!(found.body["shipmentState"], "Pending");
     assert_eq!(cents(&found.body["refundedAmount"]), 0);
     let history = found.body["history"].as_array().unwrap();
-    assert_eq!(history[0]["action"], "created");
+    assert_eq!(
+        (history[0]["action"].clone(), history[0]["actor"].clone()),
+        (json!("created"), json!("guest"))
+    );
+    // An order an integration placed was created by the integration's token.
+    let placed = integration(&app)
+        .post(
+            "/admin/orders",
+            paid_order("by-phone", 1, json!([{"paymentMethod": "pm_card_visa"}])),
+        )
+        .await;
+    placed.assert_status(StatusCode::CREATED);
+    let phoned = support(&app)
+        .get(&format!(
+            "/admin/orders/{}",
+            placed.body["orderNumber"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(phoned.body["history"][0]["actor"], "erp-bridge");
     // A reader cannot change it; a customer cannot read it; an unknown number is a 404.
     app.with_scope("reader", "orders:read")
         .post(

@@ -125,6 +125,10 @@ pub struct ProgrammaticTerms {
     /// the snapshot (an internal detail); `None` on orders made before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_fingerprint: Option<String>,
+    /// Who asked for it (the token's subject): the first entry of its history. Not in the
+    /// snapshot; `None` on orders made before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
 }
 
 fn first_revision() -> u64 {

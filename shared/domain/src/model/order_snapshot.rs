@@ -130,6 +130,7 @@ impl Order {
             revision: order.revision,
             programmatic: order.programmatic.map(|terms| ProgrammaticTerms {
                 request_fingerprint: None,
+                created_by: None,
                 ..terms
             }),
             shipment_state: order.shipment_state,

@@ -162,6 +162,7 @@ impl Storefront {
         ) {
             Ok(mut run) => {
                 run.request_fingerprint = Some(request_fingerprint);
+                run.created_by = Some(super::merchant_orders::actor(caller));
                 self.resume_or_run(&mut run, earlier).await
             }
             Err(e) => Err(e),
@@ -279,6 +280,7 @@ impl Storefront {
         )?;
         run.cart.owner = order.owner.clone();
         run.request_fingerprint = terms.request_fingerprint.clone();
+        run.created_by = terms.created_by.clone();
         run.draft = Some(order);
         let order = self.run_commands(&mut run).await?;
         Ok(AdminAnswer::Current(Box::new(order)))

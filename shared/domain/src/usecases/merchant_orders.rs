@@ -18,7 +18,7 @@ use crate::model::idempotency::{fingerprint, IdempotentRequest, StoredResponse, 
 use crate::model::identity::Caller;
 use crate::model::money::Money;
 use crate::model::not_null::not_null;
-use crate::model::order::{Order, OrderState};
+use crate::model::order::{Order, OrderState, ProgrammaticTerms};
 use crate::model::order_number::OrderNumber;
 use crate::model::payment::{self, PaymentState, Transaction, TransactionKind, TransactionState};
 use crate::model::values::{LineItemId, Name};
@@ -86,7 +86,7 @@ pub struct Changed {
 }
 
 /// Who a change is attributed to in the order's history.
-fn actor(caller: &Caller) -> String {
+pub(crate) fn actor(caller: &Caller) -> String {
     caller
         .customer
         .as_ref()
@@ -157,9 +157,20 @@ impl Storefront {
         let order = self.stored_order(number).await?;
         let mut history = vec![HistoryEntry {
             at: order.created_at,
-            actor: match &order.owner {
-                crate::model::cart::CartOwner::Customer { customer_id } => customer_id.to_string(),
-                crate::model::cart::CartOwner::Guest { .. } => "guest".to_string(),
+            // A programmatic order is created by the integration that asked for it; a cart's
+            // order by its owner.
+            actor: match (&order.programmatic, &order.owner) {
+                (
+                    Some(ProgrammaticTerms {
+                        created_by: Some(by),
+                        ..
+                    }),
+                    _,
+                ) => by.clone(),
+                (_, crate::model::cart::CartOwner::Customer { customer_id }) => {
+                    customer_id.to_string()
+                }
+                (_, crate::model::cart::CartOwner::Guest { .. }) => "guest".to_string(),
             },
             action: "created".into(),
             detail: format!("order {} for {}", order.order_number, order.totals.total),

@@ -44,6 +44,8 @@ pub(crate) struct Run {
     pub config: PricingConfig,
     /// The fingerprint of the request the order is made for, which the order keeps.
     pub request_fingerprint: Option<String>,
+    /// Who asked for the order (kept in its terms for its history).
+    pub created_by: Option<String>,
 }
 
 /// A command's failure, with nothing left held by it.
@@ -151,6 +153,7 @@ impl Run {
             authorize_ran: false,
             config: catalog.config.clone(),
             request_fingerprint: None,
+            created_by: None,
         })
     }
 
@@ -198,6 +201,7 @@ impl Run {
             first_name: self.request.customer.first_name.clone(),
             last_name: self.request.customer.last_name.clone(),
             request_fingerprint: self.request_fingerprint.clone(),
+            created_by: self.created_by.clone(),
         }
     }
 
