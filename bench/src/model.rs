@@ -34,6 +34,11 @@ pub mod limits {
     /// The sweeper's queues in `gsi2` are write-sharded over this many partitions each
     /// (`SWEEP_SHARDS` in the adapter's schema).
     pub const SWEEP_SHARDS: f64 = 32.0;
+    /// Merchants' search index `gsi3` spreads a month's orders over this many partitions
+    /// (`SEARCH_SHARDS` in the adapter's schema).
+    pub const SEARCH_SHARDS: f64 = 16.0;
+    /// The search index's name in [`Inputs::index_write_units`].
+    pub const SEARCH_INDEX: &str = "gsi3";
 }
 
 use limits::*;
@@ -86,17 +91,35 @@ pub fn by_sweep_partitions(inputs: &Inputs) -> f64 {
     SWEEP_SHARDS * ITEM_WRITE_UNITS / inputs.sweep_index_writes
 }
 
+/// Orders a second the search index's partitions let through: an order's `gsi3` entries
+/// land on one of a month's [`SEARCH_SHARDS`] partitions (infinite without the index).
+pub fn by_search_partitions(inputs: &Inputs) -> f64 {
+    let units = inputs
+        .index_write_units
+        .iter()
+        .find(|(name, _)| name == SEARCH_INDEX)
+        .map_or(0.0, |(_, units)| *units);
+    if units <= 0.0 {
+        return f64::INFINITY;
+    }
+    SEARCH_SHARDS * ITEM_WRITE_UNITS / units
+}
+
 /// Orders a second one SKU with `shards` stock items takes.
 pub fn sku_orders(shards: u32, inputs: &Inputs) -> f64 {
     (f64::from(shards) * per_shard(inputs))
         .min(by_product_reads(inputs))
         .min(by_sweep_partitions(inputs))
+        .min(by_search_partitions(inputs))
 }
 
 /// The stock shards one SKU needs for `orders` a second, if any number does (the product
 /// item's reads and the sweeper's partitions do not grow with shards).
 pub fn shards_for(orders: f64, inputs: &Inputs) -> Option<u32> {
-    if by_product_reads(inputs) < orders || by_sweep_partitions(inputs) < orders {
+    if by_product_reads(inputs) < orders
+        || by_sweep_partitions(inputs) < orders
+        || by_search_partitions(inputs) < orders
+    {
         return None;
     }
     Some((orders / per_shard(inputs)).ceil() as u32)
@@ -157,10 +180,10 @@ pub fn table_need(orders: f64, inputs: &Inputs) -> TableNeed {
     }
 }
 
-/// The store's ceiling: what the sweeper's partitions allow (the table's own write units
-/// grow with warm throughput and the quota, which can be raised).
+/// The store's ceiling: what the sweeper's and the search index's partitions allow (the
+/// table's own write units grow with warm throughput and the quota, which can be raised).
 pub fn store_orders(inputs: &Inputs) -> f64 {
-    by_sweep_partitions(inputs)
+    by_sweep_partitions(inputs).min(by_search_partitions(inputs))
 }
 
 #[cfg(test)]
@@ -226,6 +249,20 @@ mod tests {
         let mut one = inputs(20);
         one.sweep_index_writes = 1.0;
         assert_eq!(by_sweep_partitions(&one), 32_000.0);
+    }
+
+    #[test]
+    fn the_search_index_partitions_bound_the_store_too() {
+        // No gsi3 in the sample: no bound.
+        assert_eq!(by_search_partitions(&inputs(20)), f64::INFINITY);
+        // One entry an order over 16 partitions: 16,000 a second; two entries: 8,000, below
+        // the sweeper's 16,000, so the store's ceiling.
+        let mut with_search = inputs(20);
+        with_search.index_write_units.push(("gsi3".into(), 1.0));
+        assert_eq!(by_search_partitions(&with_search), 16_000.0);
+        with_search.index_write_units[2].1 = 2.0;
+        assert_eq!(store_orders(&with_search), 8_000.0);
+        assert_eq!(sku_orders(64, &with_search), 3_000.0);
     }
 
     #[test]

@@ -259,6 +259,11 @@ impl Report {
                 store.sweep_index_writes,
                 thousands(model::by_sweep_partitions(&store))
             ),
+            format!(
+                "  the search index (gsi3): {} partitions a month × 1,000 WCU/s = {} orders/s",
+                model::limits::SEARCH_SHARDS,
+                thousands(model::by_search_partitions(&store))
+            ),
         ];
         let shards = [1, 8, 16, 32, 64];
         lines.push(format!(
@@ -414,9 +419,10 @@ impl Report {
                     thousands(model::sku_orders(cap, &drop))
                 ),
                 None => format!(
-                    "no shard count: the product item's reads allow {} orders/s, the sweeper's partitions {}",
+                    "no shard count: the product item's reads allow {} orders/s, the sweeper's partitions {}, the search index's {}",
                     thousands(model::by_product_reads(&drop)),
-                    thousands(model::by_sweep_partitions(&drop))
+                    thousands(model::by_sweep_partitions(&drop)),
+                    thousands(model::by_search_partitions(&drop))
                 ),
             };
             budgets.push((
@@ -435,7 +441,7 @@ impl Report {
             budgets.push((
                 "model: a store at >= 10,000 orders/s within DynamoDB's limits".into(),
                 format!(
-                    "the sweeper's gsi2 partitions allow {} orders/s ({} WCU/s on each at 10,000/s, limit 1,000); table {} WCU/s, write quota {} (default 40,000), warm throughput {} / indexes {}",
+                    "the sweeper's gsi2 and the search's gsi3 partitions allow {} orders/s ({} WCU/s on each at 10,000/s, limit 1,000); table {} WCU/s, write quota {} (default 40,000), warm throughput {} / indexes {}",
                     thousands(ceiling),
                     thousands(need.sweep_partition_write_units),
                     thousands(need.table_write_units),
