@@ -277,6 +277,103 @@ async fn concurrent_refunds_never_give_back_more_than_was_captured(backend: Back
     assert_eq!(cents(&order["refundedAmount"]), total);
 }
 
+/// A cancel racing a shipment leaves one outcome: cancelled and refunded with nothing
+/// shipped, or shipped and paid with the cancel refused. Cancels racing each other give the
+/// money and the stock back once.
+async fn a_cancel_racing_a_shipment_or_another_cancel_has_one_outcome(backend: Backend) {
+    let app = App::start(backend).await;
+    let (shipped_or_not, total) = paid_order_of_two_mugs(&app).await;
+    let cancel = {
+        let (client, path) = (
+            support(&app),
+            format!("/admin/orders/{shipped_or_not}/cancel"),
+        );
+        tokio::spawn(async move {
+            client
+                .post(
+                    &path,
+                    json!({"idempotencyKey": "race-cancel", "reason": "Race"}),
+                )
+                .await
+        })
+    };
+    let ship = {
+        let (client, path) = (
+            support(&app),
+            format!("/admin/orders/{shipped_or_not}/fulfillments"),
+        );
+        tokio::spawn(async move {
+            client
+                .post(
+                    &path,
+                    json!({"idempotencyKey": "race-ship", "carrier": "DHL", "trackingNumber": "1"}),
+                )
+                .await
+        })
+    };
+    let (cancel, ship) = (cancel.await.unwrap(), ship.await.unwrap());
+    let order = support(&app)
+        .get(&format!("/admin/orders/{shipped_or_not}"))
+        .await
+        .body;
+    if cancel.status == StatusCode::OK {
+        ship.assert_problem(StatusCode::CONFLICT, "OrderNotFulfillable");
+        assert_eq!(
+            (order["state"].clone(), order["shipmentState"].clone()),
+            (json!("Cancelled"), json!("Pending"))
+        );
+        assert_eq!(cents(&order["refundedAmount"]), total);
+        assert_eq!(app.stock("MUG").await, 100);
+    } else {
+        cancel.assert_problem(StatusCode::CONFLICT, "OrderAlreadyShipped");
+        ship.assert_status(StatusCode::CREATED);
+        assert_eq!(
+            (order["state"].clone(), order["shipmentState"].clone()),
+            (json!("Confirmed"), json!("Shipped"))
+        );
+        assert_eq!(cents(&order["refundedAmount"]), 0);
+        assert_eq!(app.stock("MUG").await, 98);
+    }
+
+    let refunds_before = app.psp_requests("refund").len();
+    let (twice, total) = paid_order_of_two_mugs(&app).await;
+    let stock_before = app.stock("MUG").await;
+    let cancels: Vec<_> = (0..3)
+        .map(|i| {
+            let (client, path) = (support(&app), format!("/admin/orders/{twice}/cancel"));
+            tokio::spawn(async move {
+                client
+                    .post(
+                        &path,
+                        json!({"idempotencyKey": format!("twice-{i}"), "reason": "Twice"}),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for answer in cancels {
+        let answer = answer.await.unwrap();
+        answer.assert_status(StatusCode::OK);
+        assert_eq!(answer.body["state"], "Cancelled");
+    }
+    let order = support(&app)
+        .get(&format!("/admin/orders/{twice}"))
+        .await
+        .body;
+    assert_eq!(cents(&order["refundedAmount"]), total, "given back once");
+    assert_eq!(
+        app.stock("MUG").await,
+        stock_before + 2,
+        "the stock back once"
+    );
+    let refunds = app.psp_requests("refund");
+    let keys: std::collections::HashSet<_> = refunds[refunds_before..]
+        .iter()
+        .map(|r| r.idempotency_key.clone())
+        .collect();
+    assert_eq!(keys.len(), 1, "one refund asked for, under one key");
+}
+
 async fn shipments_confirm_the_order_and_delivery_completes_it(backend: Backend) {
     let app = App::start(backend).await;
     let (guest, mut cart) = app.guest_with_cart("EUR", "DE").await;
@@ -428,6 +525,7 @@ on_both_stores!(
     a_cancelled_order_gives_back_its_stock_and_money_once,
     refunds_by_amount_and_by_lines_never_exceed_what_was_captured,
     concurrent_refunds_never_give_back_more_than_was_captured,
+    a_cancel_racing_a_shipment_or_another_cancel_has_one_outcome,
     shipments_confirm_the_order_and_delivery_completes_it,
     unpaid_and_cancelled_orders_do_not_ship,
     a_gift_card_order_cancelled_credits_the_card,
