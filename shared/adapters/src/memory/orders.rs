@@ -98,23 +98,14 @@ impl OrderStore for MemoryStore {
         limit: usize,
     ) -> Result<OrderPage, StoreError> {
         let state = self.lock();
-        let mut orders: Vec<(String, &Order)> = state
+        let orders: Vec<(String, &Order)> = state
             .orders
             .values()
             .filter(|o| matches!(&o.owner, checkout_domain::model::cart::CartOwner::Customer { customer_id } if customer_id == customer))
             .map(|o| (history_key(o), o))
             .filter(|(key, _)| after.is_none_or(|after| key.as_str() < after))
             .collect();
-        orders.sort_by(|a, b| b.0.cmp(&a.0));
-        let next = (orders.len() > limit).then(|| orders[limit - 1].0.clone());
-        Ok(OrderPage {
-            orders: orders
-                .into_iter()
-                .take(limit)
-                .map(|(_, o)| o.clone())
-                .collect(),
-            next,
-        })
+        Ok(newest_first(orders, limit))
     }
 
     /// Every order, filtered, in the history key's order: what DynamoDB's index gives, with
@@ -126,22 +117,13 @@ impl OrderStore for MemoryStore {
         limit: usize,
     ) -> Result<OrderPage, StoreError> {
         let state = self.lock();
-        let mut orders: Vec<(String, &Order)> = state
+        let orders: Vec<(String, &Order)> = state
             .orders
             .values()
             .map(|o| (history_key(o), o))
             .filter(|(key, o)| range.contains(key) && filter.matches(o))
             .collect();
-        orders.sort_by(|a, b| b.0.cmp(&a.0));
-        let next = (orders.len() > limit).then(|| orders[limit - 1].0.clone());
-        Ok(OrderPage {
-            orders: orders
-                .into_iter()
-                .take(limit)
-                .map(|(_, o)| o.clone())
-                .collect(),
-            next,
-        })
+        Ok(newest_first(orders, limit))
     }
 
     async fn release_order(
@@ -288,5 +270,20 @@ impl OrderStore for MemoryStore {
             }
             _ => Ok(false),
         }
+    }
+}
+
+/// A page of `orders` by their history keys, newest first, with the cursor of its last one
+/// when more follow: what both of the history index's readings answer.
+fn newest_first(mut orders: Vec<(String, &Order)>, limit: usize) -> OrderPage {
+    orders.sort_by(|a, b| b.0.cmp(&a.0));
+    let next = (orders.len() > limit).then(|| orders[limit - 1].0.clone());
+    OrderPage {
+        orders: orders
+            .into_iter()
+            .take(limit)
+            .map(|(_, o)| o.clone())
+            .collect(),
+        next,
     }
 }
