@@ -30,7 +30,7 @@ use checkout_adapters::DynamoStore;
 use checkout_domain::model::limits::Limits;
 use checkout_domain::ports::metrics::{Metric, Metrics};
 use checkout_domain::usecases::Storefront;
-use ddb_contention::{Emulator, Settings};
+use ddb_contention::{Emulator, HoldFrom, Settings};
 use http::StatusCode;
 use serde_json::Value;
 
@@ -48,7 +48,7 @@ pub struct Sizes {
     pub drop_buyers: usize,
     pub drop_stock: u32,
     pub drop_shards: Vec<u32>,
-    /// The emulator's hold: how long a transaction keeps its items after its answer.
+    /// The emulator's hold: how long a transaction keeps its items from its acceptance.
     pub hold: Duration,
 }
 
@@ -86,7 +86,7 @@ pub struct Outcome {
     /// Per buyer: first request to final answer (retries after `Contended` included).
     pub latency: Summary,
     /// Committed `TransactWriteItems` through the emulator: request to answer (DynamoDB
-    /// Local's time and the proxy's; an item is held for this plus the hold).
+    /// Local's time, its queue included, and the proxy's; not part of the hold).
     pub transaction_round_trip: Summary,
     /// Units the stock went down by (`GET /admin/products/{sku}` before minus after).
     pub units_taken: u64,
@@ -307,7 +307,11 @@ impl Contention {
         concurrency: usize,
         hold: Duration,
     ) -> Result<Outcome> {
-        let emulator = Emulator::start(&self.upstream, Settings::default().hold(hold))
+        // Held from acceptance: DynamoDB Local's queue is not DynamoDB's hold (see HoldFrom).
+        let settings = Settings::default()
+            .hold(hold)
+            .hold_from(HoldFrom::Acceptance);
+        let emulator = Emulator::start(&self.upstream, settings)
             .await
             .map_err(|e| format!("start the contention emulator: {e}"))?;
         let metrics = Arc::new(Counted::default());

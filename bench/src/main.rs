@@ -291,7 +291,7 @@ async fn bench() -> Result<()> {
         // --- Contention: orders raced through DynamoDB's conflict rule (the emulator).
         let sizes = &settings.contention;
         say(&format!(
-            "contention through the emulator (hold {} ms)",
+            "contention through the emulator (items held {} ms from acceptance)",
             sizes.hold.as_millis()
         ));
         let table = name("contention");

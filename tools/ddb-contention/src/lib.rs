@@ -15,6 +15,9 @@
 //!   answer, plus [`Settings::hold`] (the time DynamoDB keeps an item in a transaction;
 //!   20 ms by default). The hold is kept when DynamoDB ran the transaction (committed, or
 //!   cancelled by its own conditions); a request DynamoDB refused outright holds nothing.
+//!   With [`HoldFrom::Acceptance`] the items are held for exactly the hold from acceptance
+//!   instead, however long DynamoDB Local takes to answer (it runs transactions one after
+//!   another, so under load its answer time is its queue): the bench measures that way.
 //! * A `TransactWriteItems` with an item held by another is cancelled at once, without
 //!   reaching DynamoDB Local: HTTP 400 `TransactionCanceledException`, one
 //!   `CancellationReasons` entry per item in request order, `TransactionConflict` ("Transaction
@@ -120,12 +123,28 @@ impl Throttle {
     }
 }
 
-/// How the emulator behaves. `Settings::default()`: a 20 ms hold, no throttle, a free
-/// loopback port.
+/// When a transaction's hold starts counting down.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HoldFrom {
+    /// Items are held from acceptance until the upstream's answer, plus the hold: the
+    /// upstream's own time counts as the transaction's (the rule as DynamoDB states it).
+    #[default]
+    Answer,
+    /// Items are held for exactly the hold from acceptance, however long the upstream takes.
+    /// For measuring over DynamoDB Local, which runs transactions one after another: under
+    /// load its answer time is mostly its queue, which DynamoDB does not have, and a hold
+    /// that grew with that queue would measure DynamoDB Local rather than the design.
+    Acceptance,
+}
+
+/// How the emulator behaves. `Settings::default()`: a 20 ms hold after the answer, no
+/// throttle, a free loopback port.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// How long an item stays held after its transaction's answer.
+    /// How long an item stays held after its transaction's answer (or, with
+    /// [`HoldFrom::Acceptance`], after its acceptance).
     pub hold: Duration,
+    pub hold_from: HoldFrom,
     /// The per-item write rate; `None`: no throttling.
     pub throttle: Option<Throttle>,
     /// Where to listen; port 0 picks a free one.
@@ -136,6 +155,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             hold: Duration::from_millis(20),
+            hold_from: HoldFrom::Answer,
             throttle: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
@@ -145,6 +165,11 @@ impl Default for Settings {
 impl Settings {
     pub fn hold(mut self, hold: Duration) -> Self {
         self.hold = hold;
+        self
+    }
+
+    pub fn hold_from(mut self, hold_from: HoldFrom) -> Self {
+        self.hold_from = hold_from;
         self
     }
 
@@ -181,7 +206,7 @@ impl Emulator {
             .tcp_nodelay(true)
             .build()
             .map_err(io::Error::other)?;
-        let core = rules::Core::new(settings.hold, settings.throttle);
+        let core = rules::Core::new(settings.hold, settings.throttle).hold_from(settings.hold_from);
         let upstream = upstream.trim_end_matches('/').to_string();
         let shared = Arc::new(proxy::Shared::new(core, upstream, client));
         let listener = tokio::net::TcpListener::bind(settings.listen).await?;
@@ -235,7 +260,8 @@ impl Emulator {
 
     /// For tests that need two requests to overlap without relying on timing: from now until
     /// the [`Pause`] is dropped, each request the emulator admits (a transaction, a plain
-    /// write, a transactional read) waits before its upstream call, keeping what it claimed.
+    /// write, a transactional read) waits before its upstream call, keeping what it claimed
+    /// (a transaction held from acceptance only until its hold ends).
     /// Refusals are still answered at once, and other requests pass.
     pub fn pause(&self) -> Pause {
         self.shared.paused.send_replace(true);

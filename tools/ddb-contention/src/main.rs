@@ -1,7 +1,7 @@
 //! `ddb-contention`: the emulator as a process, for the bench and for trying things by hand.
 //!
 //! ```sh
-//! cargo run -p ddb-contention -- --upstream http://127.0.0.1:8000 --hold-ms 20 [--throttle-wcu 1000]
+//! cargo run -p ddb-contention -- --upstream http://127.0.0.1:8000 --hold-ms 20 [--hold-from acceptance] [--throttle-wcu 1000]
 //! ```
 //!
 //! Prints `listening on http://ADDR` once it accepts connections, serves `GET /_stats`, and
@@ -12,12 +12,14 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ddb_contention::{Emulator, Settings, Throttle};
+use ddb_contention::{Emulator, HoldFrom, Settings, Throttle};
 
-const USAGE: &str = "usage: ddb-contention --upstream URL [--listen ADDR] [--hold-ms N] [--throttle-wcu N [--throttle-window-ms N]]
+const USAGE: &str = "usage: ddb-contention --upstream URL [--listen ADDR] [--hold-ms N] [--hold-from answer|acceptance] [--throttle-wcu N [--throttle-window-ms N]]
   --upstream URL          DynamoDB Local's endpoint, e.g. http://127.0.0.1:8000
   --listen ADDR           where to listen (default 127.0.0.1:0, a free port)
   --hold-ms N             how long an item stays held after its transaction's answer (default 20)
+  --hold-from WHEN        answer (default): held until the answer plus the hold; acceptance:
+                          held for the hold from acceptance, however slow the upstream
   --throttle-wcu N        write units per item per window; off by default (DynamoDB: 1000)
   --throttle-window-ms N  the throttle's window (default 1000)";
 
@@ -37,6 +39,14 @@ fn settings(mut args: impl Iterator<Item = String>) -> Result<(String, Settings)
             "--hold-ms" => {
                 let ms: u64 = value()?.parse().map_err(|e| format!("--hold-ms: {e}"))?;
                 settings = settings.hold(Duration::from_millis(ms));
+            }
+            "--hold-from" => {
+                let from = match value()?.as_str() {
+                    "answer" => HoldFrom::Answer,
+                    "acceptance" => HoldFrom::Acceptance,
+                    other => return Err(format!("--hold-from: {other}: answer or acceptance")),
+                };
+                settings = settings.hold_from(from);
             }
             "--throttle-wcu" => {
                 units = Some(

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::request::ItemKey;
 use crate::stats::{ItemStats, Stats};
-use crate::Throttle;
+use crate::{HoldFrom, Throttle};
 
 /// Why one slot of a transaction (or a plain write) was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +72,7 @@ struct Counts {
 #[derive(Debug)]
 pub struct Core {
     hold: Duration,
+    hold_from: HoldFrom,
     throttle: Option<Throttle>,
     next_id: u64,
     /// Items that are part of an ongoing write transaction.
@@ -92,6 +93,7 @@ impl Core {
     pub fn new(hold: Duration, throttle: Option<Throttle>) -> Self {
         Core {
             hold,
+            hold_from: HoldFrom::Answer,
             throttle,
             next_id: 0,
             holds: HashMap::new(),
@@ -103,6 +105,12 @@ impl Core {
             counts: Counts::default(),
             items: HashMap::new(),
         }
+    }
+
+    /// When a transaction's hold starts counting down; [`HoldFrom::Answer`] unless told.
+    pub fn hold_from(mut self, hold_from: HoldFrom) -> Self {
+        self.hold_from = hold_from;
+        self
     }
 
     fn id(&mut self) -> u64 {
@@ -229,15 +237,22 @@ impl Core {
             return Err(refusals(&throttled, Refusal::Throttled));
         }
         let id = self.id();
+        let until = match self.hold_from {
+            HoldFrom::Answer => None,
+            HoldFrom::Acceptance => Some(now + self.hold),
+        };
         for slot in slots {
             self.counts.write_units += slot.units;
             self.holds.insert(
                 slot.key.clone(),
                 Holder {
                     transaction: id,
-                    until: None,
+                    until,
                 },
             );
+            if let Some(until) = until {
+                self.ends.push_back((until, slot.key.clone(), id));
+            }
             self.overlap_reads(&slot.key);
         }
         Ok(Ticket {
@@ -248,9 +263,13 @@ impl Core {
 
     /// A transaction's answer came back (or its caller went away): its items stay held for
     /// the hold time when DynamoDB ran it (`ran`: it committed or its conditions were
-    /// evaluated), and are free at once when DynamoDB refused the request outright.
+    /// evaluated), and are free at once when DynamoDB refused the request outright. Held
+    /// from acceptance, a transaction DynamoDB ran keeps the end it was given then.
     pub fn finish_transaction(&mut self, now: Instant, ticket: Ticket, ran: bool) {
         self.expire(now);
+        if ran && self.hold_from == HoldFrom::Acceptance {
+            return;
+        }
         let until = now + self.hold;
         for key in ticket.keys {
             let Some(holder) = self.holds.get_mut(&key) else {
@@ -451,6 +470,26 @@ mod tests {
         assert_eq!(stats.transactions_cancelled_conflict, 2);
         assert_eq!(stats.items[0].item, "t pk=b");
         assert_eq!(stats.items[0].conflicts, 2);
+    }
+
+    #[test]
+    fn held_from_acceptance_an_item_is_free_after_the_hold_however_slow_the_answer() {
+        let t0 = Instant::now();
+        let mut core = Core::new(ms(20), None).hold_from(HoldFrom::Acceptance);
+        let slow = core.begin_transaction(t0, &[slot("a")]).unwrap();
+        assert!(core.begin_transaction(t0 + ms(19), &[slot("a")]).is_err());
+        // Still with DynamoDB Local (queued behind others), but DynamoDB would be done.
+        let next = core.begin_transaction(t0 + ms(20), &[slot("a")]).unwrap();
+        // The slow one's answer (during the next one's hold) neither ends it nor extends it.
+        core.finish_transaction(t0 + ms(30), slow, true);
+        assert!(core.is_held(t0 + ms(39), &key("a")));
+        assert!(!core.is_held(t0 + ms(40), &key("a")));
+        core.finish_transaction(t0 + ms(500), next, true);
+        assert!(!core.is_held(t0 + ms(500), &key("a")));
+        // A request DynamoDB refused outright gives its items back at once.
+        let refused = core.begin_transaction(t0 + ms(600), &[slot("b")]).unwrap();
+        core.finish_transaction(t0 + ms(601), refused, false);
+        assert!(!core.is_held(t0 + ms(601), &key("b")));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::types::{
     KeyType, Put, ScalarAttributeType, TransactGetItem, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
-use ddb_contention::{Emulator, Pause, Settings, Stats, Throttle, CONFLICT_MESSAGE};
+use ddb_contention::{Emulator, HoldFrom, Pause, Settings, Stats, Throttle, CONFLICT_MESSAGE};
 use serde_json::json;
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -376,6 +376,42 @@ async fn after_the_hold_ends_the_item_is_free_again() {
         .await
         .expect("free again");
     assert_eq!(counter(&table, "X").await, Some(2));
+}
+
+#[tokio::test]
+async fn held_from_acceptance_an_item_is_free_after_the_hold_even_while_its_transaction_is_upstream(
+) {
+    let hold = Duration::from_millis(200);
+    let emulator = start(
+        Settings::default()
+            .hold(hold)
+            .hold_from(HoldFrom::Acceptance),
+    )
+    .await;
+    let client = client(emulator.endpoint());
+    let table = table(&client).await;
+
+    let accepted = Instant::now();
+    // The first transaction stays "with DynamoDB Local" (parked) for as long as the test likes.
+    let (pause, first) = held(&emulator, &client, vec![bump(&table, "X")]).await;
+    assert!(emulator.is_held(&table, &json_key("X")));
+    while emulator.is_held(&table, &json_key("X")) {
+        assert!(accepted.elapsed() < hold * 25, "the hold never ended");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(accepted.elapsed() >= hold);
+    // Its answer is still outstanding, yet a second transaction on X is admitted.
+    assert!(!first.is_finished());
+    let second = {
+        let (client, table) = (client.clone(), table.clone());
+        tokio::spawn(async move { transact(&client, vec![bump(&table, "X")]).await })
+    };
+    pause.parked(2).await;
+    pause.resume();
+    first.await.expect("joins").expect("commits");
+    second.await.expect("joins").expect("commits");
+    assert_eq!(counter(&table, "X").await, Some(2));
+    assert_eq!(emulator.stats().transactions_cancelled_conflict, 0);
 }
 
 #[tokio::test]
