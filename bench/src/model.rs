@@ -34,6 +34,9 @@ pub mod limits {
     /// The sweeper's queues in `gsi2` are write-sharded over this many partitions each
     /// (`SWEEP_SHARDS` in the adapter's schema).
     pub const SWEEP_SHARDS: f64 = 32.0;
+    /// The pricing configuration, which every cart request reads, is kept on this many
+    /// items, each read at random (`CONFIG_REPLICAS` in the DynamoDB adapter's schema).
+    pub const CONFIG_REPLICAS: f64 = 32.0;
     /// Merchants' search index `gsi3` spreads a month's orders over this many partitions
     /// (`SEARCH_SHARDS` in the adapter's schema).
     pub const SEARCH_SHARDS: f64 = 16.0;
@@ -62,6 +65,9 @@ pub struct Inputs {
     /// Of those, writes to the sweeper's index (`gsi2`) per order: they land on one of its
     /// [`SWEEP_SHARDS`] partitions.
     pub sweep_index_writes: f64,
+    /// Read units one whole order spends on the pricing configuration, all replicas
+    /// together: every order of the store reads it.
+    pub config_read_units: f64,
 }
 
 /// Orders a second one stock item (a shard) takes: one transaction holds it at a time
@@ -79,6 +85,15 @@ pub fn by_product_reads(inputs: &Inputs) -> f64 {
         return f64::INFINITY;
     }
     PARTITION_READ_UNITS / inputs.product_item_read_units
+}
+
+/// Orders a second the pricing configuration's replicas let through: every order reads
+/// them, spread over [`CONFIG_REPLICAS`] items of [`PARTITION_READ_UNITS`] a second each.
+pub fn by_config_reads(inputs: &Inputs) -> f64 {
+    if inputs.config_read_units <= 0.0 {
+        return f64::INFINITY;
+    }
+    CONFIG_REPLICAS * PARTITION_READ_UNITS / inputs.config_read_units
 }
 
 /// Orders a second the sweeper's index partitions let through: each of the
@@ -109,17 +124,13 @@ pub fn by_search_partitions(inputs: &Inputs) -> f64 {
 pub fn sku_orders(shards: u32, inputs: &Inputs) -> f64 {
     (f64::from(shards) * per_shard(inputs))
         .min(by_product_reads(inputs))
-        .min(by_sweep_partitions(inputs))
-        .min(by_search_partitions(inputs))
+        .min(store_orders(inputs))
 }
 
 /// The stock shards one SKU needs for `orders` a second, if any number does (the product
 /// item's reads and the sweeper's partitions do not grow with shards).
 pub fn shards_for(orders: f64, inputs: &Inputs) -> Option<u32> {
-    if by_product_reads(inputs) < orders
-        || by_sweep_partitions(inputs) < orders
-        || by_search_partitions(inputs) < orders
-    {
+    if by_product_reads(inputs) < orders || store_orders(inputs) < orders {
         return None;
     }
     Some((orders / per_shard(inputs)).ceil() as u32)
@@ -180,10 +191,13 @@ pub fn table_need(orders: f64, inputs: &Inputs) -> TableNeed {
     }
 }
 
-/// The store's ceiling: what the sweeper's and the search index's partitions allow (the
-/// table's own write units grow with warm throughput and the quota, which can be raised).
+/// The store's ceiling: what the sweeper's and the search index's partitions and the
+/// configuration's replicas allow (the table's own write units grow with warm throughput
+/// and the quota, which can be raised).
 pub fn store_orders(inputs: &Inputs) -> f64 {
-    by_sweep_partitions(inputs).min(by_search_partitions(inputs))
+    by_sweep_partitions(inputs)
+        .min(by_search_partitions(inputs))
+        .min(by_config_reads(inputs))
 }
 
 #[cfg(test)]
@@ -201,6 +215,7 @@ mod tests {
             table_write_units: 30.0,
             index_write_units: vec![("gsi1".into(), 3.0), ("gsi2".into(), 2.0)],
             sweep_index_writes: 2.0,
+            config_read_units: 0.0,
         }
     }
 
@@ -238,6 +253,24 @@ mod tests {
         let mut none = inputs(20);
         none.product_item_read_units = 0.0;
         assert_eq!(by_product_reads(&none), f64::INFINITY);
+    }
+
+    #[test]
+    fn the_configurations_replicas_bound_the_store() {
+        // No configuration reads in the sample: no bound.
+        assert_eq!(by_config_reads(&inputs(20)), f64::INFINITY);
+        // 8 strongly consistent reads an order over 32 replicas: 32 × 3,000 / 8 = 12,000
+        // orders a second, below the sweeper's 16,000: the store's ceiling.
+        let mut reading = inputs(20);
+        reading.config_read_units = 8.0;
+        assert_eq!(by_config_reads(&reading), 12_000.0);
+        assert_eq!(store_orders(&reading), 12_000.0);
+        // And a SKU's, whatever its shards.
+        reading.product_item_read_units = 0.0;
+        assert_eq!(sku_orders(64, &reading), 3200.0);
+        reading.hold = Duration::from_millis(1);
+        assert_eq!(sku_orders(64, &reading), 12_000.0);
+        assert_eq!(shards_for(13_000.0, &reading), None);
     }
 
     #[test]

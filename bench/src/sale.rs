@@ -74,6 +74,17 @@ impl Report {
             // The store's orders share no SKU: no item is read by all of them.
             0.0
         };
+        // Every order reads the pricing configuration, whichever replica answers.
+        let config_read_units = self.computed[sample]
+            .iter()
+            .map(|c| {
+                c.reads_by_item
+                    .iter()
+                    .filter(|(item, _)| item.starts_with("CONFIG"))
+                    .map(|(_, units)| units)
+                    .sum::<f64>()
+            })
+            .fold(0.0, f64::max);
         let mut index_write_units: Vec<(String, f64)> = crate::capacity::INDEXES
             .iter()
             .map(|(name, _, _)| {
@@ -96,6 +107,7 @@ impl Report {
             table_write_units: (order.table_write_units + 2 * subscriber.table_write_units) as f64,
             index_write_units,
             sweep_index_writes,
+            config_read_units,
         })
     }
 
@@ -174,7 +186,7 @@ impl Report {
         }
         let mut lines = vec![
             format!(
-                "Contention: POST /orders through the contention emulator (DynamoDB's conflict rule; an item is held for DynamoDB Local's round trip + {} ms), buyers send a 503 Contended again after Retry-After",
+                "Contention: POST /orders through the contention emulator (DynamoDB's conflict rule; an item is held {} ms from its transaction's acceptance, DynamoDB Local's queue apart), buyers send a 503 Contended again after Retry-After",
                 self.hold.as_millis()
             ),
             format!(
@@ -202,17 +214,15 @@ impl Report {
                 o.unsold
             ));
         }
-        lines.push("  (sold: 201 answers; OOS: 409 OutOfStock; 503: Contended answers retried; orders/s: sold / the time to the last sale; confl/ord: transactions the emulator cancelled for a conflict per order; p50/p99: a buyer's first request to final answer; tx ms: p50 of a committed TransactWriteItems through the emulator)".into());
+        lines.push("  (sold: 201 answers; OOS: 409 OutOfStock; 503: Contended answers retried; orders/s: sold / the time to the last sale; confl/ord: transactions the emulator cancelled for a conflict per order; p50/p99: a buyer's first request to final answer; tx ms: p50 of a committed TransactWriteItems through the emulator, DynamoDB Local's queue included)".into());
         for o in &self.contention {
             let Some(shards) = o.shards else { continue };
-            let hold = o.transaction_round_trip.p50_ms + self.hold.as_secs_f64() * 1000.0;
             lines.push(format!(
-                "  {}: {:.1} orders/s a shard; in this emulation a shard's ceiling is 1 / (tx {:.1} ms + hold {} ms) = {:.1}",
+                "  {}: {:.1} orders/s a shard against a ceiling of 1 / {} ms = {:.0} by the hold: DynamoDB Local's transaction rate (tx ms) bounds this run, not the shards",
                 o.name,
                 o.orders_per_second / f64::from(shards),
-                o.transaction_round_trip.p50_ms,
                 self.hold.as_millis(),
-                1000.0 / hold
+                1.0 / self.hold.as_secs_f64()
             ));
         }
         for o in self.contention.iter().filter(|o| o.hottest.is_some()) {
@@ -263,6 +273,12 @@ impl Report {
                 "  the search index (gsi3): {} partitions a month × 1,000 WCU/s = {} orders/s",
                 model::limits::SEARCH_SHARDS,
                 thousands(model::by_search_partitions(&store))
+            ),
+            format!(
+                "  the pricing configuration, read by every order: {} replicas × 3,000 RCU/s / {} RCU an order = {} orders/s",
+                model::limits::CONFIG_REPLICAS,
+                store.config_read_units,
+                thousands(model::by_config_reads(&store))
             ),
         ];
         let shards = [1, 8, 16, 32, 64];
@@ -347,6 +363,7 @@ impl Report {
             "per_shard_orders": model::per_shard(&drop),
             "product_item_orders": model::by_product_reads(&drop),
             "sweep_partition_orders": model::by_sweep_partitions(&store),
+            "config_replica_orders": model::by_config_reads(&store),
             "sku_orders_by_shards": by_shards,
             "drop_target": {"orders_per_second": DROP_TARGET, "shards": model::shards_for(DROP_TARGET, &drop), "table": model::table_need(DROP_TARGET, &drop)},
             "store_target": {"orders_per_second": STORE_TARGET, "store_orders": model::store_orders(&store), "table": model::table_need(STORE_TARGET, &store)},
@@ -419,10 +436,11 @@ impl Report {
                     thousands(model::sku_orders(cap, &drop))
                 ),
                 None => format!(
-                    "no shard count: the product item's reads allow {} orders/s, the sweeper's partitions {}, the search index's {}",
+                    "no shard count: the product item's reads allow {} orders/s, the sweeper's partitions {}, the search index's {}, the configuration's replicas {}",
                     thousands(model::by_product_reads(&drop)),
                     thousands(model::by_sweep_partitions(&drop)),
-                    thousands(model::by_search_partitions(&drop))
+                    thousands(model::by_search_partitions(&drop)),
+                    thousands(model::by_config_reads(&drop))
                 ),
             };
             budgets.push((
@@ -441,7 +459,7 @@ impl Report {
             budgets.push((
                 "model: a store at >= 10,000 orders/s within DynamoDB's limits".into(),
                 format!(
-                    "the sweeper's gsi2 and the search's gsi3 partitions allow {} orders/s ({} WCU/s on each at 10,000/s, limit 1,000); table {} WCU/s, write quota {} (default 40,000), warm throughput {} / indexes {}",
+                    "the sweeper's gsi2 and the search's gsi3 partitions and the configuration's replicas allow {} orders/s ({} WCU/s on each gsi2 partition at 10,000/s, limit 1,000); table {} WCU/s, write quota {} (default 40,000), warm throughput {} / indexes {}",
                     thousands(ceiling),
                     thousands(need.sweep_partition_write_units),
                     thousands(need.table_write_units),

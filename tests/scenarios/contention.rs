@@ -4,10 +4,13 @@
 //! hold time and cancels what overlaps them, as DynamoDB does. DynamoDB Local alone never
 //! conflicts, so these run on the DynamoDB backend only.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+
 use checkout_domain::model::limits::Limits;
-use checkout_tests::serde_json::json;
+use checkout_tests::serde_json::{json, Value};
 use checkout_tests::{order_request, ready_actions, App, Backend, CartRef, Client, TestResponse};
 use ddb_contention::Settings;
 use http::StatusCode;
@@ -30,14 +33,25 @@ async fn product(app: &App, sku: &str, stock: u32, shards: u32) {
 /// A guest cart ready to order `quantity` of `sku`, paid in full, with an email of its own
 /// (orders by one email check one customer record: they share an item).
 async fn paid_cart(app: &App, sku: &str, quantity: u32) -> (Client, CartRef) {
+    paid_cart_with(app, sku, quantity, None).await
+}
+
+/// [`paid_cart`], with the discount code `code` when given.
+async fn paid_cart_with(
+    app: &App,
+    sku: &str,
+    quantity: u32,
+    code: Option<&str>,
+) -> (Client, CartRef) {
     let (guest, mut cart) = app.guest_with_cart("EUR", "DE").await;
     let mut actions = ready_actions(&[(sku, quantity)]);
-    actions
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"action": "setGuestDetails",
+    let list = actions.as_array_mut().unwrap();
+    list.push(json!({"action": "setGuestDetails",
         "email": format!("buyer-{}@example.com", cart.id), "name": "Ada Lovelace",
         "phone": "+49 30 1234567"}));
+    if let Some(code) = code {
+        list.push(json!({"action": "addDiscountCode", "code": code}));
+    }
     guest
         .update(&mut cart, actions)
         .await
@@ -104,6 +118,158 @@ async fn orders_that_share_nothing_never_conflict() {
         "hottest items: {:?}",
         stats.hottest(5)
     );
+}
+
+/// The pricing configuration's items as stored: replica 0 (`CONFIG`) and `CONFIG#<k>`.
+async fn config_replicas(app: &App) -> Vec<HashMap<String, AttributeValue>> {
+    let dynamo = app.dynamo.as_ref().expect("a DynamoDB backend");
+    let page = dynamo
+        .client()
+        .scan()
+        .table_name(dynamo.table())
+        .filter_expression("sk = :pricing")
+        .expression_attribute_values(":pricing", AttributeValue::S("PRICING".into()))
+        .send()
+        .await
+        .expect("scan the table");
+    assert!(page.last_evaluated_key().is_none(), "one page");
+    page.items().to_vec()
+}
+
+fn revision(item: &HashMap<String, AttributeValue>) -> String {
+    item["revision"].as_n().expect("a number").clone()
+}
+
+/// Every cart request reads the pricing configuration, so no one item may serve all those
+/// reads (a partition gives 3,000 strongly consistent reads a second): the configuration
+/// is kept on 32 replicas, written in one transaction, and each read takes one at random.
+/// A table written before the replicas (replica 0 alone) still reads right.
+#[tokio::test]
+async fn the_pricing_configuration_is_read_from_replicas_written_together() {
+    let app = App::start(Backend::DynamoDb).await;
+    let dynamo = app.dynamo.clone().expect("a DynamoDB backend");
+    let seeded = config_replicas(&app).await;
+    assert_eq!(seeded.len(), 32);
+    let first = revision(&seeded[0]);
+    assert!(seeded.iter().all(|item| revision(item) == first));
+
+    // An administrator's change reaches every replica at once, contents and revision.
+    let catalog: Value = checkout_tests::serde_json::from_str(checkout_tests::CATALOG).unwrap();
+    let mut config = catalog["config"].clone();
+    config["minOrderValue"] = json!({"EUR": 4242});
+    let changed = app.admin().put("/admin/config", config).await;
+    changed.assert_status(StatusCode::OK);
+    let replicas = config_replicas(&app).await;
+    assert_eq!(replicas.len(), 32);
+    let strip = |item: &HashMap<String, AttributeValue>| {
+        let mut item = item.clone();
+        item.remove("pk");
+        item
+    };
+    for replica in &replicas {
+        assert_eq!(strip(replica), strip(&replicas[0]));
+        assert_eq!(revision(replica), changed.body["revision"].to_string());
+        assert_ne!(revision(replica), first);
+    }
+
+    // Marked one by one behind the store's back, the replicas show that reads spread: 64
+    // reads answered by fewer than 8 of 32 replicas has a chance below 1e-30.
+    for (k, replica) in replicas.iter().enumerate() {
+        let mut key = replica.clone();
+        key.retain(|name, _| name == "pk" || name == "sk");
+        dynamo
+            .client()
+            .update_item()
+            .table_name(dynamo.table())
+            .set_key(Some(key))
+            .update_expression("SET revision = :k")
+            .expression_attribute_values(":k", AttributeValue::N((1000 + k).to_string()))
+            .send()
+            .await
+            .expect("mark the replica");
+    }
+    let mut answered = HashSet::new();
+    for _ in 0..64 {
+        answered.insert(app.store.config().await.expect("reads").revision);
+    }
+    assert!(answered.len() >= 8, "answered by {answered:?}");
+
+    // A table from before the replicas: only replica 0, which then answers every read.
+    for replica in &replicas {
+        let AttributeValue::S(pk) = &replica["pk"] else {
+            panic!("a string key")
+        };
+        if pk != "CONFIG" {
+            let mut key = replica.clone();
+            key.retain(|name, _| name == "pk" || name == "sk");
+            dynamo
+                .client()
+                .delete_item()
+                .table_name(dynamo.table())
+                .set_key(Some(key))
+                .send()
+                .await
+                .expect("delete the replica");
+        }
+    }
+    let legacy = revision(&config_replicas(&app).await[0])
+        .parse::<u64>()
+        .unwrap();
+    for _ in 0..16 {
+        assert_eq!(app.store.config().await.expect("reads").revision, legacy);
+    }
+    // The next change writes every replica again.
+    app.admin()
+        .put("/admin/config", catalog["config"].clone())
+        .await
+        .assert_status(StatusCode::OK);
+    assert_eq!(config_replicas(&app).await.len(), 32);
+}
+
+/// A sale's code on every order: a code without a redemption limit is checked on one of its
+/// replicas at random and written by no order, so two orders using it (and nothing else in
+/// common) are in flight at once. With the code on one item the second would be cancelled
+/// for a conflict until its budget ran out and answer `Contended`.
+#[tokio::test]
+async fn orders_sharing_an_unlimited_code_commit_side_by_side() {
+    let app = App::start(Backend::DynamoDb).await;
+    app.admin()
+        .put(
+            "/admin/discount-codes/EVERYONE",
+            json!({"kind": "percentage", "value": 1000}),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+    product(&app, "FIRST", 5, 1).await;
+    product(&app, "SECOND", 5, 1).await;
+    let (first, first_cart) = paid_cart_with(&app, "FIRST", 1, Some("EVERYONE")).await;
+    let (second, second_cart) = paid_cart_with(&app, "SECOND", 1, Some("EVERYONE")).await;
+    let (through, emulator) = app
+        .contended(Settings::default().hold(HOLD), Limits::default())
+        .await;
+    let pause = emulator.pause();
+    let first = first.on(&through);
+    let first =
+        tokio::spawn(async move { first.post("/orders", order_request(&first_cart)).await });
+    pause.parked(1).await;
+    // The first order's transaction is with DynamoDB, holding its items, code replica included.
+    let second = second.on(&through);
+    let mut second =
+        tokio::spawn(async move { second.post("/orders", order_request(&second_cart)).await });
+    tokio::select! {
+        _ = pause.parked(2) => {}
+        answer = &mut second => panic!("the second order never got in beside the first: {:?}",
+            answer.map(|a| a.body)),
+    }
+    pause.resume();
+    first.await.unwrap().assert_status(StatusCode::CREATED);
+    second.await.unwrap().assert_status(StatusCode::CREATED);
+    for item in &emulator.stats().items {
+        assert!(
+            item.item.contains("DISCOUNT#EVERYONE"),
+            "only a code replica may have met a conflict: {item:?}"
+        );
+    }
 }
 
 /// A drop: one SKU spread over 8 shards, 40 buyers for 20 units at once. Every unit is sold

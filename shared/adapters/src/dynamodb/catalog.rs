@@ -25,24 +25,26 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 
 use checkout_domain::model::catalog::{Product, ProductTerms, ShardedWrite, StockWrite};
 use checkout_domain::model::discount::DiscountDefinition;
 use checkout_domain::model::pricing_config::{PricingConfig, ShippingMethod};
+use checkout_domain::model::random;
 use checkout_domain::model::values::{DiscountCode, Sku};
 use checkout_domain::ports::catalog::{CatalogStore, ProductWriteError};
 use checkout_domain::StoreError;
 
 use super::codec::{encode, epoch, fields, from_item, to_item};
 use super::expr::{
-    cancellation_error, condition_held, conditional, delete, reason_is_condition, store_error,
-    update, update_expression, Conditional, Expr, Item,
+    cancellation_error, cancelled_by_contention, condition_held, conditional, delete, put,
+    reason_is_condition, store_error, update, update_expression, Conditional, Expr, Item,
 };
 use super::schema::{
-    config_key, discount_key, product_key, stock_shard_key, CATALOG_PRODUCTS, HISTORY_INDEX,
-    SHIPPING_BY_ID, VALID_UNTIL_EPOCH,
+    config_key, discount_key, discount_replica_key, product_key, stock_shard_key, CATALOG_PRODUCTS,
+    CONFIG_REPLICAS, DISCOUNT_REPLICAS, HISTORY_INDEX, REPLICAS, SHIPPING_BY_ID, VALID_UNTIL_EPOCH,
 };
 use super::DynamoStore;
 
@@ -414,79 +416,195 @@ impl CatalogStore for DynamoStore {
         &self,
         discount: &DiscountDefinition,
     ) -> Result<DiscountDefinition, StoreError> {
-        // One UpdateItem that rewrites the terms but keeps the redemption count.
-        let mut terms = fields(discount)?;
-        terms.remove("redemptions");
-        if let Some(until) = discount.valid_until {
-            terms.insert(VALID_UNTIL_EPOCH.into(), epoch(until));
-        }
+        let terms = discount_terms(discount)?;
+        // Replica 0 rewrites the terms but keeps the redemption count; the others are the
+        // terms alone, all in one transaction so every replica shows the same terms.
         let mut e = Expr::default();
         let (redemptions, zero) = (e.name("redemptions"), e.number(0));
-        let mut sets = vec![format!(
-            "{redemptions} = if_not_exists({redemptions}, {zero})"
-        )];
+        let mut sets = vec![
+            format!("{redemptions} = if_not_exists({redemptions}, {zero})"),
+            format!("{} = {}", e.name(REPLICAS), e.number(DISCOUNT_REPLICAS)),
+        ];
         let removes: Vec<String> = DISCOUNT_OPTIONAL
             .iter()
             .filter(|name| !terms.contains_key(**name))
             .map(|name| e.name(name))
             .collect();
-        for (name, value) in terms {
-            sets.push(format!("{} = {}", e.name(&name), e.value(value)));
+        for (name, value) in &terms {
+            sets.push(format!("{} = {}", e.name(name), e.value(value.clone())));
         }
-        let output = self
-            .client()
-            .update_item()
+        let primary = Update::builder()
             .table_name(self.table())
             .set_key(Some(discount_key(&discount.code)))
             .update_expression(update_expression(&sets, &removes))
             .set_expression_attribute_names(e.names())
             .set_expression_attribute_values(e.values())
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(store_error)?;
-        from_item(output.attributes.unwrap_or_default())
+            .build()
+            .map_err(|e| StoreError::new(e.to_string()))?;
+        let mut items = vec![TransactWriteItem::builder().update(primary).build()];
+        items.extend(self.discount_replicas(&discount.code, &terms)?);
+        // Cancelled by orders checking a replica right now: a contended error, which the
+        // use case tries again.
+        if let Err(reasons) = self.transact(items).await? {
+            return Err(cancellation_error("discount code write", &reasons));
+        }
+        self.get(discount_key(&discount.code))
+            .await?
+            .ok_or_else(|| StoreError::new("the discount code just written is gone"))
     }
 
     async fn discounts(
         &self,
         codes: &[DiscountCode],
     ) -> Result<Vec<DiscountDefinition>, StoreError> {
-        self.batch_get(codes.iter().map(discount_key).collect())
-            .await
+        // Each code from a replica at random; replica 0 for a limited code (its redemption
+        // count), for a code from before the replicas (whose replicas are written now), and
+        // for one that does not exist.
+        let picked: Vec<(DiscountCode, u32)> = codes
+            .iter()
+            .map(|code| {
+                let replica = random::below(u64::from(DISCOUNT_REPLICAS)) as u32;
+                (code.clone(), replica)
+            })
+            .collect();
+        let mut found: HashMap<DiscountCode, DiscountDefinition> = HashMap::new();
+        let replicas = self
+            .batch_get::<DiscountDefinition>(
+                picked
+                    .iter()
+                    .filter(|(_, replica)| *replica != 0)
+                    .map(|(code, replica)| discount_replica_key(code, *replica))
+                    .collect(),
+            )
+            .await?;
+        for discount in replicas {
+            if discount.max_redemptions.is_none() {
+                found.insert(discount.code.clone(), discount);
+            }
+        }
+        let primaries = self
+            .batch_get_items(
+                codes
+                    .iter()
+                    .filter(|code| !found.contains_key(*code))
+                    .map(discount_key)
+                    .collect(),
+            )
+            .await?;
+        for item in primaries {
+            let unreplicated = !item.contains_key(REPLICAS);
+            let discount: DiscountDefinition = from_item(item)?;
+            if unreplicated {
+                self.replicate_discount(&discount).await?;
+            }
+            found.insert(discount.code.clone(), discount);
+        }
+        Ok(codes.iter().filter_map(|code| found.remove(code)).collect())
     }
 
     async fn put_config(&self, config: &PricingConfig) -> Result<bool, StoreError> {
-        let mut item = to_item(config_key(), config)?;
+        let mut item = to_item(config_key(0), config)?;
         let by_id: HashMap<String, &ShippingMethod> = config
             .shipping_methods
             .iter()
             .map(|m| (m.id.to_string(), m))
             .collect();
         item.insert(SHIPPING_BY_ID.into(), encode(&by_id)?);
-        // One revision after the stored one (or the first).
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(pk) OR attribute_not_exists(revision) OR revision = :before",
-            )
-            .expression_attribute_values(
-                ":before",
-                AttributeValue::N(config.revision.saturating_sub(1).to_string()),
-            )
-            .send()
-            .await;
-        if !condition_held(result)? {
-            return Ok(false);
+        // One revision after the stored one (or the first), on every replica at once.
+        let mut e = Expr::default();
+        let before = e.number(config.revision.saturating_sub(1));
+        let mut items = vec![put(
+            self.table(),
+            item.clone(),
+            &format!(
+                "attribute_not_exists(pk) OR attribute_not_exists(revision) OR revision = {before}"
+            ),
+            e,
+        )?];
+        for replica in 1..CONFIG_REPLICAS {
+            let mut copy = item.clone();
+            copy.extend(config_key(replica));
+            let put = Put::builder()
+                .table_name(self.table())
+                .set_item(Some(copy))
+                .build()
+                .map_err(|e| StoreError::new(e.to_string()))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        match self.transact(items).await? {
+            Ok(()) => {}
+            // Another administrator's write came first, or is under way: read and try again.
+            Err(reasons)
+                if reasons.iter().any(reason_is_condition) || cancelled_by_contention(&reasons) =>
+            {
+                return Ok(false)
+            }
+            Err(reasons) => return Err(cancellation_error("configuration write", &reasons)),
         }
         self.stamp_catalog(config.revision).await?;
         Ok(true)
     }
 
+    /// A replica at random; a table whose configuration was written before the replicas
+    /// has only replica 0, which then answers.
     async fn config(&self) -> Result<PricingConfig, StoreError> {
-        Ok(self.get(config_key()).await?.unwrap_or_default())
+        let replica = random::below(u64::from(CONFIG_REPLICAS)) as u32;
+        if replica != 0 {
+            if let Some(config) = self.get(config_key(replica)).await? {
+                return Ok(config);
+            }
+        }
+        Ok(self.get(config_key(0)).await?.unwrap_or_default())
+    }
+}
+
+/// A code's terms as its replicas carry them (no redemption count).
+fn discount_terms(discount: &DiscountDefinition) -> Result<Item, StoreError> {
+    let mut terms = fields(discount)?;
+    terms.remove("redemptions");
+    if let Some(until) = discount.valid_until {
+        terms.insert(VALID_UNTIL_EPOCH.into(), epoch(until));
+    }
+    Ok(terms)
+}
+
+impl DynamoStore {
+    /// Puts of replicas 1.. of a code with `terms`.
+    fn discount_replicas(
+        &self,
+        code: &DiscountCode,
+        terms: &Item,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        (1..DISCOUNT_REPLICAS)
+            .map(|replica| {
+                let mut item = terms.clone();
+                item.extend(discount_replica_key(code, replica));
+                let put = Put::builder()
+                    .table_name(self.table())
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| StoreError::new(e.to_string()))?;
+                Ok(TransactWriteItem::builder().put(put).build())
+            })
+            .collect()
+    }
+
+    /// Writes the replicas of a code stored before there were any, with the terms read, as
+    /// long as replica 0 still has none (an administrator's write meanwhile wrote them all).
+    async fn replicate_discount(&self, discount: &DiscountDefinition) -> Result<(), StoreError> {
+        let mut e = Expr::default();
+        let marker = e.name(REPLICAS);
+        let mark = update(
+            self.table(),
+            discount_key(&discount.code),
+            &format!("SET {marker} = {}", e.number(DISCOUNT_REPLICAS)),
+            &format!("attribute_exists(pk) AND attribute_not_exists({marker})"),
+            e,
+        )?;
+        let mut items = vec![mark];
+        items.extend(self.discount_replicas(&discount.code, &discount_terms(discount)?)?);
+        // Cancelled: someone else wrote them (or is writing them); the terms read stand.
+        let _ = self.transact(items).await?;
+        Ok(())
     }
 }

@@ -29,6 +29,7 @@ use checkout_domain::model::discount::DiscountDefinition;
 use checkout_domain::model::error::StockShortage;
 use checkout_domain::model::gift_card::GiftCardCode;
 use checkout_domain::model::order::Order;
+use checkout_domain::model::random;
 use checkout_domain::model::values::Sku;
 use checkout_domain::ports::orders::CommitError;
 use checkout_domain::StoreError;
@@ -37,8 +38,8 @@ use super::codec::{encode, fields, from_item, order_item, time_rfc3339, to_item}
 use super::expr::{cancellation_error, check, put, reason_is_condition, update, Expr};
 use super::gift_cards::{balance_update, Movement};
 use super::schema::{
-    cart_key, discount_key, email_key, idempotency_key, number_key, serde_names, stock_shard_key,
-    VALID_UNTIL_EPOCH,
+    cart_key, discount_key, discount_replica_key, email_key, idempotency_key, number_key,
+    serde_names, stock_shard_key, DISCOUNT_REPLICAS, VALID_UNTIL_EPOCH,
 };
 use super::DynamoStore;
 
@@ -102,12 +103,14 @@ fn discount_redemption(
         let now = e.number(now_epoch);
         conditions.push(format!("{epoch} >= {now}"));
     }
-    // A code without a redemption limit counts nothing: orders only check its terms, and
-    // write nothing to it.
+    // A code without a redemption limit counts nothing: orders only check its terms, on one
+    // of its replicas at random, and write nothing to it (pricing read the code, which wrote
+    // any missing replica; a check that finds none is a changed code, priced again).
     if terms.max_redemptions.is_none() {
+        let replica = random::below(u64::from(DISCOUNT_REPLICAS)) as u32;
         return check(
             table,
-            discount_key(&terms.code),
+            discount_replica_key(&terms.code, replica),
             &conditions.join(" AND "),
             e,
         );

@@ -5,8 +5,10 @@
 //! |-----------------|------------------|-----------|
 //! | product (its stock shard 0) | `PRODUCT#<sku>`  | `PRODUCT` |
 //! | a product's stock shard k ≥ 1 | `PRODUCT#<sku>#<k>` | `STOCK` |
-//! | discount code   | `DISCOUNT#<code>`| `DISCOUNT`|
-//! | pricing config  | `CONFIG`         | `PRICING` |
+//! | discount code (replica 0, its redemption count) | `DISCOUNT#<code>`| `DISCOUNT`|
+//! | discount code replica k ≥ 1 (its terms) | `DISCOUNT#<code>#<k>`| `DISCOUNT`|
+//! | pricing config (replica 0) | `CONFIG`  | `PRICING` |
+//! | pricing config replica k ≥ 1 | `CONFIG#<k>` | `PRICING` |
 //! | cart            | `CART#<id>`      | `CART`    |
 //! | order           | `CART#<cart id>` | `ORDER`   |
 //! | an order's history entry | `CART#<cart id>` | `HISTORY#<revision>` |
@@ -80,6 +82,24 @@ pub(crate) fn discount_key(code: &DiscountCode) -> Item {
     key(format!("DISCOUNT#{code}"), "DISCOUNT")
 }
 
+/// A sale's code is read by every cart that carries it and checked by every order that uses
+/// it, and a `ConditionCheck` takes part in its transaction like a write: so a code's terms
+/// are kept on this many items, written together, each read or checked at random (rule 12).
+/// A limited code's redemption count stays on replica 0 alone.
+pub(crate) const DISCOUNT_REPLICAS: u32 = 32;
+
+/// Replica `k` of a discount code; replica 0 is the code's own item.
+pub(crate) fn discount_replica_key(code: &DiscountCode, replica: u32) -> Item {
+    match replica {
+        0 => discount_key(code),
+        k => key(format!("DISCOUNT#{code}#{k}"), "DISCOUNT"),
+    }
+}
+
+/// On replica 0: how many replicas the code was written with (absent on a code written
+/// before the replicas, which its first read then writes).
+pub(crate) const REPLICAS: &str = "replicas";
+
 pub(crate) fn gift_card_key(code: &GiftCardCode) -> Item {
     key(format!("GIFTCARD#{code}"), "GIFTCARD")
 }
@@ -90,8 +110,18 @@ pub(crate) fn saved_orders_key(customer: &CustomerId) -> Item {
     key(format!("SAVED#{customer}"), "SAVED")
 }
 
-pub(crate) fn config_key() -> Item {
-    key("CONFIG".into(), "PRICING")
+/// Every cart request reads the pricing configuration, so it is kept on this many items,
+/// written together in one transaction and each read at random: no one item takes every
+/// order's reads (rule 12; a partition serves 3,000 strongly consistent reads a second).
+pub(crate) const CONFIG_REPLICAS: u32 = 32;
+
+/// Replica `k` of the pricing configuration; replica 0 is the item a table made before
+/// the replicas already has.
+pub(crate) fn config_key(replica: u32) -> Item {
+    match replica {
+        0 => key("CONFIG".into(), "PRICING"),
+        k => key(format!("CONFIG#{k}"), "PRICING"),
+    }
 }
 
 pub(crate) fn cart_key(id: &CartId) -> Item {

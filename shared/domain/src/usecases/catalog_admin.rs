@@ -110,7 +110,15 @@ impl Storefront {
     ) -> Result<DiscountDefinition, Error> {
         caller.require_admin()?;
         let discount = DiscountDefinition::parse(code, input)?;
-        Ok(self.store.put_discount(&discount).await?)
+        let mut backoff = self.backoff();
+        loop {
+            match self.store.put_discount(&discount).await {
+                Ok(stored) => return Ok(stored),
+                // Orders were checking the code's terms at that moment: write again shortly.
+                Err(e) if e.contended => backoff.wait("the discount code").await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     pub async fn put_config(
