@@ -272,6 +272,72 @@ async fn orders_sharing_an_unlimited_code_commit_side_by_side() {
     }
 }
 
+/// A code stored before the replicas existed (its own item alone) still prices and commits:
+/// the commit's check of a replica that is not there is refused as a changed code, the
+/// re-pricing reads the code's own item and writes its replicas, and the order commits as
+/// priced.
+#[tokio::test]
+async fn a_code_from_before_the_replicas_gets_them_and_its_orders_commit() {
+    let app = App::start(Backend::DynamoDb).await;
+    let dynamo = app.dynamo.clone().expect("a DynamoDB backend");
+    app.admin()
+        .put(
+            "/admin/discount-codes/OLDTIMER",
+            json!({"kind": "percentage", "value": 1000}),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+    product(&app, "VINTAGE", 5, 1).await;
+    let (guest, cart) = paid_cart_with(&app, "VINTAGE", 1, Some("OLDTIMER")).await;
+    let code_items = || async {
+        dynamo
+            .client()
+            .scan()
+            .table_name(dynamo.table())
+            .filter_expression("begins_with(pk, :code)")
+            .expression_attribute_values(":code", AttributeValue::S("DISCOUNT#OLDTIMER".into()))
+            .send()
+            .await
+            .expect("scan the table")
+            .items()
+            .to_vec()
+    };
+    assert_eq!(code_items().await.len(), 32);
+    // Back to how an older version stored it: one item, no replicas.
+    for item in code_items().await {
+        let mut key = item.clone();
+        key.retain(|name, _| name == "pk" || name == "sk");
+        if item["pk"] == AttributeValue::S("DISCOUNT#OLDTIMER".into()) {
+            dynamo
+                .client()
+                .update_item()
+                .table_name(dynamo.table())
+                .set_key(Some(key))
+                .update_expression("REMOVE replicas")
+                .send()
+                .await
+                .expect("unmark the code");
+        } else {
+            dynamo
+                .client()
+                .delete_item()
+                .table_name(dynamo.table())
+                .set_key(Some(key))
+                .send()
+                .await
+                .expect("delete the replica");
+        }
+    }
+    assert_eq!(code_items().await.len(), 1);
+
+    let order = guest.post("/orders", order_request(&cart)).await;
+    order.assert_status(StatusCode::CREATED);
+    assert_eq!(order.body["discountCodes"][0]["code"], "OLDTIMER", "{:#}", order.body);
+    let items = code_items().await;
+    assert_eq!(items.len(), 32);
+    assert!(items.iter().all(|item| item["value"] == items[0]["value"]));
+}
+
 /// A drop: one SKU spread over 8 shards, 40 buyers for 20 units at once. Every unit is sold
 /// exactly once, the rest are told `OutOfStock`, and the total is what every read shows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
