@@ -332,7 +332,11 @@ async fn a_code_from_before_the_replicas_gets_them_and_its_orders_commit() {
 
     let order = guest.post("/orders", order_request(&cart)).await;
     order.assert_status(StatusCode::CREATED);
-    assert_eq!(order.body["discountCodes"][0]["code"], "OLDTIMER", "{:#}", order.body);
+    assert_eq!(
+        order.body["discountCodes"][0]["code"], "OLDTIMER",
+        "{:#}",
+        order.body
+    );
     let items = code_items().await;
     assert_eq!(items.len(), 32);
     assert!(items.iter().all(|item| item["value"] == items[0]["value"]));
