@@ -315,6 +315,19 @@ impl App {
         }
     }
 
+    /// The same app, its storefront also taking payments through `psp` when a payment names
+    /// it (the simulator stays the default).
+    pub fn with_other_psp(
+        mut self,
+        psp: Arc<dyn checkout_domain::ports::psp::PaymentProvider>,
+    ) -> App {
+        self.storefront = self.storefront.with_other_psp(psp);
+        self.router = routes::all(self.storefront.clone(), webhook_secrets()).layer(
+            from_fn_with_state(self.tokens.clone(), DevTokens::middleware),
+        );
+        self
+    }
+
     /// The same backend reached through DynamoDB's transaction-conflict rule: a second app
     /// over this app's table (and clock, catalog and payment provider), whose store talks to
     /// DynamoDB Local through the contention emulator started with `settings`. Set the scene

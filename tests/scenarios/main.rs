@@ -25,6 +25,7 @@ mod payments;
 mod pricing;
 mod programmatic_interleaving;
 mod programmatic_orders;
+mod providers;
 mod refunds;
 mod replicate;
 mod secrets;

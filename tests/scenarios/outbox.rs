@@ -14,7 +14,8 @@ use checkout_domain::ports::queue::{EventQueue, QueueMessage};
 use checkout_domain::ports::DeliveryError;
 use checkout_domain::StoreError;
 use checkout_tests::outbox::{
-    eventually, FakeErp, Outbox, QueueOptions, QueuePump, StreamOptions, StreamPump, ERP_SECRET,
+    eventually, settles, FakeErp, Outbox, QueueOptions, QueuePump, StreamOptions, StreamPump,
+    ERP_SECRET,
 };
 use checkout_tests::serde_json::json;
 use checkout_tests::{cents, order_request, ready_actions, App, Backend};
@@ -116,13 +117,22 @@ fn euros(cents: i64) -> String {
 /// that each order made exactly one email, to its customer with its total, and one ERP record.
 async fn assert_each_order_delivered_once(scene: &Scene, placed: &[Placed]) {
     let outbox = &scene.outbox;
-    eventually("every email and ERP record", SETTLE, || async {
-        let done = outbox.emails_accepted.get() >= placed.len()
-            && scene.erp.records().len() >= placed.len()
-            && outbox.depth(&outbox.email_queue).await == 0
-            && outbox.depth(&outbox.erp_queue).await == 0;
-        done.then_some(())
-    })
+    // (emails accepted, ERP records, messages left in the email and ERP queues)
+    settles(
+        "every email and ERP record",
+        SETTLE,
+        || async {
+            (
+                outbox.emails_accepted.get(),
+                scene.erp.records().len(),
+                outbox.depth(&outbox.email_queue).await,
+                outbox.depth(&outbox.erp_queue).await,
+            )
+        },
+        |&(emails, records, email_queue, erp_queue)| {
+            emails >= placed.len() && records >= placed.len() && email_queue == 0 && erp_queue == 0
+        },
+    )
     .await;
     let emails = outbox.sent_emails().await;
     assert_eq!(emails.len(), placed.len(), "one email per order, no more");

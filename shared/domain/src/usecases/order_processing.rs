@@ -28,7 +28,8 @@ impl Storefront {
         let total = run.cart.totals.total;
         let balances = self.balances(&run.request.payments).await?;
         let shares = apply_payments(total, &run.request.payments, &balances);
-        let (payments, gift_cards) = order_payments(run, &shares, total, self.now());
+        let (payments, gift_cards) =
+            order_payments(run, self.psp().name(), &shares, total, self.now());
         let covered = payment::secured(&payments, total.currency());
         if covered.cent_amount < total.cent_amount {
             return Err(Error::InsufficientPayment { total, covered });
@@ -96,7 +97,7 @@ impl Storefront {
             let amount = Money::new(payment.secured(), order.currency);
             let key = format!("capture:{}", payment.psp_reference);
             let capture = self
-                .psp()
+                .psp_named(&payment.psp)?
                 .capture(&payment.psp_reference, amount, &key)
                 .await
                 .map_err(Error::internal)?;
@@ -260,9 +261,10 @@ fn programmatic_refusal(
 }
 
 /// The payments an order takes: each gift card's share as a charge, each card's
-/// authorization as it was held.
+/// authorization as it was held (by `psp`, the default provider, which authorized it).
 pub(crate) fn order_payments(
     run: &Run,
+    psp: &str,
     shares: &[Money],
     total: Money,
     now: OffsetDateTime,
@@ -311,7 +313,7 @@ pub(crate) fn order_payments(
                     payments.push(Payment {
                         id: uuid::Uuid::new_v4().to_string(),
                         amount_planned: *amount,
-                        psp: "stripe".into(),
+                        psp: psp.to_string(),
                         psp_reference: reference.clone(),
                         planned_for_total: Some(total),
                         failures_compacted: 0,

@@ -32,15 +32,20 @@ impl Storefront {
     /// Records a provider's report about a payment, once, wherever the money now belongs.
     /// A payment that completes a ready cart commits it; a commit that failed for a passing
     /// reason is tried again on every later report for the cart.
-    pub async fn handle_payment_event(&self, event: &PaymentEvent) -> Result<EventEffect, Error> {
+    /// `psp` is the provider that reported it (`stripe`, `adyen`).
+    pub async fn handle_payment_event(
+        &self,
+        psp: &str,
+        event: &PaymentEvent,
+    ) -> Result<EventEffect, Error> {
         let mut asked = Asked::new();
         let mut backoff = self.backoff();
         loop {
             let (cart, order) = self.store().cart_and_order(&event.cart_id).await?;
             let attempt = match (cart, order) {
-                (_, Some(order)) => self.on_order(order, event, &mut asked).await,
+                (_, Some(order)) => self.on_order(psp, order, event, &mut asked).await,
                 (Some(cart), None) if cart.state == CartState::Active => {
-                    self.on_cart(cart, event, &mut asked).await
+                    self.on_cart(psp, cart, event, &mut asked).await
                 }
                 (Some(_), None) => return Ok(EventEffect::Ignored("cart is not active")),
                 (None, None) => return Ok(EventEffect::Ignored("unknown cart")),
@@ -64,12 +69,13 @@ impl Storefront {
 
     pub(crate) async fn on_cart(
         &self,
+        psp: &str,
         cart: Cart,
         event: &PaymentEvent,
         asked: &mut Asked,
     ) -> Result<Result<EventEffect, Error>, PaymentWriteError> {
         let mut next = cart.clone();
-        let Some(index) = unrecorded_payment(&mut next.payments, event, self.psp().name()) else {
+        let Some(index) = unrecorded_payment(&mut next.payments, event, psp) else {
             // Seen before; the commit it should have led to may not have happened.
             return Ok(self.order_paid_cart(cart, EventEffect::Duplicate).await);
         };
@@ -161,6 +167,7 @@ impl Storefront {
 
     pub(crate) async fn on_order(
         &self,
+        psp: &str,
         order: Order,
         event: &PaymentEvent,
         asked: &mut Asked,
@@ -172,7 +179,7 @@ impl Storefront {
             .payments
             .iter()
             .any(|p| p.psp_reference == event.reference && p.secured() > 0);
-        let Some(index) = unrecorded_payment(&mut next.payments, event, self.psp().name()) else {
+        let Some(index) = unrecorded_payment(&mut next.payments, event, psp) else {
             return Ok(Ok(EventEffect::Duplicate));
         };
         let mut claimed = vec![event.interaction_id.clone()];
@@ -297,8 +304,15 @@ impl Storefront {
             payment.reversal_key(kind),
             event.interaction_id
         );
-        self.ask_reversal(kind, &payment.psp_reference, amount, &key, asked)
-            .await?;
+        self.ask_reversal(
+            &payment.psp,
+            kind,
+            &payment.psp_reference,
+            amount,
+            &key,
+            asked,
+        )
+        .await?;
         Ok(EventEffect::Reversed)
     }
 

@@ -47,7 +47,7 @@ impl Storefront {
             }
             Err(e) => return Err(e),
         };
-        let answer = self.handle_report(report).await;
+        let answer = self.handle_report(provider, report).await;
         match &answer {
             Ok(_) => {
                 idempotency::complete(store, &ticket, None, now).await?;
@@ -57,11 +57,15 @@ impl Storefront {
         answer
     }
 
-    async fn handle_report(&self, report: ProviderReport) -> Result<WebhookAnswer, Error> {
+    async fn handle_report(
+        &self,
+        provider: &str,
+        report: ProviderReport,
+    ) -> Result<WebhookAnswer, Error> {
         let report = match report {
             ProviderReport::Unlinked { reference, relink } => {
                 let cart = self
-                    .psp()
+                    .psp_named(provider)?
                     .retrieve(&reference)
                     .await
                     .map_err(Error::internal)?;
@@ -74,7 +78,7 @@ impl Storefront {
         };
         match report {
             ProviderReport::Payment(event) => Ok(WebhookAnswer::Handled(
-                self.handle_payment_event(&event).await?,
+                self.handle_payment_event(provider, &event).await?,
             )),
             ProviderReport::Ignored(why) => Ok(WebhookAnswer::Ignored(why)),
             ProviderReport::Unreadable(why) => {

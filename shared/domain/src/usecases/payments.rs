@@ -26,6 +26,9 @@ pub struct CreatePaymentInput {
     /// A label for the payment method (`card`, `gift_card`, ...).
     #[serde(default)]
     pub method: Option<String>,
+    /// The provider to pay through (`stripe`, `adyen`); default: the deployment's.
+    #[serde(default)]
+    pub psp: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -177,9 +180,9 @@ impl Storefront {
             errors.check("/method", crate::model::values::Name::parse(method));
         }
         let amount = Money::new(errors.finish(amount)?, currency);
+        let psp = self.psp_for_new_payment(input.psp.as_deref())?;
         let payment_id = uuid::Uuid::new_v4().to_string();
-        let intent = self
-            .psp()
+        let intent = psp
             .create_intent(&IntentRequest {
                 amount,
                 cart_id: plan.cart_id.clone(),
@@ -192,7 +195,7 @@ impl Storefront {
         let payment = Payment {
             id: payment_id,
             amount_planned: amount,
-            psp: self.psp().name().to_string(),
+            psp: psp.name().to_string(),
             psp_reference: intent.reference.clone(),
             planned_for_total: Some(plan.total),
             failures_compacted: 0,

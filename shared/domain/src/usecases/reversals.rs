@@ -203,7 +203,7 @@ impl Storefront {
         let mut changed = false;
         // A gift card's reversal is done when recorded (its credit rides in that write).
         for payment in payments.iter_mut().filter(|p| !p.is_gift_card()) {
-            let reference = payment.psp_reference.clone();
+            let (psp, reference) = (payment.psp.clone(), payment.psp_reference.clone());
             for t in payment.transactions.iter_mut() {
                 if !(t.kind.is_reversal()
                     && t.state == TransactionState::Pending
@@ -214,12 +214,19 @@ impl Storefront {
                 }
                 let reversal = match (t.kind, t.provider_id.as_deref()) {
                     (TransactionKind::Refund, Some(refund_id)) => {
-                        self.refund_status(refund_id, &t.interaction_id, asked)
+                        self.refund_status(&psp, refund_id, &t.interaction_id, asked)
                             .await?
                     }
                     _ => {
-                        self.ask_reversal(t.kind, &reference, t.amount, &t.interaction_id, asked)
-                            .await?
+                        self.ask_reversal(
+                            &psp,
+                            t.kind,
+                            &reference,
+                            t.amount,
+                            &t.interaction_id,
+                            asked,
+                        )
+                        .await?
                     }
                 };
                 changed |= self.settle_one(t, &reversal);
@@ -249,6 +256,7 @@ impl Storefront {
     /// A refund's state at the provider, looked up once per piece of work.
     async fn refund_status(
         &self,
+        psp: &str,
         refund_id: &str,
         key: &str,
         asked: &mut Asked,
@@ -257,7 +265,7 @@ impl Storefront {
             return Ok(done.clone());
         }
         let reversal = self
-            .psp()
+            .psp_named(psp)?
             .refund_status(refund_id)
             .await
             .map_err(Error::internal)?;
@@ -265,9 +273,11 @@ impl Storefront {
         Ok(reversal)
     }
 
-    /// Refunds a charge or cancels an authorization at the provider, once per key.
+    /// Refunds a charge or cancels an authorization at the provider `psp` (the payment's),
+    /// once per key.
     pub(crate) async fn ask_reversal(
         &self,
+        psp: &str,
         kind: TransactionKind,
         reference: &str,
         amount: Money,
@@ -277,9 +287,10 @@ impl Storefront {
         if let Some(done) = asked.get(key) {
             return Ok(done.clone());
         }
+        let provider = self.psp_named(psp)?;
         let reversal = match kind {
-            TransactionKind::CancelAuthorization => self.psp().cancel(reference, key).await,
-            _ => self.psp().refund(reference, amount, key).await,
+            TransactionKind::CancelAuthorization => provider.cancel(reference, key).await,
+            _ => provider.refund(reference, amount, key).await,
         }
         .map_err(Error::internal)?;
         asked.insert(key.to_string(), reversal.clone());
@@ -301,6 +312,7 @@ impl Storefront {
         };
         let answer = self
             .ask_reversal(
+                &payment.psp,
                 reversal.kind,
                 &payment.psp_reference,
                 reversal.amount,

@@ -18,10 +18,36 @@ use crate::ports::Store;
 pub struct Storefront {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) psp: Arc<dyn PaymentProvider>,
+    pub(crate) psps: Providers,
     pub(crate) limits: Limits,
     pub(crate) metrics: Arc<dyn Metrics>,
     pub(crate) pause: Arc<dyn Pause>,
+}
+
+/// The payment providers a storefront works with: the default, for a new payment that names
+/// none, and every other a payment may name. A payment's captures, cancels and refunds go to
+/// the provider recorded on it, whichever is the default now.
+#[derive(Clone)]
+pub(crate) struct Providers {
+    default: Arc<dyn PaymentProvider>,
+    others: Vec<Arc<dyn PaymentProvider>>,
+}
+
+impl Providers {
+    fn named(&self, name: &str) -> Option<&dyn PaymentProvider> {
+        std::iter::once(&self.default)
+            .chain(&self.others)
+            .find(|psp| psp.name() == name)
+            .map(|psp| psp.as_ref())
+    }
+
+    fn names(&self) -> Vec<&'static str> {
+        std::iter::once(&self.default)
+            .chain(&self.others)
+            .map(|psp| psp.name())
+            .filter(|name| *name != NoPaymentProvider.name())
+            .collect()
+    }
 }
 
 /// The provider of a deployment that takes no payments: every call is refused.
@@ -67,7 +93,10 @@ impl Storefront {
         Storefront {
             store,
             clock,
-            psp: Arc::new(NoPaymentProvider),
+            psps: Providers {
+                default: Arc::new(NoPaymentProvider),
+                others: Vec::new(),
+            },
             limits: Limits::default(),
             metrics: Arc::new(NoMetrics),
             pause: Arc::new(NoPause),
@@ -108,14 +137,62 @@ impl Storefront {
         &self.limits
     }
 
-    /// The same storefront, taking payments through `psp`.
+    /// The same storefront, taking payments through `psp` by default.
     pub fn with_psp(mut self, psp: Arc<dyn PaymentProvider>) -> Self {
-        self.psp = psp;
+        let before = std::mem::replace(&mut self.psps.default, psp);
+        let name = self.psps.default.name();
+        self.psps.others.retain(|other| other.name() != name);
+        if before.name() != name && before.name() != NoPaymentProvider.name() {
+            self.psps.others.push(before);
+        }
         self
     }
 
+    /// The same storefront, also taking payments through `psp` when a payment names it.
+    pub fn with_other_psp(mut self, psp: Arc<dyn PaymentProvider>) -> Self {
+        if psp.name() == self.psps.default.name() {
+            self.psps.default = psp;
+        } else {
+            self.psps.others.retain(|other| other.name() != psp.name());
+            self.psps.others.push(psp);
+        }
+        self
+    }
+
+    /// The default provider: new payments that name none go to it.
     pub fn psp(&self) -> &dyn PaymentProvider {
-        self.psp.as_ref()
+        self.psps.default.as_ref()
+    }
+
+    /// The provider called `name` (a recorded payment's): one this deployment is not
+    /// configured with is an operator's problem, not the caller's.
+    pub(crate) fn psp_named(&self, name: &str) -> Result<&dyn PaymentProvider, Error> {
+        self.psps.named(name).ok_or_else(|| {
+            Error::internal(format!(
+                "payment provider {name} is not configured (configured: {:?})",
+                self.psps.names()
+            ))
+        })
+    }
+
+    /// The provider a new payment asked for (`None`: the default); one this deployment is
+    /// not configured with is the caller's invalid input.
+    pub(crate) fn psp_for_new_payment(
+        &self,
+        asked: Option<&str>,
+    ) -> Result<&dyn PaymentProvider, Error> {
+        let Some(asked) = asked else {
+            return Ok(self.psp());
+        };
+        self.psps.named(asked).ok_or_else(|| {
+            Error::Invalid(vec![crate::model::field_error::FieldError::new(
+                "/psp",
+                format!(
+                    "payment provider {asked} is not configured here (configured: {})",
+                    self.psps.names().join(", ")
+                ),
+            )])
+        })
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
