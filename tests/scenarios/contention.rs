@@ -120,20 +120,63 @@ async fn orders_that_share_nothing_never_conflict() {
     );
 }
 
-/// The pricing configuration's items as stored: replica 0 (`CONFIG`) and `CONFIG#<k>`.
-async fn config_replicas(app: &App) -> Vec<HashMap<String, AttributeValue>> {
+type RawItem = HashMap<String, AttributeValue>;
+
+/// The items of the app's table whose `pk` starts with `prefix` and `sk` is `sk`, read
+/// behind the store's back.
+async fn raw_items(app: &App, prefix: &str, sk: &str) -> Vec<RawItem> {
     let dynamo = app.dynamo.as_ref().expect("a DynamoDB backend");
     let page = dynamo
         .client()
         .scan()
         .table_name(dynamo.table())
-        .filter_expression("sk = :pricing")
-        .expression_attribute_values(":pricing", AttributeValue::S("PRICING".into()))
+        .filter_expression("begins_with(pk, :prefix) AND sk = :sk")
+        .expression_attribute_values(":prefix", AttributeValue::S(prefix.into()))
+        .expression_attribute_values(":sk", AttributeValue::S(sk.into()))
         .send()
         .await
         .expect("scan the table");
     assert!(page.last_evaluated_key().is_none(), "one page");
     page.items().to_vec()
+}
+
+fn key_of(item: &RawItem) -> RawItem {
+    let mut key = item.clone();
+    key.retain(|name, _| name == "pk" || name == "sk");
+    key
+}
+
+/// Deletes `item` behind the store's back.
+async fn delete_raw(app: &App, item: &RawItem) {
+    let dynamo = app.dynamo.as_ref().expect("a DynamoDB backend");
+    dynamo
+        .client()
+        .delete_item()
+        .table_name(dynamo.table())
+        .set_key(Some(key_of(item)))
+        .send()
+        .await
+        .expect("delete the item");
+}
+
+/// Updates `item` with `update` (and `:v` = `value`) behind the store's back.
+async fn update_raw(app: &App, item: &RawItem, update: &str, value: Option<AttributeValue>) {
+    let dynamo = app.dynamo.as_ref().expect("a DynamoDB backend");
+    dynamo
+        .client()
+        .update_item()
+        .table_name(dynamo.table())
+        .set_key(Some(key_of(item)))
+        .update_expression(update)
+        .set_expression_attribute_values(value.map(|v| HashMap::from([(":v".to_string(), v)])))
+        .send()
+        .await
+        .expect("update the item");
+}
+
+/// The pricing configuration's items as stored: replica 0 (`CONFIG`) and `CONFIG#<k>`.
+async fn config_replicas(app: &App) -> Vec<RawItem> {
+    raw_items(app, "CONFIG", "PRICING").await
 }
 
 fn revision(item: &HashMap<String, AttributeValue>) -> String {
@@ -147,7 +190,6 @@ fn revision(item: &HashMap<String, AttributeValue>) -> String {
 #[tokio::test]
 async fn the_pricing_configuration_is_read_from_replicas_written_together() {
     let app = App::start(Backend::DynamoDb).await;
-    let dynamo = app.dynamo.clone().expect("a DynamoDB backend");
     let seeded = config_replicas(&app).await;
     assert_eq!(seeded.len(), 32);
     let first = revision(&seeded[0]);
@@ -175,18 +217,8 @@ async fn the_pricing_configuration_is_read_from_replicas_written_together() {
     // Marked one by one behind the store's back, the replicas show that reads spread: 64
     // reads answered by fewer than 8 of 32 replicas has a chance below 1e-30.
     for (k, replica) in replicas.iter().enumerate() {
-        let mut key = replica.clone();
-        key.retain(|name, _| name == "pk" || name == "sk");
-        dynamo
-            .client()
-            .update_item()
-            .table_name(dynamo.table())
-            .set_key(Some(key))
-            .update_expression("SET revision = :k")
-            .expression_attribute_values(":k", AttributeValue::N((1000 + k).to_string()))
-            .send()
-            .await
-            .expect("mark the replica");
+        let mark = AttributeValue::N((1000 + k).to_string());
+        update_raw(&app, replica, "SET revision = :v", Some(mark)).await;
     }
     let mut answered = HashSet::new();
     for _ in 0..64 {
@@ -196,20 +228,8 @@ async fn the_pricing_configuration_is_read_from_replicas_written_together() {
 
     // A table from before the replicas: only replica 0, which then answers every read.
     for replica in &replicas {
-        let AttributeValue::S(pk) = &replica["pk"] else {
-            panic!("a string key")
-        };
-        if pk != "CONFIG" {
-            let mut key = replica.clone();
-            key.retain(|name, _| name == "pk" || name == "sk");
-            dynamo
-                .client()
-                .delete_item()
-                .table_name(dynamo.table())
-                .set_key(Some(key))
-                .send()
-                .await
-                .expect("delete the replica");
+        if replica["pk"] != AttributeValue::S("CONFIG".into()) {
+            delete_raw(&app, replica).await;
         }
     }
     let legacy = revision(&config_replicas(&app).await[0])
@@ -279,7 +299,6 @@ async fn orders_sharing_an_unlimited_code_commit_side_by_side() {
 #[tokio::test]
 async fn a_code_from_before_the_replicas_gets_them_and_its_orders_commit() {
     let app = App::start(Backend::DynamoDb).await;
-    let dynamo = app.dynamo.clone().expect("a DynamoDB backend");
     app.admin()
         .put(
             "/admin/discount-codes/OLDTIMER",
@@ -289,43 +308,14 @@ async fn a_code_from_before_the_replicas_gets_them_and_its_orders_commit() {
         .assert_status(StatusCode::OK);
     product(&app, "VINTAGE", 5, 1).await;
     let (guest, cart) = paid_cart_with(&app, "VINTAGE", 1, Some("OLDTIMER")).await;
-    let code_items = || async {
-        dynamo
-            .client()
-            .scan()
-            .table_name(dynamo.table())
-            .filter_expression("begins_with(pk, :code)")
-            .expression_attribute_values(":code", AttributeValue::S("DISCOUNT#OLDTIMER".into()))
-            .send()
-            .await
-            .expect("scan the table")
-            .items()
-            .to_vec()
-    };
+    let code_items = || raw_items(&app, "DISCOUNT#OLDTIMER", "DISCOUNT");
     assert_eq!(code_items().await.len(), 32);
     // Back to how an older version stored it: one item, no replicas.
     for item in code_items().await {
-        let mut key = item.clone();
-        key.retain(|name, _| name == "pk" || name == "sk");
         if item["pk"] == AttributeValue::S("DISCOUNT#OLDTIMER".into()) {
-            dynamo
-                .client()
-                .update_item()
-                .table_name(dynamo.table())
-                .set_key(Some(key))
-                .update_expression("REMOVE replicas")
-                .send()
-                .await
-                .expect("unmark the code");
+            update_raw(&app, &item, "REMOVE replicas", None).await;
         } else {
-            dynamo
-                .client()
-                .delete_item()
-                .table_name(dynamo.table())
-                .set_key(Some(key))
-                .send()
-                .await
-                .expect("delete the replica");
+            delete_raw(&app, &item).await;
         }
     }
     assert_eq!(code_items().await.len(), 1);
