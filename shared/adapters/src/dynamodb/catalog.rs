@@ -25,8 +25,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use checkout_domain::model::catalog::{Product, ProductTerms, ShardedWrite, StockWrite};
@@ -39,8 +38,8 @@ use checkout_domain::StoreError;
 
 use super::codec::{encode, epoch, fields, from_item, to_item};
 use super::expr::{
-    cancellation_error, cancelled_by_contention, condition_held, conditional, delete, put,
-    reason_is_condition, store_error, update, update_expression, Conditional, Expr, Item,
+    cancellation_error, cancelled_by_contention, condition_held, conditional, delete, plain_put,
+    put, reason_is_condition, store_error, update, update_expression, Conditional, Expr, Item,
 };
 use super::schema::{
     config_key, discount_key, discount_replica_key, product_key, stock_shard_key, CATALOG_PRODUCTS,
@@ -524,12 +523,7 @@ impl CatalogStore for DynamoStore {
         for replica in 1..CONFIG_REPLICAS {
             let mut copy = item.clone();
             copy.extend(config_key(replica));
-            let put = Put::builder()
-                .table_name(self.table())
-                .set_item(Some(copy))
-                .build()
-                .map_err(|e| StoreError::new(e.to_string()))?;
-            items.push(TransactWriteItem::builder().put(put).build());
+            items.push(plain_put(self.table(), copy)?);
         }
         match self.transact(items).await? {
             Ok(()) => {}
@@ -579,12 +573,7 @@ impl DynamoStore {
             .map(|replica| {
                 let mut item = terms.clone();
                 item.extend(discount_replica_key(code, replica));
-                let put = Put::builder()
-                    .table_name(self.table())
-                    .set_item(Some(item))
-                    .build()
-                    .map_err(|e| StoreError::new(e.to_string()))?;
-                Ok(TransactWriteItem::builder().put(put).build())
+                plain_put(self.table(), item)
             })
             .collect()
     }

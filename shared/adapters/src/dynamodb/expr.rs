@@ -109,6 +109,17 @@ pub(crate) fn put(
     transaction_item!(Put, set_item, put, table, item, condition, expr)
 }
 
+/// A put without a condition, as one item of a transaction (a replica written beside the
+/// item whose condition guards them all).
+pub(crate) fn plain_put(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    let put = aws_sdk_dynamodb::types::Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .build()
+        .map_err(|e| StoreError::new(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
 /// A conditional update, as one item of a transaction.
 pub(crate) fn update(
     table: &str,
