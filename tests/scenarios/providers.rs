@@ -76,7 +76,7 @@ async fn a_payment_made_through_a_second_provider_stays_with_it(backend: Backend
     let path = format!("/carts/{}/payments", cart.id);
 
     // A provider this deployment does not have is the caller's mistake, and changes nothing.
-    for unknown in ["paypal", ""] {
+    for unknown in ["paypal", "", "none", "STRIPE"] {
         let refused = guest.post(&path, json!({"psp": unknown})).await;
         refused.assert_problem(StatusCode::BAD_REQUEST, "InvalidInput");
         assert_eq!(refused.pointers(), ["/psp"]);

@@ -50,6 +50,9 @@ impl Providers {
     }
 }
 
+/// The providers a payment may name (the contract's `psp`).
+const KNOWN_PROVIDERS: [&str; 2] = ["stripe", "adyen"];
+
 /// The provider of a deployment that takes no payments: every call is refused.
 struct NoPaymentProvider;
 
@@ -184,7 +187,15 @@ impl Storefront {
         let Some(asked) = asked else {
             return Ok(self.psp());
         };
-        self.psps.named(asked).ok_or_else(|| {
+        let known = KNOWN_PROVIDERS.contains(&asked);
+        let configured = known.then(|| self.psps.named(asked)).flatten();
+        configured.ok_or_else(|| {
+            if !known {
+                return Error::Invalid(vec![crate::model::field_error::FieldError::new(
+                    "/psp",
+                    format!("must be one of {}", KNOWN_PROVIDERS.join(", ")),
+                )]);
+            }
             Error::Invalid(vec![crate::model::field_error::FieldError::new(
                 "/psp",
                 format!(
