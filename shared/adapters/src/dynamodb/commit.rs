@@ -104,10 +104,12 @@ fn discount_redemption(
         conditions.push(format!("{epoch} >= {now}"));
     }
     // A code without a redemption limit counts nothing: orders only check its terms, on one
-    // of its replicas at random, and write nothing to it (pricing read the code, which wrote
-    // any missing replica; a check that finds none is a changed code, priced again).
+    // of its copies at random, and write nothing to it (pricing read the code, which wrote
+    // any missing copy; a check that finds none is a changed code, priced again). Never on
+    // the code's own item: a code from before the copies has that one alone, and the check
+    // must find it out every time, not one time in 32.
     if terms.max_redemptions.is_none() {
-        let replica = random::below(u64::from(DISCOUNT_REPLICAS)) as u32;
+        let replica = 1 + random::below(u64::from(DISCOUNT_REPLICAS - 1)) as u32;
         return check(
             table,
             discount_replica_key(&terms.code, replica),
