@@ -38,8 +38,8 @@ until grep -q '^listening on ' "$work/server.log"; do
 done
 
 # The walk-throughs, in order, on the same server: the storefront's, programmatic orders',
-# then support's day.
-for name in walkthrough programmatic support; do
+# then support's day, then a cart paid through Adyen.
+for name in walkthrough programmatic support adyen; do
   block "$name" start end | sed "s#http://127.0.0.1:3000#http://127.0.0.1:$port#" >"$work/$name.sh"
   block "$name" expected expected-end >"$work/$name.expected"
   bash -euo pipefail "$work/$name.sh" >"$work/$name.actual"

@@ -116,7 +116,10 @@ impl Shop {
                 .await
                 .expect("import the catalog");
         }
-        let router = routes::all(storefront.clone(), WebhookSecrets::parse(WEBHOOK_SECRET));
+        let router = routes::all(
+            storefront.clone(),
+            &routes::Webhooks::stripe_only(WebhookSecrets::parse(WEBHOOK_SECRET)),
+        );
         Shop {
             router,
             store,
@@ -131,9 +134,14 @@ impl Shop {
     /// are made by [`Shop::new`]: the same router the Lambdas serve, no extra layer.
     pub fn over(storefront: Storefront, psp: Arc<PspSimulator>) -> Shop {
         let tokens = DevTokens::new(ADMIN_SECRET);
-        let router = routes::all(storefront.clone(), WebhookSecrets::parse(WEBHOOK_SECRET)).layer(
-            axum::middleware::from_fn_with_state(tokens.clone(), DevTokens::middleware),
-        );
+        let router = routes::all(
+            storefront.clone(),
+            &routes::Webhooks::stripe_only(WebhookSecrets::parse(WEBHOOK_SECRET)),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            tokens.clone(),
+            DevTokens::middleware,
+        ));
         Shop {
             router,
             store: storefront.store().clone(),

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use axum::middleware::from_fn_with_state;
 mod dev;
 
+use checkout_adapters::adyen_simulator::{self, AdyenSimulator};
 use checkout_adapters::psp_simulator::PspSimulator;
 use checkout_adapters::{DynamoStore, MemoryStore};
 use checkout_domain::model::identity::Caller;
@@ -17,8 +18,9 @@ use checkout_domain::ports::Store;
 use checkout_domain::usecases::catalog_admin::CatalogImport;
 use checkout_domain::usecases::sweeper::SweepBudget;
 use checkout_domain::usecases::Storefront;
+use checkout_http::adyen_webhook::AdyenWebhook;
 use checkout_http::identity::DevTokens;
-use checkout_http::routes;
+use checkout_http::routes::{self, Webhooks};
 use checkout_http::webhook::WebhookSecrets;
 
 /// The demo catalog, tax rates and shipping methods the local server starts with.
@@ -95,19 +97,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
         }
     };
+    // Both providers, simulated; new payments go to `DEFAULT_PSP` (`stripe`).
     let psp = Arc::new(PspSimulator::new());
+    let merchant_account = env_or(
+        "CHECKOUT_ADYEN_MERCHANT_ACCOUNT",
+        adyen_simulator::DEV_MERCHANT_ACCOUNT,
+    );
+    let adyen = Arc::new(AdyenSimulator::new(&merchant_account));
     // Metrics are CloudWatch's (lines in a Lambda's log); the local server keeps its output
     // for people.
-    let storefront = checkout_adapters::bootstrap::storefront_over(store)?
-        .with_psp(psp.clone())
-        .with_metrics(Arc::new(checkout_domain::ports::metrics::NoMetrics));
-    let secrets = WebhookSecrets::parse(&env_or("CHECKOUT_STRIPE_WEBHOOK_SECRET", "whsec_dev"));
+    let storefront = checkout_adapters::bootstrap::with_providers(
+        checkout_adapters::bootstrap::storefront_over(store)?,
+        psp.clone(),
+        Some(adyen.clone()),
+        &checkout_adapters::bootstrap::default_psp()?,
+    )?
+    .with_metrics(Arc::new(checkout_domain::ports::metrics::NoMetrics));
+    let webhooks = Webhooks {
+        stripe: WebhookSecrets::parse(&env_or("CHECKOUT_STRIPE_WEBHOOK_SECRET", "whsec_dev")),
+        adyen: Some(AdyenWebhook::new(
+            adyen_simulator::DEV_WEBHOOK_USER,
+            adyen_simulator::DEV_WEBHOOK_PASSWORD,
+            &env_or("CHECKOUT_ADYEN_HMAC_KEY", adyen_simulator::DEV_HMAC_KEY),
+            &merchant_account,
+        )?),
+    };
     let demo: CatalogImport = checkout_http::json::from_slice(DEMO_CATALOG.as_bytes())?;
     storefront.import(&Caller::system(), &demo).await?;
 
     spawn_sweeper(storefront.clone(), checkout_adapters::payment_grace()?);
-    let dev = dev::routes(storefront.clone(), psp, secrets.clone());
-    let app = routes::all(storefront, secrets)
+    let dev = dev::routes(storefront.clone(), psp, adyen, webhooks.clone());
+    let app = routes::all(storefront, &webhooks)
         .merge(dev)
         .merge(dev_routes)
         .layer(from_fn_with_state(tokens, DevTokens::middleware));

@@ -18,6 +18,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+use checkout_adapters::adyen_simulator::AdyenSimulator;
 use checkout_adapters::psp_simulator::{record_charge, PspSimulator};
 use checkout_adapters::{DynamoStore, MemoryStore};
 use checkout_domain::model::identity::Caller;
@@ -29,8 +30,10 @@ use checkout_domain::ports::metrics::{Metric, Metrics};
 use checkout_domain::ports::Store;
 use checkout_domain::usecases::catalog_admin::CatalogImport;
 use checkout_domain::usecases::Storefront;
+use checkout_http::adyen_webhook::AdyenWebhook;
 use checkout_http::identity::DevTokens;
 use checkout_http::routes;
+use checkout_http::routes::Webhooks;
 use checkout_http::webhook::WebhookSecrets;
 use time::OffsetDateTime;
 
@@ -51,6 +54,30 @@ pub const WEBHOOK_SECRET_OLD: &str = "whsec_test_previous";
 /// The webhook endpoint's secrets, as a rotation configures them: `current,previous`.
 pub fn webhook_secrets() -> WebhookSecrets {
     WebhookSecrets::parse(&format!("{WEBHOOK_SECRET},{WEBHOOK_SECRET_OLD}"))
+}
+
+/// The Adyen webhook's merchant account, credentials and HMAC keys (`current,previous`).
+pub const ADYEN_MERCHANT_ACCOUNT: &str = "TestShopECOM";
+pub const ADYEN_USER: &str = "adyen-test";
+pub const ADYEN_PASSWORD: &str = "adyen-test-password";
+pub const ADYEN_HMAC_KEY: &str = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
+pub const ADYEN_HMAC_KEY_OLD: &str =
+    "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF";
+
+/// Both providers' webhooks, as the test deployment configures them.
+pub fn webhooks() -> Webhooks {
+    Webhooks {
+        stripe: webhook_secrets(),
+        adyen: Some(
+            AdyenWebhook::new(
+                ADYEN_USER,
+                ADYEN_PASSWORD,
+                &format!("{ADYEN_HMAC_KEY},{ADYEN_HMAC_KEY_OLD}"),
+                ADYEN_MERCHANT_ACCOUNT,
+            )
+            .expect("the test webhook's settings"),
+        ),
+    }
 }
 
 /// Which store a backend runs on.
@@ -206,8 +233,10 @@ pub struct App {
     pub dynamo: Option<DynamoStore>,
     /// The embedded store, for its change feed (memory backends only).
     pub memory: Option<Arc<MemoryStore>>,
-    /// The payment provider, simulated.
+    /// The payment provider, simulated (Stripe's behaviour; the default).
     pub psp: Arc<PspSimulator>,
+    /// Adyen, simulated: payments that name `"psp": "adyen"` go to it.
+    pub adyen: Arc<AdyenSimulator>,
     /// What the storefront counted for operators (`Metric`s).
     pub metrics: Arc<CountedMetrics>,
     /// The contention emulator the store talks through (contended backends only).
@@ -293,12 +322,14 @@ impl App {
         let storefront = Storefront::with_clock(store.clone(), clock.clone());
         let tokens = DevTokens::new(DEV_SECRET);
         let psp = Arc::new(PspSimulator::new());
+        let adyen = Arc::new(AdyenSimulator::new(ADYEN_MERCHANT_ACCOUNT));
         let metrics = Arc::new(CountedMetrics::default());
         let storefront = storefront
             .with_psp(psp.clone())
+            .with_other_psp(adyen.clone())
             .with_metrics(metrics.clone())
             .with_pause(Arc::new(checkout_adapters::bootstrap::TokioPause));
-        let router = routes::all(storefront.clone(), webhook_secrets())
+        let router = routes::all(storefront.clone(), &webhooks())
             .layer(from_fn_with_state(tokens.clone(), DevTokens::middleware));
         App {
             router,
@@ -310,6 +341,7 @@ impl App {
             dynamo,
             memory,
             psp,
+            adyen,
             metrics,
             emulator,
         }
@@ -322,9 +354,10 @@ impl App {
         psp: Arc<dyn checkout_domain::ports::psp::PaymentProvider>,
     ) -> App {
         self.storefront = self.storefront.with_other_psp(psp);
-        self.router = routes::all(self.storefront.clone(), webhook_secrets()).layer(
-            from_fn_with_state(self.tokens.clone(), DevTokens::middleware),
-        );
+        self.router = routes::all(self.storefront.clone(), &webhooks()).layer(from_fn_with_state(
+            self.tokens.clone(),
+            DevTokens::middleware,
+        ));
         self
     }
 
@@ -354,10 +387,11 @@ impl App {
         let store: Arc<dyn Store> = Arc::new(through.clone());
         let storefront = Storefront::with_clock(store.clone(), self.clock.clone())
             .with_psp(self.psp.clone())
+            .with_other_psp(self.adyen.clone())
             .with_metrics(self.metrics.clone())
             .with_pause(Arc::new(checkout_adapters::bootstrap::TokioPause))
             .with_limits(limits);
-        let router = routes::all(storefront.clone(), webhook_secrets()).layer(from_fn_with_state(
+        let router = routes::all(storefront.clone(), &webhooks()).layer(from_fn_with_state(
             self.tokens.clone(),
             DevTokens::middleware,
         ));
@@ -371,6 +405,7 @@ impl App {
             dynamo: Some(through),
             memory: None,
             psp: self.psp.clone(),
+            adyen: self.adyen.clone(),
             metrics: self.metrics.clone(),
             emulator: None,
         };
@@ -380,9 +415,10 @@ impl App {
     /// This backend as the Lambda functions serve it: a bearer token is verified against the
     /// identity provider's keys (`jwks`), as on the routes without API Gateway's authorizer.
     pub fn behind_api_gateway(mut self, jwks: checkout_http::jwks::Jwks) -> App {
-        self.router = routes::all(self.storefront.clone(), webhook_secrets()).layer(
-            from_fn_with_state(Some(jwks), checkout_http::identity::from_lambda_context),
-        );
+        self.router = routes::all(self.storefront.clone(), &webhooks()).layer(from_fn_with_state(
+            Some(jwks),
+            checkout_http::identity::from_lambda_context,
+        ));
         self
     }
 
@@ -471,6 +507,26 @@ impl App {
             self.storefront.now().unix_timestamp(),
         );
         self.deliver_signed(body, &header).await
+    }
+
+    /// Adyen's notification of `reference`'s outcome (a session's payment, or a capture,
+    /// cancel or refund Adyen received), signed with the current HMAC key.
+    pub fn adyen_notification(&self, reference: &str, succeeded: bool) -> String {
+        let key = checkout_adapters::adyen::signature::HmacKey::parse(ADYEN_HMAC_KEY).unwrap();
+        self.adyen
+            .notification(reference, succeeded, &key)
+            .expect("a reference the Adyen simulator made")
+    }
+
+    /// Delivers an Adyen notification body with the webhook's Basic credentials.
+    pub async fn deliver_adyen(&self, body: &str) -> TestResponse {
+        self.anonymous()
+            .with_header(
+                "authorization",
+                &checkout_adapters::adyen::signature::basic_credentials(ADYEN_USER, ADYEN_PASSWORD),
+            )
+            .post_raw("/webhooks/adyen", body.to_string())
+            .await
     }
 
     pub async fn deliver_signed(&self, body: &str, header: &str) -> TestResponse {
@@ -779,8 +835,14 @@ impl Client {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = headers
+            .get("content-type")
+            .is_some_and(|t| t.as_bytes().starts_with(b"text/plain"));
         let body = if bytes.is_empty() {
             Value::Null
+        } else if text {
+            // Adyen's acknowledgement, `[accepted]`, is text.
+            Value::String(String::from_utf8_lossy(&bytes).into_owned())
         } else {
             serde_json::from_slice(&bytes).unwrap_or_else(|_| {
                 panic!("a JSON body, got {:?}", String::from_utf8_lossy(&bytes))

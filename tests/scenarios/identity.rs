@@ -437,7 +437,7 @@ impl Gateway {
             create_order: checkout_http::lambda::create_order(app.storefront.clone(), idp.jwks()),
             payment_webhook: checkout_http::lambda::payment_webhook(
                 app.storefront.clone(),
-                checkout_tests::webhook_secrets(),
+                &checkout_tests::webhooks(),
             ),
         }
     }
@@ -473,7 +473,7 @@ impl Gateway {
         let request = lambda_http::request::from_str(&event.to_string()).expect("an API event");
         let function = match path {
             "/orders" if method == "POST" => &self.create_order,
-            "/webhooks/stripe" => &self.payment_webhook,
+            "/webhooks/stripe" | "/webhooks/adyen" => &self.payment_webhook,
             _ => &self.storefront,
         };
         let response = function.clone().oneshot(request).await.unwrap();
@@ -583,7 +583,52 @@ async fn a_signed_in_customer_orders_through_the_lambda_handlers(backend: Backen
     );
 }
 
+/// Adyen's notification through the payment-webhook function as API Gateway invokes it: its
+/// Basic credentials are the webhook's to check, never taken for a customer's token.
+async fn a_cart_paid_through_adyen_is_ordered_through_the_lambda_handlers(backend: Backend) {
+    let idp = IdentityProvider::start().await;
+    let app = App::start(backend).await;
+    let gateway = Gateway::new(&app, &idp);
+    let (guest, cart) = app.ready_guest_cart().await;
+    let started = guest
+        .post(
+            &format!("/carts/{}/payments", cart.id),
+            json!({"psp": "adyen"}),
+        )
+        .await;
+    started.assert_status(StatusCode::CREATED);
+    let session = started.body["pspReference"].as_str().unwrap();
+    let credentials = checkout_adapters::adyen::signature::basic_credentials(
+        checkout_tests::ADYEN_USER,
+        checkout_tests::ADYEN_PASSWORD,
+    );
+    let notification = app.adyen_notification(session, true);
+    let (status, _) = gateway
+        .invoke(
+            "POST",
+            "/webhooks/adyen",
+            &[("authorization", "Basic d3Jvbmc6d3Jvbmc=")],
+            Some(notification.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "wrong credentials");
+    let (status, _) = gateway
+        .invoke(
+            "POST",
+            "/webhooks/adyen",
+            &[("authorization", &credentials)],
+            Some(notification),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        app.stored(&cart).await.1.is_some(),
+        "the order was committed"
+    );
+}
+
 on_both_stores!(
+    a_cart_paid_through_adyen_is_ordered_through_the_lambda_handlers,
     every_bad_token_is_a_401_and_writes_nothing,
     a_guest_and_a_customer_share_the_cart_routes,
     a_signed_in_customer_orders_through_the_lambda_handlers,

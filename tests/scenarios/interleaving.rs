@@ -9,7 +9,10 @@
 //! own many carts and meet the cap on unpaid saved orders, card testing piles declines on one
 //! payment beyond what it keeps in full, and in half the runs refunds stay pending at the
 //! PSP while its reports race the system's own, and refunds fail later (even after they
-//! succeeded).
+//! succeeded). Payments go through both providers: two in five are Adyen Checkout sessions,
+//! whose notifications (authorised, refused) race Stripe's events on the same carts, and
+//! whose captures, cancels and refunds stay pending until Adyen reports on them (now and
+//! then a failure, which the system asks for anew).
 //!
 //! Run it (DynamoDB Local must be up: `scripts/backends.sh start && source
 //! .tools/run/backends.env`):
@@ -65,6 +68,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use checkout_adapters::adyen;
 use checkout_adapters::stripe::{self, Interpretation};
 use checkout_domain::model::order::{Order, OrderState};
 use checkout_domain::model::order_number::OrderNumber;
@@ -214,6 +218,8 @@ enum Op {
         part: Option<u64>,
         /// 2: two tabs start a payment at once.
         tabs: u64,
+        /// Through Adyen (a Checkout session) rather than the default, Stripe.
+        adyen: bool,
     },
     Psp {
         cart: usize,
@@ -237,6 +243,7 @@ enum Op {
     PayOrder {
         cart: usize,
         part: Option<u64>,
+        adyen: bool,
     },
     /// A signed-in customer claims the guest orders of the cart's email with a fresh link.
     Claim {
@@ -354,6 +361,7 @@ fn plan(rng: &mut Rng, ops: usize, carts: usize) -> Vec<Vec<Planned>> {
                     cart,
                     part: rng.chance(250).then(|| rng.range(200, 800)),
                     tabs: if rng.chance(150) { 2 } else { 1 },
+                    adyen: rng.chance(400),
                 },
                 36..=59 => Op::Psp {
                     cart,
@@ -390,6 +398,7 @@ fn plan(rng: &mut Rng, ops: usize, carts: usize) -> Vec<Vec<Planned>> {
                 92..=97 => Op::PayOrder {
                     cart,
                     part: rng.chance(300).then(|| rng.range(200, 800)),
+                    adyen: rng.chance(400),
                 },
                 90..=91 => Op::Claim { cart },
                 98..=99 => Op::Expire {
@@ -456,6 +465,8 @@ struct IntentModel {
     events: Vec<usize>,
     /// Created for a saved order (`POST /orders/{n}/payments`) rather than for the cart.
     for_order: bool,
+    /// An Adyen Checkout session (`reference` is its id) rather than a Stripe intent.
+    adyen: bool,
 }
 
 #[derive(Default)]
@@ -518,6 +529,8 @@ struct World {
     ledger: Mutex<Ledger>,
     initial_stock: BTreeMap<String, u32>,
     key_counter: std::sync::atomic::AtomicU64,
+    /// Adyen's modifications reported on so far, and whether each succeeded.
+    adyen_reported: Mutex<HashMap<String, bool>>,
 }
 
 fn answer_label(response: &TestResponse) -> String {
@@ -569,8 +582,13 @@ impl World {
     async fn run(&self, op: Op) {
         match op {
             Op::Edit { cart, edit, stale } => self.edit(cart, edit, stale).await,
-            Op::Pay { cart, part, tabs } => {
-                let tabs: Vec<_> = (0..tabs).map(|_| self.pay(cart, part)).collect();
+            Op::Pay {
+                cart,
+                part,
+                tabs,
+                adyen,
+            } => {
+                let tabs: Vec<_> = (0..tabs).map(|_| self.pay(cart, part, adyen)).collect();
                 join_all(tabs).await;
             }
             Op::Psp {
@@ -594,7 +612,7 @@ impl World {
                 number,
                 retry,
             } => self.commit(cart, key, save, stale, number, retry).await,
-            Op::PayOrder { cart, part } => self.pay_order(cart, part).await,
+            Op::PayOrder { cart, part, adyen } => self.pay_order(cart, part, adyen).await,
             Op::Claim { cart } => self.claim(cart).await,
             Op::Declines { cart, pick, count } => self.declines(cart, pick, count).await,
             Op::RefundOutcome { pick, fail } => self.refund_outcome(pick, fail).await,
@@ -679,9 +697,9 @@ impl World {
         }
     }
 
-    async fn pay(&self, cart: usize, part: Option<u64>) {
+    async fn pay(&self, cart: usize, part: Option<u64>, adyen: bool) {
         let slot = self.slot(cart);
-        let body = match part {
+        let mut body = match part {
             None => json!({}),
             Some(per_mille) => {
                 let Some(current) = self.read_cart(cart).await else {
@@ -693,6 +711,9 @@ impl World {
                 json!({"amount": (total * per_mille as i64 / 1000).max(1)})
             }
         };
+        if adyen {
+            body["psp"] = json!("adyen");
+        }
         let response = slot
             .client
             .post(&format!("/carts/{}/payments", slot.id), body)
@@ -701,7 +722,7 @@ impl World {
         self.remember_intent(cart, &response, false);
     }
 
-    async fn pay_order(&self, cart: usize, part: Option<u64>) {
+    async fn pay_order(&self, cart: usize, part: Option<u64>, adyen: bool) {
         let cart = self.ordered_cart(cart);
         let slot = self.slot(cart);
         let known = slot.state.lock().unwrap().numbers.iter().next().cloned();
@@ -716,7 +737,7 @@ impl World {
                 None => return self.note("pay_order", "no order"),
             },
         };
-        let body = match part {
+        let mut body = match part {
             None => json!({}),
             Some(per_mille) => {
                 let order = slot.client.get(&format!("/orders/{number}")).await;
@@ -726,6 +747,9 @@ impl World {
                 json!({"amount": (total * per_mille as i64 / 1000).max(1)})
             }
         };
+        if adyen {
+            body["psp"] = json!("adyen");
+        }
         let response = slot
             .client
             .post(&format!("/orders/{number}/payments"), body)
@@ -870,6 +894,7 @@ impl World {
                 side: PspSide::Open,
                 events: Vec::new(),
                 for_order,
+                adyen: response.body["psp"] == "adyen",
             });
     }
 
@@ -889,6 +914,16 @@ impl World {
             let index = (pick % state.intents.len() as u64) as usize;
             let intent = &mut state.intents[index];
             let new_body = match (&intent.side, kind) {
+                // Adyen: the session's payment authorised (its default: captured by Adyen
+                // itself), or refused; no dashboard refunds.
+                (PspSide::Open, PspKind::Succeed | PspKind::Authorize) if intent.adyen => {
+                    intent.side = PspSide::Authorized;
+                    Some(self.app.adyen_notification(&intent.reference, true))
+                }
+                (PspSide::Open, PspKind::Fail) if intent.adyen => {
+                    Some(self.app.adyen_notification(&intent.reference, false))
+                }
+                (_, _) if intent.adyen => None,
                 (PspSide::Open, PspKind::Succeed) => {
                     let body = self.app.payment_event(&intent.reference, true);
                     let charge = serde_json::from_str::<Value>(&body).unwrap()["data"]["object"]
@@ -966,7 +1001,11 @@ impl World {
             let intent = &mut state.intents[index];
             (0..count)
                 .map(|_| {
-                    let body = self.app.payment_event(&intent.reference, false);
+                    let body = if intent.adyen {
+                        self.app.adyen_notification(&intent.reference, false)
+                    } else {
+                        self.app.payment_event(&intent.reference, false)
+                    };
                     let entry = self.add_event(cart, &intent.reference, body);
                     intent.events.push(entry);
                     entry
@@ -981,6 +1020,9 @@ impl World {
     /// The PSP settles one of its refunds (a pending one succeeds, or fails when `fail`; one
     /// that succeeded fails later when `fail`) and sends `charge.refund.updated`.
     async fn refund_outcome(&self, pick: u64, fail: bool) {
+        if pick % 2 == 1 && self.adyen_outcome(pick / 2, fail).await {
+            return;
+        }
         let mut candidates = Vec::new();
         for (cart, slot) in self.slots.iter().enumerate() {
             for intent in &slot.state.lock().unwrap().intents {
@@ -1026,8 +1068,112 @@ impl World {
         self.deliver(entry, 3).await;
     }
 
+    /// The Adyen modifications (captures, cancels, refunds) the system asked for that Adyen
+    /// has not reported on yet: cart, session, modification.
+    fn unreported_modifications(&self) -> Vec<(usize, String, String)> {
+        let reported = self.adyen_reported.lock().unwrap().clone();
+        let mut found = Vec::new();
+        for (cart, slot) in self.slots.iter().enumerate() {
+            for intent in slot
+                .state
+                .lock()
+                .unwrap()
+                .intents
+                .iter()
+                .filter(|i| i.adyen)
+            {
+                let Some(payment) = self.app.adyen.payment_of(&intent.reference) else {
+                    continue;
+                };
+                for modification in self.app.adyen.modifications_of(&payment) {
+                    if !reported.contains_key(&modification) {
+                        found.push((cart, intent.reference.clone(), modification));
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// Adyen reports the outcome of one modification it received (a failure at most twice per
+    /// payment, so the system's retries end in the money given back). Returns whether there
+    /// was one to report.
+    async fn adyen_outcome(&self, pick: u64, fail: bool) -> bool {
+        let candidates = self.unreported_modifications();
+        if candidates.is_empty() {
+            return false;
+        }
+        let (cart, session, modification) =
+            candidates[(pick % candidates.len() as u64) as usize].clone();
+        let payment = self.app.adyen.payment_of(&session).unwrap_or_default();
+        let failed_before = {
+            let reported = self.adyen_reported.lock().unwrap();
+            self.app
+                .adyen
+                .modifications_of(&payment)
+                .iter()
+                .filter(|m| reported.get(*m) == Some(&false))
+                .count()
+        };
+        let succeeded = !(fail && failed_before < 2);
+        self.report_modification(cart, &session, &modification, succeeded)
+            .await;
+        true
+    }
+
+    /// Adyen's notification of `modification`'s outcome, delivered.
+    async fn report_modification(
+        &self,
+        cart: usize,
+        session: &str,
+        modification: &str,
+        succeeded: bool,
+    ) -> usize {
+        self.adyen_reported
+            .lock()
+            .unwrap()
+            .insert(modification.to_string(), succeeded);
+        let body = self.app.adyen_notification(modification, succeeded);
+        let entry = self.add_event(cart, session, body);
+        self.slot(cart)
+            .state
+            .lock()
+            .unwrap()
+            .intents
+            .iter_mut()
+            .filter(|i| i.reference == session)
+            .for_each(|i| i.events.push(entry));
+        self.deliver(entry, 3).await;
+        entry
+    }
+
+    /// What Adyen gave back of the session's payment: minor units refunded, and whether a
+    /// reversal (cancel or refund of it all) succeeded.
+    fn adyen_given_back(&self, session: &str) -> (i64, bool) {
+        let Some(payment) = self.app.adyen.payment_of(session) else {
+            return (0, false);
+        };
+        let reported = self.adyen_reported.lock().unwrap();
+        let mut refunded = 0;
+        let mut reversed = false;
+        for modification in self.app.adyen.modifications_of(&payment) {
+            if reported.get(&modification) != Some(&true) {
+                continue;
+            }
+            match self.app.adyen.modification(&modification) {
+                Some(("refunds", _, amount)) => refunded += amount.cent_amount,
+                Some(("reversals", _, _)) => reversed = true,
+                _ => {}
+            }
+        }
+        (refunded, reversed)
+    }
+
     /// Adds an event to the ledger (what its acknowledgment must leave behind included).
     fn add_event(&self, cart: usize, reference: &str, body: String) -> usize {
+        if let Ok(notification) = adyen::notification::Notification::parse(body.as_bytes()) {
+            return self.add_adyen_event(cart, reference, body, &notification);
+        }
         let event: stripe::Event = serde_json::from_str(&body).expect("a Stripe event");
         let cart_id = CartId::parse(&self.slot(cart).id).unwrap();
         let expect = match stripe::interpret_for(&event, Some(cart_id)) {
@@ -1056,6 +1202,41 @@ impl World {
         ledger.events.len() - 1
     }
 
+    /// Adds an Adyen notification (one item) to the ledger.
+    fn add_adyen_event(
+        &self,
+        cart: usize,
+        reference: &str,
+        body: String,
+        notification: &adyen::notification::Notification,
+    ) -> usize {
+        let item = notification.items().next().expect("one item");
+        let expect = match item.meaning() {
+            Ok(adyen::notification::Meaning::Payment(payment)) => match payment.outcome {
+                PaymentOutcome::RefundUpdated(refund) => {
+                    Expect::RefundState(refund.id, refund.state)
+                }
+                PaymentOutcome::Canceled {
+                    reversal: Some(id), ..
+                } => Expect::RefundState(id, payment::TransactionState::Success),
+                PaymentOutcome::Failed { .. } => Expect::Failure(payment.interaction_id),
+                _ => Expect::Interaction(payment.interaction_id),
+            },
+            other => panic!("the test builds only payment notifications, got {other:?}"),
+        };
+        let mut ledger = self.ledger.lock().unwrap();
+        ledger.events.push(Delivered {
+            cart,
+            reference: reference.to_string(),
+            kind: format!("adyen:{}", item.event_code),
+            body,
+            expect,
+            acked: false,
+            answers: Vec::new(),
+        });
+        ledger.events.len() - 1
+    }
+
     async fn deliver_copies(&self, entry: usize, copies: u64) {
         let deliveries: Vec<_> = (0..copies).map(|_| self.deliver(entry, 3)).collect();
         join_all(deliveries).await;
@@ -1069,10 +1250,17 @@ impl World {
             let event = &ledger.events[entry];
             (event.body.clone(), event.kind.clone())
         };
+        let adyen = kind.starts_with("adyen:");
         for _ in 0..attempts {
-            let response = self.app.deliver(&body).await;
+            let response = if adyen {
+                self.app.deliver_adyen(&body).await
+            } else {
+                self.app.deliver(&body).await
+            };
             let mut label = answer_label(&response);
-            if response.status.is_success() {
+            if adyen && response.status.is_success() {
+                label = "200 [accepted]".to_string();
+            } else if response.status.is_success() {
                 label = match (&response.body["effect"], &response.body["ignored"]) {
                     (Value::Null, Value::Null) if response.body["duplicate"] == true => {
                         "200 duplicate(in flight or seen)".to_string()
@@ -1196,6 +1384,21 @@ impl World {
 
     // --- settling -------------------------------------------------------------------
 
+    /// Adyen reports the success of every modification it has not reported on yet; returns
+    /// how many reports were never acknowledged.
+    async fn report_adyen_modifications(&self) -> usize {
+        let mut unacked = 0;
+        for (cart, session, modification) in self.unreported_modifications() {
+            let entry = self
+                .report_modification(cart, &session, &modification, true)
+                .await;
+            if !self.ledger.lock().unwrap().events[entry].acked {
+                unacked += usize::from(!self.deliver(entry, 5).await);
+            }
+        }
+        unacked
+    }
+
     async fn settle(&self, rng: &mut Rng) -> usize {
         self.faults.set_enabled(false);
         // The PSP finishes every refund still pending (and makes new ones at once), and says
@@ -1282,6 +1485,8 @@ impl World {
             let deliveries: Vec<_> = chunk.iter().map(|&e| self.deliver(e, 5)).collect();
             unacked += join_all(deliveries).await.iter().filter(|ok| !**ok).count();
         }
+        // Adyen reports every modification it received: each succeeds now.
+        unacked += self.report_adyen_modifications().await;
         // Past every hold and grace period; housekeeping runs (twice: a second pass finds
         // what the first left, if anything).
         self.app.advance(SETTLE_ADVANCE);
@@ -1293,6 +1498,8 @@ impl World {
                 );
             }
         }
+        // And the ones housekeeping asked for (a reversal asked anew after one failed).
+        unacked += self.report_adyen_modifications().await;
         unacked
     }
 }
@@ -1730,7 +1937,15 @@ impl World {
             for (index, slot) in self.slots.iter().enumerate() {
                 let intents = slot.state.lock().unwrap().intents.clone();
                 for intent in intents {
-                    let reversed = self.app.psp.reversed(&intent.reference);
+                    let reversed = if intent.adyen {
+                        let (refunded, cancelled) = self.adyen_given_back(&intent.reference);
+                        checkout_adapters::psp_simulator::Reversed {
+                            refunded,
+                            cancelled,
+                        }
+                    } else {
+                        self.app.psp.reversed(&intent.reference)
+                    };
                     let refunded =
                         reversed.refunded + dashboard.get(&intent.reference).copied().unwrap_or(0);
                     let given_back = match intent.side {
@@ -1910,6 +2125,7 @@ async fn setup(backend: Backend, seed: u64, carts: usize, rng: &mut Rng) -> Worl
         ledger: Mutex::new(Ledger::default()),
         initial_stock,
         key_counter: std::sync::atomic::AtomicU64::new(0),
+        adyen_reported: Mutex::new(HashMap::new()),
     }
 }
 

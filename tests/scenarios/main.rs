@@ -4,6 +4,7 @@
 //! A scenario's name is `capability::store::scenario` (`orders::dynamodb::...`); run one
 //! capability with `cargo nextest run -E 'test(/^orders::/)'`.
 
+mod adyen;
 mod bad_input;
 mod carts;
 mod catalog_admin;

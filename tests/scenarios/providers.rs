@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use checkout_adapters::psp_simulator::PspSimulator;
 use checkout_domain::model::money::Money;
+use checkout_domain::model::values::CartId;
 use checkout_domain::ports::psp::{
     Authorization, Capture, Intent, IntentRequest, PaymentProvider, PspError, Reversal,
     SavedMethodRequest,
@@ -30,22 +31,25 @@ impl PaymentProvider for Renamed {
     async fn create_intent(&self, request: &IntentRequest) -> Result<Intent, PspError> {
         self.inner.create_intent(request).await
     }
-    async fn cancel(&self, reference: &str, key: &str) -> Result<Reversal, PspError> {
-        self.inner.cancel(reference, key).await
-    }
-    async fn retrieve(
+    async fn cancel(
         &self,
         reference: &str,
-    ) -> Result<Option<checkout_domain::model::values::CartId>, PspError> {
+        cart: &CartId,
+        key: &str,
+    ) -> Result<Reversal, PspError> {
+        self.inner.cancel(reference, cart, key).await
+    }
+    async fn retrieve(&self, reference: &str) -> Result<Option<CartId>, PspError> {
         self.inner.retrieve(reference).await
     }
     async fn refund(
         &self,
         reference: &str,
+        cart: &CartId,
         amount: Money,
         key: &str,
     ) -> Result<Reversal, PspError> {
-        self.inner.refund(reference, amount, key).await
+        self.inner.refund(reference, cart, amount, key).await
     }
     async fn refund_status(&self, refund_id: &str) -> Result<Reversal, PspError> {
         self.inner.refund_status(refund_id).await
@@ -59,10 +63,11 @@ impl PaymentProvider for Renamed {
     async fn capture(
         &self,
         reference: &str,
+        cart: &CartId,
         amount: Money,
         key: &str,
     ) -> Result<Capture, PspError> {
-        self.inner.capture(reference, amount, key).await
+        self.inner.capture(reference, cart, amount, key).await
     }
 }
 

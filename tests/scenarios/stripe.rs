@@ -102,7 +102,10 @@ fn real_stripe_payloads_become_payment_events() {
         ),
         (
             "payment_intent.canceled",
-            PaymentOutcome::Canceled { amount: usd(2000) },
+            PaymentOutcome::Canceled {
+                amount: usd(2000),
+                reversal: None,
+            },
         ),
         (
             "charge.refunded",
@@ -245,7 +248,12 @@ async fn the_client_sends_what_stripe_expects_with_an_idempotency_key_on_every_c
     assert_eq!(intent.reference, "pi_123");
     assert_eq!(intent.client_secret, "pi_123_secret_x");
     let refund = client
-        .refund("pi_123", Money::new(500, Currency::EUR), "refund:pi_123")
+        .refund(
+            "pi_123",
+            &CartId::new(),
+            Money::new(500, Currency::EUR),
+            "refund:pi_123",
+        )
         .await
         .unwrap();
     assert_eq!(refund.interaction_id, "re_1");
@@ -253,7 +261,10 @@ async fn the_client_sends_what_stripe_expects_with_an_idempotency_key_on_every_c
         refund.state,
         checkout_domain::model::payment::TransactionState::Success
     );
-    client.cancel("pi_123", "cancel:pi_123").await.unwrap();
+    client
+        .cancel("pi_123", &CartId::new(), "cancel:pi_123")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -266,7 +277,7 @@ async fn stripe_errors_are_reported_not_swallowed() {
         .mount(&server)
         .await;
     let error = StripeClient::new(server.uri(), "sk")
-        .cancel("pi_1", "k")
+        .cancel("pi_1", &CartId::new(), "k")
         .await
         .unwrap_err();
     assert!(error.to_string().contains("402"), "{error}");

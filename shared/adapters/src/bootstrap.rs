@@ -30,6 +30,33 @@ pub fn required_env(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("{name} is not set"))
 }
 
+/// `DEFAULT_PSP`: the provider of payments that name none (`stripe` when unset).
+pub fn default_psp() -> Result<String, String> {
+    match std::env::var("DEFAULT_PSP").as_deref() {
+        Err(_) | Ok("") => Ok("stripe".into()),
+        Ok(name @ ("stripe" | "adyen")) => Ok(name.to_string()),
+        Ok(other) => Err(format!(
+            "DEFAULT_PSP must be 'stripe' or 'adyen', not '{other}'"
+        )),
+    }
+}
+
+/// `storefront` taking payments through `stripe` and, when given, `adyen`; new payments
+/// that name no provider go to `default` (which must be one of them).
+pub fn with_providers(
+    storefront: checkout_domain::Storefront,
+    stripe: std::sync::Arc<dyn checkout_domain::ports::psp::PaymentProvider>,
+    adyen: Option<std::sync::Arc<dyn checkout_domain::ports::psp::PaymentProvider>>,
+    default: &str,
+) -> Result<checkout_domain::Storefront, String> {
+    match (default, adyen) {
+        ("adyen", None) => Err("DEFAULT_PSP is 'adyen' but Adyen is not configured".into()),
+        ("adyen", Some(adyen)) => Ok(storefront.with_psp(stripe).with_psp(adyen)),
+        (_, Some(adyen)) => Ok(storefront.with_psp(adyen).with_psp(stripe)),
+        (_, None) => Ok(storefront.with_psp(stripe)),
+    }
+}
+
 /// `PAYMENT_GRACE_SECONDS`: how long a paid cart may stay un-ordered before the sweeper gives
 /// its money back (default 1800).
 pub fn payment_grace() -> Result<time::Duration, String> {
@@ -215,10 +242,42 @@ impl Environment {
         ))
     }
 
-    /// The storefront over the table, taking payments (and giving them back) through Stripe.
+    /// Adyen's Checkout API when this deployment has Adyen (`ADYEN_API_KEY_ARN` set): at
+    /// `ADYEN_API_BASE` for `ADYEN_MERCHANT_ACCOUNT`, shoppers returning to `ADYEN_RETURN_URL`.
+    pub async fn adyen(&self) -> Result<Option<crate::adyen::client::AdyenClient>, String> {
+        if std::env::var("ADYEN_API_KEY_ARN").map_or(true, |arn| arn.is_empty()) {
+            return Ok(None);
+        }
+        Ok(Some(crate::adyen::client::AdyenClient::new(
+            crate::adyen::client::AdyenSettings {
+                base_url: required_env("ADYEN_API_BASE")?,
+                api_key: self.secret("ADYEN_API_KEY_ARN").await?,
+                merchant_account: required_env("ADYEN_MERCHANT_ACCOUNT")?,
+                return_url: required_env("ADYEN_RETURN_URL")?,
+            },
+        )))
+    }
+
+    /// The storefront over `store` with this deployment's payment providers: Stripe, Adyen
+    /// when configured; new payments go to `DEFAULT_PSP`. Both keys are read side by side.
+    pub async fn with_providers(
+        &self,
+        storefront: checkout_domain::Storefront,
+    ) -> Result<checkout_domain::Storefront, String> {
+        let (stripe, adyen) = tokio::try_join!(self.stripe(), self.adyen())?;
+        with_providers(
+            storefront,
+            std::sync::Arc::new(stripe),
+            adyen.map(|a| std::sync::Arc::new(a) as _),
+            &default_psp()?,
+        )
+    }
+
+    /// The storefront over the table, taking payments (and giving them back) through the
+    /// deployment's providers.
     pub async fn storefront(&self) -> Result<checkout_domain::Storefront, String> {
-        Ok(storefront_over(std::sync::Arc::new(self.store()?))?
-            .with_psp(std::sync::Arc::new(self.stripe().await?)))
+        self.with_providers(storefront_over(std::sync::Arc::new(self.store()?))?)
+            .await
     }
 
     /// The SQS queue whose URL is in the variable `url_variable`.

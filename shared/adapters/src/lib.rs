@@ -1,6 +1,7 @@
 //! Adapters behind the domain's ports: stores (DynamoDB, embedded), queues (SQS), mail (SES
 //! v2), the ERP (HTTP), and the secrets they need (Secrets Manager).
 
+pub mod adyen_simulator;
 pub mod bootstrap;
 pub mod dynamodb;
 pub mod erp;
@@ -10,7 +11,8 @@ pub mod psp_simulator;
 pub mod secrets;
 pub mod ses;
 pub mod sqs;
-/// Stripe lives in its own crate (`checkout-stripe`); this path keeps wiring short.
+/// Adyen and Stripe live in their own crates; these paths keep wiring short.
+pub use checkout_adyen as adyen;
 pub use checkout_stripe as stripe;
 
 pub use bootstrap::{aws_config, payment_grace, required_env};

@@ -93,6 +93,7 @@ pub async fn record_charge(
         outcome: PaymentOutcome::Charged { amount },
         interaction_id: reference.clone(),
         occurred_at: now,
+        session: None,
     };
     let index = unrecorded_payment(&mut stored.payments, &event, "stripe").expect("a new payment");
     stored.payments[index]
@@ -332,7 +333,12 @@ impl PaymentProvider for PspSimulator {
         }))
     }
 
-    async fn cancel(&self, reference: &str, idempotency_key: &str) -> Result<Reversal, PspError> {
+    async fn cancel(
+        &self,
+        reference: &str,
+        _cart_id: &CartId,
+        idempotency_key: &str,
+    ) -> Result<Reversal, PspError> {
         self.log("cancel", reference, idempotency_key);
         Ok(Reversal {
             interaction_id: reference.to_string(),
@@ -343,6 +349,7 @@ impl PaymentProvider for PspSimulator {
     async fn refund(
         &self,
         reference: &str,
+        _cart_id: &CartId,
         amount: Money,
         idempotency_key: &str,
     ) -> Result<Reversal, PspError> {
@@ -399,6 +406,7 @@ impl PaymentProvider for PspSimulator {
     async fn capture(
         &self,
         reference: &str,
+        _cart_id: &CartId,
         amount: Money,
         idempotency_key: &str,
     ) -> Result<Capture, PspError> {

@@ -10,17 +10,21 @@
 //! | `AUTHORISATION` | false | the item's `pspReference` | `Failed` (its `reason`) |
 //! | `CAPTURE` | true | `originalReference` | `Charged` |
 //! | `CAPTURE` | false, or `CAPTURE_FAILED` | `originalReference` | `Failed` |
-//! | `CANCELLATION` | true | `originalReference` | `Canceled` |
+//! | `CANCELLATION` | true | `originalReference` | `Canceled` (the cancellation's own `pspReference`) |
 //! | `REFUND` | true / false | `originalReference` | the refund (its own `pspReference`) `Success` / `Failure` |
 //! | `REFUND_FAILED` | — | `originalReference` | the refund `Failure` |
 //! | `CANCEL_OR_REFUND` | true | `originalReference` | as `CANCELLATION` or `REFUND`, by `additionalData.modification.action` |
-//! | `CHARGEBACK` | — | `originalReference` | [`Meaning::Chargeback`]: for the merchant to see |
+//! | `CANCELLATION`, `CANCEL_OR_REFUND` | false | `originalReference` | the reversal `Failure`: the money is outstanding again |
+//! | `CHARGEBACK` | — | `originalReference` | `Chargeback`: recorded for the merchant to see |
 //!
-//! Anything else, a refused cancellation, and an item whose `merchantReference` is not a cart
-//! id is [`Meaning::Ignored`], with the reason. The cart is the `merchantReference` (the
-//! payment was created with the cart id there). A notification is deduplicated by its
-//! `pspReference` and event code ([`NotificationItem::event_id`]); each money movement has its
-//! own interaction id, so a repeated delivery is recorded once.
+//! Anything else, and an item whose `merchantReference` is not a cart id, is
+//! [`Meaning::Ignored`], with the reason. The cart is the `merchantReference`: payments are
+//! created with the cart id there, and captures, cancels and refunds send it as their
+//! `reference`, which Adyen reports as theirs. A payment made in a Checkout session names the
+//! session in `additionalData.checkoutSessionId`, which links it to the payment this system
+//! recorded for the session. A notification is deduplicated by its `pspReference` and event
+//! code ([`NotificationItem::event_id`]); each money movement has its own interaction id, so
+//! a repeated delivery is recorded once.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +37,7 @@ use checkout_domain::model::money::{Currency, Money};
 use checkout_domain::model::payment::{authorization_interaction, TransactionState};
 use checkout_domain::model::payment_event::{PaymentEvent, PaymentOutcome, ProviderRefund};
 use checkout_domain::model::values::CartId;
+use checkout_domain::ports::psp::ProviderReport;
 
 use crate::signature::{verify, HmacKey, SignatureError};
 
@@ -136,20 +141,21 @@ impl Notification {
 
 /// What an authentic item means for us.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// One per notification item, read and dropped at once: boxing the event buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Meaning {
     Payment(PaymentEvent),
-    /// The shopper's bank took the money back: recorded and shown to the merchant, who may
-    /// defend it at Adyen.
-    Chargeback {
-        event_id: String,
-        reference: String,
-        cart_id: CartId,
-        amount: Money,
-        reason: Option<String>,
-        occurred_at: OffsetDateTime,
-    },
     /// Authentic, but not one we act on, and why.
     Ignored(String),
+}
+
+/// An authentic item as the domain's report.
+pub fn report(item: &NotificationItem) -> ProviderReport {
+    match item.meaning() {
+        Ok(Meaning::Payment(event)) => ProviderReport::Payment(event),
+        Ok(Meaning::Ignored(why)) => ProviderReport::Ignored(why),
+        Err(why) => ProviderReport::Unreadable(why),
+    }
 }
 
 impl NotificationItem {
@@ -243,7 +249,10 @@ impl NotificationItem {
         let code = match (self.event_code.as_str(), modification.as_deref()) {
             ("CANCEL_OR_REFUND", Some("cancel")) => "CANCELLATION",
             ("CANCEL_OR_REFUND", Some("refund")) => "REFUND",
-            ("CANCEL_OR_REFUND", _) => return ignore("no modification.action to say which"),
+            ("CANCEL_OR_REFUND", _) if self.succeeded() => {
+                return ignore("no modification.action to say which")
+            }
+            ("CANCEL_OR_REFUND", _) => "CANCELLATION",
             (code, _) => code,
         };
         let refund = |state: TransactionState| {
@@ -288,10 +297,16 @@ impl NotificationItem {
                 self.original()?,
                 PaymentOutcome::Canceled {
                     amount: self.amount()?,
+                    reversal: Some(psp.clone()),
                 },
                 format!("adyen-cancel:{psp}"),
             ),
-            ("CANCELLATION", false) => return ignore("the cancellation was refused"),
+            // A refused cancellation of ours is a failed reversal (matched by its id).
+            ("CANCELLATION", false) => (
+                self.original()?,
+                refund(TransactionState::Failure)?,
+                refund_interaction(&psp, TransactionState::Failure),
+            ),
             ("REFUND", true) => (
                 self.original()?,
                 refund(TransactionState::Success)?,
@@ -302,16 +317,14 @@ impl NotificationItem {
                 refund(TransactionState::Failure)?,
                 refund_interaction(&psp, TransactionState::Failure),
             ),
-            ("CHARGEBACK", _) => {
-                return Ok(Meaning::Chargeback {
-                    event_id: self.event_id(),
-                    reference: self.original()?,
-                    cart_id,
+            ("CHARGEBACK", _) => (
+                self.original()?,
+                PaymentOutcome::Chargeback {
                     amount: self.amount()?,
                     reason: self.reason.clone().filter(|r| !r.is_empty()),
-                    occurred_at: self.occurred_at()?,
-                })
-            }
+                },
+                format!("adyen-chargeback:{psp}"),
+            ),
             _ => return ignore("not an event this system acts on"),
         };
         Ok(Meaning::Payment(PaymentEvent {
@@ -321,6 +334,12 @@ impl NotificationItem {
             outcome,
             interaction_id,
             occurred_at: self.occurred_at()?,
+            session: self
+                .additional_data
+                .get("checkoutSessionId")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
         }))
     }
 }

@@ -114,6 +114,16 @@ fn each_sample_notification_means_what_the_mapping_says() {
         matches!(authorised.outcome, PaymentOutcome::Authorized { amount } if amount.cent_amount == 10100)
     );
 
+    assert_eq!(authorised.session, None);
+    // A payment made in a Checkout session names it: that links it to our payment.
+    let mut in_session = item_for("authorisation-true", &cart);
+    in_session
+        .additional_data
+        .insert("checkoutSessionId".into(), json!("CS1234567890ABCD"));
+    let in_session = payment(in_session.meaning().unwrap());
+    assert_eq!(in_session.session.as_deref(), Some("CS1234567890ABCD"));
+    assert_eq!(in_session.reference, "123456789");
+
     let captured = payment(item_for("capture-true", &cart).meaning().unwrap());
     assert!(matches!(captured.outcome, PaymentOutcome::Charged { .. }));
     let capture_failed = payment(item_for("capture-false", &cart).meaning().unwrap());
@@ -132,7 +142,7 @@ fn each_sample_notification_means_what_the_mapping_says() {
     let cancelled = payment(item_for("cancellation-true", &cart).meaning().unwrap());
     assert_eq!(cancelled.reference, "8313547924770610");
     assert!(
-        matches!(cancelled.outcome, PaymentOutcome::Canceled { amount } if amount.cent_amount == 500)
+        matches!(&cancelled.outcome, PaymentOutcome::Canceled { amount, reversal } if amount.cent_amount == 500 && reversal.as_deref() == Some("8412534564722331"))
     );
 
     let refunded = payment(item_for("refund-true", &cart).meaning().unwrap());
@@ -152,15 +162,11 @@ fn each_sample_notification_means_what_the_mapping_says() {
     // A refund that fails after it succeeded is news, not a duplicate.
     assert_ne!(refunded.interaction_id, refund_failed.interaction_id);
 
-    match item_for("chargeback", &cart).meaning().unwrap() {
-        Meaning::Chargeback {
-            reference, amount, ..
-        } => {
-            assert_eq!(reference, "9913333333333333");
-            assert_eq!(amount.cent_amount, 1000);
-        }
-        other => panic!("expected a chargeback, got {other:?}"),
-    }
+    let chargeback = payment(item_for("chargeback", &cart).meaning().unwrap());
+    assert_eq!(chargeback.reference, "9913333333333333");
+    assert!(
+        matches!(chargeback.outcome, PaymentOutcome::Chargeback { amount, .. } if amount.cent_amount == 1000)
+    );
 }
 
 #[test]
@@ -175,9 +181,13 @@ fn what_is_not_ours_or_not_handled_is_ignored_with_the_reason() {
     let mut report = item_for("capture-true", &cart);
     report.event_code = "REPORT_AVAILABLE".into();
     assert!(matches!(report.meaning().unwrap(), Meaning::Ignored(_)));
+    // A refused cancellation is a failed reversal: the money is outstanding again.
     let mut refused = item_for("cancellation-true", &cart);
     refused.success = "false".into();
-    assert!(matches!(refused.meaning().unwrap(), Meaning::Ignored(why) if why.contains("refused")));
+    assert!(matches!(
+        payment(refused.meaning().unwrap()).outcome,
+        PaymentOutcome::RefundUpdated(refund) if refund.state == TransactionState::Failure
+    ));
     // CANCEL_OR_REFUND says which by its modification.action.
     let mut either = item_for("cancellation-true", &cart);
     either.event_code = "CANCEL_OR_REFUND".into();

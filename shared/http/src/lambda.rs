@@ -7,8 +7,7 @@ use axum::Router;
 
 use crate::identity::from_lambda_context;
 use crate::jwks::Jwks;
-use crate::routes::{self, with_problem_fallbacks};
-use crate::webhook::{self, WebhookSecrets};
+use crate::routes::{self, with_problem_fallbacks, Webhooks};
 use checkout_domain::usecases::Storefront;
 
 /// The storefront function: catalog admin, shipping methods, carts, payments, order queries
@@ -24,9 +23,10 @@ pub fn create_order(storefront: Storefront, jwks: Jwks) -> Router {
         .layer(from_fn_with_state(Some(jwks), from_lambda_context))
 }
 
-/// The payment-webhook function: `POST /webhooks/stripe`, authenticated by its signature;
-/// it accepts no bearer token.
-pub fn payment_webhook(storefront: Storefront, secrets: WebhookSecrets) -> Router {
-    with_problem_fallbacks(webhook::routes(storefront, secrets))
+/// The payment-webhook function: `POST /webhooks/stripe` (authenticated by its signature)
+/// and, with Adyen configured, `POST /webhooks/adyen` (Basic credentials and HMAC); it
+/// accepts no bearer token.
+pub fn payment_webhook(storefront: Storefront, webhooks: &Webhooks) -> Router {
+    with_problem_fallbacks(webhooks.routes(storefront))
         .layer(from_fn_with_state(None, from_lambda_context))
 }

@@ -2,6 +2,7 @@
 //! identity, and problem+json. Shared by the Lambda functions and the local server.
 
 pub mod admin_orders;
+pub mod adyen_webhook;
 pub mod cart_body;
 pub mod headers;
 pub mod identity;

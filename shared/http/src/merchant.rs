@@ -144,9 +144,12 @@ async fn order_with_history(
     Path(number): Path<String>,
 ) -> Result<Json<Value>> {
     let (order, history) = app.order_with_history(&caller, &number).await?;
+    let disputed = order.payments.iter().any(|p| p.disputed());
     let mut body = json!(OrderView::from(order.snapshot()));
     if let Some(object) = body.as_object_mut() {
         object.insert("history".into(), json!(history));
+        // A chargeback flags the order for the merchant (its payment lists it).
+        object.insert("disputed".into(), json!(disputed));
     }
     Ok(Json(body))
 }

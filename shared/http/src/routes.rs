@@ -56,12 +56,39 @@ pub fn create_order(storefront: Storefront) -> Router {
         .with_state(storefront)
 }
 
+/// The payment providers' webhooks a deployment takes: Stripe's always, Adyen's when the
+/// deployment has Adyen.
+#[derive(Clone)]
+pub struct Webhooks {
+    pub stripe: crate::webhook::WebhookSecrets,
+    pub adyen: Option<crate::adyen_webhook::AdyenWebhook>,
+}
+
+impl Webhooks {
+    /// Stripe's webhook only.
+    pub fn stripe_only(stripe: crate::webhook::WebhookSecrets) -> Self {
+        Webhooks {
+            stripe,
+            adyen: None,
+        }
+    }
+
+    /// `POST /webhooks/stripe`, and `POST /webhooks/adyen` when configured.
+    pub fn routes(&self, storefront: Storefront) -> Router {
+        let stripe = crate::webhook::routes(storefront.clone(), self.stripe.clone());
+        match &self.adyen {
+            Some(adyen) => stripe.merge(crate::adyen_webhook::routes(storefront, adyen.clone())),
+            None => stripe,
+        }
+    }
+}
+
 /// Every public route in one router, as the local server serves them.
-pub fn all(storefront: Storefront, secrets: crate::webhook::WebhookSecrets) -> Router {
+pub fn all(storefront: Storefront, webhooks: &Webhooks) -> Router {
     with_problem_fallbacks(
         self::storefront(storefront.clone())
             .merge(create_order(storefront.clone()))
-            .merge(crate::webhook::routes(storefront, secrets)),
+            .merge(webhooks.routes(storefront)),
     )
 }
 

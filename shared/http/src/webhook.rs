@@ -110,7 +110,7 @@ pub async fn receive(
     Ok(body)
 }
 
-fn describe(effect: &EventEffect) -> Value {
+pub(crate) fn describe(effect: &EventEffect) -> Value {
     match effect {
         EventEffect::Recorded => json!("recorded"),
         EventEffect::Ordered(number) => json!({"ordered": number}),

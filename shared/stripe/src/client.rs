@@ -209,7 +209,12 @@ impl PaymentProvider for StripeClient {
         })
     }
 
-    async fn cancel(&self, reference: &str, idempotency_key: &str) -> Result<Reversal, PspError> {
+    async fn cancel(
+        &self,
+        reference: &str,
+        _cart_id: &CartId,
+        idempotency_key: &str,
+    ) -> Result<Reversal, PspError> {
         let intent: IntentResponse = self
             .post(
                 &format!("/v1/payment_intents/{reference}/cancel"),
@@ -227,6 +232,7 @@ impl PaymentProvider for StripeClient {
     async fn refund(
         &self,
         reference: &str,
+        _cart_id: &CartId,
         amount: Money,
         idempotency_key: &str,
     ) -> Result<Reversal, PspError> {
@@ -281,6 +287,7 @@ impl PaymentProvider for StripeClient {
     async fn capture(
         &self,
         reference: &str,
+        _cart_id: &CartId,
         amount: Money,
         idempotency_key: &str,
     ) -> Result<Capture, PspError> {

@@ -234,6 +234,8 @@ impl RefundObject {
 
 /// What an authentic event means for us.
 #[derive(Debug)]
+// One per notification item, read and dropped at once: boxing the event buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Interpretation {
     Payment(PaymentEvent),
     /// Authentic, but not one we act on (another type, or not one of our carts).
@@ -331,7 +333,10 @@ pub fn interpret_for(event: &Event, known_cart: Option<CartId>) -> Result<Interp
                     format!("failure:{}", event.id),
                 ),
                 _ => (
-                    PaymentOutcome::Canceled { amount },
+                    PaymentOutcome::Canceled {
+                        amount,
+                        reversal: None,
+                    },
                     format!("cancel:{}", pi.id),
                 ),
             };
@@ -405,6 +410,7 @@ pub fn interpret_for(event: &Event, known_cart: Option<CartId>) -> Result<Interp
         outcome,
         interaction_id,
         occurred_at,
+        session: None,
     }))
 }
 

@@ -226,6 +226,7 @@ mod tests {
             amount_planned: Money::new(1000, crate::model::money::Currency::EUR),
             psp: "stripe".into(),
             psp_reference: "pi_1".into(),
+            provider_payment: None,
             planned_for_total: None,
             transactions,
             failures_compacted: 0,

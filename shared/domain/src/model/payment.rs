@@ -35,6 +35,10 @@ pub enum TransactionKind {
     Charge,
     CancelAuthorization,
     Refund,
+    /// The shopper's bank took the money back (a dispute the merchant may defend at the
+    /// provider). Recorded for the merchant to see; it moves none of the sums this system
+    /// acts on, so nothing is refunded or cancelled because of it.
+    Chargeback,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +93,12 @@ pub struct Payment {
     pub amount_planned: Money,
     pub psp: String,
     pub psp_reference: String,
+    /// The provider's reference of the payment made within `psp_reference` when that names a
+    /// checkout session rather than a payment (Adyen: the session is `CS…`, the shopper's
+    /// payment in it has its own `pspReference`, learnt from its authorization's report).
+    /// Later reports name it, and captures, cancels and refunds are addressed to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_payment: Option<String>,
     /// The cart total this payment was planned against; a payment for an older total no
     /// longer fits the cart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,6 +119,21 @@ fn is_zero(n: &u32) -> bool {
 pub struct TransactionsFull;
 
 impl Payment {
+    /// Whether `psp` reports about this payment under `reference`: its own reference, or
+    /// the payment made in its session.
+    pub fn is_reported_as(&self, psp: &str, reference: &str) -> bool {
+        self.psp == psp
+            && (self.psp_reference == reference
+                || self.provider_payment.as_deref() == Some(reference))
+    }
+
+    /// The reference captures, cancels and refunds are addressed to at the provider.
+    pub fn modification_reference(&self) -> &str {
+        self.provider_payment
+            .as_deref()
+            .unwrap_or(&self.psp_reference)
+    }
+
     /// Records `transaction`. A failed attempt always fits (the oldest failures beyond
     /// `KEPT_FAILURES` are compacted into a count); a money movement fits while the payment
     /// holds fewer than `MAX_TRANSACTIONS` of them.
@@ -149,10 +174,12 @@ impl Payment {
         refund: &ProviderRefund,
         at: OffsetDateTime,
     ) -> Result<(), TransactionsFull> {
+        // By the provider's id any reversal matches: a cancellation this system asked for
+        // may end as a refund (Adyen's cancel-or-refund, once the payment was captured).
         let matches = |t: &Transaction| {
-            t.kind == TransactionKind::Refund
-                && (t.provider_id.as_deref() == Some(refund.id.as_str())
-                    || refund.key.as_deref() == Some(t.interaction_id.as_str()))
+            (t.kind.is_reversal() && t.provider_id.as_deref() == Some(refund.id.as_str()))
+                || (t.kind == TransactionKind::Refund
+                    && refund.key.as_deref() == Some(t.interaction_id.as_str()))
         };
         if let Some(known) = self.transactions.iter_mut().find(|t| matches(t)) {
             known.provider_id = Some(refund.id.clone());
@@ -366,6 +393,14 @@ impl Payment {
             .count() as i32;
         let last = self.give_backs().last().map(|t| t.timestamp)?;
         Some(last + PENDING_RECHECK * 2i32.pow((failures - 1).clamp(0, 10) as u32))
+    }
+
+    /// The shopper's bank took money of this payment back (a chargeback): the merchant
+    /// should look at the order, and may defend it at the provider.
+    pub fn disputed(&self) -> bool {
+        self.transactions
+            .iter()
+            .any(|t| t.kind == TransactionKind::Chargeback)
     }
 
     /// Paid from a gift card (the ledger in this system), not through the payment provider.
@@ -621,6 +656,7 @@ mod tests {
             amount_planned: Money::new(1000, Currency::EUR),
             psp: "stripe".into(),
             psp_reference: "pi_1".into(),
+            provider_payment: None,
             planned_for_total: None,
             transactions,
             failures_compacted: 0,
@@ -667,6 +703,7 @@ mod tests {
             id: id.into(),
             psp: GIFT_CARD_PSP.into(),
             psp_reference: "GIFT-1".into(),
+            provider_payment: None,
             ..payment(vec![tx(Charge, Success, 300)])
         };
         let captured = payment(vec![

@@ -19,8 +19,13 @@ pub enum PaymentOutcome {
         amount: Money,
         reason: Option<String>,
     },
-    /// The intent was cancelled (its authorization released).
-    Canceled { amount: Money },
+    /// The intent was cancelled (its authorization released). `reversal` is the provider's
+    /// id of the cancellation when it has one (Adyen's modification `pspReference`): a
+    /// cancellation this system asked for is settled by it rather than counted again.
+    Canceled {
+        amount: Money,
+        reversal: Option<String>,
+    },
     /// The provider's running total refunded for this payment, with the refunds it lists
     /// (each matched by its id; what the list does not explain counts as one more refund).
     Refunded {
@@ -30,6 +35,12 @@ pub enum PaymentOutcome {
     /// One refund's status changed (a refund that fails later puts the money back to
     /// outstanding).
     RefundUpdated(ProviderRefund),
+    /// The shopper's bank took the money back: recorded for the merchant, who may defend
+    /// it at the provider; nothing is reversed because of it.
+    Chargeback {
+        amount: Money,
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +54,20 @@ pub struct PaymentEvent {
     /// Unique per money movement: recorded once however often it is reported.
     pub interaction_id: String,
     pub occurred_at: OffsetDateTime,
+    /// The provider's checkout session the payment was made in, when the payment was
+    /// started as one (Adyen's `checkoutSessionId`): it names our payment until the
+    /// payment's own reference is linked to it.
+    pub session: Option<String>,
+}
+
+impl PaymentEvent {
+    /// Money the provider holds for us now: a successful authorization or charge.
+    fn secures_money(&self) -> bool {
+        matches!(
+            self.outcome,
+            PaymentOutcome::Charged { .. } | PaymentOutcome::Authorized { .. }
+        )
+    }
 }
 
 /// The payment an event is about (added if the provider knows it and we do not yet), or
@@ -52,21 +77,34 @@ pub fn unrecorded_payment(
     event: &PaymentEvent,
     psp: &str,
 ) -> Option<usize> {
-    if let Some(index) = payments
+    let known = payments
         .iter()
-        .position(|p| p.psp == psp && p.psp_reference == event.reference)
-    {
-        let recorded = payments[index]
+        .position(|p| p.is_reported_as(psp, &event.reference))
+        .or_else(|| in_session(payments, event, psp));
+    if let Some(index) = known {
+        let payment = &mut payments[index];
+        let recorded = payment
             .transactions
             .iter()
             .any(|t| t.interaction_id == event.interaction_id);
+        // The session's first money names its payment from now on (a declined attempt in
+        // the session does not: the shopper may try again in it).
+        if !recorded
+            && payment.provider_payment.is_none()
+            && event.session.is_some()
+            && event.secures_money()
+            && payment.psp_reference != event.reference
+        {
+            payment.provider_payment = Some(event.reference.clone());
+        }
         return (!recorded).then_some(index);
     }
     let amount = match &event.outcome {
         PaymentOutcome::Charged { amount }
         | PaymentOutcome::Authorized { amount }
         | PaymentOutcome::Failed { amount, .. }
-        | PaymentOutcome::Canceled { amount } => *amount,
+        | PaymentOutcome::Canceled { amount, .. }
+        | PaymentOutcome::Chargeback { amount, .. } => *amount,
         PaymentOutcome::Refunded { total_refunded, .. } => *total_refunded,
         PaymentOutcome::RefundUpdated(refund) => refund.amount,
     };
@@ -75,11 +113,23 @@ pub fn unrecorded_payment(
         amount_planned: amount,
         psp: psp.to_string(),
         psp_reference: event.reference.clone(),
+        provider_payment: None,
         planned_for_total: None,
         failures_compacted: 0,
         transactions: Vec::new(),
     });
     Some(payments.len() - 1)
+}
+
+/// The payment started as the event's session, if its money is not yet another payment's:
+/// a second payment in one session (a partial payment, say) is a payment of its own.
+fn in_session(payments: &[Payment], event: &PaymentEvent, psp: &str) -> Option<usize> {
+    let session = event.session.as_deref()?;
+    payments.iter().position(|p| {
+        p.psp == psp
+            && p.psp_reference == session
+            && (p.provider_payment.is_none() || !event.secures_money())
+    })
 }
 
 /// The transaction an event reports, of `amount`.
@@ -96,6 +146,9 @@ pub fn transaction(event: &PaymentEvent, amount: Money) -> Transaction {
         ),
         PaymentOutcome::Refunded { .. } => (TransactionKind::Refund, TransactionState::Success),
         PaymentOutcome::RefundUpdated(refund) => (TransactionKind::Refund, refund.state),
+        PaymentOutcome::Chargeback { .. } => {
+            (TransactionKind::Chargeback, TransactionState::Success)
+        }
     };
     Transaction {
         id: uuid::Uuid::new_v4().to_string(),
@@ -104,7 +157,13 @@ pub fn transaction(event: &PaymentEvent, amount: Money) -> Transaction {
         amount,
         interaction_id: event.interaction_id.clone(),
         timestamp: event.occurred_at,
-        reason: None,
-        provider_id: None,
+        reason: match &event.outcome {
+            PaymentOutcome::Chargeback { reason, .. } => reason.clone(),
+            _ => None,
+        },
+        provider_id: match &event.outcome {
+            PaymentOutcome::Canceled { reversal, .. } => reversal.clone(),
+            _ => None,
+        },
     }
 }

@@ -78,14 +78,22 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// The provider's name as recorded on payments (`stripe`).
     fn name(&self) -> &'static str;
     async fn create_intent(&self, request: &IntentRequest) -> Result<Intent, PspError>;
-    /// Releases an uncaptured authorization.
-    async fn cancel(&self, reference: &str, idempotency_key: &str) -> Result<Reversal, PspError>;
+    /// Releases an uncaptured authorization. Captures, cancels and refunds name the cart the
+    /// payment is for: a provider that reports their outcomes later (Adyen) is sent it as
+    /// the modification's reference, which its notification carries back.
+    async fn cancel(
+        &self,
+        reference: &str,
+        cart_id: &CartId,
+        idempotency_key: &str,
+    ) -> Result<Reversal, PspError>;
     /// The cart an intent was created for (from its metadata), if it is one of ours.
     async fn retrieve(&self, reference: &str) -> Result<Option<CartId>, PspError>;
     /// Returns captured money.
     async fn refund(
         &self,
         reference: &str,
+        cart_id: &CartId,
         amount: Money,
         idempotency_key: &str,
     ) -> Result<Reversal, PspError>;
@@ -111,6 +119,7 @@ pub trait PaymentProvider: Send + Sync + 'static {
     async fn capture(
         &self,
         _reference: &str,
+        _cart_id: &CartId,
         _amount: Money,
         _idempotency_key: &str,
     ) -> Result<Capture, PspError> {

@@ -488,7 +488,7 @@ impl Storefront {
                 return Ok(());
             };
             let mut next = order.clone();
-            if !self.settle(&mut next.payments, &mut asked).await? {
+            if !self.settle(cart_id, &mut next.payments, &mut asked).await? {
                 return Ok(());
             }
             next.payment_state = payment::payment_state(&next.payments, next.totals.total);

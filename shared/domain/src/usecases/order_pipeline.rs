@@ -375,7 +375,7 @@ impl Storefront {
         for (_, reference, _) in std::mem::take(&mut run.authorized) {
             if let Err(e) = self
                 .psp()
-                .cancel(&reference, &format!("cancel:{reference}"))
+                .cancel(&reference, &run.cart.id, &format!("cancel:{reference}"))
                 .await
             {
                 // Uncaptured, it expires at the provider by itself; logged for the operator.

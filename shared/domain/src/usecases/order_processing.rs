@@ -98,7 +98,12 @@ impl Storefront {
             let key = format!("capture:{}", payment.psp_reference);
             let capture = self
                 .psp_named(&payment.psp)?
-                .capture(&payment.psp_reference, amount, &key)
+                .capture(
+                    payment.modification_reference(),
+                    &order.cart_id,
+                    amount,
+                    &key,
+                )
                 .await
                 .map_err(Error::internal)?;
             captured.push((payment.psp_reference.clone(), amount, capture));
@@ -299,6 +304,7 @@ pub(crate) fn order_payments(
                     amount_planned: *share,
                     psp: GIFT_CARD_PSP.into(),
                     psp_reference: gift_card.to_string(),
+                    provider_payment: None,
                     planned_for_total: Some(total),
                     failures_compacted: 0,
                     transactions: vec![transaction(
@@ -315,6 +321,7 @@ pub(crate) fn order_payments(
                         amount_planned: *amount,
                         psp: psp.to_string(),
                         psp_reference: reference.clone(),
+                        provider_payment: None,
                         planned_for_total: Some(total),
                         failures_compacted: 0,
                         transactions: vec![transaction(

@@ -6,12 +6,13 @@ use crate::model::error::Error;
 use crate::model::fulfillment::SYSTEM;
 use crate::model::order::{CommitAction, Order, OrderState};
 use crate::model::payment::{self, Payment, PaymentState};
-use crate::model::payment::{TransactionKind, TransactionsFull};
+use crate::model::payment::{TransactionKind, TransactionState, TransactionsFull};
 use crate::model::payment_event::{transaction, unrecorded_payment, PaymentEvent, PaymentOutcome};
+use crate::model::values::CartId;
 use crate::ports::metrics::Metric;
 use crate::ports::payments::PaymentWriteError;
 use crate::usecases::checkout::CreateOrderInput;
-use crate::usecases::reversals::{mark_reversals, Asked};
+use crate::usecases::reversals::{mark_reversals, Asked, PaymentAt};
 use crate::usecases::Storefront;
 
 /// What recording an event did, for the logs and the webhook's answer.
@@ -106,7 +107,8 @@ impl Storefront {
                 };
                 // Nobody relies on money not yet recorded: give it back before recording.
                 let payment = &mut next.payments[index];
-                let reversal = self.reverse_misfit(payment, misfit, asked, &mut claimed);
+                let reversal =
+                    self.reverse_misfit(&event.cart_id, payment, misfit, asked, &mut claimed);
                 match reversal.await {
                     Ok(true) => effect = EventEffect::Reversed,
                     Ok(false) => {}
@@ -178,7 +180,7 @@ impl Storefront {
         let counted = next
             .payments
             .iter()
-            .any(|p| p.psp_reference == event.reference && p.secured() > 0);
+            .any(|p| p.is_reported_as(psp, &event.reference) && p.secured() > 0);
         let Some(index) = unrecorded_payment(&mut next.payments, event, psp) else {
             return Ok(Ok(EventEffect::Duplicate));
         };
@@ -207,7 +209,8 @@ impl Storefront {
                     None
                 };
                 let payment = &mut next.payments[index];
-                let reversal = self.reverse_misfit(payment, misfit, asked, &mut claimed);
+                let reversal =
+                    self.reverse_misfit(&event.cart_id, payment, misfit, asked, &mut claimed);
                 match reversal.await {
                     Ok(true) => effect = EventEffect::Reversed,
                     Ok(false) => {}
@@ -249,10 +252,11 @@ impl Storefront {
             }
         }
         next.revision += 1;
-        let action = if matches!(effect, EventEffect::OrderPaid(_)) {
-            "paid"
-        } else {
-            "payment"
+        let action = match (&effect, &event.outcome) {
+            (EventEffect::OrderPaid(_), _) => "paid",
+            // The order is flagged: its history says so, and its view lists the chargeback.
+            (_, PaymentOutcome::Chargeback { .. }) => "chargeback",
+            _ => "payment",
         };
         next.note(self.now(), SYSTEM, action, describe(event));
         let frees_slot = order.awaiting_payment() && !next.awaiting_payment();
@@ -305,9 +309,8 @@ impl Storefront {
             event.interaction_id
         );
         self.ask_reversal(
-            &payment.psp,
+            PaymentAt::of(payment, &event.cart_id),
             kind,
-            &payment.psp_reference,
             amount,
             &key,
             asked,
@@ -320,6 +323,7 @@ impl Storefront {
     /// is recorded. Returns whether it did.
     async fn reverse_misfit(
         &self,
+        cart_id: &CartId,
         payment: &mut Payment,
         misfit: Option<&str>,
         asked: &mut Asked,
@@ -328,7 +332,8 @@ impl Storefront {
         let Some(reason) = misfit else {
             return Ok(false);
         };
-        self.give_back(payment, reason, asked, claimed).await?;
+        self.give_back(cart_id, payment, reason, asked, claimed)
+            .await?;
         Ok(true)
     }
 }
@@ -345,7 +350,14 @@ fn describe(event: &PaymentEvent) -> String {
                 .map(|r| format!(" ({r})"))
                 .unwrap_or_default()
         ),
-        PaymentOutcome::Canceled { amount } => format!("authorization of {amount} cancelled"),
+        PaymentOutcome::Canceled { amount, .. } => format!("authorization of {amount} cancelled"),
+        PaymentOutcome::Chargeback { amount, reason } => format!(
+            "chargeback of {amount}{}: the shopper's bank took it back; defend it at the provider",
+            reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ),
         PaymentOutcome::Refunded { total_refunded, .. } => {
             format!("refunded {total_refunded} in all")
         }
@@ -368,9 +380,30 @@ fn record_other(
     outcome: &PaymentOutcome,
 ) -> Result<(), TransactionsFull> {
     match outcome {
-        PaymentOutcome::Failed { amount, .. } | PaymentOutcome::Canceled { amount } => {
-            payment.record(transaction(event, *amount))
+        PaymentOutcome::Canceled {
+            amount,
+            reversal: Some(id),
+        } => {
+            // The cancellation this system asked for (by the provider's id of it) is
+            // settled; one recorded already is left; any other is recorded as it came.
+            let asked = payment
+                .transactions
+                .iter()
+                .position(|t| t.kind.is_reversal() && t.provider_id.as_deref() == Some(id));
+            match asked {
+                Some(index) => {
+                    let asked = &mut payment.transactions[index];
+                    if asked.state == TransactionState::Pending {
+                        asked.state = TransactionState::Success;
+                    }
+                    Ok(())
+                }
+                None => payment.record(transaction(event, *amount)),
+            }
         }
+        PaymentOutcome::Failed { amount, .. }
+        | PaymentOutcome::Canceled { amount, .. }
+        | PaymentOutcome::Chargeback { amount, .. } => payment.record(transaction(event, *amount)),
         PaymentOutcome::Refunded {
             total_refunded,
             refunds,

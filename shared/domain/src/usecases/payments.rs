@@ -197,6 +197,7 @@ impl Storefront {
             amount_planned: amount,
             psp: psp.name().to_string(),
             psp_reference: intent.reference.clone(),
+            provider_payment: None,
             planned_for_total: Some(plan.total),
             failures_compacted: 0,
             transactions: Vec::new(),

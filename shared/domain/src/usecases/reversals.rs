@@ -8,6 +8,7 @@ use crate::model::error::{Error, StoreError};
 use crate::model::gift_card::{GiftCardCode, GiftCardCredit};
 use crate::model::money::Money;
 use crate::model::payment::{self, Payment, Transaction, TransactionKind, TransactionState};
+use crate::model::values::CartId;
 use crate::ports::metrics::Metric;
 use crate::ports::payments::PaymentWriteError;
 use crate::ports::psp::Reversal;
@@ -16,6 +17,25 @@ use crate::usecases::Storefront;
 /// Reversals already asked of the provider in this piece of work, by idempotency key, so a
 /// write conflict never sends the same request twice.
 pub(crate) type Asked = std::collections::HashMap<String, Reversal>;
+
+/// A payment as its provider knows it: which provider, the cart it pays, and the reference
+/// its captures, cancels and refunds are addressed to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PaymentAt<'a> {
+    pub psp: &'a str,
+    pub cart_id: &'a CartId,
+    pub reference: &'a str,
+}
+
+impl<'a> PaymentAt<'a> {
+    pub fn of(payment: &'a Payment, cart_id: &'a CartId) -> Self {
+        PaymentAt {
+            psp: &payment.psp,
+            cart_id,
+            reference: payment.modification_reference(),
+        }
+    }
+}
 
 impl Storefront {
     /// After a cart's total changed: payments secured for another total no longer fit. Each
@@ -92,7 +112,7 @@ impl Storefront {
                 return Ok(());
             };
             let mut next = cart.clone();
-            if !self.settle(&mut next.payments, &mut asked).await? {
+            if !self.settle(cart_id, &mut next.payments, &mut asked).await? {
                 return Ok(());
             }
             next.payment_revision += 1;
@@ -128,7 +148,8 @@ impl Storefront {
             let marked = mark_reversals(&mut next.payments, reason, self.now(), which);
             let claimed = marked.claimed.clone();
             let credits = self.credits_that_land(&mut next.payments, marked).await?;
-            let settled = claimed.is_empty() && self.settle(&mut next.payments, &mut asked).await?;
+            let settled =
+                claimed.is_empty() && self.settle(cart_id, &mut next.payments, &mut asked).await?;
             if claimed.is_empty() && !settled {
                 return Ok(());
             }
@@ -197,13 +218,17 @@ impl Storefront {
     /// anew. Returns whether anything changed.
     pub(crate) async fn settle(
         &self,
+        cart_id: &CartId,
         payments: &mut [Payment],
         asked: &mut Asked,
     ) -> Result<bool, Error> {
         let mut changed = false;
         // A gift card's reversal is done when recorded (its credit rides in that write).
         for payment in payments.iter_mut().filter(|p| !p.is_gift_card()) {
-            let (psp, reference) = (payment.psp.clone(), payment.psp_reference.clone());
+            let (psp, reference) = (
+                payment.psp.clone(),
+                payment.modification_reference().to_string(),
+            );
             for t in payment.transactions.iter_mut() {
                 if !(t.kind.is_reversal()
                     && t.state == TransactionState::Pending
@@ -218,15 +243,13 @@ impl Storefront {
                             .await?
                     }
                     _ => {
-                        self.ask_reversal(
-                            &psp,
-                            t.kind,
-                            &reference,
-                            t.amount,
-                            &t.interaction_id,
-                            asked,
-                        )
-                        .await?
+                        let target = PaymentAt {
+                            psp: &psp,
+                            cart_id,
+                            reference: &reference,
+                        };
+                        self.ask_reversal(target, t.kind, t.amount, &t.interaction_id, asked)
+                            .await?
                     }
                 };
                 changed |= self.settle_one(t, &reversal);
@@ -277,9 +300,12 @@ impl Storefront {
     /// once per key.
     pub(crate) async fn ask_reversal(
         &self,
-        psp: &str,
+        PaymentAt {
+            psp,
+            cart_id,
+            reference,
+        }: PaymentAt<'_>,
         kind: TransactionKind,
-        reference: &str,
         amount: Money,
         key: &str,
         asked: &mut Asked,
@@ -289,8 +315,8 @@ impl Storefront {
         }
         let provider = self.psp_named(psp)?;
         let reversal = match kind {
-            TransactionKind::CancelAuthorization => provider.cancel(reference, key).await,
-            _ => provider.refund(reference, amount, key).await,
+            TransactionKind::CancelAuthorization => provider.cancel(reference, cart_id, key).await,
+            _ => provider.refund(reference, cart_id, amount, key).await,
         }
         .map_err(Error::internal)?;
         asked.insert(key.to_string(), reversal.clone());
@@ -301,6 +327,7 @@ impl Storefront {
     /// first, and records the reversal on the payment, adding its interaction to `claimed`.
     pub(crate) async fn give_back(
         &self,
+        cart_id: &CartId,
         payment: &mut Payment,
         reason: &str,
         asked: &mut Asked,
@@ -312,9 +339,8 @@ impl Storefront {
         };
         let answer = self
             .ask_reversal(
-                &payment.psp,
+                PaymentAt::of(payment, cart_id),
                 reversal.kind,
-                &payment.psp_reference,
                 reversal.amount,
                 &reversal.interaction_id,
                 asked,

@@ -8,6 +8,7 @@ use crate::model::cart::{Cart, CartState};
 use crate::model::error::Error;
 use crate::model::limits::Limits;
 use crate::model::money::Money;
+use crate::model::values::CartId;
 use crate::ports::clock::{Clock, SystemClock};
 use crate::ports::metrics::{Metric, Metrics, NoMetrics};
 use crate::ports::pause::{NoPause, Pause};
@@ -73,13 +74,19 @@ impl PaymentProvider for NoPaymentProvider {
         Err(PspError("no payment provider is configured".into()))
     }
 
-    async fn cancel(&self, _: &str, _: &str) -> Result<crate::ports::psp::Reversal, PspError> {
+    async fn cancel(
+        &self,
+        _: &str,
+        _: &CartId,
+        _: &str,
+    ) -> Result<crate::ports::psp::Reversal, PspError> {
         Err(PspError("no payment provider is configured".into()))
     }
 
     async fn refund(
         &self,
         _: &str,
+        _: &CartId,
         _: Money,
         _: &str,
     ) -> Result<crate::ports::psp::Reversal, PspError> {

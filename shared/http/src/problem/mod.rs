@@ -87,6 +87,10 @@ pub enum Transport {
     PayloadTooLarge { limit: usize },
     #[error("webhook signature rejected: {0}")]
     InvalidSignature(String),
+    /// A webhook whose sender is not who it must be (Adyen's Basic credentials or an
+    /// item's HMAC).
+    #[error("webhook sender not authenticated: {0}")]
+    Unauthenticated(String),
 }
 
 impl Transport {
@@ -119,6 +123,13 @@ impl Transport {
                 "The webhook signature is not valid",
                 Some("fix_request"),
                 format!("The webhook was not accepted: {reason}."),
+            ),
+            Transport::Unauthenticated(reason) => Problem::simple(
+                401,
+                "Unauthorized",
+                "The webhook's sender is not authenticated",
+                None,
+                format!("The notification was not accepted: {reason}."),
             ),
         }
     }
