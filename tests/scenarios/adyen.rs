@@ -114,6 +114,28 @@ fn item(
     }
 }
 
+/// Adyen's successful `event_code` notification (signed with the current key) of the
+/// modification `psp_reference` of the shopper's payment `payment` for `cart`.
+fn report_on(
+    payment: &str,
+    cart: &CartRef,
+    event_code: &str,
+    psp_reference: &str,
+    cents: i64,
+) -> String {
+    signed(
+        vec![item(
+            event_code,
+            psp_reference,
+            Some(payment),
+            &cart.id,
+            cents,
+            true,
+        )],
+        &key(),
+    )
+}
+
 fn signed(mut items: Vec<NotificationItem>, key: &HmacKey) -> String {
     for item in &mut items {
         item.sign(key);
@@ -369,17 +391,7 @@ async fn captures_and_chargebacks_are_recorded_once_and_a_chargeback_flags_the_o
     let total = order_payment(&app, &cart).await.amount_planned.cent_amount;
 
     // A capture (a merchant account that captures later): recorded once, and not new money.
-    let capture = signed(
-        vec![item(
-            "CAPTURE",
-            "8825408195409505",
-            Some(&psp_payment),
-            &cart.id,
-            total,
-            true,
-        )],
-        &key(),
-    );
+    let capture = report_on(&psp_payment, &cart, "CAPTURE", "8825408195409505", total);
     for _ in 0..2 {
         assert_accepted(&app.deliver_adyen(&capture).await);
     }
@@ -441,6 +453,81 @@ async fn captures_and_chargebacks_are_recorded_once_and_a_chargeback_flags_the_o
             .all(|r| r.operation == "create_intent"),
         "nothing given back because of it"
     );
+}
+
+/// `CAPTURE_FAILED`, a `CANCELLATION` made in Adyen's Customer Area, and `REFUND_FAILED` for
+/// a refund support asked for: each lands once on the payment it is about.
+async fn failed_captures_outside_cancellations_and_failed_refunds_land_once(backend: Backend) {
+    let app = App::start(backend).await;
+    let (_, cart, _, psp_payment) = paid_through_adyen(&app).await;
+    let total = order_payment(&app, &cart).await.amount_planned.cent_amount;
+    let number = app.stored(&cart).await.1.unwrap().order_number.to_string();
+
+    // A refund support asks for, which Adyen then fails.
+    support(&app)
+        .post(
+            &format!("/admin/orders/{number}/refunds"),
+            json!({"idempotencyKey": "r1", "amount": 700, "reason": "Goodwill"}),
+        )
+        .await
+        .assert_status(StatusCode::CREATED);
+    let [refund] = app
+        .adyen
+        .modifications("refunds", &psp_payment)
+        .try_into()
+        .unwrap();
+    let refund_failed = report_on(&psp_payment, &cart, "REFUND_FAILED", &refund, 700);
+    let capture_failed = report_on(
+        &psp_payment,
+        &cart,
+        "CAPTURE_FAILED",
+        "8825408195409599",
+        total,
+    );
+    for body in [
+        &refund_failed,
+        &capture_failed,
+        &refund_failed,
+        &capture_failed,
+    ] {
+        assert_accepted(&app.deliver_adyen(body).await);
+    }
+    assert_eq!(refund_states(&app, &cart).await, ["Failed"]);
+    let payment = order_payment(&app, &cart).await;
+    assert_eq!(
+        kinds(&payment),
+        [
+            (TransactionKind::Authorization, TransactionState::Success),
+            (TransactionKind::Refund, TransactionState::Failure),
+            (TransactionKind::Charge, TransactionState::Failure),
+        ]
+    );
+    assert_eq!(
+        payment.secured(),
+        total,
+        "a failed capture or refund takes nothing"
+    );
+
+    // The merchant cancels the payment in Adyen's Customer Area: recorded once, as it came.
+    let cancelled = report_on(
+        &psp_payment,
+        &cart,
+        "CANCELLATION",
+        "8412534564722331",
+        total,
+    );
+    for _ in 0..2 {
+        assert_accepted(&app.deliver_adyen(&cancelled).await);
+    }
+    let payment = order_payment(&app, &cart).await;
+    let cancels: Vec<_> = payment
+        .transactions
+        .iter()
+        .filter(|t| t.kind == TransactionKind::CancelAuthorization)
+        .collect();
+    assert_eq!(cancels.len(), 1);
+    assert_eq!(cancels[0].provider_id.as_deref(), Some("8412534564722331"));
+    assert_eq!(payment.secured(), 0);
 }
 
 async fn notifications_not_from_adyen_or_not_for_us_record_nothing(backend: Backend) {
@@ -551,6 +638,7 @@ on_both_stores!(
     a_reversal_adyen_refuses_is_money_outstanding_again,
     merchant_refunds_go_to_adyen_and_its_notifications_settle_them,
     captures_and_chargebacks_are_recorded_once_and_a_chargeback_flags_the_order,
+    failed_captures_outside_cancellations_and_failed_refunds_land_once,
     notifications_not_from_adyen_or_not_for_us_record_nothing,
 );
 

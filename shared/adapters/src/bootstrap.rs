@@ -311,3 +311,29 @@ impl Environment {
         .map_err(|e| e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn storefront() -> checkout_domain::Storefront {
+        checkout_domain::Storefront::new(Arc::new(crate::MemoryStore::new()))
+    }
+
+    #[test]
+    fn new_payments_go_to_the_default_provider_which_must_be_configured() {
+        let stripe = || Arc::new(crate::psp_simulator::PspSimulator::new()) as _;
+        let adyen = || Arc::new(crate::adyen_simulator::AdyenSimulator::new("Shop")) as _;
+        let both = with_providers(storefront(), stripe(), Some(adyen()), "stripe").unwrap();
+        assert_eq!(both.psp().name(), "stripe");
+        let both = with_providers(storefront(), stripe(), Some(adyen()), "adyen").unwrap();
+        assert_eq!(both.psp().name(), "adyen");
+        let stripe_only = with_providers(storefront(), stripe(), None, "stripe").unwrap();
+        assert_eq!(stripe_only.psp().name(), "stripe");
+        let refused = with_providers(storefront(), stripe(), None, "adyen")
+            .err()
+            .unwrap();
+        assert!(refused.contains("Adyen is not configured"), "{refused}");
+    }
+}
