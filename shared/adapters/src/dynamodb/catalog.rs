@@ -25,7 +25,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
 use checkout_domain::model::catalog::{Product, ProductTerms, ShardedWrite, StockWrite};
@@ -415,40 +415,27 @@ impl CatalogStore for DynamoStore {
         &self,
         discount: &DiscountDefinition,
     ) -> Result<DiscountDefinition, StoreError> {
+        // All 32 copies in one transaction, so every one shows the same terms; a limited
+        // code's redemptions still left are dealt out over them again (`code_counters`).
+        // Cancelled by orders checking a copy right now: a contended error, which the use
+        // case tries again.
         let terms = discount_terms(discount)?;
-        // Replica 0 rewrites the terms but keeps the redemption count; the others are the
-        // terms alone, all in one transaction so every replica shows the same terms.
-        let mut e = Expr::default();
-        let (redemptions, zero) = (e.name("redemptions"), e.number(0));
-        let mut sets = vec![
-            format!("{redemptions} = if_not_exists({redemptions}, {zero})"),
-            format!("{} = {}", e.name(REPLICAS), e.number(DISCOUNT_REPLICAS)),
-        ];
-        let removes: Vec<String> = DISCOUNT_OPTIONAL
-            .iter()
-            .filter(|name| !terms.contains_key(**name))
-            .map(|name| e.name(name))
-            .collect();
-        for (name, value) in &terms {
-            sets.push(format!("{} = {}", e.name(name), e.value(value.clone())));
+        let written = self
+            .write_code(
+                &discount.code,
+                Some(&terms),
+                discount.max_redemptions,
+                &DISCOUNT_OPTIONAL,
+            )
+            .await?;
+        if !written {
+            return Err(StoreError::contended(
+                "the code's redemptions kept moving while it was written",
+            ));
         }
-        let primary = Update::builder()
-            .table_name(self.table())
-            .set_key(Some(discount_key(&discount.code)))
-            .update_expression(update_expression(&sets, &removes))
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .build()
-            .map_err(|e| StoreError::new(e.to_string()))?;
-        let mut items = vec![TransactWriteItem::builder().update(primary).build()];
-        items.extend(self.discount_replicas(&discount.code, &terms)?);
-        // Cancelled by orders checking a replica right now: a contended error, which the
-        // use case tries again.
-        if let Err(reasons) = self.transact(items).await? {
-            return Err(cancellation_error("discount code write", &reasons));
-        }
-        self.get(discount_key(&discount.code))
+        self.discounts(std::slice::from_ref(&discount.code))
             .await?
+            .pop()
             .ok_or_else(|| StoreError::new("the discount code just written is gone"))
     }
 
@@ -496,6 +483,8 @@ impl CatalogStore for DynamoStore {
             if unreplicated {
                 self.replicate_discount(&discount).await?;
             }
+            // A limited code's count is the sum over its copies.
+            let discount = self.with_redemptions(discount).await?;
             found.insert(discount.code.clone(), discount);
         }
         Ok(codes.iter().filter_map(|code| found.remove(code)).collect())

@@ -11,7 +11,7 @@
 //! processes a stored draft, row 0 replaces the draft iff it is still a `Draft` at the revision
 //! read, and row 1 is left out (the draft claimed its number).
 //! | 3.. | a stock shard per SKU (usually one) | stock − units | stock suffices, price and tax category as priced, no newer configuration revision stamped |
-//! | .. | discount code | redemptions + 1 | terms as priced, unexpired, redemptions left |
+//! | .. | discount code: a limited one's copy with room (an unlimited one: a `ConditionCheck` of a copy) | redemptions + 1 | terms as priced, unexpired, below the copy's quota |
 //! | .. | gift card `GIFTCARD#c` | balance − amount | same currency, balance ≥ amount |
 //! | .. | guest customer `EMAIL#e` | `isGuest` record | not a registered customer's |
 //!
@@ -34,12 +34,13 @@ use checkout_domain::model::values::Sku;
 use checkout_domain::ports::orders::CommitError;
 use checkout_domain::StoreError;
 
+use super::code_counters;
 use super::codec::{encode, fields, from_item, order_item, time_rfc3339, to_item};
 use super::expr::{cancellation_error, check, put, reason_is_condition, update, Expr};
 use super::gift_cards::{balance_update, Movement};
 use super::schema::{
-    cart_key, discount_key, discount_replica_key, email_key, idempotency_key, number_key,
-    serde_names, stock_shard_key, DISCOUNT_REPLICAS, VALID_UNTIL_EPOCH,
+    cart_key, discount_replica_key, email_key, idempotency_key, number_key, serde_names,
+    stock_shard_key, DISCOUNT_REPLICAS, VALID_UNTIL_EPOCH,
 };
 use super::DynamoStore;
 
@@ -79,10 +80,13 @@ fn equals_or_absent(expr: &mut Expr, field: &str, value: Option<AttributeValue>)
     }
 }
 
+/// The code's check or redemption: `copy` is where a limited code redeems (one with room,
+/// from a read of its copies: `code_counters`).
 fn discount_redemption(
     table: &str,
     terms: &DiscountDefinition,
     now_epoch: i64,
+    copy: u32,
 ) -> Result<TransactWriteItem, StoreError> {
     let mut e = Expr::default();
     let mut conditions = vec![];
@@ -117,12 +121,11 @@ fn discount_redemption(
             e,
         );
     }
-    let (redemptions, max, one) = (e.name("redemptions"), e.name("maxRedemptions"), e.number(1));
-    let set = format!("SET {redemptions} = {redemptions} + {one}");
-    conditions.push(format!("{redemptions} < {max}"));
+    let set = format!("SET {}", code_counters::count(&mut e, 1));
+    conditions.push(code_counters::redemption_condition(&mut e));
     update(
         table,
-        discount_key(&terms.code),
+        discount_replica_key(&terms.code, copy),
         &set,
         &conditions.join(" AND "),
         e,
@@ -257,10 +260,20 @@ impl DynamoStore {
             slots.push(Slot::GiftCard(redemption.code.clone()));
         }
         for terms in &plan.redemptions {
+            let copy = match terms.max_redemptions {
+                Some(_) => code_counters::copy_with_room(
+                    &self
+                        .code_copies(&terms.code)
+                        .await
+                        .map_err(CommitError::Store)?,
+                ),
+                None => 0,
+            };
             items.push(discount_redemption(
                 table,
                 terms,
                 plan.now.unix_timestamp(),
+                copy,
             )?);
             slots.push(Slot::Discount(terms.code.to_string()));
         }

@@ -21,6 +21,7 @@ pub(crate) mod schema;
 mod carts;
 mod catalog;
 mod claims;
+mod code_counters;
 mod commit;
 mod gift_cards;
 mod idempotency;

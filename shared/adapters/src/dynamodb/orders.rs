@@ -18,13 +18,14 @@ use checkout_domain::ports::orders::{
 };
 use checkout_domain::StoreError;
 
+use super::code_counters;
 use super::codec::{encode, from_item, time_rfc3339, to_item};
 use super::expr::{
     cancellation_error, condition_held, put, reason_is_condition, store_error, update,
     update_expression, Expr, Item,
 };
 use super::schema::{
-    cart_key, cart_partition, claim_ticket_key, customer_history, discount_key, email_key,
+    cart_key, cart_partition, claim_ticket_key, customer_history, discount_replica_key, email_key,
     guest_history, history_entry_key, idempotency_key, number_key, order_key, product_key,
     serde_names, sweep_mark, HISTORY_INDEX, SK_CART, SK_HISTORY, SK_ORDER, SWEEP_ORDERS,
 };
@@ -250,13 +251,22 @@ impl OrderStore for DynamoStore {
                 "soldOut",
             )?);
         }
-        // Only a limited code counts its redemptions.
+        // Only a limited code counts its redemptions: one back on a copy that counted some.
         for code in cancelled
             .discount_codes
             .iter()
             .filter(|c| c.terms.max_redemptions.is_some())
         {
-            items.push(give_back(discount_key(&code.code), "redemptions", -1, "")?);
+            let copy = code_counters::copy_to_release(&self.code_copies(&code.code).await?);
+            let mut e = Expr::default();
+            let pk = e.name("pk");
+            items.push(update(
+                self.table(),
+                discount_replica_key(&code.code, copy),
+                &format!("SET {}", code_counters::count(&mut e, -1)),
+                &format!("attribute_exists({pk})"),
+                e,
+            )?);
         }
         if let Some(customer) = cancelled.slot_owner() {
             items.push(super::saved_orders::give_back(

@@ -5,8 +5,8 @@
 //! |-----------------|------------------|-----------|
 //! | product (its stock shard 0) | `PRODUCT#<sku>`  | `PRODUCT` |
 //! | a product's stock shard k ≥ 1 | `PRODUCT#<sku>#<k>` | `STOCK` |
-//! | discount code (replica 0, its redemption count) | `DISCOUNT#<code>`| `DISCOUNT`|
-//! | discount code replica k ≥ 1 (its terms) | `DISCOUNT#<code>#<k>`| `DISCOUNT`|
+//! | discount code (copy 0: terms, `redemptions` and `quota` of a limited code) | `DISCOUNT#<code>`| `DISCOUNT`|
+//! | discount code copy k ≥ 1 (the same) | `DISCOUNT#<code>#<k>`| `DISCOUNT`|
 //! | pricing config (replica 0) | `CONFIG`  | `PRICING` |
 //! | pricing config replica k ≥ 1 | `CONFIG#<k>` | `PRICING` |
 //! | cart            | `CART#<id>`      | `CART`    |
@@ -85,7 +85,7 @@ pub(crate) fn discount_key(code: &DiscountCode) -> Item {
 /// A sale's code is read by every cart that carries it and checked by every order that uses
 /// it, and a `ConditionCheck` takes part in its transaction like a write: so a code's terms
 /// are kept on this many items, written together, each read or checked at random (rule 12).
-/// A limited code's redemption count stays on replica 0 alone.
+/// A limited code's redemptions are counted over the copies too (`code_counters`).
 pub(crate) const DISCOUNT_REPLICAS: u32 = 32;
 
 /// Replica `k` of a discount code; replica 0 is the code's own item.
