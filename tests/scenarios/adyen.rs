@@ -215,32 +215,34 @@ async fn a_refused_attempt_is_recorded_and_the_shopper_pays_again_in_the_session
     assert_eq!(payment.secured(), payment.amount_planned.cent_amount);
 }
 
-async fn a_second_payment_is_given_back_through_adyen_and_settled_by_its_notification(
-    backend: Backend,
-) {
-    let app = App::start(backend).await;
+/// Two tabs: two sessions for one cart, and both shoppers pay. The first orders the cart; the
+/// second is given back through Adyen's cancel-or-refund of the shopper's payment in it,
+/// pending until Adyen says. The cart, both sessions and that reversal's `pspReference`.
+async fn two_tabs_paid(app: &App) -> (CartRef, String, String, String) {
     let (guest, cart) = app.ready_guest_cart().await;
-    // Two tabs: two sessions for the same cart; both shoppers pay.
     let first = start_session(&guest, &cart).await;
     let second = start_session(&guest, &cart).await;
     assert_ne!(first, second);
-    assert_accepted(
-        &app.deliver_adyen(&app.adyen_notification(&first, true))
-            .await,
-    );
-    assert_accepted(
-        &app.deliver_adyen(&app.adyen_notification(&second, true))
-            .await,
-    );
-
-    // The second is given back: Adyen's cancel-or-refund of the shopper's payment in it,
-    // pending until Adyen says.
+    for session in [&first, &second] {
+        assert_accepted(
+            &app.deliver_adyen(&app.adyen_notification(session, true))
+                .await,
+        );
+    }
     let second_payment = app.adyen.payment_of(&second).unwrap();
     let [reversal] = app
         .adyen
         .modifications("reversals", &second_payment)
         .try_into()
         .expect("one reversal asked");
+    (cart, first, second, reversal)
+}
+
+async fn a_second_payment_is_given_back_through_adyen_and_settled_by_its_notification(
+    backend: Backend,
+) {
+    let app = App::start(backend).await;
+    let (cart, first, second, reversal) = two_tabs_paid(&app).await;
     let order = app.stored(&cart).await.1.unwrap();
     let given_back = order
         .payments
@@ -290,23 +292,7 @@ async fn a_second_payment_is_given_back_through_adyen_and_settled_by_its_notific
 
 async fn a_reversal_adyen_refuses_is_money_outstanding_again(backend: Backend) {
     let app = App::start(backend).await;
-    let (guest, cart) = app.ready_guest_cart().await;
-    let first = start_session(&guest, &cart).await;
-    let second = start_session(&guest, &cart).await;
-    assert_accepted(
-        &app.deliver_adyen(&app.adyen_notification(&first, true))
-            .await,
-    );
-    assert_accepted(
-        &app.deliver_adyen(&app.adyen_notification(&second, true))
-            .await,
-    );
-    let second_payment = app.adyen.payment_of(&second).unwrap();
-    let [reversal] = app
-        .adyen
-        .modifications("reversals", &second_payment)
-        .try_into()
-        .unwrap();
+    let (cart, _, second, reversal) = two_tabs_paid(&app).await;
     let failed_before = app.metrics.get(Metric::ReversalFailed);
     assert_accepted(
         &app.deliver_adyen(&app.adyen_notification(&reversal, false))
