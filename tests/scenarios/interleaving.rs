@@ -941,24 +941,30 @@ impl World {
                     intent.side = PspSide::Authorized;
                     Some(authorization(&self.app, &intent.reference))
                 }
+                // The merchant refunds it all in Stripe's dashboard, if nothing was refunded
+                // yet (Stripe refuses more than the charge has left, whoever asks).
                 (PspSide::Captured { charge }, PspKind::Refund) => {
-                    let mut ledger = self.ledger.lock().unwrap();
-                    let reversed = self.app.psp.reversed(&intent.reference).refunded;
-                    let dashboard = ledger
-                        .dashboard_refunds
-                        .entry(intent.reference.clone())
-                        .or_default();
-                    if *dashboard == 0 && reversed == 0 {
-                        *dashboard = intent.amount;
-                        Some(self.app.refunded_event(
-                            &intent.reference,
-                            charge,
-                            intent.amount,
-                            &format!("evt_dashboard_{}", intent.reference),
-                        ))
-                    } else {
-                        None
-                    }
+                    let nothing_refunded = self.app.psp.reversed(&intent.reference).refunded == 0;
+                    nothing_refunded
+                        .then(|| {
+                            self.app
+                                .psp
+                                .refund_from_dashboard(&intent.reference, intent.amount)
+                        })
+                        .flatten()
+                        .map(|_| {
+                            self.ledger
+                                .lock()
+                                .unwrap()
+                                .dashboard_refunds
+                                .insert(intent.reference.clone(), intent.amount);
+                            self.app.refunded_event(
+                                &intent.reference,
+                                charge,
+                                intent.amount,
+                                &format!("evt_dashboard_{}", intent.reference),
+                            )
+                        })
                 }
                 _ => None,
             };
@@ -1069,19 +1075,15 @@ impl World {
     }
 
     /// The Adyen modifications (captures, cancels, refunds) the system asked for that Adyen
-    /// has not reported on yet: cart, session, modification.
-    fn unreported_modifications(&self) -> Vec<(usize, String, String)> {
-        let reported = self.adyen_reported.lock().unwrap().clone();
+    /// has not reported on (`reported`) yet: cart, session, modification.
+    fn unreported_modifications(
+        &self,
+        reported: &HashMap<String, bool>,
+    ) -> Vec<(usize, String, String)> {
         let mut found = Vec::new();
         for (cart, slot) in self.slots.iter().enumerate() {
-            for intent in slot
-                .state
-                .lock()
-                .unwrap()
-                .intents
-                .iter()
-                .filter(|i| i.adyen)
-            {
+            let intents = slot.state.lock().unwrap().intents.clone();
+            for intent in intents.iter().filter(|i| i.adyen) {
                 let Some(payment) = self.app.adyen.payment_of(&intent.reference) else {
                     continue;
                 };
@@ -1099,29 +1101,39 @@ impl World {
     /// payment, so the system's retries end in the money given back). Returns whether there
     /// was one to report.
     async fn adyen_outcome(&self, pick: u64, fail: bool) -> bool {
-        let candidates = self.unreported_modifications();
-        if candidates.is_empty() {
-            return false;
-        }
-        let (cart, session, modification) =
-            candidates[(pick % candidates.len() as u64) as usize].clone();
-        let payment = self.app.adyen.payment_of(&session).unwrap_or_default();
-        let failed_before = {
-            let reported = self.adyen_reported.lock().unwrap();
-            self.app
-                .adyen
-                .modifications_of(&payment)
-                .iter()
-                .filter(|m| reported.get(*m) == Some(&false))
-                .count()
+        // Adyen reports each modification's outcome once: which one, and how it ended, is
+        // decided under the lock, so two concurrent reports never tell one both ways.
+        let decided = {
+            let mut reported = self.adyen_reported.lock().unwrap();
+            let candidates = self.unreported_modifications(&reported);
+            if candidates.is_empty() {
+                None
+            } else {
+                let (cart, session, modification) =
+                    candidates[(pick % candidates.len() as u64) as usize].clone();
+                let payment = self.app.adyen.payment_of(&session).unwrap_or_default();
+                let failed_before = self
+                    .app
+                    .adyen
+                    .modifications_of(&payment)
+                    .iter()
+                    .filter(|m| reported.get(*m) == Some(&false))
+                    .count();
+                let succeeded = !(fail && failed_before < 2);
+                reported.insert(modification.clone(), succeeded);
+                Some((cart, session, modification, succeeded))
+            }
         };
-        let succeeded = !(fail && failed_before < 2);
+        let Some((cart, session, modification, succeeded)) = decided else {
+            return false;
+        };
         self.report_modification(cart, &session, &modification, succeeded)
             .await;
         true
     }
 
-    /// Adyen's notification of `modification`'s outcome, delivered.
+    /// Adyen's notification of `modification`'s outcome (already in `adyen_reported`),
+    /// delivered.
     async fn report_modification(
         &self,
         cart: usize,
@@ -1129,10 +1141,6 @@ impl World {
         modification: &str,
         succeeded: bool,
     ) -> usize {
-        self.adyen_reported
-            .lock()
-            .unwrap()
-            .insert(modification.to_string(), succeeded);
         let body = self.app.adyen_notification(modification, succeeded);
         let entry = self.add_event(cart, session, body);
         self.slot(cart)
@@ -1388,7 +1396,15 @@ impl World {
     /// how many reports were never acknowledged.
     async fn report_adyen_modifications(&self) -> usize {
         let mut unacked = 0;
-        for (cart, session, modification) in self.unreported_modifications() {
+        let unreported = {
+            let mut reported = self.adyen_reported.lock().unwrap();
+            let unreported = self.unreported_modifications(&reported);
+            for (_, _, modification) in &unreported {
+                reported.insert(modification.clone(), true);
+            }
+            unreported
+        };
+        for (cart, session, modification) in unreported {
             let entry = self
                 .report_modification(cart, &session, &modification, true)
                 .await;
@@ -1451,21 +1467,14 @@ impl World {
         for (cart, slot) in self.slots.iter().enumerate() {
             let mut state = slot.state.lock().unwrap();
             for intent in state.intents.iter_mut() {
+                // What Stripe refunded, the dashboard's refunds included.
                 let reversed = self.app.psp.reversed(&intent.reference);
-                let dashboard = self
-                    .ledger
-                    .lock()
-                    .unwrap()
-                    .dashboard_refunds
-                    .get(&intent.reference)
-                    .copied()
-                    .unwrap_or_default();
                 let body = match &intent.side {
                     PspSide::Captured { charge } if reversed.refunded > 0 => {
                         Some(self.app.refunded_event(
                             &intent.reference,
                             charge,
-                            (reversed.refunded + dashboard).min(intent.amount),
+                            reversed.refunded,
                             &format!("evt_refund_echo_{}", intent.reference),
                         ))
                     }
@@ -1591,7 +1600,16 @@ fn describe_payments(payments: &[checkout_domain::model::payment::Payment]) -> S
             let txs: Vec<String> = p
                 .transactions
                 .iter()
-                .map(|t| format!("{:?}/{:?}/{}", t.kind, t.state, t.amount.cent_amount))
+                .map(|t| {
+                    format!(
+                        "{:?}/{:?}/{} {}→{}",
+                        t.kind,
+                        t.state,
+                        t.amount.cent_amount,
+                        t.interaction_id,
+                        t.provider_id.as_deref().unwrap_or("-")
+                    )
+                })
                 .collect();
             format!(
                 "{}(planned {}: [{}])",
@@ -1827,8 +1845,19 @@ impl World {
                 }),
             };
             if !recorded {
+                let history = match &orders[event.cart] {
+                    Some(order) => store
+                        .order_history(&order.cart_id)
+                        .await
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|h| format!("r{} {}: {}", h.revision, h.action, h.detail))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    None => String::new(),
+                };
                 flag(2, Some(cart.id.as_str()), format!(
-                    "{} for {} ({:?}) was answered {:?}, but neither the cart (state {:?}) nor its order ({}) records it; payments: {}",
+                    "{} for {} ({:?}) was answered {:?}, but neither the cart (state {:?}) nor its order ({}) records it; payments: {}; order history: [{history}]",
                     event.kind,
                     event.reference,
                     event.expect,
@@ -1946,8 +1975,8 @@ impl World {
                     } else {
                         self.app.psp.reversed(&intent.reference)
                     };
-                    let refunded =
-                        reversed.refunded + dashboard.get(&intent.reference).copied().unwrap_or(0);
+                    // The dashboard's refunds included (Stripe made them).
+                    let refunded = reversed.refunded;
                     let given_back = match intent.side {
                         PspSide::Open => continue,
                         PspSide::Captured { .. } => refunded >= intent.amount,

@@ -227,7 +227,50 @@ async fn a_pending_refund_keeps_the_cart_queued_and_is_looked_up_not_asked_again
     );
 }
 
+/// The merchant refunded the whole charge in Stripe's dashboard, and support refunds part
+/// of it here before that refund's report arrived: Stripe refuses (nothing is left), the
+/// part is recorded as failed, and the dashboard's refund, once reported, is counted once.
+async fn a_refund_stripe_refuses_for_want_of_money_left_fails_and_counts_nothing(backend: Backend) {
+    let app = App::start(backend).await;
+    let (guest, cart) = app.ready_guest_cart().await;
+    let reference = app.start_payment(&guest, &cart, None).await;
+    let paid = app.deliver(&app.payment_event(&reference, true)).await;
+    let number = paid.body["effect"]["ordered"]
+        .as_str()
+        .unwrap_or_else(|| panic!("ordered by its webhook: {:#}", paid.body))
+        .to_string();
+    let total = app.stored(&cart).await.1.unwrap().totals.total.cent_amount;
+    app.psp
+        .refund_from_dashboard(&reference, total)
+        .expect("the charge has it all");
+
+    let support = app.with_scope("support-1", "orders:read orders:write");
+    let refund = support
+        .post(
+            &format!("/admin/orders/{number}/refunds"),
+            json!({"idempotencyKey": "r1", "amount": 500, "reason": "Scratched"}),
+        )
+        .await;
+    refund.assert_status(StatusCode::CREATED);
+    assert_eq!(refund.body["state"], "Failed", "{:#}", refund.body);
+    let order = app.stored(&cart).await.1.unwrap();
+    assert_eq!(order.payments[0].refunded(), 0, "nothing given back here");
+
+    // The dashboard's refund is reported: the order holds nothing, refunded once.
+    let reported = app.refunded_event(&reference, "ch_1", total, "evt_dashboard");
+    app.deliver(&reported).await.assert_status(StatusCode::OK);
+    let order = app.stored(&cart).await.1.unwrap();
+    assert_eq!(order.payments[0].refunded(), total);
+    assert_eq!(order.payments[0].secured(), 0);
+    assert_eq!(
+        app.psp.reversed(&reference).refunded,
+        total,
+        "at Stripe too"
+    );
+}
+
 on_both_stores!(
+    a_refund_stripe_refuses_for_want_of_money_left_fails_and_counts_nothing,
     a_refund_reported_while_the_systems_own_is_pending_counts_once,
     a_refund_that_fails_later_is_outstanding_again_and_asked_for_anew,
     an_orders_failed_refund_is_retried_with_a_backoff,

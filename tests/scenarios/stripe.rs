@@ -6,7 +6,7 @@ use checkout_domain::model::money::{Currency, Money};
 use checkout_domain::model::payment::TransactionState;
 use checkout_domain::model::payment_event::{PaymentOutcome, ProviderRefund};
 use checkout_domain::model::values::{CartId, CustomerId};
-use checkout_domain::ports::psp::{IntentRequest, PaymentProvider};
+use checkout_domain::ports::psp::{IntentRequest, PaymentProvider, Reversal};
 use checkout_tests::serde_json::{self, json, Value};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -282,4 +282,56 @@ async fn stripe_errors_are_reported_not_swallowed() {
         .unwrap_err();
     assert!(error.to_string().contains("402"), "{error}");
     assert!(error.to_string().contains("card_declined"), "{error}");
+}
+
+#[tokio::test]
+async fn a_refund_stripe_refuses_for_want_of_money_left_is_a_failed_reversal_and_any_other_400_an_error(
+) {
+    let server = MockServer::start().await;
+    // Stripe's answers (type `invalid_request_error`) when the charge has nothing left.
+    Mock::given(method("POST"))
+        .and(path("/v1/refunds"))
+        .and(header("idempotency-key", "refund:pi_full"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "code": "charge_already_refunded",
+            "message": "Charge ch_1 has already been refunded.",
+            "type": "invalid_request_error"
+        }})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/refunds"))
+        .and(header("idempotency-key", "mrefund:r1:p1"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "message": "Refund amount (€28.26) is greater than unrefunded amount on charge (€0.00)",
+            "param": "amount",
+            "type": "invalid_request_error"
+        }})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/refunds"))
+        .and(header("idempotency-key", "refund:pi_bad"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "code": "parameter_missing",
+            "message": "Missing required param: payment_intent.",
+            "type": "invalid_request_error"
+        }})))
+        .mount(&server)
+        .await;
+    let client = StripeClient::new(server.uri(), "sk");
+    let eur = |cents| Money::new(cents, Currency::EUR);
+    for key in ["refund:pi_full", "mrefund:r1:p1"] {
+        let answer = client
+            .refund("pi_full", &CartId::new(), eur(2826), key)
+            .await
+            .unwrap();
+        assert_eq!(answer, Reversal::refused(key), "{key}");
+        assert_eq!(answer.state, TransactionState::Failure);
+    }
+    let error = client
+        .refund("pi_bad", &CartId::new(), eur(100), "refund:pi_bad")
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("parameter_missing"), "{error}");
 }

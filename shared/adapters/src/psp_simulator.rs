@@ -233,6 +233,57 @@ impl PspSimulator {
         Some(body.to_string())
     }
 
+    /// Records the refund `key` of `cents` of the intent `reference` unless, as at Stripe,
+    /// it would refund more than the charge has left (what was captured less every refund
+    /// that has not failed). A repeated key is the refund it made. Returns whether the refund
+    /// exists.
+    fn make_refund(&self, reference: &str, cents: i64, key: &str) -> bool {
+        let mut refunds = self.refunds.lock().unwrap();
+        if refunds.contains_key(key) {
+            return true;
+        }
+        let charged = match self.captures.lock().unwrap().get(reference) {
+            Some(&captured) => Some(captured),
+            None => self
+                .intents
+                .lock()
+                .unwrap()
+                .get(reference)
+                .map(|i| i.amount.cent_amount),
+        };
+        if let Some(charged) = charged {
+            let states = self.refund_states.lock().unwrap();
+            let refunded: i64 = refunds
+                .iter()
+                .filter(|(k, (r, _))| {
+                    r == reference && states.get(&refund_id(k)) != Some(&TransactionState::Failure)
+                })
+                .map(|(_, (_, amount))| amount)
+                .sum();
+            if refunded + cents > charged {
+                return false;
+            }
+        }
+        refunds.insert(key.to_string(), (reference.to_string(), cents));
+        true
+    }
+
+    /// A refund of `cents` the merchant makes in Stripe's dashboard, outside this system:
+    /// its id (`re_…`), or `None` when the charge has not that much left. It succeeds at once.
+    pub fn refund_from_dashboard(&self, reference: &str, cents: i64) -> Option<String> {
+        let key = format!("dashboard:{reference}:{}", uuid::Uuid::new_v4().simple());
+        self.log("refund", reference, &key);
+        if !self.make_refund(reference, cents, &key) {
+            return None;
+        }
+        let id = refund_id(&key);
+        self.refund_states
+            .lock()
+            .unwrap()
+            .insert(id.clone(), TransactionState::Success);
+        Some(id)
+    }
+
     /// From now on captures answer `processing`; their outcome comes by webhook.
     pub fn process_captures_later(&self) {
         self.captures_processing
@@ -354,11 +405,9 @@ impl PaymentProvider for PspSimulator {
         idempotency_key: &str,
     ) -> Result<Reversal, PspError> {
         self.log("refund", reference, idempotency_key);
-        self.refunds
-            .lock()
-            .unwrap()
-            .entry(idempotency_key.to_string())
-            .or_insert_with(|| (reference.to_string(), amount.cent_amount));
+        if !self.make_refund(reference, amount.cent_amount, idempotency_key) {
+            return Ok(Reversal::refused(idempotency_key));
+        }
         // The same key gets the same refund back, as at Stripe.
         let id = refund_id(idempotency_key);
         let first = if self

@@ -243,7 +243,25 @@ impl PaymentProvider for StripeClient {
             ("amount", amount.cent_amount.to_string()),
             ("metadata[reversalKey]", idempotency_key.to_string()),
         ];
-        let refund: RefundResponse = self.post("/v1/refunds", &form, idempotency_key).await?;
+        let path = "/v1/refunds";
+        let response = self.send(path, &form, idempotency_key).await?;
+        let status = response.status();
+        if status == reqwest::StatusCode::BAD_REQUEST {
+            let body = response.text().await.unwrap_or_default();
+            if refund_refused(&body) {
+                tracing::warn!(payment = %reference, key = %idempotency_key, answer = %body, "Stripe refused the refund: nothing left to refund");
+                return Ok(Reversal::refused(idempotency_key));
+            }
+            return Err(PspError(format!("POST {path}: {status}: {body}")));
+        }
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(PspError(format!("POST {path}: {status}: {body}")));
+        }
+        let refund: RefundResponse = response
+            .json()
+            .await
+            .map_err(|e| PspError(format!("POST {path}: {e}")))?;
         Ok(Reversal {
             state: refund_state(&refund.status)?,
             interaction_id: refund.id,
@@ -340,6 +358,19 @@ pub(crate) fn refund_state(status: &str) -> Result<TransactionState, PspError> {
         "failed" | "canceled" => Ok(TransactionState::Failure),
         other => Err(PspError(format!("unknown refund status {other:?}"))),
     }
+}
+
+/// Whether a 400 to `POST /v1/refunds` says the charge has nothing left to refund: the
+/// charge was refunded in full (`charge_already_refunded`), or the amount asked exceeds what
+/// is left ("Refund amount (€28.26) is greater than unrefunded amount on charge (€0.00)").
+/// Any other 400 is a fault of this system's request, reported as an error.
+fn refund_refused(body: &str) -> bool {
+    let error = serde_json::from_str::<serde_json::Value>(body).unwrap_or_default();
+    let error = &error["error"];
+    error["code"] == "charge_already_refunded"
+        || error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("greater than unrefunded amount"))
 }
 
 /// A cancelled intent releases its authorization only once its status is `canceled`.

@@ -70,6 +70,14 @@ pub struct Transaction {
 }
 
 impl Transaction {
+    /// A reversal this system asked the provider for: a give-back (under its reversal key)
+    /// or a merchant's refund. Its outcome is this system's to chase.
+    pub fn is_asked_reversal(&self) -> bool {
+        self.kind.is_reversal()
+            && (is_reversal_key(&self.interaction_id)
+                || crate::model::fulfillment::is_merchant_refund(&self.interaction_id))
+    }
+
     /// A failed attempt to pay (a decline, a 3-D Secure failure): compacted beyond
     /// `KEPT_FAILURES`. A failed reversal is not one: it says money is still owed back.
     pub fn is_failed_attempt(&self) -> bool {
@@ -251,6 +259,52 @@ impl Payment {
         })
     }
 
+    /// A provider's report of a reversal this system asked for can arrive between the asking
+    /// and the write that records the provider's id of it (Adyen's reports carry no key of
+    /// ours); it was then recorded as a reversal of its own. Once the id is known here, each
+    /// such report is folded into the reversal asked for: its state taken (never backwards),
+    /// the copy dropped, so the money is counted once. Returns whether anything moved.
+    pub fn fold_early_reports(&mut self) -> bool {
+        let mut reported = Vec::new();
+        for (index, report) in self.transactions.iter().enumerate() {
+            if !report.kind.is_reversal() || report.is_asked_reversal() {
+                continue;
+            }
+            let Some(id) = report.provider_id.as_deref() else {
+                continue;
+            };
+            let asked = self
+                .transactions
+                .iter()
+                .position(|t| t.is_asked_reversal() && t.provider_id.as_deref() == Some(id));
+            if let Some(asked) = asked {
+                reported.push((index, asked));
+            }
+        }
+        for &(index, asked) in &reported {
+            let report = self.transactions[index].clone();
+            settle_state(
+                &mut self.transactions[asked],
+                &ProviderRefund {
+                    id: report.provider_id.clone().unwrap_or_default(),
+                    amount: report.amount,
+                    state: report.state,
+                    failure: report
+                        .reason
+                        .as_deref()
+                        .map(|r| r.trim_start_matches("the refund failed: ").to_string()),
+                    key: None,
+                },
+            );
+        }
+        let mut index = 0;
+        self.transactions.retain(|_| {
+            index += 1;
+            !reported.iter().any(|&(r, _)| r == index - 1)
+        });
+        !reported.is_empty()
+    }
+
     /// Whether another money movement can be stored.
     pub fn has_room(&self) -> bool {
         self.transactions
@@ -376,12 +430,11 @@ impl Payment {
             return None;
         }
         // A reversal this system asked for (a give-back, or a merchant's refund) still pending.
-        if let Some(pending) = self.transactions.iter().rfind(|t| {
-            t.kind.is_reversal()
-                && t.state == TransactionState::Pending
-                && (is_reversal_key(&t.interaction_id)
-                    || crate::model::fulfillment::is_merchant_refund(&t.interaction_id))
-        }) {
+        if let Some(pending) = self
+            .transactions
+            .iter()
+            .rfind(|t| t.is_asked_reversal() && t.state == TransactionState::Pending)
+        {
             return Some(pending.timestamp + PENDING_RECHECK);
         }
         if !self.owes_reversal() || self.reversal_given_up() {
@@ -808,6 +861,55 @@ mod tests {
         )
         .unwrap();
         assert_eq!(refunded(&p), 1000);
+    }
+
+    #[test]
+    fn a_report_that_came_before_the_providers_id_was_recorded_is_folded_into_the_refund_asked_for()
+    {
+        use TransactionKind::*;
+        use TransactionState::*;
+        let mut p = payment(vec![tx(Charge, Success, 1000)]);
+        let mut own = tx(Refund, Pending, 1000);
+        own.interaction_id = p.reversal_key(Refund);
+        p.transactions.push(own);
+        // Adyen's report names only its own id, which this system has not recorded yet.
+        p.apply_refund(
+            &refund("8D3EC25D29088FA0", 1000, Success, None),
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(p.transactions.len(), 3, "recorded as a refund of its own");
+        assert!(!p.fold_early_reports(), "nothing to fold into yet");
+        // The answer to the asking is recorded: the report is that same refund.
+        p.transactions[1].provider_id = Some("8D3EC25D29088FA0".into());
+        assert!(p.fold_early_reports());
+        assert_eq!(p.transactions.len(), 2);
+        assert_eq!(p.transactions[1].state, Success);
+        assert_eq!(refunded(&p), 1000, "counted once");
+        assert!(!p.fold_early_reports(), "folded once");
+    }
+
+    #[test]
+    fn a_failure_reported_before_the_providers_id_was_recorded_leaves_the_money_owed() {
+        use TransactionKind::*;
+        use TransactionState::*;
+        let mut p = payment(vec![tx(Authorization, Success, 1000)]);
+        let mut own = tx(CancelAuthorization, Pending, 1000);
+        own.interaction_id = p.reversal_key(CancelAuthorization);
+        p.transactions.push(own);
+        let mut failed = refund("6C8F21DC42734039", 1000, Failure, None);
+        failed.failure = Some("Transaction not permitted".into());
+        p.apply_refund(&failed, OffsetDateTime::UNIX_EPOCH).unwrap();
+        p.transactions[1].provider_id = Some("6C8F21DC42734039".into());
+        assert!(p.fold_early_reports());
+        assert_eq!(p.transactions.len(), 2);
+        assert_eq!(p.transactions[1].state, Failure);
+        assert_eq!(
+            p.transactions[1].reason.as_deref(),
+            Some("the refund failed: Transaction not permitted")
+        );
+        assert!(p.owes_reversal(), "the sweeper asks anew");
+        assert_ne!(p.reversal_key(CancelAuthorization), "cancel:pi_1");
     }
 
     #[test]

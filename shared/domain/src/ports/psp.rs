@@ -36,6 +36,19 @@ pub struct Reversal {
     pub state: TransactionState,
 }
 
+impl Reversal {
+    /// The provider refused to make it at all (Stripe: the charge has no unrefunded money
+    /// left): a failed reversal with no id of the provider's. The money this system thought
+    /// it held is either gone already (a refund it has not heard of yet, reported later) or
+    /// owed, which the sweeper asks for anew.
+    pub fn refused(idempotency_key: &str) -> Self {
+        Reversal {
+            interaction_id: format!("refused:{idempotency_key}"),
+            state: TransactionState::Failure,
+        }
+    }
+}
+
 /// An authorization of a customer's saved payment method, off session, captured later.
 #[derive(Debug, Clone)]
 pub struct SavedMethodRequest {

@@ -230,11 +230,7 @@ impl Storefront {
                 payment.modification_reference().to_string(),
             );
             for t in payment.transactions.iter_mut() {
-                if !(t.kind.is_reversal()
-                    && t.state == TransactionState::Pending
-                    && (payment::is_reversal_key(&t.interaction_id)
-                        || crate::model::fulfillment::is_merchant_refund(&t.interaction_id)))
-                {
+                if !(t.is_asked_reversal() && t.state == TransactionState::Pending) {
                     continue;
                 }
                 let reversal = match (t.kind, t.provider_id.as_deref()) {
@@ -254,6 +250,8 @@ impl Storefront {
                 };
                 changed |= self.settle_one(t, &reversal);
             }
+            // Its report may have come while it was being asked for (before its id was here).
+            changed |= payment.fold_early_reports();
         }
         Ok(changed)
     }
