@@ -115,6 +115,9 @@ pub struct FaultyStore {
     calls: AtomicU64,
     rng: Mutex<u64>,
     injected: Mutex<Vec<InjectedFault>>,
+    /// A replica that lags: eventually consistent product reads answer these (as they were
+    /// when frozen) until thawed.
+    lagging: Mutex<Option<Vec<Product>>>,
 }
 
 /// Why a call should fail, decided before it runs.
@@ -147,7 +150,20 @@ impl FaultyStore {
             calls: AtomicU64::new(0),
             rng: Mutex::new(0x853c_49e6_748f_ea9b),
             injected: Mutex::new(Vec::new()),
+            lagging: Mutex::new(None),
         }
+    }
+
+    /// From now on eventually consistent reads of `skus` answer them as they stand now (a
+    /// replica that has not caught up), however they change, until [`FaultyStore::thaw`].
+    pub async fn freeze_replicas(&self, skus: &[Sku]) {
+        let products = self.inner.products(skus).await.expect("read the products");
+        *self.lagging.lock().unwrap() = Some(products);
+    }
+
+    /// The replicas catch up.
+    pub fn thaw(&self) {
+        *self.lagging.lock().unwrap() = None;
     }
 
     /// Runs `work` with `spec` as this task's fault (`None`: no fault, but the calls are still
@@ -355,6 +371,19 @@ impl CatalogStore for FaultyStore {
     }
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
         self.read("products", self.inner.products(skus)).await
+    }
+    async fn products_recent(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
+        let lagging = self.lagging.lock().unwrap().clone();
+        match lagging {
+            Some(frozen) => Ok(frozen
+                .into_iter()
+                .filter(|p| skus.contains(&p.sku))
+                .collect()),
+            None => {
+                self.read("products_recent", self.inner.products_recent(skus))
+                    .await
+            }
+        }
     }
     async fn restock(&self, sku: &Sku, units: u32) -> Result<(), StoreError> {
         self.write("restock", self.inner.restock(sku, units)).await

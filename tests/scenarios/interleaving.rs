@@ -1612,8 +1612,11 @@ fn describe_payments(payments: &[checkout_domain::model::payment::Payment]) -> S
                 })
                 .collect();
             format!(
-                "{}(planned {}: [{}])",
+                "{}{}(planned {}: [{}])",
                 p.psp_reference,
+                p.provider_payment
+                    .as_deref()
+                    .map_or(String::new(), |r| format!("→{r}")),
                 p.amount_planned.cent_amount,
                 txs.join(", ")
             )
@@ -1865,8 +1868,15 @@ impl World {
                     cart.state,
                     orders[event.cart]
                         .as_ref()
-                        .map_or("none".to_string(), |o| format!("{} {:?}/{:?}", o.order_number, o.state, o.payment_state)),
-                    describe_payments(&payments.into_iter().cloned().collect::<Vec<_>>()),
+                        .map_or("none".to_string(), |o| format!("{} {:?}/{:?} at revision {}", o.order_number, o.state, o.payment_state, o.revision)),
+                    describe_payments(
+                        &cart
+                            .payments
+                            .iter()
+                            .chain(orders[event.cart].iter().flat_map(|o| o.payments.iter()))
+                            .cloned()
+                            .collect::<Vec<_>>()
+                    ),
                 ));
             }
         }

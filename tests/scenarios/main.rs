@@ -28,6 +28,7 @@ mod programmatic_interleaving;
 mod programmatic_orders;
 mod providers;
 mod refunds;
+mod replica_reads;
 mod replicate;
 mod secrets;
 mod stripe;

@@ -45,7 +45,7 @@ use super::schema::{
     config_key, discount_key, discount_replica_key, product_key, stock_shard_key, CATALOG_PRODUCTS,
     CONFIG_REPLICAS, DISCOUNT_REPLICAS, HISTORY_INDEX, REPLICAS, SHIPPING_BY_ID, VALID_UNTIL_EPOCH,
 };
-use super::DynamoStore;
+use super::{DynamoStore, Read};
 
 /// The optional attributes of a discount item that an update must clear when absent.
 const DISCOUNT_OPTIONAL: [&str; 5] = [
@@ -158,10 +158,22 @@ fn shard_update(
 }
 
 impl DynamoStore {
+    /// The products among `skus` with their shards' stock, read as `read` says.
+    async fn read_products(&self, skus: &[Sku], read: Read) -> Result<Vec<Product>, StoreError> {
+        let mut products = self
+            .batch_get_items_read(skus.iter().map(product_key).collect(), read)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<Vec<Product>, _>>()?;
+        self.read_shards(&mut products, read).await?;
+        Ok(products)
+    }
+
     /// Each shard's stock of the sharded products among `products` (shard 0 is the product's
     /// own), so `stock` is their sum; products marked sold out are not read further (their
     /// shards are all empty).
-    async fn read_shards(&self, products: &mut [Product]) -> Result<(), StoreError> {
+    async fn read_shards(&self, products: &mut [Product], read: Read) -> Result<(), StoreError> {
         let keys: Vec<Item> = products
             .iter()
             .filter(|p| p.stock_shards > 1 && !p.sold_out)
@@ -169,7 +181,7 @@ impl DynamoStore {
             .collect();
         let mut shards: HashMap<String, u32> = HashMap::new();
         if !keys.is_empty() {
-            for item in self.batch_get_items(keys).await? {
+            for item in self.batch_get_items_read(keys, read).await? {
                 let pk = match item.get("pk") {
                     Some(AttributeValue::S(pk)) => pk.clone(),
                     _ => continue,
@@ -371,11 +383,11 @@ impl CatalogStore for DynamoStore {
     }
 
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
-        let mut products: Vec<Product> = self
-            .batch_get(skus.iter().map(product_key).collect())
-            .await?;
-        self.read_shards(&mut products).await?;
-        Ok(products)
+        self.read_products(skus, Read::Consistent).await
+    }
+
+    async fn products_recent(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
+        self.read_products(skus, Read::Eventual).await
     }
 
     async fn restock(&self, sku: &Sku, units: u32) -> Result<(), StoreError> {

@@ -39,6 +39,14 @@ use expr::{store_error, Item};
 /// Retries for unprocessed batch keys: DynamoDB returns them under throttling.
 const BATCH_ATTEMPTS: usize = 8;
 
+/// How a read is served: strongly consistent (1 read unit per 4 KB, by the partition's
+/// leader), or eventually consistent (half that, by any replica).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Consistent,
+    Eventual,
+}
+
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -138,12 +146,21 @@ impl DynamoStore {
 
     /// Strongly consistent items by key, any order, retrying what DynamoDB left unprocessed.
     async fn batch_get_items(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        self.batch_get_items_read(keys, Read::Consistent).await
+    }
+
+    /// Items by key, read as `read` says, any order, retrying what DynamoDB left unprocessed.
+    async fn batch_get_items_read(
+        &self,
+        keys: Vec<Item>,
+        read: Read,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
             let mut pending = Some(
                 KeysAndAttributes::builder()
                     .set_keys(Some(chunk.to_vec()))
-                    .consistent_read(true)
+                    .consistent_read(read == Read::Consistent)
                     .build()
                     .map_err(|e| StoreError::new(e.to_string()))?,
             );

@@ -40,6 +40,14 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// sum over the SKU's shards, `shard_stock` each shard's (all 0, unread, when it is marked
     /// sold out).
     async fn products(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError>;
+    /// The same, read eventually consistently: half the read units, from any replica, so a
+    /// SKU every buyer of a sale reads takes twice the buyers (rule 12). For what a commit's
+    /// conditions check again (price, tax, each shard's stock): never for a decision that
+    /// refuses a buyer or writes what was read. A store that is always consistent reads as
+    /// `products` does.
+    async fn products_recent(&self, skus: &[Sku]) -> Result<Vec<Product>, StoreError> {
+        self.products(skus).await
+    }
     /// Puts `units` of `sku` back on sale (on its own item, clearing a sold-out mark).
     async fn restock(&self, sku: &Sku, units: u32) -> Result<(), StoreError>;
     /// Marks `sku` sold out iff its own item's stock is 0 and no administrator wrote its

@@ -63,14 +63,31 @@ impl Storefront {
         let actions = CartAction::parse_all(&input.actions)?;
         let cart = self.cart(caller, id).await?;
         ensure_updatable(&cart, input.version)?;
-        let catalog = self
-            .catalog_for(
+        let catalog_read = |freshness| {
+            self.read_catalog_for(
                 &cart,
                 actions.iter().filter_map(CartAction::sku),
                 actions.iter().filter_map(CartAction::code),
+                freshness,
             )
-            .await?;
-        let next = cart.apply(&actions, &catalog, self.clock.now())?;
+        };
+        // Priced on a recent read (every buyer of a sale reads the SKU: rule 12); the commit
+        // checks price, tax and stock again. A refusal is decided on the latest catalog,
+        // never on a replica's lag (a product just created or restocked), and so is a
+        // recalculation: the customer confirms the total a refused commit showed them.
+        let freshness = if actions.contains(&CartAction::Recalculate) {
+            Freshness::Latest
+        } else {
+            Freshness::Recent
+        };
+        let first = catalog_read(freshness).await?;
+        let next = match cart.apply(&actions, &first, self.clock.now()) {
+            Err(Error::OutOfStock(_) | Error::Invalid(_)) if freshness == Freshness::Recent => {
+                let latest = catalog_read(Freshness::Latest).await?;
+                cart.apply(&actions, &latest, self.clock.now())?
+            }
+            applied => applied?,
+        };
         // The same write again while other writers hold the cart (a payment being recorded):
         // nothing was written, and the version condition still guards it.
         let mut backoff = self.backoff();
@@ -100,35 +117,58 @@ impl Storefront {
         }
     }
 
-    /// Loads what pricing `cart` (plus the SKUs and codes about to be added) needs.
+    /// Loads what pricing `cart` (plus the SKUs and codes about to be added) needs, as it
+    /// stands now.
     pub async fn catalog_for<'a>(
         &self,
         cart: &Cart,
         extra_skus: impl Iterator<Item = &'a Sku>,
         extra_codes: impl Iterator<Item = &'a DiscountCode>,
     ) -> Result<CatalogView, Error> {
+        self.read_catalog_for(cart, extra_skus, extra_codes, Freshness::Latest)
+            .await
+    }
+
+    async fn read_catalog_for<'a>(
+        &self,
+        cart: &Cart,
+        extra_skus: impl Iterator<Item = &'a Sku>,
+        extra_codes: impl Iterator<Item = &'a DiscountCode>,
+        freshness: Freshness,
+    ) -> Result<CatalogView, Error> {
         let skus = cart.skus().cloned().chain(extra_skus.cloned()).collect();
         let codes = cart.codes().cloned().chain(extra_codes.cloned()).collect();
-        self.load_catalog(skus, codes).await
+        self.read_catalog(skus, codes, freshness).await
     }
 
     /// Loads the products `skus`, the discount codes `codes` and the pricing configuration,
-    /// side by side.
+    /// side by side, as they stand now.
     pub(crate) async fn load_catalog(
+        &self,
+        skus: Vec<Sku>,
+        codes: Vec<DiscountCode>,
+    ) -> Result<CatalogView, Error> {
+        self.read_catalog(skus, codes, Freshness::Latest).await
+    }
+
+    async fn read_catalog(
         &self,
         mut skus: Vec<Sku>,
         mut codes: Vec<DiscountCode>,
+        freshness: Freshness,
     ) -> Result<CatalogView, Error> {
         skus.sort();
         skus.dedup();
         codes.sort();
         codes.dedup();
-        let (products, discounts, config) = futures_join(
-            self.store.products(&skus),
-            self.store.discounts(&codes),
-            self.store.config(),
-        )
-        .await;
+        let products = async {
+            match freshness {
+                Freshness::Latest => self.store.products(&skus).await,
+                Freshness::Recent => self.store.products_recent(&skus).await,
+            }
+        };
+        let (products, discounts, config) =
+            futures_join(products, self.store.discounts(&codes), self.store.config()).await;
         Ok(CatalogView {
             products: products?
                 .into_iter()
@@ -141,6 +181,15 @@ impl Storefront {
             config: config?,
         })
     }
+}
+
+/// How fresh the products a use case prices with must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Freshness {
+    /// Strongly consistent: what a refusal or a write is decided on.
+    Latest,
+    /// Eventually consistent (half the cost, any replica): what the commit checks again.
+    Recent,
 }
 
 /// Runs three independent reads concurrently without pulling in an executor-specific join.
