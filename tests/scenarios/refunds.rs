@@ -3,7 +3,7 @@
 //! money back to outstanding, and the sweeper asks for it again (the cart or order stays in
 //! its queue while any reversal is pending).
 
-use checkout_domain::model::payment::{Payment, TransactionKind, TransactionState};
+use checkout_domain::model::payment::{Payment, PaymentState, TransactionKind, TransactionState};
 use checkout_domain::ports::metrics::Metric;
 use checkout_domain::usecases::sweeper::SweepBudget;
 use checkout_tests::serde_json::json;
@@ -269,7 +269,69 @@ async fn a_refund_stripe_refuses_for_want_of_money_left_fails_and_counts_nothing
     );
 }
 
+/// Stripe's webhooks come in any order: a running total made while a refund was pending
+/// counts it, and can arrive after that refund's failure. The total is then checked with
+/// Stripe, and the failed refund is never counted as money given back: the system's own
+/// refund and one made in the dashboard alike.
+async fn a_running_total_older_than_a_refunds_failure_counts_nothing(backend: Backend) {
+    let app = App::start(backend).await;
+    app.psp.answer_refunds_pending(true);
+    let (_, cart, reference, amount) = a_charge_given_back(&app).await;
+    let [refund_id] = app.psp.refund_ids(&reference).try_into().unwrap();
+    let stale = app.refunded_event(&reference, "ch_1", amount, "evt_total_stale");
+    let failed = app
+        .psp
+        .settle_refund(&refund_id, TransactionState::Failure)
+        .unwrap();
+    app.deliver(&failed).await.assert_status(StatusCode::OK);
+    app.deliver(&stale).await.assert_status(StatusCode::OK);
+    let payment = app.stored(&cart).await.0.payments[0].clone();
+    assert_eq!(payment.refunded(), 0, "the failed refund gave nothing back");
+    assert_eq!(payment.secured(), amount, "the money is outstanding again");
+    assert!(payment.owes_reversal());
+    assert_eq!(app.psp_requests("refunded_now").len(), 1, "asked of Stripe");
+
+    // A paid order refunded in Stripe's dashboard, the refund failing later.
+    let (guest, cart) = app.ready_guest_cart().await;
+    let reference = app.start_payment(&guest, &cart, None).await;
+    app.deliver(&app.payment_event(&reference, true))
+        .await
+        .assert_status(StatusCode::OK);
+    let order = app.stored(&cart).await.1.expect("ordered by its webhook");
+    let total = order.totals.total.cent_amount;
+    let refund_id = app
+        .psp
+        .refund_from_dashboard(&reference, total)
+        .expect("the charge has it all");
+    let stale = app.refunded_event(&reference, "ch_2", total, "evt_dashboard_total");
+    let failed = app
+        .psp
+        .settle_refund(&refund_id, TransactionState::Failure)
+        .unwrap();
+    app.deliver(&failed).await.assert_status(StatusCode::OK);
+    app.deliver(&stale).await.assert_status(StatusCode::OK);
+    let order = app.stored(&cart).await.1.unwrap();
+    assert_eq!(order.payments[0].refunded(), 0);
+    assert_eq!(
+        order.payments[0].secured(),
+        total,
+        "still the order's money"
+    );
+    assert_eq!(order.payment_state, PaymentState::Paid);
+
+    // A total that is current is counted as before: a second dashboard refund that holds.
+    app.psp
+        .refund_from_dashboard(&reference, total)
+        .expect("the failed refund left it all");
+    let current = app.refunded_event(&reference, "ch_2", total, "evt_dashboard_total_2");
+    app.deliver(&current).await.assert_status(StatusCode::OK);
+    let order = app.stored(&cart).await.1.unwrap();
+    assert_eq!(order.payments[0].refunded(), total, "refunded once");
+    assert_eq!(order.payments[0].secured(), 0);
+}
+
 on_both_stores!(
+    a_running_total_older_than_a_refunds_failure_counts_nothing,
     a_refund_stripe_refuses_for_want_of_money_left_fails_and_counts_nothing,
     a_refund_reported_while_the_systems_own_is_pending_counts_once,
     a_refund_that_fails_later_is_outstanding_again_and_asked_for_anew,

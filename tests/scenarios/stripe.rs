@@ -8,7 +8,7 @@ use checkout_domain::model::payment_event::{PaymentOutcome, ProviderRefund};
 use checkout_domain::model::values::{CartId, CustomerId};
 use checkout_domain::ports::psp::{IntentRequest, PaymentProvider, Reversal};
 use checkout_tests::serde_json::{self, json, Value};
-use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::matchers::{body_string_contains, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const VECTORS: &str = include_str!("../fixtures/stripe/signature_vectors.json");
@@ -282,6 +282,37 @@ async fn stripe_errors_are_reported_not_swallowed() {
         .unwrap_err();
     assert!(error.to_string().contains("402"), "{error}");
     assert!(error.to_string().contains("card_declined"), "{error}");
+}
+
+#[tokio::test]
+async fn what_a_payment_has_refunded_now_is_its_charges_amount_refunded() {
+    let server = MockServer::start().await;
+    // The intent with its latest charge expanded, as Stripe answers it.
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents/pi_refunded"))
+        .and(query_param("expand[]", "latest_charge"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "pi_refunded",
+            "object": "payment_intent",
+            "status": "succeeded",
+            "latest_charge": {"id": "ch_1", "object": "charge", "amount": 2826, "amount_refunded": 1200}
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_intents/pi_unpaid"))
+        .and(query_param("expand[]", "latest_charge"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "pi_unpaid", "object": "payment_intent", "status": "requires_payment_method",
+            "latest_charge": null
+        })))
+        .mount(&server)
+        .await;
+    let client = StripeClient::new(server.uri(), "sk");
+    assert_eq!(client.refunded_now("pi_refunded").await.unwrap(), 1200);
+    assert_eq!(client.refunded_now("pi_unpaid").await.unwrap(), 0);
+    let error = client.refunded_now("pi_unknown").await.unwrap_err();
+    assert!(error.to_string().contains("404"), "{error}");
 }
 
 #[tokio::test]

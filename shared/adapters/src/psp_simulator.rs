@@ -252,20 +252,24 @@ impl PspSimulator {
                 .map(|i| i.amount.cent_amount),
         };
         if let Some(charged) = charged {
-            let states = self.refund_states.lock().unwrap();
-            let refunded: i64 = refunds
-                .iter()
-                .filter(|(k, (r, _))| {
-                    r == reference && states.get(&refund_id(k)) != Some(&TransactionState::Failure)
-                })
-                .map(|(_, (_, amount))| amount)
-                .sum();
-            if refunded + cents > charged {
+            if self.live_refunds(&refunds, reference) + cents > charged {
                 return false;
             }
         }
         refunds.insert(key.to_string(), (reference.to_string(), cents));
         true
+    }
+
+    /// Minor units of `reference` in refunds that have not failed: Stripe's `amount_refunded`.
+    fn live_refunds(&self, refunds: &HashMap<String, (String, i64)>, reference: &str) -> i64 {
+        let states = self.refund_states.lock().unwrap();
+        refunds
+            .iter()
+            .filter(|(k, (r, _))| {
+                r == reference && states.get(&refund_id(k)) != Some(&TransactionState::Failure)
+            })
+            .map(|(_, (_, amount))| amount)
+            .sum()
     }
 
     /// A refund of `cents` the merchant makes in Stripe's dashboard, outside this system:
@@ -443,6 +447,12 @@ impl PaymentProvider for PspSimulator {
             interaction_id: refund_id.to_string(),
             state,
         })
+    }
+
+    async fn refunded_now(&self, reference: &str) -> Result<i64, PspError> {
+        self.log("refunded_now", reference, "");
+        let refunds = self.refunds.lock().unwrap();
+        Ok(self.live_refunds(&refunds, reference))
     }
 
     async fn authorize_saved(

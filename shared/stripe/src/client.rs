@@ -209,6 +209,37 @@ impl PaymentProvider for StripeClient {
         })
     }
 
+    async fn refunded_now(&self, reference: &str) -> Result<i64, PspError> {
+        /// The intent with its charge expanded: `amount_refunded` counts refunds pending or
+        /// succeeded; a refund that fails or is canceled is taken off it again.
+        #[derive(Deserialize)]
+        struct Expanded {
+            latest_charge: Option<Charge>,
+        }
+        #[derive(Deserialize)]
+        struct Charge {
+            amount_refunded: i64,
+        }
+        let path = format!("/v1/payment_intents/{reference}");
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .query(&[("expand[]", "latest_charge")])
+            .bearer_auth(&self.secret_key)
+            .send()
+            .await
+            .map_err(|e| PspError(format!("GET {path}: {e}")))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(PspError(format!("GET {path}: {status}")));
+        }
+        let intent: Expanded = response
+            .json()
+            .await
+            .map_err(|e| PspError(format!("GET {path}: {e}")))?;
+        Ok(intent.latest_charge.map_or(0, |c| c.amount_refunded))
+    }
+
     async fn cancel(
         &self,
         reference: &str,

@@ -365,8 +365,10 @@ pub fn interpret_for(event: &Event, known_cart: Option<CartId>) -> Result<Interp
                     total_refunded: refunded,
                     refunds,
                 },
-                // The running total names each refund step.
-                format!("refunded:{}:{}", charge.id, charge.amount_refunded),
+                // Each report of the total is its own: the same figure can come again after
+                // a refund failed and another was made (the amount explains itself, so a
+                // report that adds nothing records nothing).
+                format!("refunded:{}", event.id),
             )
         }
         // A refund's status moved (`failed` or `canceled` puts the money back to

@@ -118,6 +118,15 @@ pub trait PaymentProvider: Send + Sync + 'static {
             self.name()
         )))
     }
+    /// Minor units of the payment `reference` refunded as it stands now at the provider:
+    /// refunds pending or succeeded, not those that failed or were canceled. How a running
+    /// total that may predate a refund's failure is checked before it is counted.
+    async fn refunded_now(&self, reference: &str) -> Result<i64, PspError> {
+        Err(PspError(format!(
+            "{} cannot look up what {reference} has refunded",
+            self.name()
+        )))
+    }
     /// Authorizes a saved payment method with manual capture (server to server).
     async fn authorize_saved(
         &self,

@@ -1,9 +1,12 @@
 //! A payment provider's reports (webhook events): recorded once, wherever the money now
 //! belongs; a report that completes a ready cart commits it.
 
+use std::borrow::Cow;
+
 use crate::model::cart::{Cart, CartState};
 use crate::model::error::Error;
 use crate::model::fulfillment::SYSTEM;
+use crate::model::money::Money;
 use crate::model::order::{CommitAction, Order, OrderState};
 use crate::model::payment::{self, Payment, PaymentState};
 use crate::model::payment::{TransactionKind, TransactionState, TransactionsFull};
@@ -43,6 +46,12 @@ impl Storefront {
         let mut backoff = self.backoff();
         loop {
             let (cart, order) = self.store().cart_and_order(&event.cart_id).await?;
+            let payments = match (&cart, &order) {
+                (_, Some(order)) => &order.payments,
+                (Some(cart), None) => &cart.payments,
+                (None, None) => &Vec::new(),
+            };
+            let event = &self.running_total_now(psp, payments, event).await?;
             let attempt = match (cart, order) {
                 (_, Some(order)) => self.on_order(psp, order, event, &mut asked).await,
                 (Some(cart), None) if cart.state == CartState::Active => {
@@ -66,6 +75,54 @@ impl Storefront {
                 Ok(effect) => return effect,
             }
         }
+    }
+
+    /// A running total (Stripe's `charge.refunded`) is the provider's figure when its event
+    /// was made, and webhooks come in any order: one made while a refund was pending can
+    /// arrive after that refund's failure was recorded, and would count it as money given
+    /// back. While the payment has a refund that failed at the provider, the total is asked
+    /// of the provider as it stands now instead.
+    async fn running_total_now<'e>(
+        &self,
+        psp: &str,
+        payments: &[Payment],
+        event: &'e PaymentEvent,
+    ) -> Result<Cow<'e, PaymentEvent>, Error> {
+        let PaymentOutcome::Refunded {
+            total_refunded,
+            refunds,
+        } = &event.outcome
+        else {
+            return Ok(Cow::Borrowed(event));
+        };
+        let Some(payment) = payments
+            .iter()
+            .find(|p| p.is_reported_as(psp, &event.reference))
+        else {
+            return Ok(Cow::Borrowed(event));
+        };
+        let failed_at_provider = payment.transactions.iter().any(|t| {
+            t.kind == TransactionKind::Refund
+                && t.state == TransactionState::Failure
+                && t.provider_id.is_some()
+        });
+        if !failed_at_provider {
+            return Ok(Cow::Borrowed(event));
+        }
+        let now = self
+            .psp_named(psp)?
+            .refunded_now(payment.modification_reference())
+            .await
+            .map_err(Error::internal)?;
+        if now != total_refunded.cent_amount {
+            tracing::info!(cart = %event.cart_id, payment = %event.reference, reported = total_refunded.cent_amount, now, "a running total older than a refund's failure: counting the provider's figure now");
+        }
+        let mut current = event.clone();
+        current.outcome = PaymentOutcome::Refunded {
+            total_refunded: Money::new(now, total_refunded.currency()),
+            refunds: refunds.clone(),
+        };
+        Ok(Cow::Owned(current))
     }
 
     pub(crate) async fn on_cart(
