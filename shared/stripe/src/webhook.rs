@@ -181,7 +181,6 @@ struct PaymentIntentObject {
 
 #[derive(Debug, Deserialize)]
 struct ChargeObject {
-    id: String,
     #[serde(default)]
     payment_intent: Option<String>,
     #[serde(default)]
