@@ -1812,11 +1812,20 @@ impl World {
         let events: Vec<Delivered> = self.ledger.lock().unwrap().events.clone();
         for event in events.iter().filter(|e| e.acked) {
             let cart = &carts[event.cart];
+            // Adyen names a session's money by its own payment reference: a notification
+            // delivered while the session's payment was still being recorded is recorded on
+            // a payment of that name (and given back if it does not fit).
+            let adyen_payment = self.app.adyen.payment_of(&event.reference);
             let payments: Vec<_> = cart
                 .payments
                 .iter()
                 .chain(orders[event.cart].iter().flat_map(|o| o.payments.iter()))
-                .filter(|p| p.psp_reference == event.reference)
+                .filter(|p| {
+                    p.psp_reference == event.reference
+                        || adyen_payment
+                            .as_deref()
+                            .is_some_and(|a| p.is_reported_as("adyen", a))
+                })
                 .collect();
             let has = |p: &&payment::Payment, id: &str| {
                 p.transactions.iter().any(|t| t.interaction_id == id)
