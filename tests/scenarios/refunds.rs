@@ -269,6 +269,17 @@ async fn a_refund_stripe_refuses_for_want_of_money_left_fails_and_counts_nothing
     );
 }
 
+/// The refund's failure delivered first, then `stale`, a running total Stripe made while
+/// the refund was still pending.
+async fn failure_then_older_total(app: &App, refund_id: &str, stale: &str) {
+    let failed = app
+        .psp
+        .settle_refund(refund_id, TransactionState::Failure)
+        .unwrap();
+    app.deliver(&failed).await.assert_status(StatusCode::OK);
+    app.deliver(stale).await.assert_status(StatusCode::OK);
+}
+
 /// Stripe's webhooks come in any order: a running total made while a refund was pending
 /// counts it, and can arrive after that refund's failure. The total is then checked with
 /// Stripe, and the failed refund is never counted as money given back: the system's own
@@ -279,12 +290,7 @@ async fn a_running_total_older_than_a_refunds_failure_counts_nothing(backend: Ba
     let (_, cart, reference, amount) = a_charge_given_back(&app).await;
     let [refund_id] = app.psp.refund_ids(&reference).try_into().unwrap();
     let stale = app.refunded_event(&reference, "ch_1", amount, "evt_total_stale");
-    let failed = app
-        .psp
-        .settle_refund(&refund_id, TransactionState::Failure)
-        .unwrap();
-    app.deliver(&failed).await.assert_status(StatusCode::OK);
-    app.deliver(&stale).await.assert_status(StatusCode::OK);
+    failure_then_older_total(&app, &refund_id, &stale).await;
     let payment = app.stored(&cart).await.0.payments[0].clone();
     assert_eq!(payment.refunded(), 0, "the failed refund gave nothing back");
     assert_eq!(payment.secured(), amount, "the money is outstanding again");
@@ -304,12 +310,7 @@ async fn a_running_total_older_than_a_refunds_failure_counts_nothing(backend: Ba
         .refund_from_dashboard(&reference, total)
         .expect("the charge has it all");
     let stale = app.refunded_event(&reference, "ch_2", total, "evt_dashboard_total");
-    let failed = app
-        .psp
-        .settle_refund(&refund_id, TransactionState::Failure)
-        .unwrap();
-    app.deliver(&failed).await.assert_status(StatusCode::OK);
-    app.deliver(&stale).await.assert_status(StatusCode::OK);
+    failure_then_older_total(&app, &refund_id, &stale).await;
     let order = app.stored(&cart).await.1.unwrap();
     assert_eq!(order.payments[0].refunded(), 0);
     assert_eq!(

@@ -120,6 +120,45 @@ impl StripeClient {
             .await?
             .map_err(|reason| PspError(format!("POST {path}: 402: {reason}")))
     }
+
+    /// A GET of `path` with `query`: `None` when Stripe has no such object (404).
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Option<T>, PspError> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .query(query)
+            .bearer_auth(&self.secret_key)
+            .send()
+            .await
+            .map_err(|e| PspError(format!("GET {path}: {e}")))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(PspError(format!("GET {path}: {status}")));
+        }
+        response
+            .json()
+            .await
+            .map(Some)
+            .map_err(|e| PspError(format!("GET {path}: {e}")))
+    }
+
+    /// A GET of an object that must exist: a 404 is a failure too.
+    async fn get_found<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, PspError> {
+        self.get(path, query)
+            .await?
+            .ok_or_else(|| PspError(format!("GET {path}: 404 Not Found")))
+    }
 }
 
 #[async_trait]
@@ -162,24 +201,9 @@ impl PaymentProvider for StripeClient {
             metadata: HashMap<String, String>,
         }
         let path = format!("/v1/payment_intents/{reference}");
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .bearer_auth(&self.secret_key)
-            .send()
-            .await
-            .map_err(|e| PspError(format!("GET {path}: {e}")))?;
-        let status = response.status();
-        if status == reqwest::StatusCode::NOT_FOUND {
+        let Some(intent) = self.get::<Metadata>(&path, &[]).await? else {
             return Ok(None);
-        }
-        if !status.is_success() {
-            return Err(PspError(format!("GET {path}: {status}")));
-        }
-        let intent: Metadata = response
-            .json()
-            .await
-            .map_err(|e| PspError(format!("GET {path}: {e}")))?;
+        };
         Ok(intent
             .metadata
             .get("cartId")
@@ -188,21 +212,7 @@ impl PaymentProvider for StripeClient {
 
     async fn refund_status(&self, refund_id: &str) -> Result<Reversal, PspError> {
         let path = format!("/v1/refunds/{refund_id}");
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .bearer_auth(&self.secret_key)
-            .send()
-            .await
-            .map_err(|e| PspError(format!("GET {path}: {e}")))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(PspError(format!("GET {path}: {status}")));
-        }
-        let refund: RefundResponse = response
-            .json()
-            .await
-            .map_err(|e| PspError(format!("GET {path}: {e}")))?;
+        let refund: RefundResponse = self.get_found(&path, &[]).await?;
         Ok(Reversal {
             state: refund_state(&refund.status)?,
             interaction_id: refund.id,
@@ -221,22 +231,9 @@ impl PaymentProvider for StripeClient {
             amount_refunded: i64,
         }
         let path = format!("/v1/payment_intents/{reference}");
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .query(&[("expand[]", "latest_charge")])
-            .bearer_auth(&self.secret_key)
-            .send()
-            .await
-            .map_err(|e| PspError(format!("GET {path}: {e}")))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(PspError(format!("GET {path}: {status}")));
-        }
-        let intent: Expanded = response
-            .json()
-            .await
-            .map_err(|e| PspError(format!("GET {path}: {e}")))?;
+        let intent: Expanded = self
+            .get_found(&path, &[("expand[]", "latest_charge")])
+            .await?;
         Ok(intent.latest_charge.map_or(0, |c| c.amount_refunded))
     }
 
