@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Starts/stops the local test backends for the integration tests:
-#   - DynamoDB Local (in memory, one shared DB for all credentials/regions)
+#   - two DynamoDB Locals (in memory, one shared DB each for all credentials/regions):
+#     each does its work on one core, and the suite waits on it, so tests are spread
+#     over two (CHECKOUT_TEST_DYNAMODB_ENDPOINTS; the harness picks one per test process)
 #   - moto server (SQS, SES, ... mocks)
 # Usage: scripts/backends.sh start|stop|env
-#   start  (re)starts both on free loopback ports, waits until they answer,
+#   start  (re)starts them on free loopback ports, waits until they answer,
 #          writes .tools/run/backends.env (source it before running tests)
-#   stop   stops both; a no-op if nothing is running
+#   stop   stops them; a no-op if nothing is running
 #   env    prints .tools/run/backends.env
 # Tools come from scripts/install-tools.sh.
 set -euo pipefail
@@ -22,7 +24,7 @@ STOP_TIMEOUT_S=10
 
 # name -> a string its command line must contain; guards against killing
 # an unrelated process that reused a stale PID.
-declare -A signature=([dynamodb]="DynamoDBLocal.jar" [moto]="moto_server")
+declare -A signature=([dynamodb]="DynamoDBLocal.jar" [dynamodb2]="DynamoDBLocal.jar" [moto]="moto_server")
 
 say() { printf 'backends: %s\n' "$*"; }
 die() { printf 'backends: error: %s\n' "$*" >&2; exit 1; }
@@ -72,6 +74,7 @@ stop_one() {
 
 stop_all() {
   stop_one dynamodb
+  stop_one dynamodb2
   stop_one moto
   rm -f "$env_file"
 }
@@ -119,16 +122,16 @@ start_all() {
   mkdir -p "$run"
   stop_all # a fresh start each time: in-memory state must not leak between runs
 
-  # Ask the OS for two distinct free loopback ports (both held until printed).
-  local ports ddb_port moto_port
+  # Ask the OS for three distinct free loopback ports (all held until printed).
+  local ports ddb_port ddb2_port moto_port
   ports="$("$venv/bin/python" -c '
 import socket
-socks = [socket.socket() for _ in range(2)]
+socks = [socket.socket() for _ in range(3)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 ')"
-  read -r ddb_port moto_port <<<"$ports"
+  read -r ddb_port ddb2_port moto_port <<<"$ports"
 
   # DynamoDB Local has no bind-address option (its Jetty listens on all
   # interfaces); clients only ever use 127.0.0.1. -disableTelemetry: it would
@@ -136,27 +139,35 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))
   # a core busy for the length of the run), so it gets the optimizing compiler:
   # stopping at the first tier made the suite 2.5x slower. SerialGC: one core's
   # worth of GC threads is enough. DDB_JAVA_OPTS replaces these flags.
-  launch dynamodb java ${DDB_JAVA_OPTS:--XX:+UseSerialGC} \
-    "-Djava.library.path=$ddb_dir/DynamoDBLocal_lib" \
-    -jar "$ddb_dir/DynamoDBLocal.jar" \
-    -inMemory -sharedDb -disableTelemetry -port "$ddb_port"
+  local name port
+  for name in dynamodb dynamodb2; do
+    port=$ddb_port
+    [[ $name == dynamodb2 ]] && port=$ddb2_port
+    # shellcheck disable=SC2086 # DDB_JAVA_OPTS is a list of flags
+    launch "$name" java ${DDB_JAVA_OPTS:--XX:+UseSerialGC} \
+      "-Djava.library.path=$ddb_dir/DynamoDBLocal_lib" \
+      -jar "$ddb_dir/DynamoDBLocal.jar" \
+      -inMemory -sharedDb -disableTelemetry -port "$port"
+  done
   launch moto "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port"
 
   # Both boot in parallel; one shared deadline.
   local deadline=$((SECONDS + READY_TIMEOUT_S))
   # DynamoDB Local answers any POST (400 without a target); that means ready.
   wait_ready dynamodb "http://127.0.0.1:$ddb_port/" POST any "$deadline"
+  wait_ready dynamodb2 "http://127.0.0.1:$ddb2_port/" POST any "$deadline"
   wait_ready moto "http://127.0.0.1:$moto_port/moto-api/" GET 200 "$deadline"
 
   # Fake credentials: both backends accept any; real ones must never be used.
   umask 077
   cat >"$env_file.tmp" <<EOF
 export CHECKOUT_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:$ddb_port
+export CHECKOUT_TEST_DYNAMODB_ENDPOINTS=http://127.0.0.1:$ddb_port,http://127.0.0.1:$ddb2_port
 export CHECKOUT_TEST_AWS_ENDPOINT=http://127.0.0.1:$moto_port
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 EOF
   mv "$env_file.tmp" "$env_file"
-  say "dynamodb-local http://127.0.0.1:$ddb_port (pid $(<"$run/dynamodb.pid")), moto http://127.0.0.1:$moto_port (pid $(<"$run/moto.pid")); env: source ${env_file#"$root"/}"
+  say "dynamodb-local http://127.0.0.1:$ddb_port (pid $(<"$run/dynamodb.pid")) and http://127.0.0.1:$ddb2_port (pid $(<"$run/dynamodb2.pid")), moto http://127.0.0.1:$moto_port (pid $(<"$run/moto.pid")); env: source ${env_file#"$root"/}"
 }
 
 case "${1:-}" in

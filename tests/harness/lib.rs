@@ -158,6 +158,37 @@ impl LocalService {
     }
 }
 
+/// This test process's endpoint of a local service. `scripts/backends.sh` runs two DynamoDB
+/// Locals (each does its work on one core, and the suite waits on it) and lists both in
+/// `CHECKOUT_TEST_DYNAMODB_ENDPOINTS`: a test process uses one of them for everything it
+/// does (its tables, their streams, the emulator in front), picked by its process id, so
+/// nextest's one process per test spreads the tests over both.
+pub fn local_endpoint(service: LocalService) -> &'static str {
+    static DYNAMODB: OnceLock<String> = OnceLock::new();
+    static MOTO: OnceLock<String> = OnceLock::new();
+    let cell = match service {
+        LocalService::DynamoDb => &DYNAMODB,
+        LocalService::Moto => &MOTO,
+    };
+    cell.get_or_init(|| {
+        let variable = service.variable();
+        let listed = match service {
+            LocalService::DynamoDb => std::env::var("CHECKOUT_TEST_DYNAMODB_ENDPOINTS").ok(),
+            LocalService::Moto => None,
+        };
+        let endpoints = listed
+            .or_else(|| std::env::var(variable).ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "{variable} is not set: run the suite with scripts/test.sh, which starts \
+                 DynamoDB Local and moto (or `scripts/backends.sh start` and source its env)"
+                )
+            });
+        let endpoints: Vec<&str> = endpoints.split(',').filter(|e| !e.is_empty()).collect();
+        endpoints[std::process::id() as usize % endpoints.len()].to_string()
+    })
+}
+
 /// The AWS configuration of a local service: its endpoint, one region, test credentials.
 /// Built once per test process and shared by every client made from it; it holds no
 /// connection, so clients made on different runtimes do not share one.
@@ -169,13 +200,7 @@ pub fn local_aws(service: LocalService) -> &'static aws_config::SdkConfig {
         LocalService::Moto => &MOTO,
     };
     cell.get_or_init(|| {
-        let variable = service.variable();
-        let endpoint = std::env::var(variable).unwrap_or_else(|_| {
-            panic!(
-                "{variable} is not set: run the suite with scripts/test.sh, which starts \
-                 DynamoDB Local and moto (or `scripts/backends.sh start` and source its env)"
-            )
-        });
+        let endpoint = local_endpoint(service);
         aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .endpoint_url(endpoint)
@@ -194,8 +219,7 @@ pub async fn dynamodb_store() -> DynamoStore {
 
 /// A fresh DynamoDB Local table whose every request is counted.
 pub async fn dynamodb_store_counted(counter: Arc<RequestCounter>) -> DynamoStore {
-    let endpoint = std::env::var(LocalService::DynamoDb.variable()).unwrap_or_default();
-    dynamodb_store_at(&endpoint, counter).await
+    dynamodb_store_at(local_endpoint(LocalService::DynamoDb), counter).await
 }
 
 /// A fresh table reached at `endpoint` (DynamoDB Local, or the emulator in front of it),
@@ -298,10 +322,9 @@ impl App {
             Backend::Memory => None,
             Backend::DynamoDb => Some(dynamodb_store_counted(requests.clone()).await),
             Backend::DynamoDbContended => {
-                let upstream = std::env::var(LocalService::DynamoDb.variable())
-                    .expect("DynamoDB Local's endpoint");
+                let upstream = local_endpoint(LocalService::DynamoDb);
                 let started = ddb_contention::Emulator::start(
-                    &upstream,
+                    upstream,
                     ddb_contention::Settings::default().hold(CONTENTION_HOLD),
                 )
                 .await
@@ -371,9 +394,8 @@ impl App {
         limits: checkout_domain::model::limits::Limits,
     ) -> (App, ddb_contention::Emulator) {
         let dynamo = self.dynamo.as_ref().expect("a DynamoDB backend");
-        let upstream =
-            std::env::var(LocalService::DynamoDb.variable()).expect("DynamoDB Local's endpoint");
-        let emulator = ddb_contention::Emulator::start(&upstream, settings)
+        let upstream = local_endpoint(LocalService::DynamoDb);
+        let emulator = ddb_contention::Emulator::start(upstream, settings)
             .await
             .expect("start the contention emulator");
         let config = aws_sdk_dynamodb::config::Builder::from(local_aws(LocalService::DynamoDb))
