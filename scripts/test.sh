@@ -10,7 +10,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step says when it began (UTC), so a slow CI run shows where its time went.
+step() { printf '\n== %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
 
 step "tools"
 scripts/install-tools.sh
@@ -51,3 +52,5 @@ scripts/schemathesis.sh
 
 step "walk-through"
 scripts/walkthrough.sh
+
+step "done"
