@@ -232,8 +232,24 @@ pub async fn dynamodb_store_at(endpoint: &str, counter: Arc<RequestCounter>) -> 
         .interceptor(CountingInterceptor(counter))
         .build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(client_config), table);
-    store.create_table().await.expect("create the test table");
+    let created = if STREAMS.load(std::sync::atomic::Ordering::SeqCst) {
+        store.create_table().await
+    } else {
+        store.create_table_without_stream().await
+    };
+    created.expect("create the test table");
     store
+}
+
+/// Whether tables made in this process keep their stream (see [`keep_streams`]).
+static STREAMS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Tables made from now on keep their stream, as the template's does: for tests that read it
+/// (the outbox's relay). Others go without, since DynamoDB Local's every write costs more
+/// with each stream it keeps, and a run makes hundreds of tables. Only ever turns streams on,
+/// so tests sharing a process (plain `cargo test`) lose nothing.
+pub fn keep_streams() {
+    STREAMS.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
 pub async fn store(backend: Backend) -> Arc<dyn Store> {

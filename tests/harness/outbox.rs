@@ -430,7 +430,9 @@ impl StreamPump {
             .expect("describe the table")
             .table
             .and_then(|t| t.latest_stream_arn)
-            .expect("the table has a stream");
+            .expect(
+                "the table has a stream: call checkout_tests::keep_streams() before App::start",
+            );
         Pump(tokio::spawn(pump_stream(streams, arn, relay, options)))
     }
 }

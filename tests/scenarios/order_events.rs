@@ -116,6 +116,7 @@ fn kinds(events: &[OrderEvent], number: &str) -> Vec<EventKind> {
 }
 
 async fn cancellations_mail_the_customer_once_and_reach_the_erp_once(backend: Backend) {
+    checkout_tests::keep_streams();
     let app = App::start(backend).await;
     let mut feed = app.memory.as_ref().map(|m| m.changes());
     // A paid order a merchant cancels: its money goes back with the cancellation.
@@ -226,6 +227,7 @@ async fn cancellations_mail_the_customer_once_and_reach_the_erp_once(backend: Ba
 async fn a_refund_and_shipments_mail_the_customer_once_each_and_delivery_only_tells_the_erp(
     backend: Backend,
 ) {
+    checkout_tests::keep_streams();
     let app = App::start(backend).await;
     let mut feed = app.memory.as_ref().map(|m| m.changes());
     let (number, _) = paid_order_of_two_mugs(&app).await;
@@ -405,6 +407,7 @@ async fn a_refund_and_shipments_mail_the_customer_once_each_and_delivery_only_te
 /// all, as its confirmation is not sent: its integration talks to its customer. The ERP,
 /// which it asked to be told (`send_to_platform`), hears every change.
 async fn an_order_without_receipts_mails_nobody_and_still_tells_the_erp(backend: Backend) {
+    checkout_tests::keep_streams();
     let app = App::start(backend).await;
     let mut feed = app.memory.as_ref().map(|m| m.changes());
     let mut body = paid_order("quiet-1", 2, json!([{"paymentMethod": "pm_card_visa"}]));

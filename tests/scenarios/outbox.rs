@@ -56,6 +56,7 @@ impl Scene {
 }
 
 async fn scene() -> Scene {
+    checkout_tests::keep_streams();
     let app = App::start(Backend::DynamoDb).await;
     let store = app.dynamo.clone().expect("a DynamoDB backend");
     Scene {
@@ -668,6 +669,7 @@ async fn a_saved_order_paid_then_refunded_and_one_expired(app: &App) -> (String,
 }
 
 async fn order_changes_are_events_in_revision_order(backend: Backend) {
+    checkout_tests::keep_streams();
     let app = App::start(backend).await;
     let mut feed = app.memory.as_ref().map(|m| m.changes());
     let (paid_number, expired_number) =
@@ -715,6 +717,7 @@ async fn every_order_change_reaches_the_erp_once_and_the_customer_hears_of_each_
 ) {
     use checkout_domain::model::events::EventKind;
     use checkout_outbox::subscriber::Outcome;
+    checkout_tests::keep_streams();
     let app = App::start(backend).await;
     let mut feed = app.memory.as_ref().map(|m| m.changes());
     let (paid, expired) = a_saved_order_paid_then_refunded_and_one_expired(&app).await;

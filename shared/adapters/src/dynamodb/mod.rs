@@ -105,7 +105,14 @@ impl DynamoStore {
     /// Creates the table as `template.yaml` declares it (keys, indexes, stream). For tests and
     /// the local server; deployments create it through CloudFormation.
     pub async fn create_table(&self) -> Result<(), StoreError> {
-        schema::create_table(&self.client, &self.table).await
+        schema::create_table(&self.client, &self.table, true).await
+    }
+
+    /// The same table without its stream, for tests that never read it: DynamoDB Local's
+    /// every write costs more with each stream it keeps (it looks the table's stream up in
+    /// all of them), and a test run makes hundreds.
+    pub async fn create_table_without_stream(&self) -> Result<(), StoreError> {
+        schema::create_table(&self.client, &self.table, false).await
     }
 
     /// Writes `items` in one transaction: `Ok(Err(reasons))` when it was cancelled (one

@@ -290,9 +290,13 @@ pub(crate) mod serde_names {
     pub const GUEST: &str = "guest";
 }
 
-/// Creates the table as `template.yaml` declares it (keys, indexes, stream). For tests and
-/// the local server; deployments create it through CloudFormation.
-pub(crate) async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+/// Creates the table as `template.yaml` declares it (keys, indexes, and the stream when
+/// `stream`). For tests and the local server; deployments create it through CloudFormation.
+pub(crate) async fn create_table(
+    client: &Client,
+    table: &str,
+    stream: bool,
+) -> Result<(), StoreError> {
     let attribute = |name: &str| {
         AttributeDefinition::builder()
             .attribute_name(name)
@@ -355,13 +359,13 @@ pub(crate) async fn create_table(client: &Client, table: &str) -> Result<(), Sto
             "gsi3sk",
             ProjectionType::KeysOnly,
         ))
-        .stream_specification(
+        .set_stream_specification(stream.then(|| {
             StreamSpecification::builder()
                 .stream_enabled(true)
                 .stream_view_type(StreamViewType::NewAndOldImages)
                 .build()
-                .expect("stream spec is complete"),
-        )
+                .expect("stream spec is complete")
+        }))
         .send()
         .await;
     match result {
