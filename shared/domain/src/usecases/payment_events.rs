@@ -44,14 +44,18 @@ impl Storefront {
     ) -> Result<EventEffect, Error> {
         let mut asked = Asked::new();
         let mut backoff = self.backoff();
+        // The provider's own figure, once asked: a retry after a conflict does not ask again.
+        let mut provider_total = None;
         loop {
             let (cart, order) = self.store().cart_and_order(&event.cart_id).await?;
-            let payments = match (&cart, &order) {
+            let payments: &[Payment] = match (&cart, &order) {
                 (_, Some(order)) => &order.payments,
                 (Some(cart), None) => &cart.payments,
-                (None, None) => &Vec::new(),
+                (None, None) => &[],
             };
-            let event = &self.running_total_now(psp, payments, event).await?;
+            let event = &self
+                .running_total_now(psp, payments, event, &mut provider_total)
+                .await?;
             let attempt = match (cart, order) {
                 (_, Some(order)) => self.on_order(psp, order, event, &mut asked).await,
                 (Some(cart), None) if cart.state == CartState::Active => {
@@ -81,12 +85,13 @@ impl Storefront {
     /// was made, and webhooks come in any order: one made while a refund was pending can
     /// arrive after that refund's failure was recorded, and would count it as money given
     /// back. While the payment has a refund that failed at the provider, the total is asked
-    /// of the provider as it stands now instead.
+    /// of the provider as it stands now instead (once: `asked` keeps its answer).
     async fn running_total_now<'e>(
         &self,
         psp: &str,
         payments: &[Payment],
         event: &'e PaymentEvent,
+        asked: &mut Option<i64>,
     ) -> Result<Cow<'e, PaymentEvent>, Error> {
         let PaymentOutcome::Refunded {
             total_refunded,
@@ -109,11 +114,17 @@ impl Storefront {
         if !failed_at_provider {
             return Ok(Cow::Borrowed(event));
         }
-        let now = self
-            .psp_named(psp)?
-            .refunded_now(payment.modification_reference())
-            .await
-            .map_err(Error::internal)?;
+        let now = match *asked {
+            Some(now) => now,
+            None => {
+                let now = self
+                    .psp_named(psp)?
+                    .refunded_now(payment.modification_reference())
+                    .await
+                    .map_err(Error::internal)?;
+                *asked.insert(now)
+            }
+        };
         if now != total_refunded.cent_amount {
             tracing::info!(cart = %event.cart_id, payment = %event.reference, reported = total_refunded.cent_amount, now, "a running total older than a refund's failure: counting the provider's figure now");
         }
