@@ -12,7 +12,11 @@
 //!   committers at once: nothing is shared, so nothing may conflict;
 //! * a one-SKU drop: `buyers` carts of one unit of one SKU with less stock than buyers, its
 //!   stock spread over 1, 8 or 64 shards, every buyer at once: every unit sold once, the
-//!   others told `OutOfStock`.
+//!   others told `OutOfStock`;
+//! * the same drop with `reserveOnPayment`: the buyers' carts are not paid yet; each starts
+//!   its payment (the units are reserved then, or the buyer is told `OutOfStock` before any
+//!   payment exists) and pays it, the webhook committing the order: how many started paying,
+//!   got orders, and were refused after paying (refunded: must be 0).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -95,6 +99,19 @@ pub struct Outcome {
     pub unsold: u64,
     /// The item refused most, and how often.
     pub hottest: Option<(String, u64)>,
+    /// The reserving drop: buyers whose payment started, and those whose money went back.
+    pub reserved: bool,
+    pub payments_started: u64,
+    pub refunded: u64,
+}
+
+/// What a buyer does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purchase {
+    /// `POST /orders` for a paid cart.
+    Order,
+    /// Start the payment (reserving), then pay it: the webhook commits.
+    ReserveAndPay,
 }
 
 impl Outcome {
@@ -105,6 +122,7 @@ impl Outcome {
             && self.oversold == 0
             && self.unsold == 0
             && self.failed == 0
+            && self.refunded == 0
             && self.created + self.out_of_stock == self.buyers as u64
     }
 }
@@ -251,6 +269,7 @@ impl Contention {
                 carts,
                 concurrency,
                 hold,
+                Purchase::Order,
             )
             .await?;
         outcome.stock = 5 * orders as u64;
@@ -273,11 +292,49 @@ impl Contention {
         shards: u32,
         hold: Duration,
     ) -> Result<Outcome> {
-        let sku = format!("DROP-{run}-{shards}");
-        self.scene.put_product(&sku, stock, shards).await?;
+        self.drop_as(run, buyers, stock, shards, hold, Purchase::Order)
+            .await
+    }
+
+    /// The drop with `reserveOnPayment`: carts not yet paid, each buyer starting a payment
+    /// (which reserves) and paying it.
+    pub async fn reserved_drop(
+        &self,
+        run: &str,
+        buyers: usize,
+        stock: u32,
+        shards: u32,
+        hold: Duration,
+    ) -> Result<Outcome> {
+        self.drop_as(run, buyers, stock, shards, hold, Purchase::ReserveAndPay)
+            .await
+    }
+
+    async fn drop_as(
+        &self,
+        run: &str,
+        buyers: usize,
+        stock: u32,
+        shards: u32,
+        hold: Duration,
+        purchase: Purchase,
+    ) -> Result<Outcome> {
+        let reserve = purchase == Purchase::ReserveAndPay;
+        let sku = format!("DROP-{run}-{shards}{}", if reserve { "-R" } else { "" });
+        self.scene
+            .put_product_reserving(&sku, stock, shards, reserve)
+            .await?;
         let mut carts = Vec::with_capacity(buyers);
         for _ in 0..buyers {
-            carts.push(self.paid_cart(&sku).await);
+            carts.push(match purchase {
+                Purchase::Order => self.paid_cart(&sku).await,
+                Purchase::ReserveAndPay => {
+                    let email = format!("fan-{}@example.com", uuid::Uuid::new_v4().simple());
+                    self.scene
+                        .ready_cart_with(ready_actions_for(&sku, 1, &email))
+                        .await
+                }
+            });
         }
         let before = self.stock(&sku).await?;
         if before != u64::from(stock) {
@@ -286,10 +343,13 @@ impl Contention {
             ));
         }
         let name = format!(
-            "one-SKU drop, {shards} shard{}",
-            if shards == 1 { "" } else { "s" }
+            "one-SKU drop, {shards} shard{}{}",
+            if shards == 1 { "" } else { "s" },
+            if reserve { ", reserved on payment" } else { "" }
         );
-        let mut outcome = self.race(&name, Some(shards), carts, buyers, hold).await?;
+        let mut outcome = self
+            .race(&name, Some(shards), carts, buyers, hold, purchase)
+            .await?;
         let after = self.stock(&sku).await?;
         outcome.stock = before;
         outcome.units_taken = before.saturating_sub(after);
@@ -306,6 +366,7 @@ impl Contention {
         carts: Vec<Cart>,
         concurrency: usize,
         hold: Duration,
+        purchase: Purchase,
     ) -> Result<Outcome> {
         // Held from acceptance: DynamoDB Local's queue is not DynamoDB's hold (see HoldFrom).
         let settings = Settings::default()
@@ -336,7 +397,12 @@ impl Contention {
                     let Some(cart) = queue.lock().unwrap().pop() else {
                         return;
                     };
-                    let answer = buy(&shop, &cart, &contended, started).await;
+                    let answer = match purchase {
+                        Purchase::Order => buy(&shop, &cart, &contended, started).await,
+                        Purchase::ReserveAndPay => {
+                            reserve_and_pay(&shop, &cart, &contended, started).await
+                        }
+                    };
                     answers.lock().unwrap().push(answer);
                 }
             }));
@@ -380,11 +446,16 @@ impl Contention {
                 .hottest(1)
                 .first()
                 .map(|item| (item.item.clone(), item.conflicts + item.throttles)),
+            reserved: purchase == Purchase::ReserveAndPay,
+            payments_started: answers.iter().filter(|a| a.started).count() as u64,
+            refunded: answers.iter().filter(|a| a.code == "Reversed").count() as u64,
         };
         for answer in &answers {
             match (answer.status, answer.code.as_str()) {
                 (StatusCode::CREATED, _) => outcome.created += 1,
                 (StatusCode::CONFLICT, "OutOfStock") => outcome.out_of_stock += 1,
+                // Counted apart: a buyer charged and refused (must not happen).
+                (StatusCode::OK, "Reversed") => outcome.failed += 1,
                 (status, _) => {
                     outcome.failed += 1;
                     outcome
@@ -412,6 +483,8 @@ struct Final {
     elapsed: Duration,
     /// The race's start to this answer.
     at: Duration,
+    /// A payment was started for it (the reserving drop).
+    started: bool,
 }
 
 /// A buyer gives up after this many `Contended` answers (a bench that never ends proves
@@ -443,6 +516,67 @@ async fn buy(shop: &Shop, cart: &Cart, contended: &AtomicU64, race: Instant) -> 
             body: answer.body,
             elapsed: started.elapsed(),
             at: race.elapsed(),
+            started: false,
         };
+    }
+}
+
+/// Sends `send` until its answer is not 503 (`Contended`, or a webhook's 503 that the
+/// provider redelivers), waiting `Retry-After` in between.
+async fn until_taken<F, Fut>(send: F, contended: &AtomicU64) -> crate::shop::Answer
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = crate::shop::Answer>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let answer = send().await;
+        if answer.status != StatusCode::SERVICE_UNAVAILABLE || tries >= MAX_TRIES {
+            return answer;
+        }
+        contended.fetch_add(1, Ordering::Relaxed);
+        let wait = answer.retry_after.unwrap_or(1);
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+    }
+}
+
+/// Starts the cart's payment (which reserves its unit, or is refused `OutOfStock`), then pays
+/// it: the webhook's commit answers `ordered` (201 here) or `reversed` (code `Reversed`).
+async fn reserve_and_pay(shop: &Shop, cart: &Cart, contended: &AtomicU64, race: Instant) -> Final {
+    let started = Instant::now();
+    let payment = until_taken(|| shop.start_payment(cart), contended).await;
+    let code = payment.body["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let done = |status, code: String, body: Value, paid: bool| Final {
+        status,
+        code,
+        body,
+        elapsed: started.elapsed(),
+        at: race.elapsed(),
+        started: paid,
+    };
+    if payment.status != StatusCode::CREATED {
+        return done(payment.status, code, payment.body, false);
+    }
+    let reference = payment.body["pspReference"].as_str().unwrap_or_default();
+    let Some((body, signature)) = shop.success_event(reference) else {
+        return done(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "NoIntent".into(),
+            payment.body,
+            true,
+        );
+    };
+    let delivered = until_taken(|| shop.deliver(&body, &signature), contended).await;
+    let effect = &delivered.body["effect"];
+    if effect["ordered"].is_string() {
+        done(StatusCode::CREATED, String::new(), delivered.body, true)
+    } else if effect == "reversed" {
+        done(StatusCode::OK, "Reversed".into(), delivered.body, true)
+    } else {
+        done(delivered.status, format!("{effect}"), delivered.body, true)
     }
 }

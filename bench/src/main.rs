@@ -44,6 +44,9 @@ pub(crate) type Result<T> = std::result::Result<T, String>;
 use crate::events::{bootstrap_size, secret, sqs_queue, zip_level, Events, NoEffect, NoQueue};
 use crate::settings::{Deployment, Settings};
 
+/// The reserving drop's `stockShards` (a drop's usual setting).
+const RESERVED_DROP_SHARDS: u32 = 8;
+
 #[tokio::main]
 async fn main() {
     if let Err(error) = bench().await {
@@ -319,6 +322,18 @@ async fn bench() -> Result<()> {
                     .await?,
             );
         }
+        // The drop that charges nobody it cannot serve: reserved when payment starts.
+        report.contention(
+            contention
+                .reserved_drop(
+                    &run,
+                    sizes.drop_buyers,
+                    sizes.drop_stock,
+                    RESERVED_DROP_SHARDS,
+                    sizes.hold,
+                )
+                .await?,
+        );
     }
 
     if settings.runs("load") {

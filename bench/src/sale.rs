@@ -225,6 +225,12 @@ impl Report {
                 1.0 / self.hold.as_secs_f64()
             ));
         }
+        for o in self.contention.iter().filter(|o| o.reserved) {
+            lines.push(format!(
+                "  {}: {} buyers, {} started paying, {} got orders, {} refunded after paying (must be 0), {} told OutOfStock before any payment existed",
+                o.name, o.buyers, o.payments_started, o.created, o.refunded, o.out_of_stock
+            ));
+        }
         for o in self.contention.iter().filter(|o| o.hottest.is_some()) {
             if let Some((item, refusals)) = &o.hottest {
                 lines.push(format!(

@@ -171,12 +171,24 @@ impl Shop {
     /// `PUT /admin/products/{sku}`: a product at 10.00 EUR (standard tax) with `stock` units
     /// spread over `shards` items.
     pub async fn put_product(&self, sku: &str, stock: u32, shards: u32) -> Result<(), String> {
+        self.put_product_reserving(sku, stock, shards, false).await
+    }
+
+    /// [`Shop::put_product`], reserving its units when a payment starts (`reserve`).
+    pub async fn put_product_reserving(
+        &self,
+        sku: &str,
+        stock: u32,
+        shards: u32,
+        reserve: bool,
+    ) -> Result<(), String> {
         let answer = self
             .admin(
                 Method::PUT,
                 &format!("/admin/products/{sku}"),
                 Some(json!({"name": sku, "prices": {"EUR": 1000}, "stock": stock,
-                    "taxCategory": "standard", "stockShards": shards})),
+                    "taxCategory": "standard", "stockShards": shards,
+                    "reserveOnPayment": reserve})),
             )
             .await;
         if answer.status != StatusCode::OK {
@@ -315,13 +327,30 @@ impl Shop {
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
         let reference = answer.body["pspReference"].as_str().unwrap();
-        let body = self.psp.event(reference, true).expect("a known intent");
+        let (body, signature) = self.success_event(reference).expect("a known intent");
+        (cart, body, signature)
+    }
+
+    /// `POST /carts/{id}/payments` for everything the cart owes.
+    pub async fn start_payment(&self, cart: &Cart) -> Answer {
+        self.send(
+            Method::POST,
+            &format!("/carts/{}/payments", cart.id),
+            &[("x-session-id", &cart.session)],
+            Some("{}".into()),
+        )
+        .await
+    }
+
+    /// The simulator's signed success event for the intent `reference`: (body, signature).
+    pub fn success_event(&self, reference: &str) -> Option<(String, String)> {
+        let body = self.psp.event(reference, true)?;
         let signature = checkout_adapters::stripe::sign(
             body.as_bytes(),
             WEBHOOK_SECRET,
             self.storefront.now().unix_timestamp(),
         );
-        (cart, body, signature)
+        Some((body, signature))
     }
 
     /// `POST /orders` for the cart, with an idempotency key.

@@ -30,7 +30,7 @@ use time::OffsetDateTime;
 
 use checkout_domain::model::cart::Cart;
 use checkout_domain::model::catalog::{Product, ProductTerms, ShardedWrite, StockWrite};
-use checkout_domain::model::commit_plan::CommitPlan;
+use checkout_domain::model::commit_plan::{CommitPlan, Reservation};
 use checkout_domain::model::discount::DiscountDefinition;
 use checkout_domain::model::error::StoreError;
 use checkout_domain::model::fulfillment::HistoryEntry;
@@ -39,6 +39,7 @@ use checkout_domain::model::idempotency::IdempotencyRecord;
 use checkout_domain::model::order::Order;
 use checkout_domain::model::order_number::OrderNumber;
 use checkout_domain::model::pricing_config::PricingConfig;
+use checkout_domain::model::reservation::StoredHold;
 use checkout_domain::model::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
 use checkout_domain::ports::carts::{CartStore, CartWriteError};
 use checkout_domain::ports::catalog::{CatalogStore, ProductWriteError};
@@ -48,6 +49,7 @@ use checkout_domain::ports::orders::{
     CommitError, CommitRead, KeyRange, OrderFilter, OrderPage, OrderStore,
 };
 use checkout_domain::ports::payments::{PaymentStore, PaymentWriteError};
+use checkout_domain::ports::reservations::{ReleaseError, ReservationStore, ReserveError};
 use checkout_domain::ports::sweep::{SweepKind, SweepPage, SweepStore};
 use checkout_domain::ports::Store;
 
@@ -616,5 +618,34 @@ impl SweepStore for FaultyStore {
             self.inner.due_for_sweep(kind, due_by, cursor, limit),
         )
         .await
+    }
+}
+
+#[async_trait]
+impl ReservationStore for FaultyStore {
+    async fn reserve(
+        &self,
+        cart: &Cart,
+        expected: u64,
+        takes: &[Reservation],
+        config_revision: u64,
+    ) -> Result<(), ReserveError> {
+        self.write(
+            "reserve",
+            self.inner.reserve(cart, expected, takes, config_revision),
+        )
+        .await
+    }
+
+    async fn release(
+        &self,
+        holds: &[StoredHold],
+        cart: Option<(&Cart, u64)>,
+    ) -> Result<(), ReleaseError> {
+        self.write("release", self.inner.release(holds, cart)).await
+    }
+
+    async fn holds(&self, sku: &Sku) -> Result<Vec<StoredHold>, StoreError> {
+        self.read("holds", self.inner.holds(sku)).await
     }
 }

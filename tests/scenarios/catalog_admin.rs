@@ -244,6 +244,8 @@ async fn a_stock_read_before_a_sale_is_not_written_over_it(backend: Backend) {
         name: read.name.clone(),
         prices: read.prices.clone(),
         tax_category: read.tax_category.clone(),
+        reserve_on_payment: false,
+        max_per_order: None,
     };
     let stale = app
         .store

@@ -30,6 +30,7 @@ mod providers;
 mod refunds;
 mod replica_reads;
 mod replicate;
+mod reservations;
 mod secrets;
 mod stripe;
 mod sweeper;

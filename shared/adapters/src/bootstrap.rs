@@ -96,6 +96,9 @@ pub fn limits() -> Result<checkout_domain::model::limits::Limits, String> {
     if let Some(ms) = positive("CONTENTION_BUDGET_MS")? {
         limits.contention_budget = std::time::Duration::from_millis(ms.into());
     }
+    if let Some(seconds) = positive("RESERVATION_SECONDS")? {
+        limits.reservation = time::Duration::seconds(seconds.into());
+    }
     if let Ok(raw) = std::env::var("CANCEL_WINDOW_SECONDS") {
         let seconds = raw.parse::<u32>().map_err(|_| {
             format!("CANCEL_WINDOW_SECONDS must be a whole number of seconds, not {raw:?}")

@@ -204,7 +204,9 @@ async fn get_product(
     Identity(caller): Identity,
     Path(sku): Path<String>,
 ) -> Result<Json<ProductView>> {
-    Ok(Json(ProductView::of(app.product(&caller, &sku).await?)))
+    let product = app.product(&caller, &sku).await?;
+    let reserved = app.reserved(&product).await?;
+    Ok(Json(ProductView::of(product, reserved)))
 }
 
 async fn put_product(
@@ -213,9 +215,9 @@ async fn put_product(
     Path(sku): Path<String>,
     Json(input): Json<ProductInput>,
 ) -> Result<Json<ProductView>> {
-    Ok(Json(ProductView::of(
-        app.upsert_product(&caller, &sku, &input).await?,
-    )))
+    let product = app.upsert_product(&caller, &sku, &input).await?;
+    let reserved = app.reserved(&product).await?;
+    Ok(Json(ProductView::of(product, reserved)))
 }
 
 async fn put_discount(

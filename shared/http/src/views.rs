@@ -139,11 +139,19 @@ pub struct ProductView {
     tax_category: checkout_domain::model::values::TaxCategory,
     /// An order found every shard empty (any write that adds stock clears it).
     sold_out: bool,
+    /// Units held by reservations whose hold has not ended (not in `stock`).
+    reserved: u32,
+    reserve_on_payment: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_per_order: Option<u32>,
 }
 
 impl ProductView {
-    pub fn of(product: checkout_domain::model::catalog::Product) -> Self {
+    pub fn of(product: checkout_domain::model::catalog::Product, reserved: u32) -> Self {
         ProductView {
+            reserved,
+            reserve_on_payment: product.reserve_on_payment,
+            max_per_order: product.max_per_order,
             sku: product.sku,
             name: product.name,
             prices: product.prices,

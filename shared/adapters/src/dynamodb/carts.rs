@@ -22,7 +22,14 @@ use super::schema::{cart_key, cart_partition, serde_names, SK_CART, SK_ORDER};
 use super::DynamoStore;
 
 /// Cart attributes only payment writes change; a content write leaves them alone.
-const CART_PAYMENT_ATTRIBUTES: &[&str] = &["payments", "paymentRevision", "gsi2pk", "gsi2sk"];
+/// What payment writes, reservations and commits own on a cart item: a cart edit leaves them.
+const CART_PAYMENT_ATTRIBUTES: &[&str] = &[
+    "payments",
+    "paymentRevision",
+    "gsi2pk",
+    "gsi2sk",
+    "reservation",
+];
 
 /// Cart attributes serde leaves out when empty: a content write removes them then.
 const CART_OPTIONAL_ATTRIBUTES: &[&str] = &[

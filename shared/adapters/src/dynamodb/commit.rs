@@ -20,6 +20,7 @@
 //! product's items when it changes, and each stock row checks it.
 //! | .. | saved orders `SAVED#customer` | add the cart id | fewer than the limit (a customer's unpaid saved order) |
 //! | .. | idempotency record | put (done) | its key free: absent, expired, or a lock that ran out |
+//! | .. | a hold of the cart's reservation `HOLD#<sku>#<owner>` | delete (its units are the sale: no stock row for its line) | still this payment's |
 
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
 
@@ -46,11 +47,11 @@ use super::DynamoStore;
 
 /// What a stock item held when the commit's condition on it failed.
 #[derive(serde::Deserialize)]
-struct TakenShard {
-    stock: u32,
+pub(crate) struct TakenShard {
+    pub(crate) stock: u32,
     /// The product's own item has its name; a shard item does not.
     #[serde(default)]
-    name: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 /// What each transaction item stands for, to read its cancellation reason.
@@ -69,6 +70,8 @@ enum Slot {
     GuestEmail,
     SavedOrders(u32),
     Idempotency,
+    /// A hold of the cart's reservation, turned into the sale.
+    Hold(Sku),
 }
 
 /// `#field = :value`, or `attribute_not_exists(#field)` when the term is absent.
@@ -134,7 +137,7 @@ fn discount_redemption(
 
 /// Units taken from one shard of a SKU's stock (shard 0 is the product's own item), valid only
 /// while its price, tax category and configuration revision are as the cart was priced.
-fn stock_take(
+pub(crate) fn stock_take(
     table: &str,
     r: &Reservation,
     shard: u32,
@@ -197,7 +200,14 @@ fn cart_ordered(table: &str, plan: &CommitPlan) -> Result<TransactWriteItem, Sto
     let now = e.value(encode(&time_rfc3339(plan.now))?);
     // An ordered cart's payments live on in the order: the sweeper has nothing to do here.
     let (sweep_pk, sweep_sk) = (e.name("gsi2pk"), e.name("gsi2sk"));
-    let set = format!("SET {state} = {ordered}, {version} = {next}, {number} = {number_value}, {updated} = {now} REMOVE {sweep_pk}, {sweep_sk}");
+    let mut removes = vec![sweep_pk, sweep_sk];
+    if !plan.converted.is_empty() {
+        removes.push(e.name("reservation"));
+    }
+    let set = format!(
+        "SET {state} = {ordered}, {version} = {next}, {number} = {number_value}, {updated} = {now} REMOVE {}",
+        removes.join(", ")
+    );
     let condition = format!(
         "{version} = {expected} AND {state} = {active} AND {payment_revision} = {seen_payments}"
     );
@@ -249,6 +259,12 @@ impl DynamoStore {
                     sharded: r.shards > 1,
                 });
             }
+        }
+        // The reservation's units left the shelf when the payment started: its holds go, and
+        // no stock row is written for their lines.
+        for held in &plan.converted {
+            items.push(super::reservations::hold_removal(table, held)?);
+            slots.push(Slot::Hold(held.hold.sku.clone()));
         }
         for redemption in &plan.gift_cards {
             items.push(balance_update(
@@ -383,6 +399,7 @@ fn rejections(
             Slot::GuestEmail => rejections.push(Rejection::EmailRegistered),
             Slot::SavedOrders(limit) => rejections.push(Rejection::TooManyOpenOrders(*limit)),
             Slot::Idempotency => rejections.push(Rejection::IdempotencyKeyHeld),
+            Slot::Hold(sku) => rejections.push(Rejection::HoldGone(sku.clone())),
         }
     }
     if !shortages.is_empty() {

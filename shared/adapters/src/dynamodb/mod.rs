@@ -28,6 +28,7 @@ mod idempotency;
 mod order_search;
 mod orders;
 mod payments;
+mod reservations;
 mod saved_orders;
 mod sweep;
 

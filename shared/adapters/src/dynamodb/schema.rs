@@ -19,6 +19,7 @@
 //! | guest claim ticket | `CLAIM#<sha-256 of the token>` | `CLAIM` |
 //! | gift card       | `GIFTCARD#<code>`| `GIFTCARD`|
 //! | a customer's open saved orders | `SAVED#<customer id>` | `SAVED` |
+//! | a reservation's hold of a SKU (one per owner) | `HOLD#<sku>#<owner>` | `HOLD` |
 //!
 //! An order lives in its cart's partition, so one Query reads a cart with its order (a replay
 //! costs one read) and `attribute_not_exists` on it means one order per cart. Index `gsi1`
@@ -158,6 +159,26 @@ pub(crate) fn interaction_key(id: &str) -> Item {
 
 pub(crate) fn idempotency_key(key_: &str) -> Item {
     key(format!("IDEMPOTENCY#{key_}"), "IDEMPOTENCY")
+}
+
+/// A reservation's hold of `sku` for `owner` (`customer:<id>`, `session:<hash>`): one per
+/// owner and SKU, so one owner cannot hold a SKU in two carts.
+pub(crate) fn hold_key(sku: &Sku, owner: &str) -> Item {
+    key(format!("HOLD#{sku}#{owner}"), "HOLD")
+}
+
+/// A SKU's holds in `gsi1`, write-sharded by cart over `HOLD_SHARDS` partitions
+/// (`HOLDS#<sku>#<k>`), their end and cart the sort key (`<until, 20 digits>#<cart id>`): a
+/// drop's holds never share one index partition (rule 12); a read of them fans out.
+pub(crate) const HOLD_SHARDS: u32 = 16;
+pub(crate) const SWEEP_HOLDS: &str = "SWEEP#HOLD";
+
+pub(crate) fn hold_partition(sku: &Sku, shard: u32) -> String {
+    format!("HOLDS#{sku}#{shard}")
+}
+
+pub(crate) fn hold_shard(cart: &CartId) -> u32 {
+    fnv1a(cart) % HOLD_SHARDS
 }
 
 /// Index `gsi1`: order history, by owner, newest first.

@@ -14,7 +14,9 @@ use checkout_domain::ports::sweep::{SweepKind, SweepPage, SweepStore};
 use checkout_domain::StoreError;
 
 use super::expr::{store_error, Item};
-use super::schema::{sweep_sort_key, SWEEP_CARTS, SWEEP_INDEX, SWEEP_ORDERS, SWEEP_SHARDS};
+use super::schema::{
+    sweep_sort_key, SWEEP_CARTS, SWEEP_HOLDS, SWEEP_INDEX, SWEEP_ORDERS, SWEEP_SHARDS,
+};
 use super::DynamoStore;
 
 /// Where a queue's reading stands: the shard, and the last key read in it (`None`: its start).
@@ -57,6 +59,7 @@ impl SweepStore for DynamoStore {
         let queue = match kind {
             SweepKind::Orders => SWEEP_ORDERS,
             SweepKind::Carts => SWEEP_CARTS,
+            SweepKind::Holds => SWEEP_HOLDS,
         };
         let (mut shard, mut start) = match cursor {
             Some(cursor) => decode_sweep_cursor(cursor)?,
@@ -69,6 +72,11 @@ impl SweepStore for DynamoStore {
             SWEEP_SHARDS => queue.to_string(),
             shard => format!("{queue}#{shard}"),
         };
+        // A hold's key goes on with its cart (`<end>#<cart>`): one ending at `due_by` is due.
+        let due = match kind {
+            SweepKind::Holds => format!("{}~", sweep_sort_key(due_by)),
+            _ => sweep_sort_key(due_by),
+        };
         while shard <= SWEEP_SHARDS {
             let output = self
                 .client()
@@ -77,8 +85,8 @@ impl SweepStore for DynamoStore {
                 .index_name(SWEEP_INDEX)
                 .key_condition_expression("gsi2pk = :queue AND gsi2sk <= :due")
                 .expression_attribute_values(":queue", AttributeValue::S(partition(shard)))
-                .expression_attribute_values(":due", AttributeValue::S(sweep_sort_key(due_by)))
-                .projection_expression("pk")
+                .expression_attribute_values(":due", AttributeValue::S(due.clone()))
+                .projection_expression("pk, gsi2sk")
                 .set_exclusive_start_key(start.take())
                 .limit(limit as i32)
                 .send()
@@ -88,8 +96,12 @@ impl SweepStore for DynamoStore {
                 .items
                 .unwrap_or_default()
                 .into_iter()
-                .filter_map(|item| match item.get("pk") {
-                    Some(AttributeValue::S(pk)) => pk
+                .filter_map(|item| match (item.get("pk"), item.get("gsi2sk")) {
+                    // A hold names its cart in its sort key.
+                    (_, Some(AttributeValue::S(key))) if kind == SweepKind::Holds => {
+                        super::reservations::cart_of_end_key(key)
+                    }
+                    (Some(AttributeValue::S(pk)), _) => pk
                         .strip_prefix("CART#")
                         .and_then(|id| CartId::parse(id).ok()),
                     _ => None,

@@ -36,6 +36,7 @@ impl CartStore for MemoryStore {
                 let mut next = cart.clone();
                 next.payments = current.payments.clone();
                 next.payment_revision = current.payment_revision;
+                next.reservation = current.reservation.clone();
                 state.carts.insert(cart.id.clone(), next);
                 Ok(())
             }

@@ -44,6 +44,15 @@ impl State {
         if !number_claimed && self.order_numbers.contains_key(&order.order_number) {
             rejections.push(Rejection::OrderNumberTaken);
         }
+        for held in &plan.converted {
+            let ours = self
+                .holds
+                .get(&(held.hold.sku.clone(), held.owner.clone()))
+                .is_some_and(|h| h.payment_id == held.payment_id && h.cart_id == held.cart_id);
+            if !ours {
+                rejections.push(Rejection::HoldGone(held.hold.sku.clone()));
+            }
+        }
         let mut shortages = Vec::new();
         let revision = plan.pricing.as_ref().map(|p| p.revision);
         for r in &plan.reservations {

@@ -16,6 +16,7 @@ mod gift_cards;
 mod idempotency;
 mod orders;
 mod payments;
+mod reservations;
 mod sweep;
 
 use std::collections::HashMap;
@@ -52,6 +53,8 @@ struct State {
     gift_cards: HashMap<GiftCardCode, GiftCard>,
     /// Each customer's unpaid saved orders (their cart ids): the open-order slots taken.
     saved_orders: HashMap<CustomerId, std::collections::BTreeSet<CartId>>,
+    /// Reservations' holds beside the stock, by SKU and owner (one each).
+    holds: HashMap<(Sku, String), checkout_domain::model::reservation::StoredHold>,
     /// Each order's history entries (beside it, as in DynamoDB), oldest first.
     history: HashMap<CartId, Vec<checkout_domain::model::fulfillment::HistoryEntry>>,
 }

@@ -49,7 +49,16 @@ impl OrderStore for MemoryStore {
                 card.balance -= redemption.amount.cent_amount;
             }
         }
+        // The reservation's units left the shelf when the payment started: its holds go.
+        for held in &plan.converted {
+            state
+                .holds
+                .remove(&(held.hold.sku.clone(), held.owner.clone()));
+        }
         if let Some(cart) = state.carts.get_mut(&order.cart_id) {
+            if !plan.converted.is_empty() {
+                cart.reservation = None;
+            }
             cart.state = CartState::Ordered;
             cart.order_number = Some(order.order_number.to_string());
             cart.version += 1;

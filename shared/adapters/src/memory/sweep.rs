@@ -31,6 +31,13 @@ impl SweepStore for MemoryStore {
                 .values()
                 .filter_map(|c| Some((c.holding_since()?, c.id.clone())))
                 .collect::<Vec<_>>(),
+            SweepKind::Holds => state
+                .holds
+                .values()
+                .map(|h| (h.until, h.cart_id.clone()))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>(),
         }
         .into_iter()
         .filter(|(at, _)| *at <= due_by)

@@ -142,6 +142,10 @@ pub struct Cart {
     /// has some without reading them all.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub stock_hints: BTreeMap<Sku, StockHint>,
+    /// Units of reserving SKUs held for the cart's payment (`reserveOnPayment`). Written only
+    /// by reserving, releasing and committing, never by a cart edit (rule 9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<crate::model::reservation::CartReservation>,
 }
 
 /// A SKU's stock layout as last read: how many shards, and which held stock (bit k: shard k).
@@ -246,6 +250,7 @@ impl Cart {
             created_at: now,
             updated_at: now,
             config_revision: 0,
+            reservation: None,
             stock_hints: BTreeMap::new(),
         })
     }

@@ -200,6 +200,12 @@ impl Cart {
 }
 
 fn check_stock(product: &Product, quantity: Quantity) -> Result<(), ActionError> {
+    if let Some(max) = product.max_per_order.filter(|&max| quantity.get() > max) {
+        return Err(ActionError::field(
+            "/quantity",
+            format!("at most {max} of '{}' per order", product.name),
+        ));
+    }
     if quantity.get() > product.stock {
         return Err(ActionError::Domain(Error::OutOfStock(vec![
             StockShortage {

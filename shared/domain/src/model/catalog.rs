@@ -44,6 +44,12 @@ pub struct Product {
     /// restock it did not see.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub stock_revision: u64,
+    /// Starting a payment reserves the cart's units of this SKU (a drop).
+    #[serde(default)]
+    pub reserve_on_payment: bool,
+    /// Most units of this SKU one cart may hold.
+    #[serde(default)]
+    pub max_per_order: Option<u32>,
 }
 
 fn one() -> u32 {
@@ -104,6 +110,12 @@ pub struct ProductInput {
     /// Items to spread the stock over (1–64); absent: as it is (1 for a new product).
     #[serde(default, deserialize_with = "not_null")]
     pub stock_shards: Option<i64>,
+    /// Reserve the cart's units when its payment starts; absent: off.
+    #[serde(default)]
+    pub reserve_on_payment: bool,
+    /// Most units of the SKU in one cart (1–999); absent: no limit beyond the line's.
+    #[serde(default)]
+    pub max_per_order: Option<i64>,
 }
 
 /// Everything about a product but its stock: what an admin update sets attribute by attribute.
@@ -114,6 +126,8 @@ pub struct ProductTerms {
     pub name: Name,
     pub prices: PriceList,
     pub tax_category: TaxCategory,
+    pub reserve_on_payment: bool,
+    pub max_per_order: Option<u32>,
 }
 
 /// How an admin update changes the stock.
@@ -220,6 +234,8 @@ impl Product {
             config_revision: 0,
             sold_out: false,
             stock_revision: 0,
+            reserve_on_payment: terms.reserve_on_payment,
+            max_per_order: terms.max_per_order,
         }
     }
 }
@@ -292,19 +308,43 @@ impl ProductUpdate {
                     None
                 }
             });
-        let update = match (sku, name, stock, tax_category, shards) {
-            (Some(sku), Some(name), Some(stock), Some(tax_category), Some(shards)) => {
-                Some(ProductUpdate {
-                    terms: ProductTerms {
-                        sku,
-                        name,
-                        prices,
-                        tax_category,
-                    },
-                    stock,
-                    shards,
-                })
-            }
+        let max_per_order = match input.max_per_order {
+            None => Some(None),
+            Some(n) => errors
+                .check(
+                    "/maxPerOrder",
+                    u32::try_from(n)
+                        .ok()
+                        .filter(|n| (1..=crate::model::quantity::Quantity::MAX).contains(n))
+                        .ok_or_else(|| {
+                            format!(
+                                "must be between 1 and {}",
+                                crate::model::quantity::Quantity::MAX
+                            )
+                        }),
+                )
+                .map(Some),
+        };
+        let update = match (sku, name, stock, tax_category, shards, max_per_order) {
+            (
+                Some(sku),
+                Some(name),
+                Some(stock),
+                Some(tax_category),
+                Some(shards),
+                Some(max_per_order),
+            ) => Some(ProductUpdate {
+                terms: ProductTerms {
+                    sku,
+                    name,
+                    prices,
+                    tax_category,
+                    reserve_on_payment: input.reserve_on_payment,
+                    max_per_order,
+                },
+                stock,
+                shards,
+            }),
             _ => None,
         };
         errors.finish(update)

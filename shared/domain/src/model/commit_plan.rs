@@ -97,6 +97,9 @@ pub struct CommitPlan {
     /// The payments the order snapshots are all the cart has: none landed since the read.
     pub expected_payment_revision: u64,
     pub reservations: Vec<Reservation>,
+    /// Holds of the cart's reservation that become the sale: their units left the shelf when
+    /// the payment started, so the commit removes the holds and takes no stock for their lines.
+    pub converted: Vec<crate::model::reservation::StoredHold>,
     /// Codes to redeem once each, valid only with these terms, unexpired, with redemptions left.
     pub redemptions: Vec<DiscountDefinition>,
     /// Money taken from gift cards, each valid only while the card holds it.
@@ -145,6 +148,8 @@ pub enum Rejection {
     GiftCardBalance(GiftCardCode),
     /// The customer already holds as many unpaid saved orders as allowed.
     TooManyOpenOrders(u32),
+    /// A hold the commit turns into the sale is no longer the cart's payment's (released).
+    HoldGone(Sku),
     /// One shard of a sharded SKU had fewer units than taken from it (others may have more).
     ShardShort {
         sku: Sku,
@@ -257,6 +262,14 @@ pub(crate) fn plan(
             rate.ok_or_else(|| Error::internal("a priced cart with a destination has tax rates"))?;
         tax_rates.insert(category.clone(), rate);
     }
+    // A reservation that fits the cart's lines is the sale of its SKUs' units; one that does
+    // not (edited since) was given back before the commit, or will be when its hold ends.
+    let converted = cart
+        .reservation
+        .as_ref()
+        .filter(|r| r.matches(&cart.line_items))
+        .map(|r| r.stored(&cart.id, &cart.owner))
+        .unwrap_or_default();
     Ok(CommitPlan {
         origin: Origin::Cart,
         gift_cards: Vec::new(),
@@ -265,6 +278,7 @@ pub(crate) fn plan(
         reservations: cart
             .line_items
             .iter()
+            .filter(|l| !converted.iter().any(|h| h.hold.sku == l.sku))
             .map(|l| {
                 let hint = cart.stock_hints.get(&l.sku);
                 let mut reservation = Reservation {
@@ -280,6 +294,7 @@ pub(crate) fn plan(
                 reservation
             })
             .collect(),
+        converted,
         redemptions: order
             .discount_codes
             .iter()

@@ -167,6 +167,9 @@ pub enum Error {
     TooManyPayments { limit: usize },
     #[error("at most {limit} unpaid saved orders at once")]
     TooManyOpenOrders { limit: u32 },
+    /// The cart's owner holds this SKU for another cart whose hold has not ended.
+    #[error("'{sku}' is reserved for another of your carts")]
+    AlreadyReserved { sku: String },
     #[error("the order has shipped; refund it instead")]
     OrderAlreadyShipped,
     #[error("refunds may give back at most {refundable}")]

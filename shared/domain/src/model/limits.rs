@@ -18,6 +18,9 @@ pub struct Limits {
     /// How long after it was placed a customer may cancel a paid, unshipped order
     /// themselves (`CANCEL_WINDOW_SECONDS`; 0: never, only unpaid saved orders).
     pub cancel_window: time::Duration,
+    /// How long a reservation made when a payment starts holds its units
+    /// (`RESERVATION_SECONDS`).
+    pub reservation: time::Duration,
 }
 
 impl Default for Limits {
@@ -26,6 +29,7 @@ impl Default for Limits {
             max_open_saved_orders: DEFAULT_MAX_OPEN_SAVED_ORDERS,
             contention_budget: DEFAULT_CONTENTION_BUDGET,
             cancel_window: time::Duration::ZERO,
+            reservation: crate::model::reservation::DEFAULT_RESERVATION,
         }
     }
 }

@@ -33,4 +33,5 @@ pub mod pricing_config;
 pub mod programmatic_order;
 pub mod quantity;
 pub mod random;
+pub mod reservation;
 pub mod values;

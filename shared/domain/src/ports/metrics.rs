@@ -13,6 +13,8 @@ pub enum Metric {
     SweepOrdersReversed,
     /// Paid carts never ordered within the grace period whose money the sweeper gave back.
     SweepCartsReversed,
+    /// Reservations the sweeper gave back because their hold ended.
+    SweepHoldsReleased,
     /// A refund or cancellation the provider refused or that failed later: the money is
     /// outstanding again (retried by the sweeper a few times, then a person's).
     ReversalFailed,
@@ -31,6 +33,10 @@ pub enum Metric {
     SoldOut,
     /// Writes other than commits that met contention and were tried again.
     WriteConflicts,
+    /// Units reserved when payments started (`reserveOnPayment`).
+    UnitsReserved,
+    /// Reserved units given back (a failed payment, an edit, a hold that ended).
+    UnitsReleased,
 }
 
 impl Metric {
@@ -41,6 +47,7 @@ impl Metric {
             Metric::SweepOrdersReleased => "SweepOrdersReleased",
             Metric::SweepOrdersReversed => "SweepOrdersReversed",
             Metric::SweepCartsReversed => "SweepCartsReversed",
+            Metric::SweepHoldsReleased => "SweepHoldsReleased",
             Metric::ReversalFailed => "ReversalFailed",
             Metric::UnstorableReport => "UnstorableReport",
             Metric::OrdersCommitted => "OrdersCommitted",
@@ -49,6 +56,8 @@ impl Metric {
             Metric::Contended => "Contended",
             Metric::SoldOut => "SoldOut",
             Metric::WriteConflicts => "WriteConflicts",
+            Metric::UnitsReserved => "UnitsReserved",
+            Metric::UnitsReleased => "UnitsReleased",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod pause;
 pub mod payments;
 pub mod psp;
 pub mod queue;
+pub mod reservations;
 pub mod sweep;
 
 use crate::ports::carts::CartStore;
@@ -27,13 +28,21 @@ use crate::ports::gift_cards::GiftCardStore;
 use crate::ports::idempotency::IdempotencyStore;
 use crate::ports::orders::OrderStore;
 use crate::ports::payments::PaymentStore;
+use crate::ports::reservations::ReservationStore;
 use crate::ports::sweep::SweepStore;
 
 /// Durable state, as every store provides it: the narrow ports below, together. Every
 /// invariant is the store's condition, never a read followed by a write. Use cases name the
 /// narrow port they need; wiring hands them one store.
 pub trait Store:
-    CatalogStore + CartStore + OrderStore + PaymentStore + IdempotencyStore + SweepStore + GiftCardStore
+    CatalogStore
+    + CartStore
+    + OrderStore
+    + PaymentStore
+    + IdempotencyStore
+    + SweepStore
+    + GiftCardStore
+    + ReservationStore
 {
 }
 
@@ -44,7 +53,8 @@ impl<
             + PaymentStore
             + IdempotencyStore
             + SweepStore
-            + GiftCardStore,
+            + GiftCardStore
+            + ReservationStore,
     > Store for T
 {
 }

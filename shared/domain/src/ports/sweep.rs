@@ -14,6 +14,8 @@ pub enum SweepKind {
     Orders,
     /// Active carts holding money that never became an order.
     Carts,
+    /// Carts whose reservation's hold ended (by each hold stored beside the stock).
+    Holds,
 }
 
 /// One page of the sweeper's work.

@@ -81,13 +81,26 @@ impl Storefront {
             Freshness::Recent
         };
         let first = catalog_read(freshness).await?;
-        let next = match cart.apply(&actions, &first, self.clock.now()) {
-            Err(Error::OutOfStock(_) | Error::Invalid(_)) if freshness == Freshness::Recent => {
-                let latest = catalog_read(Freshness::Latest).await?;
-                cart.apply(&actions, &latest, self.clock.now())?
+        let mut applied = cart.apply(&actions, &first, self.clock.now());
+        if matches!(applied, Err(Error::OutOfStock(_) | Error::Invalid(_)))
+            && freshness == Freshness::Recent
+        {
+            let latest = catalog_read(Freshness::Latest).await?;
+            applied = cart.apply(&actions, &latest, self.clock.now());
+        }
+        if let Err(Error::OutOfStock(short)) = &applied {
+            // Units of reservations whose hold ended are anyone's now: given back, then the
+            // shelf is looked at again.
+            let mut freed = 0;
+            for sku in short.iter().filter_map(|s| Sku::parse(&s.sku).ok()) {
+                freed += self.release_ended_holds(&sku).await?;
             }
-            applied => applied?,
-        };
+            if freed > 0 {
+                let latest = catalog_read(Freshness::Latest).await?;
+                applied = cart.apply(&actions, &latest, self.clock.now());
+            }
+        }
+        let next = applied?;
         // The same write again while other writers hold the cart (a payment being recorded):
         // nothing was written, and the version condition still guards it.
         let mut backoff = self.backoff();
@@ -102,6 +115,13 @@ impl Storefront {
         };
         match written {
             Ok(()) => {
+                // A line the reservation holds was dropped or changed: its units go back.
+                if let Some(held) = cart.reservation.as_ref() {
+                    if !held.matches(&next.line_items) {
+                        self.release_reservation(&next.id, |now, r| !r.matches(&now.line_items))
+                            .await?;
+                    }
+                }
                 if next.totals.total != cart.totals.total {
                     self.release_stale_payments(&next).await?;
                     // The cart as stored now, with any reversals recorded.

@@ -262,6 +262,16 @@ impl Storefront {
         Ok(plan)
     }
 
+    /// The cart priced against today's catalog, when that changes nothing the customer saw;
+    /// otherwise the refusal the commit would give (`PriceChanged` with the new summary, ...).
+    pub(crate) async fn priced_as_now(&self, cart: Cart) -> Result<Cart, Error> {
+        match self.what_changed(&cart).await? {
+            Retry::Refreshed(fresh) => Ok(*fresh),
+            Retry::Answer(Err(refusal)) => Err(refusal),
+            Retry::Answer(Ok(_)) => Err(Error::internal("a re-pricing answered an order")),
+        }
+    }
+
     /// Re-prices the cart against today's catalog and says how the customer's total moved.
     async fn what_changed(&self, cart: &Cart) -> Result<Retry, Error> {
         let catalog = self

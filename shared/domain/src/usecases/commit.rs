@@ -76,6 +76,11 @@ impl Refusal {
                 Rejection::OrderNumberTaken => Refusal::NumberTaken,
                 // Another shard may have the units: handled before a refusal is made.
                 Rejection::ShardShort { .. } => continue,
+                // The reservation was given back meanwhile (its cart moved too): read again.
+                Rejection::HoldGone(_) => Refusal::Moved {
+                    cart: None,
+                    order: None,
+                },
             });
         }
         if !shortages.is_empty() {
@@ -104,7 +109,7 @@ const SHARD_PROBES: u32 = 3;
 
 /// The shards a commit tried per SKU and how often, and the commits it took.
 #[derive(Default)]
-struct ShardProbes {
+pub(crate) struct ShardProbes {
     tried: std::collections::HashMap<Sku, (u64, u32)>,
     rounds: u32,
 }
@@ -114,18 +119,18 @@ impl Storefront {
     /// last read, a few times at random, then from as many shards as it needs by a read of
     /// them all. `Some(OutOfStock)` when all of them together do not have the units (and the
     /// SKU is marked sold out when they have none).
-    async fn take_elsewhere(
+    pub(crate) async fn take_elsewhere(
         &self,
-        plan: &mut CommitPlan,
+        takes: &mut [Reservation],
         rejections: Vec<Rejection>,
         probes: &mut ShardProbes,
-    ) -> Result<Option<Refusal>, Error> {
+    ) -> Result<Option<Vec<StockShortage>>, Error> {
         let mut shortages = Vec::new();
         for rejection in rejections {
             let Rejection::ShardShort { sku, shard, .. } = rejection else {
                 continue;
             };
-            let Some(reservation) = plan.reservations.iter_mut().find(|r| r.sku == sku) else {
+            let Some(reservation) = takes.iter_mut().find(|r| r.sku == sku) else {
                 continue;
             };
             let (tried, count) = probes.tried.entry(sku.clone()).or_default();
@@ -141,7 +146,7 @@ impl Storefront {
         }
         Ok((!shortages.is_empty()).then(|| {
             self.count(Metric::SoldOut, 1);
-            Refusal::OutOfStock(shortages)
+            shortages
         }))
     }
 
@@ -164,16 +169,24 @@ impl Storefront {
     }
 
     /// Reads every shard of the reservation's SKU and takes the units from those that have
-    /// them, or says how many there are.
-    async fn take_from_all(
+    /// them, or says how many there are. Units of reservations whose hold ended are given
+    /// back first when the shelf is short without them.
+    pub(crate) async fn take_from_all(
         &self,
         reservation: &mut Reservation,
     ) -> Result<Option<StockShortage>, Error> {
-        let product = self
-            .store()
-            .products(std::slice::from_ref(&reservation.sku))
-            .await?
-            .pop();
+        let read = || async {
+            self.store()
+                .products(std::slice::from_ref(&reservation.sku))
+                .await
+                .map(|mut found| found.pop())
+        };
+        let mut product = read().await?;
+        if let Some(p) = product.as_ref().filter(|p| p.stock < reservation.quantity) {
+            if self.release_ended_holds(&p.sku).await? > 0 {
+                product = read().await?;
+            }
+        }
         let Some(product) = product else {
             return Ok(Some(StockShortage {
                 sku: reservation.sku.to_string(),
@@ -270,11 +283,11 @@ impl Storefront {
                             backoff.wait("the order's stock").await?;
                         }
                         match self
-                            .take_elsewhere(&mut plan, rejections, &mut probes)
+                            .take_elsewhere(&mut plan.reservations, rejections, &mut probes)
                             .await?
                         {
                             None => continue,
-                            Some(refusal) => refusal,
+                            Some(shortages) => Refusal::OutOfStock(shortages),
                         }
                     } else {
                         Refusal::of(rejections)

@@ -18,6 +18,7 @@ pub mod payment_events;
 pub mod payment_webhook;
 pub mod payments;
 pub mod replicate;
+pub mod reservations;
 pub mod retry;
 pub mod reversals;
 pub mod storefront;

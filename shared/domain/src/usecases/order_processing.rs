@@ -196,6 +196,7 @@ impl Storefront {
                 order.revision = 1;
                 Ok(CommitPlan {
                     idempotency: None,
+                    converted: Vec::new(),
                     order,
                     origin: Origin::Programmatic {
                         draft_revision: None,

@@ -194,6 +194,15 @@ impl Storefront {
             .record_cart_payments(&next, cart.payment_revision, &claimed)
             .await?;
         self.count_failed_reversals(&cart.payments, &next.payments);
+        if crate::model::reservation::unpayable(&next) {
+            // Its units go back now; if this fails, they do when the hold ends.
+            if let Err(error) = self
+                .release_reservation(&next.id, |now, _| crate::model::reservation::unpayable(now))
+                .await
+            {
+                tracing::warn!(cart = %next.id, %error, "reservation not given back yet");
+            }
+        }
         if effect != EventEffect::Recorded {
             return Ok(Ok(effect));
         }

@@ -8,13 +8,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::cart::Cart;
 use crate::model::error::{Error, FieldErrors};
 use crate::model::identity::Caller;
 use crate::model::money::Money;
 use crate::model::order::Order;
 use crate::model::payment::{self, Payment, MAX_PAYMENTS};
 use crate::ports::payments::PaymentWriteError;
-use crate::ports::psp::IntentRequest;
+use crate::ports::psp::{IntentRequest, PaymentProvider};
 use crate::usecases::storefront::{ensure_updatable, Storefront};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -49,6 +50,17 @@ struct PlanFor<'a> {
     cart_version: u64,
 }
 
+impl<'a> PlanFor<'a> {
+    fn cart(cart: &'a Cart) -> Self {
+        PlanFor {
+            payments: &cart.payments,
+            total: cart.totals.total,
+            cart_id: &cart.id,
+            cart_version: cart.version,
+        }
+    }
+}
+
 impl Storefront {
     /// `POST /carts/{id}/payments`: a payment intent for (part of) what the cart owes.
     pub async fn create_payment(
@@ -59,19 +71,28 @@ impl Storefront {
     ) -> Result<CreatedPayment, Error> {
         let mut cart = self.cart(caller, cart_id).await?;
         ensure_updatable(&cart, cart.version)?;
-        let (payment, intent) = self
-            .plan_payment(
+        let paid_in_full = "the cart is paid in full";
+        // Checked before anything is held: bad input changes nothing.
+        let (amount, psp) = self.payment_terms(input, PlanFor::cart(&cart), paid_in_full)?;
+        let payment_id = uuid::Uuid::new_v4().to_string();
+        // A drop's units are taken before the provider is asked: no stock, no payment.
+        cart = self.reserve_for_payment(cart, &payment_id).await?;
+        let started = self
+            .start_payment(
                 caller,
-                input,
-                PlanFor {
-                    payments: &cart.payments,
-                    total: cart.totals.total,
-                    cart_id: &cart.id,
-                    cart_version: cart.version,
-                },
-                "the cart is paid in full",
+                amount,
+                psp,
+                PlanFor::cart(&cart),
+                payment_id.clone(),
             )
-            .await?;
+            .await;
+        let (payment, intent) = match started {
+            Ok(started) => started,
+            Err(error) => {
+                self.release_own_reservation(&cart.id, &payment_id).await;
+                return Err(error);
+            }
+        };
         let mut backoff = self.backoff();
         loop {
             let mut next = cart.clone();
@@ -104,18 +125,24 @@ impl Storefront {
     ) -> Result<CreatedPayment, Error> {
         let mut order = self.order(caller, order_number).await?;
         ensure_owes(&order)?;
+        // A saved order holds its units already (taken when it was saved, until it expires):
+        // its payment reserves nothing more.
+        let plan = PlanFor {
+            payments: &order.payments,
+            total: order.totals.total,
+            cart_id: &order.cart_id,
+            cart_version: order.cart_version,
+        };
+        let (amount, psp) = self.payment_terms(input, plan, "the order is paid in full")?;
+        let plan = PlanFor {
+            payments: &order.payments,
+            total: order.totals.total,
+            cart_id: &order.cart_id,
+            cart_version: order.cart_version,
+        };
+        let payment_id = uuid::Uuid::new_v4().to_string();
         let (payment, intent) = self
-            .plan_payment(
-                caller,
-                input,
-                PlanFor {
-                    payments: &order.payments,
-                    total: order.totals.total,
-                    cart_id: &order.cart_id,
-                    cart_version: order.cart_version,
-                },
-                "the order is paid in full",
-            )
+            .start_payment(caller, amount, psp, plan, payment_id)
             .await?;
         let mut backoff = self.backoff();
         loop {
@@ -148,14 +175,13 @@ impl Storefront {
         }
     }
 
-    /// Checks the amount against what is owed and creates the provider's intent.
-    async fn plan_payment(
+    /// The amount and provider of a new payment, checked against what is owed.
+    fn payment_terms(
         &self,
-        caller: &Caller,
         input: &CreatePaymentInput,
         plan: PlanFor<'_>,
         paid_in_full: &str,
-    ) -> Result<(Payment, crate::ports::psp::Intent), Error> {
+    ) -> Result<(Money, &dyn PaymentProvider), Error> {
         ensure_room(plan.payments)?;
         let currency = plan.total.currency();
         // What the payments that fit this total have not covered yet: money being given back,
@@ -181,7 +207,18 @@ impl Storefront {
         }
         let amount = Money::new(errors.finish(amount)?, currency);
         let psp = self.psp_for_new_payment(input.psp.as_deref())?;
-        let payment_id = uuid::Uuid::new_v4().to_string();
+        Ok((amount, psp))
+    }
+
+    /// Creates the provider's intent for a payment of `amount`.
+    async fn start_payment(
+        &self,
+        caller: &Caller,
+        amount: Money,
+        psp: &dyn PaymentProvider,
+        plan: PlanFor<'_>,
+        payment_id: String,
+    ) -> Result<(Payment, crate::ports::psp::Intent), Error> {
         let intent = psp
             .create_intent(&IntentRequest {
                 amount,
@@ -203,6 +240,17 @@ impl Storefront {
             transactions: Vec::new(),
         };
         Ok((payment, intent))
+    }
+
+    /// Gives back the reservation made for a payment that did not start; if this fails, the
+    /// units go back when its hold ends.
+    async fn release_own_reservation(&self, cart: &crate::model::values::CartId, payment_id: &str) {
+        if let Err(error) = self
+            .release_reservation(cart, |_, r| r.payment_id == payment_id)
+            .await
+        {
+            tracing::warn!(%cart, %error, "reservation not given back yet");
+        }
     }
 }
 

@@ -7,6 +7,8 @@
 //!   it given back.
 //! - An active cart holding money that is still not an order after the grace period has it
 //!   given back.
+//! - A reservation whose hold ended has its units put back on the shelf (a buyer who finds
+//!   the shelf short does that at once too: `release_ended_holds`).
 //! - A reversal recorded as pending (a crash between recording and asking the provider, or
 //!   a provider that is still processing it) is settled: looked up by the provider's id, or
 //!   asked again with the same key. One that failed (refused, or failed later at the
@@ -68,6 +70,8 @@ pub struct SweepReport {
     pub orders_reversed: usize,
     /// Carts whose money was given back after the grace period.
     pub carts_reversed: usize,
+    /// Reservations given back because their hold ended.
+    pub holds_released: usize,
     /// Carts or orders that failed this time (logged and counted); the next sweep tries again.
     pub failures: usize,
     /// The time budget ran out before every queue was read to its end.
@@ -102,6 +106,12 @@ impl Storefront {
                 cursor: None,
                 done: false,
             },
+            Queue {
+                kind: SweepKind::Holds,
+                due_by: now,
+                cursor: None,
+                done: false,
+            },
         ];
         let result = self
             .sweep_queues(&mut queues, now, started, budget, &mut report)
@@ -110,6 +120,7 @@ impl Storefront {
         self.count(Metric::SweepOrdersReleased, report.orders_released as u64);
         self.count(Metric::SweepOrdersReversed, report.orders_reversed as u64);
         self.count(Metric::SweepCartsReversed, report.carts_reversed as u64);
+        self.count(Metric::SweepHoldsReleased, report.holds_released as u64);
         if let Err(error) = &result {
             // A queue that cannot be read is a failure of the whole sweep.
             self.count(Metric::SweepFailures, 1);
@@ -122,7 +133,7 @@ impl Storefront {
     /// spent.
     async fn sweep_queues(
         &self,
-        queues: &mut [Queue; 2],
+        queues: &mut [Queue; 3],
         now: OffsetDateTime,
         started: Instant,
         budget: SweepBudget,
@@ -150,6 +161,7 @@ impl Storefront {
                     let outcome = match queue.kind {
                         SweepKind::Orders => self.sweep_order(cart_id, now, report).await,
                         SweepKind::Carts => self.sweep_cart(cart_id, queue.due_by, report).await,
+                        SweepKind::Holds => self.sweep_holds(cart_id, now, report).await,
                     };
                     if let Err(error) = outcome {
                         tracing::error!(cart = %cart_id, %error, "sweep failed; next sweep retries");
@@ -241,6 +253,24 @@ impl Storefront {
             }
             return Ok(());
         }
+    }
+
+    /// Gives back the cart's reservation once its hold ended (and any hold of the cart's
+    /// beside the stock that its cart no longer names: one whose cart was ordered without it).
+    async fn sweep_holds(
+        &self,
+        cart_id: &CartId,
+        now: OffsetDateTime,
+        report: &mut SweepReport,
+    ) -> Result<(), Error> {
+        if self
+            .release_reservation(cart_id, |_, r| r.ended(now))
+            .await?
+        {
+            report.holds_released += 1;
+            tracing::info!(cart = %cart_id, "reservation ended: its units are back on the shelf");
+        }
+        Ok(())
     }
 
     pub(crate) async fn sweep_cart(

@@ -239,6 +239,18 @@ pub fn problem(error: &Error) -> Problem {
                     ),
                 )
             }
+            Error::AlreadyReserved { sku } => {
+                extensions.insert("sku".into(), json!(sku));
+                (
+                    409,
+                    "AlreadyReserved",
+                    "Reserved for another of your carts",
+                    Some("pay_or_cancel"),
+                    format!(
+                        "You hold '{sku}' for another cart until its payment ends; pay for it or let the hold end first."
+                    ),
+                )
+            }
             Error::OrderAlreadyShipped => (
                 409,
                 "OrderAlreadyShipped",

@@ -1,0 +1,292 @@
+//! Reservations for drops (`reserveOnPayment`): the cart's units of reserving SKUs are taken
+//! off the shelf when its payment starts, before the provider is asked for anything, so that
+//! whoever pays within the hold gets the order and nobody is charged for a unit that someone
+//! else then gets.
+//!
+//! A reservation is given back (its units to their shards, its holds removed, the cart's
+//! reservation cleared, in one write) when its payment fails or is cancelled, when a cart
+//! edit changes a line it holds, and when its hold ends: by the sweeper, or at once by the
+//! next buyer who finds the shelf short. The commit turns it into the sale (`CommitPlan::
+//! converted`). Taking the units is one transaction of the cart, the holds and the shards it
+//! takes from; the commit then writes no stock for the reserved lines, so a drop's commits
+//! do not contend on its shards.
+
+use std::collections::HashMap;
+
+use crate::model::cart::Cart;
+use crate::model::catalog::Product;
+use crate::model::commit_plan::{Rejection, Reservation};
+use crate::model::error::{Error, FieldErrors};
+use crate::model::field_error::FieldError;
+use crate::model::reservation::{CartReservation, Hold, StoredHold};
+use crate::model::values::{CartId, Sku};
+use crate::ports::metrics::Metric;
+use crate::ports::reservations::{ReleaseError, ReserveError};
+use crate::usecases::commit::ShardProbes;
+use crate::usecases::Storefront;
+
+/// How many times a reservation is tried afresh after the cart moved or a hold ended.
+const REFRESHES: u32 = 5;
+
+impl Storefront {
+    /// Reserves the units of `cart`'s reserving SKUs for payment `payment_id`, unless its
+    /// reservation already holds them. Returns the cart as it is now (its reservation on it).
+    /// `OutOfStock` when the shelf does not have them; nothing is held then.
+    pub(crate) async fn reserve_for_payment(
+        &self,
+        mut cart: Cart,
+        payment_id: &str,
+    ) -> Result<Cart, Error> {
+        let mut refreshes = 0;
+        let mut backoff = self.backoff();
+        let mut probes = ShardProbes::default();
+        let mut planned: Option<Vec<Reservation>> = None;
+        loop {
+            let skus: Vec<Sku> = cart.skus().cloned().collect();
+            let products = self.store().products_recent(&skus).await?;
+            let reserving: HashMap<&Sku, &Product> = products
+                .iter()
+                .filter(|p| p.reserve_on_payment)
+                .map(|p| (&p.sku, p))
+                .collect();
+            if reserving.is_empty() {
+                return Ok(cart);
+            }
+            ensure_within_limits(&cart, &reserving)?;
+            let now = self.now();
+            if let Some(held) = &cart.reservation {
+                let covers = cart
+                    .line_items
+                    .iter()
+                    .filter(|l| reserving.contains_key(&l.sku))
+                    .all(|l| held.held(&l.sku) == Some(l.quantity.get()));
+                if !held.ended(now) && held.matches(&cart.line_items) && covers {
+                    return Ok(cart);
+                }
+                // Edited since, or ended: given back before anything is taken anew.
+                self.release_reservation(&cart.id, |_, _| true).await?;
+                cart = self.fresh_cart(&cart.id).await?;
+                planned = None;
+                continue;
+            }
+            let takes = planned.get_or_insert_with(|| plan_takes(&cart, &reserving));
+            // A SKU the last read found empty is read again before any write.
+            let mut shortages = Vec::new();
+            for take in takes.iter_mut().filter(|t| t.in_stock == 0) {
+                shortages.extend(self.take_from_all(take).await?);
+            }
+            if !shortages.is_empty() {
+                self.count(Metric::SoldOut, 1);
+                return Err(Error::OutOfStock(shortages));
+            }
+            let mut next = cart.clone();
+            next.reservation = Some(CartReservation {
+                payment_id: payment_id.to_string(),
+                until: now + self.limits.reservation,
+                holds: takes
+                    .iter()
+                    .map(|t| Hold {
+                        sku: t.sku.clone(),
+                        units: t.quantity,
+                        takes: t.takes.clone(),
+                    })
+                    .collect(),
+            });
+            next.payment_revision += 1;
+            let outcome = self
+                .store()
+                .reserve(&next, cart.payment_revision, takes, cart.config_revision)
+                .await;
+            match outcome {
+                Ok(()) => {
+                    let units: u32 = takes.iter().map(|t| t.quantity).sum();
+                    self.count(Metric::UnitsReserved, units.into());
+                    return Ok(next);
+                }
+                Err(ReserveError::Store(e)) => return Err(Error::Store(e)),
+                Err(ReserveError::Contended) => {
+                    self.count(Metric::WriteConflicts, 1);
+                    backoff.wait("the reservation").await?;
+                }
+                Err(ReserveError::ShardShort { sku, shard }) => {
+                    let short = vec![Rejection::ShardShort {
+                        sku,
+                        shard,
+                        available: 0,
+                    }];
+                    if let Some(shortages) = self.take_elsewhere(takes, short, &mut probes).await? {
+                        return Err(Error::OutOfStock(shortages));
+                    }
+                }
+                Err(ReserveError::OutOfStock(shortages)) => {
+                    // Units of ended holds go to whoever asks now: given back, then tried
+                    // again; only a shelf that is short without them refuses.
+                    let mut freed = 0;
+                    for take in takes
+                        .iter()
+                        .filter(|t| shortages.iter().any(|s| s.sku == t.sku.as_str()))
+                    {
+                        freed += self.release_ended_holds(&take.sku).await?;
+                    }
+                    if freed == 0 || refreshes >= REFRESHES {
+                        self.count(Metric::SoldOut, 1);
+                        return Err(Error::OutOfStock(shortages));
+                    }
+                    refreshes += 1;
+                }
+                Err(ReserveError::HeldElsewhere { sku, cart: other }) => {
+                    let freed = self
+                        .release_reservation(&other, |_, r| r.ended(self.now()))
+                        .await?;
+                    if !freed || refreshes >= REFRESHES {
+                        return Err(Error::AlreadyReserved {
+                            sku: sku.to_string(),
+                        });
+                    }
+                    refreshes += 1;
+                }
+                Err(ReserveError::ProductChanged(_) | ReserveError::Conflict) => {
+                    if refreshes >= REFRESHES {
+                        return Err(Error::Store(crate::StoreError::contended(
+                            "the cart kept moving under its reservation",
+                        )));
+                    }
+                    refreshes += 1;
+                    // Priced again against today's catalog: a price the customer has not
+                    // seen is refused with the new summary, as the commit would.
+                    cart = self.priced_as_now(self.fresh_cart(&cart.id).await?).await?;
+                    planned = None;
+                }
+            }
+        }
+    }
+
+    /// Gives back the reservation of cart `cart_id` if `which` says so (releasing it,
+    /// whichever payment made it, when it is its own). Returns whether anything was given back.
+    pub(crate) async fn release_reservation(
+        &self,
+        cart_id: &CartId,
+        which: impl Fn(&Cart, &CartReservation) -> bool,
+    ) -> Result<bool, Error> {
+        let mut backoff = self.backoff();
+        loop {
+            let Some(cart) = self.store().cart(cart_id).await? else {
+                return Ok(false);
+            };
+            let Some(reservation) = cart.reservation.as_ref().filter(|r| which(&cart, r)) else {
+                return Ok(false);
+            };
+            let holds = reservation.stored(&cart.id, &cart.owner);
+            let mut next = cart.clone();
+            next.reservation = None;
+            next.payment_revision += 1;
+            // An ordered cart keeps what it says; only its holds go back.
+            let cart_write = (cart.state == crate::model::cart::CartState::Active)
+                .then_some((&next, cart.payment_revision));
+            match self.store().release(&holds, cart_write).await {
+                Ok(()) => {
+                    self.count(
+                        Metric::UnitsReleased,
+                        holds.iter().map(|h| u64::from(h.hold.units)).sum(),
+                    );
+                    return Ok(true);
+                }
+                Err(ReleaseError::Store(e)) => return Err(Error::Store(e)),
+                Err(ReleaseError::Conflict | ReleaseError::Contended) => {
+                    backoff.wait("the reservation's release").await?
+                }
+            }
+        }
+    }
+
+    /// Gives back every hold of `sku` whose time is up, so that its units go to whoever asks
+    /// now rather than when the sweeper passes. Returns the units given back.
+    pub(crate) async fn release_ended_holds(&self, sku: &Sku) -> Result<u32, Error> {
+        let now = self.now();
+        let ended: Vec<StoredHold> = self
+            .store()
+            .holds(sku)
+            .await?
+            .into_iter()
+            .filter(|h| h.until <= now)
+            .collect();
+        let mut freed = 0;
+        for hold in ended {
+            let released = self
+                .release_reservation(&hold.cart_id, |_, r| {
+                    r.payment_id == hold.payment_id && r.ended(now)
+                })
+                .await?;
+            if released {
+                freed += hold.hold.units;
+                continue;
+            }
+            // Its cart no longer names it (a cart ordered without it): the hold alone.
+            match self
+                .store()
+                .release(std::slice::from_ref(&hold), None)
+                .await
+            {
+                Ok(()) => freed += hold.hold.units,
+                Err(ReleaseError::Store(e)) => return Err(Error::Store(e)),
+                Err(_) => {}
+            }
+        }
+        Ok(freed)
+    }
+
+    /// Units of `product` held by reservations now (`GET /admin/products/{sku}`'s
+    /// `reserved`): holds whose time is up count against nobody.
+    pub async fn reserved(&self, product: &Product) -> Result<u32, Error> {
+        let holds = self.store().holds(&product.sku).await?;
+        Ok(crate::ports::reservations::reserved_units(
+            &holds,
+            self.now(),
+        ))
+    }
+
+    async fn fresh_cart(&self, id: &CartId) -> Result<Cart, Error> {
+        let cart = self.store().cart(id).await?.ok_or(Error::NotFound)?;
+        crate::usecases::storefront::ensure_updatable(&cart, cart.version)?;
+        Ok(cart)
+    }
+}
+
+/// A cart's quantity of a reserving SKU within its product's `maxPerOrder`.
+fn ensure_within_limits(cart: &Cart, reserving: &HashMap<&Sku, &Product>) -> Result<(), Error> {
+    let mut errors = FieldErrors::new();
+    for (index, line) in cart.line_items.iter().enumerate() {
+        let Some(max) = reserving.get(&line.sku).and_then(|p| p.max_per_order) else {
+            continue;
+        };
+        if line.quantity.get() > max {
+            errors.push(FieldError::new(
+                format!("/lineItems/{index}/quantity"),
+                format!("at most {max} of '{}' per order", line.name),
+            ));
+        }
+    }
+    errors.finish(Some(()))
+}
+
+/// Each reserving line's units, from one shard that held stock at the cart's last pricing.
+fn plan_takes(cart: &Cart, reserving: &HashMap<&Sku, &Product>) -> Vec<Reservation> {
+    cart.line_items
+        .iter()
+        .filter(|l| reserving.contains_key(&l.sku))
+        .map(|l| {
+            let hint = cart.stock_hints.get(&l.sku);
+            let mut take = Reservation {
+                sku: l.sku.clone(),
+                quantity: l.quantity.get(),
+                unit_price: l.unit_price,
+                tax_category: l.tax_category.clone(),
+                shards: hint.map_or(1, |h| h.shards),
+                in_stock: hint.map_or(u64::MAX, |h| h.in_stock),
+                takes: Vec::new(),
+            };
+            take.take_from_one(0);
+            take
+        })
+        .collect()
+}
