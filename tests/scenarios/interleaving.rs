@@ -47,22 +47,28 @@
 //!   on their way back) equals its total — at every moment (a payment write records the
 //!   money and the state together);
 //! - (4) stock conserved: per SKU, initial stock = stock now + Σ quantities of orders that
-//!   are not `Cancelled` (stock is unsigned and never written below zero) — at every moment
-//!   (each commit and each release is one transaction);
+//!   are not `Cancelled` + units held by reservations (stock is unsigned and never written
+//!   below zero) — at every moment (each commit, reservation and release is one transaction);
 //! - (5) every payment that succeeded at the PSP (charged or authorized) is counted in a
 //!   non-cancelled `Paid` order of its cart, or fully reversed at the PSP (refunded or, for
 //!   an authorization, cancelled) — only after settling: until then a payment may be in
 //!   flight, a commit may wait for the redirect, a sweeper may not have run yet;
 //! - (6) holds have an owner and a limit: no guest order was saved unpaid, and no customer
-//!   holds more unpaid saved orders than `MAX_OPEN_SAVED_ORDERS` — at every moment.
+//!   holds more unpaid saved orders than `MAX_OPEN_SAVED_ORDERS` — at every moment;
+//! - (10) reservations (`DROP` reserves when a payment starts): every hold stored beside the
+//!   stock is named by its cart's reservation and every reservation's holds are stored — at
+//!   every moment; after settling (every hold ended) none is left. With (4) and (5): a unit
+//!   is reserved, sold or on the shelf, never two of them, and a payment for a unit nobody
+//!   held for it ends in an order only if the shelf had it at the commit, else it is given
+//!   back.
 //!
-//! Checks (1)–(4) and (6) run twice: when the concurrent phase has drained (before anything is
+//! Checks (1)–(4), (6) and (10) run twice: when the concurrent phase has drained (before anything is
 //! redelivered, so a lost acknowledged event is not masked), and after settling. Settling:
 //! faults off; the PSP finishes every pending refund (and says so); every event the PSP
 //! produced is delivered again until it is acknowledged
 //! (Stripe's retries), plus the events the PSP sends for the refunds and cancellations the
 //! system asked for; the clock moves past every hold and grace period and housekeeping
-//! (expiry, the sweeper) runs; then (1)–(6) are checked.
+//! (expiry, the sweeper) runs; then (1)–(6) and (10) are checked.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -80,8 +86,9 @@ use checkout_tests::serde_json::{self, json, Value};
 use checkout_tests::{address_de, on_both_stores, App, Backend, Client, TestResponse};
 use http::StatusCode;
 
-/// The SKUs carts buy: the catalog's, plus `LAST`, of which only a few units exist.
-const SKUS: &[&str] = &["MUG", "BOOK", "PEN", "LAMP", "LAST"];
+/// The SKUs carts buy: the catalog's, plus `LAST`, of which only a few units exist, and
+/// `DROP`, a few units reserved when a payment starts (`reserveOnPayment`).
+const SKUS: &[&str] = &["MUG", "BOOK", "PEN", "LAMP", "LAST", "DROP"];
 /// Order numbers clients choose from this small pool collide across carts.
 const SHARED_NUMBERS: u64 = 8;
 /// The signed-in customer who owns cart `cart` (of three), or `None` for a guest's: two carts
@@ -1890,11 +1897,66 @@ impl World {
             }
         }
 
-        // (4) stock conserved.
+        // (10) reservations: every hold stored beside the stock is its cart's reservation's,
+        // and every reservation's holds are stored; after settling, none is left.
         let skus: Vec<Sku> = SKUS.iter().map(|s| Sku::parse(s).unwrap()).collect();
+        let mut held: HashMap<Sku, u64> = HashMap::new();
+        for sku in &skus {
+            for hold in store.holds(sku).await.expect("read with faults off") {
+                *held.entry(sku.clone()).or_default() += u64::from(hold.hold.units);
+                let named = carts
+                    .iter()
+                    .find(|c: &&checkout_domain::model::cart::Cart| c.id == hold.cart_id)
+                    .and_then(|c| c.reservation.as_ref())
+                    .is_some_and(|r| r.payment_id == hold.payment_id && r.held(sku).is_some());
+                if !named {
+                    flag(
+                        10,
+                        Some(hold.cart_id.as_str()),
+                        format!(
+                            "a hold of {} {sku} its cart's reservation does not name",
+                            hold.hold.units
+                        ),
+                    );
+                }
+                if phase == Phase::Settled {
+                    flag(
+                        10,
+                        Some(hold.cart_id.as_str()),
+                        format!(
+                            "a hold of {} {sku} left after every hold ended",
+                            hold.hold.units
+                        ),
+                    );
+                }
+            }
+        }
+        for cart in &carts {
+            let Some(reservation) = &cart.reservation else {
+                continue;
+            };
+            for hold in &reservation.holds {
+                let stored = store
+                    .holds(&hold.sku)
+                    .await
+                    .expect("read with faults off")
+                    .into_iter()
+                    .any(|h| h.cart_id == cart.id && h.payment_id == reservation.payment_id);
+                if !stored {
+                    flag(
+                        10,
+                        Some(cart.id.as_str()),
+                        format!("its reservation's hold of {} is not stored", hold.sku),
+                    );
+                }
+            }
+        }
+
+        // (4) stock conserved: on the shelf, sold, or held by a reservation.
         let products = store.products(&skus).await.expect("read with faults off");
         for product in products {
             let sku = product.sku.to_string();
+            let reserved = held.get(&product.sku).copied().unwrap_or(0);
             // What live orders hold: their lines less the units refunds put back on sale.
             let ordered: u64 = orders
                 .iter()
@@ -1905,12 +1967,12 @@ impl World {
                 .map(|(_, units)| u64::from(units))
                 .sum();
             let initial = u64::from(self.initial_stock[&sku]);
-            if initial != u64::from(product.stock) + ordered {
+            if initial != u64::from(product.stock) + ordered + reserved {
                 flag(
                     4,
                     None,
                     format!(
-                        "{sku}: initial stock {initial} ≠ stock now {} + {ordered} in live orders",
+                        "{sku}: initial stock {initial} ≠ stock now {} + {ordered} in live orders + {reserved} reserved",
                         product.stock
                     ),
                 );
@@ -2091,6 +2153,15 @@ async fn setup(backend: Backend, seed: u64, carts: usize, rng: &mut Rng) -> Worl
         .put(
             "/admin/products/LAST",
             json!({"name": "Last units", "prices": {"EUR": 2000}, "stock": 3, "taxCategory": "standard"}),
+        )
+        .await
+        .assert_status(StatusCode::OK);
+    // A drop: its units are reserved when a payment starts, over two shards.
+    app.admin()
+        .put(
+            "/admin/products/DROP",
+            json!({"name": "Drop", "prices": {"EUR": 3000}, "stock": 4, "taxCategory": "standard",
+                "stockShards": 2, "reserveOnPayment": true, "maxPerOrder": 3}),
         )
         .await
         .assert_status(StatusCode::OK);
