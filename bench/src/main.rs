@@ -197,6 +197,9 @@ async fn bench() -> Result<()> {
         let metered_shop = Shop::new(Arc::new(metered.clone()), false).await;
         let admin = Shop::over(metered_shop.storefront.clone(), metered_shop.psp.clone());
         admin.put_product(model::SALE_SKU, 1_000_000, 8).await?;
+        admin
+            .put_product_reserving(model::RESERVED_SKU, 1_000_000, 8, true)
+            .await?;
         let subscriber = Subscriber::new(
             Arc::new(NoEffect),
             Arc::new(metered.clone()),
@@ -258,13 +261,22 @@ async fn bench() -> Result<()> {
             // A whole order, every write and read of it: the cart made, filled and made
             // ready in one update, a payment started, the provider's webhook (which commits
             // the order) and the browser's `POST /orders` after it. Once the store's
-            // standard cart, once one unit of a SKU spread over 8 shards (a drop's order).
+            // standard cart, once one unit of a SKU spread over 8 shards (a drop's order),
+            // once one unit of a SKU reserved when the payment starts.
             for (what, actions) in [
                 (model::WHOLE_ORDER, shop::ready_actions()),
                 (
                     model::WHOLE_DROP_ORDER,
                     shop::ready_actions_for(
                         model::SALE_SKU,
+                        1,
+                        &format!("buyer-{}@example.com", uuid::Uuid::new_v4().simple()),
+                    ),
+                ),
+                (
+                    model::WHOLE_RESERVED_ORDER,
+                    shop::ready_actions_for(
+                        model::RESERVED_SKU,
                         1,
                         &format!("buyer-{}@example.com", uuid::Uuid::new_v4().simple()),
                     ),

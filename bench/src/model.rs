@@ -11,6 +11,10 @@ pub const SALE_SKU: &str = "SALE-SAMPLE";
 /// of [`SALE_SKU`].
 pub const WHOLE_ORDER: &str = "whole order, standard cart";
 pub const WHOLE_DROP_ORDER: &str = "whole order, 1 unit of a sharded SKU";
+/// The SKU of the reserving drop's sample order (`reserveOnPayment`, 8 shards), and its
+/// sample: the reservation when the payment starts, the commit turning it into the sale.
+pub const RESERVED_SKU: &str = "DROP-SAMPLE";
+pub const WHOLE_RESERVED_ORDER: &str = "whole order, reserved on payment";
 
 /// The targets the model is held to (issue 18).
 pub const DROP_TARGET: f64 = 5000.0;

@@ -8,7 +8,7 @@ use crate::model::{self, Inputs, DROP_TARGET, STORE_TARGET, WHOLE_DROP_ORDER, WH
 use crate::report::Report;
 
 /// The operations the DynamoDB table shows, in order.
-const OPERATIONS: [&str; 8] = [
+const OPERATIONS: [&str; 9] = [
     "new order, key",
     "replay, key",
     "new order, no key",
@@ -17,6 +17,7 @@ const OPERATIONS: [&str; 8] = [
     "subscriber message",
     WHOLE_ORDER,
     WHOLE_DROP_ORDER,
+    model::WHOLE_RESERVED_ORDER,
 ];
 
 /// `1,234` for 1234.4.

@@ -197,6 +197,21 @@ impl Storefront {
                 Ok(plan) => return Ok(OrderResponse::created(&plan.order)),
                 Err(refusal) => refusal,
             };
+            if let Refusal::Moved { order: None, .. } = &refusal {
+                // Its reservation was given back meanwhile (its hold ended): decided again on
+                // the cart as it is now, its lines taken from the shelf if it has them.
+                if let Some(now) = self.store().cart(&cart.id).await? {
+                    let released = now.state == CartState::Active
+                        && now.version == cart.version
+                        && cart.reservation.is_some()
+                        && now.reservation != cart.reservation;
+                    if released && refreshed < MAX_REFRESHES {
+                        refreshed += 1;
+                        cart = now;
+                        continue;
+                    }
+                }
+            }
             return match refusal {
                 // Another request ordered the cart: replay its order (or refuse another
                 // version's); a cart that moved otherwise is a conflict.
