@@ -173,6 +173,13 @@ async fn a_cart_edit_releases_what_it_drops(backend: Backend) {
         .await
         .assert_status(StatusCode::CREATED);
     assert_eq!(shelf(&app, "HOODIE").await, (1, 2));
+    let shown = fan.get(&format!("/carts/{}", cart.id)).await;
+    let until = time::OffsetDateTime::parse(
+        shown.body["reservedUntil"].as_str().expect("the hold's end is shown"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(until, app.storefront.now() + DEFAULT_RESERVATION);
 
     let line = app.stored(&cart).await.0.line_items[0].id.to_string();
     fan.update(
@@ -183,6 +190,8 @@ async fn a_cart_edit_releases_what_it_drops(backend: Backend) {
     .assert_status(StatusCode::OK);
     assert_eq!(shelf(&app, "HOODIE").await, (3, 0));
     assert!(app.stored(&cart).await.0.reservation.is_none());
+    let shown = fan.get(&format!("/carts/{}", cart.id)).await;
+    assert!(shown.body.get("reservedUntil").is_none(), "{:#}", shown.body);
 
     start_paying(&fan, &cart)
         .await

@@ -64,6 +64,12 @@ pub struct CartView<'a> {
     totals: &'a Totals,
     #[serde(skip_serializing_if = "Option::is_none")]
     order_number: Option<&'a str>,
+    /// The cart's units of reserving products are held for its payment until then.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    reserved_until: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -95,6 +101,11 @@ impl<'a> CartView<'a> {
             payment_revision: cart.payment_revision,
             totals: &cart.totals,
             order_number: cart.order_number.as_deref(),
+            reserved_until: cart
+                .reservation
+                .as_ref()
+                .filter(|_| cart.state == CartState::Active)
+                .map(|r| r.until),
             created_at: cart.created_at,
             updated_at: cart.updated_at,
             session_token: None,
