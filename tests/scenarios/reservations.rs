@@ -175,7 +175,9 @@ async fn a_cart_edit_releases_what_it_drops(backend: Backend) {
     assert_eq!(shelf(&app, "HOODIE").await, (1, 2));
     let shown = fan.get(&format!("/carts/{}", cart.id)).await;
     let until = time::OffsetDateTime::parse(
-        shown.body["reservedUntil"].as_str().expect("the hold's end is shown"),
+        shown.body["reservedUntil"]
+            .as_str()
+            .expect("the hold's end is shown"),
         &time::format_description::well_known::Rfc3339,
     )
     .unwrap();
@@ -191,7 +193,11 @@ async fn a_cart_edit_releases_what_it_drops(backend: Backend) {
     assert_eq!(shelf(&app, "HOODIE").await, (3, 0));
     assert!(app.stored(&cart).await.0.reservation.is_none());
     let shown = fan.get(&format!("/carts/{}", cart.id)).await;
-    assert!(shown.body.get("reservedUntil").is_none(), "{:#}", shown.body);
+    assert!(
+        shown.body.get("reservedUntil").is_none(),
+        "{:#}",
+        shown.body
+    );
 
     start_paying(&fan, &cart)
         .await
