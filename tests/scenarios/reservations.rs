@@ -163,6 +163,44 @@ async fn an_ended_hold_frees_its_unit_at_once_and_a_late_payment_is_reversed(bac
     assert_eq!(shelf(&app, "LAST-PAIR").await, (0, 0));
 }
 
+/// A drop's line is sold from its cart's reservation only: once the hold ended and was given
+/// back, a late payment is refunded even though the shelf has units again (they are for the
+/// fans who start paying now).
+async fn a_payment_whose_hold_was_given_back_is_refunded_though_units_are_left(backend: Backend) {
+    let app = App::start(backend).await;
+    drop_product(&app, "POSTER", 3, 1, json!({})).await;
+    let (fan, cart) = buyer(&app, "POSTER", 1).await;
+    let payment = start_paying(&fan, &cart).await;
+    payment.assert_status(StatusCode::CREATED);
+    app.advance(DEFAULT_RESERVATION);
+    let budget = SweepBudget::time(std::time::Duration::from_secs(60));
+    let swept = app
+        .storefront
+        .sweep(time::Duration::seconds(1800), budget)
+        .await
+        .unwrap();
+    assert_eq!(swept.holds_released, 1);
+    assert_eq!(shelf(&app, "POSTER").await, (3, 0));
+
+    let effect = report(&app, &reference(&payment), true).await;
+    assert_eq!(effect, json!("reversed"), "{effect:#}");
+    assert!(app.stored(&cart).await.1.is_none());
+    assert_eq!(
+        shelf(&app, "POSTER").await,
+        (3, 0),
+        "nothing taken from the shelf"
+    );
+    // The redirect's `POST /orders` finds the money given back; paying again reserves anew.
+    fan.post("/orders", checkout_tests::order_request(&cart))
+        .await
+        .assert_problem(StatusCode::CONFLICT, "PaymentAmountMismatch");
+    let again = start_paying(&fan, &cart).await;
+    again.assert_status(StatusCode::CREATED);
+    assert_eq!(shelf(&app, "POSTER").await, (2, 1));
+    let effect = report(&app, &reference(&again), true).await;
+    assert!(effect["ordered"].is_string(), "{effect:#}");
+}
+
 /// A cart edit that drops or lowers a reserved line gives the hold back; the next payment
 /// reserves what the cart then holds.
 async fn a_cart_edit_releases_what_it_drops(backend: Backend) {
@@ -320,6 +358,7 @@ mod sequential {
     use super::*;
     on_both_stores!(
         an_ended_hold_frees_its_unit_at_once_and_a_late_payment_is_reversed,
+        a_payment_whose_hold_was_given_back_is_refunded_though_units_are_left,
         a_cart_edit_releases_what_it_drops,
         a_failed_payment_gives_its_units_back,
         the_sweeper_gives_back_ended_holds,

@@ -60,6 +60,10 @@ pub struct LineItem {
     pub discount: Money,
     pub tax: Money,
     pub total: Money,
+    /// The product reserves its units when a payment starts (as last priced): a checkout
+    /// sells such a line only from the cart's reservation, never from the shelf.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reserve_on_payment: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,6 +311,7 @@ impl Cart {
                 }
                 line.name = product.name.clone();
                 line.tax_category = product.tax_category.clone();
+                line.reserve_on_payment = product.reserve_on_payment;
                 self.stock_hints.insert(
                     line.sku.clone(),
                     StockHint {

@@ -75,6 +75,7 @@ impl Cart {
                         discount: Money::zero(self.currency),
                         tax: Money::zero(self.currency),
                         total: Money::zero(self.currency),
+                        reserve_on_payment: product.reserve_on_payment,
                     }),
                 }
             }

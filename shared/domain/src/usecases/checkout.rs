@@ -12,7 +12,7 @@ use crate::model::commit_plan::{
     cart_code_active, check_preconditions, plan, price_change, CommitPlan, SavedOrderSlot,
     SAVED_ORDER_HOLD,
 };
-use crate::model::error::{Error, FieldErrors, StoreError};
+use crate::model::error::{Error, FieldErrors, StockShortage, StoreError};
 use crate::model::idempotency::{
     fingerprint, IdempotencyKey, IdempotentRequest, StoredResponse, Ticket, RETENTION,
 };
@@ -266,6 +266,26 @@ impl Storefront {
             .then(|| now + SAVED_ORDER_HOLD);
         let order = Order::from_cart(cart, number, action, payment_state, now, expires_at);
         let mut plan = plan(cart, order, input.cart_version, ticket, now)?;
+        // A line of a product that reserves when payment starts is sold from the cart's
+        // reservation only: once its hold was given back, the units on the shelf are for
+        // the buyers who start paying now, and this payment goes back.
+        if action == CommitAction::Checkout && !cart.totals.total.is_zero() {
+            let unreserved: Vec<StockShortage> = cart
+                .line_items
+                .iter()
+                .filter(|l| l.reserve_on_payment)
+                .filter(|l| !plan.converted.iter().any(|h| h.hold.sku == l.sku))
+                .map(|l| StockShortage {
+                    sku: l.sku.to_string(),
+                    name: l.name.to_string(),
+                    requested: l.quantity.get(),
+                    available: 0,
+                })
+                .collect();
+            if !unreserved.is_empty() {
+                return Err(Error::OutOfStock(unreserved));
+            }
+        }
         plan.saved_order_slot = plan
             .order
             .slot_owner()
