@@ -53,4 +53,8 @@ scripts/schemathesis.sh
 step "walk-through"
 scripts/walkthrough.sh
 
+step "cargo lambda watch"
+# The HTTP functions as Lambda runs them, on the backends above: one request through each.
+scripts/lambda-watch.sh --check
+
 step "done"

@@ -1,7 +1,8 @@
 //! `checkout-local`: every route in one process, on the embedded store by default or on
 //! DynamoDB Local with `CHECKOUT_STORE=dynamodb`. `checkout-local token SUB [admin]` prints a
 //! dev token for curl; `checkout-local redrive --from DLQ_URL --to QUEUE_URL` moves a dead-letter
-//! queue's messages back to its queue.
+//! queue's messages back to its queue; `checkout-local create-table NAME` makes a DynamoDB table
+//! as the template does, with the demo catalog (for functions run with `cargo lambda watch`).
 
 mod outbox;
 
@@ -66,9 +67,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Ok(());
         }
     }
+    if let [command, table] = args.as_slice() {
+        if command == "create-table" {
+            // For functions run elsewhere (`scripts/lambda-watch.sh`): the table as the
+            // template makes it, with the demo catalog.
+            let store = DynamoStore::from_config(&checkout_adapters::aws_config().await, table);
+            store.create_table().await?;
+            let storefront = Storefront::new(Arc::new(store));
+            let demo: CatalogImport = checkout_http::json::from_slice(DEMO_CATALOG.as_bytes())?;
+            storefront.import(&Caller::system(), &demo).await?;
+            println!("table {table} created, with the demo catalog");
+            return Ok(());
+        }
+    }
     if !args.is_empty() {
         return Err(
-            "usage: checkout-local [token SUB [SCOPE] | redrive --from DLQ_URL --to QUEUE_URL]"
+            "usage: checkout-local [token SUB [SCOPE] | redrive --from DLQ_URL --to QUEUE_URL | create-table NAME]"
                 .into(),
         );
     }
