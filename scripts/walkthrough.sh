@@ -14,12 +14,12 @@ cleanup() {
 trap cleanup EXIT
 
 # The fenced block between the markers `<!-- NAME:FROM -->` and `<!-- NAME:TO -->`, without
-# its fences.
+# its fences, in whichever of README.md and docs/*.md holds it.
 block() {
   awk -v start="<!-- $1:$2 -->" -v end="<!-- $1:$3 -->" '
     $0 == start { inside = 1; next }
     $0 == end { inside = 0 }
-    inside && !/^```/ { print }' README.md
+    inside && !/^```/ { print }' README.md docs/*.md
 }
 
 cargo build -q --locked --bin checkout-local
