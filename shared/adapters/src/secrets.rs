@@ -1,8 +1,8 @@
 //! Secrets (the Stripe secret key, the Stripe webhook signing secrets, the ERP's signing key)
 //! from AWS Secrets Manager. A function reads each once while it initializes and keeps it for
 //! the life of its execution environment: no request pays for a secret, and a rotated value
-//! reaches the functions as their environments are replaced (see README, "Rotating the
-//! webhook secret").
+//! reaches the functions as their environments are replaced (see docs/operations.md,
+//! "Rotating the Stripe webhook secret").
 
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 

@@ -34,7 +34,7 @@ impl ShippingMethod {
 pub type TaxTable = BTreeMap<CountryCode, BTreeMap<TaxCategory, u32>>;
 
 /// The configuration pricing depends on besides products and codes. Stored as one document
-/// (see README, "Configuration"); `parse` checks it is complete before it is accepted.
+/// (see docs/behaviour.md, "Configuration"); `parse` checks it is complete before it is accepted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PricingConfig {

@@ -14,7 +14,7 @@ use crate::ports::catalog::ProductWriteError;
 use crate::usecases::storefront::Storefront;
 
 /// A whole catalog in one document: configuration, products by SKU, discount codes by code.
-/// The local server's demo data and test fixtures use this format (see README).
+/// The local server's demo data and test fixtures use this format (see docs/behaviour.md).
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CatalogImport {
