@@ -144,6 +144,33 @@ impl DynamoStore {
         output.item.map(from_item).transpose()
     }
 
+    /// Every entry of `gsi1` partition `pk` (keys only, as the index projects), all pages.
+    async fn gsi1_partition(&self, pk: String) -> Result<Vec<Item>, StoreError> {
+        let mut entries = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(schema::HISTORY_INDEX)
+                .key_condition_expression("gsi1pk = :pk")
+                .expression_attribute_values(
+                    ":pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(pk.clone()),
+                )
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            entries.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key.filter(|k| !k.is_empty());
+            if start.is_none() {
+                return Ok(entries);
+            }
+        }
+    }
+
     async fn batch_get<T: DeserializeOwned>(&self, keys: Vec<Item>) -> Result<Vec<T>, StoreError> {
         self.batch_get_items(keys)
             .await?

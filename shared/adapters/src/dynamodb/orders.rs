@@ -344,26 +344,8 @@ impl OrderStore for DynamoStore {
     }
 
     async fn guest_orders(&self, email: &Email) -> Result<Vec<Order>, StoreError> {
-        let mut orders = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .index_name(HISTORY_INDEX)
-                .key_condition_expression("gsi1pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(guest_history(email)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(store_error)?;
-            orders.extend(self.orders_behind(output.items.unwrap_or_default()).await?);
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(orders);
-            }
-        }
+        let entries = self.gsi1_partition(guest_history(email)).await?;
+        self.orders_behind(entries).await
     }
 
     async fn claim_guest_orders(

@@ -29,12 +29,10 @@ use checkout_domain::StoreError;
 
 use super::codec::{encode, from_item, to_item};
 use super::commit::{stock_take, TakenShard};
-use super::expr::{
-    cancellation_error, delete, put, reason_is_condition, store_error, update, Expr,
-};
+use super::expr::{cancellation_error, delete, put, reason_is_condition, update, Expr};
 use super::schema::{
     cart_key, hold_key, hold_partition, hold_shard, product_key, serde_names, sweep_partition,
-    HISTORY_INDEX, HOLD_SHARDS, SWEEP_HOLDS,
+    HOLD_SHARDS, SWEEP_HOLDS,
 };
 use super::DynamoStore;
 
@@ -326,34 +324,13 @@ impl ReservationStore for DynamoStore {
     async fn holds(&self, sku: &Sku) -> Result<Vec<StoredHold>, StoreError> {
         let mut keys = Vec::new();
         for shard in 0..HOLD_SHARDS {
-            let mut start = None;
-            loop {
-                let output = self
-                    .client()
-                    .query()
-                    .table_name(self.table())
-                    .index_name(HISTORY_INDEX)
-                    .key_condition_expression("gsi1pk = :holds")
-                    .expression_attribute_values(
-                        ":holds",
-                        AttributeValue::S(hold_partition(sku, shard)),
-                    )
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .map_err(store_error)?;
-                for item in output.items.unwrap_or_default() {
-                    if let (Some(pk), Some(sk)) = (item.get("pk"), item.get("sk")) {
-                        keys.push(std::collections::HashMap::from([
-                            ("pk".to_string(), pk.clone()),
-                            ("sk".to_string(), sk.clone()),
-                        ]));
-                    }
-                }
-                start = output.last_evaluated_key.filter(|k| !k.is_empty());
-                if start.is_none() {
-                    break;
-                }
+            for entry in self.gsi1_partition(hold_partition(sku, shard)).await? {
+                keys.push(
+                    entry
+                        .into_iter()
+                        .filter(|(name, _)| name == "pk" || name == "sk")
+                        .collect(),
+                );
             }
         }
         Ok(self

@@ -35,6 +35,25 @@ pub struct Reservation {
 }
 
 impl Reservation {
+    /// The stock a cart's line takes, from one shard that held stock at the cart's last
+    /// pricing (`hint`; none: the product's own item, assumed stocked).
+    pub fn for_line(
+        line: &crate::model::cart::LineItem,
+        hint: Option<&crate::model::cart::StockHint>,
+    ) -> Self {
+        let mut reservation = Reservation {
+            sku: line.sku.clone(),
+            quantity: line.quantity.get(),
+            unit_price: line.unit_price,
+            tax_category: line.tax_category.clone(),
+            shards: hint.map_or(1, |h| h.shards),
+            in_stock: hint.map_or(u64::MAX, |h| h.in_stock),
+            takes: Vec::new(),
+        };
+        reservation.take_from_one(0);
+        reservation
+    }
+
     /// Takes every unit from one shard: one that held stock at the last read, at random
     /// among those not in `tried` (any untried one when none is left).
     pub fn take_from_one(&mut self, tried: u64) {
@@ -279,20 +298,7 @@ pub(crate) fn plan(
             .line_items
             .iter()
             .filter(|l| !converted.iter().any(|h| h.hold.sku == l.sku))
-            .map(|l| {
-                let hint = cart.stock_hints.get(&l.sku);
-                let mut reservation = Reservation {
-                    sku: l.sku.clone(),
-                    quantity: l.quantity.get(),
-                    unit_price: l.unit_price,
-                    tax_category: l.tax_category.clone(),
-                    shards: hint.map_or(1, |h| h.shards),
-                    in_stock: hint.map_or(u64::MAX, |h| h.in_stock),
-                    takes: Vec::new(),
-                };
-                reservation.take_from_one(0);
-                reservation
-            })
+            .map(|l| Reservation::for_line(l, cart.stock_hints.get(&l.sku)))
             .collect(),
         converted,
         redemptions: order

@@ -274,19 +274,6 @@ fn plan_takes(cart: &Cart, reserving: &HashMap<&Sku, &Product>) -> Vec<Reservati
     cart.line_items
         .iter()
         .filter(|l| reserving.contains_key(&l.sku))
-        .map(|l| {
-            let hint = cart.stock_hints.get(&l.sku);
-            let mut take = Reservation {
-                sku: l.sku.clone(),
-                quantity: l.quantity.get(),
-                unit_price: l.unit_price,
-                tax_category: l.tax_category.clone(),
-                shards: hint.map_or(1, |h| h.shards),
-                in_stock: hint.map_or(u64::MAX, |h| h.in_stock),
-                takes: Vec::new(),
-            };
-            take.take_from_one(0);
-            take
-        })
+        .map(|l| Reservation::for_line(l, cart.stock_hints.get(&l.sku)))
         .collect()
 }
