@@ -31,7 +31,8 @@ use checkout_tests::{cents, on_both_stores, App, Backend};
 use http::StatusCode;
 
 use crate::gift_cards::{balance, integration, paid_order, put_card};
-use crate::interleaving::{env_u64, seed_from, Rng};
+use crate::interleaving::rng::Rng;
+use crate::interleaving::{env_u64, seed_from};
 
 const CARDS: [(&str, i64); 3] = [("MIX-A", 3_000), ("MIX-B", 5_000), ("MIX-C", 8_000)];
 const SKUS: [&str; 3] = ["MUG", "BOOK", "LAMP"];
