@@ -1,7 +1,8 @@
 //! Every scenario test, one module per capability, in one test binary: the AWS SDK and the
 //! whole workspace are linked once, not once per capability.
 //!
-//! A scenario's name is `capability::store::scenario` (`orders::dynamodb::...`); run one
+//! A scenario's name is `capability::store::scenario`, or `capability::topic::store::scenario`
+//! where a capability is a folder of topic files (`orders::keys::dynamodb::...`); run one
 //! capability with `cargo nextest run -E 'test(/^orders::/)'`.
 
 mod adyen;
