@@ -92,7 +92,16 @@ impl Storefront {
             // Units of reservations whose hold ended are anyone's now: given back, then the
             // shelf is looked at again.
             let mut freed = 0;
-            for sku in short.iter().filter_map(|s| Sku::parse(&s.sku).ok()) {
+            let reserving = short
+                .iter()
+                .filter_map(|s| Sku::parse(&s.sku).ok())
+                .filter(|sku| {
+                    first
+                        .products
+                        .get(sku)
+                        .is_some_and(|p| p.reserve_on_payment)
+                });
+            for sku in reserving {
                 freed += self.release_ended_holds(&sku).await?;
             }
             if freed > 0 {

@@ -182,7 +182,12 @@ impl Storefront {
                 .map(|mut found| found.pop())
         };
         let mut product = read().await?;
-        if let Some(p) = product.as_ref().filter(|p| p.stock < reservation.quantity) {
+        // Only a SKU that reserves has holds: a sold-out drop without reservations costs its
+        // late buyers no look at them.
+        if let Some(p) = product
+            .as_ref()
+            .filter(|p| p.stock < reservation.quantity && p.reserve_on_payment)
+        {
             if self.release_ended_holds(&p.sku).await? > 0 {
                 product = read().await?;
             }
