@@ -42,6 +42,11 @@ impl Storefront {
         let mut probes = ShardProbes::default();
         let mut planned: Option<Vec<Reservation>> = None;
         loop {
+            // Lines carry the flag as priced: a cart of products that do not reserve (most
+            // payments) costs no catalog read here.
+            if cart.reservation.is_none() && !cart.line_items.iter().any(|l| l.reserve_on_payment) {
+                return Ok(cart);
+            }
             let skus: Vec<Sku> = cart.skus().cloned().collect();
             let products = self.store().products_recent(&skus).await?;
             let reserving: HashMap<&Sku, &Product> = products
