@@ -18,7 +18,7 @@ use checkout_domain::model::gift_card::{GiftCard, GiftCardInput};
 use checkout_domain::model::idempotency::StoredResponse;
 use checkout_domain::model::order_snapshot::OrderSnapshot;
 use checkout_domain::model::programmatic_order::{CommandsInput, ProgrammaticOrderInput};
-use checkout_domain::usecases::admin_orders::{AdminAnswer, BatchItem, ORDERS_WRITE};
+use checkout_domain::usecases::programmatic::{AdminAnswer, BatchItem, ORDERS_WRITE};
 use checkout_domain::usecases::Storefront;
 use checkout_domain::Error;
 

@@ -21,7 +21,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use time::OffsetDateTime;
 
 use checkout_domain::model::events::{EventKind, OrderEvent};
-use checkout_domain::model::idempotency::{fingerprint, IdempotentRequest};
+use checkout_domain::model::idempotency::IdempotentRequest;
 use checkout_domain::model::order::OrderState;
 use checkout_domain::model::order_snapshot::OrderSnapshot;
 use checkout_domain::ports::erp::{Erp, ErpReceipt};
@@ -29,7 +29,7 @@ use checkout_domain::ports::idempotency::IdempotencyStore;
 use checkout_domain::ports::mailer::Mailer;
 use checkout_domain::ports::queue::{EventQueue, QueueMessage};
 use checkout_domain::ports::DeliveryError;
-use checkout_domain::usecases::idempotency::{self, Begin};
+use checkout_domain::usecases::idempotency::{self, Once, Record};
 use checkout_domain::Error;
 
 use crate::email::{cancellation, confirmation, refund, shipment};
@@ -44,15 +44,6 @@ pub const LEASE: time::Duration = time::Duration::seconds(60);
 /// How long an effect is remembered done: longer than a message can live in SQS (14 days)
 /// or a change in the stream (24 hours), so no redelivery outlives it.
 const EFFECT_RETENTION: time::Duration = time::Duration::days(30);
-
-/// An effect's entry in the idempotency layer: one per consumer and event.
-fn effect_request(consumer: &str, event: &OrderEvent) -> IdempotentRequest {
-    IdempotentRequest {
-        key: format!("effect#{consumer}#{}", event.id),
-        fingerprint: fingerprint("effect", &(consumer, &event.id)),
-        retention: EFFECT_RETENTION,
-    }
-}
 
 /// What one consumer does for an event.
 #[async_trait]
@@ -231,47 +222,43 @@ impl Subscriber {
             }
         };
         let now = OffsetDateTime::now_utc();
-        let store = self.effects.as_ref();
-        let ticket =
-            match idempotency::begin(store, effect_request(consumer, &event), now, now + LEASE)
-                .await
-            {
-                Ok(Begin::Proceed(ticket)) => ticket,
-                Ok(Begin::Replay(_)) => return Outcome::Duplicate,
-                // Another delivery is performing it right now.
-                Err(Error::RequestInProgress { .. }) => return Outcome::Retry,
-                Err(error) => {
-                    tracing::warn!(consumer, event = %event.id, %error, "effect log unavailable");
-                    return Outcome::Retry;
-                }
+        let request = IdempotentRequest::effect(consumer, &event.id, EFFECT_RETENTION);
+        let perform = async {
+            let performed = self.effect.perform(&event).await;
+            // Nothing happened unless it performed: the next delivery may try at once.
+            let record = match performed {
+                Ok(true) => Record::Done(None),
+                _ => Record::Free,
             };
-        let performed = self.effect.perform(&event).await;
-        if !matches!(performed, Ok(true)) {
-            // Nothing happened: the next delivery may try at once.
-            idempotency::release(store, &ticket).await;
-        }
-        match performed {
-            Ok(true) => {}
-            Ok(false) => return Outcome::Skipped,
-            Err(DeliveryError::Transient(error)) => {
-                tracing::warn!(consumer, event = %event.id, %error, "will retry");
+            (performed, record)
+        };
+        let store = self.effects.as_ref();
+        let performed = match idempotency::run_once(store, request, now, now + LEASE, perform).await
+        {
+            Ok(Once::Ran { value, recorded }) => (value, recorded),
+            Ok(Once::Replayed(_)) => return Outcome::Duplicate,
+            // Another delivery is performing it right now.
+            Err(Error::RequestInProgress { .. }) => return Outcome::Retry,
+            Err(error) => {
+                tracing::warn!(consumer, event = %event.id, %error, "effect log unavailable");
                 return Outcome::Retry;
             }
-            Err(DeliveryError::Permanent(error)) => {
-                tracing::error!(consumer, event = %event.id, %error, "refused for good");
-                return self.dead_letter(body).await;
-            }
-        }
-        match idempotency::complete(store, &ticket, None, OffsetDateTime::now_utc()).await {
-            Ok(true) => {
+        };
+        match performed {
+            (Ok(true), true) => {
                 tracing::info!(consumer, event = %event.id, order = %event.order_number, "done");
                 Outcome::Done
             }
             // A concurrent delivery of the same event finished first.
-            Ok(false) => Outcome::Duplicate,
-            Err(error) => {
-                tracing::warn!(consumer, event = %event.id, %error, "effect done but not recorded");
+            (Ok(true), false) => Outcome::Duplicate,
+            (Ok(false), _) => Outcome::Skipped,
+            (Err(DeliveryError::Transient(error)), _) => {
+                tracing::warn!(consumer, event = %event.id, %error, "will retry");
                 Outcome::Retry
+            }
+            (Err(DeliveryError::Permanent(error)), _) => {
+                tracing::error!(consumer, event = %event.id, %error, "refused for good");
+                self.dead_letter(body).await
             }
         }
     }

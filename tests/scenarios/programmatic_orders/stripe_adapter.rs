@@ -79,7 +79,7 @@ async fn the_stripe_adapter_authorizes_and_captures_a_saved_card() {
         .create_admin_order(&caller, &input(&body), deadline)
         .await
         .expect("the order is made");
-    let checkout_domain::usecases::admin_orders::AdminAnswer::Created(order) = answer else {
+    let checkout_domain::usecases::programmatic::AdminAnswer::Created(order) = answer else {
         panic!("a new order");
     };
     let card = order.payments.iter().find(|p| p.psp == "stripe").unwrap();

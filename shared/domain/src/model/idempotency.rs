@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
+use crate::model::identity::Caller;
 use crate::model::order_commands::CommandRefusal;
 use crate::model::order_snapshot::OrderSnapshot;
 
@@ -105,6 +106,7 @@ impl IdempotencyRecord {
 }
 
 /// One operation's use of the layer: which key, for which request, kept how long once done.
+/// Built only by the constructors below, so every key's prefix and scope are said here.
 #[derive(Debug, Clone)]
 pub struct IdempotentRequest {
     pub key: String,
@@ -112,6 +114,105 @@ pub struct IdempotentRequest {
     /// How long a completed record is honoured: a client's retries (`RETENTION`), or longer
     /// than any redelivery can come (the subscribers' effects).
     pub retention: Duration,
+}
+
+/// The operations a caller runs once per key. Each names its records' prefix and what the
+/// fingerprint binds, so a key used for one operation is never found by another.
+#[derive(Debug, Clone, Copy)]
+pub enum Operation<'a> {
+    /// `POST /orders`.
+    CreateOrder,
+    /// `POST /orders/{orderNumber}/replicate`.
+    ReplicateOrder,
+    /// `POST /admin/orders` (and each body of a batch).
+    ProgrammaticOrder,
+    /// `POST /admin/orders/{orderNumber}/cancel`.
+    CancelOrder(&'a str),
+    /// `POST /orders/{orderNumber}/cancel`.
+    CustomerCancel(&'a str),
+    /// `POST /admin/orders/{orderNumber}/refunds`.
+    Refund(&'a str),
+    /// `POST /admin/orders/{orderNumber}/fulfillments`.
+    Fulfill(&'a str),
+    /// `POST /admin/orders/{orderNumber}/fulfillments/{id}/delivered`.
+    Delivered(&'a str, &'a str),
+}
+
+impl Operation<'_> {
+    fn prefix(&self) -> String {
+        match self {
+            Operation::CreateOrder => "orders".into(),
+            Operation::ReplicateOrder => "replicate".into(),
+            Operation::ProgrammaticOrder => "admin-orders".into(),
+            Operation::CancelOrder(number) => format!("cancel#{number}"),
+            Operation::CustomerCancel(number) => format!("customer-cancel#{number}"),
+            Operation::Refund(number) => format!("refund#{number}"),
+            Operation::Fulfill(number) => format!("fulfill#{number}"),
+            Operation::Delivered(number, id) => format!("delivered#{number}#{id}"),
+        }
+    }
+
+    /// What the fingerprint binds besides the body: the route, or the change of one order.
+    fn name(&self) -> String {
+        match self {
+            Operation::CreateOrder => "POST /orders".into(),
+            Operation::ReplicateOrder => "POST /orders/{orderNumber}/replicate".into(),
+            Operation::ProgrammaticOrder => "POST /admin/orders".into(),
+            changes_an_order => changes_an_order.prefix(),
+        }
+    }
+}
+
+impl IdempotentRequest {
+    /// A caller's request to `operation` under their `key`, bound to `body`: the key is
+    /// the caller's alone, so it is never replayed to anyone else.
+    pub fn keyed(
+        operation: Operation<'_>,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        body: &impl Serialize,
+    ) -> Self {
+        IdempotentRequest {
+            key: format!(
+                "{}#{}#{}",
+                operation.prefix(),
+                key_owner(caller),
+                key.as_str()
+            ),
+            fingerprint: fingerprint(&operation.name(), body),
+            retention: RETENTION,
+        }
+    }
+
+    /// A payment provider's event, handled once per provider and event id.
+    pub fn payment_event(provider: &str, event_id: &str) -> Self {
+        IdempotentRequest {
+            key: format!("webhook#{provider}#{event_id}"),
+            fingerprint: fingerprint(&format!("{provider} event"), &event_id),
+            retention: RETENTION,
+        }
+    }
+
+    /// A subscriber's effect of an order event, performed once per consumer and event, and
+    /// remembered for `retention`.
+    pub fn effect(consumer: &str, event_id: &str, retention: Duration) -> Self {
+        IdempotentRequest {
+            key: format!("effect#{consumer}#{event_id}"),
+            fingerprint: fingerprint("effect", &(consumer, event_id)),
+            retention,
+        }
+    }
+}
+
+/// Whose keys these are: a customer's, the system's (an administrator with no customer), a
+/// guest session's, or nobody's.
+fn key_owner(caller: &Caller) -> String {
+    match (&caller.customer, caller.admin, &caller.session) {
+        (Some(customer), _, _) => format!("customer:{customer}"),
+        (None, true, _) => "system".into(),
+        (None, false, Some(session)) => format!("guest:{}", session.hash()),
+        (None, false, None) => "anonymous".into(),
+    }
 }
 
 /// The caller holds the key and must complete or release it.

@@ -14,7 +14,7 @@ use crate::model::commit_plan::{
 };
 use crate::model::error::{Error, FieldErrors, StockShortage, StoreError};
 use crate::model::idempotency::{
-    fingerprint, IdempotencyKey, IdempotentRequest, StoredResponse, Ticket, RETENTION,
+    IdempotencyKey, IdempotentRequest, Operation, StoredResponse, Ticket,
 };
 use crate::model::identity::Caller;
 use crate::model::order::{CommitAction, Order};
@@ -95,11 +95,7 @@ impl Storefront {
                 .commit(caller, (cart, order), input, order_number, None)
                 .await;
         };
-        let request = IdempotentRequest {
-            key: format!("orders#{}#{}", owner_scope(caller), key.as_str()),
-            fingerprint: fingerprint("POST /orders", input),
-            retention: RETENTION,
-        };
+        let request = IdempotentRequest::keyed(Operation::CreateOrder, caller, &key, input);
         let read = self.store().commit_read(&cart_id, &request.key).await?;
         let ticket = match idempotency::decide(request.clone(), read.record, self.now())? {
             Begin::Replay(stored) => return replay(stored),
@@ -375,15 +371,6 @@ fn parse_input(input: &CreateOrderInput) -> Result<(CartId, Option<OrderNumber>)
         None => Some(None),
     };
     errors.finish(cart_id.zip(number))
-}
-
-/// Whose keys these are: a key is only ever replayed to the caller who used it.
-pub(crate) fn owner_scope(caller: &Caller) -> String {
-    match (&caller.customer, &caller.session) {
-        (Some(customer), _) => format!("customer:{customer}"),
-        (None, Some(session)) => format!("guest:{}", session.hash()),
-        (None, None) => "anonymous".into(),
-    }
 }
 
 /// The answer a stored response gives again.

@@ -1,8 +1,10 @@
-//! The idempotency layer's one helper, used by `POST /orders`, the payment webhook's event
-//! dedupe and the subscribers' effects: claim a key for a request (or learn what to answer
-//! instead: the stored response, a reuse refusal, "in progress"), then complete it with the
-//! response or release it so a retry runs afresh. A commit completes its record inside its
-//! own transaction instead (`CommitPlan::idempotency`).
+//! The idempotency layer's one wrapper, `run_once`, used by every keyed request (the
+//! merchant's changes, programmatic orders, replication), the payment webhook's event dedupe
+//! and the subscribers' effects: claim a key for a request (or learn what to answer instead:
+//! the stored response, a reuse refusal, "in progress"), run, then complete the record with
+//! the answer or release it so a retry runs afresh. Which key and fingerprint a request has
+//! is said once, by `IdempotentRequest`'s constructors. A commit completes its record inside
+//! its own transaction instead (`decide`, then `CommitPlan::idempotency`).
 
 use time::OffsetDateTime;
 
@@ -19,7 +21,7 @@ pub enum Begin {
 }
 
 /// Claims a request's key until `locked_until`, or says what to answer instead.
-pub async fn begin(
+async fn begin(
     store: &dyn IdempotencyStore,
     request: IdempotentRequest,
     now: OffsetDateTime,
@@ -91,7 +93,7 @@ pub async fn complete(
 
 /// Gives the key back after an attempt that did nothing, so a retry runs afresh. A failure
 /// only delays that until the lock expires, so it is logged, not returned.
-pub async fn release(store: &dyn IdempotencyStore, ticket: &Ticket) {
+async fn release(store: &dyn IdempotencyStore, ticket: &Ticket) {
     if let Err(error) = store
         .release_idempotency(&ticket.key, &ticket.fingerprint)
         .await
@@ -100,9 +102,51 @@ pub async fn release(store: &dyn IdempotencyStore, ticket: &Ticket) {
     }
 }
 
-/// Runs `work` once per request key: claims the key until `locked_until`, records what
-/// `work` answers (or gives the key back when it fails), and answers a request the key has
-/// answered before with that answer again. The flag says whether the answer is a replay.
+/// What a run leaves in its key's record.
+pub enum Record {
+    /// Done, with the answer a replay gets (`None`: it only needs to be known done).
+    Done(Option<StoredResponse>),
+    /// Free again: the run did nothing, so a retry runs afresh.
+    Free,
+}
+
+/// How a request with a key went.
+pub enum Once<T> {
+    /// It ran now; `recorded` is false when another run of the key finished first (our lock
+    /// ran out), so this one's effect may repeat that one's.
+    Ran { value: T, recorded: bool },
+    /// It ran before: what it answered, if it answers with anything.
+    Replayed(Option<StoredResponse>),
+}
+
+/// The idempotency layer's one wrapper: claims the request's key until `locked_until` (or
+/// learns it ran before, is in flight, or is reused with another request), runs `work`, and
+/// records what `work` says: done with its answer, or free. Every keyed operation but the
+/// commit (which writes its record in its own transaction) goes through here.
+pub async fn run_once<T>(
+    store: &dyn IdempotencyStore,
+    request: IdempotentRequest,
+    now: OffsetDateTime,
+    locked_until: OffsetDateTime,
+    work: impl std::future::Future<Output = (T, Record)>,
+) -> Result<Once<T>, Error> {
+    let ticket = match begin(store, request, now, locked_until).await? {
+        Begin::Replay(stored) => return Ok(Once::Replayed(stored)),
+        Begin::Proceed(ticket) => ticket,
+    };
+    let (value, record) = work.await;
+    let recorded = match record {
+        Record::Done(response) => complete(store, &ticket, response, now).await?,
+        Record::Free => {
+            release(store, &ticket).await;
+            true
+        }
+    };
+    Ok(Once::Ran { value, recorded })
+}
+
+/// Runs a change once per request key: what `work` answers is stored for replays; a
+/// failure frees the key. The flag says whether the answer is a replay.
 pub async fn once(
     store: &dyn IdempotencyStore,
     request: IdempotentRequest,
@@ -110,19 +154,15 @@ pub async fn once(
     locked_until: OffsetDateTime,
     work: impl std::future::Future<Output = Result<StoredResponse, Error>>,
 ) -> Result<(StoredResponse, bool), Error> {
-    let ticket = match begin(store, request, now, locked_until).await? {
-        Begin::Replay(Some(response)) => return Ok((response, true)),
-        Begin::Replay(None) => return Err(Error::internal("a keyed request stored no answer")),
-        Begin::Proceed(ticket) => ticket,
+    let work = async {
+        match work.await {
+            Ok(response) => (Ok(response.clone()), Record::Done(Some(response))),
+            Err(e) => (Err(e), Record::Free),
+        }
     };
-    match work.await {
-        Ok(response) => {
-            complete(store, &ticket, Some(response.clone()), now).await?;
-            Ok((response, false))
-        }
-        Err(e) => {
-            release(store, &ticket).await;
-            Err(e)
-        }
+    match run_once(store, request, now, locked_until, work).await? {
+        Once::Ran { value, .. } => Ok((value?, false)),
+        Once::Replayed(Some(response)) => Ok((response, true)),
+        Once::Replayed(None) => Err(Error::internal("a keyed request stored no answer")),
     }
 }

@@ -14,7 +14,7 @@ use crate::model::fulfillment::{
     MerchantRefund, RefundPart, RefundView, ShipmentState, SYSTEM,
 };
 use crate::model::gift_card::{GiftCardCode, GiftCardCredit};
-use crate::model::idempotency::{fingerprint, IdempotentRequest, StoredResponse, RETENTION};
+use crate::model::idempotency::{IdempotentRequest, Operation, StoredResponse};
 use crate::model::identity::Caller;
 use crate::model::money::Money;
 use crate::model::not_null::not_null;
@@ -187,12 +187,12 @@ impl Storefront {
             .ok_or(Error::NotFound)
     }
 
-    /// Runs a change once per key: `scope` names the operation, `body` is what the key is
-    /// bound to. A replay answers what the first run answered.
+    /// Runs a change once per key, bound to `body`. A replay answers what the first run
+    /// answered.
     async fn once(
         &self,
         caller: &Caller,
-        scope: &str,
+        operation: Operation<'_>,
         key: &str,
         body: &impl Serialize,
         change: impl std::future::Future<Output = Result<StoredResponse, Error>>,
@@ -201,11 +201,7 @@ impl Storefront {
             .map_err(|e| Error::invalid("/idempotencyKey", e))?;
         let store: &dyn IdempotencyStore = self.store().as_ref();
         let now = self.now();
-        let request = IdempotentRequest {
-            key: format!("{scope}#{}#{}", actor(caller), key.as_str()),
-            fingerprint: fingerprint(scope, body),
-            retention: RETENTION,
-        };
+        let request = IdempotentRequest::keyed(operation, caller, &key, body);
         let (response, replayed) = idempotency::once(
             store,
             request,
@@ -228,8 +224,8 @@ impl Storefront {
         let mut errors = FieldErrors::new();
         let reason = plain(&mut errors, "/reason", &input.reason);
         let reason = errors.finish(reason)?;
-        let scope = format!("cancel#{number}");
-        self.once(caller, &scope, &input.idempotency_key, input, async {
+        let operation = Operation::CancelOrder(number);
+        self.once(caller, operation, &input.idempotency_key, input, async {
             let order = self.cancel(number, &actor(caller), &reason, None).await?;
             Ok(StoredResponse::ChangedOrder(Box::new(order.snapshot())))
         })
@@ -260,7 +256,7 @@ impl Storefront {
             Some(key) => {
                 self.once(
                     caller,
-                    &format!("customer-cancel#{number}"),
+                    Operation::CustomerCancel(number),
                     key,
                     &number,
                     cancel,
@@ -369,9 +365,9 @@ impl Storefront {
             .map(|lines| parse_lines(&order, lines, |id| order.refundable_units(id), &mut errors));
         errors.into_result()?;
         let reason = reason.unwrap_or_default();
-        let scope = format!("refund#{number}");
+        let operation = Operation::Refund(number);
         let refund_id = uuid::Uuid::new_v4().to_string();
-        self.once(caller, &scope, &input.idempotency_key, input, async {
+        self.once(caller, operation, &input.idempotency_key, input, async {
             let view = self
                 .refund(
                     number,
@@ -545,9 +541,9 @@ impl Storefront {
             )
         });
         let (carrier, tracking) = errors.finish(carrier.zip(tracking))?;
-        let scope = format!("fulfill#{number}");
+        let operation = Operation::Fulfill(number);
         let id = uuid::Uuid::new_v4().to_string();
-        self.once(caller, &scope, &input.idempotency_key, input, async {
+        self.once(caller, operation, &input.idempotency_key, input, async {
             let mut backoff = self.backoff();
             loop {
                 let order = self.stored_order(number).await?;
@@ -613,8 +609,8 @@ impl Storefront {
         input: &DeliveredInput,
     ) -> Result<Changed, Error> {
         caller.require_scope("orders:write")?;
-        let scope = format!("delivered#{number}#{fulfillment_id}");
-        self.once(caller, &scope, &input.idempotency_key, input, async {
+        let operation = Operation::Delivered(number, fulfillment_id);
+        self.once(caller, operation, &input.idempotency_key, input, async {
             let mut backoff = self.backoff();
             loop {
                 let order = self.stored_order(number).await?;

@@ -6,10 +6,10 @@
 use time::OffsetDateTime;
 
 use crate::model::error::Error;
-use crate::model::idempotency::{fingerprint, IdempotentRequest, RETENTION};
+use crate::model::idempotency::IdempotentRequest;
 use crate::ports::idempotency::IdempotencyStore;
 use crate::ports::psp::ProviderReport;
-use crate::usecases::idempotency::{self, Begin};
+use crate::usecases::idempotency::{self, Once, Record};
 use crate::usecases::payment_events::EventEffect;
 use crate::usecases::Storefront;
 
@@ -34,27 +34,22 @@ impl Storefront {
         locked_until: OffsetDateTime,
     ) -> Result<WebhookAnswer, Error> {
         let store: &dyn IdempotencyStore = self.store().as_ref();
-        let request = IdempotentRequest {
-            key: format!("webhook#{provider}#{event_id}"),
-            fingerprint: fingerprint(&format!("{provider} event"), &event_id),
-            retention: RETENTION,
+        let request = IdempotentRequest::payment_event(provider, event_id);
+        let handle = async {
+            let answer = self.handle_report(provider, report).await;
+            let record = match answer {
+                Ok(_) => Record::Done(None),
+                Err(_) => Record::Free,
+            };
+            (answer, record)
         };
-        let now = self.now();
-        let ticket = match idempotency::begin(store, request, now, locked_until).await {
-            Ok(Begin::Proceed(ticket)) => ticket,
-            Ok(Begin::Replay(_)) | Err(Error::IdempotencyKeyReused) => {
-                return Ok(WebhookAnswer::Duplicate)
+        match idempotency::run_once(store, request, self.now(), locked_until, handle).await {
+            Ok(Once::Ran { value, .. }) => value,
+            Ok(Once::Replayed(_)) | Err(Error::IdempotencyKeyReused) => {
+                Ok(WebhookAnswer::Duplicate)
             }
-            Err(e) => return Err(e),
-        };
-        let answer = self.handle_report(provider, report).await;
-        match &answer {
-            Ok(_) => {
-                idempotency::complete(store, &ticket, None, now).await?;
-            }
-            Err(_) => idempotency::release(store, &ticket).await,
+            Err(e) => Err(e),
         }
-        answer
     }
 
     async fn handle_report(

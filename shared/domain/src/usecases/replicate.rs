@@ -16,15 +16,12 @@ use sha2::{Digest, Sha256};
 use crate::model::cart::Cart;
 use crate::model::cart_replicate::Replicated;
 use crate::model::error::Error;
-use crate::model::idempotency::{
-    fingerprint, IdempotencyKey, IdempotentRequest, StoredResponse, RETENTION,
-};
+use crate::model::idempotency::{IdempotencyKey, IdempotentRequest, Operation, StoredResponse};
 use crate::model::identity::Caller;
 use crate::model::order::{Order, OrderState};
 use crate::model::values::CartId;
 use crate::ports::carts::CartWriteError;
 use crate::ports::idempotency::IdempotencyStore;
-use crate::usecases::checkout::owner_scope;
 use crate::usecases::idempotency;
 use crate::usecases::Storefront;
 
@@ -58,17 +55,14 @@ impl Storefront {
                 replayed: false,
             });
         };
-        let scoped = format!("replicate#{}#{}", owner_scope(caller), key.as_str());
-        let request = IdempotentRequest {
-            key: scoped.clone(),
-            // What the key is bound to: this order. The same key for another is refused.
-            fingerprint: fingerprint(
-                "POST /orders/{orderNumber}/replicate",
-                &order.order_number.to_string(),
-            ),
-            retention: RETENTION,
-        };
-        let id = derived_cart_id(&scoped, &order)?;
+        // What the key is bound to: this order. The same key for another is refused.
+        let request = IdempotentRequest::keyed(
+            Operation::ReplicateOrder,
+            caller,
+            &key,
+            &order.order_number.to_string(),
+        );
+        let id = derived_cart_id(&request.key, &order)?;
         let store: &dyn IdempotencyStore = self.store().as_ref();
         let now = self.now();
         let work = async {

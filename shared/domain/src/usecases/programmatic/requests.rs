@@ -13,11 +13,12 @@
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use super::run::Run;
 use crate::model::cart::{CartOwner, CatalogView};
 use crate::model::error::{Error, FieldErrors};
 use crate::model::field_error::FieldError;
 use crate::model::idempotency::{
-    fingerprint, IdempotencyKey, IdempotentRequest, StoredResponse, Ticket, RETENTION,
+    IdempotencyKey, IdempotentRequest, Operation, StoredResponse, RETENTION,
 };
 use crate::model::identity::Caller;
 use crate::model::order::{Order, OrderState};
@@ -27,8 +28,7 @@ use crate::model::programmatic_order::{
     parse_commands, CommandsInput, Customer, ProgrammaticOrder, ProgrammaticOrderInput, MAX_BATCH,
 };
 use crate::model::values::CartId;
-use crate::usecases::idempotency::{self, Begin};
-use crate::usecases::order_pipeline::Run;
+use crate::usecases::idempotency::{self, Once, Record};
 use crate::usecases::storefront::Storefront;
 
 /// The scope a token needs for programmatic orders (or `admin`).
@@ -50,6 +50,16 @@ pub enum AdminAnswer {
 pub struct BatchItem {
     pub index: usize,
     pub outcome: Result<AdminAnswer, Error>,
+}
+
+impl AdminAnswer {
+    /// What a replay of this answer gets.
+    fn stored(&self) -> StoredResponse {
+        match self {
+            AdminAnswer::Created(order) | AdminAnswer::Current(order) => answer_of(order),
+            AdminAnswer::Replayed(stored) => stored.clone(),
+        }
+    }
 }
 
 impl Storefront {
@@ -99,24 +109,44 @@ impl Storefront {
         let request = input.parse()?;
         let catalog = self.programmatic_catalog(&request).await?;
         let now = self.now();
-        let scoped = format!(
-            "admin-orders#{}#{}",
-            caller_scope(caller),
-            request.key.as_str()
-        );
-        let request_fingerprint = fingerprint("POST /admin/orders", input);
-        let idempotent = IdempotentRequest {
-            key: scoped.clone(),
-            fingerprint: request_fingerprint.clone(),
-            retention: RETENTION,
+        let idempotent =
+            IdempotentRequest::keyed(Operation::ProgrammaticOrder, caller, &request.key, input);
+        let digest = Sha256::digest(idempotent.key.as_bytes());
+        let request_fingerprint = idempotent.fingerprint.clone();
+        let run = async {
+            let result = self
+                .first_run(caller, request, &catalog, &digest, request_fingerprint, now)
+                .await;
+            // The first answer (an order, a replay of one, or the command that failed) is
+            // kept for replays; any other failure (the system's, or a refusal before any
+            // command ran) frees the key, so a retry runs afresh.
+            let record = match &result {
+                Ok(answer) => Record::Done(Some(answer.stored())),
+                Err(e) => CommandRefusal::of(e).map_or(Record::Free, |r| {
+                    Record::Done(Some(StoredResponse::CommandFailed(Box::new(r))))
+                }),
+            };
+            (result, record)
         };
         let store = self.store().as_ref();
-        let ticket = match idempotency::begin(store, idempotent, now, locked_until).await? {
-            Begin::Replay(Some(stored)) => return Ok(AdminAnswer::Replayed(stored)),
-            Begin::Replay(None) => return Err(Error::internal("an order request stored nothing")),
-            Begin::Proceed(ticket) => ticket,
-        };
-        let digest = Sha256::digest(scoped.as_bytes());
+        match idempotency::run_once(store, idempotent, now, locked_until, run).await? {
+            Once::Ran { value, .. } => value,
+            Once::Replayed(Some(stored)) => Ok(AdminAnswer::Replayed(stored)),
+            Once::Replayed(None) => Err(Error::internal("an order request stored nothing")),
+        }
+    }
+
+    /// The first run of a key: the order it makes, or, when an earlier attempt's order
+    /// outlived the key's record, that order.
+    async fn first_run(
+        &self,
+        caller: &Caller,
+        request: ProgrammaticOrder,
+        catalog: &CatalogView,
+        digest: &[u8],
+        request_fingerprint: String,
+        now: OffsetDateTime,
+    ) -> Result<AdminAnswer, Error> {
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest[..16]);
         let cart_id = CartId::parse(
@@ -127,47 +157,35 @@ impl Storefront {
         .map_err(Error::internal)?;
         // The order this key made, if any: the key's record is gone (expired, or freed by a
         // failure), but the order, with the request it was made for, lives on.
-        let earlier = match self.store().cart_and_order(&cart_id).await {
-            Ok((_, order)) => order,
-            Err(e) => {
-                idempotency::release(store, &ticket).await;
-                return Err(e.into());
-            }
-        };
+        let earlier = self.store().cart_and_order(&cart_id).await?.1;
         if let Some(order) = &earlier {
             let made_for = order
                 .programmatic
                 .as_ref()
                 .and_then(|terms| terms.request_fingerprint.as_deref());
             if made_for.is_some_and(|made_for| made_for != request_fingerprint) {
-                idempotency::release(store, &ticket).await;
                 return Err(Error::IdempotencyKeyReused);
             }
             // Older than the key's record lives: that record answered this request and
             // expired. The order as it stands is the answer again, and nothing runs.
             if made_for.is_some() && order.created_at + RETENTION <= now {
-                let stored = answer_of(order);
-                idempotency::complete(store, &ticket, Some(stored.clone()), now).await?;
-                return Ok(AdminAnswer::Replayed(stored));
+                return Ok(AdminAnswer::Replayed(answer_of(order)));
             }
         }
         let key_basis = format!("order:{}", hex::encode(&digest[..16]));
-        let result = match Run::build(
+        let mut run = Run::build(
             request,
             cart_id,
             OrderNumber::generate(now),
             key_basis,
-            &catalog,
+            catalog,
             now,
-        ) {
-            Ok(mut run) => {
-                run.request_fingerprint = Some(request_fingerprint);
-                run.created_by = Some(super::merchant_orders::actor(caller));
-                self.resume_or_run(&mut run, earlier).await
-            }
-            Err(e) => Err(e),
-        };
-        self.finish(&ticket, result).await
+        )?;
+        run.request_fingerprint = Some(request_fingerprint);
+        run.created_by = Some(crate::usecases::merchant_orders::actor(caller));
+        self.resume_or_run(&mut run, earlier)
+            .await
+            .map(|order| AdminAnswer::Created(Box::new(order)))
     }
 
     /// Runs the pipeline, or, when an earlier attempt with this key committed its order
@@ -180,28 +198,6 @@ impl Storefront {
             }
         }
         self.run_commands(run).await
-    }
-
-    /// Stores the first answer (an order, or the command that failed) for replays; frees the
-    /// key otherwise (the system failed, or a refusal before any command ran), so a retry
-    /// runs afresh.
-    async fn finish(
-        &self,
-        ticket: &Ticket,
-        result: Result<Order, Error>,
-    ) -> Result<AdminAnswer, Error> {
-        let store = self.store().as_ref();
-        let stored = match &result {
-            Ok(order) => Some(answer_of(order)),
-            Err(e) => CommandRefusal::of(e).map(|r| StoredResponse::CommandFailed(Box::new(r))),
-        };
-        match stored {
-            Some(stored) => {
-                idempotency::complete(store, ticket, Some(stored), self.now()).await?;
-            }
-            None => idempotency::release(store, ticket).await,
-        }
-        result.map(|order| AdminAnswer::Created(Box::new(order)))
     }
 
     /// `POST /admin/orders/{orderNumber}/commands`: carries a draft on.
@@ -335,12 +331,4 @@ impl Storefront {
 /// What a replay of `order` answers.
 fn answer_of(order: &Order) -> StoredResponse {
     StoredResponse::AdminOrder(Box::new(order.snapshot()))
-}
-
-/// Whose keys these are: a key is only ever replayed to the caller who used it.
-fn caller_scope(caller: &Caller) -> String {
-    caller
-        .customer
-        .as_ref()
-        .map_or("system".to_string(), |c| format!("customer:{c}"))
 }

@@ -6,6 +6,7 @@
 
 use time::OffsetDateTime;
 
+use super::run::{HeldAuthorization, Run};
 use crate::model::commit_plan::{plan, CommitPlan, Origin};
 use crate::model::error::Error;
 use crate::model::gift_card::{GiftCardRedemption, GIFT_CARD_PSP};
@@ -17,7 +18,6 @@ use crate::model::payment::{
 };
 use crate::ports::payments::PaymentWriteError;
 use crate::usecases::commit::{Number, Refusal};
-use crate::usecases::order_pipeline::Run;
 use crate::usecases::storefront::Storefront;
 
 impl Storefront {
@@ -28,8 +28,10 @@ impl Storefront {
         let total = run.cart.totals.total;
         let balances = self.balances(&run.request.payments).await?;
         let shares = apply_payments(total, &run.request.payments, &balances);
-        let (payments, gift_cards) =
-            order_payments(run, self.psp().name(), &shares, total, self.now());
+        let AppliedPayments {
+            payments,
+            gift_cards,
+        } = order_payments(run, self.psp().name(), &shares, total, self.now());
         let covered = payment::secured(&payments, total.currency());
         if covered.cent_amount < total.cent_amount {
             return Err(Error::InsufficientPayment { total, covered });
@@ -71,8 +73,11 @@ impl Storefront {
                 // An earlier attempt of this request committed; an authorization this
                 // attempt made that the order does not hold (the amounts moved) is released.
                 let order = programmatic_refusal(refusal, &gift_cards, total)?;
-                run.authorized.retain(|(_, reference, _)| {
-                    !order.payments.iter().any(|p| &p.psp_reference == reference)
+                run.authorized.retain(|held| {
+                    !order
+                        .payments
+                        .iter()
+                        .any(|p| p.psp_reference == held.reference)
                 });
                 self.cancel_authorizations(run).await;
                 order
@@ -266,15 +271,23 @@ fn programmatic_refusal(
     }
 }
 
+/// What a run's payments come to on its order.
+struct AppliedPayments {
+    /// Each gift card's share as a charge, each card's authorization as it was held.
+    payments: Vec<Payment>,
+    /// What the commit takes off each gift card (one per card, its shares summed).
+    gift_cards: Vec<GiftCardRedemption>,
+}
+
 /// The payments an order takes: each gift card's share as a charge, each card's
 /// authorization as it was held (by `psp`, the default provider, which authorized it).
-pub(crate) fn order_payments(
+fn order_payments(
     run: &Run,
     psp: &str,
     shares: &[Money],
     total: Money,
     now: OffsetDateTime,
-) -> (Vec<Payment>, Vec<GiftCardRedemption>) {
+) -> AppliedPayments {
     let mut payments = Vec::new();
     let mut redemptions: Vec<GiftCardRedemption> = Vec::new();
     let transaction = |kind, amount: Money, interaction_id: String| Transaction {
@@ -316,7 +329,11 @@ pub(crate) fn order_payments(
                 });
             }
             PaymentSource::Card { .. } => {
-                if let Some((_, reference, amount)) = run.authorized.iter().find(|a| a.0 == index) {
+                let held = run.authorized.iter().find(|held| held.payment == index);
+                if let Some(HeldAuthorization {
+                    reference, amount, ..
+                }) = held
+                {
                     payments.push(Payment {
                         id: uuid::Uuid::new_v4().to_string(),
                         amount_planned: *amount,
@@ -336,5 +353,8 @@ pub(crate) fn order_payments(
             PaymentSource::GiftCard { .. } => {}
         }
     }
-    (payments, redemptions)
+    AppliedPayments {
+        payments,
+        gift_cards: redemptions,
+    }
 }
