@@ -39,9 +39,32 @@ pub enum CommitAction {
     SaveOrder,
 }
 
+/// An order: what it says of itself (`OrderDetails`, which everyone who hears of it sees),
+/// who owns it and how that is proven, the refunds merchants asked for, and the change being
+/// written. Reads of its details go through `Deref`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Order {
+    #[serde(flatten)]
+    pub details: OrderDetails,
+    pub owner: CartOwner,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fulfillments: Vec<Fulfillment>,
+    /// The refunds merchants asked for (their money's movements are on the payments).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refunds: Vec<MerchantRefund>,
+    /// The entry this write adds to the order's history, stored beside the order (its own
+    /// item) in the same write; not part of the order's own item.
+    #[serde(skip)]
+    pub change: Option<HistoryEntry>,
+}
+
+/// What an order says of itself, the same in the stored order, its snapshot (the API's
+/// view, the email's and the ERP's events, a replayed answer) and everything derived from
+/// them: a field is added here once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderDetails {
     pub id: String,
     pub order_number: OrderNumber,
     pub cart_id: CartId,
@@ -50,7 +73,6 @@ pub struct Order {
     pub action: CommitAction,
     pub state: OrderState,
     pub payment_state: PaymentState,
-    pub owner: CartOwner,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_email: Option<Email>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,21 +107,26 @@ pub struct Order {
     pub programmatic: Option<ProgrammaticTerms>,
     #[serde(default)]
     pub shipment_state: ShipmentState,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fulfillments: Vec<Fulfillment>,
-    /// The refunds merchants asked for (their money's movements are on the payments).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub refunds: Vec<MerchantRefund>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         with = "time::serde::rfc3339::option"
     )]
     pub cancelled_at: Option<OffsetDateTime>,
-    /// The entry this write adds to the order's history, stored beside the order (its own
-    /// item) in the same write; not part of the order's own item.
-    #[serde(skip)]
-    pub change: Option<HistoryEntry>,
+}
+
+impl std::ops::Deref for Order {
+    type Target = OrderDetails;
+
+    fn deref(&self) -> &OrderDetails {
+        &self.details
+    }
+}
+
+impl std::ops::DerefMut for Order {
+    fn deref_mut(&mut self) -> &mut OrderDetails {
+        &mut self.details
+    }
 }
 
 /// What a programmatic order was asked for, kept so a draft can be carried on and so the
@@ -146,37 +173,39 @@ impl Order {
         expires_at: Option<OffsetDateTime>,
     ) -> Order {
         Order {
-            id: uuid::Uuid::new_v4().to_string(),
-            order_number,
-            cart_id: cart.id.clone(),
-            cart_version: cart.version,
-            action,
-            state: OrderState::Open,
-            payment_state,
+            details: OrderDetails {
+                id: uuid::Uuid::new_v4().to_string(),
+                order_number,
+                cart_id: cart.id.clone(),
+                cart_version: cart.version,
+                action,
+                state: OrderState::Open,
+                payment_state,
+                customer_email: cart.customer_email.clone(),
+                guest: cart.guest.clone(),
+                currency: cart.currency,
+                line_items: cart.line_items.clone(),
+                shipping_address: cart.shipping_address.clone(),
+                billing_address: cart.billing_address.clone(),
+                shipping_info: cart.shipping_method.clone(),
+                discount_codes: cart
+                    .discount_codes
+                    .iter()
+                    .filter(|d| d.state == crate::model::cart::DiscountState::MatchesCart)
+                    .cloned()
+                    .collect(),
+                payments: cart.payments.clone(),
+                totals: cart.totals,
+                created_at: now,
+                expires_at,
+                revision: 1,
+                programmatic: None,
+                shipment_state: ShipmentState::Pending,
+                cancelled_at: None,
+            },
             owner: cart.owner.clone(),
-            customer_email: cart.customer_email.clone(),
-            guest: cart.guest.clone(),
-            currency: cart.currency,
-            line_items: cart.line_items.clone(),
-            shipping_address: cart.shipping_address.clone(),
-            billing_address: cart.billing_address.clone(),
-            shipping_info: cart.shipping_method.clone(),
-            discount_codes: cart
-                .discount_codes
-                .iter()
-                .filter(|d| d.state == crate::model::cart::DiscountState::MatchesCart)
-                .cloned()
-                .collect(),
-            payments: cart.payments.clone(),
-            totals: cart.totals,
-            created_at: now,
-            expires_at,
-            revision: 1,
-            programmatic: None,
-            shipment_state: ShipmentState::Pending,
             fulfillments: Vec::new(),
             refunds: Vec::new(),
-            cancelled_at: None,
             change: None,
         }
     }

@@ -443,7 +443,7 @@ impl Storefront {
                 .record_order_payments(&next, order.revision, &claimed, &credits, false)
                 .await
             {
-                Ok(()) => break (refund, order.cart_id),
+                Ok(()) => break (refund, order.details.cart_id),
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
                 Err(_) => backoff.wait("the order's refund").await?,
             }
