@@ -1,6 +1,6 @@
 //! What the emulator's tests and its measurement example share: SDK clients, a `pk`/`sk`
-//! table, items and transaction actions. (Used by `tests/contention.rs` and, through
-//! `#[path]`, by `examples/measure.rs`; not every user needs every helper.)
+//! table, items and transaction actions. (Used, through `#[path]`, by `tests/contention/main.rs`
+//! and `examples/measure.rs`; not every user needs every helper.)
 #![allow(dead_code)]
 
 use std::collections::HashMap;
