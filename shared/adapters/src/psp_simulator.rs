@@ -2,8 +2,9 @@
 //! refunds and cancels them (logging every request with its idempotency key), and writes the
 //! signed Stripe-format webhook that a payment's success or failure would produce.
 
-use async_trait::async_trait;
-use serde_json::json;
+mod provider;
+mod webhooks;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -14,10 +15,6 @@ use checkout_domain::model::payment_event::{
     transaction, unrecorded_payment, PaymentEvent, PaymentOutcome,
 };
 use checkout_domain::model::values::CartId;
-use checkout_domain::ports::psp::{
-    Authorization, Capture, Intent, IntentRequest, PaymentProvider, PspError, Reversal,
-    SavedMethodRequest,
-};
 use checkout_domain::ports::Store;
 
 #[derive(Debug, Clone)]
@@ -190,49 +187,6 @@ impl PspSimulator {
         ids
     }
 
-    /// The refund `id` reaches `state` at Stripe (a pending one succeeds, or one fails
-    /// later), and the `charge.refund.updated` webhook Stripe would send for it.
-    pub fn settle_refund(&self, id: &str, state: TransactionState) -> Option<String> {
-        let (key, (reference, amount)) = self
-            .refunds
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(key, _)| refund_id(key) == id)
-            .map(|(k, v)| (k.clone(), v.clone()))?;
-        self.refund_states
-            .lock()
-            .unwrap()
-            .insert(id.to_string(), state);
-        let intent = self.intents.lock().unwrap().get(&reference).cloned()?;
-        let status = match state {
-            TransactionState::Success => "succeeded",
-            TransactionState::Pending => "pending",
-            TransactionState::Failure => "failed",
-        };
-        let body = json!({
-            "id": format!("evt_{}", uuid::Uuid::new_v4().simple()),
-            "object": "event",
-            "api_version": "2024-06-20",
-            "created": time::OffsetDateTime::now_utc().unix_timestamp(),
-            "type": "charge.refund.updated",
-            "livemode": false,
-            "pending_webhooks": 1,
-            "data": {"object": {
-                "id": id,
-                "object": "refund",
-                "amount": amount,
-                "currency": intent.amount.currency().code().to_ascii_lowercase(),
-                "status": status,
-                "charge": charge_of(&reference),
-                "payment_intent": reference,
-                "failure_reason": (state == TransactionState::Failure).then_some("expired_or_canceled_card"),
-                "metadata": {"reversalKey": key},
-            }},
-        });
-        Some(body.to_string())
-    }
-
     /// Records the refund `key` of `cents` of the intent `reference` unless, as at Stripe,
     /// it would refund more than the charge has left (what was captured less every refund
     /// that has not failed). A repeated key is the refund it made. Returns whether the refund
@@ -310,232 +264,6 @@ impl PspSimulator {
             reference: reference.to_string(),
             idempotency_key: idempotency_key.to_string(),
         });
-    }
-
-    /// The webhook body Stripe would send when the intent `reference` `succeeded` or failed,
-    /// or `None` for an unknown intent.
-    pub fn event(&self, reference: &str, succeeded: bool) -> Option<String> {
-        let intent = self.intents.lock().unwrap().get(reference).cloned()?;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let kind = if succeeded {
-            "payment_intent.succeeded"
-        } else {
-            "payment_intent.payment_failed"
-        };
-        let event_id = format!("evt_{}", uuid::Uuid::new_v4().simple());
-        let currency = intent.amount.currency().code().to_ascii_lowercase();
-        let body = json!({
-            "id": event_id,
-            "object": "event",
-            "api_version": "2024-06-20",
-            "created": now,
-            "type": kind,
-            "livemode": false,
-            "pending_webhooks": 1,
-            "data": {"object": {
-                "id": reference,
-                "object": "payment_intent",
-                "amount": intent.amount.cent_amount,
-                "amount_received": if succeeded { intent.amount.cent_amount } else { 0 },
-                "amount_capturable": 0,
-                "currency": currency,
-                "status": if succeeded { "succeeded" } else { "requires_payment_method" },
-                "latest_charge": charge_of(reference),
-                "last_payment_error": if succeeded { serde_json::Value::Null } else { json!({"code": "card_declined"}) },
-                "metadata": intent.metadata,
-            }},
-        });
-        Some(body.to_string())
-    }
-}
-
-#[async_trait]
-impl PaymentProvider for PspSimulator {
-    fn name(&self) -> &'static str {
-        "stripe"
-    }
-
-    async fn create_intent(&self, request: &IntentRequest) -> Result<Intent, PspError> {
-        let reference = format!("pi_{}", uuid::Uuid::new_v4().simple());
-        self.log("create_intent", &reference, &request.idempotency_key);
-        self.intents.lock().unwrap().insert(
-            reference.clone(),
-            SimulatedIntent {
-                amount: request.amount,
-                metadata: json!({
-                    "cartId": request.cart_id.to_string(),
-                    "cartVersion": request.cart_version.to_string(),
-                    "customerId": request.customer_id.as_ref().map_or("guest".to_string(), |c| c.to_string()),
-                }),
-            },
-        );
-        Ok(Intent {
-            client_secret: format!("{reference}_secret_{}", uuid::Uuid::new_v4().simple()),
-            reference,
-        })
-    }
-
-    async fn retrieve(
-        &self,
-        reference: &str,
-    ) -> Result<Option<checkout_domain::model::values::CartId>, PspError> {
-        self.log("retrieve", reference, "");
-        let intents = self.intents.lock().unwrap();
-        Ok(intents.get(reference).and_then(|i| {
-            i.metadata["cartId"]
-                .as_str()
-                .and_then(|id| checkout_domain::model::values::CartId::parse(id).ok())
-        }))
-    }
-
-    async fn cancel(
-        &self,
-        reference: &str,
-        _cart_id: &CartId,
-        idempotency_key: &str,
-    ) -> Result<Reversal, PspError> {
-        self.log("cancel", reference, idempotency_key);
-        Ok(Reversal {
-            interaction_id: reference.to_string(),
-            state: TransactionState::Success,
-        })
-    }
-
-    async fn refund(
-        &self,
-        reference: &str,
-        _cart_id: &CartId,
-        amount: Money,
-        idempotency_key: &str,
-    ) -> Result<Reversal, PspError> {
-        self.log("refund", reference, idempotency_key);
-        if !self.make_refund(reference, amount.cent_amount, idempotency_key) {
-            return Ok(Reversal::refused(idempotency_key));
-        }
-        // The same key gets the same refund back, as at Stripe.
-        let id = refund_id(idempotency_key);
-        let first = if self
-            .refunds_pending
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
-            TransactionState::Pending
-        } else {
-            TransactionState::Success
-        };
-        let state = *self
-            .refund_states
-            .lock()
-            .unwrap()
-            .entry(id.clone())
-            .or_insert(first);
-        Ok(Reversal {
-            interaction_id: id,
-            state,
-        })
-    }
-
-    async fn refund_status(&self, refund_id: &str) -> Result<Reversal, PspError> {
-        self.log("refund_status", refund_id, "");
-        let state = self
-            .refund_states
-            .lock()
-            .unwrap()
-            .get(refund_id)
-            .copied()
-            .ok_or_else(|| PspError(format!("no such refund: {refund_id}")))?;
-        Ok(Reversal {
-            interaction_id: refund_id.to_string(),
-            state,
-        })
-    }
-
-    async fn refunded_now(&self, reference: &str) -> Result<i64, PspError> {
-        self.log("refunded_now", reference, "");
-        let refunds = self.refunds.lock().unwrap();
-        Ok(self.live_refunds(&refunds, reference))
-    }
-
-    async fn authorize_saved(
-        &self,
-        request: &SavedMethodRequest,
-    ) -> Result<Authorization, PspError> {
-        self.authorize(request).await
-    }
-
-    async fn capture(
-        &self,
-        reference: &str,
-        _cart_id: &CartId,
-        amount: Money,
-        idempotency_key: &str,
-    ) -> Result<Capture, PspError> {
-        self.log("capture", reference, idempotency_key);
-        let held = self
-            .intents
-            .lock()
-            .unwrap()
-            .get(reference)
-            .map(|i| i.amount);
-        match held {
-            Some(held)
-                if held.cent_amount >= amount.cent_amount
-                    && !self.reversed(reference).cancelled =>
-            {
-                // A repeated capture is the same capture.
-                self.captures
-                    .lock()
-                    .unwrap()
-                    .entry(reference.to_string())
-                    .or_insert(amount.cent_amount);
-                let processing = self
-                    .captures_processing
-                    .load(std::sync::atomic::Ordering::SeqCst);
-                Ok(Capture {
-                    state: if processing {
-                        TransactionState::Pending
-                    } else {
-                        TransactionState::Success
-                    },
-                    interaction_id: format!("charge:{}", charge_of(reference)),
-                })
-            }
-            _ => Err(PspError(format!("no capturable intent {reference}"))),
-        }
-    }
-}
-
-impl PspSimulator {
-    async fn authorize(&self, request: &SavedMethodRequest) -> Result<Authorization, PspError> {
-        let key = &request.idempotency_key;
-        if request.payment_method == DECLINED_METHOD {
-            self.log("authorize", "", key);
-            return Ok(Authorization::Declined {
-                reason: "Your card was declined.".into(),
-            });
-        }
-        if !GOOD_METHODS.contains(&request.payment_method.as_str()) {
-            self.log("authorize", "", key);
-            return Ok(Authorization::Declined {
-                reason: format!("No such PaymentMethod: '{}'", request.payment_method),
-            });
-        }
-        // The same key is the same intent, as at Stripe.
-        let reference = self
-            .authorizations
-            .lock()
-            .unwrap()
-            .entry(key.clone())
-            .or_insert_with(|| format!("pi_{}", uuid::Uuid::new_v4().simple()))
-            .clone();
-        self.log("authorize", &reference, key);
-        self.intents.lock().unwrap().insert(
-            reference.clone(),
-            SimulatedIntent {
-                amount: request.amount,
-                metadata: json!({"cartId": request.cart_id.to_string()}),
-            },
-        );
-        Ok(Authorization::Held { reference })
     }
 }
 

@@ -22,22 +22,20 @@
 //! | .. | idempotency record | put (done) | its key free: absent, expired, or a lock that ran out |
 //! | .. | a hold of the cart's reservation `HOLD#<sku>#<owner>` | delete (its units are the sale: no stock row for its line) | still this payment's |
 
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
+mod rejections;
 
-use checkout_domain::model::cart::Cart;
-use checkout_domain::model::commit_plan::{CommitPlan, Origin, Rejection, Reservation};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+
+use checkout_domain::model::commit_plan::{CommitPlan, Origin, Reservation};
 use checkout_domain::model::discount::DiscountDefinition;
-use checkout_domain::model::error::StockShortage;
-use checkout_domain::model::gift_card::GiftCardCode;
 use checkout_domain::model::order::Order;
 use checkout_domain::model::random;
-use checkout_domain::model::values::Sku;
 use checkout_domain::ports::orders::CommitError;
 use checkout_domain::StoreError;
 
 use super::code_counters;
-use super::codec::{encode, fields, from_item, order_item, time_rfc3339, to_item};
-use super::expr::{cancellation_error, check, put, reason_is_condition, update, Expr};
+use super::codec::{encode, fields, order_item, time_rfc3339, to_item};
+use super::expr::{cancellation_error, check, put, update, Expr};
 use super::gift_cards::{balance_update, Movement};
 use super::schema::{
     cart_key, discount_replica_key, email_key, idempotency_key, number_key, serde_names,
@@ -45,34 +43,8 @@ use super::schema::{
 };
 use super::DynamoStore;
 
-/// What a stock item held when the commit's condition on it failed.
-#[derive(serde::Deserialize)]
-pub(crate) struct TakenShard {
-    pub(crate) stock: u32,
-    /// The product's own item has its name; a shard item does not.
-    #[serde(default)]
-    pub(crate) name: Option<String>,
-}
-
-/// What each transaction item stands for, to read its cancellation reason.
-enum Slot {
-    Order,
-    Number,
-    Cart,
-    Product {
-        sku: Sku,
-        shard: u32,
-        quantity: u32,
-        sharded: bool,
-    },
-    Discount(String),
-    GiftCard(GiftCardCode),
-    GuestEmail,
-    SavedOrders(u32),
-    Idempotency,
-    /// A hold of the cart's reservation, turned into the sale.
-    Hold(Sku),
-}
+pub(crate) use rejections::TakenShard;
+use rejections::{rejections, Slot};
 
 /// `#field = :value`, or `attribute_not_exists(#field)` when the term is absent.
 fn equals_or_absent(expr: &mut Expr, field: &str, value: Option<AttributeValue>) -> String {
@@ -345,65 +317,4 @@ impl DynamoStore {
         }
         Err(CommitError::Rejected(rejections))
     }
-}
-
-fn rejections(
-    slots: &[Slot],
-    reasons: &[CancellationReason],
-) -> Result<Vec<Rejection>, StoreError> {
-    let mut rejections = Vec::new();
-    let mut shortages = Vec::new();
-    for (slot, reason) in slots.iter().zip(reasons) {
-        if !reason_is_condition(reason) {
-            continue;
-        }
-        let old = reason.item.clone().filter(|item| !item.is_empty());
-        match slot {
-            Slot::Order => rejections.push(Rejection::Cart {
-                current: None,
-                order: old.map(from_item::<Order>).transpose()?.map(Box::new),
-            }),
-            Slot::Number => rejections.push(Rejection::OrderNumberTaken),
-            Slot::Cart => rejections.push(Rejection::Cart {
-                current: old.map(from_item::<Cart>).transpose()?.map(Box::new),
-                order: None,
-            }),
-            Slot::Product {
-                sku,
-                shard,
-                quantity,
-                sharded,
-            } => match old.map(from_item::<TakenShard>).transpose()? {
-                // One shard of several ran short: the commit takes from another.
-                Some(taken) if taken.stock < *quantity && *sharded => {
-                    rejections.push(Rejection::ShardShort {
-                        sku: sku.clone(),
-                        shard: *shard,
-                        available: taken.stock,
-                    })
-                }
-                Some(taken) if taken.stock < *quantity => shortages.push(StockShortage {
-                    sku: sku.to_string(),
-                    name: taken.name.unwrap_or_else(|| sku.to_string()),
-                    requested: *quantity,
-                    available: taken.stock,
-                }),
-                // Its price, tax category or configuration moved (or the shard is gone: the
-                // SKU was spread anew): the cart is priced again.
-                Some(_) => rejections.push(Rejection::ProductChanged(sku.clone())),
-                None if *shard > 0 => rejections.push(Rejection::ProductChanged(sku.clone())),
-                None => rejections.push(Rejection::PricingChanged),
-            },
-            Slot::Discount(code) => rejections.push(Rejection::DiscountUnavailable(code.clone())),
-            Slot::GiftCard(code) => rejections.push(Rejection::GiftCardBalance(code.clone())),
-            Slot::GuestEmail => rejections.push(Rejection::EmailRegistered),
-            Slot::SavedOrders(limit) => rejections.push(Rejection::TooManyOpenOrders(*limit)),
-            Slot::Idempotency => rejections.push(Rejection::IdempotencyKeyHeld),
-            Slot::Hold(sku) => rejections.push(Rejection::HoldGone(sku.clone())),
-        }
-    }
-    if !shortages.is_empty() {
-        rejections.push(Rejection::OutOfStock(shortages));
-    }
-    Ok(rejections)
 }

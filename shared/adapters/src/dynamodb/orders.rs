@@ -3,11 +3,13 @@
 //! an unpaid order that expired (its stock and code redemptions given back in the same
 //! transaction).
 
+mod changes;
+mod guest_claim;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use time::OffsetDateTime;
 
-use checkout_domain::model::cart::CartOwner;
 use checkout_domain::model::commit_plan::CommitPlan;
 use checkout_domain::model::fulfillment::HistoryEntry;
 use checkout_domain::model::order::Order;
@@ -19,17 +21,16 @@ use checkout_domain::ports::orders::{
 use checkout_domain::StoreError;
 
 use super::code_counters;
-use super::codec::{encode, from_item, time_rfc3339, to_item};
-use super::expr::{
-    cancellation_error, condition_held, put, reason_is_condition, store_error, update,
-    update_expression, Expr, Item,
-};
+use super::codec::{encode, from_item, time_rfc3339};
+use super::expr::{cancellation_error, reason_is_condition, store_error, update, Expr, Item};
 use super::schema::{
-    cart_key, cart_partition, claim_ticket_key, customer_history, discount_replica_key, email_key,
-    guest_history, history_entry_key, idempotency_key, number_key, order_key, product_key,
-    serde_names, sweep_mark, HISTORY_INDEX, SK_CART, SK_HISTORY, SK_ORDER, SWEEP_ORDERS,
+    cart_key, cart_partition, customer_history, discount_replica_key, guest_history,
+    idempotency_key, number_key, order_key, product_key, serde_names, HISTORY_INDEX, SK_CART,
+    SK_HISTORY, SK_ORDER,
 };
 use super::DynamoStore;
+
+pub(super) use changes::{history_put, order_update};
 
 impl DynamoStore {
     /// The orders behind a page of the history index, in the index's order. The index keeps
@@ -58,58 +59,6 @@ impl DynamoStore {
             })
             .collect())
     }
-}
-
-/// The update of an order's item to `order.revision` with `sets`, `removes` and its sweep
-/// mark (`Order::sweep_at`), iff the stored order is at `expected_revision` and `condition`
-/// (if not empty) holds. Every order change moves the revision on: it is the change's event
-/// id and sequence.
-pub(super) fn order_update(
-    table: &str,
-    order: &Order,
-    expected_revision: u64,
-    mut e: Expr,
-    mut sets: Vec<String>,
-    mut removes: Vec<String>,
-    condition: &str,
-) -> Result<TransactWriteItem, StoreError> {
-    let revision = e.name("revision");
-    let (next, expected) = (e.number(order.revision), e.number(expected_revision));
-    sets.push(format!("{revision} = {next}"));
-    sweep_mark(
-        &mut e,
-        &mut sets,
-        &mut removes,
-        (SWEEP_ORDERS, &order.cart_id),
-        order.sweep_at(),
-    );
-    let mut conditions = format!("{revision} = {expected}");
-    if !condition.is_empty() {
-        conditions.push_str(" AND ");
-        conditions.push_str(condition);
-    }
-    update(
-        table,
-        order_key(&order.cart_id),
-        &update_expression(&sets, &removes),
-        &conditions,
-        e,
-    )
-}
-
-/// The put of the history entry `order`'s change made, if it notes one: its own item beside
-/// the order, written in the same transaction as the change.
-pub(super) fn history_put(
-    table: &str,
-    order: &Order,
-) -> Result<Option<TransactWriteItem>, StoreError> {
-    let Some(entry) = &order.change else {
-        return Ok(None);
-    };
-    let mut e = Expr::default();
-    let sk = e.name("sk");
-    let item = to_item(history_entry_key(&order.cart_id, entry.revision), entry)?;
-    put(table, item, &format!("attribute_not_exists({sk})"), e).map(Some)
 }
 
 #[async_trait]
@@ -354,79 +303,7 @@ impl OrderStore for DynamoStore {
         email: &Email,
         orders: &[Order],
     ) -> Result<Option<Vec<OrderNumber>>, StoreError> {
-        // Register the email first: it is the claim's one condition that can fail.
-        let registered = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(email_key(email)))
-            .update_expression("SET customerId = :id, isGuest = :no, email = :email")
-            .condition_expression("attribute_not_exists(customerId) OR customerId = :id")
-            .expression_attribute_values(":id", AttributeValue::S(customer.to_string()))
-            .expression_attribute_values(":no", AttributeValue::Bool(false))
-            .expression_attribute_values(":email", AttributeValue::S(email.normalized()))
-            .send()
-            .await;
-        if !condition_held(registered)? {
-            return Ok(None);
-        }
-        // Each order moves to the customer's history: its owner and history keys only (its
-        // payments are another writer's), while it is still a guest's at the revision read.
-        let mut moved = Vec::new();
-        for order in orders {
-            let mut claimed = order.clone();
-            claimed.owner = CartOwner::Customer {
-                customer_id: customer.clone(),
-            };
-            let mut e = Expr::default();
-            let (owner, kind, gsi1pk, gsi1sk, revision) = (
-                e.name("owner"),
-                e.name("kind"),
-                e.name("gsi1pk"),
-                e.name("gsi1sk"),
-                e.name("revision"),
-            );
-            let owner_value = e.value(
-                serde_dynamo::to_attribute_value(&claimed.owner)
-                    .map_err(|e| StoreError::new(format!("encode: {e}")))?,
-            );
-            let (history_pk, history_sk) = (
-                e.string(customer_history(customer)),
-                e.string(history_key(order)),
-            );
-            let (read_at, next, guest) = (
-                e.number(order.revision),
-                e.number(order.revision + 1),
-                e.string(serde_names::GUEST),
-            );
-            // Items written before revisions existed count as revision 1.
-            let at_revision = if order.revision == 1 {
-                format!("(attribute_not_exists({revision}) OR {revision} = {read_at})")
-            } else {
-                format!("{revision} = {read_at}")
-            };
-            let claim = update(
-                self.table(),
-                order_key(&order.cart_id),
-                &format!(
-                    "SET {owner} = {owner_value}, {gsi1pk} = {history_pk}, \
-                     {gsi1sk} = {history_sk}, {revision} = {next}"
-                ),
-                &format!("{at_revision} AND {owner}.{kind} = {guest}"),
-                e,
-            )?;
-            let mut items = vec![claim];
-            items.extend(history_put(self.table(), order)?);
-            let result = match self.transact(items).await? {
-                Ok(()) => Ok(()),
-                Err(reasons) if reasons.first().is_some_and(reason_is_condition) => Err(()),
-                Err(reasons) => return Err(cancellation_error("claim", &reasons)),
-            };
-            if result.is_ok() {
-                moved.push(order.order_number.clone());
-            }
-        }
-        Ok(Some(moved))
+        self.claim_for(customer, email, orders).await
     }
 
     async fn redeem_claim_ticket(
@@ -436,24 +313,6 @@ impl OrderStore for DynamoStore {
         customer: &CustomerId,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(claim_ticket_key(token_hash)))
-            .update_expression("SET usedAt = :now, usedBy = :customer")
-            .condition_expression(
-                "attribute_exists(pk) AND email = :email AND expiresAt > :now \
-                 AND attribute_not_exists(usedAt)",
-            )
-            .expression_attribute_values(
-                ":now",
-                AttributeValue::N(now.unix_timestamp().to_string()),
-            )
-            .expression_attribute_values(":customer", AttributeValue::S(customer.to_string()))
-            .expression_attribute_values(":email", AttributeValue::S(email.normalized()))
-            .send()
-            .await;
-        condition_held(result)
+        self.redeem_ticket(token_hash, email, customer, now).await
     }
 }

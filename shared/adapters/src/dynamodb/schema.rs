@@ -29,22 +29,23 @@
 //! only (an item entering or leaving one costs one write unit, not its size). `expiresAt` (a
 //! number) is the TTL.
 
+mod create;
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
-};
-use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
 use checkout_domain::model::gift_card::GiftCardCode;
 use checkout_domain::model::order::{Order, OrderState};
 use checkout_domain::model::order_number::OrderNumber;
 use checkout_domain::model::values::{CartId, CustomerId, DiscountCode, Email, SessionHash, Sku};
-use checkout_domain::StoreError;
 
-use super::expr::{store_error, Expr, Item};
+use super::expr::{Expr, Item};
+
+pub(crate) use create::create_table;
 
 pub(crate) fn key(pk: String, sk: &str) -> Item {
     HashMap::from([
@@ -292,7 +293,7 @@ pub(crate) fn sweep_mark(
     }
 }
 
-/// The serde names conditions compare with, spelled once (the test below proves each is
+/// The serde names conditions compare with, spelled once (the test in `tests` proves each is
 /// what serde writes for its value).
 pub(crate) mod serde_names {
     /// `CartState::Active`.
@@ -309,125 +310,4 @@ pub(crate) mod serde_names {
     pub const IN_FLIGHT: &str = "inFlight";
     /// `CartOwner::Guest`, the owner's `kind` tag.
     pub const GUEST: &str = "guest";
-}
-
-/// Creates the table as `template.yaml` declares it (keys, indexes, and the stream when
-/// `stream`). For tests and the local server; deployments create it through CloudFormation.
-pub(crate) async fn create_table(
-    client: &Client,
-    table: &str,
-    stream: bool,
-) -> Result<(), StoreError> {
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("name and type are set")
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("name and type are set")
-    };
-    let index = |name: &str, pk: &str, sk: &str, projection: ProjectionType| {
-        GlobalSecondaryIndex::builder()
-            .index_name(name)
-            .key_schema(key(pk, KeyType::Hash))
-            .key_schema(key(sk, KeyType::Range))
-            .projection(Projection::builder().projection_type(projection).build())
-            .build()
-            .expect("index is complete")
-    };
-    let result = client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .set_attribute_definitions(Some(vec![
-            attribute("pk"),
-            attribute("sk"),
-            attribute("gsi1pk"),
-            attribute("gsi1sk"),
-            attribute("gsi2pk"),
-            attribute("gsi2sk"),
-            attribute("gsi3pk"),
-            attribute("gsi3sk"),
-        ]))
-        .set_key_schema(Some(vec![
-            key("pk", KeyType::Hash),
-            key("sk", KeyType::Range),
-        ]))
-        // Every index keeps keys only: an item entering or leaving one costs one write unit
-        // there, not its whole size. The history's and the search's orders are then read from
-        // the table by key; the sweeper needs only the cart id, from `pk`.
-        .global_secondary_indexes(index(
-            HISTORY_INDEX,
-            "gsi1pk",
-            "gsi1sk",
-            ProjectionType::KeysOnly,
-        ))
-        .global_secondary_indexes(index(
-            SWEEP_INDEX,
-            "gsi2pk",
-            "gsi2sk",
-            ProjectionType::KeysOnly,
-        ))
-        .global_secondary_indexes(index(
-            SEARCH_INDEX,
-            "gsi3pk",
-            "gsi3sk",
-            ProjectionType::KeysOnly,
-        ))
-        .set_stream_specification(stream.then(|| {
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .expect("stream spec is complete")
-        }))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(store_error(e)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::serde_names::*;
-    use checkout_domain::model::cart::{CartOwner, CartState};
-    use checkout_domain::model::idempotency::RecordState;
-    use checkout_domain::model::order::OrderState;
-    use checkout_domain::model::values::SessionToken;
-    use serde_json::{json, Value};
-
-    fn serde_form(value: impl serde::Serialize) -> Value {
-        serde_json::to_value(value).expect("serializes")
-    }
-
-    #[test]
-    fn every_literal_in_a_condition_is_what_serde_writes() {
-        assert_eq!(serde_form(CartState::Active), json!(CART_ACTIVE));
-        assert_eq!(serde_form(CartState::Ordered), json!(CART_ORDERED));
-        assert_eq!(serde_form(OrderState::Open), json!(ORDER_OPEN));
-        assert_eq!(serde_form(OrderState::Draft), json!(ORDER_DRAFT));
-        assert_eq!(serde_form(OrderState::Cancelled), json!(ORDER_CANCELLED));
-        let in_flight = RecordState::InFlight {
-            locked_until: time::OffsetDateTime::UNIX_EPOCH,
-        };
-        assert_eq!(serde_form(in_flight)["state"], json!(IN_FLIGHT));
-        let guest = CartOwner::Guest {
-            session_hash: SessionToken::generate().hash(),
-        };
-        assert_eq!(serde_form(guest)["kind"], json!(GUEST));
-    }
 }
