@@ -2,6 +2,8 @@
 //! embedded store or a DynamoDB Local table. The bench seeds carts through it and times
 //! requests through it (handler cost without the Lambda runtime or a socket).
 
+mod bodies;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,33 +18,18 @@ use checkout_adapters::psp_simulator::{record_charge, PspSimulator};
 use checkout_domain::model::identity::Caller;
 use checkout_domain::model::values::CartId;
 use checkout_domain::ports::Store;
-use checkout_domain::usecases::catalog_admin::CatalogImport;
 use checkout_domain::usecases::Storefront;
 use checkout_http::identity::DevTokens;
 use checkout_http::routes;
 use checkout_http::webhook::WebhookSecrets;
+
+pub use bodies::{catalog, catalog_json, order_body, ready_actions, ready_actions_for};
 
 /// The webhook secret the in-process shop and the bench's webhook function share.
 pub const WEBHOOK_SECRET: &str = "whsec_bench";
 
 /// Signs the administrator's tokens of a shop with admin routes ([`Shop::over`]).
 const ADMIN_SECRET: &str = "bench-admin-secret";
-
-/// The local server's demo catalog (`local/demo.json`), as JSON.
-pub fn catalog_json() -> Value {
-    serde_json::from_str(include_str!("../../local/demo.json")).expect("demo.json is JSON")
-}
-
-/// The demo catalog, with stock no bench run can exhaust.
-pub fn catalog() -> CatalogImport {
-    let mut demo = catalog_json();
-    if let Some(products) = demo["products"].as_object_mut() {
-        for product in products.values_mut() {
-            product["stock"] = json!(100_000_000);
-        }
-    }
-    checkout_http::json::from_slice(demo.to_string().as_bytes()).expect("a catalog")
-}
 
 /// A guest cart: its id, version and session token.
 #[derive(Debug, Clone)]
@@ -70,37 +57,6 @@ pub struct Shop {
     pub psp: Arc<PspSimulator>,
     /// Bearer tokens are verified (the admin routes work): shops made by [`Shop::over`].
     tokens: Option<DevTokens>,
-}
-
-/// The walk-through's cart: two mugs and a book to a German address, free standard shipping.
-pub fn ready_actions() -> Value {
-    let address = json!({"firstName": "Ada", "lastName": "Lovelace", "line1": "Hauptstr. 1",
-        "city": "Berlin", "postalCode": "10115", "country": "DE"});
-    json!([
-        {"action": "addLineItem", "sku": "MUG-BLUE", "quantity": 2},
-        {"action": "addLineItem", "sku": "BOOK-RUST", "quantity": 1},
-        {"action": "setShippingAddress", "address": address},
-        {"action": "setBillingAddress", "address": address},
-        {"action": "setShippingMethod", "shippingMethodId": "standard"},
-        {"action": "setGuestDetails", "email": "ada@example.com", "name": "Ada Lovelace", "phone": "+49 30 1234567"}
-    ])
-}
-
-/// A cart of `quantity` × `sku` to a German address, standard shipping, for a guest with
-/// `email` (orders by one email check one customer record: they would share an item).
-pub fn ready_actions_for(sku: &str, quantity: u32, email: &str) -> Value {
-    let mut actions = ready_actions();
-    let list = actions.as_array_mut().expect("a list");
-    list.retain(|a| a["action"] != "addLineItem" && a["action"] != "setGuestDetails");
-    list.insert(
-        0,
-        json!({"action": "addLineItem", "sku": sku, "quantity": quantity}),
-    );
-    list.push(
-        json!({"action": "setGuestDetails", "email": email, "name": "Ada Lovelace",
-        "phone": "+49 30 1234567"}),
-    );
-    actions
 }
 
 impl Shop {
@@ -394,9 +350,4 @@ impl Shop {
         )
         .await
     }
-}
-
-/// The body of `POST /orders` for a cart at its version.
-pub fn order_body(cart: &Cart) -> String {
-    json!({"cartId": cart.id, "cartVersion": cart.version}).to_string()
 }
