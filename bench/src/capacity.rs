@@ -37,7 +37,7 @@ use serde_json::{Map, Value};
 
 pub use sizer::Sizer;
 
-/// The table's key attributes (`shared/adapters/src/dynamodb/schema.rs`, `create_table`).
+/// The table's key attributes (`shared/adapters/src/dynamodb/schema/create.rs`, `create_table`).
 pub const TABLE_KEYS: [&str; 2] = ["pk", "sk"];
 
 /// The table's global secondary indexes: name, partition key, sort key. All three project keys

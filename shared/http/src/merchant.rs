@@ -10,13 +10,13 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
-use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
+use crate::headers::{KeyHeader, IDEMPOTENT_REPLAYED};
 use crate::identity::Identity;
 use crate::json::Json;
 use crate::problem::ApiError;
 use crate::views::OrderView;
 use checkout_domain::model::field_error::FieldError;
-use checkout_domain::model::idempotency::{IdempotencyKey, StoredResponse, KEY_FORMAT};
+use checkout_domain::model::idempotency::StoredResponse;
 use checkout_domain::model::order::Order;
 use checkout_domain::usecases::merchant_orders::{
     CancelInput, Changed, DeliveredInput, FulfillmentInput, RefundInput,
@@ -207,20 +207,10 @@ async fn customer_cancel(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Path(number): Path<String>,
-    headers: axum::http::HeaderMap,
+    KeyHeader(key): KeyHeader,
 ) -> Result<Response> {
-    let key = headers
-        .get(IDEMPOTENCY_KEY)
-        .map(|value| {
-            value
-                .to_str()
-                .map_err(|_| KEY_FORMAT.to_string())
-                .and_then(|key| IdempotencyKey::parse(key).map(|k| k.as_str().to_string()))
-                .map_err(|message| Error::invalid("/headers/Idempotency-Key", message))
-        })
-        .transpose()?;
     Ok(respond(
-        app.customer_cancel(&caller, &number, key.as_deref())
+        app.customer_cancel(&caller, &number, key.as_ref().map(|k| k.as_str()))
             .await?,
         false,
     ))

@@ -8,7 +8,7 @@ use axum::Router;
 use serde_json::Value;
 
 use crate::cart_body::UpdateCartBody;
-use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
+use crate::headers::{KeyHeader, IDEMPOTENT_REPLAYED};
 use crate::identity::Identity;
 use crate::json::Json;
 use crate::problem::{ApiError, Transport};
@@ -16,7 +16,6 @@ use crate::views::{CartView, OrderView, ProductView, ReplicatedCartView};
 use checkout_domain::model::cart::CreateCartInput;
 use checkout_domain::model::catalog::ProductInput;
 use checkout_domain::model::discount::DiscountInput;
-use checkout_domain::model::idempotency::{IdempotencyKey, KEY_FORMAT};
 use checkout_domain::model::pricing_config::PricingConfigInput;
 use checkout_domain::usecases::checkout::{CreateOrderInput, OrderOutcome};
 use checkout_domain::usecases::claims::ClaimInput;
@@ -102,19 +101,9 @@ pub fn with_problem_fallbacks(router: Router) -> Router {
 async fn place_order(
     State(app): State<Storefront>,
     Identity(caller): Identity,
-    headers: axum::http::HeaderMap,
+    KeyHeader(key): KeyHeader,
     Json(input): Json<CreateOrderInput>,
 ) -> Result<Response> {
-    let key = headers
-        .get(IDEMPOTENCY_KEY)
-        .map(|value| {
-            value
-                .to_str()
-                .map_err(|_| KEY_FORMAT.to_string())
-                .and_then(IdempotencyKey::parse)
-                .map_err(|message| Error::invalid("/headers/Idempotency-Key", message))
-        })
-        .transpose()?;
     let answer = app.place_order(&caller, &input, key).await?;
     let status = match answer.outcome {
         OrderOutcome::Created => StatusCode::CREATED,
@@ -298,18 +287,8 @@ async fn replicate_order(
     State(app): State<Storefront>,
     Identity(caller): Identity,
     Path(order_number): Path<String>,
-    headers: axum::http::HeaderMap,
+    KeyHeader(key): KeyHeader,
 ) -> Result<Response> {
-    let key = headers
-        .get(IDEMPOTENCY_KEY)
-        .map(|value| {
-            value
-                .to_str()
-                .map_err(|_| KEY_FORMAT.to_string())
-                .and_then(IdempotencyKey::parse)
-                .map_err(|message| Error::invalid("/headers/Idempotency-Key", message))
-        })
-        .transpose()?;
     let answer = app.replicate_order(&caller, &order_number, key).await?;
     let status = if answer.replayed {
         StatusCode::OK
