@@ -14,7 +14,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::jwks::{scopes, Authenticated, Jwks, TokenError};
+use crate::jwks::{scopes, Authenticated, Claims, Jwks, TokenError};
 use crate::problem::ApiError;
 use checkout_domain::model::identity::Caller;
 use checkout_domain::model::values::{CustomerId, SessionToken};
@@ -128,15 +128,6 @@ pub async fn from_lambda_context(
 #[derive(Clone)]
 pub struct DevTokens {
     secret: Vec<u8>,
-}
-
-#[derive(serde::Deserialize)]
-struct Claims {
-    sub: String,
-    #[serde(default)]
-    scope: Option<String>,
-    #[serde(default)]
-    exp: Option<i64>,
 }
 
 impl DevTokens {

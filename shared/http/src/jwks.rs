@@ -141,15 +141,20 @@ pub struct Jwks {
     refresh: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// The claims this system reads from a token: the identity provider's (Cognito access
+/// tokens) and the local server's dev tokens alike.
 #[derive(serde::Deserialize)]
-struct Claims {
-    sub: String,
+pub(crate) struct Claims {
+    pub(crate) sub: String,
     #[serde(default)]
-    scope: Option<String>,
+    pub(crate) scope: Option<String>,
     #[serde(default)]
-    client_id: Option<String>,
+    pub(crate) client_id: Option<String>,
     #[serde(default)]
-    token_use: Option<String>,
+    pub(crate) token_use: Option<String>,
+    /// Unix seconds (the identity provider's tokens are checked by `jsonwebtoken`).
+    #[serde(default)]
+    pub(crate) exp: Option<i64>,
 }
 
 impl Jwks {

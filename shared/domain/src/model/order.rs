@@ -210,6 +210,32 @@ impl Order {
         }
     }
 
+    /// Moves the order on after its payments changed: the payment state they come to, the
+    /// next revision, and the history entry saying what changed.
+    pub fn payments_changed(
+        &mut self,
+        at: OffsetDateTime,
+        actor: &str,
+        action: &str,
+        detail: impl Into<String>,
+    ) {
+        self.payment_state =
+            crate::model::payment::payment_state(&self.payments, self.totals.total);
+        self.moved_on(at, actor, action, detail);
+    }
+
+    /// Moves the order to its next revision, with the history entry saying what changed.
+    pub fn moved_on(
+        &mut self,
+        at: OffsetDateTime,
+        actor: &str,
+        action: &str,
+        detail: impl Into<String>,
+    ) {
+        self.revision += 1;
+        self.note(at, actor, action, detail);
+    }
+
     /// Notes this change for the order's history, at the revision it makes (call after
     /// moving the revision on).
     pub fn note(

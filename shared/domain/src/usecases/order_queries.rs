@@ -15,6 +15,20 @@ pub const DEFAULT_PAGE: usize = 20;
 
 pub const MAX_PAGE: usize = 100;
 
+/// A page's size as the client asked for it (`DEFAULT_PAGE` when it did not), checked.
+pub(crate) fn page_limit(errors: &mut FieldErrors, raw: Option<&str>) -> Option<usize> {
+    match raw {
+        None => Some(DEFAULT_PAGE),
+        Some(raw) => errors.check(
+            "/limit",
+            raw.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE).contains(n))
+                .ok_or(format!("must be between 1 and {MAX_PAGE}")),
+        ),
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LookupInput {
@@ -41,16 +55,7 @@ impl Storefront {
     ) -> Result<OrderPage, Error> {
         let customer = caller.customer.as_ref().ok_or(Error::Unauthorized)?;
         let mut errors = FieldErrors::new();
-        let limit = match limit {
-            None => Some(DEFAULT_PAGE),
-            Some(raw) => errors.check(
-                "/limit",
-                raw.parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=MAX_PAGE).contains(n))
-                    .ok_or(format!("must be between 1 and {MAX_PAGE}")),
-            ),
-        };
+        let limit = page_limit(&mut errors, limit);
         let after = match cursor {
             None => Some(None),
             Some(raw) => errors

@@ -16,7 +16,7 @@ use crate::model::order::OrderState;
 use crate::model::payment::PaymentState;
 use crate::model::values::{CustomerId, Email};
 use crate::ports::orders::{decode_position, encode_cursor, KeyRange, OrderFilter, OrderPage};
-use crate::usecases::order_queries::{DEFAULT_PAGE, MAX_PAGE};
+use crate::usecases::order_queries::{page_limit, DEFAULT_PAGE};
 use crate::usecases::Storefront;
 
 /// How far back a search without `createdFrom` reaches: this many calendar months, the
@@ -131,16 +131,7 @@ impl Storefront {
                 errors.check::<()>("/createdFrom", Err("must not be after createdTo"));
             }
         }
-        let limit = match input.limit.as_deref() {
-            None => Some(DEFAULT_PAGE),
-            Some(raw) => errors.check(
-                "/limit",
-                raw.parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=MAX_PAGE).contains(n))
-                    .ok_or(format!("must be between 1 and {MAX_PAGE}")),
-            ),
-        };
+        let limit = page_limit(&mut errors, input.limit.as_deref());
         let after = input.cursor.as_deref().and_then(|raw| {
             errors.check(
                 "/cursor",

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use crate::model::cart::{Cart, CartState};
-use crate::model::error::Error;
+use crate::model::error::{Error, StoreError};
 use crate::model::fulfillment::SYSTEM;
 use crate::model::money::Money;
 use crate::model::order::{CommitAction, Order, OrderState};
@@ -32,6 +32,31 @@ pub enum EventEffect {
     OrderPaid(String),
     Duplicate,
     Ignored(&'static str),
+}
+
+/// Why an attempt to record a report did not end: its write was refused (decide again on
+/// what is stored now), or it failed.
+pub(crate) enum NotRecorded {
+    Write(PaymentWriteError),
+    Failed(Error),
+}
+
+impl From<PaymentWriteError> for NotRecorded {
+    fn from(refused: PaymentWriteError) -> Self {
+        NotRecorded::Write(refused)
+    }
+}
+
+impl From<StoreError> for NotRecorded {
+    fn from(error: StoreError) -> Self {
+        NotRecorded::Write(PaymentWriteError::Store(error))
+    }
+}
+
+impl From<Error> for NotRecorded {
+    fn from(error: Error) -> Self {
+        NotRecorded::Failed(error)
+    }
 }
 
 impl Storefront {
@@ -67,18 +92,21 @@ impl Storefront {
                 (None, None) => return Ok(EventEffect::Ignored("unknown cart")),
             };
             match attempt {
+                Ok(effect) => return Ok(effect),
+                Err(NotRecorded::Failed(e)) => return Err(e),
                 // This very report was recorded already (a redelivery whose effect left no
                 // transaction of its own: a compacted failure, a refund's status applied).
-                Err(PaymentWriteError::DuplicateInteraction(ids))
+                Err(NotRecorded::Write(PaymentWriteError::DuplicateInteraction(ids)))
                     if ids.contains(&event.interaction_id) =>
                 {
                     return Ok(EventEffect::Duplicate)
                 }
-                Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
+                Err(NotRecorded::Write(PaymentWriteError::Store(e))) => {
+                    return Err(Error::Store(e))
+                }
                 // Moved on, another writer claimed a reversal first, or contention: decide
                 // again on what is stored now.
-                Err(_) => backoff.wait("the payment's report").await?,
-                Ok(effect) => return effect,
+                Err(NotRecorded::Write(_)) => backoff.wait("the payment's report").await?,
             }
         }
     }
@@ -144,11 +172,11 @@ impl Storefront {
         cart: Cart,
         event: &PaymentEvent,
         asked: &mut Asked,
-    ) -> Result<Result<EventEffect, Error>, PaymentWriteError> {
+    ) -> Result<EventEffect, NotRecorded> {
         let mut next = cart.clone();
         let Some(index) = unrecorded_payment(&mut next.payments, event, psp) else {
             // Seen before; the commit it should have led to may not have happened.
-            return Ok(self.order_paid_cart(cart, EventEffect::Duplicate).await);
+            return Ok(self.order_paid_cart(cart, EventEffect::Duplicate).await?);
         };
         let mut claimed = vec![event.interaction_id.clone()];
         let mut effect = EventEffect::Recorded;
@@ -158,7 +186,7 @@ impl Storefront {
                     .record(transaction(event, *amount))
                     .is_err()
                 {
-                    return Ok(self.unstorable(&next.payments[index], event, asked).await);
+                    return Ok(self.unstorable(&next.payments[index], event, asked).await?);
                 }
                 let planned = next.payments[index].amount_planned;
                 let misfit = if *amount != planned {
@@ -179,15 +207,13 @@ impl Storefront {
                 let payment = &mut next.payments[index];
                 let reversal =
                     self.reverse_misfit(&event.cart_id, payment, misfit, asked, &mut claimed);
-                match reversal.await {
-                    Ok(true) => effect = EventEffect::Reversed,
-                    Ok(false) => {}
-                    Err(e) => return Ok(Err(e)),
+                if reversal.await? {
+                    effect = EventEffect::Reversed;
                 }
             }
             outcome => {
                 if record_other(&mut next.payments[index], event, outcome).is_err() {
-                    return Ok(self.unstorable(&next.payments[index], event, asked).await);
+                    return Ok(self.unstorable(&next.payments[index], event, asked).await?);
                 }
             }
         }
@@ -206,9 +232,9 @@ impl Storefront {
             }
         }
         if effect != EventEffect::Recorded {
-            return Ok(Ok(effect));
+            return Ok(effect);
         }
-        Ok(self.order_paid_cart(next, effect).await)
+        Ok(self.order_paid_cart(next, effect).await?)
     }
 }
 

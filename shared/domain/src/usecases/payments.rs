@@ -148,8 +148,7 @@ impl Storefront {
         loop {
             let mut next = order.clone();
             next.payments.push(payment.clone());
-            next.revision += 1;
-            next.note(
+            next.moved_on(
                 self.now(),
                 &caller
                     .customer

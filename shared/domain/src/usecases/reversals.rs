@@ -7,7 +7,7 @@ use crate::model::cart::{Cart, CartState};
 use crate::model::error::{Error, StoreError};
 use crate::model::gift_card::{GiftCardCode, GiftCardCredit};
 use crate::model::money::Money;
-use crate::model::payment::{self, Payment, Transaction, TransactionKind, TransactionState};
+use crate::model::payment::{Payment, Transaction, TransactionKind, TransactionState};
 use crate::model::values::CartId;
 use crate::ports::metrics::Metric;
 use crate::ports::payments::PaymentWriteError;
@@ -158,9 +158,7 @@ impl Storefront {
             if claimed.is_empty() && !settled {
                 return Ok(());
             }
-            next.payment_state = payment::payment_state(&next.payments, next.totals.total);
-            next.revision += 1;
-            next.note(
+            next.payments_changed(
                 self.now(),
                 crate::model::fulfillment::SYSTEM,
                 "reversal",

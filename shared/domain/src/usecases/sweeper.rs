@@ -212,8 +212,7 @@ impl Storefront {
                 let mut cancelled = order.clone();
                 cancelled.state = OrderState::Cancelled;
                 cancelled.cancelled_at = Some(now);
-                cancelled.revision += 1;
-                cancelled.note(
+                cancelled.moved_on(
                     now,
                     crate::model::fulfillment::SYSTEM,
                     "expired",

@@ -105,8 +105,7 @@ impl Storefront {
             let mut cancelled = order.clone();
             cancelled.state = OrderState::Cancelled;
             cancelled.cancelled_at = Some(now);
-            cancelled.revision += 1;
-            cancelled.note(now, actor, "cancelled", reason);
+            cancelled.moved_on(now, actor, "cancelled", reason);
             if !self
                 .store()
                 .release_order(&cancelled, order.revision)

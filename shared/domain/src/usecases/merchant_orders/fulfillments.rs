@@ -81,8 +81,7 @@ impl Storefront {
                 next.fulfillments.push(fulfillment.clone());
                 next.shipment_state = next.shipment_state_now();
                 next.state = OrderState::Confirmed;
-                next.revision += 1;
-                next.note(
+                next.moved_on(
                     now,
                     &actor(caller),
                     "shipped",
@@ -133,8 +132,7 @@ impl Storefront {
                 if next.shipment_state == ShipmentState::Delivered {
                     next.state = OrderState::Complete;
                 }
-                next.revision += 1;
-                next.note(
+                next.moved_on(
                     now,
                     &actor(caller),
                     "delivered",

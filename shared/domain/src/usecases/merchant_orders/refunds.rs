@@ -88,9 +88,7 @@ impl Storefront {
                 created_at: self.now(),
             };
             next.refunds.push(refund.clone());
-            next.payment_state = payment::payment_state(&next.payments, next.totals.total);
-            next.revision += 1;
-            next.note(
+            next.payments_changed(
                 self.now(),
                 actor,
                 "refund",
@@ -150,9 +148,7 @@ impl Storefront {
             if !self.settle(cart_id, &mut next.payments, &mut asked).await? {
                 return Ok(());
             }
-            next.payment_state = payment::payment_state(&next.payments, next.totals.total);
-            next.revision += 1;
-            next.note(self.now(), SYSTEM, "refund", "the provider answered");
+            next.payments_changed(self.now(), SYSTEM, "refund", "the provider answered");
             match self
                 .store()
                 .record_order_payments(&next, order.revision, &[], &[], false)

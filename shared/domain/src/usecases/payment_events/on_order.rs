@@ -45,7 +45,7 @@ impl Storefront {
         order: Order,
         event: &PaymentEvent,
         asked: &mut Asked,
-    ) -> Result<Result<EventEffect, Error>, PaymentWriteError> {
+    ) -> Result<EventEffect, NotRecorded> {
         let mut next = order.clone();
         // Whether this payment already secured money for the order (an authorization now
         // captured, say), rather than being another tab's that never did.
@@ -54,7 +54,7 @@ impl Storefront {
             .iter()
             .any(|p| p.is_reported_as(psp, &event.reference) && p.secured() > 0);
         let Some(index) = unrecorded_payment(&mut next.payments, event, psp) else {
-            return Ok(Ok(EventEffect::Duplicate));
+            return Ok(EventEffect::Duplicate);
         };
         let mut claimed = vec![event.interaction_id.clone()];
         let mut credits = Vec::new();
@@ -66,7 +66,7 @@ impl Storefront {
                     .record(transaction(event, *amount))
                     .is_err()
                 {
-                    return Ok(self.unstorable(&next.payments[index], event, asked).await);
+                    return Ok(self.unstorable(&next.payments[index], event, asked).await?);
                 }
                 let misfit = if order.awaiting_payment() {
                     (payment::fitting(&next.payments, total).cent_amount > total.cent_amount)
@@ -83,10 +83,8 @@ impl Storefront {
                 let payment = &mut next.payments[index];
                 let reversal =
                     self.reverse_misfit(&event.cart_id, payment, misfit, asked, &mut claimed);
-                match reversal.await {
-                    Ok(true) => effect = EventEffect::Reversed,
-                    Ok(false) => {}
-                    Err(e) => return Ok(Err(e)),
+                if reversal.await? {
+                    effect = EventEffect::Reversed;
                 }
                 if effect == EventEffect::Recorded && order.awaiting_payment() {
                     next.payment_state = payment::awaiting_state(&next.payments, total);
@@ -98,7 +96,7 @@ impl Storefront {
             }
             outcome => {
                 if record_other(&mut next.payments[index], event, outcome).is_err() {
-                    return Ok(self.unstorable(&next.payments[index], event, asked).await);
+                    return Ok(self.unstorable(&next.payments[index], event, asked).await?);
                 }
                 // The provider gave back all it took (refunded, or the authorization ended):
                 // the order's gift card share goes back to its cards, in this same write.
@@ -136,6 +134,6 @@ impl Storefront {
             .record_order_payments(&next, order.revision, &claimed, &credits, frees_slot)
             .await?;
         self.count_failed_reversals(&order.payments, &next.payments);
-        Ok(Ok(effect))
+        Ok(effect)
     }
 }

@@ -155,9 +155,7 @@ impl Storefront {
                 run.processed = Some(next);
                 return Ok(());
             }
-            next.payment_state = payment::payment_state(&next.payments, next.totals.total);
-            next.revision += 1;
-            next.note(
+            next.payments_changed(
                 self.now(),
                 crate::model::fulfillment::SYSTEM,
                 "payment",
