@@ -203,13 +203,10 @@ impl Storefront {
                 } else {
                     None
                 };
-                // Nobody relies on money not yet recorded: give it back before recording.
                 let payment = &mut next.payments[index];
-                let reversal =
-                    self.reverse_misfit(&event.cart_id, payment, misfit, asked, &mut claimed);
-                if reversal.await? {
-                    effect = EventEffect::Reversed;
-                }
+                let (cart_id, claimed) = (&event.cart_id, &mut claimed);
+                self.reverse_misfit(cart_id, payment, misfit, asked, claimed, &mut effect)
+                    .await?;
             }
             outcome => {
                 if record_other(&mut next.payments[index], event, outcome).is_err() {
@@ -290,7 +287,7 @@ impl Storefront {
     }
 
     /// Gives back a payment that does not fit (`misfit` says why; `None`: it fits) before it
-    /// is recorded. Returns whether it did.
+    /// is recorded: nobody relies on money not yet recorded. The effect is then `Reversed`.
     async fn reverse_misfit(
         &self,
         cart_id: &CartId,
@@ -298,13 +295,15 @@ impl Storefront {
         misfit: Option<&str>,
         asked: &mut Asked,
         claimed: &mut Vec<String>,
-    ) -> Result<bool, Error> {
+        effect: &mut EventEffect,
+    ) -> Result<(), Error> {
         let Some(reason) = misfit else {
-            return Ok(false);
+            return Ok(());
         };
         self.give_back(cart_id, payment, reason, asked, claimed)
             .await?;
-        Ok(true)
+        *effect = EventEffect::Reversed;
+        Ok(())
     }
 }
 

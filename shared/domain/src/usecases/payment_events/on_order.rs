@@ -81,11 +81,9 @@ impl Storefront {
                     None
                 };
                 let payment = &mut next.payments[index];
-                let reversal =
-                    self.reverse_misfit(&event.cart_id, payment, misfit, asked, &mut claimed);
-                if reversal.await? {
-                    effect = EventEffect::Reversed;
-                }
+                let (cart_id, claimed) = (&event.cart_id, &mut claimed);
+                self.reverse_misfit(cart_id, payment, misfit, asked, claimed, &mut effect)
+                    .await?;
                 if effect == EventEffect::Recorded && order.awaiting_payment() {
                     next.payment_state = payment::awaiting_state(&next.payments, total);
                     if next.payment_state == PaymentState::Paid {
