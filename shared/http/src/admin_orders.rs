@@ -168,7 +168,11 @@ async fn put_gift_card(
     Path(code): Path<String>,
     Json(input): Json<GiftCardInput>,
 ) -> Result<Json<GiftCard>> {
-    Ok(Json(app.put_gift_card(&caller, &code, &input).await?))
+    Ok(Json(
+        app.gift_cards()
+            .put_gift_card(&caller, &code, &input)
+            .await?,
+    ))
 }
 
 async fn get_gift_card(
@@ -176,5 +180,5 @@ async fn get_gift_card(
     Identity(caller): Identity,
     Path(code): Path<String>,
 ) -> Result<Json<GiftCard>> {
-    Ok(Json(app.gift_card(&caller, &code).await?))
+    Ok(Json(app.gift_cards().gift_card(&caller, &code).await?))
 }

@@ -130,7 +130,7 @@ async fn search(
     if !errors.is_empty() {
         return Err(Error::Invalid(errors).into());
     }
-    let page = app.search_orders(&caller, &input).await?;
+    let page = app.order_search().search_orders(&caller, &input).await?;
     let mut body = json!({"results": page.orders.iter().map(summary).collect::<Vec<_>>()});
     if let (Some(object), Some(next)) = (body.as_object_mut(), page.next) {
         object.insert("nextCursor".into(), json!(next));

@@ -132,6 +132,7 @@ async fn list_orders(
 ) -> Result<Json<Value>> {
     let Query(query) = query.map_err(|e| Error::invalid("", e.body_text()))?;
     let page = app
+        .order_queries()
         .orders(&caller, query.cursor.as_deref(), query.limit.as_deref())
         .await?;
     Ok(Json(serde_json::json!({
@@ -146,7 +147,7 @@ async fn get_order(
     Path(order_number): Path<String>,
 ) -> Result<Json<OrderView>> {
     Ok(Json(OrderView::from(
-        &app.order(&caller, &order_number).await?,
+        &app.order_queries().order(&caller, &order_number).await?,
     )))
 }
 
@@ -154,7 +155,9 @@ async fn lookup_order(
     State(app): State<Storefront>,
     Json(input): Json<LookupInput>,
 ) -> Result<Json<OrderView>> {
-    Ok(Json(OrderView::from(&app.lookup(&input).await?)))
+    Ok(Json(OrderView::from(
+        &app.order_queries().lookup(&input).await?,
+    )))
 }
 
 async fn create_payment(
@@ -184,7 +187,7 @@ async fn claim_orders(
     Identity(caller): Identity,
     Json(input): Json<ClaimInput>,
 ) -> Result<Json<Value>> {
-    let claimed = app.claim(&caller, &input).await?;
+    let claimed = app.claims().claim(&caller, &input).await?;
     Ok(Json(serde_json::json!({ "claimed": claimed })))
 }
 

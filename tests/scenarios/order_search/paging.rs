@@ -56,6 +56,7 @@ async fn use_case_pages(
     let mut cursor = None;
     for _ in 0..10_000 {
         let page = storefront
+            .order_search()
             .search_orders(
                 &Caller::system(),
                 &SearchInput {

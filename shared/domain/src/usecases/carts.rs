@@ -35,19 +35,22 @@ impl Storefront {
                 )
             }
         };
-        let config = self.store.config().await?;
+        let config = self.catalog_store().config().await?;
         let cart = Cart::create(input, owner, &config, self.clock.now())?;
-        self.store.insert_cart(&cart).await.map_err(|e| match e {
-            CartWriteError::Store(e) => Error::Store(e),
-            CartWriteError::Conflict(_) => Error::internal("cart id collision"),
-        })?;
+        self.cart_store()
+            .insert_cart(&cart)
+            .await
+            .map_err(|e| match e {
+                CartWriteError::Store(e) => Error::Store(e),
+                CartWriteError::Conflict(_) => Error::internal("cart id collision"),
+            })?;
         Ok((cart, token))
     }
 
     /// The caller's cart; anyone else's is `NotFound`.
     pub async fn cart(&self, caller: &Caller, id: &str) -> Result<Cart, Error> {
         let id = CartId::parse(id).map_err(|_| Error::NotFound)?;
-        match self.store.cart(&id).await? {
+        match self.cart_store().cart(&id).await? {
             Some(cart) if caller.owns(&cart.owner) => Ok(cart),
             _ => Err(Error::NotFound),
         }
@@ -114,7 +117,7 @@ impl Storefront {
         // nothing was written, and the version condition still guards it.
         let mut backoff = self.backoff();
         let written = loop {
-            match self.store.replace_cart(&next, input.version).await {
+            match self.cart_store().replace_cart(&next, input.version).await {
                 Err(CartWriteError::Store(e)) if e.contended => {
                     self.count(Metric::WriteConflicts, 1);
                     backoff.wait("the cart").await?;
@@ -140,7 +143,7 @@ impl Storefront {
                 if next.totals.total != cart.totals.total {
                     self.release_stale_payments(&next).await?;
                     // The cart as stored now, with any reversals recorded.
-                    return Ok(self.store.cart(&next.id).await?.unwrap_or(next));
+                    return Ok(self.cart_store().cart(&next.id).await?.unwrap_or(next));
                 }
                 Ok(next)
             }
@@ -198,12 +201,16 @@ impl Storefront {
         codes.dedup();
         let products = async {
             match freshness {
-                Freshness::Latest => self.store.products(&skus).await,
-                Freshness::Recent => self.store.products_recent(&skus).await,
+                Freshness::Latest => self.catalog_store().products(&skus).await,
+                Freshness::Recent => self.catalog_store().products_recent(&skus).await,
             }
         };
-        let (products, discounts, config) =
-            futures_join(products, self.store.discounts(&codes), self.store.config()).await;
+        let (products, discounts, config) = futures_join(
+            products,
+            self.catalog_store().discounts(&codes),
+            self.catalog_store().config(),
+        )
+        .await;
         Ok(CatalogView {
             products: products?
                 .into_iter()

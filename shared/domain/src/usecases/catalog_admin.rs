@@ -43,7 +43,7 @@ impl Storefront {
     pub async fn product(&self, caller: &Caller, sku: &str) -> Result<Product, Error> {
         caller.require_admin()?;
         let sku = crate::model::values::Sku::parse(sku).map_err(|e| Error::invalid("/sku", e))?;
-        self.store
+        self.catalog_store()
             .products(std::slice::from_ref(&sku))
             .await?
             .pop()
@@ -57,12 +57,12 @@ impl Storefront {
         input: &ProductInput,
     ) -> Result<Product, Error> {
         caller.require_admin()?;
-        let config = self.store.config().await?;
+        let config = self.catalog_store().config().await?;
         let update = ProductUpdate::parse(sku, input, &config)?;
         let mut backoff = self.backoff();
         loop {
             let read = self
-                .store
+                .catalog_store()
                 .products(std::slice::from_ref(&update.terms.sku))
                 .await?
                 .pop();
@@ -71,14 +71,14 @@ impl Storefront {
             if shards == 1 && shards_now == 1 {
                 let write = update.stock.write(read.as_ref());
                 return self
-                    .store
+                    .catalog_store()
                     .write_product(&update.terms, write)
                     .await
                     .map_err(|e| stock_refusal(&update, write, e));
             }
             let write = sharded_write(&update, read.as_ref(), shards, config.revision)?;
             match self
-                .store
+                .catalog_store()
                 .write_sharded_product(&update.terms, &write)
                 .await
             {
@@ -112,7 +112,7 @@ impl Storefront {
         let discount = DiscountDefinition::parse(code, input)?;
         let mut backoff = self.backoff();
         loop {
-            match self.store.put_discount(&discount).await {
+            match self.catalog_store().put_discount(&discount).await {
                 Ok(stored) => return Ok(stored),
                 // Orders were checking the code's terms at that moment: write again shortly.
                 Err(e) if e.contended => backoff.wait("the discount code").await?,
@@ -130,8 +130,8 @@ impl Storefront {
         let mut config = PricingConfig::parse(input)?;
         let mut backoff = self.backoff();
         loop {
-            config.revision = self.store.config().await?.revision + 1;
-            if self.store.put_config(&config).await? {
+            config.revision = self.catalog_store().config().await?.revision + 1;
+            if self.catalog_store().put_config(&config).await? {
                 return Ok(config);
             }
             // Another administrator's change came first: this one goes on top of it.
@@ -153,7 +153,7 @@ impl Storefront {
             caller.require_admin()?;
             let card = card.parse(code)?;
             // Created once: a restart never resets a balance orders have spent.
-            self.store().write_gift_card(&card, None).await?;
+            self.gift_card_store().write_gift_card(&card, None).await?;
         }
         Ok(())
     }
@@ -177,7 +177,7 @@ impl Storefront {
                 .and_then(Currency::parse),
         );
         let (country, currency) = errors.finish(country.zip(currency))?;
-        let config = self.store.config().await?;
+        let config = self.catalog_store().config().await?;
         Ok(config
             .shipping_methods_for(&country, currency)
             .map(|m: &ShippingMethod| ShippingOffer {

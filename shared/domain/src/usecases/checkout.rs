@@ -22,7 +22,6 @@ use crate::model::order_number::OrderNumber;
 use crate::model::order_snapshot::OrderSnapshot;
 use crate::model::payment::PaymentState;
 use crate::model::values::CartId;
-use crate::ports::idempotency::IdempotencyStore;
 use crate::usecases::commit::{Number, Refusal};
 use crate::usecases::idempotency::{self, Begin};
 use crate::usecases::storefront::{conflict, ensure_updatable, Storefront};
@@ -90,13 +89,16 @@ impl Storefront {
             return Err(Error::Unauthorized);
         }
         let Some(key) = key else {
-            let (cart, order) = self.store().cart_and_order(&cart_id).await?;
+            let (cart, order) = self.cart_store().cart_and_order(&cart_id).await?;
             return self
                 .commit(caller, (cart, order), input, order_number, None)
                 .await;
         };
         let request = IdempotentRequest::keyed(Operation::CreateOrder, caller, &key, input);
-        let read = self.store().commit_read(&cart_id, &request.key).await?;
+        let read = self
+            .order_store()
+            .commit_read(&cart_id, &request.key)
+            .await?;
         let ticket = match idempotency::decide(request.clone(), read.record, self.now())? {
             Begin::Replay(stored) => return replay(stored),
             Begin::Proceed(ticket) => ticket,
@@ -113,7 +115,7 @@ impl Storefront {
         if let Err(Error::RequestInProgress { .. }) = result {
             // Another request with this key got there first: answer as its record says.
             let record = self
-                .store()
+                .order_store()
                 .commit_read(&cart_id, &ticket.key)
                 .await?
                 .record;
@@ -156,7 +158,7 @@ impl Storefront {
         input: &CreateOrderInput,
         ticket: Option<&Ticket>,
     ) -> Result<OrderResponse, Error> {
-        match self.store().cart_and_order(cart_id).await? {
+        match self.cart_store().cart_and_order(cart_id).await? {
             (_, Some(order)) => self.replay_or_refuse(&order, input, ticket).await,
             (Some(cart), None) if cart.state != CartState::Ordered => {
                 Err(conflict(&cart, input.cart_version))
@@ -196,7 +198,7 @@ impl Storefront {
             if let Refusal::Moved { order: None, .. } = &refusal {
                 // Its reservation was given back meanwhile (its hold ended): decided again on
                 // the cart as it is now, its lines taken from the shelf if it has them.
-                if let Some(now) = self.store().cart(&cart.id).await? {
+                if let Some(now) = self.cart_store().cart(&cart.id).await? {
                     let released = now.state == CartState::Active
                         && now.version == cart.version
                         && cart.reservation.is_some()
@@ -348,7 +350,7 @@ impl Storefront {
         }
         let order = Box::new(order.snapshot());
         if let Some(ticket) = ticket {
-            let store: &dyn IdempotencyStore = self.store().as_ref();
+            let store = self.idempotency_store();
             let response = StoredResponse::Order(order.clone());
             idempotency::complete(store, ticket, Some(response), self.now()).await?;
         }

@@ -6,7 +6,8 @@ use crate::model::error::{Error, FieldErrors};
 use crate::model::identity::Caller;
 use crate::model::order::Order;
 use crate::model::values::Email;
-use crate::usecases::Storefront;
+use crate::ports::clock::Clock;
+use crate::ports::orders::OrderStore;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -20,7 +21,13 @@ pub struct ClaimInput {
 /// between its read and its write.
 const CLAIM_ROUNDS: usize = 4;
 
-impl Storefront {
+/// Claiming guest orders, over the order store.
+pub struct Claims<'a> {
+    pub(crate) orders: &'a dyn OrderStore,
+    pub(crate) clock: &'a dyn Clock,
+}
+
+impl Claims<'_> {
     /// Attaches every guest order placed with `email` to the signed-in caller, proven by a
     /// claim link's token sent to that email (unused, unexpired); the email then counts as
     /// registered. Returns the order numbers claimed.
@@ -37,8 +44,8 @@ impl Storefront {
         // The proof is spent first: a wrong, expired, used or other mailbox's token moves
         // nothing.
         if !self
-            .store()
-            .redeem_claim_ticket(&token.hash(), &email, customer, self.now())
+            .orders
+            .redeem_claim_ticket(&token.hash(), &email, customer, self.clock.now())
             .await?
         {
             return Err(Error::NotFound);
@@ -46,7 +53,7 @@ impl Storefront {
         let mut claimed = Vec::new();
         for _ in 0..CLAIM_ROUNDS {
             let orders: Vec<Order> = self
-                .store()
+                .orders
                 .guest_orders(&email)
                 .await?
                 .into_iter()
@@ -56,7 +63,7 @@ impl Storefront {
                 break;
             }
             // Each claim goes into its order's history (at the revision it makes).
-            let now = self.now();
+            let now = self.clock.now();
             let orders: Vec<_> = orders
                 .into_iter()
                 .map(|mut order| {
@@ -71,7 +78,7 @@ impl Storefront {
                 })
                 .collect();
             let moved = self
-                .store()
+                .orders
                 .claim_guest_orders(customer, &email, &orders)
                 .await?
                 .ok_or(Error::EmailAlreadyRegistered)?;

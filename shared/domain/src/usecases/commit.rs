@@ -176,7 +176,7 @@ impl Storefront {
         reservation: &mut Reservation,
     ) -> Result<Option<StockShortage>, Error> {
         let read = || async {
-            self.store()
+            self.catalog_store()
                 .products(std::slice::from_ref(&reservation.sku))
                 .await
                 .map(|mut found| found.pop())
@@ -206,7 +206,7 @@ impl Storefront {
             if product.stock == 0 && !product.sold_out {
                 // Buyers after this one learn it from the product's own item.
                 if let Err(error) = self
-                    .store()
+                    .catalog_store()
                     .mark_sold_out(&product.sku, product.stock_revision)
                     .await
                 {
@@ -261,7 +261,7 @@ impl Storefront {
             return Ok(Err(refusal));
         }
         loop {
-            let refusal = match self.store().commit(&plan).await {
+            let refusal = match self.order_store().commit(&plan).await {
                 Ok(()) => {
                     self.count(Metric::OrdersCommitted, 1);
                     return Ok(Ok(plan));

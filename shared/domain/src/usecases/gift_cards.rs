@@ -3,9 +3,14 @@
 use crate::model::error::Error;
 use crate::model::gift_card::{GiftCard, GiftCardCode, GiftCardInput};
 use crate::model::identity::Caller;
-use crate::usecases::storefront::Storefront;
+use crate::ports::gift_cards::GiftCardStore;
 
-impl Storefront {
+/// Gift card administration, over the gift card store.
+pub struct GiftCards<'a> {
+    pub(crate) cards: &'a dyn GiftCardStore,
+}
+
+impl GiftCards<'_> {
     /// Creates a card or sets its balance and currency. The write is conditioned on the card
     /// as read, so a redemption that lands in between is never erased: the answer is then a
     /// 409 `GiftCardChanged` with the balance as it is now.
@@ -17,11 +22,11 @@ impl Storefront {
     ) -> Result<GiftCard, Error> {
         caller.require_admin()?;
         let card = input.parse(code)?;
-        let read = self.store().gift_card(&card.code).await?;
-        if self.store().write_gift_card(&card, read.as_ref()).await? {
+        let read = self.cards.gift_card(&card.code).await?;
+        if self.cards.write_gift_card(&card, read.as_ref()).await? {
             return Ok(card);
         }
-        let now = self.store().gift_card(&card.code).await?;
+        let now = self.cards.gift_card(&card.code).await?;
         Err(Error::GiftCardChanged {
             code: card.code.to_string(),
             current_balance: now.map_or(0, |c| c.balance),
@@ -31,6 +36,6 @@ impl Storefront {
     pub async fn gift_card(&self, caller: &Caller, code: &str) -> Result<GiftCard, Error> {
         caller.require_admin()?;
         let code = GiftCardCode::parse(code).map_err(|_| Error::NotFound)?;
-        self.store().gift_card(&code).await?.ok_or(Error::NotFound)
+        self.cards.gift_card(&code).await?.ok_or(Error::NotFound)
     }
 }

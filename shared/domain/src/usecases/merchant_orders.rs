@@ -22,7 +22,6 @@ use crate::model::order::{Order, OrderState, ProgrammaticTerms};
 use crate::model::order_number::OrderNumber;
 use crate::model::payment::{self, PaymentState, Transaction, TransactionKind, TransactionState};
 use crate::model::values::{LineItemId, Name};
-use crate::ports::idempotency::IdempotencyStore;
 use crate::ports::payments::PaymentWriteError;
 use crate::usecases::idempotency;
 use crate::usecases::reversals::Asked;
@@ -180,12 +179,12 @@ impl Storefront {
             detail: format!("order {} for {}", order.order_number, order.totals.total),
             revision: 1,
         }];
-        history.extend(self.store().order_history(&order.cart_id).await?);
+        history.extend(self.order_store().order_history(&order.cart_id).await?);
         Ok((order, history))
     }
 
     async fn stored_order(&self, number: &str) -> Result<Order, Error> {
-        self.store()
+        self.order_store()
             .order(&parse_number(number)?)
             .await?
             .ok_or(Error::NotFound)
@@ -203,7 +202,7 @@ impl Storefront {
     ) -> Result<Changed, Error> {
         let key = crate::model::idempotency::IdempotencyKey::parse(key)
             .map_err(|e| Error::invalid("/idempotencyKey", e))?;
-        let store: &dyn IdempotencyStore = self.store().as_ref();
+        let store = self.idempotency_store();
         let now = self.now();
         let request = IdempotentRequest::keyed(operation, caller, &key, body);
         let (response, replayed) = idempotency::once(

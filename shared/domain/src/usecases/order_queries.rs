@@ -7,8 +7,8 @@ use crate::model::identity::Caller;
 use crate::model::order::Order;
 use crate::model::order_number::OrderNumber;
 use crate::model::values::Email;
+use crate::ports::orders::OrderStore;
 use crate::ports::orders::{decode_cursor, encode_cursor, OrderPage};
-use crate::usecases::Storefront;
 
 /// Orders per page unless the client asks for fewer (or more, up to `MAX_PAGE`).
 pub const DEFAULT_PAGE: usize = 20;
@@ -36,11 +36,16 @@ pub struct LookupInput {
     pub order_number: String,
 }
 
-impl Storefront {
+/// Reading orders, over the order store.
+pub struct OrderQueries<'a> {
+    pub(crate) orders: &'a dyn OrderStore,
+}
+
+impl OrderQueries<'_> {
     /// The caller's order; anyone else's is `NotFound`.
     pub async fn order(&self, caller: &Caller, number: &str) -> Result<Order, Error> {
         let number = OrderNumber::parse(number).map_err(|_| Error::NotFound)?;
-        match self.store().order(&number).await? {
+        match self.orders.order(&number).await? {
             Some(order) if caller.owns(&order.owner) => Ok(order),
             _ => Err(Error::NotFound),
         }
@@ -67,7 +72,7 @@ impl Storefront {
         };
         let (limit, after) = errors.finish(limit.zip(after))?;
         let mut page = self
-            .store()
+            .orders
             .customer_orders(customer, after.as_deref(), limit)
             .await?;
         page.next = page.next.as_deref().map(encode_cursor);
@@ -80,7 +85,7 @@ impl Storefront {
         let email = errors.check("/email", Email::parse(&input.email));
         let number = errors.check("/orderNumber", OrderNumber::parse(&input.order_number));
         let (email, number) = errors.finish(email.zip(number))?;
-        match self.store().order(&number).await? {
+        match self.orders.order(&number).await? {
             Some(order)
                 if order.is_guest()
                     && order.customer_email.as_ref().map(Email::normalized)

@@ -15,9 +15,10 @@ use crate::model::identity::Caller;
 use crate::model::order::OrderState;
 use crate::model::payment::PaymentState;
 use crate::model::values::{CustomerId, Email};
+use crate::ports::clock::Clock;
+use crate::ports::orders::OrderStore;
 use crate::ports::orders::{decode_position, encode_cursor, KeyRange, OrderFilter, OrderPage};
 use crate::usecases::order_queries::{page_limit, DEFAULT_PAGE};
-use crate::usecases::Storefront;
 
 /// How far back a search without `createdFrom` reaches: this many calendar months, the
 /// current one included (UTC).
@@ -68,7 +69,13 @@ fn position(nanos: i128) -> String {
     format!("{:020}", nanos.max(0))
 }
 
-impl Storefront {
+/// Searching every order (a merchant's), over the order store.
+pub struct OrderSearch<'a> {
+    pub(crate) orders: &'a dyn OrderStore,
+    pub(crate) clock: &'a dyn Clock,
+}
+
+impl OrderSearch<'_> {
     /// `GET /admin/orders`: a page of every order matching the filters, newest first.
     pub async fn search_orders(
         &self,
@@ -143,7 +150,7 @@ impl Storefront {
 
         // Both ends inclusive; nothing is created later than now (give or take a clock's
         // skew), and nothing before 1970 (keys are unsigned nanoseconds).
-        let latest = self.now() + CLOCK_SKEW;
+        let latest = self.clock.now() + CLOCK_SKEW;
         let to = to.map_or(latest, |to| to.min(latest));
         let from = from.unwrap_or_else(|| month_start(to, SEARCH_MONTHS - 1));
         let mut range = KeyRange {
@@ -159,7 +166,7 @@ impl Storefront {
                 next: None,
             });
         }
-        let mut page = self.store().search_orders(&filter, &range, limit).await?;
+        let mut page = self.orders.search_orders(&filter, &range, limit).await?;
         page.next = page.next.as_deref().map(encode_cursor);
         Ok(page)
     }

@@ -74,7 +74,7 @@ impl Storefront {
         // The provider's own figure, once asked: a retry after a conflict does not ask again.
         let mut provider_total = None;
         loop {
-            let (cart, order) = self.store().cart_and_order(&event.cart_id).await?;
+            let (cart, order) = self.cart_store().cart_and_order(&event.cart_id).await?;
             let payments: &[Payment] = match (&cart, &order) {
                 (_, Some(order)) => &order.payments,
                 (Some(cart), None) => &cart.payments,
@@ -215,7 +215,7 @@ impl Storefront {
             }
         }
         next.payment_revision += 1;
-        self.store()
+        self.payment_store()
             .record_cart_payments(&next, cart.payment_revision, &claimed)
             .await?;
         self.count_failed_reversals(&cart.payments, &next.payments);

@@ -7,7 +7,6 @@ use time::OffsetDateTime;
 
 use crate::model::error::Error;
 use crate::model::idempotency::IdempotentRequest;
-use crate::ports::idempotency::IdempotencyStore;
 use crate::ports::psp::ProviderReport;
 use crate::usecases::idempotency::{self, Once, Record};
 use crate::usecases::payment_events::EventEffect;
@@ -33,7 +32,7 @@ impl Storefront {
         report: ProviderReport,
         locked_until: OffsetDateTime,
     ) -> Result<WebhookAnswer, Error> {
-        let store: &dyn IdempotencyStore = self.store().as_ref();
+        let store = self.idempotency_store();
         let request = IdempotentRequest::payment_event(provider, event_id);
         let handle = async {
             let answer = self.handle_report(provider, report).await;

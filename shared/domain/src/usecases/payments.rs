@@ -99,7 +99,7 @@ impl Storefront {
             next.payments.push(payment.clone());
             next.payment_revision += 1;
             match self
-                .store()
+                .payment_store()
                 .record_cart_payments(&next, cart.payment_revision, &[])
                 .await
             {
@@ -123,7 +123,7 @@ impl Storefront {
         order_number: &str,
         input: &CreatePaymentInput,
     ) -> Result<CreatedPayment, Error> {
-        let mut order = self.order(caller, order_number).await?;
+        let mut order = self.order_queries().order(caller, order_number).await?;
         ensure_owes(&order)?;
         // A saved order holds its units already (taken when it was saved, until it expires):
         // its payment reserves nothing more.
@@ -158,7 +158,7 @@ impl Storefront {
                 format!("a payment of {} started", payment.amount_planned),
             );
             match self
-                .store()
+                .payment_store()
                 .record_order_payments(&next, order.revision, &[], &[], false)
                 .await
             {
@@ -166,7 +166,7 @@ impl Storefront {
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
                 Err(_) => {
                     backoff.wait("the order's payments").await?;
-                    order = self.order(caller, order_number).await?
+                    order = self.order_queries().order(caller, order_number).await?
                 }
             }
             ensure_owes(&order)?;

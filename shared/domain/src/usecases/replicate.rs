@@ -21,7 +21,6 @@ use crate::model::identity::Caller;
 use crate::model::order::{Order, OrderState};
 use crate::model::values::CartId;
 use crate::ports::carts::CartWriteError;
-use crate::ports::idempotency::IdempotencyStore;
 use crate::usecases::idempotency;
 use crate::usecases::Storefront;
 
@@ -43,7 +42,7 @@ impl Storefront {
         number: &str,
         key: Option<IdempotencyKey>,
     ) -> Result<Replication, Error> {
-        let order = self.order(caller, number).await?;
+        let order = self.order_queries().order(caller, number).await?;
         if order.state == OrderState::Draft {
             // Never placed: there is nothing to buy again.
             return Err(Error::NotFound);
@@ -63,7 +62,7 @@ impl Storefront {
             &order.order_number.to_string(),
         );
         let id = derived_cart_id(&request.key, &order)?;
-        let store: &dyn IdempotencyStore = self.store().as_ref();
+        let store = self.idempotency_store();
         let now = self.now();
         let work = async {
             let replicated = self.replicate_into(&order, id, true).await?;
@@ -99,7 +98,7 @@ impl Storefront {
             )
             .await?;
         let replicated = Cart::replicate(order, id, order.owner.clone(), &catalog, self.now())?;
-        match self.store().insert_cart(&replicated.cart).await {
+        match self.cart_store().insert_cart(&replicated.cart).await {
             Ok(()) => Ok(replicated),
             // What this attempt would leave out stands for what that one did.
             Err(CartWriteError::Conflict(Some(earlier)))

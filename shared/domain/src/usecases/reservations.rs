@@ -48,7 +48,7 @@ impl Storefront {
                 return Ok(cart);
             }
             let skus: Vec<Sku> = cart.skus().cloned().collect();
-            let products = self.store().products_recent(&skus).await?;
+            let products = self.catalog_store().products_recent(&skus).await?;
             let reserving: HashMap<&Sku, &Product> = products
                 .iter()
                 .filter(|p| p.reserve_on_payment)
@@ -99,7 +99,7 @@ impl Storefront {
             });
             next.payment_revision += 1;
             let outcome = self
-                .store()
+                .reservation_store()
                 .reserve(&next, cart.payment_revision, takes, cart.config_revision)
                 .await;
             match outcome {
@@ -175,7 +175,7 @@ impl Storefront {
     ) -> Result<bool, Error> {
         let mut backoff = self.backoff();
         loop {
-            let Some(cart) = self.store().cart(cart_id).await? else {
+            let Some(cart) = self.cart_store().cart(cart_id).await? else {
                 return Ok(false);
             };
             let Some(reservation) = cart.reservation.as_ref().filter(|r| which(&cart, r)) else {
@@ -188,7 +188,7 @@ impl Storefront {
             // An ordered cart keeps what it says; only its holds go back.
             let cart_write = (cart.state == crate::model::cart::CartState::Active)
                 .then_some((&next, cart.payment_revision));
-            match self.store().release(&holds, cart_write).await {
+            match self.reservation_store().release(&holds, cart_write).await {
                 Ok(()) => {
                     self.count(
                         Metric::UnitsReleased,
@@ -209,7 +209,7 @@ impl Storefront {
     pub(crate) async fn release_ended_holds(&self, sku: &Sku) -> Result<u32, Error> {
         let now = self.now();
         let ended: Vec<StoredHold> = self
-            .store()
+            .reservation_store()
             .holds(sku)
             .await?
             .into_iter()
@@ -228,7 +228,7 @@ impl Storefront {
             }
             // Its cart no longer names it (a cart ordered without it): the hold alone.
             match self
-                .store()
+                .reservation_store()
                 .release(std::slice::from_ref(&hold), None)
                 .await
             {
@@ -243,7 +243,7 @@ impl Storefront {
     /// Units of `product` held by reservations now (`GET /admin/products/{sku}`'s
     /// `reserved`): holds whose time is up count against nobody.
     pub async fn reserved(&self, product: &Product) -> Result<u32, Error> {
-        let holds = self.store().holds(&product.sku).await?;
+        let holds = self.reservation_store().holds(&product.sku).await?;
         Ok(crate::ports::reservations::reserved_units(
             &holds,
             self.now(),
@@ -251,7 +251,7 @@ impl Storefront {
     }
 
     async fn fresh_cart(&self, id: &CartId) -> Result<Cart, Error> {
-        let cart = self.store().cart(id).await?.ok_or(Error::NotFound)?;
+        let cart = self.cart_store().cart(id).await?.ok_or(Error::NotFound)?;
         crate::usecases::storefront::ensure_updatable(&cart, cart.version)?;
         Ok(cart)
     }

@@ -78,7 +78,7 @@ impl Storefront {
     ) -> Result<(), Error> {
         let mut backoff = self.backoff();
         loop {
-            let Some(cart) = self.store().cart(cart_id).await? else {
+            let Some(cart) = self.cart_store().cart(cart_id).await? else {
                 return Ok(());
             };
             if cart.state != CartState::Active {
@@ -93,7 +93,7 @@ impl Storefront {
             }
             next.payment_revision += 1;
             match self
-                .store()
+                .payment_store()
                 .record_cart_payments(&next, cart.payment_revision, &claimed)
                 .await
             {
@@ -113,7 +113,7 @@ impl Storefront {
         let mut asked = Asked::new();
         let mut backoff = self.backoff();
         loop {
-            let Some(cart) = self.store().cart(cart_id).await? else {
+            let Some(cart) = self.cart_store().cart(cart_id).await? else {
                 return Ok(());
             };
             let mut next = cart.clone();
@@ -122,7 +122,7 @@ impl Storefront {
             }
             next.payment_revision += 1;
             match self
-                .store()
+                .payment_store()
                 .record_cart_payments(&next, cart.payment_revision, &[])
                 .await
             {
@@ -146,7 +146,7 @@ impl Storefront {
         let mut asked = Asked::new();
         let mut backoff = self.backoff();
         loop {
-            let Some(order) = self.store().cart_and_order(cart_id).await?.1 else {
+            let Some(order) = self.cart_store().cart_and_order(cart_id).await?.1 else {
                 return Ok(());
             };
             let mut next = order.clone();
@@ -169,7 +169,7 @@ impl Storefront {
                 },
             );
             match self
-                .store()
+                .payment_store()
                 .record_order_payments(&next, order.revision, &claimed, &credits, false)
                 .await
             {
@@ -192,7 +192,7 @@ impl Storefront {
     ) -> Result<Vec<GiftCardCredit>, StoreError> {
         let mut landing = Vec::new();
         for (key, credit) in marked.credits {
-            let card = self.store().gift_card(&credit.code).await?;
+            let card = self.gift_card_store().gift_card(&credit.code).await?;
             if card.is_some_and(|c| c.currency == credit.amount.currency()) {
                 landing.push(credit);
                 continue;

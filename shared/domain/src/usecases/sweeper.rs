@@ -149,7 +149,7 @@ impl Storefront {
                 }
                 pages += 1;
                 let page = self
-                    .store()
+                    .sweep_store()
                     .due_for_sweep(
                         queue.kind,
                         queue.due_by,
@@ -183,7 +183,7 @@ impl Storefront {
         let mut cursor: Option<String> = None;
         loop {
             let due = self
-                .store()
+                .sweep_store()
                 .due_for_sweep(SweepKind::Orders, now, cursor.as_deref(), page)
                 .await?;
             for cart_id in &due.carts {
@@ -204,7 +204,7 @@ impl Storefront {
     ) -> Result<(), Error> {
         let mut backoff = self.backoff();
         loop {
-            let Some(order) = self.store().cart_and_order(cart_id).await?.1 else {
+            let Some(order) = self.cart_store().cart_and_order(cart_id).await?.1 else {
                 return Ok(());
             };
             let expired = order.awaiting_payment() && order.expires_at.is_some_and(|at| at <= now);
@@ -219,7 +219,7 @@ impl Storefront {
                     "the saved order's hold ended unpaid",
                 );
                 if !self
-                    .store()
+                    .order_store()
                     .release_order(&cancelled, order.revision)
                     .await?
                 {
@@ -278,7 +278,7 @@ impl Storefront {
         due_by: OffsetDateTime,
         report: &mut SweepReport,
     ) -> Result<(), Error> {
-        let Some(cart) = self.store().cart(cart_id).await? else {
+        let Some(cart) = self.cart_store().cart(cart_id).await? else {
             return Ok(());
         };
         if cart.holding_since().is_none_or(|since| since > due_by) {

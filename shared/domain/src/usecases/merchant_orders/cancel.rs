@@ -30,7 +30,7 @@ impl Storefront {
         number: &str,
         key: Option<&str>,
     ) -> Result<Changed, Error> {
-        let order = self.order(caller, number).await?;
+        let order = self.order_queries().order(caller, number).await?;
         let cancel = async {
             let order = self
                 .cancel(
@@ -107,7 +107,7 @@ impl Storefront {
             cancelled.cancelled_at = Some(now);
             cancelled.moved_on(now, actor, "cancelled", reason);
             if !self
-                .store()
+                .order_store()
                 .release_order(&cancelled, order.revision)
                 .await?
             {

@@ -88,7 +88,7 @@ impl Storefront {
                     format!("{} {}", fulfillment.carrier, fulfillment.tracking_number),
                 );
                 if self
-                    .store()
+                    .order_store()
                     .write_fulfillments(&next, order.revision)
                     .await?
                 {
@@ -139,7 +139,7 @@ impl Storefront {
                     format!("shipment {fulfillment_id}"),
                 );
                 if self
-                    .store()
+                    .order_store()
                     .write_fulfillments(&next, order.revision)
                     .await?
                 {

@@ -100,7 +100,7 @@ impl Storefront {
                 .map(|p| p.interaction_id.clone())
                 .collect();
             match self
-                .store()
+                .payment_store()
                 .record_order_payments(&next, order.revision, &claimed, &credits, false)
                 .await
             {
@@ -118,7 +118,7 @@ impl Storefront {
                     .find(|l| l.id == line.line_item_id)
                     .map(|l| l.sku.clone())
                 {
-                    self.store().restock(&sku, line.quantity).await?;
+                    self.catalog_store().restock(&sku, line.quantity).await?;
                 }
             }
         }
@@ -141,7 +141,7 @@ impl Storefront {
         let mut asked = Asked::new();
         let mut backoff = self.backoff();
         loop {
-            let Some(order) = self.store().cart_and_order(cart_id).await?.1 else {
+            let Some(order) = self.cart_store().cart_and_order(cart_id).await?.1 else {
                 return Ok(());
             };
             let mut next = order.clone();
@@ -150,7 +150,7 @@ impl Storefront {
             }
             next.payments_changed(self.now(), SYSTEM, "refund", "the provider answered");
             match self
-                .store()
+                .payment_store()
                 .record_order_payments(&next, order.revision, &[], &[], false)
                 .await
             {

@@ -128,7 +128,7 @@ impl Storefront {
         };
         next.note(self.now(), SYSTEM, action, describe(event));
         let frees_slot = order.awaiting_payment() && !next.awaiting_payment();
-        self.store()
+        self.payment_store()
             .record_order_payments(&next, order.revision, &claimed, &credits, frees_slot)
             .await?;
         self.count_failed_reversals(&order.payments, &next.payments);

@@ -116,7 +116,7 @@ impl Storefront {
         for payment in payments {
             if let PaymentSource::GiftCard { gift_card, .. } = payment {
                 if !balances.contains_key(gift_card) {
-                    let card = self.store().gift_card(gift_card).await?;
+                    let card = self.gift_card_store().gift_card(gift_card).await?;
                     balances.insert(gift_card.clone(), card.map_or(0, |c| c.balance));
                 }
             }

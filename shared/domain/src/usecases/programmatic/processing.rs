@@ -162,7 +162,7 @@ impl Storefront {
                 "authorized payments captured",
             );
             match self
-                .store()
+                .payment_store()
                 .record_order_payments(&next, current.revision, &interactions, &[], false)
                 .await
             {
@@ -176,7 +176,7 @@ impl Storefront {
                 Err(_) => {
                     backoff.wait("the order's captures").await?;
                     current = self
-                        .store()
+                        .order_store()
                         .order(&current.order_number)
                         .await?
                         .ok_or_else(|| Error::internal("a processed order vanished"))?;
@@ -223,7 +223,7 @@ impl Storefront {
             }) => Ok(*order),
             // A retry of a request whose draft is stored already: that draft.
             Err(Refusal::Moved { .. } | Refusal::KeyHeld) => {
-                match self.store().cart_and_order(&run.cart.id).await? {
+                match self.cart_store().cart_and_order(&run.cart.id).await? {
                     (_, Some(order)) => Ok(order),
                     _ => Err(Error::RequestInProgress { retry_after: 1 }),
                 }

@@ -128,7 +128,7 @@ impl Storefront {
             };
             (result, record)
         };
-        let store = self.store().as_ref();
+        let store = self.idempotency_store();
         match idempotency::run_once(store, idempotent, now, locked_until, run).await? {
             Once::Ran { value, .. } => value,
             Once::Replayed(Some(stored)) => Ok(AdminAnswer::Replayed(stored)),
@@ -157,7 +157,7 @@ impl Storefront {
         .map_err(Error::internal)?;
         // The order this key made, if any: the key's record is gone (expired, or freed by a
         // failure), but the order, with the request it was made for, lives on.
-        let earlier = self.store().cart_and_order(&cart_id).await?.1;
+        let earlier = self.cart_store().cart_and_order(&cart_id).await?.1;
         if let Some(order) = &earlier {
             let made_for = order
                 .programmatic
@@ -210,7 +210,11 @@ impl Storefront {
         caller.require_scope(ORDERS_WRITE)?;
         let commands = parse_commands(&input.commands, "/commands").map_err(Error::Invalid)?;
         let number = OrderNumber::parse(number).map_err(|_| Error::NotFound)?;
-        let order = self.store().order(&number).await?.ok_or(Error::NotFound)?;
+        let order = self
+            .order_store()
+            .order(&number)
+            .await?
+            .ok_or(Error::NotFound)?;
         let Some(terms) = order.programmatic.clone() else {
             return Err(Error::NotFound);
         };
@@ -311,7 +315,7 @@ impl Storefront {
                 continue;
             };
             let here = format!("/payments/{i}/giftCard");
-            match self.store().gift_card(gift_card).await? {
+            match self.gift_card_store().gift_card(gift_card).await? {
                 None => errors.push(FieldError::new(here, "unknown gift card")),
                 Some(card) if card.currency != request.currency => errors.push(FieldError::new(
                     here,
