@@ -36,7 +36,7 @@ impl Storefront {
             }
         };
         let config = self.catalog_store().config().await?;
-        let cart = Cart::create(input, owner, &config, self.clock.now())?;
+        let cart = Cart::create(input, owner, &config, self.env.clock.now())?;
         self.cart_store()
             .insert_cart(&cart)
             .await
@@ -84,12 +84,12 @@ impl Storefront {
             Freshness::Recent
         };
         let first = catalog_read(freshness).await?;
-        let mut applied = cart.apply(&actions, &first, self.clock.now());
+        let mut applied = cart.apply(&actions, &first, self.env.clock.now());
         if matches!(applied, Err(Error::OutOfStock(_) | Error::Invalid(_)))
             && freshness == Freshness::Recent
         {
             let latest = catalog_read(Freshness::Latest).await?;
-            applied = cart.apply(&actions, &latest, self.clock.now());
+            applied = cart.apply(&actions, &latest, self.env.clock.now());
         }
         if let Err(Error::OutOfStock(short)) = &applied {
             // Units of reservations whose hold ended are anyone's now: given back, then the
@@ -109,7 +109,7 @@ impl Storefront {
             }
             if freed > 0 {
                 let latest = catalog_read(Freshness::Latest).await?;
-                applied = cart.apply(&actions, &latest, self.clock.now());
+                applied = cart.apply(&actions, &latest, self.env.clock.now());
             }
         }
         let next = applied?;
@@ -141,7 +141,7 @@ impl Storefront {
                     }
                 }
                 if next.totals.total != cart.totals.total {
-                    self.release_stale_payments(&next).await?;
+                    self.reversals().release_stale_payments(&next).await?;
                     // The cart as stored now, with any reversals recorded.
                     return Ok(self.cart_store().cart(&next.id).await?.unwrap_or(next));
                 }

@@ -290,7 +290,7 @@ impl Storefront {
             .filter(|_| plan.order.awaiting_payment())
             .map(|customer| SavedOrderSlot {
                 customer: customer.clone(),
-                limit: self.limits.max_open_saved_orders,
+                limit: self.env.limits.max_open_saved_orders,
             });
         Ok(plan)
     }

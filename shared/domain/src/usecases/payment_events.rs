@@ -275,14 +275,15 @@ impl Storefront {
             payment.reversal_key(kind),
             event.interaction_id
         );
-        self.ask_reversal(
-            PaymentAt::of(payment, &event.cart_id),
-            kind,
-            amount,
-            &key,
-            asked,
-        )
-        .await?;
+        self.reversals()
+            .ask_reversal(
+                PaymentAt::of(payment, &event.cart_id),
+                kind,
+                amount,
+                &key,
+                asked,
+            )
+            .await?;
         Ok(EventEffect::Reversed)
     }
 
@@ -300,7 +301,8 @@ impl Storefront {
         let Some(reason) = misfit else {
             return Ok(());
         };
-        self.give_back(cart_id, payment, reason, asked, claimed)
+        self.reversals()
+            .give_back(cart_id, payment, reason, asked, claimed)
             .await?;
         *effect = EventEffect::Reversed;
         Ok(())

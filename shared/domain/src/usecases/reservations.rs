@@ -87,7 +87,7 @@ impl Storefront {
             let mut next = cart.clone();
             next.reservation = Some(CartReservation {
                 payment_id: payment_id.to_string(),
-                until: now + self.limits.reservation,
+                until: now + self.env.limits.reservation,
                 holds: takes
                     .iter()
                     .map(|t| Hold {

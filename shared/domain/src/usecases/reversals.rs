@@ -9,10 +9,13 @@ use crate::model::gift_card::{GiftCardCode, GiftCardCredit};
 use crate::model::money::Money;
 use crate::model::payment::{Payment, Transaction, TransactionKind, TransactionState};
 use crate::model::values::CartId;
+use crate::ports::carts::CartStore;
+use crate::ports::gift_cards::GiftCardStore;
 use crate::ports::metrics::Metric;
+use crate::ports::payments::PaymentStore;
 use crate::ports::payments::PaymentWriteError;
 use crate::ports::psp::Reversal;
-use crate::usecases::Storefront;
+use crate::usecases::storefront::{Env, Providers};
 
 mod marking;
 
@@ -42,7 +45,17 @@ impl<'a> PaymentAt<'a> {
     }
 }
 
-impl Storefront {
+/// Giving money back, over the stores of the carts and orders whose payments it records and
+/// of the gift cards it credits, and the providers it asks.
+pub(crate) struct Reversals<'a> {
+    pub(crate) carts: &'a dyn CartStore,
+    pub(crate) payments: &'a dyn PaymentStore,
+    pub(crate) gift_cards: &'a dyn GiftCardStore,
+    pub(crate) psps: &'a Providers,
+    pub(crate) env: &'a Env,
+}
+
+impl Reversals<'_> {
     /// After a cart's total changed: payments secured for another total no longer fit. Each
     /// is cancelled (or refunded) at the provider and recorded, and the customer pays the
     /// new amount. Runs after the cart write, so a refused update moves no money.
@@ -76,9 +89,9 @@ impl Storefront {
         reason: &str,
         which: impl Fn(&Payment) -> bool,
     ) -> Result<(), Error> {
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         loop {
-            let Some(cart) = self.cart_store().cart(cart_id).await? else {
+            let Some(cart) = self.carts.cart(cart_id).await? else {
                 return Ok(());
             };
             if cart.state != CartState::Active {
@@ -87,13 +100,14 @@ impl Storefront {
             let mut next = cart.clone();
             // Carts hold no gift card payments (only programmatic orders take them).
             let which = |p: &Payment| which(p) && !p.is_gift_card();
-            let claimed = mark_reversals(&mut next.payments, reason, self.now(), &which).claimed;
+            let claimed =
+                mark_reversals(&mut next.payments, reason, self.env.now(), &which).claimed;
             if claimed.is_empty() {
                 return self.settle_cart_reversals(cart_id).await;
             }
             next.payment_revision += 1;
             match self
-                .payment_store()
+                .payments
                 .record_cart_payments(&next, cart.payment_revision, &claimed)
                 .await
             {
@@ -111,9 +125,9 @@ impl Storefront {
         cart_id: &crate::model::values::CartId,
     ) -> Result<(), Error> {
         let mut asked = Asked::new();
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         loop {
-            let Some(cart) = self.cart_store().cart(cart_id).await? else {
+            let Some(cart) = self.carts.cart(cart_id).await? else {
                 return Ok(());
             };
             let mut next = cart.clone();
@@ -122,7 +136,7 @@ impl Storefront {
             }
             next.payment_revision += 1;
             match self
-                .payment_store()
+                .payments
                 .record_cart_payments(&next, cart.payment_revision, &[])
                 .await
             {
@@ -144,13 +158,13 @@ impl Storefront {
         which: &(dyn Fn(&Payment) -> bool + Sync),
     ) -> Result<(), Error> {
         let mut asked = Asked::new();
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         loop {
-            let Some(order) = self.cart_store().cart_and_order(cart_id).await?.1 else {
+            let Some(order) = self.carts.cart_and_order(cart_id).await?.1 else {
                 return Ok(());
             };
             let mut next = order.clone();
-            let marked = mark_reversals(&mut next.payments, reason, self.now(), which);
+            let marked = mark_reversals(&mut next.payments, reason, self.env.now(), which);
             let claimed = marked.claimed.clone();
             let credits = self.credits_that_land(&mut next.payments, marked).await?;
             let settled =
@@ -159,7 +173,7 @@ impl Storefront {
                 return Ok(());
             }
             next.payments_changed(
-                self.now(),
+                self.env.now(),
                 crate::model::fulfillment::SYSTEM,
                 "reversal",
                 if claimed.is_empty() {
@@ -169,7 +183,7 @@ impl Storefront {
                 },
             );
             match self
-                .payment_store()
+                .payments
                 .record_order_payments(&next, order.revision, &claimed, &credits, false)
                 .await
             {
@@ -192,7 +206,7 @@ impl Storefront {
     ) -> Result<Vec<GiftCardCredit>, StoreError> {
         let mut landing = Vec::new();
         for (key, credit) in marked.credits {
-            let card = self.gift_card_store().gift_card(&credit.code).await?;
+            let card = self.gift_cards.gift_card(&credit.code).await?;
             if card.is_some_and(|c| c.currency == credit.amount.currency()) {
                 landing.push(credit);
                 continue;
@@ -270,7 +284,7 @@ impl Storefront {
             t.state = answer.state;
             changed = true;
             if answer.state == TransactionState::Failure {
-                self.count(Metric::ReversalFailed, 1);
+                self.env.count(Metric::ReversalFailed, 1);
                 tracing::error!(key = %t.interaction_id, provider_id = ?t.provider_id, "the provider did not give the money back; it is outstanding again");
             }
         }
@@ -289,7 +303,8 @@ impl Storefront {
             return Ok(done.clone());
         }
         let reversal = self
-            .psp_named(psp)?
+            .psps
+            .recorded(psp)?
             .refund_status(refund_id)
             .await
             .map_err(Error::internal)?;
@@ -314,7 +329,7 @@ impl Storefront {
         if let Some(done) = asked.get(key) {
             return Ok(done.clone());
         }
-        let provider = self.psp_named(psp)?;
+        let provider = self.psps.recorded(psp)?;
         let reversal = match kind {
             TransactionKind::CancelAuthorization => provider.cancel(reference, cart_id, key).await,
             _ => provider.refund(reference, cart_id, amount, key).await,
@@ -335,7 +350,7 @@ impl Storefront {
         claimed: &mut Vec<String>,
     ) -> Result<(), Error> {
         let currency = payment.amount_planned.currency();
-        let Some(mut reversal) = planned_reversal(payment, currency, reason, self.now()) else {
+        let Some(mut reversal) = planned_reversal(payment, currency, reason, self.env.now()) else {
             return Ok(());
         };
         let answer = self

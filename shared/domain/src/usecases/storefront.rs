@@ -26,15 +26,40 @@ use crate::usecases::claims::Claims;
 use crate::usecases::gift_cards::GiftCards;
 use crate::usecases::order_queries::OrderQueries;
 use crate::usecases::order_search::OrderSearch;
+use crate::usecases::reversals::Reversals;
 
 #[derive(Clone)]
 pub struct Storefront {
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) psps: Providers,
+    pub(crate) env: Env,
+}
+
+/// What use cases work with besides their ports: the time, the caller limits, the counters
+/// operators alarm on, and the pause between retries of contended writes.
+#[derive(Clone)]
+pub struct Env {
+    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) limits: Limits,
     pub(crate) metrics: Arc<dyn Metrics>,
     pub(crate) pause: Arc<dyn Pause>,
+}
+
+impl Env {
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Waits between the attempts of one piece of work, within the contention budget.
+    pub(crate) fn backoff(&self) -> crate::usecases::retry::Backoff<'_> {
+        crate::usecases::retry::Backoff::new(self.pause.as_ref(), self.limits.contention_budget)
+    }
+
+    pub(crate) fn count(&self, metric: Metric, n: u64) {
+        if n > 0 {
+            self.metrics.count(metric, n);
+        }
+    }
 }
 
 /// The payment providers a storefront works with: the default, for a new payment that names
@@ -47,6 +72,17 @@ pub(crate) struct Providers {
 }
 
 impl Providers {
+    /// The provider called `name` (a recorded payment's): one this deployment is not
+    /// configured with is an operator's problem, not the caller's.
+    pub(crate) fn recorded(&self, name: &str) -> Result<&dyn PaymentProvider, Error> {
+        self.named(name).ok_or_else(|| {
+            Error::internal(format!(
+                "payment provider {name} is not configured (configured: {:?})",
+                self.names()
+            ))
+        })
+    }
+
     fn named(&self, name: &str) -> Option<&dyn PaymentProvider> {
         std::iter::once(&self.default)
             .chain(&self.others)
@@ -114,49 +150,49 @@ impl Storefront {
     pub fn with_clock(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Storefront {
             store,
-            clock,
             psps: Providers {
                 default: Arc::new(NoPaymentProvider),
                 others: Vec::new(),
             },
-            limits: Limits::default(),
-            metrics: Arc::new(NoMetrics),
-            pause: Arc::new(NoPause),
+            env: Env {
+                clock,
+                limits: Limits::default(),
+                metrics: Arc::new(NoMetrics),
+                pause: Arc::new(NoPause),
+            },
         }
     }
 
     /// The same storefront, waiting between retries of contended writes with `pause` (the
     /// runtime's timer; every deployed storefront is given one).
     pub fn with_pause(mut self, pause: Arc<dyn Pause>) -> Self {
-        self.pause = pause;
+        self.env.pause = pause;
         self
     }
 
     /// Waits between the attempts of one piece of work, within the contention budget.
     pub(crate) fn backoff(&self) -> crate::usecases::retry::Backoff<'_> {
-        crate::usecases::retry::Backoff::new(self.pause.as_ref(), self.limits.contention_budget)
+        self.env.backoff()
     }
 
     /// The same storefront, counting what operators alarm on into `metrics`.
     pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
-        self.metrics = metrics;
+        self.env.metrics = metrics;
         self
     }
 
     pub(crate) fn count(&self, metric: Metric, n: u64) {
-        if n > 0 {
-            self.metrics.count(metric, n);
-        }
+        self.env.count(metric, n);
     }
 
     /// The same storefront, holding callers to `limits`.
     pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        self.env.limits = limits;
         self
     }
 
     pub fn limits(&self) -> &Limits {
-        &self.limits
+        &self.env.limits
     }
 
     /// The same storefront, taking payments through `psp` by default.
@@ -189,12 +225,7 @@ impl Storefront {
     /// The provider called `name` (a recorded payment's): one this deployment is not
     /// configured with is an operator's problem, not the caller's.
     pub(crate) fn psp_named(&self, name: &str) -> Result<&dyn PaymentProvider, Error> {
-        self.psps.named(name).ok_or_else(|| {
-            Error::internal(format!(
-                "payment provider {name} is not configured (configured: {:?})",
-                self.psps.names()
-            ))
-        })
+        self.psps.recorded(name)
     }
 
     /// The provider a new payment asked for (`None`: the default); one this deployment is
@@ -229,6 +260,17 @@ impl Storefront {
         &self.store
     }
 
+    /// Giving money back, for the use cases that do.
+    pub(crate) fn reversals(&self) -> Reversals<'_> {
+        Reversals {
+            carts: self.store.as_ref(),
+            payments: self.store.as_ref(),
+            gift_cards: self.store.as_ref(),
+            psps: &self.psps,
+            env: &self.env,
+        }
+    }
+
     /// Gift card administration (`PUT` and `GET /admin/gift-cards/{code}`).
     pub fn gift_cards(&self) -> GiftCards<'_> {
         GiftCards {
@@ -247,7 +289,7 @@ impl Storefront {
     pub fn order_search(&self) -> OrderSearch<'_> {
         OrderSearch {
             orders: self.store.as_ref(),
-            clock: self.clock.as_ref(),
+            clock: self.env.clock.as_ref(),
         }
     }
 
@@ -255,7 +297,7 @@ impl Storefront {
     pub fn claims(&self) -> Claims<'_> {
         Claims {
             orders: self.store.as_ref(),
-            clock: self.clock.as_ref(),
+            clock: self.env.clock.as_ref(),
         }
     }
 
@@ -295,7 +337,7 @@ impl Storefront {
     }
 
     pub fn now(&self) -> OffsetDateTime {
-        self.clock.now()
+        self.env.now()
     }
 }
 

@@ -247,7 +247,9 @@ impl Storefront {
                 )
             };
             if order.holds_money() {
-                self.give_back_order(cart_id, reason, which).await?;
+                self.reversals()
+                    .give_back_order(cart_id, reason, which)
+                    .await?;
                 report.orders_reversed += 1;
             }
             return Ok(());
@@ -284,11 +286,12 @@ impl Storefront {
         if cart.holding_since().is_none_or(|since| since > due_by) {
             return Ok(());
         }
-        self.give_back_cart(
-            cart_id,
-            "the cart was not ordered within the payment grace period",
-        )
-        .await?;
+        self.reversals()
+            .give_back_cart(
+                cart_id,
+                "the cart was not ordered within the payment grace period",
+            )
+            .await?;
         report.carts_reversed += 1;
         tracing::info!(cart = %cart_id, "paid cart never ordered: payments given back");
         Ok(())

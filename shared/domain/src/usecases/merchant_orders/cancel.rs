@@ -92,7 +92,7 @@ impl Storefront {
             let now = self.now();
             if customer.is_some() {
                 // A window of 0 (the default) lets customers cancel unpaid orders only.
-                let window = self.limits.cancel_window;
+                let window = self.env.limits.cancel_window;
                 let paid_within_window = order.payment_state == PaymentState::Paid
                     && window > time::Duration::ZERO
                     && now - order.created_at <= window;
@@ -118,6 +118,7 @@ impl Storefront {
             if cancelled.holds_money() {
                 let why = format!("the order was cancelled: {reason}");
                 if let Err(error) = self
+                    .reversals()
                     .give_back_order(&cancelled.cart_id, &why, &|_| true)
                     .await
                 {

@@ -145,7 +145,11 @@ impl Storefront {
                 return Ok(());
             };
             let mut next = order.clone();
-            if !self.settle(cart_id, &mut next.payments, &mut asked).await? {
+            if !self
+                .reversals()
+                .settle(cart_id, &mut next.payments, &mut asked)
+                .await?
+            {
                 return Ok(());
             }
             next.payments_changed(self.now(), SYSTEM, "refund", "the provider answered");

@@ -28,7 +28,9 @@ impl Storefront {
             Ok(answer) => Ok(EventEffect::Ordered(answer.order.order_number.to_string())),
             Err(refusal) if refusal.changes_the_total() => {
                 tracing::info!(cart = %cart_id, %refusal, "paid cart cannot be ordered; giving the money back");
-                self.give_back_cart(&cart_id, &refusal.to_string()).await?;
+                self.reversals()
+                    .give_back_cart(&cart_id, &refusal.to_string())
+                    .await?;
                 Ok(EventEffect::Reversed)
             }
             Err(refusal) if !refusal.is_unavailable() => {
@@ -107,7 +109,10 @@ impl Storefront {
                         &Payment::is_gift_card,
                     );
                     claimed.extend(marked.claimed.iter().cloned());
-                    credits = self.credits_that_land(&mut next.payments, marked).await?;
+                    credits = self
+                        .reversals()
+                        .credits_that_land(&mut next.payments, marked)
+                        .await?;
                 }
                 // A refund or cancellation can take the order below its total: it is no
                 // longer `Paid` then (a partial refund leaves a balance, a full one `Refunded`).
