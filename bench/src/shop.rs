@@ -68,6 +68,7 @@ impl Shop {
             .with_pause(Arc::new(checkout_adapters::bootstrap::TokioPause));
         if import {
             storefront
+                .catalog_admin()
                 .import(&Caller::system(), &catalog())
                 .await
                 .expect("import the catalog");

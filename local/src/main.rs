@@ -75,7 +75,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             store.create_table().await?;
             let storefront = Storefront::new(Arc::new(store));
             let demo: CatalogImport = checkout_http::json::from_slice(DEMO_CATALOG.as_bytes())?;
-            storefront.import(&Caller::system(), &demo).await?;
+            storefront
+                .catalog_admin()
+                .import(&Caller::system(), &demo)
+                .await?;
             println!("table {table} created, with the demo catalog");
             return Ok(());
         }
@@ -137,7 +140,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?),
     };
     let demo: CatalogImport = checkout_http::json::from_slice(DEMO_CATALOG.as_bytes())?;
-    storefront.import(&Caller::system(), &demo).await?;
+    storefront
+        .catalog_admin()
+        .import(&Caller::system(), &demo)
+        .await?;
 
     spawn_sweeper(storefront.clone(), checkout_adapters::payment_grace()?);
     let dev = dev::routes(storefront.clone(), psp, adyen, webhooks.clone());

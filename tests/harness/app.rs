@@ -113,6 +113,7 @@ impl App {
         let app = App::empty_with_store(backend, wrap).await;
         let catalog: CatalogImport = checkout_http::json::from_slice(CATALOG.as_bytes()).unwrap();
         app.storefront
+            .catalog_admin()
             .import(&Caller::system(), &catalog)
             .await
             .expect("seed the catalog");

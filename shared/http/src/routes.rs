@@ -196,7 +196,7 @@ async fn get_product(
     Identity(caller): Identity,
     Path(sku): Path<String>,
 ) -> Result<Json<ProductView>> {
-    let product = app.product(&caller, &sku).await?;
+    let product = app.catalog_admin().product(&caller, &sku).await?;
     let reserved = app.reserved(&product).await?;
     Ok(Json(ProductView::of(product, reserved)))
 }
@@ -207,7 +207,10 @@ async fn put_product(
     Path(sku): Path<String>,
     Json(input): Json<ProductInput>,
 ) -> Result<Json<ProductView>> {
-    let product = app.upsert_product(&caller, &sku, &input).await?;
+    let product = app
+        .catalog_admin()
+        .upsert_product(&caller, &sku, &input)
+        .await?;
     let reserved = app.reserved(&product).await?;
     Ok(Json(ProductView::of(product, reserved)))
 }
@@ -218,7 +221,11 @@ async fn put_discount(
     Path(code): Path<String>,
     Json(input): Json<DiscountInput>,
 ) -> Result<Json<checkout_domain::model::discount::DiscountDefinition>> {
-    Ok(Json(app.upsert_discount(&caller, &code, &input).await?))
+    Ok(Json(
+        app.catalog_admin()
+            .upsert_discount(&caller, &code, &input)
+            .await?,
+    ))
 }
 
 async fn put_config(
@@ -226,7 +233,7 @@ async fn put_config(
     Identity(caller): Identity,
     Json(input): Json<PricingConfigInput>,
 ) -> Result<Json<checkout_domain::model::pricing_config::PricingConfig>> {
-    Ok(Json(app.put_config(&caller, &input).await?))
+    Ok(Json(app.catalog_admin().put_config(&caller, &input).await?))
 }
 
 #[derive(serde::Deserialize)]
@@ -241,6 +248,7 @@ async fn shipping_methods(
 ) -> Result<Json<Value>> {
     let Query(query) = query.map_err(|e| Error::invalid("", e.body_text()))?;
     let methods = app
+        .catalog_admin()
         .shipping_methods(query.country.as_deref(), query.currency.as_deref())
         .await?;
     Ok(Json(serde_json::json!({ "results": methods })))

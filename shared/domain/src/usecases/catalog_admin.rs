@@ -10,8 +10,10 @@ use crate::model::identity::Caller;
 use crate::model::money::{Currency, Money};
 use crate::model::pricing_config::{PricingConfig, PricingConfigInput, ShippingMethod};
 use crate::model::values::CountryCode;
+use crate::ports::catalog::CatalogStore;
 use crate::ports::catalog::ProductWriteError;
-use crate::usecases::storefront::Storefront;
+use crate::ports::gift_cards::GiftCardStore;
+use crate::usecases::storefront::Env;
 
 /// A whole catalog in one document: configuration, products by SKU, discount codes by code.
 /// The local server's demo data and test fixtures use this format (see docs/behaviour.md).
@@ -38,12 +40,21 @@ pub struct ShippingOffer {
     pub free_above: Option<Money>,
 }
 
-impl Storefront {
+/// Catalog administration (products, discounts, the pricing configuration, a catalog's
+/// import) and the shipping methods offered, over the catalog store (and the gift card
+/// store an import writes cards to).
+pub struct CatalogAdmin<'a> {
+    pub(crate) catalog: &'a dyn CatalogStore,
+    pub(crate) gift_cards: &'a dyn GiftCardStore,
+    pub(crate) env: &'a Env,
+}
+
+impl CatalogAdmin<'_> {
     /// `GET /admin/products/{sku}`: the product with its total stock over its shards.
     pub async fn product(&self, caller: &Caller, sku: &str) -> Result<Product, Error> {
         caller.require_admin()?;
         let sku = crate::model::values::Sku::parse(sku).map_err(|e| Error::invalid("/sku", e))?;
-        self.catalog_store()
+        self.catalog
             .products(std::slice::from_ref(&sku))
             .await?
             .pop()
@@ -57,12 +68,12 @@ impl Storefront {
         input: &ProductInput,
     ) -> Result<Product, Error> {
         caller.require_admin()?;
-        let config = self.catalog_store().config().await?;
+        let config = self.catalog.config().await?;
         let update = ProductUpdate::parse(sku, input, &config)?;
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         loop {
             let read = self
-                .catalog_store()
+                .catalog
                 .products(std::slice::from_ref(&update.terms.sku))
                 .await?
                 .pop();
@@ -71,14 +82,14 @@ impl Storefront {
             if shards == 1 && shards_now == 1 {
                 let write = update.stock.write(read.as_ref());
                 return self
-                    .catalog_store()
+                    .catalog
                     .write_product(&update.terms, write)
                     .await
                     .map_err(|e| stock_refusal(&update, write, e));
             }
             let write = sharded_write(&update, read.as_ref(), shards, config.revision)?;
             match self
-                .catalog_store()
+                .catalog
                 .write_sharded_product(&update.terms, &write)
                 .await
             {
@@ -110,9 +121,9 @@ impl Storefront {
     ) -> Result<DiscountDefinition, Error> {
         caller.require_admin()?;
         let discount = DiscountDefinition::parse(code, input)?;
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         loop {
-            match self.catalog_store().put_discount(&discount).await {
+            match self.catalog.put_discount(&discount).await {
                 Ok(stored) => return Ok(stored),
                 // Orders were checking the code's terms at that moment: write again shortly.
                 Err(e) if e.contended => backoff.wait("the discount code").await?,
@@ -128,10 +139,10 @@ impl Storefront {
     ) -> Result<PricingConfig, Error> {
         caller.require_admin()?;
         let mut config = PricingConfig::parse(input)?;
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         loop {
-            config.revision = self.catalog_store().config().await?.revision + 1;
-            if self.catalog_store().put_config(&config).await? {
+            config.revision = self.catalog.config().await?.revision + 1;
+            if self.catalog.put_config(&config).await? {
                 return Ok(config);
             }
             // Another administrator's change came first: this one goes on top of it.
@@ -153,7 +164,7 @@ impl Storefront {
             caller.require_admin()?;
             let card = card.parse(code)?;
             // Created once: a restart never resets a balance orders have spent.
-            self.gift_card_store().write_gift_card(&card, None).await?;
+            self.gift_cards.write_gift_card(&card, None).await?;
         }
         Ok(())
     }
@@ -177,7 +188,7 @@ impl Storefront {
                 .and_then(Currency::parse),
         );
         let (country, currency) = errors.finish(country.zip(currency))?;
-        let config = self.catalog_store().config().await?;
+        let config = self.catalog.config().await?;
         Ok(config
             .shipping_methods_for(&country, currency)
             .map(|m: &ShippingMethod| ShippingOffer {

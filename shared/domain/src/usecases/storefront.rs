@@ -22,6 +22,7 @@ use crate::ports::psp::{PaymentProvider, PspError};
 use crate::ports::reservations::ReservationStore;
 use crate::ports::sweep::SweepStore;
 use crate::ports::Store;
+use crate::usecases::catalog_admin::CatalogAdmin;
 use crate::usecases::claims::Claims;
 use crate::usecases::gift_cards::GiftCards;
 use crate::usecases::order_queries::OrderQueries;
@@ -267,6 +268,15 @@ impl Storefront {
             payments: self.store.as_ref(),
             gift_cards: self.store.as_ref(),
             psps: &self.psps,
+            env: &self.env,
+        }
+    }
+
+    /// Catalog administration and the shipping methods offered.
+    pub fn catalog_admin(&self) -> CatalogAdmin<'_> {
+        CatalogAdmin {
+            catalog: self.store.as_ref(),
+            gift_cards: self.store.as_ref(),
             env: &self.env,
         }
     }
