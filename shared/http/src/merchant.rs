@@ -143,7 +143,10 @@ async fn order_with_history(
     Identity(caller): Identity,
     Path(number): Path<String>,
 ) -> Result<Json<Value>> {
-    let (order, history) = app.order_with_history(&caller, &number).await?;
+    let (order, history) = app
+        .merchant_orders()
+        .order_with_history(&caller, &number)
+        .await?;
     let disputed = order.payments.iter().any(|p| p.disputed());
     let mut body = json!(OrderView::from(order.snapshot()));
     if let Some(object) = body.as_object_mut() {
@@ -161,7 +164,9 @@ async fn cancel(
     Json(input): Json<CancelInput>,
 ) -> Result<Response> {
     Ok(respond(
-        app.cancel_order(&caller, &number, &input).await?,
+        app.merchant_orders()
+            .cancel_order(&caller, &number, &input)
+            .await?,
         false,
     ))
 }
@@ -173,7 +178,9 @@ async fn refund(
     Json(input): Json<RefundInput>,
 ) -> Result<Response> {
     Ok(respond(
-        app.refund_order(&caller, &number, &input).await?,
+        app.merchant_orders()
+            .refund_order(&caller, &number, &input)
+            .await?,
         true,
     ))
 }
@@ -185,7 +192,9 @@ async fn fulfill(
     Json(input): Json<FulfillmentInput>,
 ) -> Result<Response> {
     Ok(respond(
-        app.fulfill_order(&caller, &number, &input).await?,
+        app.merchant_orders()
+            .fulfill_order(&caller, &number, &input)
+            .await?,
         true,
     ))
 }
@@ -197,7 +206,8 @@ async fn delivered(
     Json(input): Json<DeliveredInput>,
 ) -> Result<Response> {
     Ok(respond(
-        app.mark_delivered(&caller, &number, &fulfillment, &input)
+        app.merchant_orders()
+            .mark_delivered(&caller, &number, &fulfillment, &input)
             .await?,
         false,
     ))
@@ -210,7 +220,8 @@ async fn customer_cancel(
     KeyHeader(key): KeyHeader,
 ) -> Result<Response> {
     Ok(respond(
-        app.customer_cancel(&caller, &number, key.as_ref().map(|k| k.as_str()))
+        app.merchant_orders()
+            .customer_cancel(&caller, &number, key.as_ref().map(|k| k.as_str()))
             .await?,
         false,
     ))

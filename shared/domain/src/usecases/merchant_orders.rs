@@ -22,10 +22,17 @@ use crate::model::order::{Order, OrderState, ProgrammaticTerms};
 use crate::model::order_number::OrderNumber;
 use crate::model::payment::{self, PaymentState, Transaction, TransactionKind, TransactionState};
 use crate::model::values::{LineItemId, Name};
+use crate::ports::carts::CartStore;
+use crate::ports::catalog::CatalogStore;
+use crate::ports::idempotency::IdempotencyStore;
+use crate::ports::orders::OrderStore;
+use crate::ports::payments::PaymentStore;
 use crate::ports::payments::PaymentWriteError;
 use crate::usecases::idempotency;
+use crate::usecases::order_queries::OrderQueries;
 use crate::usecases::reversals::Asked;
-use crate::usecases::Storefront;
+use crate::usecases::reversals::Reversals;
+use crate::usecases::storefront::Env;
 
 mod cancel;
 mod fulfillments;
@@ -79,6 +86,20 @@ pub struct FulfillmentInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeliveredInput {
     pub idempotency_key: String,
+}
+
+/// After the order exists, over the stores of orders (and the carts and payments their
+/// money is recorded with), the catalog (a refund's restock) and idempotency records, with
+/// the reversals that give money back and the queries that read an order for its owner.
+pub struct MerchantOrders<'a> {
+    pub(crate) orders: &'a dyn OrderStore,
+    pub(crate) carts: &'a dyn CartStore,
+    pub(crate) payments: &'a dyn PaymentStore,
+    pub(crate) catalog: &'a dyn CatalogStore,
+    pub(crate) idempotency: &'a dyn IdempotencyStore,
+    pub(crate) reversals: Reversals<'a>,
+    pub(crate) queries: OrderQueries<'a>,
+    pub(crate) env: &'a Env,
 }
 
 /// An answer to a change, and whether it repeats an earlier one (a replayed key).
@@ -149,7 +170,7 @@ fn plain(errors: &mut FieldErrors, pointer: &str, value: &str) -> Option<String>
         .map(|name| name.to_string())
 }
 
-impl Storefront {
+impl MerchantOrders<'_> {
     /// `GET /admin/orders/{n}`: the order with its history, oldest first (its creation first).
     pub async fn order_with_history(
         &self,
@@ -179,12 +200,12 @@ impl Storefront {
             detail: format!("order {} for {}", order.order_number, order.totals.total),
             revision: 1,
         }];
-        history.extend(self.order_store().order_history(&order.cart_id).await?);
+        history.extend(self.orders.order_history(&order.cart_id).await?);
         Ok((order, history))
     }
 
     async fn stored_order(&self, number: &str) -> Result<Order, Error> {
-        self.order_store()
+        self.orders
             .order(&parse_number(number)?)
             .await?
             .ok_or(Error::NotFound)
@@ -202,8 +223,8 @@ impl Storefront {
     ) -> Result<Changed, Error> {
         let key = crate::model::idempotency::IdempotencyKey::parse(key)
             .map_err(|e| Error::invalid("/idempotencyKey", e))?;
-        let store = self.idempotency_store();
-        let now = self.now();
+        let store = self.idempotency;
+        let now = self.env.now();
         let request = IdempotentRequest::keyed(operation, caller, &key, body);
         let (response, replayed) = idempotency::once(
             store,

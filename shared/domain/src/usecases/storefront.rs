@@ -25,6 +25,7 @@ use crate::ports::Store;
 use crate::usecases::catalog_admin::CatalogAdmin;
 use crate::usecases::claims::Claims;
 use crate::usecases::gift_cards::GiftCards;
+use crate::usecases::merchant_orders::MerchantOrders;
 use crate::usecases::order_queries::OrderQueries;
 use crate::usecases::order_search::OrderSearch;
 use crate::usecases::reversals::Reversals;
@@ -277,6 +278,21 @@ impl Storefront {
         CatalogAdmin {
             catalog: self.store.as_ref(),
             gift_cards: self.store.as_ref(),
+            env: &self.env,
+        }
+    }
+
+    /// After the order exists: a merchant finds, cancels, refunds and ships it; its owner
+    /// cancels it.
+    pub fn merchant_orders(&self) -> MerchantOrders<'_> {
+        MerchantOrders {
+            orders: self.store.as_ref(),
+            carts: self.store.as_ref(),
+            payments: self.store.as_ref(),
+            catalog: self.store.as_ref(),
+            idempotency: self.store.as_ref(),
+            reversals: self.reversals(),
+            queries: self.order_queries(),
             env: &self.env,
         }
     }

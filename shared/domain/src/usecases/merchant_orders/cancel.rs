@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Storefront {
+impl MerchantOrders<'_> {
     /// `POST /admin/orders/{n}/cancel`.
     pub async fn cancel_order(
         &self,
@@ -30,7 +30,7 @@ impl Storefront {
         number: &str,
         key: Option<&str>,
     ) -> Result<Changed, Error> {
-        let order = self.order_queries().order(caller, number).await?;
+        let order = self.queries.order(caller, number).await?;
         let cancel = async {
             let order = self
                 .cancel(
@@ -71,7 +71,7 @@ impl Storefront {
         reason: &str,
         customer: Option<&Order>,
     ) -> Result<Order, Error> {
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         loop {
             let order = self.stored_order(number).await?;
             match order.state {
@@ -89,7 +89,7 @@ impl Storefront {
                 }
                 OrderState::Open => {}
             }
-            let now = self.now();
+            let now = self.env.now();
             if customer.is_some() {
                 // A window of 0 (the default) lets customers cancel unpaid orders only.
                 let window = self.env.limits.cancel_window;
@@ -107,7 +107,7 @@ impl Storefront {
             cancelled.cancelled_at = Some(now);
             cancelled.moved_on(now, actor, "cancelled", reason);
             if !self
-                .order_store()
+                .orders
                 .release_order(&cancelled, order.revision)
                 .await?
             {
@@ -118,7 +118,7 @@ impl Storefront {
             if cancelled.holds_money() {
                 let why = format!("the order was cancelled: {reason}");
                 if let Err(error) = self
-                    .reversals()
+                    .reversals
                     .give_back_order(&cancelled.cart_id, &why, &|_| true)
                     .await
                 {

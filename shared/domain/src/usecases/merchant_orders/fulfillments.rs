@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Storefront {
+impl MerchantOrders<'_> {
     /// `POST /admin/orders/{n}/fulfillments`: a shipment of the lines named (or of every line
     /// not shipped yet).
     pub async fn fulfill_order(
@@ -45,7 +45,7 @@ impl Storefront {
         let operation = Operation::Fulfill(number);
         let id = uuid::Uuid::new_v4().to_string();
         self.once(caller, operation, &input.idempotency_key, input, async {
-            let mut backoff = self.backoff();
+            let mut backoff = self.env.backoff();
             loop {
                 let order = self.stored_order(number).await?;
                 ensure_fulfillable(&order)?;
@@ -66,7 +66,7 @@ impl Storefront {
                         why: "every line has shipped",
                     });
                 }
-                let now = self.now();
+                let now = self.env.now();
                 let fulfillment = Fulfillment {
                     id: id.clone(),
                     line_items: lines,
@@ -88,7 +88,7 @@ impl Storefront {
                     format!("{} {}", fulfillment.carrier, fulfillment.tracking_number),
                 );
                 if self
-                    .order_store()
+                    .orders
                     .write_fulfillments(&next, order.revision)
                     .await?
                 {
@@ -111,7 +111,7 @@ impl Storefront {
         caller.require_scope("orders:write")?;
         let operation = Operation::Delivered(number, fulfillment_id);
         self.once(caller, operation, &input.idempotency_key, input, async {
-            let mut backoff = self.backoff();
+            let mut backoff = self.env.backoff();
             loop {
                 let order = self.stored_order(number).await?;
                 let Some(index) = order
@@ -124,7 +124,7 @@ impl Storefront {
                 if order.fulfillments[index].state == FulfillmentState::Delivered {
                     return Ok(StoredResponse::ChangedOrder(Box::new(order.snapshot())));
                 }
-                let now = self.now();
+                let now = self.env.now();
                 let mut next = order.clone();
                 next.fulfillments[index].state = FulfillmentState::Delivered;
                 next.fulfillments[index].delivered_at = Some(now);
@@ -139,7 +139,7 @@ impl Storefront {
                     format!("shipment {fulfillment_id}"),
                 );
                 if self
-                    .order_store()
+                    .orders
                     .write_fulfillments(&next, order.revision)
                     .await?
                 {

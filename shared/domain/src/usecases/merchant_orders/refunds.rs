@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Storefront {
+impl MerchantOrders<'_> {
     /// `POST /admin/orders/{n}/refunds`.
     pub async fn refund_order(
         &self,
@@ -58,7 +58,7 @@ impl Storefront {
         lines: Vec<LineQuantity>,
         reason: &str,
     ) -> Result<RefundView, Error> {
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         let (refund, cart_id) = loop {
             let order = self.stored_order(number).await?;
             let refundable = order.refundable();
@@ -76,7 +76,7 @@ impl Storefront {
                 &mut next,
                 refund_id,
                 Money::new(amount, currency),
-                self.now(),
+                self.env.now(),
             )?;
             let refund = MerchantRefund {
                 id: refund_id.to_string(),
@@ -85,11 +85,11 @@ impl Storefront {
                 reason: reason.to_string(),
                 restock: input.restock.unwrap_or(false) && !lines.is_empty(),
                 parts,
-                created_at: self.now(),
+                created_at: self.env.now(),
             };
             next.refunds.push(refund.clone());
             next.payments_changed(
-                self.now(),
+                self.env.now(),
                 actor,
                 "refund",
                 format!("{} requested: {reason}", refund.amount),
@@ -100,7 +100,7 @@ impl Storefront {
                 .map(|p| p.interaction_id.clone())
                 .collect();
             match self
-                .payment_store()
+                .payments
                 .record_order_payments(&next, order.revision, &claimed, &credits, false)
                 .await
             {
@@ -118,7 +118,7 @@ impl Storefront {
                     .find(|l| l.id == line.line_item_id)
                     .map(|l| l.sku.clone())
                 {
-                    self.catalog_store().restock(&sku, line.quantity).await?;
+                    self.catalog.restock(&sku, line.quantity).await?;
                 }
             }
         }
@@ -139,22 +139,22 @@ impl Storefront {
     /// Asks the provider for every pending reversal of the order and records the answers.
     async fn settle_order(&self, cart_id: &crate::model::values::CartId) -> Result<(), Error> {
         let mut asked = Asked::new();
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         loop {
-            let Some(order) = self.cart_store().cart_and_order(cart_id).await?.1 else {
+            let Some(order) = self.carts.cart_and_order(cart_id).await?.1 else {
                 return Ok(());
             };
             let mut next = order.clone();
             if !self
-                .reversals()
+                .reversals
                 .settle(cart_id, &mut next.payments, &mut asked)
                 .await?
             {
                 return Ok(());
             }
-            next.payments_changed(self.now(), SYSTEM, "refund", "the provider answered");
+            next.payments_changed(self.env.now(), SYSTEM, "refund", "the provider answered");
             match self
-                .payment_store()
+                .payments
                 .record_order_payments(&next, order.revision, &[], &[], false)
                 .await
             {
