@@ -1,5 +1,11 @@
-//! What the API can be asked to do, one file per capability, each over the narrow ports it
-//! needs. `Storefront` holds the ports; each use case is a method on it.
+//! What the API can be asked to do, one file (or folder) per capability. `Storefront` is the
+//! wiring: it holds the store (every narrow port), the payment providers and `Env` (clock,
+//! limits, metrics, the pause between contended retries), and makes the use cases that are
+//! small structs over the ports they use: `CatalogAdmin`, `GiftCards`, `OrderQueries`,
+//! `OrderSearch`, `Claims`, `MerchantOrders`, `Reversals`. The rest (carts, checkout and the
+//! commit, reservations, payments and their events, the webhook, programmatic orders,
+//! replication, the sweeper) are still its methods; each names the narrow port it calls
+//! (`cart_store()`, `order_store()`, …), so what it touches shows in its file.
 
 pub mod carts;
 pub mod catalog_admin;
