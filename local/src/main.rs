@@ -38,6 +38,7 @@ fn spawn_sweeper(storefront: Storefront, grace: checkout_domain::usecases::sweep
         loop {
             every.tick().await;
             match storefront
+                .sweeper()
                 .sweep(grace, SweepBudget::time(std::time::Duration::from_secs(25)))
                 .await
             {

@@ -94,7 +94,14 @@ async fn a_customer_holds_at_most_three_unpaid_saved_orders(backend: Backend) {
 
     // Holds that end unpaid give theirs back too.
     app.advance(SAVED_ORDER_HOLD + time::Duration::seconds(1));
-    assert_eq!(app.storefront.expire_saved_orders(10).await.unwrap(), 4);
+    assert_eq!(
+        app.storefront
+            .sweeper()
+            .expire_saved_orders(10)
+            .await
+            .unwrap(),
+        4
+    );
     alice
         .post("/orders", save(&fifth))
         .await

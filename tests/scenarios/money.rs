@@ -162,7 +162,14 @@ async fn a_saved_order_takes_its_own_payment(backend: Backend) {
     assert!(order.get("expiresAt").is_none(), "{order:#}");
     // A paid order never expires, and owes nothing more.
     app.advance(LATER);
-    assert_eq!(app.storefront.expire_saved_orders(10).await.unwrap(), 0);
+    assert_eq!(
+        app.storefront
+            .sweeper()
+            .expire_saved_orders(10)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(
         guest.get(&format!("/orders/{number}")).await.body["state"],
         "Open"
@@ -199,6 +206,7 @@ async fn a_partly_paid_saved_order_expires_and_is_refunded(backend: Backend) {
     app.advance(LATER);
     let report = app
         .storefront
+        .sweeper()
         .sweep(Duration::minutes(30), sweep_budget())
         .await
         .unwrap();
@@ -217,6 +225,7 @@ async fn a_partly_paid_saved_order_expires_and_is_refunded(backend: Backend) {
     // Sweeping again does nothing twice.
     let again = app
         .storefront
+        .sweeper()
         .sweep(Duration::minutes(30), sweep_budget())
         .await
         .unwrap();
@@ -243,6 +252,7 @@ async fn the_sweeper_refunds_a_paid_cart_never_ordered(backend: Backend) {
     app.advance(Duration::minutes(10));
     assert_eq!(
         app.storefront
+            .sweeper()
             .sweep(Duration::minutes(30), sweep_budget())
             .await
             .unwrap(),
@@ -251,6 +261,7 @@ async fn the_sweeper_refunds_a_paid_cart_never_ordered(backend: Backend) {
     app.advance(Duration::minutes(21));
     let report = app
         .storefront
+        .sweeper()
         .sweep(Duration::minutes(30), sweep_budget())
         .await
         .unwrap();
@@ -265,6 +276,7 @@ async fn the_sweeper_refunds_a_paid_cart_never_ordered(backend: Backend) {
     // Nothing is left to sweep.
     assert_eq!(
         app.storefront
+            .sweeper()
             .sweep(Duration::minutes(30), sweep_budget())
             .await
             .unwrap(),

@@ -112,6 +112,7 @@ async fn a_refund_that_fails_later_is_outstanding_again_and_asked_for_anew(backe
     app.advance(PAST_GRACE);
     let report = app
         .storefront
+        .sweeper()
         .sweep(Duration::minutes(30), budget())
         .await
         .unwrap();
@@ -161,12 +162,14 @@ async fn an_orders_failed_refund_is_retried_with_a_backoff(backend: Backend) {
     assert!(due > app.storefront.now(), "after a backoff");
 
     app.storefront
+        .sweeper()
         .sweep(Duration::minutes(30), budget())
         .await
         .unwrap();
     assert_eq!(app.psp_requests("refund").len(), 1, "not before its time");
     app.advance(Duration::minutes(6));
     app.storefront
+        .sweeper()
         .sweep(Duration::minutes(30), budget())
         .await
         .unwrap();
@@ -193,6 +196,7 @@ async fn a_pending_refund_keeps_the_cart_queued_and_is_looked_up_not_asked_again
     let [refund_id] = app.psp.refund_ids(&reference).try_into().unwrap();
     app.advance(PAST_GRACE);
     app.storefront
+        .sweeper()
         .sweep(Duration::minutes(30), budget())
         .await
         .unwrap();
@@ -210,6 +214,7 @@ async fn a_pending_refund_keeps_the_cart_queued_and_is_looked_up_not_asked_again
     // It succeeds at Stripe, but its webhook is lost: the next sweep learns it.
     app.psp.settle_refund(&refund_id, TransactionState::Success);
     app.storefront
+        .sweeper()
         .sweep(Duration::minutes(30), budget())
         .await
         .unwrap();
@@ -217,6 +222,7 @@ async fn a_pending_refund_keeps_the_cart_queued_and_is_looked_up_not_asked_again
     assert_eq!(stored.payments[0].refunded(), amount);
     assert!(stored.holding_since().is_none(), "out of the queue");
     app.storefront
+        .sweeper()
         .sweep(Duration::minutes(30), budget())
         .await
         .unwrap();

@@ -176,6 +176,7 @@ async fn a_payment_whose_hold_was_given_back_is_refunded_though_units_are_left(b
     let budget = SweepBudget::time(std::time::Duration::from_secs(60));
     let swept = app
         .storefront
+        .sweeper()
         .sweep(time::Duration::seconds(1800), budget)
         .await
         .unwrap();
@@ -279,15 +280,15 @@ async fn the_sweeper_gives_back_ended_holds(backend: Backend) {
         .assert_status(StatusCode::CREATED);
     let budget = SweepBudget::time(std::time::Duration::from_secs(60));
     let grace = time::Duration::seconds(1800);
-    let early = app.storefront.sweep(grace, budget).await.unwrap();
+    let early = app.storefront.sweeper().sweep(grace, budget).await.unwrap();
     assert_eq!(early.holds_released, 0, "the hold has not ended");
     assert_eq!(app.stock("SCARF").await, 1);
 
     app.advance(DEFAULT_RESERVATION);
-    let swept = app.storefront.sweep(grace, budget).await.unwrap();
+    let swept = app.storefront.sweeper().sweep(grace, budget).await.unwrap();
     assert_eq!(swept.holds_released, 1);
     assert_eq!(shelf(&app, "SCARF").await, (4, 0));
-    let again = app.storefront.sweep(grace, budget).await.unwrap();
+    let again = app.storefront.sweeper().sweep(grace, budget).await.unwrap();
     assert_eq!(again.holds_released, 0);
 }
 

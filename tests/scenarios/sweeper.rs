@@ -39,7 +39,7 @@ async fn a_flood_of_saved_orders_never_starves_paid_carts(backend: Backend) {
         pages: 2,
         page_size: 1,
     };
-    let report = app.storefront.sweep(GRACE, tight).await.unwrap();
+    let report = app.storefront.sweeper().sweep(GRACE, tight).await.unwrap();
     assert_eq!(report.orders_released, 1);
     assert_eq!(report.carts_reversed, 1, "the cart had its turn");
     assert!(report.out_of_time);
@@ -48,6 +48,7 @@ async fn a_flood_of_saved_orders_never_starves_paid_carts(backend: Backend) {
     // What was left is due next time.
     let rest = app
         .storefront
+        .sweeper()
         .sweep(GRACE, SweepBudget::time(std::time::Duration::from_secs(60)))
         .await
         .unwrap();
@@ -66,12 +67,12 @@ async fn a_sweep_that_fails_is_counted_for_the_alarm_and_tried_again(backend: Ba
     // The fourth store call from now (the give-back's read of the cart, after both queues'
     // pages and the sweep's own read) fails.
     faults.fail_nth(4, FaultPoint::Before);
-    let report = app.storefront.sweep(GRACE, budget).await.unwrap();
+    let report = app.storefront.sweeper().sweep(GRACE, budget).await.unwrap();
     assert_eq!(report.failures, 1);
     assert_eq!(app.metrics.get(Metric::SweepFailures), 1);
     assert!(app.stored(&cart).await.0.payments[0].secured() > 0);
 
-    let again = app.storefront.sweep(GRACE, budget).await.unwrap();
+    let again = app.storefront.sweeper().sweep(GRACE, budget).await.unwrap();
     assert_eq!((again.failures, again.carts_reversed), (0, 1));
     assert_eq!(app.stored(&cart).await.0.payments[0].secured(), 0);
     assert_eq!(app.metrics.get(Metric::SweepFailures), 1);

@@ -27,6 +27,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 .unwrap_or_default();
             let budget = left.saturating_sub(Duration::from_secs(5));
             let report = storefront
+                .sweeper()
                 .sweep(grace, SweepBudget::time(budget))
                 .await
                 .map_err(|e| lambda_runtime::Error::from(e.to_string()))?;

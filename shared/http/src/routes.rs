@@ -197,7 +197,7 @@ async fn get_product(
     Path(sku): Path<String>,
 ) -> Result<Json<ProductView>> {
     let product = app.catalog_admin().product(&caller, &sku).await?;
-    let reserved = app.reserved(&product).await?;
+    let reserved = app.holds().reserved(&product).await?;
     Ok(Json(ProductView::of(product, reserved)))
 }
 
@@ -211,7 +211,7 @@ async fn put_product(
         .catalog_admin()
         .upsert_product(&caller, &sku, &input)
         .await?;
-    let reserved = app.reserved(&product).await?;
+    let reserved = app.holds().reserved(&product).await?;
     Ok(Json(ProductView::of(product, reserved)))
 }
 

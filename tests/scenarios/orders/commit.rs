@@ -162,14 +162,29 @@ async fn an_unpaid_saved_order_releases_its_stock_and_code_when_it_expires(backe
     assert_eq!(app.redemptions("ONCE").await, 1);
 
     assert_eq!(
-        app.storefront.expire_saved_orders(10).await.unwrap(),
+        app.storefront
+            .sweeper()
+            .expire_saved_orders(10)
+            .await
+            .unwrap(),
         0,
         "not before its hold ends"
     );
     app.advance(checkout_domain::model::commit_plan::SAVED_ORDER_HOLD + time::Duration::seconds(1));
-    assert_eq!(app.storefront.expire_saved_orders(10).await.unwrap(), 1);
     assert_eq!(
-        app.storefront.expire_saved_orders(10).await.unwrap(),
+        app.storefront
+            .sweeper()
+            .expire_saved_orders(10)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        app.storefront
+            .sweeper()
+            .expire_saved_orders(10)
+            .await
+            .unwrap(),
         0,
         "released once"
     );

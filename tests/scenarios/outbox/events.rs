@@ -95,7 +95,14 @@ async fn a_saved_order_paid_then_refunded_and_one_expired(app: &App) -> (String,
     expiring.assert_status(StatusCode::CREATED);
     let expired_number = expiring.body["orderNumber"].as_str().unwrap().to_string();
     app.advance(checkout_domain::model::commit_plan::SAVED_ORDER_HOLD + time::Duration::seconds(1));
-    assert_eq!(app.storefront.expire_saved_orders(10).await.unwrap(), 1);
+    assert_eq!(
+        app.storefront
+            .sweeper()
+            .expire_saved_orders(10)
+            .await
+            .unwrap(),
+        1
+    );
     (paid_number, expired_number)
 }
 

@@ -105,7 +105,7 @@ impl Storefront {
                         .is_some_and(|p| p.reserve_on_payment)
                 });
             for sku in reserving {
-                freed += self.release_ended_holds(&sku).await?;
+                freed += self.holds().release_ended_holds(&sku).await?;
             }
             if freed > 0 {
                 let latest = catalog_read(Freshness::Latest).await?;
@@ -133,6 +133,7 @@ impl Storefront {
                         // The edit is written: a release that fails now happens when the
                         // hold ends.
                         let released = self
+                            .holds()
                             .release_reservation(&next.id, |now, r| !r.matches(&now.line_items))
                             .await;
                         if let Err(error) = released {

@@ -188,7 +188,7 @@ impl Storefront {
             .as_ref()
             .filter(|p| p.stock < reservation.quantity && p.reserve_on_payment)
         {
-            if self.release_ended_holds(&p.sku).await? > 0 {
+            if self.holds().release_ended_holds(&p.sku).await? > 0 {
                 product = read().await?;
             }
         }

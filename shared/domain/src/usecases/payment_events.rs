@@ -222,6 +222,7 @@ impl Storefront {
         if crate::model::reservation::unpayable(&next) {
             // Its units go back now; if this fails, they do when the hold ends.
             if let Err(error) = self
+                .holds()
                 .release_reservation(&next.id, |now, _| crate::model::reservation::unpayable(now))
                 .await
             {

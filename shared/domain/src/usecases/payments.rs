@@ -245,6 +245,7 @@ impl Storefront {
     /// units go back when its hold ends.
     async fn release_own_reservation(&self, cart: &crate::model::values::CartId, payment_id: &str) {
         if let Err(error) = self
+            .holds()
             .release_reservation(cart, |_, r| r.payment_id == payment_id)
             .await
         {

@@ -18,12 +18,16 @@ use crate::model::catalog::Product;
 use crate::model::commit_plan::{Rejection, Reservation};
 use crate::model::error::{Error, FieldErrors};
 use crate::model::field_error::FieldError;
-use crate::model::reservation::{CartReservation, Hold, StoredHold};
+use crate::model::reservation::{CartReservation, Hold};
 use crate::model::values::{CartId, Sku};
 use crate::ports::metrics::Metric;
-use crate::ports::reservations::{ReleaseError, ReserveError};
+use crate::ports::reservations::ReserveError;
 use crate::usecases::commit::ShardProbes;
 use crate::usecases::Storefront;
+
+mod holds;
+
+pub use holds::Holds;
 
 /// How many times a reservation is tried afresh after the cart moved or a hold ended.
 const REFRESHES: u32 = 5;
@@ -69,7 +73,9 @@ impl Storefront {
                     return Ok(cart);
                 }
                 // Edited since, or ended: given back before anything is taken anew.
-                self.release_reservation(&cart.id, |_, _| true).await?;
+                self.holds()
+                    .release_reservation(&cart.id, |_, _| true)
+                    .await?;
                 cart = self.fresh_cart(&cart.id).await?;
                 planned = None;
                 continue;
@@ -131,7 +137,7 @@ impl Storefront {
                         .iter()
                         .filter(|t| shortages.iter().any(|s| s.sku == t.sku.as_str()))
                     {
-                        freed += self.release_ended_holds(&take.sku).await?;
+                        freed += self.holds().release_ended_holds(&take.sku).await?;
                     }
                     if freed == 0 || refreshes >= REFRESHES {
                         self.count(Metric::SoldOut, 1);
@@ -141,6 +147,7 @@ impl Storefront {
                 }
                 Err(ReserveError::HeldElsewhere { sku, cart: other }) => {
                     let freed = self
+                        .holds()
                         .release_reservation(&other, |_, r| r.ended(self.now()))
                         .await?;
                     if !freed || refreshes >= REFRESHES {
@@ -164,90 +171,6 @@ impl Storefront {
                 }
             }
         }
-    }
-
-    /// Gives back the reservation of cart `cart_id` if `which` says so (releasing it,
-    /// whichever payment made it, when it is its own). Returns whether anything was given back.
-    pub(crate) async fn release_reservation(
-        &self,
-        cart_id: &CartId,
-        which: impl Fn(&Cart, &CartReservation) -> bool,
-    ) -> Result<bool, Error> {
-        let mut backoff = self.backoff();
-        loop {
-            let Some(cart) = self.cart_store().cart(cart_id).await? else {
-                return Ok(false);
-            };
-            let Some(reservation) = cart.reservation.as_ref().filter(|r| which(&cart, r)) else {
-                return Ok(false);
-            };
-            let holds = reservation.stored(&cart.id, &cart.owner);
-            let mut next = cart.clone();
-            next.reservation = None;
-            next.payment_revision += 1;
-            // An ordered cart keeps what it says; only its holds go back.
-            let cart_write = (cart.state == crate::model::cart::CartState::Active)
-                .then_some((&next, cart.payment_revision));
-            match self.reservation_store().release(&holds, cart_write).await {
-                Ok(()) => {
-                    self.count(
-                        Metric::UnitsReleased,
-                        holds.iter().map(|h| u64::from(h.hold.units)).sum(),
-                    );
-                    return Ok(true);
-                }
-                Err(ReleaseError::Store(e)) => return Err(Error::Store(e)),
-                Err(ReleaseError::Conflict | ReleaseError::Contended) => {
-                    backoff.wait("the reservation's release").await?
-                }
-            }
-        }
-    }
-
-    /// Gives back every hold of `sku` whose time is up, so that its units go to whoever asks
-    /// now rather than when the sweeper passes. Returns the units given back.
-    pub(crate) async fn release_ended_holds(&self, sku: &Sku) -> Result<u32, Error> {
-        let now = self.now();
-        let ended: Vec<StoredHold> = self
-            .reservation_store()
-            .holds(sku)
-            .await?
-            .into_iter()
-            .filter(|h| h.until <= now)
-            .collect();
-        let mut freed = 0;
-        for hold in ended {
-            let released = self
-                .release_reservation(&hold.cart_id, |_, r| {
-                    r.payment_id == hold.payment_id && r.ended(now)
-                })
-                .await?;
-            if released {
-                freed += hold.hold.units;
-                continue;
-            }
-            // Its cart no longer names it (a cart ordered without it): the hold alone.
-            match self
-                .reservation_store()
-                .release(std::slice::from_ref(&hold), None)
-                .await
-            {
-                Ok(()) => freed += hold.hold.units,
-                Err(ReleaseError::Store(e)) => return Err(Error::Store(e)),
-                Err(_) => {}
-            }
-        }
-        Ok(freed)
-    }
-
-    /// Units of `product` held by reservations now (`GET /admin/products/{sku}`'s
-    /// `reserved`): holds whose time is up count against nobody.
-    pub async fn reserved(&self, product: &Product) -> Result<u32, Error> {
-        let holds = self.reservation_store().holds(&product.sku).await?;
-        Ok(crate::ports::reservations::reserved_units(
-            &holds,
-            self.now(),
-        ))
     }
 
     async fn fresh_cart(&self, id: &CartId) -> Result<Cart, Error> {

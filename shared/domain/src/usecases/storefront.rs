@@ -20,7 +20,6 @@ use crate::ports::pause::{NoPause, Pause};
 use crate::ports::payments::PaymentStore;
 use crate::ports::psp::{PaymentProvider, PspError};
 use crate::ports::reservations::ReservationStore;
-use crate::ports::sweep::SweepStore;
 use crate::ports::Store;
 use crate::usecases::catalog_admin::CatalogAdmin;
 use crate::usecases::claims::Claims;
@@ -28,7 +27,9 @@ use crate::usecases::gift_cards::GiftCards;
 use crate::usecases::merchant_orders::MerchantOrders;
 use crate::usecases::order_queries::OrderQueries;
 use crate::usecases::order_search::OrderSearch;
+use crate::usecases::reservations::Holds;
 use crate::usecases::reversals::Reversals;
+use crate::usecases::sweeper::Sweeper;
 
 #[derive(Clone)]
 pub struct Storefront {
@@ -297,6 +298,27 @@ impl Storefront {
         }
     }
 
+    /// Reservations' holds: given back, and counted.
+    pub fn holds(&self) -> Holds<'_> {
+        Holds {
+            carts: self.store.as_ref(),
+            reservations: self.store.as_ref(),
+            env: &self.env,
+        }
+    }
+
+    /// The sweeper (`functions/expire-orders`).
+    pub fn sweeper(&self) -> Sweeper<'_> {
+        Sweeper {
+            sweep: self.store.as_ref(),
+            carts: self.store.as_ref(),
+            orders: self.store.as_ref(),
+            holds: self.holds(),
+            reversals: self.reversals(),
+            env: &self.env,
+        }
+    }
+
     /// Gift card administration (`PUT` and `GET /admin/gift-cards/{code}`).
     pub fn gift_cards(&self) -> GiftCards<'_> {
         GiftCards {
@@ -347,10 +369,6 @@ impl Storefront {
     }
 
     pub(crate) fn idempotency_store(&self) -> &dyn IdempotencyStore {
-        self.store.as_ref()
-    }
-
-    pub(crate) fn sweep_store(&self) -> &dyn SweepStore {
         self.store.as_ref()
     }
 

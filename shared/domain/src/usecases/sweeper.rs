@@ -28,9 +28,14 @@ use crate::model::error::Error;
 use crate::model::order::OrderState;
 use crate::model::payment::Payment;
 use crate::model::values::CartId;
+use crate::ports::carts::CartStore;
 use crate::ports::metrics::Metric;
+use crate::ports::orders::OrderStore;
 use crate::ports::sweep::SweepKind;
-use crate::usecases::Storefront;
+use crate::ports::sweep::SweepStore;
+use crate::usecases::reservations::Holds;
+use crate::usecases::reversals::Reversals;
+use crate::usecases::storefront::Env;
 
 /// How long a paid cart may stay un-ordered before its money is given back.
 pub type Grace = Duration;
@@ -86,12 +91,23 @@ struct Queue {
     done: bool,
 }
 
-impl Storefront {
+/// The sweeper, over the sweep queues, the carts and orders it finds there, the reservations'
+/// holds it gives back and the reversals it asks for.
+pub struct Sweeper<'a> {
+    pub(crate) sweep: &'a dyn SweepStore,
+    pub(crate) carts: &'a dyn CartStore,
+    pub(crate) orders: &'a dyn OrderStore,
+    pub(crate) holds: Holds<'a>,
+    pub(crate) reversals: Reversals<'a>,
+    pub(crate) env: &'a Env,
+}
+
+impl Sweeper<'_> {
     /// One sweep over everything due now, within `budget`; `grace` is how long paid carts may
     /// wait.
     pub async fn sweep(&self, grace: Duration, budget: SweepBudget) -> Result<SweepReport, Error> {
         let started = Instant::now();
-        let now = self.now();
+        let now = self.env.now();
         let mut report = SweepReport::default();
         let mut queues = [
             Queue {
@@ -116,14 +132,19 @@ impl Storefront {
         let result = self
             .sweep_queues(&mut queues, now, started, budget, &mut report)
             .await;
-        self.count(Metric::SweepFailures, report.failures as u64);
-        self.count(Metric::SweepOrdersReleased, report.orders_released as u64);
-        self.count(Metric::SweepOrdersReversed, report.orders_reversed as u64);
-        self.count(Metric::SweepCartsReversed, report.carts_reversed as u64);
-        self.count(Metric::SweepHoldsReleased, report.holds_released as u64);
+        self.env
+            .count(Metric::SweepFailures, report.failures as u64);
+        self.env
+            .count(Metric::SweepOrdersReleased, report.orders_released as u64);
+        self.env
+            .count(Metric::SweepOrdersReversed, report.orders_reversed as u64);
+        self.env
+            .count(Metric::SweepCartsReversed, report.carts_reversed as u64);
+        self.env
+            .count(Metric::SweepHoldsReleased, report.holds_released as u64);
         if let Err(error) = &result {
             // A queue that cannot be read is a failure of the whole sweep.
-            self.count(Metric::SweepFailures, 1);
+            self.env.count(Metric::SweepFailures, 1);
             tracing::error!(%error, "sweep could not read its queues");
         }
         result.map(|()| report)
@@ -149,7 +170,7 @@ impl Storefront {
                 }
                 pages += 1;
                 let page = self
-                    .sweep_store()
+                    .sweep
                     .due_for_sweep(
                         queue.kind,
                         queue.due_by,
@@ -178,12 +199,12 @@ impl Storefront {
     /// Cancels saved orders whose hold ended unpaid, giving back stock, codes and any
     /// partial payment, reading `page` at a time. Returns how many it cancelled.
     pub async fn expire_saved_orders(&self, page: usize) -> Result<usize, Error> {
-        let now = self.now();
+        let now = self.env.now();
         let mut report = SweepReport::default();
         let mut cursor: Option<String> = None;
         loop {
             let due = self
-                .sweep_store()
+                .sweep
                 .due_for_sweep(SweepKind::Orders, now, cursor.as_deref(), page)
                 .await?;
             for cart_id in &due.carts {
@@ -202,9 +223,9 @@ impl Storefront {
         now: OffsetDateTime,
         report: &mut SweepReport,
     ) -> Result<(), Error> {
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         loop {
-            let Some(order) = self.cart_store().cart_and_order(cart_id).await?.1 else {
+            let Some(order) = self.carts.cart_and_order(cart_id).await?.1 else {
                 return Ok(());
             };
             let expired = order.awaiting_payment() && order.expires_at.is_some_and(|at| at <= now);
@@ -219,7 +240,7 @@ impl Storefront {
                     "the saved order's hold ended unpaid",
                 );
                 if !self
-                    .order_store()
+                    .orders
                     .release_order(&cancelled, order.revision)
                     .await?
                 {
@@ -247,7 +268,7 @@ impl Storefront {
                 )
             };
             if order.holds_money() {
-                self.reversals()
+                self.reversals
                     .give_back_order(cart_id, reason, which)
                     .await?;
                 report.orders_reversed += 1;
@@ -265,6 +286,7 @@ impl Storefront {
         report: &mut SweepReport,
     ) -> Result<(), Error> {
         if self
+            .holds
             .release_reservation(cart_id, |_, r| r.ended(now))
             .await?
         {
@@ -280,13 +302,13 @@ impl Storefront {
         due_by: OffsetDateTime,
         report: &mut SweepReport,
     ) -> Result<(), Error> {
-        let Some(cart) = self.cart_store().cart(cart_id).await? else {
+        let Some(cart) = self.carts.cart(cart_id).await? else {
             return Ok(());
         };
         if cart.holding_since().is_none_or(|since| since > due_by) {
             return Ok(());
         }
-        self.reversals()
+        self.reversals
             .give_back_cart(
                 cart_id,
                 "the cart was not ordered within the payment grace period",

@@ -71,6 +71,7 @@ async fn housekeeping(
     app: &App,
 ) -> Result<checkout_domain::usecases::sweeper::SweepReport, checkout_domain::Error> {
     app.storefront
+        .sweeper()
         .sweep(
             checkout_domain::usecases::sweeper::DEFAULT_PAYMENT_GRACE,
             checkout_domain::usecases::sweeper::SweepBudget::time(std::time::Duration::from_secs(
