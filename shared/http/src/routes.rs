@@ -259,7 +259,7 @@ async fn create_cart(
     Identity(caller): Identity,
     Json(input): Json<CreateCartInput>,
 ) -> Result<Response> {
-    let (cart, token) = app.create_cart(&caller, &input).await?;
+    let (cart, token) = app.carts().create_cart(&caller, &input).await?;
     let mut view = CartView::new(&cart);
     if let Some(token) = &token {
         view = view.with_session(token);
@@ -278,7 +278,7 @@ async fn get_cart(
     Identity(caller): Identity,
     Path(cart_id): Path<String>,
 ) -> Result<Response> {
-    let cart = app.cart(&caller, &cart_id).await?;
+    let cart = app.carts().cart(&caller, &cart_id).await?;
     Ok(Json(CartView::new(&cart)).into_response())
 }
 
@@ -288,7 +288,10 @@ async fn update_cart(
     Path(cart_id): Path<String>,
     Json(body): Json<UpdateCartBody>,
 ) -> Result<Response> {
-    let cart = app.update_cart(&caller, &cart_id, &(&body).into()).await?;
+    let cart = app
+        .carts()
+        .update_cart(&caller, &cart_id, &(&body).into())
+        .await?;
     Ok(Json(CartView::new(&cart)).into_response())
 }
 

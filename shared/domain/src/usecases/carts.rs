@@ -7,11 +7,27 @@ use crate::model::cart_actions::{CartAction, UpdateCartInput};
 use crate::model::error::Error;
 use crate::model::identity::Caller;
 use crate::model::values::{CartId, DiscountCode, SessionToken, Sku};
+use crate::ports::carts::CartStore;
 use crate::ports::carts::CartWriteError;
+use crate::ports::catalog::CatalogStore;
 use crate::ports::metrics::Metric;
-use crate::usecases::storefront::{conflict, ensure_updatable, Storefront};
+use crate::usecases::reservations::Holds;
+use crate::usecases::reversals::Reversals;
+use crate::usecases::storefront::Env;
+use crate::usecases::storefront::{conflict, ensure_updatable};
 
-impl Storefront {
+/// Carts: made, read and edited by their owner, priced against the catalog, over the cart
+/// and catalog stores, with the holds a cart edit gives back and the reversals of payments
+/// that no longer fit.
+pub struct Carts<'a> {
+    pub(crate) carts: &'a dyn CartStore,
+    pub(crate) catalog: &'a dyn CatalogStore,
+    pub(crate) holds: Holds<'a>,
+    pub(crate) reversals: Reversals<'a>,
+    pub(crate) env: &'a Env,
+}
+
+impl Carts<'_> {
     /// Creates a cart for the caller. A guest gets a fresh session token, returned only here.
     pub async fn create_cart(
         &self,
@@ -35,22 +51,19 @@ impl Storefront {
                 )
             }
         };
-        let config = self.catalog_store().config().await?;
+        let config = self.catalog.config().await?;
         let cart = Cart::create(input, owner, &config, self.env.clock.now())?;
-        self.cart_store()
-            .insert_cart(&cart)
-            .await
-            .map_err(|e| match e {
-                CartWriteError::Store(e) => Error::Store(e),
-                CartWriteError::Conflict(_) => Error::internal("cart id collision"),
-            })?;
+        self.carts.insert_cart(&cart).await.map_err(|e| match e {
+            CartWriteError::Store(e) => Error::Store(e),
+            CartWriteError::Conflict(_) => Error::internal("cart id collision"),
+        })?;
         Ok((cart, token))
     }
 
     /// The caller's cart; anyone else's is `NotFound`.
     pub async fn cart(&self, caller: &Caller, id: &str) -> Result<Cart, Error> {
         let id = CartId::parse(id).map_err(|_| Error::NotFound)?;
-        match self.cart_store().cart(&id).await? {
+        match self.carts.cart(&id).await? {
             Some(cart) if caller.owns(&cart.owner) => Ok(cart),
             _ => Err(Error::NotFound),
         }
@@ -105,7 +118,7 @@ impl Storefront {
                         .is_some_and(|p| p.reserve_on_payment)
                 });
             for sku in reserving {
-                freed += self.holds().release_ended_holds(&sku).await?;
+                freed += self.holds.release_ended_holds(&sku).await?;
             }
             if freed > 0 {
                 let latest = catalog_read(Freshness::Latest).await?;
@@ -115,11 +128,11 @@ impl Storefront {
         let next = applied?;
         // The same write again while other writers hold the cart (a payment being recorded):
         // nothing was written, and the version condition still guards it.
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         let written = loop {
-            match self.cart_store().replace_cart(&next, input.version).await {
+            match self.carts.replace_cart(&next, input.version).await {
                 Err(CartWriteError::Store(e)) if e.contended => {
-                    self.count(Metric::WriteConflicts, 1);
+                    self.env.count(Metric::WriteConflicts, 1);
                     backoff.wait("the cart").await?;
                 }
                 written => break written,
@@ -133,7 +146,7 @@ impl Storefront {
                         // The edit is written: a release that fails now happens when the
                         // hold ends.
                         let released = self
-                            .holds()
+                            .holds
                             .release_reservation(&next.id, |now, r| !r.matches(&now.line_items))
                             .await;
                         if let Err(error) = released {
@@ -142,9 +155,9 @@ impl Storefront {
                     }
                 }
                 if next.totals.total != cart.totals.total {
-                    self.reversals().release_stale_payments(&next).await?;
+                    self.reversals.release_stale_payments(&next).await?;
                     // The cart as stored now, with any reversals recorded.
-                    return Ok(self.cart_store().cart(&next.id).await?.unwrap_or(next));
+                    return Ok(self.carts.cart(&next.id).await?.unwrap_or(next));
                 }
                 Ok(next)
             }
@@ -202,14 +215,14 @@ impl Storefront {
         codes.dedup();
         let products = async {
             match freshness {
-                Freshness::Latest => self.catalog_store().products(&skus).await,
-                Freshness::Recent => self.catalog_store().products_recent(&skus).await,
+                Freshness::Latest => self.catalog.products(&skus).await,
+                Freshness::Recent => self.catalog.products_recent(&skus).await,
             }
         };
         let (products, discounts, config) = futures_join(
             products,
-            self.catalog_store().discounts(&codes),
-            self.catalog_store().config(),
+            self.catalog.discounts(&codes),
+            self.catalog.config(),
         )
         .await;
         Ok(CatalogView {

@@ -187,6 +187,7 @@ impl Storefront {
             ensure_updatable(&cart, input.cart_version)?;
             let payment_state = check_preconditions(&cart, action)?;
             let refusal = match self
+                .commit_path()
                 .commit_order(number.clone(), |number| {
                     self.cart_plan(&cart, input, number, action, payment_state, ticket)
                 })
@@ -308,6 +309,7 @@ impl Storefront {
     /// Re-prices the cart against today's catalog and says how the customer's total moved.
     async fn what_changed(&self, cart: &Cart) -> Result<Retry, Error> {
         let catalog = self
+            .carts()
             .catalog_for(cart, std::iter::empty(), std::iter::empty())
             .await?;
         let mut fresh = cart.clone();

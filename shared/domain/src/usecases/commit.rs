@@ -16,9 +16,12 @@ use crate::model::gift_card::GiftCardCode;
 use crate::model::order::Order;
 use crate::model::order_number::{self, OrderNumber};
 use crate::model::values::Sku;
+use crate::ports::catalog::CatalogStore;
 use crate::ports::metrics::Metric;
 use crate::ports::orders::CommitError;
-use crate::usecases::storefront::Storefront;
+use crate::ports::orders::OrderStore;
+use crate::usecases::reservations::Holds;
+use crate::usecases::storefront::Env;
 
 /// Whose order number an order gets.
 #[derive(Debug, Clone)]
@@ -114,7 +117,16 @@ pub(crate) struct ShardProbes {
     rounds: u32,
 }
 
-impl Storefront {
+/// The one commit path, over the catalog (stock, its shards and sold-out marks) and the order
+/// store (the one transaction), with the holds a buyer short of stock gives back first.
+pub struct Commit<'a> {
+    pub(crate) catalog: &'a dyn CatalogStore,
+    pub(crate) orders: &'a dyn OrderStore,
+    pub(crate) holds: Holds<'a>,
+    pub(crate) env: &'a Env,
+}
+
+impl Commit<'_> {
     /// After shards ran short: each such SKU takes from another shard that held stock at the
     /// last read, a few times at random, then from as many shards as it needs by a read of
     /// them all. `Some(OutOfStock)` when all of them together do not have the units (and the
@@ -145,7 +157,7 @@ impl Storefront {
             }
         }
         Ok((!shortages.is_empty()).then(|| {
-            self.count(Metric::SoldOut, 1);
+            self.env.count(Metric::SoldOut, 1);
             shortages
         }))
     }
@@ -163,7 +175,7 @@ impl Storefront {
             }
         }
         Ok((!shortages.is_empty()).then(|| {
-            self.count(Metric::SoldOut, 1);
+            self.env.count(Metric::SoldOut, 1);
             Refusal::OutOfStock(shortages)
         }))
     }
@@ -176,7 +188,7 @@ impl Storefront {
         reservation: &mut Reservation,
     ) -> Result<Option<StockShortage>, Error> {
         let read = || async {
-            self.catalog_store()
+            self.catalog
                 .products(std::slice::from_ref(&reservation.sku))
                 .await
                 .map(|mut found| found.pop())
@@ -188,7 +200,7 @@ impl Storefront {
             .as_ref()
             .filter(|p| p.stock < reservation.quantity && p.reserve_on_payment)
         {
-            if self.holds().release_ended_holds(&p.sku).await? > 0 {
+            if self.holds.release_ended_holds(&p.sku).await? > 0 {
                 product = read().await?;
             }
         }
@@ -206,7 +218,7 @@ impl Storefront {
             if product.stock == 0 && !product.sold_out {
                 // Buyers after this one learn it from the product's own item.
                 if let Err(error) = self
-                    .catalog_store()
+                    .catalog
                     .mark_sold_out(&product.sku, product.stock_revision)
                     .await
                 {
@@ -249,10 +261,10 @@ impl Storefront {
         number: Number,
         mut build: impl FnMut(OrderNumber) -> Result<CommitPlan, Error>,
     ) -> Result<Result<CommitPlan, Refusal>, Error> {
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         let (mut current, generated) = match number {
             Number::Requested(n) => (n, false),
-            Number::Generated => (OrderNumber::generate(self.now()), true),
+            Number::Generated => (OrderNumber::generate(self.env.now()), true),
         };
         let mut draws = 1;
         let mut plan = build(current.clone())?;
@@ -261,18 +273,18 @@ impl Storefront {
             return Ok(Err(refusal));
         }
         loop {
-            let refusal = match self.order_store().commit(&plan).await {
+            let refusal = match self.orders.commit(&plan).await {
                 Ok(()) => {
-                    self.count(Metric::OrdersCommitted, 1);
+                    self.env.count(Metric::OrdersCommitted, 1);
                     return Ok(Ok(plan));
                 }
                 Err(CommitError::Store(e)) if e.contended => {
-                    self.count(Metric::CommitConflicts, 1);
+                    self.env.count(Metric::CommitConflicts, 1);
                     if let Err(spent) = backoff.wait("the order's commit").await {
-                        self.count(Metric::Contended, 1);
+                        self.env.count(Metric::Contended, 1);
                         return Err(spent);
                     }
-                    self.count(Metric::CommitRetries, 1);
+                    self.env.count(Metric::CommitRetries, 1);
                     continue;
                 }
                 Err(CommitError::Store(e)) => return Err(Error::Store(e)),
@@ -303,12 +315,12 @@ impl Storefront {
             match refusal {
                 Refusal::NumberTaken if generated && draws < order_number::DRAW_ATTEMPTS => {
                     draws += 1;
-                    current = OrderNumber::generate(self.now());
+                    current = OrderNumber::generate(self.env.now());
                     plan = build(current.clone())?;
                 }
                 refusal => {
                     if matches!(refusal, Refusal::OutOfStock(_)) {
-                        self.count(Metric::SoldOut, 1);
+                        self.env.count(Metric::SoldOut, 1);
                     }
                     return Ok(Err(refusal));
                 }

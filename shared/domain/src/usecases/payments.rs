@@ -69,7 +69,7 @@ impl Storefront {
         cart_id: &str,
         input: &CreatePaymentInput,
     ) -> Result<CreatedPayment, Error> {
-        let mut cart = self.cart(caller, cart_id).await?;
+        let mut cart = self.carts().cart(caller, cart_id).await?;
         ensure_updatable(&cart, cart.version)?;
         let paid_in_full = "the cart is paid in full";
         // Checked before anything is held: bad input changes nothing.
@@ -107,7 +107,7 @@ impl Storefront {
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
                 Err(_) => {
                     backoff.wait("the cart's payments").await?;
-                    cart = self.cart(caller, cart_id).await?
+                    cart = self.carts().cart(caller, cart_id).await?
                 }
             }
             ensure_updatable(&cart, cart.version)?;

@@ -88,6 +88,7 @@ impl Storefront {
         keyed: bool,
     ) -> Result<Replicated, Error> {
         let catalog = self
+            .carts()
             .load_catalog(
                 order.line_items.iter().map(|l| l.sku.clone()).collect(),
                 order

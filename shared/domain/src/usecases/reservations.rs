@@ -84,7 +84,7 @@ impl Storefront {
             // A SKU the last read found empty is read again before any write.
             let mut shortages = Vec::new();
             for take in takes.iter_mut().filter(|t| t.in_stock == 0) {
-                shortages.extend(self.take_from_all(take).await?);
+                shortages.extend(self.commit_path().take_from_all(take).await?);
             }
             if !shortages.is_empty() {
                 self.count(Metric::SoldOut, 1);
@@ -125,7 +125,11 @@ impl Storefront {
                         shard,
                         available: 0,
                     }];
-                    if let Some(shortages) = self.take_elsewhere(takes, short, &mut probes).await? {
+                    if let Some(shortages) = self
+                        .commit_path()
+                        .take_elsewhere(takes, short, &mut probes)
+                        .await?
+                    {
                         return Err(Error::OutOfStock(shortages));
                     }
                 }

@@ -21,8 +21,10 @@ use crate::ports::payments::PaymentStore;
 use crate::ports::psp::{PaymentProvider, PspError};
 use crate::ports::reservations::ReservationStore;
 use crate::ports::Store;
+use crate::usecases::carts::Carts;
 use crate::usecases::catalog_admin::CatalogAdmin;
 use crate::usecases::claims::Claims;
+use crate::usecases::commit::Commit;
 use crate::usecases::gift_cards::GiftCards;
 use crate::usecases::merchant_orders::MerchantOrders;
 use crate::usecases::order_queries::OrderQueries;
@@ -315,6 +317,27 @@ impl Storefront {
             orders: self.store.as_ref(),
             holds: self.holds(),
             reversals: self.reversals(),
+            env: &self.env,
+        }
+    }
+
+    /// Carts, and the catalog as a cart is priced against it.
+    pub fn carts(&self) -> Carts<'_> {
+        Carts {
+            carts: self.store.as_ref(),
+            catalog: self.store.as_ref(),
+            holds: self.holds(),
+            reversals: self.reversals(),
+            env: &self.env,
+        }
+    }
+
+    /// The one commit path.
+    pub(crate) fn commit_path(&self) -> Commit<'_> {
+        Commit {
+            catalog: self.store.as_ref(),
+            orders: self.store.as_ref(),
+            holds: self.holds(),
             env: &self.env,
         }
     }

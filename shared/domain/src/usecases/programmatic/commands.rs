@@ -78,6 +78,7 @@ impl Storefront {
 
     async fn calculate_shipping(&self, run: &mut Run) -> Result<(), Error> {
         let building = self
+            .carts()
             .catalog_for(&run.cart, std::iter::empty(), std::iter::empty())
             .await?
             .without_stock_limits();

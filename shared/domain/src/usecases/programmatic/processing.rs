@@ -42,6 +42,7 @@ impl Storefront {
             None => Number::Generated,
         };
         let committed = self
+            .commit_path()
             .commit_order(number, |number| {
                 let now = self.now();
                 let mut cart = run.cart.clone();
@@ -192,6 +193,7 @@ impl Storefront {
             return Ok(draft.clone());
         }
         let committed = self
+            .commit_path()
             .commit_order(Number::Generated, |number| {
                 let now = self.now();
                 run.number = number;

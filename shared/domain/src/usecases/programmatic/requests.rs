@@ -294,6 +294,7 @@ impl Storefront {
     ) -> Result<CatalogView, Error> {
         let skus = request.lines.iter().map(|(sku, _)| sku.clone()).collect();
         let catalog = self
+            .carts()
             .load_catalog(skus, request.discount_codes.clone())
             .await?;
         let mut errors = FieldErrors::new();
