@@ -104,7 +104,7 @@ async fn place_order(
     KeyHeader(key): KeyHeader,
     Json(input): Json<CreateOrderInput>,
 ) -> Result<Response> {
-    let answer = app.place_order(&caller, &input, key).await?;
+    let answer = app.checkout().place_order(&caller, &input, key).await?;
     let status = match answer.outcome {
         OrderOutcome::Created => StatusCode::CREATED,
         OrderOutcome::Replayed => StatusCode::OK,

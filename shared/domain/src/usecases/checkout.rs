@@ -22,9 +22,15 @@ use crate::model::order_number::OrderNumber;
 use crate::model::order_snapshot::OrderSnapshot;
 use crate::model::payment::PaymentState;
 use crate::model::values::CartId;
+use crate::ports::carts::CartStore;
+use crate::ports::idempotency::IdempotencyStore;
+use crate::ports::orders::OrderStore;
+use crate::usecases::carts::Carts;
+use crate::usecases::commit::Commit;
 use crate::usecases::commit::{Number, Refusal};
 use crate::usecases::idempotency::{self, Begin};
-use crate::usecases::storefront::{conflict, ensure_updatable, Storefront};
+use crate::usecases::storefront::Env;
+use crate::usecases::storefront::{conflict, ensure_updatable};
 
 /// How often a commit re-reads a cart that changed under it without a version change.
 const MAX_REFRESHES: usize = 3;
@@ -72,7 +78,18 @@ impl OrderResponse {
     }
 }
 
-impl Storefront {
+/// `POST /orders` and a paid cart's order: over the carts and orders it reads, the idempotency
+/// records its keys claim, the carts it prices with and the commit path.
+pub struct Checkout<'a> {
+    pub(crate) carts: &'a dyn CartStore,
+    pub(crate) orders: &'a dyn OrderStore,
+    pub(crate) idempotency: &'a dyn IdempotencyStore,
+    pub(crate) pricing: Carts<'a>,
+    pub(crate) commit: Commit<'a>,
+    pub(crate) env: &'a Env,
+}
+
+impl Checkout<'_> {
     /// `POST /orders`: commits the caller's cart, at most once per cart and per key. A keyed
     /// request reads the cart, its order and the key's record at once, and its commit writes
     /// the record in the same transaction iff the key is still free: two round trips for a new
@@ -89,17 +106,14 @@ impl Storefront {
             return Err(Error::Unauthorized);
         }
         let Some(key) = key else {
-            let (cart, order) = self.cart_store().cart_and_order(&cart_id).await?;
+            let (cart, order) = self.carts.cart_and_order(&cart_id).await?;
             return self
                 .commit(caller, (cart, order), input, order_number, None)
                 .await;
         };
         let request = IdempotentRequest::keyed(Operation::CreateOrder, caller, &key, input);
-        let read = self
-            .order_store()
-            .commit_read(&cart_id, &request.key)
-            .await?;
-        let ticket = match idempotency::decide(request.clone(), read.record, self.now())? {
+        let read = self.orders.commit_read(&cart_id, &request.key).await?;
+        let ticket = match idempotency::decide(request.clone(), read.record, self.env.now())? {
             Begin::Replay(stored) => return replay(stored),
             Begin::Proceed(ticket) => ticket,
         };
@@ -114,12 +128,8 @@ impl Storefront {
             .await;
         if let Err(Error::RequestInProgress { .. }) = result {
             // Another request with this key got there first: answer as its record says.
-            let record = self
-                .order_store()
-                .commit_read(&cart_id, &ticket.key)
-                .await?
-                .record;
-            if let Begin::Replay(stored) = idempotency::decide(request, record, self.now())? {
+            let record = self.orders.commit_read(&cart_id, &ticket.key).await?.record;
+            if let Begin::Replay(stored) = idempotency::decide(request, record, self.env.now())? {
                 return replay(stored);
             }
         }
@@ -158,7 +168,7 @@ impl Storefront {
         input: &CreateOrderInput,
         ticket: Option<&Ticket>,
     ) -> Result<OrderResponse, Error> {
-        match self.cart_store().cart_and_order(cart_id).await? {
+        match self.carts.cart_and_order(cart_id).await? {
             (_, Some(order)) => self.replay_or_refuse(&order, input, ticket).await,
             (Some(cart), None) if cart.state != CartState::Ordered => {
                 Err(conflict(&cart, input.cart_version))
@@ -187,7 +197,7 @@ impl Storefront {
             ensure_updatable(&cart, input.cart_version)?;
             let payment_state = check_preconditions(&cart, action)?;
             let refusal = match self
-                .commit_path()
+                .commit
                 .commit_order(number.clone(), |number| {
                     self.cart_plan(&cart, input, number, action, payment_state, ticket)
                 })
@@ -199,7 +209,7 @@ impl Storefront {
             if let Refusal::Moved { order: None, .. } = &refusal {
                 // Its reservation was given back meanwhile (its hold ended): decided again on
                 // the cart as it is now, its lines taken from the shelf if it has them.
-                if let Some(now) = self.cart_store().cart(&cart.id).await? {
+                if let Some(now) = self.carts.cart(&cart.id).await? {
                     let released = now.state == CartState::Active
                         && now.version == cart.version
                         && cart.reservation.is_some()
@@ -259,7 +269,7 @@ impl Storefront {
         payment_state: PaymentState,
         ticket: Option<&Ticket>,
     ) -> Result<CommitPlan, Error> {
-        let now = self.now();
+        let now = self.env.now();
         // A saved order its payments already cover holds nothing: it is paid.
         let expires_at = (action == CommitAction::SaveOrder && payment_state != PaymentState::Paid)
             .then(|| now + SAVED_ORDER_HOLD);
@@ -309,11 +319,11 @@ impl Storefront {
     /// Re-prices the cart against today's catalog and says how the customer's total moved.
     async fn what_changed(&self, cart: &Cart) -> Result<Retry, Error> {
         let catalog = self
-            .carts()
+            .pricing
             .catalog_for(cart, std::iter::empty(), std::iter::empty())
             .await?;
         let mut fresh = cart.clone();
-        fresh.reprice(&catalog, self.now())?;
+        fresh.reprice(&catalog, self.env.now())?;
         let change = price_change(cart, &fresh);
         if let Err(below) = fresh.check_minimum_order(&catalog.config) {
             return Ok(Retry::Answer(Err(below)));
@@ -352,9 +362,9 @@ impl Storefront {
         }
         let order = Box::new(order.snapshot());
         if let Some(ticket) = ticket {
-            let store = self.idempotency_store();
+            let store = self.idempotency;
             let response = StoredResponse::Order(order.clone());
-            idempotency::complete(store, ticket, Some(response), self.now()).await?;
+            idempotency::complete(store, ticket, Some(response), self.env.now()).await?;
         }
         Ok(OrderResponse::replay(order))
     }

@@ -170,7 +170,10 @@ impl Storefront {
                     refreshes += 1;
                     // Priced again against today's catalog: a price the customer has not
                     // seen is refused with the new summary, as the commit would.
-                    cart = self.priced_as_now(self.fresh_cart(&cart.id).await?).await?;
+                    cart = self
+                        .checkout()
+                        .priced_as_now(self.fresh_cart(&cart.id).await?)
+                        .await?;
                     planned = None;
                 }
             }

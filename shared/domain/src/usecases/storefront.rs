@@ -23,6 +23,7 @@ use crate::ports::reservations::ReservationStore;
 use crate::ports::Store;
 use crate::usecases::carts::Carts;
 use crate::usecases::catalog_admin::CatalogAdmin;
+use crate::usecases::checkout::Checkout;
 use crate::usecases::claims::Claims;
 use crate::usecases::commit::Commit;
 use crate::usecases::gift_cards::GiftCards;
@@ -338,6 +339,18 @@ impl Storefront {
             catalog: self.store.as_ref(),
             orders: self.store.as_ref(),
             holds: self.holds(),
+            env: &self.env,
+        }
+    }
+
+    /// `POST /orders`, and the order of a paid cart.
+    pub fn checkout(&self) -> Checkout<'_> {
+        Checkout {
+            carts: self.store.as_ref(),
+            orders: self.store.as_ref(),
+            idempotency: self.store.as_ref(),
+            pricing: self.carts(),
+            commit: self.commit_path(),
             env: &self.env,
         }
     }

@@ -24,7 +24,11 @@ impl Storefront {
             action: Some(CommitAction::Checkout),
         };
         let cart_id = cart.id.clone();
-        match self.commit_loaded(cart, &input, None, None).await {
+        match self
+            .checkout()
+            .commit_loaded(cart, &input, None, None)
+            .await
+        {
             Ok(answer) => Ok(EventEffect::Ordered(answer.order.order_number.to_string())),
             Err(refusal) if refusal.changes_the_total() => {
                 tracing::info!(cart = %cart_id, %refusal, "paid cart cannot be ordered; giving the money back");
