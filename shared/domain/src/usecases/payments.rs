@@ -76,7 +76,10 @@ impl Storefront {
         let (amount, psp) = self.payment_terms(input, PlanFor::cart(&cart), paid_in_full)?;
         let payment_id = uuid::Uuid::new_v4().to_string();
         // A drop's units are taken before the provider is asked: no stock, no payment.
-        cart = self.reserve_for_payment(cart, &payment_id).await?;
+        cart = self
+            .reservations()
+            .reserve_for_payment(cart, &payment_id)
+            .await?;
         let started = self
             .start_payment(
                 caller,

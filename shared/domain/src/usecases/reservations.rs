@@ -20,10 +20,15 @@ use crate::model::error::{Error, FieldErrors};
 use crate::model::field_error::FieldError;
 use crate::model::reservation::{CartReservation, Hold};
 use crate::model::values::{CartId, Sku};
+use crate::ports::carts::CartStore;
+use crate::ports::catalog::CatalogStore;
 use crate::ports::metrics::Metric;
+use crate::ports::reservations::ReservationStore;
 use crate::ports::reservations::ReserveError;
+use crate::usecases::checkout::Checkout;
+use crate::usecases::commit::Commit;
 use crate::usecases::commit::ShardProbes;
-use crate::usecases::Storefront;
+use crate::usecases::storefront::Env;
 
 mod holds;
 
@@ -32,7 +37,20 @@ pub use holds::Holds;
 /// How many times a reservation is tried afresh after the cart moved or a hold ended.
 const REFRESHES: u32 = 5;
 
-impl Storefront {
+/// Reserving a drop's units when payment starts: over the carts and the catalog it reads, the
+/// reservation store its holds go to, the commit path it takes stock through, the holds it
+/// gives back and the checkout that prices a cart again.
+pub struct Reservations<'a> {
+    pub(crate) carts: &'a dyn CartStore,
+    pub(crate) catalog: &'a dyn CatalogStore,
+    pub(crate) reservations: &'a dyn ReservationStore,
+    pub(crate) commit: Commit<'a>,
+    pub(crate) holds: Holds<'a>,
+    pub(crate) checkout: Checkout<'a>,
+    pub(crate) env: &'a Env,
+}
+
+impl Reservations<'_> {
     /// Reserves the units of `cart`'s reserving SKUs for payment `payment_id`, unless its
     /// reservation already holds them. Returns the cart as it is now (its reservation on it).
     /// `OutOfStock` when the shelf does not have them; nothing is held then.
@@ -42,7 +60,7 @@ impl Storefront {
         payment_id: &str,
     ) -> Result<Cart, Error> {
         let mut refreshes = 0;
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         let mut probes = ShardProbes::default();
         let mut planned: Option<Vec<Reservation>> = None;
         loop {
@@ -52,7 +70,7 @@ impl Storefront {
                 return Ok(cart);
             }
             let skus: Vec<Sku> = cart.skus().cloned().collect();
-            let products = self.catalog_store().products_recent(&skus).await?;
+            let products = self.catalog.products_recent(&skus).await?;
             let reserving: HashMap<&Sku, &Product> = products
                 .iter()
                 .filter(|p| p.reserve_on_payment)
@@ -62,7 +80,7 @@ impl Storefront {
                 return Ok(cart);
             }
             ensure_within_limits(&cart, &reserving)?;
-            let now = self.now();
+            let now = self.env.now();
             if let Some(held) = &cart.reservation {
                 let covers = cart
                     .line_items
@@ -73,7 +91,7 @@ impl Storefront {
                     return Ok(cart);
                 }
                 // Edited since, or ended: given back before anything is taken anew.
-                self.holds()
+                self.holds
                     .release_reservation(&cart.id, |_, _| true)
                     .await?;
                 cart = self.fresh_cart(&cart.id).await?;
@@ -84,10 +102,10 @@ impl Storefront {
             // A SKU the last read found empty is read again before any write.
             let mut shortages = Vec::new();
             for take in takes.iter_mut().filter(|t| t.in_stock == 0) {
-                shortages.extend(self.commit_path().take_from_all(take).await?);
+                shortages.extend(self.commit.take_from_all(take).await?);
             }
             if !shortages.is_empty() {
-                self.count(Metric::SoldOut, 1);
+                self.env.count(Metric::SoldOut, 1);
                 return Err(Error::OutOfStock(shortages));
             }
             let mut next = cart.clone();
@@ -105,18 +123,18 @@ impl Storefront {
             });
             next.payment_revision += 1;
             let outcome = self
-                .reservation_store()
+                .reservations
                 .reserve(&next, cart.payment_revision, takes, cart.config_revision)
                 .await;
             match outcome {
                 Ok(()) => {
                     let units: u32 = takes.iter().map(|t| t.quantity).sum();
-                    self.count(Metric::UnitsReserved, units.into());
+                    self.env.count(Metric::UnitsReserved, units.into());
                     return Ok(next);
                 }
                 Err(ReserveError::Store(e)) => return Err(Error::Store(e)),
                 Err(ReserveError::Contended) => {
-                    self.count(Metric::WriteConflicts, 1);
+                    self.env.count(Metric::WriteConflicts, 1);
                     backoff.wait("the reservation").await?;
                 }
                 Err(ReserveError::ShardShort { sku, shard }) => {
@@ -126,7 +144,7 @@ impl Storefront {
                         available: 0,
                     }];
                     if let Some(shortages) = self
-                        .commit_path()
+                        .commit
                         .take_elsewhere(takes, short, &mut probes)
                         .await?
                     {
@@ -141,18 +159,18 @@ impl Storefront {
                         .iter()
                         .filter(|t| shortages.iter().any(|s| s.sku == t.sku.as_str()))
                     {
-                        freed += self.holds().release_ended_holds(&take.sku).await?;
+                        freed += self.holds.release_ended_holds(&take.sku).await?;
                     }
                     if freed == 0 || refreshes >= REFRESHES {
-                        self.count(Metric::SoldOut, 1);
+                        self.env.count(Metric::SoldOut, 1);
                         return Err(Error::OutOfStock(shortages));
                     }
                     refreshes += 1;
                 }
                 Err(ReserveError::HeldElsewhere { sku, cart: other }) => {
                     let freed = self
-                        .holds()
-                        .release_reservation(&other, |_, r| r.ended(self.now()))
+                        .holds
+                        .release_reservation(&other, |_, r| r.ended(self.env.now()))
                         .await?;
                     if !freed || refreshes >= REFRESHES {
                         return Err(Error::AlreadyReserved {
@@ -171,7 +189,7 @@ impl Storefront {
                     // Priced again against today's catalog: a price the customer has not
                     // seen is refused with the new summary, as the commit would.
                     cart = self
-                        .checkout()
+                        .checkout
                         .priced_as_now(self.fresh_cart(&cart.id).await?)
                         .await?;
                     planned = None;
@@ -181,7 +199,7 @@ impl Storefront {
     }
 
     async fn fresh_cart(&self, id: &CartId) -> Result<Cart, Error> {
-        let cart = self.cart_store().cart(id).await?.ok_or(Error::NotFound)?;
+        let cart = self.carts.cart(id).await?.ok_or(Error::NotFound)?;
         crate::usecases::storefront::ensure_updatable(&cart, cart.version)?;
         Ok(cart)
     }

@@ -10,7 +10,6 @@ use crate::model::limits::Limits;
 use crate::model::money::Money;
 use crate::model::values::CartId;
 use crate::ports::carts::CartStore;
-use crate::ports::catalog::CatalogStore;
 use crate::ports::clock::{Clock, SystemClock};
 use crate::ports::gift_cards::GiftCardStore;
 use crate::ports::idempotency::IdempotencyStore;
@@ -19,7 +18,6 @@ use crate::ports::orders::OrderStore;
 use crate::ports::pause::{NoPause, Pause};
 use crate::ports::payments::PaymentStore;
 use crate::ports::psp::{PaymentProvider, PspError};
-use crate::ports::reservations::ReservationStore;
 use crate::ports::Store;
 use crate::usecases::carts::Carts;
 use crate::usecases::catalog_admin::CatalogAdmin;
@@ -30,7 +28,7 @@ use crate::usecases::gift_cards::GiftCards;
 use crate::usecases::merchant_orders::MerchantOrders;
 use crate::usecases::order_queries::OrderQueries;
 use crate::usecases::order_search::OrderSearch;
-use crate::usecases::reservations::Holds;
+use crate::usecases::reservations::{Holds, Reservations};
 use crate::usecases::reversals::Reversals;
 use crate::usecases::sweeper::Sweeper;
 
@@ -355,6 +353,19 @@ impl Storefront {
         }
     }
 
+    /// Reserving a drop's units when its payment starts.
+    pub(crate) fn reservations(&self) -> Reservations<'_> {
+        Reservations {
+            carts: self.store.as_ref(),
+            catalog: self.store.as_ref(),
+            reservations: self.store.as_ref(),
+            commit: self.commit_path(),
+            holds: self.holds(),
+            checkout: self.checkout(),
+            env: &self.env,
+        }
+    }
+
     /// Gift card administration (`PUT` and `GET /admin/gift-cards/{code}`).
     pub fn gift_cards(&self) -> GiftCards<'_> {
         GiftCards {
@@ -388,9 +399,6 @@ impl Storefront {
     // The use cases still written as methods name the narrow port they work through here;
     // the one store provides them all.
 
-    pub(crate) fn catalog_store(&self) -> &dyn CatalogStore {
-        self.store.as_ref()
-    }
 
     pub(crate) fn cart_store(&self) -> &dyn CartStore {
         self.store.as_ref()
@@ -412,9 +420,6 @@ impl Storefront {
         self.store.as_ref()
     }
 
-    pub(crate) fn reservation_store(&self) -> &dyn ReservationStore {
-        self.store.as_ref()
-    }
 
     pub fn now(&self) -> OffsetDateTime {
         self.env.now()
