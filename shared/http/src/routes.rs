@@ -166,7 +166,10 @@ async fn create_payment(
     Path(cart_id): Path<String>,
     Json(input): Json<checkout_domain::usecases::payments::CreatePaymentInput>,
 ) -> Result<Response> {
-    let payment = app.create_payment(&caller, &cart_id, &input).await?;
+    let payment = app
+        .payments()
+        .create_payment(&caller, &cart_id, &input)
+        .await?;
     Ok((StatusCode::CREATED, Json(payment)).into_response())
 }
 
@@ -177,6 +180,7 @@ async fn create_order_payment(
     Json(input): Json<checkout_domain::usecases::payments::CreatePaymentInput>,
 ) -> Result<Response> {
     let payment = app
+        .payments()
         .create_order_payment(&caller, &order_number, &input)
         .await?;
     Ok((StatusCode::CREATED, Json(payment)).into_response())

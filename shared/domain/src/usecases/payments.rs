@@ -14,9 +14,14 @@ use crate::model::identity::Caller;
 use crate::model::money::Money;
 use crate::model::order::Order;
 use crate::model::payment::{self, Payment, MAX_PAYMENTS};
+use crate::ports::payments::PaymentStore;
 use crate::ports::payments::PaymentWriteError;
 use crate::ports::psp::{IntentRequest, PaymentProvider};
-use crate::usecases::storefront::{ensure_updatable, Storefront};
+use crate::usecases::carts::Carts;
+use crate::usecases::order_queries::OrderQueries;
+use crate::usecases::reservations::{Holds, Reservations};
+use crate::usecases::storefront::ensure_updatable;
+use crate::usecases::storefront::{Env, Providers};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -61,7 +66,20 @@ impl<'a> PlanFor<'a> {
     }
 }
 
-impl Storefront {
+/// Starting a payment for a cart or a saved order: over the payments store it records them
+/// in, the providers it asks for an intent, the carts and orders it reads for their owner,
+/// the reservation a drop's payment takes and the holds it gives back.
+pub struct Payments<'a> {
+    pub(crate) payments: &'a dyn PaymentStore,
+    pub(crate) psps: &'a Providers,
+    pub(crate) carts: Carts<'a>,
+    pub(crate) queries: OrderQueries<'a>,
+    pub(crate) reservations: Reservations<'a>,
+    pub(crate) holds: Holds<'a>,
+    pub(crate) env: &'a Env,
+}
+
+impl Payments<'_> {
     /// `POST /carts/{id}/payments`: a payment intent for (part of) what the cart owes.
     pub async fn create_payment(
         &self,
@@ -69,7 +87,7 @@ impl Storefront {
         cart_id: &str,
         input: &CreatePaymentInput,
     ) -> Result<CreatedPayment, Error> {
-        let mut cart = self.carts().cart(caller, cart_id).await?;
+        let mut cart = self.carts.cart(caller, cart_id).await?;
         ensure_updatable(&cart, cart.version)?;
         let paid_in_full = "the cart is paid in full";
         // Checked before anything is held: bad input changes nothing.
@@ -77,7 +95,7 @@ impl Storefront {
         let payment_id = uuid::Uuid::new_v4().to_string();
         // A drop's units are taken before the provider is asked: no stock, no payment.
         cart = self
-            .reservations()
+            .reservations
             .reserve_for_payment(cart, &payment_id)
             .await?;
         let started = self
@@ -96,13 +114,13 @@ impl Storefront {
                 return Err(error);
             }
         };
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         loop {
             let mut next = cart.clone();
             next.payments.push(payment.clone());
             next.payment_revision += 1;
             match self
-                .payment_store()
+                .payments
                 .record_cart_payments(&next, cart.payment_revision, &[])
                 .await
             {
@@ -110,7 +128,7 @@ impl Storefront {
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
                 Err(_) => {
                     backoff.wait("the cart's payments").await?;
-                    cart = self.carts().cart(caller, cart_id).await?
+                    cart = self.carts.cart(caller, cart_id).await?
                 }
             }
             ensure_updatable(&cart, cart.version)?;
@@ -126,7 +144,7 @@ impl Storefront {
         order_number: &str,
         input: &CreatePaymentInput,
     ) -> Result<CreatedPayment, Error> {
-        let mut order = self.order_queries().order(caller, order_number).await?;
+        let mut order = self.queries.order(caller, order_number).await?;
         ensure_owes(&order)?;
         // A saved order holds its units already (taken when it was saved, until it expires):
         // its payment reserves nothing more.
@@ -147,12 +165,12 @@ impl Storefront {
         let (payment, intent) = self
             .start_payment(caller, amount, psp, plan, payment_id)
             .await?;
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         loop {
             let mut next = order.clone();
             next.payments.push(payment.clone());
             next.moved_on(
-                self.now(),
+                self.env.now(),
                 &caller
                     .customer
                     .as_ref()
@@ -161,7 +179,7 @@ impl Storefront {
                 format!("a payment of {} started", payment.amount_planned),
             );
             match self
-                .payment_store()
+                .payments
                 .record_order_payments(&next, order.revision, &[], &[], false)
                 .await
             {
@@ -169,7 +187,7 @@ impl Storefront {
                 Err(PaymentWriteError::Store(e)) => return Err(Error::Store(e)),
                 Err(_) => {
                     backoff.wait("the order's payments").await?;
-                    order = self.order_queries().order(caller, order_number).await?
+                    order = self.queries.order(caller, order_number).await?
                 }
             }
             ensure_owes(&order)?;
@@ -208,7 +226,7 @@ impl Storefront {
             errors.check("/method", crate::model::values::Name::parse(method));
         }
         let amount = Money::new(errors.finish(amount)?, currency);
-        let psp = self.psp_for_new_payment(input.psp.as_deref())?;
+        let psp = self.psps.for_new_payment(input.psp.as_deref())?;
         Ok((amount, psp))
     }
 
@@ -248,7 +266,7 @@ impl Storefront {
     /// units go back when its hold ends.
     async fn release_own_reservation(&self, cart: &crate::model::values::CartId, payment_id: &str) {
         if let Err(error) = self
-            .holds()
+            .holds
             .release_reservation(cart, |_, r| r.payment_id == payment_id)
             .await
         {

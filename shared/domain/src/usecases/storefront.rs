@@ -28,6 +28,7 @@ use crate::usecases::gift_cards::GiftCards;
 use crate::usecases::merchant_orders::MerchantOrders;
 use crate::usecases::order_queries::OrderQueries;
 use crate::usecases::order_search::OrderSearch;
+use crate::usecases::payments::Payments;
 use crate::usecases::reservations::{Holds, Reservations};
 use crate::usecases::reversals::Reversals;
 use crate::usecases::sweeper::Sweeper;
@@ -84,6 +85,34 @@ impl Providers {
                 "payment provider {name} is not configured (configured: {:?})",
                 self.names()
             ))
+        })
+    }
+
+    /// The provider a new payment asked for (`None`: the default); one this deployment is
+    /// not configured with is the caller's invalid input.
+    pub(crate) fn for_new_payment(
+        &self,
+        asked: Option<&str>,
+    ) -> Result<&dyn PaymentProvider, Error> {
+        let Some(asked) = asked else {
+            return Ok(self.default.as_ref());
+        };
+        let known = KNOWN_PROVIDERS.contains(&asked);
+        let configured = known.then(|| self.named(asked)).flatten();
+        configured.ok_or_else(|| {
+            if !known {
+                return Error::Invalid(vec![crate::model::field_error::FieldError::new(
+                    "/psp",
+                    format!("must be one of {}", KNOWN_PROVIDERS.join(", ")),
+                )]);
+            }
+            Error::Invalid(vec![crate::model::field_error::FieldError::new(
+                "/psp",
+                format!(
+                    "payment provider {asked} is not configured here (configured: {})",
+                    self.names().join(", ")
+                ),
+            )])
         })
     }
 
@@ -232,34 +261,6 @@ impl Storefront {
         self.psps.recorded(name)
     }
 
-    /// The provider a new payment asked for (`None`: the default); one this deployment is
-    /// not configured with is the caller's invalid input.
-    pub(crate) fn psp_for_new_payment(
-        &self,
-        asked: Option<&str>,
-    ) -> Result<&dyn PaymentProvider, Error> {
-        let Some(asked) = asked else {
-            return Ok(self.psp());
-        };
-        let known = KNOWN_PROVIDERS.contains(&asked);
-        let configured = known.then(|| self.psps.named(asked)).flatten();
-        configured.ok_or_else(|| {
-            if !known {
-                return Error::Invalid(vec![crate::model::field_error::FieldError::new(
-                    "/psp",
-                    format!("must be one of {}", KNOWN_PROVIDERS.join(", ")),
-                )]);
-            }
-            Error::Invalid(vec![crate::model::field_error::FieldError::new(
-                "/psp",
-                format!(
-                    "payment provider {asked} is not configured here (configured: {})",
-                    self.psps.names().join(", ")
-                ),
-            )])
-        })
-    }
-
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -366,6 +367,19 @@ impl Storefront {
         }
     }
 
+    /// Starting payments.
+    pub fn payments(&self) -> Payments<'_> {
+        Payments {
+            payments: self.store.as_ref(),
+            psps: &self.psps,
+            carts: self.carts(),
+            queries: self.order_queries(),
+            reservations: self.reservations(),
+            holds: self.holds(),
+            env: &self.env,
+        }
+    }
+
     /// Gift card administration (`PUT` and `GET /admin/gift-cards/{code}`).
     pub fn gift_cards(&self) -> GiftCards<'_> {
         GiftCards {
@@ -399,7 +413,6 @@ impl Storefront {
     // The use cases still written as methods name the narrow port they work through here;
     // the one store provides them all.
 
-
     pub(crate) fn cart_store(&self) -> &dyn CartStore {
         self.store.as_ref()
     }
@@ -419,7 +432,6 @@ impl Storefront {
     pub(crate) fn gift_card_store(&self) -> &dyn GiftCardStore {
         self.store.as_ref()
     }
-
 
     pub fn now(&self) -> OffsetDateTime {
         self.env.now()
