@@ -111,6 +111,7 @@ async fn a_payment_made_through_a_second_provider_stays_with_it(backend: Backend
     let locked_until = app.storefront.now() + time::Duration::seconds(60);
     let answer = app
         .storefront
+        .payment_webhook()
         .receive_payment_report("adyen", &parsed.id, report, locked_until)
         .await
         .expect("recorded");

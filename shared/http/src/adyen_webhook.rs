@@ -192,6 +192,7 @@ pub async fn receive(
             json!({"event": event_id, "ignored": "another merchant account"})
         } else {
             let answer = storefront
+                .payment_webhook()
                 .receive_payment_report("adyen", &event_id, notification::report(item), deadline)
                 .await?;
             match &answer {

@@ -99,6 +99,7 @@ pub async fn receive(
     .map_err(|e| Transport::InvalidSignature(e.to_string()))?;
     let event: stripe::Event = crate::json::from_slice(body)?;
     let answer = storefront
+        .payment_webhook()
         .receive_payment_report("stripe", &event.id, stripe::report(&event), deadline)
         .await?;
     let body = match &answer {

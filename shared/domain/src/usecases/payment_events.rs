@@ -12,11 +12,16 @@ use crate::model::payment::{self, Payment, PaymentState};
 use crate::model::payment::{TransactionKind, TransactionState, TransactionsFull};
 use crate::model::payment_event::{transaction, unrecorded_payment, PaymentEvent, PaymentOutcome};
 use crate::model::values::CartId;
+use crate::ports::carts::CartStore;
 use crate::ports::metrics::Metric;
+use crate::ports::payments::PaymentStore;
 use crate::ports::payments::PaymentWriteError;
+use crate::usecases::checkout::Checkout;
 use crate::usecases::checkout::CreateOrderInput;
+use crate::usecases::reservations::Holds;
+use crate::usecases::reversals::Reversals;
 use crate::usecases::reversals::{mark_reversals, Asked, PaymentAt};
-use crate::usecases::Storefront;
+use crate::usecases::storefront::{Env, Providers};
 
 mod on_order;
 
@@ -59,7 +64,20 @@ impl From<Error> for NotRecorded {
     }
 }
 
-impl Storefront {
+/// A provider's report about a payment, recorded wherever the money now belongs: over the carts
+/// and payments stores, the providers it asks, the holds and reversals it gives back and the
+/// checkout that orders a paid cart.
+pub struct PaymentEvents<'a> {
+    pub(crate) carts: &'a dyn CartStore,
+    pub(crate) payments: &'a dyn PaymentStore,
+    pub(crate) psps: &'a Providers,
+    pub(crate) holds: Holds<'a>,
+    pub(crate) reversals: Reversals<'a>,
+    pub(crate) checkout: Checkout<'a>,
+    pub(crate) env: &'a Env,
+}
+
+impl PaymentEvents<'_> {
     /// Records a provider's report about a payment, once, wherever the money now belongs.
     /// A payment that completes a ready cart commits it; a commit that failed for a passing
     /// reason is tried again on every later report for the cart.
@@ -70,11 +88,11 @@ impl Storefront {
         event: &PaymentEvent,
     ) -> Result<EventEffect, Error> {
         let mut asked = Asked::new();
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         // The provider's own figure, once asked: a retry after a conflict does not ask again.
         let mut provider_total = None;
         loop {
-            let (cart, order) = self.cart_store().cart_and_order(&event.cart_id).await?;
+            let (cart, order) = self.carts.cart_and_order(&event.cart_id).await?;
             let payments: &[Payment] = match (&cart, &order) {
                 (_, Some(order)) => &order.payments,
                 (Some(cart), None) => &cart.payments,
@@ -148,7 +166,8 @@ impl Storefront {
             Some(now) => now,
             None => {
                 let now = self
-                    .psp_named(psp)?
+                    .psps
+                    .recorded(psp)?
                     .refunded_now(payment.modification_reference())
                     .await
                     .map_err(Error::internal)?;
@@ -215,14 +234,14 @@ impl Storefront {
             }
         }
         next.payment_revision += 1;
-        self.payment_store()
+        self.payments
             .record_cart_payments(&next, cart.payment_revision, &claimed)
             .await?;
         self.count_failed_reversals(&cart.payments, &next.payments);
         if crate::model::reservation::unpayable(&next) {
             // Its units go back now; if this fails, they do when the hold ends.
             if let Err(error) = self
-                .holds()
+                .holds
                 .release_reservation(&next.id, |now, _| crate::model::reservation::unpayable(now))
                 .await
             {
@@ -236,14 +255,14 @@ impl Storefront {
     }
 }
 
-impl Storefront {
+impl PaymentEvents<'_> {
     /// Counts the reversals this system asked for that a report just turned into failures:
     /// money outstanding again, which an alarm watches.
     fn count_failed_reversals(&self, before: &[Payment], after: &[Payment]) {
         let failed = |payments: &[Payment]| -> usize {
             payments.iter().map(Payment::failed_give_backs).sum()
         };
-        self.count(
+        self.env.count(
             Metric::ReversalFailed,
             failed(after).saturating_sub(failed(before)) as u64,
         );
@@ -259,7 +278,7 @@ impl Storefront {
         event: &PaymentEvent,
         asked: &mut Asked,
     ) -> Result<EventEffect, Error> {
-        self.count(Metric::UnstorableReport, 1);
+        self.env.count(Metric::UnstorableReport, 1);
         let (kind, amount) = match &event.outcome {
             PaymentOutcome::Charged { amount } => (TransactionKind::Refund, *amount),
             PaymentOutcome::Authorized { amount } => {
@@ -276,7 +295,7 @@ impl Storefront {
             payment.reversal_key(kind),
             event.interaction_id
         );
-        self.reversals()
+        self.reversals
             .ask_reversal(
                 PaymentAt::of(payment, &event.cart_id),
                 kind,
@@ -302,7 +321,7 @@ impl Storefront {
         let Some(reason) = misfit else {
             return Ok(());
         };
-        self.reversals()
+        self.reversals
             .give_back(cart_id, payment, reason, asked, claimed)
             .await?;
         *effect = EventEffect::Reversed;

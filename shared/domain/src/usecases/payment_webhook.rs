@@ -7,10 +7,12 @@ use time::OffsetDateTime;
 
 use crate::model::error::Error;
 use crate::model::idempotency::IdempotentRequest;
+use crate::ports::idempotency::IdempotencyStore;
 use crate::ports::psp::ProviderReport;
 use crate::usecases::idempotency::{self, Once, Record};
 use crate::usecases::payment_events::EventEffect;
-use crate::usecases::Storefront;
+use crate::usecases::payment_events::PaymentEvents;
+use crate::usecases::storefront::{Env, Providers};
 
 /// What became of a webhook event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +23,16 @@ pub enum WebhookAnswer {
     Duplicate,
 }
 
-impl Storefront {
+/// A provider's webhook event, once: over the idempotency records of event ids, the providers
+/// it asks which cart an event is for, and the payment events it records.
+pub struct PaymentWebhook<'a> {
+    pub(crate) idempotency: &'a dyn IdempotencyStore,
+    pub(crate) psps: &'a Providers,
+    pub(crate) events: PaymentEvents<'a>,
+    pub(crate) env: &'a Env,
+}
+
+impl PaymentWebhook<'_> {
     /// Handles event `event_id` of `provider` (e.g. "stripe"), holding its id until
     /// `locked_until`. An event being handled right now is `RequestInProgress`, so the
     /// provider delivers it again should that attempt fail.
@@ -32,7 +43,7 @@ impl Storefront {
         report: ProviderReport,
         locked_until: OffsetDateTime,
     ) -> Result<WebhookAnswer, Error> {
-        let store = self.idempotency_store();
+        let store = self.idempotency;
         let request = IdempotentRequest::payment_event(provider, event_id);
         let handle = async {
             let answer = self.handle_report(provider, report).await;
@@ -42,7 +53,7 @@ impl Storefront {
             };
             (answer, record)
         };
-        match idempotency::run_once(store, request, self.now(), locked_until, handle).await {
+        match idempotency::run_once(store, request, self.env.now(), locked_until, handle).await {
             Ok(Once::Ran { value, .. }) => value,
             Ok(Once::Replayed(_)) | Err(Error::IdempotencyKeyReused) => {
                 Ok(WebhookAnswer::Duplicate)
@@ -59,7 +70,8 @@ impl Storefront {
         let report = match report {
             ProviderReport::Unlinked { reference, relink } => {
                 let cart = self
-                    .psp_named(provider)?
+                    .psps
+                    .recorded(provider)?
                     .retrieve(&reference)
                     .await
                     .map_err(Error::internal)?;
@@ -72,7 +84,7 @@ impl Storefront {
         };
         match report {
             ProviderReport::Payment(event) => Ok(WebhookAnswer::Handled(
-                self.handle_payment_event(provider, &event).await?,
+                self.events.handle_payment_event(provider, &event).await?,
             )),
             ProviderReport::Ignored(why) => Ok(WebhookAnswer::Ignored(why)),
             ProviderReport::Unreadable(why) => {

@@ -28,6 +28,8 @@ use crate::usecases::gift_cards::GiftCards;
 use crate::usecases::merchant_orders::MerchantOrders;
 use crate::usecases::order_queries::OrderQueries;
 use crate::usecases::order_search::OrderSearch;
+use crate::usecases::payment_events::PaymentEvents;
+use crate::usecases::payment_webhook::PaymentWebhook;
 use crate::usecases::payments::Payments;
 use crate::usecases::reservations::{Holds, Reservations};
 use crate::usecases::reversals::Reversals;
@@ -214,10 +216,6 @@ impl Storefront {
         self
     }
 
-    pub(crate) fn count(&self, metric: Metric, n: u64) {
-        self.env.count(metric, n);
-    }
-
     /// The same storefront, holding callers to `limits`.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.env.limits = limits;
@@ -376,6 +374,29 @@ impl Storefront {
             queries: self.order_queries(),
             reservations: self.reservations(),
             holds: self.holds(),
+            env: &self.env,
+        }
+    }
+
+    /// Recording providers' reports about payments.
+    pub(crate) fn payment_events(&self) -> PaymentEvents<'_> {
+        PaymentEvents {
+            carts: self.store.as_ref(),
+            payments: self.store.as_ref(),
+            psps: &self.psps,
+            holds: self.holds(),
+            reversals: self.reversals(),
+            checkout: self.checkout(),
+            env: &self.env,
+        }
+    }
+
+    /// Payment providers' webhook events (`functions/payment-webhook`).
+    pub fn payment_webhook(&self) -> PaymentWebhook<'_> {
+        PaymentWebhook {
+            idempotency: self.store.as_ref(),
+            psps: &self.psps,
+            events: self.payment_events(),
             env: &self.env,
         }
     }

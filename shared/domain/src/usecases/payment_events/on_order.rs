@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Storefront {
+impl PaymentEvents<'_> {
     /// The redirect may never come back: a cart its payments cover is committed here. A
     /// refusal no fix can mend without changing the total (stock, price, tax, a discount)
     /// gives the money back at once; any other refusal leaves it to the storefront, and the
@@ -24,15 +24,11 @@ impl Storefront {
             action: Some(CommitAction::Checkout),
         };
         let cart_id = cart.id.clone();
-        match self
-            .checkout()
-            .commit_loaded(cart, &input, None, None)
-            .await
-        {
+        match self.checkout.commit_loaded(cart, &input, None, None).await {
             Ok(answer) => Ok(EventEffect::Ordered(answer.order.order_number.to_string())),
             Err(refusal) if refusal.changes_the_total() => {
                 tracing::info!(cart = %cart_id, %refusal, "paid cart cannot be ordered; giving the money back");
-                self.reversals()
+                self.reversals
                     .give_back_cart(&cart_id, &refusal.to_string())
                     .await?;
                 Ok(EventEffect::Reversed)
@@ -109,12 +105,12 @@ impl Storefront {
                     let marked = mark_reversals(
                         &mut next.payments,
                         reason,
-                        self.now(),
+                        self.env.now(),
                         &Payment::is_gift_card,
                     );
                     claimed.extend(marked.claimed.iter().cloned());
                     credits = self
-                        .reversals()
+                        .reversals
                         .credits_that_land(&mut next.payments, marked)
                         .await?;
                 }
@@ -135,9 +131,9 @@ impl Storefront {
             (_, PaymentOutcome::Chargeback { .. }) => "chargeback",
             _ => "payment",
         };
-        next.note(self.now(), SYSTEM, action, describe(event));
+        next.note(self.env.now(), SYSTEM, action, describe(event));
         let frees_slot = order.awaiting_payment() && !next.awaiting_payment();
-        self.payment_store()
+        self.payments
             .record_order_payments(&next, order.revision, &claimed, &credits, frees_slot)
             .await?;
         self.count_failed_reversals(&order.payments, &next.payments);
