@@ -101,7 +101,10 @@ async fn create_order(
     // Who asks is decided before what they sent: no token is a 401 whatever the body.
     caller.require_scope(ORDERS_WRITE)?;
     let Json(input) = body?;
-    let outcome = app.create_admin_order(&caller, &input, deadline).await?;
+    let outcome = app
+        .programmatic_orders()
+        .create_admin_order(&caller, &input, deadline)
+        .await?;
     Ok(respond(&outcome))
 }
 
@@ -127,7 +130,10 @@ async fn batch(
         .into_iter()
         .map(|body| from_value(Value::Object(body)).map_err(|e| Error::Invalid(vec![e])))
         .collect();
-    let items = app.admin_order_batch(&caller, bodies, deadline).await?;
+    let items = app
+        .programmatic_orders()
+        .admin_order_batch(&caller, bodies, deadline)
+        .await?;
     let results: Vec<Value> = items.iter().map(batch_result).collect();
     Ok(Json(json!({ "results": results })))
 }
@@ -157,6 +163,7 @@ async fn commands(
     caller.require_scope(ORDERS_WRITE)?;
     let Json(input) = input?;
     let outcome = app
+        .programmatic_orders()
         .admin_order_commands(&caller, &order_number, &input)
         .await?;
     Ok(respond(&outcome))

@@ -307,7 +307,10 @@ async fn replicate_order(
     Path(order_number): Path<String>,
     KeyHeader(key): KeyHeader,
 ) -> Result<Response> {
-    let answer = app.replicate_order(&caller, &order_number, key).await?;
+    let answer = app
+        .replication()
+        .replicate_order(&caller, &order_number, key)
+        .await?;
     let status = if answer.replayed {
         StatusCode::OK
     } else {

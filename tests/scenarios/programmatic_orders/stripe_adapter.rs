@@ -76,6 +76,7 @@ async fn the_stripe_adapter_authorizes_and_captures_a_saved_card() {
     );
     body["customer"]["customerId"] = "cus_test".into();
     let answer = storefront
+        .programmatic_orders()
         .create_admin_order(&caller, &input(&body), deadline)
         .await
         .expect("the order is made");
@@ -99,6 +100,7 @@ async fn the_stripe_adapter_authorizes_and_captures_a_saved_card() {
     );
     declined["customer"]["customerId"] = "cus_test".into();
     let refused = storefront
+        .programmatic_orders()
         .create_admin_order(&caller, &input(&declined), deadline)
         .await
         .unwrap_err();

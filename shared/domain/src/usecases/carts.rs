@@ -11,9 +11,9 @@ use crate::ports::carts::CartStore;
 use crate::ports::carts::CartWriteError;
 use crate::ports::catalog::CatalogStore;
 use crate::ports::metrics::Metric;
+use crate::usecases::env::Env;
 use crate::usecases::reservations::Holds;
 use crate::usecases::reversals::Reversals;
-use crate::usecases::storefront::Env;
 use crate::usecases::storefront::{conflict, ensure_updatable};
 
 /// Carts: made, read and edited by their owner, priced against the catalog, over the cart

@@ -13,7 +13,7 @@ use crate::model::values::CountryCode;
 use crate::ports::catalog::CatalogStore;
 use crate::ports::catalog::ProductWriteError;
 use crate::ports::gift_cards::GiftCardStore;
-use crate::usecases::storefront::Env;
+use crate::usecases::env::Env;
 
 /// A whole catalog in one document: configuration, products by SKU, discount codes by code.
 /// The local server's demo data and test fixtures use this format (see docs/behaviour.md).

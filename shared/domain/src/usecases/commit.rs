@@ -20,8 +20,8 @@ use crate::ports::catalog::CatalogStore;
 use crate::ports::metrics::Metric;
 use crate::ports::orders::CommitError;
 use crate::ports::orders::OrderStore;
+use crate::usecases::env::Env;
 use crate::usecases::reservations::Holds;
-use crate::usecases::storefront::Env;
 
 /// Whose order number an order gets.
 #[derive(Debug, Clone)]

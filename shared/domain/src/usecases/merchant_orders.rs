@@ -28,11 +28,11 @@ use crate::ports::idempotency::IdempotencyStore;
 use crate::ports::orders::OrderStore;
 use crate::ports::payments::PaymentStore;
 use crate::ports::payments::PaymentWriteError;
+use crate::usecases::env::Env;
 use crate::usecases::idempotency;
 use crate::usecases::order_queries::OrderQueries;
 use crate::usecases::reversals::Asked;
 use crate::usecases::reversals::Reversals;
-use crate::usecases::storefront::Env;
 
 mod cancel;
 mod fulfillments;

@@ -1,17 +1,20 @@
-//! What the API can be asked to do, one file (or folder) per capability. `Storefront` is the
-//! wiring: it holds the store (every narrow port), the payment providers and `Env` (clock,
-//! limits, metrics, the pause between contended retries), and makes the use cases that are
-//! small structs over the ports they use: `CatalogAdmin`, `GiftCards`, `OrderQueries`,
-//! `OrderSearch`, `Claims`, `MerchantOrders`, `Reversals`. The rest (carts, checkout and the
-//! commit, reservations, payments and their events, the webhook, programmatic orders,
-//! replication, the sweeper) are still its methods; each names the narrow port it calls
-//! (`cart_store()`, `order_store()`, …), so what it touches shows in its file.
+//! What the API can be asked to do, one file (or folder) per capability, each a small struct
+//! over the ports it uses: `CatalogAdmin`, `GiftCards`, `Carts`, `Checkout` and the one
+//! `Commit` path, `Reservations` and their `Holds`, `Payments`, `PaymentEvents`,
+//! `PaymentWebhook`, `Reversals`, `OrderQueries`, `OrderSearch`, `Claims`, `MerchantOrders`,
+//! `ProgrammaticOrders`, `OrderReplication`, `Sweeper`. A use case that needs another holds it
+//! (a `Checkout` holds the `Carts` it prices with and the `Commit` it commits through), so its
+//! struct lists everything it can touch. `Storefront` is the wiring: it holds the store (every
+//! narrow port), the payment `Providers` and `Env` (clock, limits, metrics, the pause between
+//! contended retries), and makes each use case (`storefront.checkout()`, `.sweeper()`, ...);
+//! a Lambda calls the use cases it serves.
 
 pub mod carts;
 pub mod catalog_admin;
 pub mod checkout;
 pub mod claims;
 pub mod commit;
+pub mod env;
 pub mod gift_cards;
 pub mod idempotency;
 pub mod merchant_orders;
@@ -21,6 +24,7 @@ pub mod payment_events;
 pub mod payment_webhook;
 pub mod payments;
 pub mod programmatic;
+pub mod providers;
 pub mod replicate;
 pub mod reservations;
 pub mod retry;

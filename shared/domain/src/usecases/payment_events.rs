@@ -18,10 +18,11 @@ use crate::ports::payments::PaymentStore;
 use crate::ports::payments::PaymentWriteError;
 use crate::usecases::checkout::Checkout;
 use crate::usecases::checkout::CreateOrderInput;
+use crate::usecases::env::Env;
+use crate::usecases::providers::Providers;
 use crate::usecases::reservations::Holds;
 use crate::usecases::reversals::Reversals;
 use crate::usecases::reversals::{mark_reversals, Asked, PaymentAt};
-use crate::usecases::storefront::{Env, Providers};
 
 mod on_order;
 

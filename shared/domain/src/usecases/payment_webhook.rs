@@ -9,10 +9,11 @@ use crate::model::error::Error;
 use crate::model::idempotency::IdempotentRequest;
 use crate::ports::idempotency::IdempotencyStore;
 use crate::ports::psp::ProviderReport;
+use crate::usecases::env::Env;
 use crate::usecases::idempotency::{self, Once, Record};
 use crate::usecases::payment_events::EventEffect;
 use crate::usecases::payment_events::PaymentEvents;
-use crate::usecases::storefront::{Env, Providers};
+use crate::usecases::providers::Providers;
 
 /// What became of a webhook event.
 #[derive(Debug, Clone, PartialEq, Eq)]

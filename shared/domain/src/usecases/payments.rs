@@ -18,10 +18,11 @@ use crate::ports::payments::PaymentStore;
 use crate::ports::payments::PaymentWriteError;
 use crate::ports::psp::{IntentRequest, PaymentProvider};
 use crate::usecases::carts::Carts;
+use crate::usecases::env::Env;
 use crate::usecases::order_queries::OrderQueries;
+use crate::usecases::providers::Providers;
 use crate::usecases::reservations::{Holds, Reservations};
 use crate::usecases::storefront::ensure_updatable;
-use crate::usecases::storefront::{Env, Providers};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

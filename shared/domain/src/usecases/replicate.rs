@@ -20,9 +20,13 @@ use crate::model::idempotency::{IdempotencyKey, IdempotentRequest, Operation, St
 use crate::model::identity::Caller;
 use crate::model::order::{Order, OrderState};
 use crate::model::values::CartId;
+use crate::ports::carts::CartStore;
 use crate::ports::carts::CartWriteError;
+use crate::ports::idempotency::IdempotencyStore;
+use crate::usecases::carts::Carts;
+use crate::usecases::env::Env;
 use crate::usecases::idempotency;
-use crate::usecases::Storefront;
+use crate::usecases::order_queries::OrderQueries;
 
 /// How long a keyed request holds its key while it runs.
 const KEY_LOCK: time::Duration = time::Duration::seconds(30);
@@ -34,7 +38,17 @@ pub struct Replication {
     pub replayed: bool,
 }
 
-impl Storefront {
+/// Buying an order again: over the carts store the new cart goes to, the idempotency records
+/// of its keys, the carts it prices with and the queries that read the order for its owner.
+pub struct OrderReplication<'a> {
+    pub(crate) carts: &'a dyn CartStore,
+    pub(crate) idempotency: &'a dyn IdempotencyStore,
+    pub(crate) pricing: Carts<'a>,
+    pub(crate) queries: OrderQueries<'a>,
+    pub(crate) env: &'a Env,
+}
+
+impl OrderReplication<'_> {
     /// A new cart for the caller with what of their order `number` still applies.
     pub async fn replicate_order(
         &self,
@@ -42,7 +56,7 @@ impl Storefront {
         number: &str,
         key: Option<IdempotencyKey>,
     ) -> Result<Replication, Error> {
-        let order = self.order_queries().order(caller, number).await?;
+        let order = self.queries.order(caller, number).await?;
         if order.state == OrderState::Draft {
             // Never placed: there is nothing to buy again.
             return Err(Error::NotFound);
@@ -62,8 +76,8 @@ impl Storefront {
             &order.order_number.to_string(),
         );
         let id = derived_cart_id(&request.key, &order)?;
-        let store = self.idempotency_store();
-        let now = self.now();
+        let store = self.idempotency;
+        let now = self.env.now();
         let work = async {
             let replicated = self.replicate_into(&order, id, true).await?;
             Ok(StoredResponse::ReplicatedCart(Box::new(replicated)))
@@ -88,7 +102,7 @@ impl Storefront {
         keyed: bool,
     ) -> Result<Replicated, Error> {
         let catalog = self
-            .carts()
+            .pricing
             .load_catalog(
                 order.line_items.iter().map(|l| l.sku.clone()).collect(),
                 order
@@ -98,8 +112,8 @@ impl Storefront {
                     .collect(),
             )
             .await?;
-        let replicated = Cart::replicate(order, id, order.owner.clone(), &catalog, self.now())?;
-        match self.cart_store().insert_cart(&replicated.cart).await {
+        let replicated = Cart::replicate(order, id, order.owner.clone(), &catalog, self.env.now())?;
+        match self.carts.insert_cart(&replicated.cart).await {
             Ok(()) => Ok(replicated),
             // What this attempt would leave out stands for what that one did.
             Err(CartWriteError::Conflict(Some(earlier)))

@@ -28,7 +28,7 @@ use crate::ports::reservations::ReserveError;
 use crate::usecases::checkout::Checkout;
 use crate::usecases::commit::Commit;
 use crate::usecases::commit::ShardProbes;
-use crate::usecases::storefront::Env;
+use crate::usecases::env::Env;
 
 mod holds;
 

@@ -15,7 +15,8 @@ use crate::ports::metrics::Metric;
 use crate::ports::payments::PaymentStore;
 use crate::ports::payments::PaymentWriteError;
 use crate::ports::psp::Reversal;
-use crate::usecases::storefront::{Env, Providers};
+use crate::usecases::env::Env;
+use crate::usecases::providers::Providers;
 
 mod marking;
 

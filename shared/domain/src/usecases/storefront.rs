@@ -1,4 +1,5 @@
-//! The storefront: the ports every use case works over, and the refusal for a cart that
+//! The storefront: the wiring. It holds the store (every narrow port), the payment providers
+//! and `Env`, and makes each use case over the ports it uses; and the refusal for a cart that
 //! moved on.
 
 use std::sync::Arc;
@@ -7,23 +8,17 @@ use time::OffsetDateTime;
 use crate::model::cart::{Cart, CartState};
 use crate::model::error::Error;
 use crate::model::limits::Limits;
-use crate::model::money::Money;
-use crate::model::values::CartId;
-use crate::ports::carts::CartStore;
 use crate::ports::clock::{Clock, SystemClock};
-use crate::ports::gift_cards::GiftCardStore;
-use crate::ports::idempotency::IdempotencyStore;
-use crate::ports::metrics::{Metric, Metrics, NoMetrics};
-use crate::ports::orders::OrderStore;
+use crate::ports::metrics::{Metrics, NoMetrics};
 use crate::ports::pause::{NoPause, Pause};
-use crate::ports::payments::PaymentStore;
-use crate::ports::psp::{PaymentProvider, PspError};
+use crate::ports::psp::PaymentProvider;
 use crate::ports::Store;
 use crate::usecases::carts::Carts;
 use crate::usecases::catalog_admin::CatalogAdmin;
 use crate::usecases::checkout::Checkout;
 use crate::usecases::claims::Claims;
 use crate::usecases::commit::Commit;
+use crate::usecases::env::Env;
 use crate::usecases::gift_cards::GiftCards;
 use crate::usecases::merchant_orders::MerchantOrders;
 use crate::usecases::order_queries::OrderQueries;
@@ -31,6 +26,9 @@ use crate::usecases::order_search::OrderSearch;
 use crate::usecases::payment_events::PaymentEvents;
 use crate::usecases::payment_webhook::PaymentWebhook;
 use crate::usecases::payments::Payments;
+use crate::usecases::programmatic::ProgrammaticOrders;
+use crate::usecases::providers::{NoPaymentProvider, Providers};
+use crate::usecases::replicate::OrderReplication;
 use crate::usecases::reservations::{Holds, Reservations};
 use crate::usecases::reversals::Reversals;
 use crate::usecases::sweeper::Sweeper;
@@ -40,141 +38,6 @@ pub struct Storefront {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) psps: Providers,
     pub(crate) env: Env,
-}
-
-/// What use cases work with besides their ports: the time, the caller limits, the counters
-/// operators alarm on, and the pause between retries of contended writes.
-#[derive(Clone)]
-pub struct Env {
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) limits: Limits,
-    pub(crate) metrics: Arc<dyn Metrics>,
-    pub(crate) pause: Arc<dyn Pause>,
-}
-
-impl Env {
-    pub fn now(&self) -> OffsetDateTime {
-        self.clock.now()
-    }
-
-    /// Waits between the attempts of one piece of work, within the contention budget.
-    pub(crate) fn backoff(&self) -> crate::usecases::retry::Backoff<'_> {
-        crate::usecases::retry::Backoff::new(self.pause.as_ref(), self.limits.contention_budget)
-    }
-
-    pub(crate) fn count(&self, metric: Metric, n: u64) {
-        if n > 0 {
-            self.metrics.count(metric, n);
-        }
-    }
-}
-
-/// The payment providers a storefront works with: the default, for a new payment that names
-/// none, and every other a payment may name. A payment's captures, cancels and refunds go to
-/// the provider recorded on it, whichever is the default now.
-#[derive(Clone)]
-pub(crate) struct Providers {
-    default: Arc<dyn PaymentProvider>,
-    others: Vec<Arc<dyn PaymentProvider>>,
-}
-
-impl Providers {
-    /// The provider called `name` (a recorded payment's): one this deployment is not
-    /// configured with is an operator's problem, not the caller's.
-    pub(crate) fn recorded(&self, name: &str) -> Result<&dyn PaymentProvider, Error> {
-        self.named(name).ok_or_else(|| {
-            Error::internal(format!(
-                "payment provider {name} is not configured (configured: {:?})",
-                self.names()
-            ))
-        })
-    }
-
-    /// The provider a new payment asked for (`None`: the default); one this deployment is
-    /// not configured with is the caller's invalid input.
-    pub(crate) fn for_new_payment(
-        &self,
-        asked: Option<&str>,
-    ) -> Result<&dyn PaymentProvider, Error> {
-        let Some(asked) = asked else {
-            return Ok(self.default.as_ref());
-        };
-        let known = KNOWN_PROVIDERS.contains(&asked);
-        let configured = known.then(|| self.named(asked)).flatten();
-        configured.ok_or_else(|| {
-            if !known {
-                return Error::Invalid(vec![crate::model::field_error::FieldError::new(
-                    "/psp",
-                    format!("must be one of {}", KNOWN_PROVIDERS.join(", ")),
-                )]);
-            }
-            Error::Invalid(vec![crate::model::field_error::FieldError::new(
-                "/psp",
-                format!(
-                    "payment provider {asked} is not configured here (configured: {})",
-                    self.names().join(", ")
-                ),
-            )])
-        })
-    }
-
-    fn named(&self, name: &str) -> Option<&dyn PaymentProvider> {
-        std::iter::once(&self.default)
-            .chain(&self.others)
-            .find(|psp| psp.name() == name)
-            .map(|psp| psp.as_ref())
-    }
-
-    fn names(&self) -> Vec<&'static str> {
-        std::iter::once(&self.default)
-            .chain(&self.others)
-            .map(|psp| psp.name())
-            .filter(|name| *name != NoPaymentProvider.name())
-            .collect()
-    }
-}
-
-/// The providers a payment may name (the contract's `psp`).
-const KNOWN_PROVIDERS: [&str; 2] = ["stripe", "adyen"];
-
-/// The provider of a deployment that takes no payments: every call is refused.
-struct NoPaymentProvider;
-
-#[async_trait::async_trait]
-impl PaymentProvider for NoPaymentProvider {
-    fn name(&self) -> &'static str {
-        "none"
-    }
-
-    async fn create_intent(
-        &self,
-        _: &crate::ports::psp::IntentRequest,
-    ) -> Result<crate::ports::psp::Intent, PspError> {
-        Err(PspError("no payment provider is configured".into()))
-    }
-
-    async fn retrieve(&self, _: &str) -> Result<Option<crate::model::values::CartId>, PspError> {
-        Err(PspError("no payment provider is configured".into()))
-    }
-
-    async fn cancel(
-        &self,
-        _: &str,
-        _: &CartId,
-        _: &str,
-    ) -> Result<crate::ports::psp::Reversal, PspError> {
-        Err(PspError("no payment provider is configured".into()))
-    }
-
-    async fn refund(
-        &self,
-        _: &str,
-        _: &CartId,
-        _: Money,
-        _: &str,
-    ) -> Result<crate::ports::psp::Reversal, PspError> {
-        Err(PspError("no payment provider is configured".into()))
-    }
 }
 
 impl Storefront {
@@ -203,11 +66,6 @@ impl Storefront {
     pub fn with_pause(mut self, pause: Arc<dyn Pause>) -> Self {
         self.env.pause = pause;
         self
-    }
-
-    /// Waits between the attempts of one piece of work, within the contention budget.
-    pub(crate) fn backoff(&self) -> crate::usecases::retry::Backoff<'_> {
-        self.env.backoff()
     }
 
     /// The same storefront, counting what operators alarm on into `metrics`.
@@ -251,12 +109,6 @@ impl Storefront {
     /// The default provider: new payments that name none go to it.
     pub fn psp(&self) -> &dyn PaymentProvider {
         self.psps.default.as_ref()
-    }
-
-    /// The provider called `name` (a recorded payment's): one this deployment is not
-    /// configured with is an operator's problem, not the caller's.
-    pub(crate) fn psp_named(&self, name: &str) -> Result<&dyn PaymentProvider, Error> {
-        self.psps.recorded(name)
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -401,6 +253,32 @@ impl Storefront {
         }
     }
 
+    /// Programmatic orders (`POST /admin/orders`, its batch, a draft's commands).
+    pub fn programmatic_orders(&self) -> ProgrammaticOrders<'_> {
+        ProgrammaticOrders {
+            carts: self.store.as_ref(),
+            orders: self.store.as_ref(),
+            payments: self.store.as_ref(),
+            idempotency: self.store.as_ref(),
+            gift_cards: self.store.as_ref(),
+            psps: &self.psps,
+            pricing: self.carts(),
+            commit: self.commit_path(),
+            env: &self.env,
+        }
+    }
+
+    /// `POST /orders/{orderNumber}/replicate`.
+    pub fn replication(&self) -> OrderReplication<'_> {
+        OrderReplication {
+            carts: self.store.as_ref(),
+            idempotency: self.store.as_ref(),
+            pricing: self.carts(),
+            queries: self.order_queries(),
+            env: &self.env,
+        }
+    }
+
     /// Gift card administration (`PUT` and `GET /admin/gift-cards/{code}`).
     pub fn gift_cards(&self) -> GiftCards<'_> {
         GiftCards {
@@ -429,29 +307,6 @@ impl Storefront {
             orders: self.store.as_ref(),
             clock: self.env.clock.as_ref(),
         }
-    }
-
-    // The use cases still written as methods name the narrow port they work through here;
-    // the one store provides them all.
-
-    pub(crate) fn cart_store(&self) -> &dyn CartStore {
-        self.store.as_ref()
-    }
-
-    pub(crate) fn order_store(&self) -> &dyn OrderStore {
-        self.store.as_ref()
-    }
-
-    pub(crate) fn payment_store(&self) -> &dyn PaymentStore {
-        self.store.as_ref()
-    }
-
-    pub(crate) fn idempotency_store(&self) -> &dyn IdempotencyStore {
-        self.store.as_ref()
-    }
-
-    pub(crate) fn gift_card_store(&self) -> &dyn GiftCardStore {
-        self.store.as_ref()
     }
 
     pub fn now(&self) -> OffsetDateTime {

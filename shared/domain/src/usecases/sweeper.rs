@@ -33,9 +33,9 @@ use crate::ports::metrics::Metric;
 use crate::ports::orders::OrderStore;
 use crate::ports::sweep::SweepKind;
 use crate::ports::sweep::SweepStore;
+use crate::usecases::env::Env;
 use crate::usecases::reservations::Holds;
 use crate::usecases::reversals::Reversals;
-use crate::usecases::storefront::Env;
 
 /// How long a paid cart may stay un-ordered before its money is given back.
 pub type Grace = Duration;

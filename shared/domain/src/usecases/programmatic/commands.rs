@@ -9,11 +9,11 @@ use crate::model::gift_card::GiftCardCode;
 use crate::model::order::Order;
 use crate::model::order_commands::{apply_payments, missing, Command, PaymentSource};
 use crate::ports::psp::{Authorization, SavedMethodRequest};
-use crate::usecases::storefront::Storefront;
 
+use super::requests::ProgrammaticOrders;
 use super::run::{at, failed, HeldAuthorization, Run};
 
-impl Storefront {
+impl ProgrammaticOrders<'_> {
     /// Runs every command of `run` in order. On failure, what this run authorized is cancelled
     /// (unless an order holds it) and the failure names the command.
     pub(crate) async fn run_commands(&self, run: &mut Run) -> Result<Order, Error> {
@@ -78,7 +78,7 @@ impl Storefront {
 
     async fn calculate_shipping(&self, run: &mut Run) -> Result<(), Error> {
         let building = self
-            .carts()
+            .pricing
             .catalog_for(&run.cart, std::iter::empty(), std::iter::empty())
             .await?
             .without_stock_limits();
@@ -104,7 +104,7 @@ impl Storefront {
         };
         run.cart = run
             .cart
-            .apply(&[action], &building, self.now())
+            .apply(&[action], &building, self.env.now())
             .map_err(|e| at("/shippingMethodId", "/shippingMethodId", e))?;
         Ok(())
     }
@@ -117,7 +117,7 @@ impl Storefront {
         for payment in payments {
             if let PaymentSource::GiftCard { gift_card, .. } = payment {
                 if !balances.contains_key(gift_card) {
-                    let card = self.gift_card_store().gift_card(gift_card).await?;
+                    let card = self.gift_cards.gift_card(gift_card).await?;
                     balances.insert(gift_card.clone(), card.map_or(0, |c| c.balance));
                 }
             }
@@ -146,7 +146,7 @@ impl Storefront {
                     run.key_basis, share.cent_amount
                 ),
             };
-            match self.psp().authorize_saved(&request).await {
+            match self.psps.default_provider().authorize_saved(&request).await {
                 Ok(Authorization::Held { reference }) => run.authorized.push(HeldAuthorization {
                     payment: index,
                     reference,
@@ -165,7 +165,8 @@ impl Storefront {
     pub(crate) async fn cancel_authorizations(&self, run: &mut Run) {
         for HeldAuthorization { reference, .. } in std::mem::take(&mut run.authorized) {
             if let Err(e) = self
-                .psp()
+                .psps
+                .default_provider()
                 .cancel(&reference, &run.cart.id, &format!("cancel:{reference}"))
                 .await
             {

@@ -12,4 +12,4 @@ mod processing;
 mod requests;
 mod run;
 
-pub use requests::{AdminAnswer, BatchItem, ORDERS_WRITE};
+pub use requests::{AdminAnswer, BatchItem, ProgrammaticOrders, ORDERS_WRITE};

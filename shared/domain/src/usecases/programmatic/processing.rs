@@ -6,6 +6,7 @@
 
 use time::OffsetDateTime;
 
+use super::requests::ProgrammaticOrders;
 use super::run::{HeldAuthorization, Run};
 use crate::model::commit_plan::{plan, CommitPlan, Origin};
 use crate::model::error::Error;
@@ -18,9 +19,8 @@ use crate::model::payment::{
 };
 use crate::ports::payments::PaymentWriteError;
 use crate::usecases::commit::{Number, Refusal};
-use crate::usecases::storefront::Storefront;
 
-impl Storefront {
+impl ProgrammaticOrders<'_> {
     pub(crate) async fn process_order(&self, run: &mut Run) -> Result<(), Error> {
         // Before anything is held: the commit's own condition on it is for a configuration
         // that moved since the read.
@@ -31,7 +31,13 @@ impl Storefront {
         let AppliedPayments {
             payments,
             gift_cards,
-        } = order_payments(run, self.psp().name(), &shares, total, self.now());
+        } = order_payments(
+            run,
+            self.psps.default_provider().name(),
+            &shares,
+            total,
+            self.env.now(),
+        );
         let covered = payment::secured(&payments, total.currency());
         if covered.cent_amount < total.cent_amount {
             return Err(Error::InsufficientPayment { total, covered });
@@ -42,9 +48,9 @@ impl Storefront {
             None => Number::Generated,
         };
         let committed = self
-            .commit_path()
+            .commit
             .commit_order(number, |number| {
-                let now = self.now();
+                let now = self.env.now();
                 let mut cart = run.cart.clone();
                 cart.payments = payments.clone();
                 let mut order = Order::from_cart(
@@ -103,7 +109,8 @@ impl Storefront {
             let amount = Money::new(payment.secured(), order.currency);
             let key = format!("capture:{}", payment.psp_reference);
             let capture = self
-                .psp_named(&payment.psp)?
+                .psps
+                .recorded(&payment.psp)?
                 .capture(
                     payment.modification_reference(),
                     &order.cart_id,
@@ -115,7 +122,7 @@ impl Storefront {
             captured.push((payment.psp_reference.clone(), amount, capture));
         }
         let mut current = order;
-        let mut backoff = self.backoff();
+        let mut backoff = self.env.backoff();
         loop {
             let mut next = current.clone();
             let mut interactions = Vec::new();
@@ -146,7 +153,7 @@ impl Storefront {
                     state: capture.state,
                     amount: *amount,
                     interaction_id: interaction_id.clone(),
-                    timestamp: self.now(),
+                    timestamp: self.env.now(),
                     reason: None,
                     provider_id: None,
                 });
@@ -157,13 +164,13 @@ impl Storefront {
                 return Ok(());
             }
             next.payments_changed(
-                self.now(),
+                self.env.now(),
                 crate::model::fulfillment::SYSTEM,
                 "payment",
                 "authorized payments captured",
             );
             match self
-                .payment_store()
+                .payments
                 .record_order_payments(&next, current.revision, &interactions, &[], false)
                 .await
             {
@@ -177,7 +184,7 @@ impl Storefront {
                 Err(_) => {
                     backoff.wait("the order's captures").await?;
                     current = self
-                        .order_store()
+                        .orders
                         .order(&current.order_number)
                         .await?
                         .ok_or_else(|| Error::internal("a processed order vanished"))?;
@@ -193,9 +200,9 @@ impl Storefront {
             return Ok(draft.clone());
         }
         let committed = self
-            .commit_path()
+            .commit
             .commit_order(Number::Generated, |number| {
-                let now = self.now();
+                let now = self.env.now();
                 run.number = number;
                 let mut order = run.draft_order(now);
                 order.revision = 1;
@@ -225,7 +232,7 @@ impl Storefront {
             }) => Ok(*order),
             // A retry of a request whose draft is stored already: that draft.
             Err(Refusal::Moved { .. } | Refusal::KeyHeld) => {
-                match self.cart_store().cart_and_order(&run.cart.id).await? {
+                match self.carts.cart_and_order(&run.cart.id).await? {
                     (_, Some(order)) => Ok(order),
                     _ => Err(Error::RequestInProgress { retry_after: 1 }),
                 }

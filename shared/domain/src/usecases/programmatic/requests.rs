@@ -28,8 +28,16 @@ use crate::model::programmatic_order::{
     parse_commands, CommandsInput, Customer, ProgrammaticOrder, ProgrammaticOrderInput, MAX_BATCH,
 };
 use crate::model::values::CartId;
+use crate::ports::carts::CartStore;
+use crate::ports::gift_cards::GiftCardStore;
+use crate::ports::idempotency::IdempotencyStore;
+use crate::ports::orders::OrderStore;
+use crate::ports::payments::PaymentStore;
+use crate::usecases::carts::Carts;
+use crate::usecases::commit::Commit;
+use crate::usecases::env::Env;
 use crate::usecases::idempotency::{self, Once, Record};
-use crate::usecases::storefront::Storefront;
+use crate::usecases::providers::Providers;
 
 /// The scope a token needs for programmatic orders (or `admin`).
 pub const ORDERS_WRITE: &str = "orders:write";
@@ -62,7 +70,22 @@ impl AdminAnswer {
     }
 }
 
-impl Storefront {
+/// Programmatic orders: over the carts and orders they read and write, the payments recorded
+/// on them, the idempotency records of their keys, the gift cards they take from, the
+/// providers that authorize and capture, the carts they price with and the commit path.
+pub struct ProgrammaticOrders<'a> {
+    pub(crate) carts: &'a dyn CartStore,
+    pub(crate) orders: &'a dyn OrderStore,
+    pub(crate) payments: &'a dyn PaymentStore,
+    pub(crate) idempotency: &'a dyn IdempotencyStore,
+    pub(crate) gift_cards: &'a dyn GiftCardStore,
+    pub(crate) psps: &'a Providers,
+    pub(crate) pricing: Carts<'a>,
+    pub(crate) commit: Commit<'a>,
+    pub(crate) env: &'a Env,
+}
+
+impl ProgrammaticOrders<'_> {
     /// `POST /admin/orders`.
     pub async fn create_admin_order(
         &self,
@@ -108,7 +131,7 @@ impl Storefront {
     ) -> Result<AdminAnswer, Error> {
         let request = input.parse()?;
         let catalog = self.programmatic_catalog(&request).await?;
-        let now = self.now();
+        let now = self.env.now();
         let idempotent =
             IdempotentRequest::keyed(Operation::ProgrammaticOrder, caller, &request.key, input);
         let digest = Sha256::digest(idempotent.key.as_bytes());
@@ -128,7 +151,7 @@ impl Storefront {
             };
             (result, record)
         };
-        let store = self.idempotency_store();
+        let store = self.idempotency;
         match idempotency::run_once(store, idempotent, now, locked_until, run).await? {
             Once::Ran { value, .. } => value,
             Once::Replayed(Some(stored)) => Ok(AdminAnswer::Replayed(stored)),
@@ -157,7 +180,7 @@ impl Storefront {
         .map_err(Error::internal)?;
         // The order this key made, if any: the key's record is gone (expired, or freed by a
         // failure), but the order, with the request it was made for, lives on.
-        let earlier = self.cart_store().cart_and_order(&cart_id).await?.1;
+        let earlier = self.carts.cart_and_order(&cart_id).await?.1;
         if let Some(order) = &earlier {
             let made_for = order
                 .programmatic
@@ -210,11 +233,7 @@ impl Storefront {
         caller.require_scope(ORDERS_WRITE)?;
         let commands = parse_commands(&input.commands, "/commands").map_err(Error::Invalid)?;
         let number = OrderNumber::parse(number).map_err(|_| Error::NotFound)?;
-        let order = self
-            .order_store()
-            .order(&number)
-            .await?
-            .ok_or(Error::NotFound)?;
+        let order = self.orders.order(&number).await?.ok_or(Error::NotFound)?;
         let Some(terms) = order.programmatic.clone() else {
             return Err(Error::NotFound);
         };
@@ -276,7 +295,7 @@ impl Storefront {
             order.order_number.clone(),
             key_basis,
             &catalog,
-            self.now(),
+            self.env.now(),
         )?;
         run.cart.owner = order.owner.clone();
         run.request_fingerprint = terms.request_fingerprint.clone();
@@ -294,7 +313,7 @@ impl Storefront {
     ) -> Result<CatalogView, Error> {
         let skus = request.lines.iter().map(|(sku, _)| sku.clone()).collect();
         let catalog = self
-            .carts()
+            .pricing
             .load_catalog(skus, request.discount_codes.clone())
             .await?;
         let mut errors = FieldErrors::new();
@@ -316,7 +335,7 @@ impl Storefront {
                 continue;
             };
             let here = format!("/payments/{i}/giftCard");
-            match self.gift_card_store().gift_card(gift_card).await? {
+            match self.gift_cards.gift_card(gift_card).await? {
                 None => errors.push(FieldError::new(here, "unknown gift card")),
                 Some(card) if card.currency != request.currency => errors.push(FieldError::new(
                     here,

@@ -9,7 +9,7 @@ use crate::model::values::{CartId, Sku};
 use crate::ports::carts::CartStore;
 use crate::ports::metrics::Metric;
 use crate::ports::reservations::{ReleaseError, ReservationStore};
-use crate::usecases::storefront::Env;
+use crate::usecases::env::Env;
 
 /// Reservations' holds, over the carts that name them and the reservation store.
 pub struct Holds<'a> {
