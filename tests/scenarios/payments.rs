@@ -195,14 +195,8 @@ async fn a_saved_order_is_paid_later_and_refunded_by_stripe(backend: Backend) {
         "a paid order no longer expires"
     );
     app.advance(checkout_domain::model::commit_plan::SAVED_ORDER_HOLD * 2);
-    assert_eq!(
-        app.storefront
-            .sweeper()
-            .expire_saved_orders(10)
-            .await
-            .unwrap(),
-        0
-    );
+    let sweeper = app.storefront.sweeper();
+    assert_eq!(sweeper.expire_saved_orders(10).await.unwrap(), 0);
 
     // Stripe reports the charge refunded (from its dashboard, say).
     // As Stripe sends it: the charge has no metadata; the intent is looked up for the cart.
