@@ -1,6 +1,9 @@
-//! Lambda: `POST /orders`. The commit itself is `checkout_domain::usecases::checkout`; its
-//! DynamoDB transaction is `checkout_adapters::dynamodb` (`commit.rs`). This only wires them
-//! to API Gateway: the table, and the identity provider's keys.
+//! Lambda: `POST /orders`. It serves one use case, `Checkout`
+//! (`checkout_domain::usecases::checkout`): the cart, order and idempotency stores, the
+//! `Carts` it prices with and the `Commit` path (catalog, orders, the holds of drops), all
+//! ports of the one table; its DynamoDB transaction is `checkout_adapters::dynamodb`
+//! (`commit.rs`). This only wires them to API Gateway: the table, and the identity provider's
+//! keys.
 
 use std::sync::Arc;
 

@@ -1,7 +1,9 @@
 //! Lambda (EventBridge schedule): the sweeper. Cancels saved orders whose hold ended unpaid
 //! (giving back stock, codes and partial payments), gives back the money of paid carts never
 //! ordered within `PAYMENT_GRACE_SECONDS`, and finishes reversals a crash left half done,
-//! through Stripe. The work itself is `checkout_domain::usecases::sweeper`.
+//! through Stripe. The work itself is the `Sweeper` (`checkout_domain::usecases::sweeper`):
+//! the sweep queues, carts, orders, the holds it gives back and the `Reversals` it asks the
+//! providers for.
 
 use checkout_adapters::bootstrap::Environment;
 use checkout_adapters::payment_grace;

@@ -1,6 +1,8 @@
 //! Lambda: `POST /webhooks/stripe` and, when the deployment has Adyen, `POST /webhooks/adyen`.
 //! Verification lives in `checkout_http::webhook` and `checkout_http::adyen_webhook`,
-//! deduplication and recording in `checkout_domain::usecases::payment_webhook`; this wires
+//! deduplication and recording in the `PaymentWebhook` use case
+//! (`checkout_domain::usecases::payment_webhook`: event ids in the idempotency store, the
+//! `PaymentEvents` it records with their reversals, holds and paid carts' checkout); this wires
 //! them to the gateway. The providers' API keys (refunds and cancellations of payments that do
 //! not fit), Stripe's webhook secrets (`whsec_new,whsec_old` during a rotation) and Adyen's
 //! webhook credentials and HMAC keys come from Secrets Manager, read once, side by side.
