@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::cart::{Cart, CartOwner, CatalogView, CreateCartInput};
+use crate::model::cart::{Cart, CartOwner, CartState, CatalogView, CreateCartInput};
 use crate::model::cart_actions::{CartAction, UpdateCartInput};
 use crate::model::error::Error;
 use crate::model::identity::Caller;
@@ -12,9 +12,8 @@ use crate::ports::carts::CartWriteError;
 use crate::ports::catalog::CatalogStore;
 use crate::ports::metrics::Metric;
 use crate::usecases::env::Env;
-use crate::usecases::reservations::Holds;
+use crate::usecases::reservations::holds::Holds;
 use crate::usecases::reversals::Reversals;
-use crate::usecases::storefront::{conflict, ensure_updatable};
 
 /// Carts: made, read and edited by their owner, priced against the catalog, over the cart
 /// and catalog stores, with the holds a cart edit gives back and the reversals of payments
@@ -280,4 +279,25 @@ async fn futures_join<A, B, C>(
         }
     })
     .await
+}
+
+/// Refuses a cart that is not `Active` at version `expected`.
+pub(crate) fn ensure_updatable(cart: &Cart, expected: u64) -> Result<(), Error> {
+    if cart.state != CartState::Active || cart.version != expected {
+        return Err(conflict(cart, expected));
+    }
+    Ok(())
+}
+
+/// The refusal for a cart that is not (or no longer) at `expected` and `Active`.
+pub fn conflict(current: &Cart, expected: u64) -> Error {
+    match (&current.state, &current.order_number) {
+        (CartState::Ordered, Some(number)) => Error::CartAlreadyOrdered {
+            order_number: number.clone(),
+        },
+        _ => Error::ConcurrentModification {
+            expected,
+            current_version: current.version,
+        },
+    }
 }

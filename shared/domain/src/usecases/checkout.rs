@@ -26,11 +26,11 @@ use crate::ports::carts::CartStore;
 use crate::ports::idempotency::IdempotencyStore;
 use crate::ports::orders::OrderStore;
 use crate::usecases::carts::Carts;
+use crate::usecases::carts::{conflict, ensure_updatable};
 use crate::usecases::commit::Commit;
 use crate::usecases::commit::{Number, Refusal};
 use crate::usecases::env::Env;
 use crate::usecases::idempotency::{self, Begin};
-use crate::usecases::storefront::{conflict, ensure_updatable};
 
 /// How often a commit re-reads a cart that changed under it without a version change.
 const MAX_REFRESHES: usize = 3;

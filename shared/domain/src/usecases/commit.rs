@@ -21,7 +21,7 @@ use crate::ports::metrics::Metric;
 use crate::ports::orders::CommitError;
 use crate::ports::orders::OrderStore;
 use crate::usecases::env::Env;
-use crate::usecases::reservations::Holds;
+use crate::usecases::reservations::holds::Holds;
 
 /// Whose order number an order gets.
 #[derive(Debug, Clone)]

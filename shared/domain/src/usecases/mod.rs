@@ -32,4 +32,5 @@ pub mod reversals;
 pub mod storefront;
 pub mod sweeper;
 
-pub use storefront::{conflict, Storefront};
+pub use carts::conflict;
+pub use storefront::Storefront;

@@ -20,10 +20,11 @@ use crate::usecases::checkout::Checkout;
 use crate::usecases::checkout::CreateOrderInput;
 use crate::usecases::env::Env;
 use crate::usecases::providers::Providers;
-use crate::usecases::reservations::Holds;
+use crate::usecases::reservations::holds::Holds;
 use crate::usecases::reversals::Reversals;
 use crate::usecases::reversals::{mark_reversals, Asked, PaymentAt};
 
+mod misfits;
 mod on_order;
 
 /// What recording an event did, for the logs and the webhook's answer.
@@ -253,80 +254,6 @@ impl PaymentEvents<'_> {
             return Ok(effect);
         }
         Ok(self.order_paid_cart(next, effect).await?)
-    }
-}
-
-impl PaymentEvents<'_> {
-    /// Counts the reversals this system asked for that a report just turned into failures:
-    /// money outstanding again, which an alarm watches.
-    fn count_failed_reversals(&self, before: &[Payment], after: &[Payment]) {
-        let failed = |payments: &[Payment]| -> usize {
-            payments.iter().map(Payment::failed_give_backs).sum()
-        };
-        self.env.count(
-            Metric::ReversalFailed,
-            failed(after).saturating_sub(failed(before)) as u64,
-        );
-    }
-
-    /// A report that cannot be stored (its payment holds `MAX_TRANSACTIONS` money movements
-    /// already; nothing a provider sends in practice reaches it): a success is given back at
-    /// the provider at once, since nobody could ever see it; either way an operator is
-    /// alarmed, and the provider is answered so it stops redelivering.
-    async fn unstorable(
-        &self,
-        payment: &Payment,
-        event: &PaymentEvent,
-        asked: &mut Asked,
-    ) -> Result<EventEffect, Error> {
-        self.env.count(Metric::UnstorableReport, 1);
-        let (kind, amount) = match &event.outcome {
-            PaymentOutcome::Charged { amount } => (TransactionKind::Refund, *amount),
-            PaymentOutcome::Authorized { amount } => {
-                (TransactionKind::CancelAuthorization, *amount)
-            }
-            _ => {
-                tracing::error!(cart = %event.cart_id, payment = %event.reference, event = %event.event_id, "payment at its transaction bound: report not stored");
-                return Ok(EventEffect::Ignored("transaction limit reached"));
-            }
-        };
-        tracing::error!(cart = %event.cart_id, payment = %event.reference, event = %event.event_id, "payment at its transaction bound: giving the unstorable success back");
-        let key = format!(
-            "{}:unstorable:{}",
-            payment.reversal_key(kind),
-            event.interaction_id
-        );
-        self.reversals
-            .ask_reversal(
-                PaymentAt::of(payment, &event.cart_id),
-                kind,
-                amount,
-                &key,
-                asked,
-            )
-            .await?;
-        Ok(EventEffect::Reversed)
-    }
-
-    /// Gives back a payment that does not fit (`misfit` says why; `None`: it fits) before it
-    /// is recorded: nobody relies on money not yet recorded. The effect is then `Reversed`.
-    async fn reverse_misfit(
-        &self,
-        cart_id: &CartId,
-        payment: &mut Payment,
-        misfit: Option<&str>,
-        asked: &mut Asked,
-        claimed: &mut Vec<String>,
-        effect: &mut EventEffect,
-    ) -> Result<(), Error> {
-        let Some(reason) = misfit else {
-            return Ok(());
-        };
-        self.reversals
-            .give_back(cart_id, payment, reason, asked, claimed)
-            .await?;
-        *effect = EventEffect::Reversed;
-        Ok(())
     }
 }
 

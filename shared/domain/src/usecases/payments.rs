@@ -17,12 +17,13 @@ use crate::model::payment::{self, Payment, MAX_PAYMENTS};
 use crate::ports::payments::PaymentStore;
 use crate::ports::payments::PaymentWriteError;
 use crate::ports::psp::{IntentRequest, PaymentProvider};
+use crate::usecases::carts::ensure_updatable;
 use crate::usecases::carts::Carts;
 use crate::usecases::env::Env;
 use crate::usecases::order_queries::OrderQueries;
 use crate::usecases::providers::Providers;
-use crate::usecases::reservations::{Holds, Reservations};
-use crate::usecases::storefront::ensure_updatable;
+use crate::usecases::reservations::holds::Holds;
+use crate::usecases::reservations::Reservations;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

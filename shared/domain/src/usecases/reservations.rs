@@ -30,9 +30,9 @@ use crate::usecases::commit::Commit;
 use crate::usecases::commit::ShardProbes;
 use crate::usecases::env::Env;
 
-mod holds;
+pub mod holds;
 
-pub use holds::Holds;
+use holds::Holds;
 
 /// How many times a reservation is tried afresh after the cart moved or a hold ended.
 const REFRESHES: u32 = 5;
@@ -200,7 +200,7 @@ impl Reservations<'_> {
 
     async fn fresh_cart(&self, id: &CartId) -> Result<Cart, Error> {
         let cart = self.carts.cart(id).await?.ok_or(Error::NotFound)?;
-        crate::usecases::storefront::ensure_updatable(&cart, cart.version)?;
+        crate::usecases::carts::ensure_updatable(&cart, cart.version)?;
         Ok(cart)
     }
 }

@@ -5,8 +5,6 @@
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-use crate::model::cart::{Cart, CartState};
-use crate::model::error::Error;
 use crate::model::limits::Limits;
 use crate::ports::clock::{Clock, SystemClock};
 use crate::ports::metrics::{Metrics, NoMetrics};
@@ -29,7 +27,8 @@ use crate::usecases::payments::Payments;
 use crate::usecases::programmatic::ProgrammaticOrders;
 use crate::usecases::providers::{NoPaymentProvider, Providers};
 use crate::usecases::replicate::OrderReplication;
-use crate::usecases::reservations::{Holds, Reservations};
+use crate::usecases::reservations::holds::Holds;
+use crate::usecases::reservations::Reservations;
 use crate::usecases::reversals::Reversals;
 use crate::usecases::sweeper::Sweeper;
 
@@ -311,26 +310,5 @@ impl Storefront {
 
     pub fn now(&self) -> OffsetDateTime {
         self.env.now()
-    }
-}
-
-/// Refuses a cart that is not `Active` at version `expected`.
-pub(crate) fn ensure_updatable(cart: &Cart, expected: u64) -> Result<(), Error> {
-    if cart.state != CartState::Active || cart.version != expected {
-        return Err(conflict(cart, expected));
-    }
-    Ok(())
-}
-
-/// The refusal for a cart that is not (or no longer) at `expected` and `Active`.
-pub fn conflict(current: &Cart, expected: u64) -> Error {
-    match (&current.state, &current.order_number) {
-        (CartState::Ordered, Some(number)) => Error::CartAlreadyOrdered {
-            order_number: number.clone(),
-        },
-        _ => Error::ConcurrentModification {
-            expected,
-            current_version: current.version,
-        },
     }
 }

@@ -34,7 +34,7 @@ use crate::ports::orders::OrderStore;
 use crate::ports::sweep::SweepKind;
 use crate::ports::sweep::SweepStore;
 use crate::usecases::env::Env;
-use crate::usecases::reservations::Holds;
+use crate::usecases::reservations::holds::Holds;
 use crate::usecases::reversals::Reversals;
 
 /// How long a paid cart may stay un-ordered before its money is given back.
