@@ -201,14 +201,12 @@ impl PaymentEvents<'_> {
         };
         let mut claimed = vec![event.interaction_id.clone()];
         let mut effect = EventEffect::Recorded;
+        let payment = &mut next.payments[index];
+        if let Some(unstorable) = self.record_report(payment, event, asked).await? {
+            return Ok(unstorable);
+        }
         match &event.outcome {
             PaymentOutcome::Charged { amount } | PaymentOutcome::Authorized { amount } => {
-                if next.payments[index]
-                    .record(transaction(event, *amount))
-                    .is_err()
-                {
-                    return Ok(self.unstorable(&next.payments[index], event, asked).await?);
-                }
                 let planned = next.payments[index].amount_planned;
                 let misfit = if *amount != planned {
                     Some("the amount paid is not the amount planned")
@@ -229,11 +227,7 @@ impl PaymentEvents<'_> {
                 self.reverse_misfit(cart_id, payment, misfit, asked, claimed, &mut effect)
                     .await?;
             }
-            outcome => {
-                if record_other(&mut next.payments[index], event, outcome).is_err() {
-                    return Ok(self.unstorable(&next.payments[index], event, asked).await?);
-                }
-            }
+            _ => {}
         }
         next.payment_revision += 1;
         self.payments

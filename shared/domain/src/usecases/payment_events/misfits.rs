@@ -21,7 +21,7 @@ impl PaymentEvents<'_> {
     /// already; nothing a provider sends in practice reaches it): a success is given back at
     /// the provider at once, since nobody could ever see it; either way an operator is
     /// alarmed, and the provider is answered so it stops redelivering.
-    pub(super) async fn unstorable(
+    async fn unstorable(
         &self,
         payment: &Payment,
         event: &PaymentEvent,
@@ -75,5 +75,25 @@ impl PaymentEvents<'_> {
             .await?;
         *effect = EventEffect::Reversed;
         Ok(())
+    }
+
+    /// Records the report on `payment`. A payment at its transaction bound cannot take it;
+    /// what `unstorable` does about that is the answer instead (`Some`).
+    pub(super) async fn record_report(
+        &self,
+        payment: &mut Payment,
+        event: &PaymentEvent,
+        asked: &mut Asked,
+    ) -> Result<Option<EventEffect>, Error> {
+        let recorded = match &event.outcome {
+            PaymentOutcome::Charged { amount } | PaymentOutcome::Authorized { amount } => {
+                payment.record(transaction(event, *amount))
+            }
+            outcome => record_other(payment, event, outcome),
+        };
+        match recorded {
+            Ok(()) => Ok(None),
+            Err(_) => self.unstorable(payment, event, asked).await.map(Some),
+        }
     }
 }

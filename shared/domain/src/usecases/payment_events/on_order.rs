@@ -62,14 +62,12 @@ impl PaymentEvents<'_> {
         let mut credits = Vec::new();
         let mut effect = EventEffect::Recorded;
         let total = order.totals.total;
+        let payment = &mut next.payments[index];
+        if let Some(unstorable) = self.record_report(payment, event, asked).await? {
+            return Ok(unstorable);
+        }
         match &event.outcome {
-            PaymentOutcome::Charged { amount } | PaymentOutcome::Authorized { amount } => {
-                if next.payments[index]
-                    .record(transaction(event, *amount))
-                    .is_err()
-                {
-                    return Ok(self.unstorable(&next.payments[index], event, asked).await?);
-                }
+            PaymentOutcome::Charged { .. } | PaymentOutcome::Authorized { .. } => {
                 let misfit = if order.awaiting_payment() {
                     (payment::fitting(&next.payments, total).cent_amount > total.cent_amount)
                         .then_some("the order was already paid")
@@ -94,10 +92,7 @@ impl PaymentEvents<'_> {
                     }
                 }
             }
-            outcome => {
-                if record_other(&mut next.payments[index], event, outcome).is_err() {
-                    return Ok(self.unstorable(&next.payments[index], event, asked).await?);
-                }
+            _ => {
                 // The provider gave back all it took (refunded, or the authorization ended):
                 // the order's gift card share goes back to its cards, in this same write.
                 if !order.awaiting_payment() && payment::only_gift_cards_hold(&next.payments) {
