@@ -300,7 +300,7 @@ impl Storefront {
         }
     }
 
-    /// `POST /me/claims`: a customer claims a guest's orders.
+    /// `POST /customers/claim`: a customer claims a guest's orders.
     pub fn claims(&self) -> Claims<'_> {
         Claims {
             orders: self.store.as_ref(),
