@@ -1,6 +1,6 @@
 //! The storefront: the wiring. It holds the store (every narrow port), the payment providers
-//! and `Env`, and makes each use case over the ports it uses; and the refusal for a cart that
-//! moved on.
+//! and `Env`, and makes each use case over the ports it uses (`storefront.checkout()`,
+//! `.sweeper()`, ...). Use cases are made per call from borrowed ports: nothing is allocated.
 
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -32,6 +32,7 @@ use crate::usecases::reservations::Reservations;
 use crate::usecases::reversals::Reversals;
 use crate::usecases::sweeper::Sweeper;
 
+/// What a function builds once at init and asks for the use cases it serves.
 #[derive(Clone)]
 pub struct Storefront {
     pub(crate) store: Arc<dyn Store>,
