@@ -221,7 +221,7 @@ async fn customer_cancel(
 ) -> Result<Response> {
     Ok(respond(
         app.merchant_orders()
-            .customer_cancel(&caller, &number, key.as_ref().map(|k| k.as_str()))
+            .customer_cancel(&caller, &number, key.as_ref())
             .await?,
         false,
     ))

@@ -14,7 +14,7 @@ use crate::model::fulfillment::{
     MerchantRefund, RefundPart, RefundView, ShipmentState, SYSTEM,
 };
 use crate::model::gift_card::{GiftCardCode, GiftCardCredit};
-use crate::model::idempotency::{IdempotentRequest, Operation, StoredResponse};
+use crate::model::idempotency::{IdempotencyKey, IdempotentRequest, Operation, StoredResponse};
 use crate::model::identity::Caller;
 use crate::model::money::Money;
 use crate::model::not_null::not_null;
@@ -117,6 +117,11 @@ pub(crate) fn actor(caller: &Caller) -> String {
         .map_or_else(|| SYSTEM.to_string(), ToString::to_string)
 }
 
+/// A change's `idempotencyKey` as its body sends it.
+fn body_key(raw: &str) -> Result<IdempotencyKey, Error> {
+    IdempotencyKey::parse(raw).map_err(|e| Error::invalid("/idempotencyKey", e))
+}
+
 fn parse_number(number: &str) -> Result<OrderNumber, Error> {
     OrderNumber::parse(number).map_err(|_| Error::NotFound)
 }
@@ -217,15 +222,13 @@ impl MerchantOrders<'_> {
         &self,
         caller: &Caller,
         operation: Operation<'_>,
-        key: &str,
+        key: &IdempotencyKey,
         body: &impl Serialize,
         change: impl std::future::Future<Output = Result<StoredResponse, Error>>,
     ) -> Result<Changed, Error> {
-        let key = crate::model::idempotency::IdempotencyKey::parse(key)
-            .map_err(|e| Error::invalid("/idempotencyKey", e))?;
         let store = self.idempotency;
         let now = self.env.now();
-        let request = IdempotentRequest::keyed(operation, caller, &key, body);
+        let request = IdempotentRequest::keyed(operation, caller, key, body);
         let (response, replayed) = idempotency::once(
             store,
             request,

@@ -223,8 +223,8 @@ impl PaymentEvents<'_> {
                     None
                 };
                 let payment = &mut next.payments[index];
-                let (cart_id, claimed) = (&event.cart_id, &mut claimed);
-                self.reverse_misfit(cart_id, payment, misfit, asked, claimed, &mut effect)
+                let cart_id = &event.cart_id;
+                self.reverse_misfit(cart_id, payment, misfit, asked, &mut claimed, &mut effect)
                     .await?;
             }
             _ => {}

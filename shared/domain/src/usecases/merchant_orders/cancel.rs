@@ -15,7 +15,8 @@ impl MerchantOrders<'_> {
         let reason = plain(&mut errors, "/reason", &input.reason);
         let reason = errors.finish(reason)?;
         let operation = Operation::CancelOrder(number);
-        self.once(caller, operation, &input.idempotency_key, input, async {
+        let key = body_key(&input.idempotency_key)?;
+        self.once(caller, operation, &key, input, async {
             let order = self.cancel(number, &actor(caller), &reason, None).await?;
             Ok(StoredResponse::ChangedOrder(Box::new(order.snapshot())))
         })
@@ -28,7 +29,7 @@ impl MerchantOrders<'_> {
         &self,
         caller: &Caller,
         number: &str,
-        key: Option<&str>,
+        key: Option<&IdempotencyKey>,
     ) -> Result<Changed, Error> {
         let order = self.queries.order(caller, number).await?;
         let cancel = async {

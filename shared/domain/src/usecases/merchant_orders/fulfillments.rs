@@ -44,7 +44,8 @@ impl MerchantOrders<'_> {
         let (carrier, tracking) = errors.finish(carrier.zip(tracking))?;
         let operation = Operation::Fulfill(number);
         let id = uuid::Uuid::new_v4().to_string();
-        self.once(caller, operation, &input.idempotency_key, input, async {
+        let key = body_key(&input.idempotency_key)?;
+        self.once(caller, operation, &key, input, async {
             let mut backoff = self.env.backoff();
             loop {
                 let order = self.stored_order(number).await?;
@@ -110,7 +111,8 @@ impl MerchantOrders<'_> {
     ) -> Result<Changed, Error> {
         caller.require_scope("orders:write")?;
         let operation = Operation::Delivered(number, fulfillment_id);
-        self.once(caller, operation, &input.idempotency_key, input, async {
+        let key = body_key(&input.idempotency_key)?;
+        self.once(caller, operation, &key, input, async {
             let mut backoff = self.env.backoff();
             loop {
                 let order = self.stored_order(number).await?;

@@ -30,7 +30,8 @@ impl MerchantOrders<'_> {
         let reason = reason.unwrap_or_default();
         let operation = Operation::Refund(number);
         let refund_id = uuid::Uuid::new_v4().to_string();
-        self.once(caller, operation, &input.idempotency_key, input, async {
+        let key = body_key(&input.idempotency_key)?;
+        self.once(caller, operation, &key, input, async {
             let view = self
                 .refund(
                     number,
